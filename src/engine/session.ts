@@ -1,0 +1,97 @@
+import ort from 'onnxruntime-node';
+import os from 'node:os';
+import { EngineError } from '../errors.js';
+import type { DType, HostTensor } from '../tensor.js';
+
+export interface SessionOptions {
+  /** Intra-op threads (default: all cores). */
+  threads?: number;
+  /** Execution provider: 'cpu' (default) or 'cuda' where ONNX Runtime's CUDA provider is installed. */
+  device?: 'cpu' | 'cuda';
+  /** Write an ONNX Runtime profile (JSON) with this file prefix. */
+  profilePrefix?: string;
+  /** Name for error messages. */
+  label?: string;
+}
+
+const ORT_TYPES: Record<DType, ort.Tensor.Type> = {
+  float32: 'float32',
+  float64: 'float64',
+  int64: 'int64',
+  int32: 'int32',
+  uint8: 'uint8',
+  bool: 'bool',
+};
+
+export function toOrtTensor(t: HostTensor): ort.Tensor {
+  return new ort.Tensor(ORT_TYPES[t.dtype], t.data as never, t.shape);
+}
+
+export function fromOrtTensor(t: ort.Tensor): HostTensor {
+  const dtype = (t.type === 'bool' ? 'bool' : t.type) as DType;
+  return { dtype, shape: [...t.dims], data: t.data as HostTensor['data'] };
+}
+
+/** One ONNX Runtime session over a graph: created once, run at every step. */
+export class Session {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly label: string,
+  ) {}
+
+  static async create(model: Uint8Array, options: SessionOptions = {}): Promise<Session> {
+    const label = options.label ?? 'graph';
+    const device = options.device ?? 'cpu';
+    if (device === 'cuda' && !ort.listSupportedBackends().some((b) => b.name === 'cuda')) {
+      throw new EngineError('CUDA was requested but this onnxruntime-node build has no CUDA provider', {
+        hint: 'reinstall onnxruntime-node with CUDA enabled (`npm rebuild onnxruntime-node --onnxruntime-node-install-cuda=v12`) or use --device cpu',
+      });
+    }
+    try {
+      const session = await ort.InferenceSession.create(model, {
+        executionProviders: [device],
+        intraOpNumThreads: options.threads ?? os.availableParallelism(),
+        interOpNumThreads: 1,
+        graphOptimizationLevel: 'all',
+        enableCpuMemArena: true,
+        enableMemPattern: true,
+        enableProfiling: options.profilePrefix !== undefined,
+        profileFilePrefix: options.profilePrefix,
+        logSeverityLevel: 3,
+      });
+      return new Session(session, label);
+    } catch (err) {
+      throw new EngineError(`ONNX Runtime could not load the ${label} graph: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  get inputNames(): readonly string[] {
+    return this.session.inputNames;
+  }
+
+  get outputNames(): readonly string[] {
+    return this.session.outputNames;
+  }
+
+  async run(feeds: Record<string, HostTensor>, outputs?: readonly string[]): Promise<Record<string, HostTensor>> {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrtTensor(t);
+    let result: ort.InferenceSession.ReturnType;
+    try {
+      result = outputs ? await this.session.run(ortFeeds, outputs) : await this.session.run(ortFeeds);
+    } catch (err) {
+      throw new EngineError(`ONNX Runtime failed running the ${this.label} graph: ${(err as Error).message}`, { cause: err });
+    }
+    const out: Record<string, HostTensor> = {};
+    for (const [name, t] of Object.entries(result)) out[name] = fromOrtTensor(t);
+    return out;
+  }
+
+  endProfiling(): string {
+    return this.session.endProfiling() as unknown as string;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}

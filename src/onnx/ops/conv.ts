@@ -1,0 +1,177 @@
+import { GraphError } from '../../errors.js';
+import type { Graph, Node } from '../graph.js';
+import { intAttr, intsAttr, registerOp, staticShape } from '../op-registry.js';
+
+/**
+ * Conv (2-D, any strides, pads, dilations, groups) and its gradient rule.
+ * The gradient formulations follow DESIGN.md's measurements: input gradient by a plain Conv
+ * with the flipped, channel-swapped kernel when the stride is 1, ConvTranspose otherwise;
+ * weight gradient by im2col (transposed input, Pad + strided Slices + Concat) and one Gemm;
+ * depthwise weight gradient by per-tap Mul + ReduceSum.
+ */
+
+export interface ConvParams {
+  kernel: [number, number];
+  strides: [number, number];
+  pads: [number, number, number, number];
+  dilations: [number, number];
+  group: number;
+}
+
+export function convParams(g: Graph, node: Node): ConvParams {
+  const w = g.shape(node.inputs[1]);
+  const kernel = intsAttr(node, 'kernel_shape', [w[2], w[3]]) as [number, number];
+  return {
+    kernel,
+    strides: intsAttr(node, 'strides', [1, 1]) as [number, number],
+    pads: intsAttr(node, 'pads', [0, 0, 0, 0]) as [number, number, number, number],
+    dilations: intsAttr(node, 'dilations', [1, 1]) as [number, number],
+    group: intAttr(node, 'group', 1),
+  };
+}
+
+function convOut(size: number, k: number, s: number, p0: number, p1: number, d: number): number {
+  return size < 0 ? -1 : Math.floor((size + p0 + p1 - d * (k - 1) - 1) / s) + 1;
+}
+
+registerOp({
+  type: 'Conv',
+  infer: (g, node) => {
+    const x = g.shape(node.inputs[0]);
+    const w = g.shape(node.inputs[1]);
+    const p = convParams(g, node);
+    if (x.length !== 4 || w.length !== 4) throw new GraphError('Conv supports 2-D convolutions (NCHW input, [M, C/group, kH, kW] weight)');
+    if (x[1] >= 0 && x[1] !== w[1] * p.group) {
+      throw new GraphError(`input has ${x[1]} channels but the weight expects ${w[1] * p.group} (${w[1]} per group x ${p.group} groups)`);
+    }
+    const h = convOut(x[2], p.kernel[0], p.strides[0], p.pads[0], p.pads[2], p.dilations[0]);
+    const wd = convOut(x[3], p.kernel[1], p.strides[1], p.pads[1], p.pads[3], p.dilations[1]);
+    if (h === 0 || wd === 0) throw new GraphError('the input is smaller than the kernel');
+    return [{ dtype: g.dtype(node.inputs[0]), shape: [x[0], w[0], h, wd] }];
+  },
+  grad: (g, node, [dy], needs) => {
+    const [x, w, b] = node.inputs;
+    const p = convParams(g, node);
+    return [
+      needs[0] ? convInputGrad(g, dy!, w, staticShape(g, x), p) : undefined,
+      needs[1] ? convWeightGrad(g, dy!, x, staticShape(g, w), p) : undefined,
+      b && needs[2] ? g.op('ReduceSum', [dy!, g.ints([0, 2, 3])], { keepdims: 0 }) : undefined,
+    ];
+  },
+  gradCases: [
+    { label: '3x3 pad 1 with bias', build: (g, [x, w, b]) => g.op('Conv', [x, w, b], { pads: [1, 1, 1, 1] }), inputShapes: [[2, 3, 5, 5], [4, 3, 3, 3], [4]] },
+    { label: '3x3 stride 2 pad 1', build: (g, [x, w]) => g.op('Conv', [x, w], { strides: [2, 2], pads: [1, 1, 1, 1] }), inputShapes: [[2, 2, 6, 6], [3, 2, 3, 3]] },
+    { label: '7x7 stride 2 pad 3 (resnet stem)', build: (g, [x, w]) => g.op('Conv', [x, w], { strides: [2, 2], pads: [3, 3, 3, 3] }), inputShapes: [[1, 2, 9, 9], [2, 2, 7, 7]] },
+    { label: '1x1 stride 2 (downsample)', build: (g, [x, w]) => g.op('Conv', [x, w], { strides: [2, 2] }), inputShapes: [[2, 3, 5, 5], [4, 3, 1, 1]] },
+    { label: 'depthwise 3x3', build: (g, [x, w]) => g.op('Conv', [x, w], { group: 3, pads: [1, 1, 1, 1] }), inputShapes: [[2, 3, 5, 5], [3, 1, 3, 3]] },
+    { label: 'depthwise 5x5 stride 2', build: (g, [x, w]) => g.op('Conv', [x, w], { group: 3, strides: [2, 2], pads: [2, 2, 2, 2] }), inputShapes: [[1, 3, 7, 7], [3, 1, 5, 5]] },
+    { label: 'grouped 2 groups', build: (g, [x, w]) => g.op('Conv', [x, w], { group: 2, pads: [1, 1, 1, 1] }), inputShapes: [[1, 4, 4, 4], [6, 2, 3, 3]] },
+    { label: 'dilated asymmetric pads', build: (g, [x, w]) => g.op('Conv', [x, w], { dilations: [2, 2], pads: [2, 1, 1, 2] }), inputShapes: [[1, 2, 6, 6], [2, 2, 3, 3]] },
+  ],
+});
+
+/** [M, C/g, kh, kw] -> [C, M/g, kh, kw] flipped in space: the kernel of the transposed conv. */
+function flippedKernel(g: Graph, w: string, group: number): string {
+  const [m, cg, kh, kw] = staticShape(g, w);
+  let t: string;
+  if (cg === 1 && m === group) t = w; // depthwise: channels stay in place
+  else {
+    const r = g.op('Reshape', [w, g.ints([group, m / group, cg, kh, kw])]);
+    const tr = g.op('Transpose', [r], { perm: [0, 2, 1, 3, 4] });
+    t = g.op('Reshape', [tr, g.ints([cg * group, m / group, kh, kw])]);
+  }
+  return g.op('Slice', [t, g.ints([-1, -1]), g.ints([-kh - 1, -kw - 1]), g.ints([2, 3]), g.ints([-1, -1])]);
+}
+
+export function convInputGrad(g: Graph, dy: string, w: string, xShape: number[], p: ConvParams): string {
+  const [kh, kw] = p.kernel;
+  const [dh, dw] = p.dilations;
+  const [pt, pl, pb, pr] = p.pads;
+  const padsT = [dh * (kh - 1) - pt, dw * (kw - 1) - pl, dh * (kh - 1) - pb, dw * (kw - 1) - pr];
+  if (p.strides[0] === 1 && p.strides[1] === 1 && padsT.every((v) => v >= 0)) {
+    return g.op('Conv', [dy, flippedKernel(g, w, p.group)], { pads: padsT, dilations: p.dilations, group: p.group });
+  }
+  const yShape = staticShape(g, dy);
+  const outputPadding = [0, 1].map((i) => xShape[2 + i] - (p.strides[i] * (yShape[2 + i] - 1) + p.dilations[i] * (p.kernel[i] - 1) + 1 - p.pads[i] - p.pads[i + 2]));
+  return g.op('ConvTranspose', [dy, w], {
+    strides: p.strides,
+    pads: p.pads,
+    dilations: p.dilations,
+    group: p.group,
+    kernel_shape: p.kernel,
+    output_padding: outputPadding,
+  });
+}
+
+/** The strided window of tap (i, j) over a padded input, one [.., .., Ho, Wo] slice. */
+function tapSlice(g: Graph, padded: string, i: number, j: number, outHW: number[], p: ConvParams): string {
+  const [sh, sw] = p.strides;
+  const [dh, dw] = p.dilations;
+  const h0 = i * dh;
+  const w0 = j * dw;
+  const shape = staticShape(g, padded);
+  const h1 = h0 + sh * (outHW[0] - 1) + 1;
+  const w1 = w0 + sw * (outHW[1] - 1) + 1;
+  if (h0 === 0 && w0 === 0 && sh === 1 && sw === 1 && h1 === shape[2] && w1 === shape[3]) return padded;
+  return g.op('Slice', [padded, g.ints([h0, w0]), g.ints([h1, w1]), g.ints([2, 3]), g.ints([sh, sw])]);
+}
+
+function padSpatial(g: Graph, x: string, pads: number[]): string {
+  if (pads.every((v) => v === 0)) return x;
+  return g.op('Pad', [x, g.ints([0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]])]);
+}
+
+export function convWeightGrad(g: Graph, dy: string, x: string, wShape: number[], p: ConvParams): string {
+  const [m, cg, kh, kw] = wShape;
+  const yShape = staticShape(g, dy);
+  const outHW = [yShape[2], yShape[3]];
+  if (p.group === 1) return denseWeightGrad(g, dy, x, wShape, p);
+  if (cg === 1 && m === p.group) {
+    // Depthwise: dW[c, 0, i, j] = sum over n, h, w of dY * shifted X.
+    const padded = padSpatial(g, x, p.pads);
+    const taps: string[] = [];
+    for (let i = 0; i < kh; i++) {
+      for (let j = 0; j < kw; j++) {
+        const prod = g.op('Mul', [tapSlice(g, padded, i, j, outHW, p), dy]);
+        taps.push(g.op('ReduceSum', [prod, g.ints([0, 2, 3])], { keepdims: 0 }));
+      }
+    }
+    const stacked = taps.length === 1 ? taps[0] : g.op('Concat', taps.map((t) => g.op('Unsqueeze', [t, g.ints([1])])), { axis: 1 });
+    return g.op('Reshape', [stacked, g.ints([m, 1, kh, kw])]);
+  }
+  // General groups: one dense weight gradient per group.
+  const xs = g.node('Split', [x, g.ints(Array(p.group).fill(cg))], { axis: 1 }, { outputs: p.group });
+  const dys = g.node('Split', [dy, g.ints(Array(p.group).fill(m / p.group))], { axis: 1 }, { outputs: p.group });
+  const parts = xs.map((xi, k) => denseWeightGrad(g, dys[k], xi, [m / p.group, cg, kh, kw], { ...p, group: 1 }));
+  return g.op('Concat', parts, { axis: 0 });
+}
+
+function denseWeightGrad(g: Graph, dy: string, x: string, wShape: number[], p: ConvParams): string {
+  const [m, c, kh, kw] = wShape;
+  const yShape = staticShape(g, dy);
+  const [n, , ho, wo] = yShape;
+  const outHW = [ho, wo];
+  // [C, N, H, W] so that every tap slice concatenates into im2col rows [kh*kw*C, N*Ho*Wo].
+  const xt = g.op('Transpose', [x], { perm: [1, 0, 2, 3] });
+  const padded = padSpatial(g, xt, p.pads);
+  const taps: string[] = [];
+  for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) taps.push(tapSlice(g, padded, i, j, outHW, p));
+  const cols = g.op('Reshape', [taps.length === 1 ? taps[0] : g.op('Concat', taps, { axis: 0 }), g.ints([kh * kw * c, n * ho * wo])]);
+  const dyt = g.op('Reshape', [g.op('Transpose', [dy], { perm: [1, 0, 2, 3] }), g.ints([m, n * ho * wo])]);
+  const dw = g.op('Gemm', [dyt, cols], { transB: 1 });
+  if (kh === 1 && kw === 1) return g.op('Reshape', [dw, g.ints([m, c, 1, 1])]);
+  const r = g.op('Reshape', [dw, g.ints([m, kh, kw, c])]);
+  return g.op('Transpose', [r], { perm: [0, 3, 1, 2] });
+}
+
+registerOp({
+  type: 'ConvTranspose',
+  infer: (g, node) => {
+    const x = g.shape(node.inputs[0]);
+    const w = g.shape(node.inputs[1]);
+    const p = convParams(g, node);
+    const op = intsAttr(node, 'output_padding', [0, 0]);
+    const size = (i: number) => p.strides[i] * (x[2 + i] - 1) + op[i] + p.dilations[i] * (p.kernel[i] - 1) + 1 - p.pads[i] - p.pads[i + 2];
+    return [{ dtype: g.dtype(node.inputs[0]), shape: [x[0], w[1] * p.group, size(0), size(1)] }];
+  },
+});

@@ -1,0 +1,16 @@
+/** Importing this module registers every op family with the op registry. */
+import './elementwise.js';
+import './shape.js';
+import './reduce.js';
+import './softmax.js';
+import './matmul.js';
+import './conv.js';
+import './pool.js';
+import './batchnorm.js';
+import './dropout.js';
+
+export { batchNorm } from './batchnorm.js';
+export type { BatchNormParams, BatchNormOptions, BatchNormResult } from './batchnorm.js';
+export { dropout } from './dropout.js';
+export { silu } from './elementwise.js';
+export { convInputGrad, convWeightGrad } from './conv.js';

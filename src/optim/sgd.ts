@@ -1,0 +1,144 @@
+/**
+ * Stochastic gradient descent with momentum, dampening, Nesterov momentum and L2 weight decay,
+ * with torch.optim.SGD's (1.13) update rule:
+ *
+ *   d = g + wd·p
+ *   b = d                         on the parameter's first step with momentum (no dampening)
+ *   b = μ·b + (1 − dampening)·d   afterwards
+ *   d = nesterov ? d + μ·b : b    (when μ ≠ 0)
+ *   p = p − lr·d
+ *
+ * The loops are plain indexed loops over Float32Arrays with no allocation per step (only a
+ * parameter's first momentum step allocates its buffer). Arithmetic is in double and rounds to
+ * float32 on store; scalars are rounded to float32 first, as torch's float32 kernels use them.
+ */
+import { z } from 'zod';
+import { ConfigError, TrainingError } from '../errors.js';
+import { loadBuffer, ParamOptimizer, type Param, type ParamGroup, type ParamGroupInput, type StateValue } from './optimizer.js';
+import { parseOptions } from './parse-options.js';
+
+const SGDHyperSchema = z.strictObject({
+  lr: z.number().min(0),
+  momentum: z.number().min(0),
+  dampening: z.number(),
+  nesterov: z.boolean(),
+  weightDecay: z.number().min(0),
+});
+export type SGDHyper = z.infer<typeof SGDHyperSchema>;
+
+/** SGD's options; defaults are torch's (no momentum). `lr` may be left to the groups. */
+export const SGDOptionsSchema = z.strictObject({
+  lr: z.number().min(0).optional(),
+  momentum: z.number().min(0).default(0),
+  dampening: z.number().default(0),
+  nesterov: z.boolean().default(false),
+  weightDecay: z.number().min(0).default(0),
+});
+export type SGDOptions = z.input<typeof SGDOptionsSchema>;
+export type SGDParamGroup = ParamGroupInput<SGDHyper>;
+
+interface SGDState {
+  momentumBuffer: Float32Array;
+}
+
+const f32 = Math.fround;
+
+export class SGD extends ParamOptimizer<SGDHyper, SGDState> {
+  readonly type = 'sgd' as const;
+
+  constructor(groups: readonly SGDParamGroup[], options?: SGDOptions) {
+    super('SGD', groups, parseOptions(SGDOptionsSchema, options, 'SGD'), SGDHyperSchema);
+  }
+
+  protected override checkGroup(g: SGDHyper, where: string): void {
+    if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) {
+      throw new ConfigError(`${where}: nesterov needs momentum > 0 and dampening 0, found momentum ${g.momentum}, dampening ${g.dampening}`, {
+        hint: 'set momentum (e.g. 0.9) and dampening 0, or turn nesterov off',
+      });
+    }
+  }
+
+  protected update(param: Param, grad: Float32Array, group: ParamGroup<SGDHyper>): void {
+    const lr = f32(group.lr);
+    const wd = f32(group.weightDecay);
+    if (group.momentum === 0) {
+      sgdPlain(param.data, grad, lr, wd);
+      return;
+    }
+    const mu = f32(group.momentum);
+    const s = this.state.get(param.name);
+    if (s === undefined) {
+      const buf = new Float32Array(param.data.length);
+      this.state.set(param.name, { momentumBuffer: buf });
+      sgdMomentumFirst(param.data, grad, buf, lr, wd, mu, group.nesterov);
+    } else {
+      sgdMomentum(param.data, grad, s.momentumBuffer, lr, wd, mu, f32(1 - group.dampening), group.nesterov);
+    }
+  }
+
+  getMomentum(): number[] {
+    return this.paramGroups.map((g) => g.momentum);
+  }
+
+  setMomentum(values: readonly number[]): void {
+    this.checkPerGroup(values, 'setMomentum');
+    this.paramGroups.forEach((g, i) => (g.momentum = values[i]));
+  }
+
+  protected saveState(s: SGDState): Record<string, StateValue> {
+    return { momentumBuffer: new Float32Array(s.momentumBuffer) };
+  }
+
+  protected loadState(raw: Record<string, unknown>, param: Param, where: string): SGDState {
+    const extra = Object.keys(raw).filter((k) => k !== 'momentumBuffer');
+    if (extra.length > 0) throw new TrainingError(`${where}: unexpected SGD state keys ${extra.join(', ')}`);
+    return { momentumBuffer: loadBuffer(raw.momentumBuffer, param.data.length, where, 'momentumBuffer') };
+  }
+}
+
+function sgdPlain(p: Float32Array, g: Float32Array, lr: number, wd: number): void {
+  const n = p.length;
+  if (wd === 0) {
+    for (let i = 0; i < n; i++) p[i] -= lr * g[i];
+  } else {
+    for (let i = 0; i < n; i++) p[i] -= lr * (g[i] + wd * p[i]);
+  }
+}
+
+/** First momentum step: the buffer starts as the gradient itself (torch's clone), undamped. */
+function sgdMomentumFirst(p: Float32Array, g: Float32Array, buf: Float32Array, lr: number, wd: number, mu: number, nesterov: boolean): void {
+  const n = p.length;
+  for (let i = 0; i < n; i++) {
+    const d = wd === 0 ? g[i] : f32(g[i] + wd * p[i]);
+    buf[i] = d;
+    p[i] -= lr * (nesterov ? d + mu * d : d);
+  }
+}
+
+function sgdMomentum(
+  p: Float32Array,
+  g: Float32Array,
+  buf: Float32Array,
+  lr: number,
+  wd: number,
+  mu: number,
+  c: number,
+  nesterov: boolean,
+): void {
+  const n = p.length;
+  if (nesterov) {
+    for (let i = 0; i < n; i++) {
+      const d = wd === 0 ? g[i] : g[i] + wd * p[i];
+      const b = mu * buf[i] + c * d;
+      buf[i] = b;
+      p[i] -= lr * (d + mu * b);
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      const d = wd === 0 ? g[i] : g[i] + wd * p[i];
+      const b = mu * buf[i] + c * d;
+      buf[i] = b;
+      p[i] -= lr * b;
+    }
+  }
+}
