@@ -39,6 +39,8 @@ export class Graph {
   readonly outputs: ValueInfo[] = [];
   readonly initializers = new Map<string, HostTensor>();
   readonly values = new Map<string, ValueInfo>();
+  /** Facts about nodes that ONNX attributes cannot carry (read by gradient rules), by node name. */
+  readonly notes = new Map<string, Record<string, unknown>>();
   private readonly used = new Set<string>();
   private readonly constCache = new Map<string, string>();
   private counter = 0;

@@ -51,7 +51,7 @@ function panels(runs: CompareRun[], opts: z.output<typeof CurvesOptionsSchema>, 
     const best = bestEpoch(run.history);
     const bestIndex = best ? run.history.epochs.indexOf(best) : undefined;
     // One run: colour tells train from val. Several: colour is the run, dash is the phase.
-    const trainColor = single ? PALETTE[0] : PALETTE[(2 * r) % PALETTE.length];
+    const trainColor = single ? PALETTE[0] : PALETTE[r % PALETTE.length];
     const valColor = single ? PALETTE[1] : trainColor;
     const prefix = single ? '' : `${run.name} `;
     for (const [list, key, label] of [
@@ -83,7 +83,7 @@ function panels(runs: CompareRun[], opts: z.output<typeof CurvesOptionsSchema>, 
   const common = { width: opts.panelWidth, height: opts.panelHeight, xLabel: 'epoch', xInteger: true, annotations };
   return [
     lineChart(loss, { ...common, title: 'Loss', yLabel: 'cross-entropy loss', yInclude: [0] }),
-    lineChart(acc, { ...common, title: 'Accuracy', yLabel: 'accuracy', yInclude: [1] }),
+    lineChart(acc, { ...common, title: 'Accuracy', yLabel: 'accuracy', yInclude: [1], yBounds: [0, 1] }),
   ];
 }
 

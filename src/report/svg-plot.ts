@@ -19,8 +19,8 @@ export interface SvgFigure {
   body: string;
 }
 
-/** Colour-blind-safe palette (Okabe–Ito), in the order series get them. */
-export const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#D55E00', '#CC79A7', '#56B4E9', '#F0E442', '#000000'] as const;
+/** Colour-blind-safe palette (Okabe–Ito, with wine for its pale yellow), in the order series get them. */
+export const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#D55E00', '#CC79A7', '#56B4E9', '#882255', '#000000'] as const;
 export const DASH_STYLES = { solid: '', dashed: '8 4', dotted: '2 3', dashdot: '9 3 2 3' } as const;
 export type DashStyle = keyof typeof DASH_STYLES;
 export const MARKERS = ['circle', 'square', 'triangle', 'diamond', 'none'] as const;
@@ -60,6 +60,8 @@ export const LineChartOptionsSchema = z
     xInteger: z.boolean().default(false),
     /** Values the y axis must include (e.g. 0 and 1 for accuracy). */
     yInclude: z.array(z.number().refine(Number.isFinite)).default([]),
+    /** Hard limits the y axis never extends past (e.g. [0, 1] for accuracy). */
+    yBounds: z.tuple([z.number(), z.number()]).refine(([a, b]) => a < b, { message: 'expected [lower, upper] with lower < upper' }).optional(),
     legend: z.enum(LEGEND_POSITIONS).default('auto'),
     /** 'auto' draws markers when no series has more than 40 points. */
     markers: z.union([z.literal('auto'), z.boolean()]).default('auto'),
@@ -159,18 +161,30 @@ export function lineChart(series: Series[], options?: LineChartOptions): SvgFigu
     }
   }
   for (const a of opts.annotations) { xmin = Math.min(xmin, a.x); xmax = Math.max(xmax, a.x); }
-  for (const v of opts.yInclude) { ymin = Math.min(ymin, v); ymax = Math.max(ymax, v); }
   if (!Number.isFinite(xmin)) { xmin = 0; xmax = 1; }
   if (!Number.isFinite(ymin)) { ymin = 0; ymax = 1; }
+  // Headroom around the data (not around yInclude), so lines do not run along the frame.
+  const incLo = Math.min(ymin, ...opts.yInclude);
+  const incHi = Math.max(ymax, ...opts.yInclude);
+  const headroom = 0.04 * (incHi - incLo);
+  ymin = Math.min(ymin - headroom, ...opts.yInclude);
+  ymax = Math.max(ymax + headroom, ...opts.yInclude);
   const showMarkers = opts.markers === 'auto' ? maxPoints <= 40 : opts.markers;
 
   // Vertical layout first (it fixes how many y ticks fit).
   const titleFs = fs + 3;
-  const top = 10 + (opts.title ? titleFs + 10 : 0) + (opts.annotations.length ? fs + 8 : 0);
+  const top = 10 + (opts.title ? titleFs + 10 : 0) + (opts.annotations.length ? fs + 12 : 0);
   const bottomAxis = 6 + fs + 6 + (opts.xLabel ? fs + 8 : 0) + 4;
   const plotH = H - top - bottomAxis;
   if (plotH < 40) throw new ConfigError(`${where}: height ${H} leaves no room for the plot`, { hint: 'use a larger height' });
   const yt = niceTicks(ymin, ymax, { count: Math.max(2, Math.min(8, Math.floor(plotH / 45))) });
+  if (opts.yBounds) {
+    const [lo, hi] = opts.yBounds;
+    yt.min = Math.max(yt.min, lo);
+    yt.max = Math.min(yt.max, hi);
+    if (yt.max <= yt.min) { yt.min = lo; yt.max = hi; }
+    yt.values = yt.values.filter((v) => v >= yt.min - 1e-12 && v <= yt.max + 1e-12);
+  }
   const yLabels = yt.values.map((v) => formatTick(v, yt.decimals));
   const yLabelW = Math.max(...yLabels.map((l) => textWidth(l, fs)));
   const left = 10 + (opts.yLabel ? fs + 10 : 0) + yLabelW + 8;
@@ -181,7 +195,7 @@ export function lineChart(series: Series[], options?: LineChartOptions): SvgFigu
   const xlo = xmin - xpad;
   const xhi = xmax + xpad;
   const provisionalW = W - left - 16;
-  const xt = niceTicks(xlo, xhi, { count: Math.max(2, Math.min(10, Math.floor(provisionalW / 70))), integer: opts.xInteger, extend: false });
+  const xt = niceTicks(xlo, xhi, { count: Math.max(2, Math.min(10, Math.floor(provisionalW / 55))), integer: opts.xInteger, extend: false });
   const xLabels = xt.values.map((v) => formatTick(v, xt.decimals));
   const lastXW = xLabels.length ? textWidth(xLabels[xLabels.length - 1], fs) : 0;
   const right = Math.max(16, lastXW / 2 + 6);
@@ -231,7 +245,7 @@ export function lineChart(series: Series[], options?: LineChartOptions): SvgFigu
     const tx = Math.min(Math.max(x, w / 2 + 4), W - w / 2 - 4);
     parts.push(
       `<g class="annotation"><line x1="${n2(x)}" y1="${n2(y0)}" x2="${n2(x)}" y2="${n2(y1)}" stroke="#555" stroke-width="1" stroke-dasharray="4 3"/>` +
-        `<text x="${n2(tx)}" y="${n2(y0 - 6)}" font-size="${fs - 1}" text-anchor="middle" fill="#444">${escapeXml(a.label)}</text></g>`,
+        `<text x="${n2(tx)}" y="${n2(y0 - 10)}" font-size="${fs - 1}" text-anchor="middle" fill="#444">${escapeXml(a.label)}</text></g>`,
     );
   }
   // Series: one path per series; non-finite points break the line.

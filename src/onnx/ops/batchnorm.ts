@@ -1,14 +1,16 @@
+import { GraphError } from '../../errors.js';
 import type { Graph } from '../graph.js';
 import { floatAttr, intAttr, registerOp, staticShape } from '../op-registry.js';
 
 /**
  * BatchNormalization in training mode (batch statistics, running-stat update) and in
- * inference mode (running statistics). ORT's CPU kernel writes running statistics into its
- * mean/var *inputs* in training mode (DESIGN.md), so training mode is fed per-node scratch
- * tensors with momentum 0: its extra outputs are then the batch mean and biased variance,
- * and the running-stat update is done with ordinary ops.
+ * inference mode (running statistics). ORT's CPU kernel is not trusted in training mode: it
+ * writes running statistics into its mean/var inputs (DESIGN.md), and with momentum 0 its
+ * output was found not to be normalised at all. So training mode computes the batch mean
+ * and biased variance with ReduceMean / ReduceSumSquare and feeds them to an inference-mode
+ * BatchNormalization (one fused pass); a node note tells the gradient rule that its mean and
+ * variance are the batch's own, so it differentiates through them.
  */
-
 export interface BatchNormParams {
   scale: string;
   bias: string;
@@ -36,18 +38,15 @@ export function batchNorm(g: Graph, x: string, p: BatchNormParams, options: Batc
     return { y: g.op('BatchNormalization', [x, p.scale, p.bias, p.mean, p.variance], { epsilon: { float: epsilon } }) };
   }
   const c = g.shape(x)[1];
-  // Never shared: ORT may write into them.
-  const scratchMean = g.initializer(g.uniqueName('bn_scratch_mean'), { dtype: 'float32', shape: [c], data: new Float32Array(c) });
-  const scratchVar = g.initializer(g.uniqueName('bn_scratch_var'), { dtype: 'float32', shape: [c], data: new Float32Array(c).fill(1) });
-  const [y, batchMean, batchVar] = g.node(
-    'BatchNormalization',
-    [x, p.scale, p.bias, scratchMean, scratchVar],
-    { epsilon: { float: epsilon }, momentum: { float: 0 }, training_mode: 1 },
-    { outputs: 3 },
-  );
-  const m = options.momentum ?? 0.1;
   const shape = staticShape(g, x);
   const count = shape[0] * shape[2] * shape[3];
+  const mean4 = g.op('ReduceMean', [x], { axes: [0, 2, 3], keepdims: 1 });
+  const centred = g.op('Sub', [x, mean4]);
+  const batchVar = g.op('Mul', [g.op('ReduceSumSquare', [centred], { axes: [0, 2, 3], keepdims: 0 }), g.scalar(1 / count)]);
+  const batchMean = g.op('Reshape', [mean4, g.ints([c])]);
+  const [y] = g.node('BatchNormalization', [x, p.scale, p.bias, batchMean, batchVar], { epsilon: { float: epsilon } });
+  g.notes.set(g.nodes[g.nodes.length - 1].name, { batchStatistics: true });
+  const m = options.momentum ?? 0.1;
   const unbiased = g.op('Mul', [batchVar, g.scalar(count / Math.max(count - 1, 1))]);
   const blend = (running: string, batch: string) =>
     g.op('Add', [g.op('Mul', [running, g.scalar(1 - m)]), g.op('Mul', [batch, g.scalar(m)])]);
@@ -73,9 +72,9 @@ registerOp({
     const eps = floatAttr(node, 'epsilon', 1e-5);
     const shape = staticShape(g, x);
     const c = shape[1];
-    const training = intAttr(node, 'training_mode', 0) === 1;
-    const mean = training ? node.outputs[1] : node.inputs[3];
-    const variance = training ? node.outputs[2] : node.inputs[4];
+    const training = g.notes.get(node.name)?.batchStatistics === true;
+    if (intAttr(node, 'training_mode', 0) === 1) throw new GraphError(`BatchNormalization \`${node.name}\`: no gradient rule for ORT's training_mode=1; build it with batchNorm()`);
+    const [, , , mean, variance] = node.inputs;
     const invstd = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [variance, g.scalar(eps)])])]);
     const axes = g.ints([0, 2, 3]);
     const sumDy = g.op('ReduceSum', [dy!, axes], { keepdims: 0 });

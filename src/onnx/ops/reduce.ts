@@ -49,6 +49,16 @@ for (const type of ['ReduceSum', 'ReduceMean'] as const) {
 }
 
 registerOp({
+  type: 'ReduceSumSquare',
+  infer: (g, node) => {
+    const shape = g.shape(node.inputs[0]);
+    return [{ dtype: g.dtype(node.inputs[0]), shape: reducedShape(shape, axesOf(g, node, shape.length), intAttr(node, 'keepdims', 1) === 1) }];
+  },
+  grad: (g, node, [dy]) => [g.op('Mul', [expandBack(g, node, dy!, 2), node.inputs[0]])],
+  gradCases: [{ label: 'axes 1', build: (g, [a]) => g.op('ReduceSumSquare', [a], { axes: [1], keepdims: 0 }), inputShapes: [[2, 3, 2]] }],
+});
+
+registerOp({
   type: 'ReduceMax',
   infer: (g, node) => {
     const shape = g.shape(node.inputs[0]);

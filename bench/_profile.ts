@@ -1,0 +1,35 @@
+import { buildTrainingGraph } from '../src/engine/training-graph.js';
+import { TrainingSession } from '../src/engine/training-session.js';
+import { initParams } from '../src/models/init-params.js';
+import { getModel } from '../src/models/registry.js';
+import { crossEntropyCoefficients } from '../src/onnx/cross-entropy.js';
+import fs from 'node:fs';
+const spec = getModel(process.env.MODEL ?? 'resnet18');
+const B = Number(process.env.B ?? 8);
+const mode = process.env.MODE ?? 'finetune';
+const tg = buildTrainingGraph(spec, { batch: B, numClasses: 1000, trainable: mode === 'finetune' ? () => true : (n) => n.startsWith('fc.') });
+const params = initParams(tg.params, 0);
+const s = await TrainingSession.create(tg, params, { threads: 2, profilePrefix: '/tmp/ortprof' });
+const images = new Float32Array(B * 3 * 224 * 224).map(() => Math.random() - 0.5);
+const targets = crossEntropyCoefficients(Array.from({ length: B }, (_, i) => i % 1000), 1000);
+for (let i = 0; i < 3; i++) await s.step(images, targets);
+s.endProfiling();
+const file = fs.readdirSync('/tmp').filter((f) => f.startsWith('ortprof')).map((f) => '/tmp/' + f).sort().pop()!;
+const events = JSON.parse(fs.readFileSync(file, 'utf8')) as any[];
+const runs = events.filter((e) => e.name === 'model_run');
+const nodes = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
+const lastRunStart = runs[runs.length - 1].ts;
+const byOp = new Map<string, number>();
+const byNode: [string, number][] = [];
+let total = 0;
+for (const e of nodes) {
+  if (e.ts < lastRunStart) continue;
+  const op = e.args.op_name;
+  byOp.set(op, (byOp.get(op) ?? 0) + e.dur);
+  byNode.push([`${op} ${e.name.replace('_kernel_time', '')}`, e.dur]);
+  total += e.dur;
+}
+console.log('model_run ms', runs.map((r) => (r.dur / 1000).toFixed(0)).join(' '), 'sum of kernels', (total / 1000).toFixed(0));
+console.log([...byOp].sort((a, b) => b[1] - a[1]).slice(0, 20).map(([k, v]) => `${k.padEnd(24)} ${(v / 1000).toFixed(1)}`).join('\n'));
+console.log('--- top nodes');
+console.log(byNode.sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, v]) => `${k.padEnd(60)} ${(v / 1000).toFixed(1)}`).join('\n'));

@@ -1,0 +1,97 @@
+import { appendBackward } from '../onnx/autodiff.js';
+import { crossEntropyLoss } from '../onnx/cross-entropy.js';
+import { Graph } from '../onnx/graph.js';
+import '../onnx/ops/index.js';
+import { serializeModel } from '../onnx/serialize.js';
+import type { ModelSpec } from '../models/model-spec.js';
+import { NetBuilder } from '../models/net-builder.js';
+import type { ParamDef } from '../models/net-builder.js';
+import type { NamedTensors } from '../tensor.js';
+
+export interface NetworkGraphOptions {
+  numClasses: number;
+  /** Batch size; -1 builds a dynamic batch (inference graphs only). */
+  batch: number;
+  /** Square input side (default: the spec's input size). */
+  inputSize?: number;
+}
+
+export interface TrainingGraphOptions extends NetworkGraphOptions {
+  trainable: (name: string) => boolean;
+  freezeBn?: boolean;
+  bnMomentum?: number;
+}
+
+/** Input and output names of graphs headstart builds. */
+export const IO = {
+  images: 'images',
+  targets: 'targets',
+  loss: 'loss',
+  logits: 'logits',
+  features: 'features',
+  grad: (p: string) => `grad:${p}`,
+  running: (p: string) => `running:${p}`,
+} as const;
+
+export interface BuiltGraph {
+  bytes: Uint8Array;
+  params: ParamDef[];
+}
+
+export interface TrainingGraph extends BuiltGraph {
+  trainable: string[];
+  /** Running-statistic parameters whose new values the graph returns. */
+  running: string[];
+  batch: number;
+}
+
+/** Builds the network's forward pass and its classifier head on a NetBuilder. */
+export function buildNetwork(b: NetBuilder, spec: ModelSpec, images: string, numClasses: number): { features: string; logits: string } {
+  const features = spec.features(b, images);
+  const logits = b.linear(b.dropout(features, spec.head.dropout), spec.head.name, numClasses);
+  return { features, logits };
+}
+
+/** One graph for a whole training step: forward, loss, gradients, running statistics. */
+export function buildTrainingGraph(spec: ModelSpec, options: TrainingGraphOptions): TrainingGraph {
+  const g = new Graph();
+  const size = options.inputSize ?? spec.preprocess.inputSize;
+  const images = g.input(IO.images, 'float32', [options.batch, 3, size, size]);
+  const b = new NetBuilder(g, { mode: 'train', trainable: options.trainable, freezeBn: options.freezeBn, bnMomentum: options.bnMomentum });
+  const { logits } = buildNetwork(b, spec, images, options.numClasses);
+  const targets = g.input(IO.targets, 'float32', [options.batch, options.numClasses]);
+  const loss = crossEntropyLoss(g, logits, targets);
+  const trainable = b.trainableParams();
+  const { gradients } = appendBackward(g, loss, trainable);
+  g.output(g.alias(loss, IO.loss));
+  g.output(g.alias(logits, IO.logits));
+  for (const [p, grad] of gradients) g.output(g.alias(grad, IO.grad(p)));
+  for (const [p, value] of b.runningUpdates) g.output(g.alias(value, IO.running(p)));
+  return { bytes: serializeModel(g), params: b.params, trainable: [...gradients.keys()], running: [...b.runningUpdates.keys()], batch: options.batch };
+}
+
+export interface InferenceGraphOptions extends NetworkGraphOptions {
+  /** Embed these parameter values: a standalone model file (else parameters are inputs). */
+  embed?: NamedTensors;
+  /** Also output the pooled features. */
+  withFeatures?: boolean;
+  /** Output only the features (no classifier): a backbone for feature extraction. */
+  featuresOnly?: boolean;
+  metadata?: Record<string, string>;
+}
+
+/** Eval-mode forward graph: logits (and/or features), BatchNorm on running statistics. */
+export function buildInferenceGraph(spec: ModelSpec, options: InferenceGraphOptions): BuiltGraph {
+  const g = new Graph();
+  const size = options.inputSize ?? spec.preprocess.inputSize;
+  const images = g.input(IO.images, 'float32', [options.batch, 3, size, size]);
+  const b = new NetBuilder(g, { mode: 'eval', embed: options.embed });
+  if (options.featuresOnly) {
+    g.output(g.alias(spec.features(b, images), IO.features));
+  } else {
+    const { features, logits } = buildNetwork(b, spec, images, options.numClasses);
+    g.output(g.alias(logits, IO.logits));
+    if (options.withFeatures) g.output(g.alias(features, IO.features));
+  }
+  return { bytes: serializeModel(g, { metadata: options.metadata }), params: b.params };
+}

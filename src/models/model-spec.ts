@@ -1,0 +1,39 @@
+import type { NetBuilder } from './net-builder.js';
+
+/** Preprocessing a network expects (mirrors src/data's PreprocessSpec). */
+export interface ModelPreprocess {
+  inputSize: number;
+  resizeSize: number;
+  mean: [number, number, number];
+  std: [number, number, number];
+  interpolation: 'bilinear' | 'bicubic';
+}
+
+export interface WeightSource {
+  /** Short id, e.g. 'imagenet1k_v1'. */
+  id: string;
+  url: string;
+  sha256: string;
+  license: string;
+  format: 'pth' | 'safetensors' | 'onnx' | 'tfjs';
+  /** Class count of the checkpoint's own classifier. */
+  numClasses: number;
+}
+
+/**
+ * Everything shared code knows about an architecture. Model facts are data here; no code
+ * outside src/models branches on a model's name.
+ */
+export interface ModelSpec {
+  name: string;
+  description: string;
+  /** Pooled features [N, featureDim] from a normalised NCHW image batch. */
+  features: (b: NetBuilder, images: string) => string;
+  featureDim: number;
+  /** The replaceable classifier: Linear(featureDim, numClasses) under this name, after optional dropout. */
+  head: { name: string; dropout: number };
+  /** Parameter-name prefixes of the stages, input to output (for "fine-tune the last k stages"). */
+  stages: string[];
+  preprocess: ModelPreprocess;
+  weights: WeightSource[];
+}

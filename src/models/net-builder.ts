@@ -1,0 +1,138 @@
+import { GraphError } from '../errors.js';
+import type { Graph } from '../onnx/graph.js';
+import { batchNorm, dropout } from '../onnx/ops/index.js';
+import type { NamedTensors } from '../tensor.js';
+import { numel } from '../tensor.js';
+
+/** How a parameter is initialised when no pretrained value is loaded (torch's defaults). */
+export type Init =
+  | { kind: 'zeros' }
+  | { kind: 'ones' }
+  | { kind: 'kaiming_normal_fan_out' }
+  | { kind: 'uniform'; bound: number }
+  | { kind: 'normal'; std: number };
+
+export type ParamRole = 'weight' | 'bias' | 'bn_weight' | 'bn_bias' | 'running_mean' | 'running_var';
+
+export interface ParamDef {
+  name: string;
+  shape: number[];
+  role: ParamRole;
+  init: Init;
+}
+
+export interface NetBuildOptions {
+  /** 'train': BatchNorm on batch statistics (where not frozen), Dropout active. */
+  mode: 'train' | 'eval';
+  /** Which parameters get gradients (default: every weight and bias in train mode, none in eval). */
+  trainable?: (name: string) => boolean;
+  /** Keep every BatchNorm in inference mode even where its affine parameters train. */
+  freezeBn?: boolean;
+  bnMomentum?: number;
+  /** Parameter values to embed as initializers (a standalone model) instead of graph inputs. */
+  embed?: NamedTensors;
+}
+
+export interface ConvOptions {
+  kernel: number;
+  stride?: number;
+  padding?: number | [number, number, number, number];
+  groups?: number;
+  bias?: boolean;
+  dilation?: number;
+}
+
+/**
+ * Builds a network's forward graph layer by layer, declaring each parameter under its
+ * torchvision name. Parameters become graph inputs (fed each step, so one ONNX Runtime
+ * session serves the whole run) or, for a standalone export, initializers.
+ */
+export class NetBuilder {
+  readonly params: ParamDef[] = [];
+  /** Running-statistic parameter name -> graph value holding its updated value. */
+  readonly runningUpdates = new Map<string, string>();
+  private readonly trainableFn: (name: string) => boolean;
+
+  constructor(
+    readonly g: Graph,
+    readonly options: NetBuildOptions,
+  ) {
+    const all = options.mode === 'train';
+    this.trainableFn = options.trainable ?? (() => all);
+  }
+
+  get training(): boolean {
+    return this.options.mode === 'train';
+  }
+
+  isTrainable(name: string): boolean {
+    const def = this.params.find((p) => p.name === name);
+    if (def && (def.role === 'running_mean' || def.role === 'running_var')) return false;
+    return this.training && this.trainableFn(name);
+  }
+
+  trainableParams(): string[] {
+    return this.params.filter((p) => this.isTrainable(p.name)).map((p) => p.name);
+  }
+
+  param(name: string, shape: number[], role: ParamRole, init: Init): string {
+    if (this.params.some((p) => p.name === name)) throw new GraphError(`Parameter \`${name}\` is declared twice`);
+    this.params.push({ name, shape, role, init });
+    const value = this.options.embed?.get(name);
+    if (this.options.embed) {
+      if (!value) throw new GraphError(`No value for parameter \`${name}\` to embed`);
+      if (numel(value.shape) !== numel(shape)) {
+        throw new GraphError(`Shape mismatch for \`${name}\`: expected [${shape}], found [${value.shape}]`);
+      }
+      return this.g.initializer(name, { ...value, shape });
+    }
+    return this.g.input(name, 'float32', shape);
+  }
+
+  conv2d(x: string, name: string, outChannels: number, o: ConvOptions): string {
+    const inChannels = this.g.shape(x)[1];
+    const groups = o.groups ?? 1;
+    const k = o.kernel;
+    const p = o.padding ?? 0;
+    const pads = typeof p === 'number' ? [p, p, p, p] : p;
+    const w = this.param(`${name}.weight`, [outChannels, inChannels / groups, k, k], 'weight', { kind: 'kaiming_normal_fan_out' });
+    const inputs = [x, w];
+    if (o.bias) inputs.push(this.param(`${name}.bias`, [outChannels], 'bias', { kind: 'zeros' }));
+    const s = o.stride ?? 1;
+    const d = o.dilation ?? 1;
+    return this.g.op('Conv', inputs, { kernel_shape: [k, k], strides: [s, s], pads, dilations: [d, d], group: groups }, name);
+  }
+
+  batchNorm2d(x: string, name: string, options: { eps?: number; momentum?: number } = {}): string {
+    const c = this.g.shape(x)[1];
+    const scale = this.param(`${name}.weight`, [c], 'bn_weight', { kind: 'ones' });
+    const bias = this.param(`${name}.bias`, [c], 'bn_bias', { kind: 'zeros' });
+    const mean = this.param(`${name}.running_mean`, [c], 'running_mean', { kind: 'zeros' });
+    const variance = this.param(`${name}.running_var`, [c], 'running_var', { kind: 'ones' });
+    // A frozen layer (its affine parameters not trained) keeps its statistics: inference mode.
+    const training = this.training && !this.options.freezeBn && (this.isTrainable(scale) || this.isTrainable(bias));
+    const r = batchNorm(this.g, x, { scale, bias, mean, variance }, { training, momentum: options.momentum ?? this.options.bnMomentum ?? 0.1, epsilon: options.eps ?? 1e-5 });
+    if (r.runningMean && r.runningVar) {
+      this.runningUpdates.set(mean, r.runningMean);
+      this.runningUpdates.set(variance, r.runningVar);
+    }
+    return r.y;
+  }
+
+  linear(x: string, name: string, outFeatures: number, bias = true): string {
+    const inFeatures = this.g.shape(x)[1];
+    const bound = 1 / Math.sqrt(inFeatures);
+    const w = this.param(`${name}.weight`, [outFeatures, inFeatures], 'weight', { kind: 'uniform', bound });
+    const inputs = [x, w];
+    if (bias) inputs.push(this.param(`${name}.bias`, [outFeatures], 'bias', { kind: 'uniform', bound }));
+    return this.g.op('Gemm', inputs, { transB: 1 }, name);
+  }
+
+  dropout(x: string, p: number): string {
+    return dropout(this.g, x, p, this.training);
+  }
+
+  relu(x: string): string {
+    return this.g.op('Relu', [x]);
+  }
+}
