@@ -171,6 +171,28 @@ describe('weights: .pth reader, synthetic archives', () => {
     assert.throws(() => readPth(new TextEncoder().encode('hello world'), { fileName: 'x.bin' }), /`x\.bin` is not a PyTorch zip checkpoint/);
   });
 
+  test('big-endian storages (byteorder record) are byte-swapped', () => {
+    // {'w': _rebuild_tensor_v2(storage(FloatStorage, '0', 'cpu', 2), 0, (2,), (1,), False, OrderedDict())}
+    const pkl = [
+      0x80, 2, 0x7d, 0x28, ...binunicode('w'),
+      0x63, ...str('torch._utils\n_rebuild_tensor_v2\n'),
+      0x28, 0x28, ...binunicode('storage'), 0x63, ...str('torch\nFloatStorage\n'), ...binunicode('0'), ...binunicode('cpu'), 0x4b, 2, 0x74, 0x51,
+      0x4b, 0, 0x4b, 2, 0x85, 0x4b, 1, 0x85, 0x89, 0x63, ...str('collections\nOrderedDict\n'), 0x29, 0x52, 0x74, 0x52,
+      0x75, 0x2e,
+    ];
+    const be = new Uint8Array(8);
+    new DataView(be.buffer).setFloat32(0, 1.5, false);
+    new DataView(be.buffer).setFloat32(4, -2.25, false);
+    const t = readPth(pickled(pkl, { 'archive/data/0': be, 'archive/byteorder': new TextEncoder().encode('big') }));
+    assert.deepEqual([...(t.get('w')!.data as Float32Array)], [1.5, -2.25]);
+  });
+
+  test('a dict that contains itself terminates', () => {
+    // d = {}; d['self'] = d  (EMPTY_DICT, BINPUT 0, 'self', BINGET 0, SETITEM)
+    const pkl = [0x80, 2, 0x7d, 0x71, 0, ...binunicode('self'), 0x68, 0, 0x73, 0x2e];
+    assert.throws(() => readPth(pickled(pkl), { fileName: 'loop.pth' }), /`loop\.pth` holds no tensors \(top-level keys: self\)/);
+  });
+
   test('unknown reader options are rejected', () => {
     assert.throws(() => readPth(new Uint8Array(0), { nope: 1 } as never), /Invalid \.pth reader options/);
   });

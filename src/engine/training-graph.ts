@@ -18,6 +18,8 @@ export interface NetworkGraphOptions {
 
 export interface TrainingGraphOptions extends NetworkGraphOptions {
   trainable: (name: string) => boolean;
+  /** Values of the frozen parameters, embedded as constants (faster: folded and pre-packed). */
+  constants?: NamedTensors;
   freezeBn?: boolean;
   bnMomentum?: number;
 }
@@ -36,6 +38,8 @@ export const IO = {
 export interface BuiltGraph {
   bytes: Uint8Array;
   params: ParamDef[];
+  /** Parameters that are graph inputs, fed at every run. */
+  fed: string[];
 }
 
 export interface TrainingGraph extends BuiltGraph {
@@ -57,7 +61,7 @@ export function buildTrainingGraph(spec: ModelSpec, options: TrainingGraphOption
   const g = new Graph();
   const size = options.inputSize ?? spec.preprocess.inputSize;
   const images = g.input(IO.images, 'float32', [options.batch, 3, size, size]);
-  const b = new NetBuilder(g, { mode: 'train', trainable: options.trainable, freezeBn: options.freezeBn, bnMomentum: options.bnMomentum });
+  const b = new NetBuilder(g, { mode: 'train', trainable: options.trainable, freezeBn: options.freezeBn, bnMomentum: options.bnMomentum, constants: options.constants });
   const { logits } = buildNetwork(b, spec, images, options.numClasses);
   const targets = g.input(IO.targets, 'float32', [options.batch, options.numClasses]);
   const loss = crossEntropyLoss(g, logits, targets);
@@ -67,12 +71,12 @@ export function buildTrainingGraph(spec: ModelSpec, options: TrainingGraphOption
   g.output(g.alias(logits, IO.logits));
   for (const [p, grad] of gradients) g.output(g.alias(grad, IO.grad(p)));
   for (const [p, value] of b.runningUpdates) g.output(g.alias(value, IO.running(p)));
-  return { bytes: serializeModel(g), params: b.params, trainable: [...gradients.keys()], running: [...b.runningUpdates.keys()], batch: options.batch };
+  return { bytes: serializeModel(g), params: b.params, fed: b.fed, trainable: [...gradients.keys()], running: [...b.runningUpdates.keys()], batch: options.batch };
 }
 
 export interface InferenceGraphOptions extends NetworkGraphOptions {
   /** Embed these parameter values: a standalone model file (else parameters are inputs). */
-  embed?: NamedTensors;
+  constants?: NamedTensors;
   /** Also output the pooled features. */
   withFeatures?: boolean;
   /** Output only the features (no classifier): a backbone for feature extraction. */
@@ -85,7 +89,7 @@ export function buildInferenceGraph(spec: ModelSpec, options: InferenceGraphOpti
   const g = new Graph();
   const size = options.inputSize ?? spec.preprocess.inputSize;
   const images = g.input(IO.images, 'float32', [options.batch, 3, size, size]);
-  const b = new NetBuilder(g, { mode: 'eval', embed: options.embed });
+  const b = new NetBuilder(g, { mode: 'eval', constants: options.constants });
   if (options.featuresOnly) {
     g.output(g.alias(spec.features(b, images), IO.features));
   } else {
@@ -93,5 +97,5 @@ export function buildInferenceGraph(spec: ModelSpec, options: InferenceGraphOpti
     g.output(g.alias(logits, IO.logits));
     if (options.withFeatures) g.output(g.alias(features, IO.features));
   }
-  return { bytes: serializeModel(g, { metadata: options.metadata }), params: b.params };
+  return { bytes: serializeModel(g, { metadata: options.metadata }), params: b.params, fed: b.fed };
 }

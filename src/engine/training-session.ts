@@ -27,6 +27,7 @@ export class TrainingSession {
     private readonly params: NamedTensors,
   ) {
     for (const p of graph.params) {
+      if (!graph.fed.includes(p.name)) continue;
       const t = params.get(p.name);
       if (!t) throw new EngineError(`No value for parameter \`${p.name}\``);
       this.feeds[p.name] = { dtype: 'float32', shape: p.shape, data: t.data };

@@ -29,8 +29,13 @@ export interface NetBuildOptions {
   /** Keep every BatchNorm in inference mode even where its affine parameters train. */
   freezeBn?: boolean;
   bnMomentum?: number;
-  /** Parameter values to embed as initializers (a standalone model) instead of graph inputs. */
-  embed?: NamedTensors;
+  /**
+   * Values of parameters that stay constant for this graph's life — all of them for a
+   * standalone model, the frozen ones for a training graph. They are embedded as
+   * initializers, so ONNX Runtime folds BatchNorm into Conv and pre-packs their weights;
+   * the others are graph inputs fed at every run.
+   */
+  constants?: NamedTensors;
 }
 
 export interface ConvOptions {
@@ -51,6 +56,8 @@ export class NetBuilder {
   readonly params: ParamDef[] = [];
   /** Running-statistic parameter name -> graph value holding its updated value. */
   readonly runningUpdates = new Map<string, string>();
+  /** Parameters that are graph inputs (fed at every run), in declaration order. */
+  readonly fed: string[] = [];
   private readonly trainableFn: (name: string) => boolean;
 
   constructor(
@@ -75,18 +82,26 @@ export class NetBuilder {
     return this.params.filter((p) => this.isTrainable(p.name)).map((p) => p.name);
   }
 
-  param(name: string, shape: number[], role: ParamRole, init: Init): string {
+  /**
+   * Declares a parameter. `changes` says whether its value changes while this graph lives
+   * (trained, or a running statistic being updated): such a parameter is always fed.
+   */
+  param(name: string, shape: number[], role: ParamRole, init: Init, changes = this.isTrainableName(name)): string {
     if (this.params.some((p) => p.name === name)) throw new GraphError(`Parameter \`${name}\` is declared twice`);
     this.params.push({ name, shape, role, init });
-    const value = this.options.embed?.get(name);
-    if (this.options.embed) {
-      if (!value) throw new GraphError(`No value for parameter \`${name}\` to embed`);
+    const value = changes ? undefined : this.options.constants?.get(name);
+    if (value) {
       if (numel(value.shape) !== numel(shape)) {
         throw new GraphError(`Shape mismatch for \`${name}\`: expected [${shape}], found [${value.shape}]`);
       }
-      return this.g.initializer(name, { ...value, shape });
+      return this.g.initializer(name, { dtype: 'float32', shape, data: value.data });
     }
+    this.fed.push(name);
     return this.g.input(name, 'float32', shape);
+  }
+
+  private isTrainableName(name: string): boolean {
+    return this.training && this.trainableFn(name);
   }
 
   conv2d(x: string, name: string, outChannels: number, o: ConvOptions): string {
@@ -107,10 +122,10 @@ export class NetBuilder {
     const c = this.g.shape(x)[1];
     const scale = this.param(`${name}.weight`, [c], 'bn_weight', { kind: 'ones' });
     const bias = this.param(`${name}.bias`, [c], 'bn_bias', { kind: 'zeros' });
-    const mean = this.param(`${name}.running_mean`, [c], 'running_mean', { kind: 'zeros' });
-    const variance = this.param(`${name}.running_var`, [c], 'running_var', { kind: 'ones' });
     // A frozen layer (its affine parameters not trained) keeps its statistics: inference mode.
     const training = this.training && !this.options.freezeBn && (this.isTrainable(scale) || this.isTrainable(bias));
+    const mean = this.param(`${name}.running_mean`, [c], 'running_mean', { kind: 'zeros' }, training);
+    const variance = this.param(`${name}.running_var`, [c], 'running_var', { kind: 'ones' }, training);
     const r = batchNorm(this.g, x, { scale, bias, mean, variance }, { training, momentum: options.momentum ?? this.options.bnMomentum ?? 0.1, epsilon: options.eps ?? 1e-5 });
     if (r.runningMean && r.runningVar) {
       this.runningUpdates.set(mean, r.runningMean);

@@ -149,7 +149,11 @@ export class AdamW extends AdamFamily {
 
 /**
  * One pass over a parameter. `l2` > 0 adds l2·p to the gradient (Adam); `decay` < 1 scales p
- * first (AdamW); `vmax` is the amsgrad running maximum or null.
+ * first (AdamW); `vmax` is the amsgrad running maximum or null. The decayed parameter is
+ * rounded to float32 before the update, as torch's separate `mul_` rounds it (AdamW then stays
+ * within ~1e-7 of torch instead of ~5e-7). Unrolled by 4 (V8 does not vectorise; unrolling
+ * cuts its per-iteration overhead); l2 and decay are applied even when neutral: exact for
+ * finite values, and cheaper than a branch in the loop.
  */
 function adamKernel(
   p: Float32Array,
@@ -168,27 +172,113 @@ function adamKernel(
   eps: number,
 ): void {
   const n = p.length;
+  const n4 = n - (n & 3);
+  let i = 0;
   if (vmax === null) {
-    for (let i = 0; i < n; i++) {
+    for (; i < n4; i += 4) {
+      {
+        const pi = p[i];
+        const gi = g[i] + l2 * pi;
+        const mi = b1 * m[i] + c1 * gi;
+        const vi = b2 * v[i] + c2 * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] = f32(pi * decay) - (stepSize * mi) / (Math.sqrt(vi) * invBc2Sqrt + eps);
+      }
+      {
+        const pi = p[i + 1];
+        const gi = g[i + 1] + l2 * pi;
+        const mi = b1 * m[i + 1] + c1 * gi;
+        const vi = b2 * v[i + 1] + c2 * gi * gi;
+        m[i + 1] = mi;
+        v[i + 1] = vi;
+        p[i + 1] = f32(pi * decay) - (stepSize * mi) / (Math.sqrt(vi) * invBc2Sqrt + eps);
+      }
+      {
+        const pi = p[i + 2];
+        const gi = g[i + 2] + l2 * pi;
+        const mi = b1 * m[i + 2] + c1 * gi;
+        const vi = b2 * v[i + 2] + c2 * gi * gi;
+        m[i + 2] = mi;
+        v[i + 2] = vi;
+        p[i + 2] = f32(pi * decay) - (stepSize * mi) / (Math.sqrt(vi) * invBc2Sqrt + eps);
+      }
+      {
+        const pi = p[i + 3];
+        const gi = g[i + 3] + l2 * pi;
+        const mi = b1 * m[i + 3] + c1 * gi;
+        const vi = b2 * v[i + 3] + c2 * gi * gi;
+        m[i + 3] = mi;
+        v[i + 3] = vi;
+        p[i + 3] = f32(pi * decay) - (stepSize * mi) / (Math.sqrt(vi) * invBc2Sqrt + eps);
+      }
+    }
+    for (; i < n; i++) {
       const pi = p[i];
-      const gi = l2 === 0 ? g[i] : g[i] + l2 * pi;
+      const gi = g[i] + l2 * pi;
       const mi = b1 * m[i] + c1 * gi;
       const vi = b2 * v[i] + c2 * gi * gi;
       m[i] = mi;
       v[i] = vi;
-      p[i] = pi * decay - (stepSize * mi) / (Math.sqrt(vi) * invBc2Sqrt + eps);
+      p[i] = f32(pi * decay) - (stepSize * mi) / (Math.sqrt(vi) * invBc2Sqrt + eps);
     }
   } else {
-    for (let i = 0; i < n; i++) {
+    for (; i < n4; i += 4) {
+      {
+        const pi = p[i];
+        const gi = g[i] + l2 * pi;
+        const mi = b1 * m[i] + c1 * gi;
+        const vi = b2 * v[i] + c2 * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        const vm = Math.max(vmax[i], vi);
+        vmax[i] = vm;
+        p[i] = f32(pi * decay) - (stepSize * mi) / (Math.sqrt(vm) * invBc2Sqrt + eps);
+      }
+      {
+        const pi = p[i + 1];
+        const gi = g[i + 1] + l2 * pi;
+        const mi = b1 * m[i + 1] + c1 * gi;
+        const vi = b2 * v[i + 1] + c2 * gi * gi;
+        m[i + 1] = mi;
+        v[i + 1] = vi;
+        const vm = Math.max(vmax[i + 1], vi);
+        vmax[i + 1] = vm;
+        p[i + 1] = f32(pi * decay) - (stepSize * mi) / (Math.sqrt(vm) * invBc2Sqrt + eps);
+      }
+      {
+        const pi = p[i + 2];
+        const gi = g[i + 2] + l2 * pi;
+        const mi = b1 * m[i + 2] + c1 * gi;
+        const vi = b2 * v[i + 2] + c2 * gi * gi;
+        m[i + 2] = mi;
+        v[i + 2] = vi;
+        const vm = Math.max(vmax[i + 2], vi);
+        vmax[i + 2] = vm;
+        p[i + 2] = f32(pi * decay) - (stepSize * mi) / (Math.sqrt(vm) * invBc2Sqrt + eps);
+      }
+      {
+        const pi = p[i + 3];
+        const gi = g[i + 3] + l2 * pi;
+        const mi = b1 * m[i + 3] + c1 * gi;
+        const vi = b2 * v[i + 3] + c2 * gi * gi;
+        m[i + 3] = mi;
+        v[i + 3] = vi;
+        const vm = Math.max(vmax[i + 3], vi);
+        vmax[i + 3] = vm;
+        p[i + 3] = f32(pi * decay) - (stepSize * mi) / (Math.sqrt(vm) * invBc2Sqrt + eps);
+      }
+    }
+    for (; i < n; i++) {
       const pi = p[i];
-      const gi = l2 === 0 ? g[i] : g[i] + l2 * pi;
+      const gi = g[i] + l2 * pi;
       const mi = b1 * m[i] + c1 * gi;
       const vi = b2 * v[i] + c2 * gi * gi;
       m[i] = mi;
       v[i] = vi;
       const vm = Math.max(vmax[i], vi);
       vmax[i] = vm;
-      p[i] = pi * decay - (stepSize * mi) / (Math.sqrt(vm) * invBc2Sqrt + eps);
+      p[i] = f32(pi * decay) - (stepSize * mi) / (Math.sqrt(vm) * invBc2Sqrt + eps);
     }
   }
 }

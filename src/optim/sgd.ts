@@ -96,22 +96,31 @@ export class SGD extends ParamOptimizer<SGDHyper, SGDState> {
   }
 }
 
+// The hot loops are unrolled by 4: V8 does not vectorise, and unrolling cuts its per-iteration
+// overhead (bounds and interrupt checks) by a third or more. wd·p is always added: with wd = 0
+// it is exact for finite parameters, and a branch in the loop costs more than the multiply.
+
 function sgdPlain(p: Float32Array, g: Float32Array, lr: number, wd: number): void {
   const n = p.length;
-  if (wd === 0) {
-    for (let i = 0; i < n; i++) p[i] -= lr * g[i];
-  } else {
-    for (let i = 0; i < n; i++) p[i] -= lr * (g[i] + wd * p[i]);
+  const n4 = n - (n & 3);
+  let i = 0;
+  for (; i < n4; i += 4) {
+    p[i] -= lr * (g[i] + wd * p[i]);
+    p[i + 1] -= lr * (g[i + 1] + wd * p[i + 1]);
+    p[i + 2] -= lr * (g[i + 2] + wd * p[i + 2]);
+    p[i + 3] -= lr * (g[i + 3] + wd * p[i + 3]);
   }
+  for (; i < n; i++) p[i] -= lr * (g[i] + wd * p[i]);
 }
 
 /** First momentum step: the buffer starts as the gradient itself (torch's clone), undamped. */
 function sgdMomentumFirst(p: Float32Array, g: Float32Array, buf: Float32Array, lr: number, wd: number, mu: number, nesterov: boolean): void {
+  const k = nesterov ? 1 + mu : 1;
   const n = p.length;
   for (let i = 0; i < n; i++) {
-    const d = wd === 0 ? g[i] : f32(g[i] + wd * p[i]);
+    const d = g[i] + wd * p[i];
     buf[i] = d;
-    p[i] -= lr * (nesterov ? d + mu * d : d);
+    p[i] -= lr * k * d;
   }
 }
 
@@ -126,17 +135,50 @@ function sgdMomentum(
   nesterov: boolean,
 ): void {
   const n = p.length;
+  const n4 = n - (n & 3);
+  let i = 0;
   if (nesterov) {
-    for (let i = 0; i < n; i++) {
-      const d = wd === 0 ? g[i] : g[i] + wd * p[i];
+    for (; i < n4; i += 4) {
+      let d = g[i] + wd * p[i];
+      let b = mu * buf[i] + c * d;
+      buf[i] = b;
+      p[i] -= lr * (d + mu * b);
+      d = g[i + 1] + wd * p[i + 1];
+      b = mu * buf[i + 1] + c * d;
+      buf[i + 1] = b;
+      p[i + 1] -= lr * (d + mu * b);
+      d = g[i + 2] + wd * p[i + 2];
+      b = mu * buf[i + 2] + c * d;
+      buf[i + 2] = b;
+      p[i + 2] -= lr * (d + mu * b);
+      d = g[i + 3] + wd * p[i + 3];
+      b = mu * buf[i + 3] + c * d;
+      buf[i + 3] = b;
+      p[i + 3] -= lr * (d + mu * b);
+    }
+    for (; i < n; i++) {
+      const d = g[i] + wd * p[i];
       const b = mu * buf[i] + c * d;
       buf[i] = b;
       p[i] -= lr * (d + mu * b);
     }
   } else {
-    for (let i = 0; i < n; i++) {
-      const d = wd === 0 ? g[i] : g[i] + wd * p[i];
-      const b = mu * buf[i] + c * d;
+    for (; i < n4; i += 4) {
+      let b = mu * buf[i] + c * (g[i] + wd * p[i]);
+      buf[i] = b;
+      p[i] -= lr * b;
+      b = mu * buf[i + 1] + c * (g[i + 1] + wd * p[i + 1]);
+      buf[i + 1] = b;
+      p[i + 1] -= lr * b;
+      b = mu * buf[i + 2] + c * (g[i + 2] + wd * p[i + 2]);
+      buf[i + 2] = b;
+      p[i + 2] -= lr * b;
+      b = mu * buf[i + 3] + c * (g[i + 3] + wd * p[i + 3]);
+      buf[i + 3] = b;
+      p[i + 3] -= lr * b;
+    }
+    for (; i < n; i++) {
+      const b = mu * buf[i] + c * (g[i] + wd * p[i]);
       buf[i] = b;
       p[i] -= lr * b;
     }

@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { unzipSync } from 'fflate';
 import { z } from 'zod';
 import { ConfigError, WeightsError } from '../errors.js';
 import type { HostTensor, NamedTensors } from '../tensor.js';
 import { materialiseView, STORAGE_TYPES, TORCH_DTYPES, type StorageDType, type TensorView } from './torch-storage.js';
 import { unpickle, type PyCallable, type PyConstant, type PyGlobal } from './unpickle.js';
+import { readZipEntries } from './zip.js';
 
 /**
  * PyTorch checkpoints (`.pth` / `.pt`) in torch.save's zip format (the default since
@@ -25,7 +25,9 @@ import { unpickle, type PyCallable, type PyConstant, type PyGlobal } from './unp
  * float16, bfloat16, float32) is converted to float32; int64 stays int64
  * (BigInt64Array); int8/int16 widen to int32; uint8 and bool stay bytes. Views
  * (storage offset, non-contiguous strides) are copied into dense row-major tensors, and
- * tensors that share a storage each get their own copy.
+ * tensors that share a storage each get their own copy. A float32/int64/int32/uint8
+ * tensor that is alone on its storage is a view of the input bytes, not a copy (a 100 MB
+ * checkpoint is not copied twice): do not modify the input afterwards.
  */
 
 const PthOptionsSchema = z.strictObject({
@@ -104,16 +106,8 @@ export function readPthCheckpoint(bytes: Uint8Array, options?: PthOptions): PthC
     });
   }
 
-  let entries: Record<string, Uint8Array>;
-  try {
-    entries = unzipSync(bytes);
-  } catch (cause) {
-    throw new WeightsError(`\`${file}\` is a damaged zip archive (${(cause as Error).message})`, {
-      hint: 'the file is probably truncated: download or copy it again',
-      cause,
-    });
-  }
-  const names = Object.keys(entries);
+  const entries = readZipEntries(bytes, file);
+  const names = [...entries.keys()];
   const pkl = names.filter((n) => n === 'data.pkl' || n.endsWith('/data.pkl'));
   const prefix = pkl.length === 1 ? pkl[0].slice(0, -'data.pkl'.length) : '';
   if (names.some((n) => n.endsWith('constants.pkl') || n.includes('/code/'))) {
@@ -126,7 +120,7 @@ export function readPthCheckpoint(bytes: Uint8Array, options?: PthOptions): PthC
       hint: 'expected a file written by torch.save (torch >= 1.6)',
     });
   }
-  const byteorder = entries[`${prefix}byteorder`];
+  const byteorder = entries.get(`${prefix}byteorder`);
   const bigEndian = byteorder !== undefined && new TextDecoder().decode(byteorder).trim() === 'big';
 
   const refuse = (qualified: string): never => {
@@ -138,7 +132,7 @@ export function readPthCheckpoint(bytes: Uint8Array, options?: PthOptions): PthC
     );
   };
 
-  const root = unpickle(entries[pkl[0]], {
+  const root = unpickle(entries.get(pkl[0])!, {
     source: `${file}: ${pkl[0]}`,
     findClass: (module, name) => findClass(module, name, file) ?? refuse(`${module}.${name}`),
     persistentLoad: (pid) => storageRef(pid, file),
@@ -147,7 +141,7 @@ export function readPthCheckpoint(bytes: Uint8Array, options?: PthOptions): PthC
 
   const picked = pickStateDict(root, opts.key, file);
   const refs = new Map<string, TensorRef>();
-  collectTensors(picked.node, '', refs);
+  collectTensors(picked.node, '', refs, file);
   if (refs.size === 0) {
     const keys = root instanceof Map ? [...root.keys()].map(String).slice(0, 12).join(', ') : describe(root);
     throw new WeightsError(`\`${file}\` holds no tensors${root instanceof Map ? ` (top-level keys: ${keys})` : ` (its top-level object is ${keys})`}`, {
@@ -159,16 +153,20 @@ export function readPthCheckpoint(bytes: Uint8Array, options?: PthOptions): PthC
   const p = opts.stripPrefix;
   if (p !== false && [...refs.keys()].every((k) => k.startsWith(p))) strippedPrefix = p;
 
+  // A storage viewed by one tensor only can be handed out without a copy.
+  const viewers = new Map<string, number>();
+  for (const ref of refs.values()) viewers.set(ref.storage.key, (viewers.get(ref.storage.key) ?? 0) + 1);
+
   const tensors: NamedTensors = new Map();
   for (const [name, ref] of refs) {
-    const storage = entries[`${prefix}data/${ref.storage.key}`];
+    const storage = entries.get(`${prefix}data/${ref.storage.key}`);
     if (storage === undefined) {
       throw new WeightsError(`\`${file}\`: tensor \`${name}\` refers to storage ${ref.storage.key}, which is missing from the archive`, {
         hint: 'the file is damaged: copy or download it again',
       });
     }
     const outName = strippedPrefix ? name.slice(strippedPrefix.length) : name;
-    const t: HostTensor = materialiseView(storage, ref.view, outName, bigEndian);
+    const t: HostTensor = materialiseView(storage, ref.view, outName, { bigEndian, mayShare: viewers.get(ref.storage.key) === 1 });
     tensors.set(outName, t);
   }
   return { tensors, path: picked.path, strippedPrefix };
@@ -326,17 +324,24 @@ function pickStateDict(root: unknown, key: string | undefined, file: string): { 
 }
 
 /** Tensors of a (possibly nested) dict, names joined with '.'; other values are skipped. */
-function collectTensors(node: unknown, prefix: string, out: Map<string, TensorRef>): void {
+function collectTensors(node: unknown, prefix: string, out: Map<string, TensorRef>, file: string, seen = new Set<unknown>()): void {
   if (node instanceof TensorRef) {
     out.set(prefix.replace(/\.$/, ''), node);
     return;
   }
   if (!(node instanceof Map)) return;
+  // A pickle can make a dict contain itself (memo references) or nest absurdly deep.
+  if (seen.has(node)) return;
+  if (seen.size >= 64) {
+    throw new WeightsError(`\`${file}\`: dicts nested more than 64 deep`, { hint: 'save a flat state dict: torch.save(model.state_dict(), f)' });
+  }
+  seen.add(node);
   for (const [k, v] of node) {
     if (typeof k !== 'string' && typeof k !== 'number') continue;
     if (v instanceof TensorRef) out.set(prefix + String(k), v);
-    else if (v instanceof Map) collectTensors(v, `${prefix}${String(k)}.`, out);
+    else if (v instanceof Map) collectTensors(v, `${prefix}${String(k)}.`, out, file, seen);
   }
+  seen.delete(node);
 }
 
 function describe(v: unknown): string {

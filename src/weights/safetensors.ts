@@ -12,7 +12,8 @@ import { ELEMENT_BYTES, materialiseView, type StorageDType } from './torch-stora
  *
  * Reading gives the same types as the .pth reader: every float (F64, F16, BF16, F32)
  * becomes float32, I64 stays int64, I8/I16 widen to int32, U8 and BOOL stay bytes.
- * Tensors come in file order (by data offset).
+ * Tensors come in file order (by data offset). Aligned float32/int64/int32/uint8 tensors
+ * are views of the input bytes, not copies: do not modify the input afterwards.
  */
 
 /** safetensors dtype code → element type we read. */
@@ -162,7 +163,7 @@ export function readSafetensors(bytes: Uint8Array, options?: SafetensorsReadOpti
       stride[d] = s;
       s *= e.shape[d];
     }
-    out.set(e.name, materialiseView(data, { dtype, offset: 0, shape: e.shape, stride }, e.name));
+    out.set(e.name, materialiseView(data, { dtype, offset: 0, shape: e.shape, stride }, e.name, { mayShare: true }));
   }
   return out;
 }

@@ -104,8 +104,8 @@ function elements(bytes: Uint8Array, dtype: StorageDType, bigEndian: boolean): E
   }
 }
 
-/** Copy the elements a strided view reads, in row-major order. */
-function gather<T extends Elements>(src: T, view: TensorView): T {
+/** The elements a strided view reads, in row-major order: a copy, or a view where allowed and contiguous. */
+function gather<T extends Elements>(src: T, view: TensorView, mayShare: boolean): T {
   const { shape, stride, offset } = view;
   const n = numel(shape);
   const rank = shape.length;
@@ -114,7 +114,7 @@ function gather<T extends Elements>(src: T, view: TensorView): T {
     if (shape[d] !== 1 && stride[d] !== expect) contiguous = false;
     expect *= shape[d];
   }
-  if (contiguous) return src.slice(offset, offset + n) as T;
+  if (contiguous) return (mayShare ? src.subarray(offset, offset + n) : src.slice(offset, offset + n)) as T;
   const out = new (src.constructor as new (n: number) => T)(n);
   if (n === 0) return out;
   const counter = new Array<number>(rank).fill(0);
@@ -138,11 +138,22 @@ function gather<T extends Elements>(src: T, view: TensorView): T {
   }
 }
 
+export interface MaterialiseOptions {
+  /** The storage bytes are big-endian (torch.save on a big-endian machine). */
+  bigEndian?: boolean;
+  /**
+   * A contiguous float32/int64/int32/uint8 result may be a view of `storage` instead of a
+   * copy (no copy of a 100 MB checkpoint); only when no other tensor views that storage.
+   */
+  mayShare?: boolean;
+}
+
 /**
  * Materialise `view` over `storage` (raw bytes of one storage) as a dense host tensor.
  * `name` is used in messages.
  */
-export function materialiseView(storage: Uint8Array, view: TensorView, name: string, bigEndian = false): HostTensor {
+export function materialiseView(storage: Uint8Array, view: TensorView, name: string, options: MaterialiseOptions = {}): HostTensor {
+  const { bigEndian = false, mayShare = false } = options;
   const { dtype, shape, stride, offset } = view;
   const size = ELEMENT_BYTES[dtype];
   const available = Math.floor(storage.byteLength / size);
@@ -163,7 +174,8 @@ export function materialiseView(storage: Uint8Array, view: TensorView, name: str
       bad(`reads element ${last} of a storage of ${available} ${dtype} elements (sizes [${shape}], strides [${stride}], offset ${offset})`);
     }
   }
-  const src = gather(elements(storage, dtype, bigEndian), view);
+  // Bool is normalised in place below, so it never shares.
+  const src = gather(elements(storage, dtype, bigEndian), view, mayShare && dtype !== 'bool');
   switch (dtype) {
     case 'float32': return { dtype: 'float32', shape, data: src as Float32Array };
     case 'float64': return { dtype: 'float32', shape, data: new Float32Array(src as Float64Array) };

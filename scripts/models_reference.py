@@ -1,0 +1,163 @@
+"""Reference for test/models-parity.test.ts: for each model name given, builds torchvision's
+model with random weights, gives every BatchNorm non-trivial running statistics and affine
+parameters, and writes to OUT_DIR:
+  <name>.state.safetensors  the state_dict (float32, without num_batches_tracked)
+  <name>.ref.safetensors    the input batch, eval-mode logits (float32 and float64 torch),
+                            and after one train-mode step (float32 and float64 torch) the
+                            gradients of a sample of parameters and a sample of running stats
+Prints one JSON object on stdout: per model its loss values, labels, sampled names, and
+torch float32's own error against float64 (or a skip reason when torchvision has no model
+of that name). Dropout and stochastic depth are set to 0 for the train step (random masks
+cannot be matched). Run with Debian's /usr/bin/python3 (python3-torch, torchvision).
+
+usage: models_reference.py OUT_DIR SIZE BATCH CLASSES SEED NAME...
+"""
+import copy
+import json
+import math
+import struct
+import sys
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+
+torch.set_num_threads(2)
+
+
+def write_safetensors(path, tensors):
+    header = {}
+    blobs = []
+    offset = 0
+    for name, t in tensors.items():
+        data = t.detach().to(torch.float32).contiguous().numpy().tobytes()
+        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * ((8 - len(raw) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(raw)))
+        f.write(raw)
+        for b in blobs:
+            f.write(b)
+
+
+def randomise(model, gen_seed, size):
+    """Non-trivial affine parameters, biases and running statistics, with activations kept
+    O(1): running statistics are first calibrated on a random batch, then perturbed."""
+    torch.manual_seed(gen_seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+            elif isinstance(m, nn.Linear):
+                bound = 1 / math.sqrt(m.in_features)
+                m.weight.uniform_(-bound, bound)
+                m.bias.uniform_(-bound, bound)
+            elif isinstance(m, nn.Conv2d) and m.bias is not None:
+                m.bias.uniform_(-0.2, 0.2)
+        bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+        momenta = [m.momentum for m in bns]
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average over the calibration batch
+        model.train()
+        model(torch.randn(4, 3, size, size))
+        for m, mom in zip(bns, momenta):
+            m.momentum = mom
+            m.running_var.mul_(torch.empty_like(m.running_var).uniform_(0.7, 1.3))
+            m.running_mean.add_(0.1 * torch.randn_like(m.running_mean) * m.running_var.sqrt())
+            m.num_batches_tracked.zero_()
+
+
+def no_randomness(model):
+    for m in model.modules():
+        if isinstance(m, nn.Dropout):
+            m.p = 0.0
+        if isinstance(m, torchvision.ops.StochasticDepth):
+            m.p = 0.0
+
+
+def rel_error(ours, ref):
+    scale = max(ref.abs().max().item(), 1e-3)
+    return (ours.double() - ref).abs().max().item() / scale
+
+
+def train_step(model, dtype, x, y, names, bn_names):
+    net = copy.deepcopy(model).to(dtype)
+    no_randomness(net)
+    net.train()
+    loss = F.cross_entropy(net(x.to(dtype)), y)
+    loss.backward()
+    params = dict(net.named_parameters())
+    buffers = dict(net.named_buffers())
+    grads = {n: params[n].grad.detach().double() for n in names}
+    running = {n: buffers[n].detach().double() for n in bn_names}
+    return loss.item(), grads, running
+
+
+def sample(names, fractions):
+    n = len(names)
+    return sorted({names[min(n - 1, int(f * (n - 1)))] for f in fractions}, key=names.index)
+
+
+def reference(name, out_dir, size, batch, classes, seed):
+    builder = getattr(torchvision.models, name, None)
+    if builder is None or not callable(builder):
+        return {"name": name, "skip": f"torchvision {torchvision.__version__} has no model `{name}`"}
+    torch.manual_seed(seed)
+    model = builder(num_classes=classes)
+    randomise(model, seed + 1, size)
+    state = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+    write_safetensors(f"{out_dir}/{name}.state.safetensors", state)
+
+    g = torch.Generator().manual_seed(seed + 2)
+    x = torch.randn(batch, 3, size, size, generator=g)
+    y = torch.randint(0, classes, (batch,), generator=g)
+    model.eval()
+    with torch.no_grad():
+        logits32 = model(x)
+        logits64 = copy.deepcopy(model).double()(x.double())
+
+    param_names = [n for n, _ in model.named_parameters()]
+    # First layers, the middle, the last layers and the head (where fp32 noise differs most).
+    names = sample(param_names, [0, 0.002, 0.01, 0.25, 0.5, 0.75, 0.97, 0.99, 1.0])
+    names += [n for n in param_names[-2:] if n not in names]
+    bn_names = sample([n for n, _ in model.named_buffers() if n.endswith("running_mean") or n.endswith("running_var")], [0, 0.5, 1.0])
+    loss64, grads64, running64 = train_step(model, torch.float64, x, y, names, bn_names)
+    loss32, grads32, running32 = train_step(model, torch.float32, x, y, names, bn_names)
+
+    ref = {"input": x, "logits_eval32": logits32, "logits_eval64": logits64}
+    for n in names:
+        ref[f"grad64:{n}"] = grads64[n]
+    for n in bn_names:
+        ref[f"running64:{n}"] = running64[n]
+    write_safetensors(f"{out_dir}/{name}.ref.safetensors", ref)
+    return {
+        "name": name,
+        "labels": y.tolist(),
+        "loss32": loss32,
+        "loss64": loss64,
+        "grads": names,
+        "running": bn_names,
+        "torch32": {
+            "logits_eval": (logits32.double() - logits64).abs().max().item(),
+            "loss": abs(loss32 - loss64) / abs(loss64),
+            "grads": {n: rel_error(grads32[n], grads64[n]) for n in names},
+            "running": {n: rel_error(running32[n], running64[n]) for n in bn_names},
+        },
+        "num_params": sum(p.numel() for p in model.parameters()),
+    }
+
+
+def main():
+    out_dir, size, batch, classes, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    results = [reference(n, out_dir, size, batch, classes, seed) for n in sys.argv[6:]]
+    json.dump({"torch": torch.__version__, "torchvision": torchvision.__version__, "models": results}, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+import { silu } from '../onnx/ops/index.js';
+import { makeDivisible } from './mobilenet-v2.js';
+import type { NetBuilder } from './net-builder.js';
+
+/**
+ * EfficientNet-B0 (Tan & Le 2019) with torchvision's topology and parameter names:
+ * `features.0` stem, `features.1..7` stages of MBConv blocks (`features.<s>.<k>.block.<i>`,
+ * squeeze-and-excitation as `.fc1`/`.fc2`), `features.8` the 1x1 conv to 1280 channels;
+ * `classifier.1` is the head (after dropout 0.2). BatchNorm: torch defaults (eps 1e-5,
+ * momentum 0.1) for B0 in torchvision 0.14.
+ *
+ * Stochastic depth: torchvision drops each residual branch per sample with a probability
+ * rising to 0.2 * k / 16 in training. It is identity in eval mode, which this graph matches.
+ * In training graphs it is NOT applied (training behaves as stochastic_depth_prob = 0): a
+ * random per-sample mask would need a seeded mask fed from the host at every step, which
+ * the training session does not provide. This only changes regularisation, not the maths
+ * of the gradient for a given mask.
+ */
+
+/** [expand ratio, kernel, stride, input, output, layers], as torchvision (width 1.0, depth 1.0). */
+export const EFFICIENTNET_B0_SETTING: readonly (readonly [number, number, number, number, number, number])[] = [
+  [1, 3, 1, 32, 16, 1],
+  [6, 3, 2, 16, 24, 2],
+  [6, 5, 2, 24, 40, 2],
+  [6, 3, 2, 40, 80, 3],
+  [6, 5, 1, 80, 112, 3],
+  [6, 5, 2, 112, 192, 4],
+  [6, 3, 1, 192, 320, 1],
+];
+
+/** Conv2dNormActivation: `<name>.0` conv (no bias), `<name>.1` BatchNorm, then SiLU (or none). */
+function convBnAct(b: NetBuilder, x: string, name: string, out: number, kernel: number, act: boolean, stride = 1, groups = 1): string {
+  const y = b.batchNorm2d(b.conv2d(x, `${name}.0`, out, { kernel, stride, padding: (kernel - 1) >> 1, groups }), `${name}.1`);
+  return act ? silu(b.g, y) : y;
+}
+
+/** torchvision.ops.SqueezeExcitation with SiLU inside and Sigmoid as the gate. */
+function squeezeExcite(b: NetBuilder, x: string, name: string, squeeze: number): string {
+  const c = b.g.shape(x)[1];
+  let s = b.g.op('GlobalAveragePool', [x]);
+  s = silu(b.g, b.conv2d(s, `${name}.fc1`, squeeze, { kernel: 1, bias: true }));
+  s = b.g.op('Sigmoid', [b.conv2d(s, `${name}.fc2`, c, { kernel: 1, bias: true })]);
+  return b.g.op('Mul', [s, x]);
+}
+
+function mbConv(b: NetBuilder, x: string, name: string, expandRatio: number, kernel: number, stride: number, out: number): string {
+  const inp = b.g.shape(x)[1];
+  const expanded = makeDivisible(inp * expandRatio, 8);
+  let h = x;
+  let i = 0;
+  if (expanded !== inp) h = convBnAct(b, h, `${name}.block.${i++}`, expanded, 1, true);
+  h = convBnAct(b, h, `${name}.block.${i++}`, expanded, kernel, true, stride, expanded);
+  h = squeezeExcite(b, h, `${name}.block.${i++}`, Math.max(1, Math.floor(inp / 4)));
+  h = convBnAct(b, h, `${name}.block.${i++}`, out, 1, false);
+  return stride === 1 && inp === out ? b.g.op('Add', [h, x]) : h;
+}
+
+/** Pooled 1280-d features; the caller adds the head `classifier.1`. */
+export function efficientnetB0Features(b: NetBuilder, images: string): string {
+  let x = convBnAct(b, images, 'features.0', makeDivisible(32, 8), 3, true, 2);
+  EFFICIENTNET_B0_SETTING.forEach(([t, k, s, , out, n], stage) => {
+    for (let i = 0; i < n; i++) x = mbConv(b, x, `features.${stage + 1}.${i}`, t, k, i === 0 ? s : 1, makeDivisible(out, 8));
+  });
+  x = convBnAct(b, x, `features.${EFFICIENTNET_B0_SETTING.length + 1}`, 4 * 320, 1, true);
+  return b.g.op('Flatten', [b.g.op('GlobalAveragePool', [x])], { axis: 1 });
+}
