@@ -131,6 +131,7 @@ describe('createScheduler', () => {
     assert.deepEqual(s.momentumAt(0), [0.95, 0.95]);
     assert.deepEqual(s.momentumAt(5), [0.85, 0.85], 'momentum lowest at the lr peak');
     assert.throws(() => s.step(), (e: unknown) => e instanceof TrainingError && /totalSteps 20/.test(e.message));
+    assert.equal(s.stepCount, 20, 'a refused step is not counted');
   });
 
   test('none keeps the lrs; none + warm-up ramps to them', () => {

@@ -187,6 +187,23 @@ describe('weights: .pth reader, synthetic archives', () => {
     assert.deepEqual([...(t.get('w')!.data as Float32Array)], [1.5, -2.25]);
   });
 
+  test('_rebuild_from_type_v2 (torch >= 2) is accepted for plain tensors, refused for subclasses', () => {
+    // {'w': _rebuild_from_type_v2(_rebuild_tensor_v2, <type>, (storage, 0, (2,), (1,), False, OrderedDict()), {})}
+    const pkl = (typeModule: string, typeName: string) => [
+      0x80, 2, 0x7d, 0x28, ...binunicode('w'),
+      0x63, ...str('torch._tensor\n_rebuild_from_type_v2\n'),
+      0x28, 0x63, ...str('torch._utils\n_rebuild_tensor_v2\n'), 0x63, ...str(`${typeModule}\n${typeName}\n`),
+      0x28, 0x28, ...binunicode('storage'), 0x63, ...str('torch\nFloatStorage\n'), ...binunicode('0'), ...binunicode('cpu'), 0x4b, 2, 0x74, 0x51,
+      0x4b, 0, 0x4b, 2, 0x85, 0x4b, 1, 0x85, 0x89, 0x63, ...str('collections\nOrderedDict\n'), 0x29, 0x52, 0x74,
+      0x7d, 0x74, 0x52,
+      0x75, 0x2e,
+    ];
+    const data = { 'archive/data/0': new Uint8Array(new Float32Array([4, 5]).buffer) };
+    assert.deepEqual([...(readPth(pickled(pkl('torch', 'Tensor'), data)).get('w')!.data as Float32Array)], [4, 5]);
+    assert.deepEqual([...(readPth(pickled(pkl('torch.nn.parameter', 'Parameter'), data)).get('w')!.data as Float32Array)], [4, 5]);
+    assert.throws(() => readPth(pickled(pkl('mylib', 'FancyTensor'), data)), /refusing the pickled global `mylib\.FancyTensor`/);
+  });
+
   test('a dict that contains itself terminates', () => {
     // d = {}; d['self'] = d  (EMPTY_DICT, BINPUT 0, 'self', BINGET 0, SETITEM)
     const pkl = [0x80, 2, 0x7d, 0x71, 0, ...binunicode('self'), 0x68, 0, 0x73, 0x2e];

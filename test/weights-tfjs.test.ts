@@ -120,6 +120,13 @@ describe('weights: TF.js layers models', () => {
       writeFileSync(join(dir, 'group2-shard1of1.bin'), bytes.subarray(40));
       const m = await loadTfjsLayersModel(join(dir, 'model.json'));
       assert.equal(m.weights.size, specs.length);
+      // One small shard: Node reads it into a pooled Buffer at an unaligned offset.
+      const one = modelJson();
+      one.weightsManifest = [{ paths: ['all.bin'], weights: specs }];
+      writeFileSync(join(dir, 'one.json'), JSON.stringify(one));
+      writeFileSync(join(dir, 'all.bin'), bytes);
+      const single = await loadTfjsLayersModel(join(dir, 'one.json'));
+      assert.deepEqual([...(single.weights.get('dense/kernel')!.data as Float32Array)], [...(m.weights.get('dense/kernel')!.data as Float32Array)]);
       rmSync(join(dir, 'group2-shard1of1.bin'));
       await assert.rejects(loadTfjsLayersModel(join(dir, 'model.json')), /Cannot read `.*group2-shard1of1\.bin`: ENOENT/);
     } finally {

@@ -35,5 +35,19 @@ export interface ModelSpec {
   /** Parameter-name prefixes of the stages, input to output (for "fine-tune the last k stages"). */
   stages: string[];
   preprocess: ModelPreprocess;
+  /** Downloadable weight files (torchvision's, ...), first one the default. */
   weights: WeightSource[];
+  /**
+   * Pretrained weights that ship with headstart's dependencies (no file, no network):
+   * when present, they are the default instead of `weights`.
+   */
+  builtinWeights?: BuiltinWeights;
+}
+
+export interface BuiltinWeights {
+  id: string;
+  description: string;
+  license: string;
+  /** Parameter values under this spec's parameter names (its own classifier excluded). */
+  load: () => Promise<import('../tensor.js').NamedTensors>;
 }

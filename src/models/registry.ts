@@ -2,6 +2,7 @@ import { ConfigError } from '../errors.js';
 import type { ModelSpec } from './model-spec.js';
 import { efficientnetB0 } from './zoo/efficientnet.js';
 import { mobilenetV2, mobilenetV3Large } from './zoo/mobilenet.js';
+import { mobilenetV2Offline } from './zoo/mobilenet-v2-offline.js';
 import { resnet18, resnet34, resnet50 } from './zoo/resnet.js';
 
 const models = new Map<string, ModelSpec>();
@@ -21,4 +22,4 @@ export function listModels(): ModelSpec[] {
   return [...models.values()];
 }
 
-for (const spec of [resnet18, resnet34, resnet50, mobilenetV2, mobilenetV3Large, efficientnetB0]) registerModel(spec);
+for (const spec of [resnet18, resnet34, resnet50, mobilenetV2, mobilenetV3Large, efficientnetB0, mobilenetV2Offline]) registerModel(spec);

@@ -58,8 +58,9 @@ export abstract class LrScheduler {
 
   /** Advances one epoch or batch (see `interval`) and sets the optimiser's learning rates. */
   step(): void {
+    // Apply before counting, so a step that throws (past one-cycle's end) leaves t unchanged.
+    this.apply(this.t + 1);
     this.t += 1;
-    this.apply();
   }
 
   /** The learning rates set by the latest step (or by construction). */
@@ -68,10 +69,10 @@ export abstract class LrScheduler {
   }
 
   /** Writes lrAt(t) (and momentumAt(t)) into the optimiser. Subclass constructors end with it. */
-  protected apply(): void {
-    const lrs = this.lrAt(this.t);
+  protected apply(t: number = this.t): void {
+    const lrs = this.lrAt(t);
+    const m = this.momentumAt(t);
     this.optimizer.setLr(lrs);
-    const m = this.momentumAt(this.t);
     if (m !== undefined) this.optimizer.setMomentum(m);
     this.lastLr = lrs;
   }

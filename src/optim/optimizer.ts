@@ -92,8 +92,11 @@ export abstract class ParamOptimizer<H extends { lr: number }, S> implements Opt
     }
     const seen = new Set<string>();
     this.paramGroups = groups.map((group, gi) => {
-      const { params, ...overrides } = group as ParamGroupInput<H>;
       const where = `${name} param group ${gi}`;
+      if (group === null || typeof group !== 'object') {
+        throw new ConfigError(`${where}: expected { params, ...options }, found ${group === null ? 'null' : typeof group}`);
+      }
+      const { params, ...overrides } = group as ParamGroupInput<H>;
       checkParams(params, seen, where);
       const merged = { ...defaults, ...stripUndefined(overrides) };
       const hyper = parseOptions(groupSchema, merged, where);

@@ -15,6 +15,7 @@ import { readZipEntries } from './zip.js';
  * - `torch._utils._rebuild_tensor`, `_rebuild_tensor_v2`, `_rebuild_tensor_v3`,
  *   `_rebuild_parameter`, `_rebuild_parameter_with_state` (tensors and parameters),
  * - `torch.<Type>Storage` and `torch.<dtype>` (element types),
+ * - `torch._tensor._rebuild_from_type_v2` for plain `torch.Tensor` / `Parameter` types,
  * - `collections.OrderedDict`, `torch.Size`, `_codecs.encode` (plain data).
  *
  * Anything else (`os.system`, `builtins.eval`, a pickled nn.Module class, numpy scalars,
@@ -231,6 +232,21 @@ function findClass(module: string, name: string, file: string): PyGlobal | undef
         });
     }
     return undefined;
+  }
+  if (module === 'torch._tensor' && name === '_rebuild_from_type_v2') {
+    // torch >= 2 wraps tensors that carry Python attributes: (func, type, args, state).
+    // Only a whitelisted rebuild function and the plain Tensor/Parameter types pass.
+    return callable(qualified, (args) => {
+      const [func, type, inner] = args as [PyGlobal | undefined, PyGlobal | undefined, unknown];
+      if (func?.kind !== 'callable' || !Array.isArray(inner)) bad('expected (rebuild function, type, args, state)');
+      if (type?.kind !== 'constant' || (type.value as { tensorType?: boolean } | undefined)?.tensorType !== true) {
+        bad(`tensor subclass \`${type?.name ?? '?'}\` is not supported`);
+      }
+      return (func as PyCallable).call(inner as unknown[]);
+    });
+  }
+  if ((module === 'torch' && name === 'Tensor') || (module === 'torch.nn.parameter' && name === 'Parameter')) {
+    return constant(qualified, { tensorType: true });
   }
   if (module === 'torch') {
     if (name in STORAGE_TYPES) return constant(qualified, { storageDType: STORAGE_TYPES[name] });

@@ -75,7 +75,8 @@ function issues(e: z.ZodError): string {
 }
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
+  // A plain Uint8Array view, not a Buffer (whose slice() does not copy).
+  if (parts.length === 1) return new Uint8Array(parts[0].buffer, parts[0].byteOffset, parts[0].byteLength);
   const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
   let at = 0;
   for (const p of parts) {
@@ -128,7 +129,7 @@ export function readTfjsLayersModel(modelJson: unknown, weightData: Uint8Array |
       );
     }
     // Copy so the typed views are aligned and own their memory.
-    const bytes = data.slice(offset, offset + size);
+    const bytes = new Uint8Array(data.subarray(offset, offset + size));
     offset += size;
     weights.set(spec.name, decodeWeight(spec, bytes, bad));
   }

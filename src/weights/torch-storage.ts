@@ -81,11 +81,12 @@ type Elements = Float32Array | Float64Array | Uint16Array | BigInt64Array | Int3
 function elements(bytes: Uint8Array, dtype: StorageDType, bigEndian: boolean): Elements {
   const size = ELEMENT_BYTES[dtype];
   let b = bytes;
+  // new Uint8Array(x) always copies (Buffer#slice would not).
   if (bigEndian && size > 1) {
-    b = bytes.slice();
+    b = new Uint8Array(bytes);
     for (let i = 0; i + size <= b.length; i += size) b.subarray(i, i + size).reverse();
   } else if (b.byteOffset % size !== 0) {
-    b = bytes.slice();
+    b = new Uint8Array(bytes);
   }
   const n = Math.floor(b.byteLength / size);
   const buf = b.buffer;

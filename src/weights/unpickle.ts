@@ -107,7 +107,7 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks): unknown {
   const utf8 = (b: Uint8Array): string => {
     try {
       return decoder.decode(b);
-    } catch (cause) {
+    } catch {
       return fail('invalid UTF-8 string');
     }
   };
@@ -224,10 +224,10 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks): unknown {
         stack.push(latin1.decode(take(n)));
         break;
       }
-      case 0x43: stack.push(take(u8()).slice()); break; // SHORT_BINBYTES
-      case 0x42: stack.push(take(u32()).slice()); break; // BINBYTES
-      case 0x8e: stack.push(take(u64()).slice()); break; // BINBYTES8
-      case 0x96: stack.push(take(u64()).slice()); break; // BYTEARRAY8
+      case 0x43: stack.push(new Uint8Array(take(u8()))); break; // SHORT_BINBYTES
+      case 0x42: stack.push(new Uint8Array(take(u32()))); break; // BINBYTES
+      case 0x8e: stack.push(new Uint8Array(take(u64()))); break; // BINBYTES8
+      case 0x96: stack.push(new Uint8Array(take(u64()))); break; // BYTEARRAY8
 
       // containers
       case 0x28: marks.push(stack.length); break; // MARK

@@ -1,0 +1,62 @@
+/**
+ * The train and eval pipelines of a model, built from its PreprocessSpec only, so training
+ * and inference share size, normalisation and interpolation:
+ * - train: RandomResizedCrop(inputSize) + RandomHorizontalFlip [+ ColorJitter];
+ * - eval: Resize(resizeSize) + CenterCrop(inputSize).
+ */
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { Pipeline } from './pipeline.js';
+import { PreprocessSpecSchema, type PreprocessSpec } from './preprocess.js';
+import { centerCrop } from './transforms/center-crop.js';
+import { colorJitter } from './transforms/color-jitter.js';
+import { randomHorizontalFlip } from './transforms/horizontal-flip.js';
+import { randomResizedCrop } from './transforms/random-resized-crop.js';
+import { resize } from './transforms/resize.js';
+import type { ImageTransform } from './transforms/transform.js';
+
+const range = z.tuple([z.number(), z.number()]).refine(([a, b]) => a <= b, { message: 'range must be [low, high] with low <= high' });
+
+export const TrainTransformOptionsSchema = z.strictObject({
+  /** RandomResizedCrop's area fraction range. */
+  scale: range.default([0.08, 1]),
+  /** RandomResizedCrop's aspect-ratio range. */
+  ratio: range.default([3 / 4, 4 / 3]),
+  /** Probability of the horizontal flip (0 disables it). */
+  hflip: z.number().min(0).max(1).default(0.5),
+  /** ColorJitter strengths; omitted or all zero = no jitter. */
+  colorJitter: z
+    .strictObject({
+      brightness: z.number().min(0).default(0),
+      contrast: z.number().min(0).default(0),
+      saturation: z.number().min(0).default(0),
+      hue: z.number().min(0).max(0.5).default(0),
+    })
+    .optional(),
+});
+
+export type TrainTransformOptions = z.input<typeof TrainTransformOptionsSchema>;
+
+function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    const issues = r.error.issues.map((i) => `${i.path.join('.') || '(value)'}: ${i.message}`).join('; ');
+    throw new ConfigError(`${where}: ${issues}`, { hint: 'see PreprocessSpecSchema and TrainTransformOptionsSchema in src/data/' });
+  }
+  return r.data;
+}
+
+export function buildTrainTransform(spec: PreprocessSpec, options?: TrainTransformOptions): Pipeline {
+  const s = parse(PreprocessSpecSchema, spec, 'buildTrainTransform: invalid preprocess spec');
+  const o = parse(TrainTransformOptionsSchema, options ?? {}, 'buildTrainTransform: invalid options');
+  const steps: ImageTransform[] = [randomResizedCrop(s.inputSize, { scale: o.scale, ratio: o.ratio, interpolation: s.interpolation })];
+  if (o.hflip > 0) steps.push(randomHorizontalFlip(o.hflip));
+  const j = o.colorJitter;
+  if (j && (j.brightness || j.contrast || j.saturation || j.hue)) steps.push(colorJitter(j));
+  return new Pipeline(steps, { mean: s.mean, std: s.std });
+}
+
+export function buildEvalTransform(spec: PreprocessSpec): Pipeline {
+  const s = parse(PreprocessSpecSchema, spec, 'buildEvalTransform: invalid preprocess spec');
+  return new Pipeline([resize(s.resizeSize, s.interpolation), centerCrop(s.inputSize)], { mean: s.mean, std: s.std });
+}

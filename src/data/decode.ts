@@ -1,0 +1,161 @@
+/**
+ * The edge where files become pixels: reading bytes and decoding them with sharp (libvips).
+ * Every decode yields 8-bit sRGB RGB with the EXIF orientation applied: grey, palette,
+ * CMYK and 16-bit images are converted, alpha is composited on white, and only the first
+ * frame of a GIF/WebP/TIFF is read.
+ *
+ * `decodeGeometry` runs a composed crop/resize in the same libvips call as the decode (crop
+ * before resize, so only the needed pixels are resampled). Downscaling uses libvips'
+ * antialiased kernel of the same family as PIL's (within ~0.3/255 of it); upscaling, and a
+ * crop that leaves the image, are finished in JS with the exact port of PIL's resampler.
+ */
+import { readFile } from 'node:fs/promises';
+import sharp, { type Sharp } from 'sharp';
+import { DataError } from '../errors.js';
+import { readImageHeader } from './image-header.js';
+import { createRgbImage, type RgbImage } from './rgb-image.js';
+import { boxInside, type Box, type Geometry, type Size } from './transforms/geometry.js';
+import { cropWithPadding } from './transforms/crop.js';
+import { resample } from './transforms/resample.js';
+
+export type ImageInput = Buffer | Uint8Array;
+
+/** What sharp says about a file, plus the size after EXIF orientation. */
+export interface ImageProbe {
+  format: string;
+  width: number;
+  height: number;
+  orientation: number;
+  channels?: number;
+  depth?: string;
+  space?: string;
+  hasAlpha?: boolean;
+}
+
+let sharpTuned = false;
+
+/** libvips' operation cache only pays off for repeated identical inputs, never the case here. */
+function tuneSharp(): void {
+  if (sharpTuned) return;
+  sharpTuned = true;
+  sharp.cache(false);
+}
+
+function decodeError(name: string, err: unknown): DataError {
+  if (err instanceof DataError) return err;
+  const msg = err instanceof Error ? err.message : String(err);
+  return new DataError(`Cannot decode image \`${name}\`: ${msg.trim().split('\n')[0]}`, {
+    hint: 'the file is unreadable, truncated or not an image; run `headstart doctor <dataset>` to list such files',
+    cause: err,
+  });
+}
+
+function open(bytes: ImageInput): Sharp {
+  tuneSharp();
+  return sharp(bytes, { autoOrient: true, failOn: 'warning' });
+}
+
+function finish(s: Sharp): Sharp {
+  return s.flatten({ background: { r: 255, g: 255, b: 255 } }).toColourspace('srgb').removeAlpha().raw({ depth: 'uchar' });
+}
+
+async function toRgb(s: Sharp, name: string, expect?: Size): Promise<RgbImage> {
+  const { data, info } = await finish(s).toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3 || data.length !== info.width * info.height * 3) {
+    throw new DataError(`Cannot decode image \`${name}\`: expected 3 channels of 8 bits, libvips gave ${info.channels} channels, ${data.length} bytes for ${info.width}x${info.height}`);
+  }
+  if (expect && (info.width !== expect.width || info.height !== expect.height)) {
+    throw new DataError(`Cannot decode image \`${name}\`: expected ${expect.width}x${expect.height}, libvips gave ${info.width}x${info.height}`);
+  }
+  return createRgbImage(info.width, info.height, new Uint8Array(data.buffer, data.byteOffset, data.length));
+}
+
+/** Reads a file's bytes; failures become DataErrors naming the path. */
+export async function readImageBytes(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw new DataError(`Cannot read \`${path}\`: ${(err as Error).message}`, { hint: 'check that the file exists and is readable', cause: err });
+  }
+}
+
+/** Size (after EXIF orientation) and format, from the header when possible, else from libvips. */
+export async function probeImage(bytes: ImageInput, name = '<buffer>'): Promise<ImageProbe> {
+  const fast = readImageHeader(bytes);
+  if (fast) return fast;
+  try {
+    const m = await open(bytes).metadata();
+    const w = m.autoOrient?.width ?? m.width;
+    const h = m.autoOrient?.height ?? m.height;
+    if (!w || !h) throw new Error('no image size in the header');
+    return { format: m.format ?? 'unknown', width: w, height: h, orientation: m.orientation ?? 1, channels: m.channels, depth: m.depth, space: m.space, hasAlpha: m.hasAlpha };
+  } catch (err) {
+    throw decodeError(name, err);
+  }
+}
+
+/** Decodes a whole image to 8-bit RGB. */
+export async function decodeImage(input: ImageInput | string, name = typeof input === 'string' ? input : '<buffer>'): Promise<RgbImage> {
+  const bytes = typeof input === 'string' ? await readImageBytes(input) : input;
+  try {
+    return await toRgb(open(bytes), name);
+  } catch (err) {
+    throw decodeError(name, err);
+  }
+}
+
+function intersect(box: Box, size: Size): Box | null {
+  const left = Math.max(0, box.left);
+  const top = Math.max(0, box.top);
+  const right = Math.min(size.width, box.left + box.width);
+  const bottom = Math.min(size.height, box.top + box.height);
+  return right > left && bottom > top ? { left, top, width: right - left, height: bottom - top } : null;
+}
+
+function isWhole(box: Box, size: Size): boolean {
+  return box.left === 0 && box.top === 0 && box.width === size.width && box.height === size.height;
+}
+
+/** Crops `box` (which may leave the image) out of the source in one decode; zero padding in JS. */
+async function decodeCrop(bytes: ImageInput, source: Size, box: Box, name: string): Promise<RgbImage> {
+  const inside = intersect(box, source);
+  if (!inside) return createRgbImage(box.width, box.height); // all padding
+  let s = open(bytes);
+  if (!isWhole(inside, source)) s = s.extract(inside);
+  const part = await toRgb(s, name, inside);
+  if (inside.left === box.left && inside.top === box.top && inside.width === box.width && inside.height === box.height) return part;
+  return cropWithPadding(part, { left: box.left - inside.left, top: box.top - inside.top, width: box.width, height: box.height });
+}
+
+/**
+ * Decodes the image and applies the geometry's crop, resize and post-crop, but not its flip
+ * (the caller folds the mirror into normalisation). `g.source` must be the probed size.
+ */
+export async function decodeGeometry(bytes: ImageInput, g: Geometry, name = '<buffer>'): Promise<RgbImage> {
+  try {
+    if (!g.resize) return await decodeCrop(bytes, g.source, g.crop, name);
+    const post = g.post ?? { left: 0, top: 0, width: g.resize.width, height: g.resize.height };
+    const downscale = g.resize.width <= g.crop.width && g.resize.height <= g.crop.height;
+    if (downscale && boxInside(g.crop, g.source)) {
+      let s = open(bytes);
+      if (!isWhole(g.crop, g.source)) s = s.extract(g.crop);
+      s = s.resize(g.resize.width, g.resize.height, {
+        fit: 'fill',
+        kernel: g.interpolation === 'bicubic' ? 'cubic' : 'linear',
+        fastShrinkOnLoad: false,
+      });
+      const postInside = intersect(post, g.resize);
+      if (!postInside) return createRgbImage(post.width, post.height);
+      if (!isWhole(postInside, g.resize)) s = s.extract(postInside);
+      const img = await toRgb(s, name, postInside);
+      if (postInside.width === post.width && postInside.height === post.height) return img;
+      return cropWithPadding(img, { left: post.left - postInside.left, top: post.top - postInside.top, width: post.width, height: post.height });
+    }
+    // Upscaling (libvips' upsampler is not PIL's) or a padded crop: resample in JS.
+    const crop = await decodeCrop(bytes, g.source, g.crop, name);
+    if (boxInside(post, g.resize)) return resample(crop, g.resize, g.interpolation, post);
+    return cropWithPadding(resample(crop, g.resize, g.interpolation), post);
+  } catch (err) {
+    throw decodeError(name, err);
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * A transform pipeline: geometric and pixel transforms, then ToTensor + Normalize into
+ * float32 CHW. Two ways to run it, drawing the same random numbers:
+ * - `applyToImage` / `tensorFromImage`: the pure reference on a decoded image (PIL-exact);
+ * - `run`: the loader's path from file bytes. It reads the size from the header, composes the
+ *   leading geometric transforms into one Geometry and lets libvips decode, crop and resize
+ *   in one call; what cannot be composed runs in JS afterwards.
+ */
+import { DataError } from '../errors.js';
+import { decodeGeometry, probeImage, type ImageInput } from './decode.js';
+import type { RandomSource } from './random.js';
+import type { RgbImage } from './rgb-image.js';
+import { identityGeometry, type Geometry, type Size } from './transforms/geometry.js';
+import { flipHorizontal } from './transforms/horizontal-flip.js';
+import { normalizationTable, writeNormalized, type Rgb } from './transforms/normalize.js';
+import type { ImageTransform } from './transforms/transform.js';
+
+export interface PipelineOptions {
+  mean: Rgb;
+  std: Rgb;
+}
+
+export class Pipeline {
+  readonly steps: readonly ImageTransform[];
+  readonly mean: Rgb;
+  readonly std: Rgb;
+  /** Output height and width when the steps fix them (required for batching), else null. */
+  readonly outputSize: Size | null;
+  private readonly table: Float32Array;
+
+  constructor(steps: readonly ImageTransform[], options: PipelineOptions) {
+    this.steps = Object.freeze([...steps]);
+    this.mean = options.mean;
+    this.std = options.std;
+    this.table = normalizationTable(options.mean, options.std);
+    let size: Size | null = null;
+    for (const s of steps) if (s.kind === 'geometric' && s.outputSize) size = s.outputSize;
+    this.outputSize = size;
+  }
+
+  /** Values per image in the output (3 * height * width). */
+  get tensorLength(): number {
+    if (!this.outputSize) throw new RangeError('Pipeline: the output size is not fixed (end the pipeline with a crop)');
+    return 3 * this.outputSize.width * this.outputSize.height;
+  }
+
+  describe(): string {
+    return [...this.steps.map((s) => s.name), `Normalize(mean=${this.mean}, std=${this.std})`].join(' -> ');
+  }
+
+  /** Pure reference: every step on a decoded image, 8-bit result (before normalisation). */
+  applyToImage(image: RgbImage, rng: RandomSource): RgbImage {
+    let out = image;
+    for (const s of this.steps) out = s.apply(out, rng);
+    return out;
+  }
+
+  /** Pure reference: the normalised CHW tensor of a decoded image. */
+  tensorFromImage(image: RgbImage, rng: RandomSource): Float32Array {
+    const out = this.applyToImage(image, rng);
+    const t = new Float32Array(3 * out.width * out.height);
+    writeNormalized(out, this.table, t);
+    return t;
+  }
+
+  private compose(source: Size, rng: RandomSource): { g: Geometry; next: number } {
+    let g = identityGeometry(source);
+    let i = 0;
+    for (; i < this.steps.length; i++) {
+      const s = this.steps[i];
+      if (s.kind !== 'geometric' || !s.canCompose(g)) break;
+      g = s.compose(g, rng);
+    }
+    return { g, next: i };
+  }
+
+  /**
+   * Decodes `bytes` and writes the normalised CHW result into `out` at `offset`.
+   * Throws DataError if the file cannot be decoded or its result has the wrong size.
+   */
+  async run(bytes: ImageInput, rng: RandomSource, out: Float32Array, offset = 0, name = '<buffer>'): Promise<void> {
+    const probe = await probeImage(bytes, name);
+    const { g, next } = this.compose(probe, rng);
+    let image = await decodeGeometry(bytes, g, name);
+    let flip = g.flip;
+    if (next < this.steps.length) {
+      if (flip) image = flipHorizontal(image);
+      flip = false;
+      for (let i = next; i < this.steps.length; i++) image = this.steps[i].apply(image, rng);
+    }
+    const want = this.outputSize;
+    if (want && (image.width !== want.width || image.height !== want.height)) {
+      throw new DataError(`Image \`${name}\` came out ${image.width}x${image.height}, the pipeline promises ${want.width}x${want.height}`);
+    }
+    writeNormalized(image, this.table, out, offset, flip);
+  }
+
+  /** `run` into a fresh tensor (any output size). */
+  async tensor(bytes: ImageInput, rng: RandomSource, name = '<buffer>'): Promise<Float32Array> {
+    if (this.outputSize) {
+      const t = new Float32Array(this.tensorLength);
+      await this.run(bytes, rng, t, 0, name);
+      return t;
+    }
+    const probe = await probeImage(bytes, name);
+    const { g, next } = this.compose(probe, rng);
+    let image = await decodeGeometry(bytes, g, name);
+    if (g.flip) image = flipHorizontal(image);
+    for (let i = next; i < this.steps.length; i++) image = this.steps[i].apply(image, rng);
+    const t = new Float32Array(3 * image.width * image.height);
+    writeNormalized(image, this.table, t);
+    return t;
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * ToTensor + Normalize: 8-bit HWC in, normalised float32 CHW out, written straight into a
+ * batch buffer. The arithmetic is torch's float32 sequence (x / 255, then - mean, then / std),
+ * precomputed for all 256 byte values per channel, so the result equals torchvision's bit for bit.
+ */
+import type { RgbImage } from '../rgb-image.js';
+
+export type Rgb = readonly [number, number, number];
+
+/** 3 x 256 lookup table: value of byte v in channel c at [c * 256 + v]. */
+export function normalizationTable(mean: Rgb, std: Rgb): Float32Array {
+  const t = new Float32Array(3 * 256);
+  for (let c = 0; c < 3; c++) {
+    const m = Math.fround(mean[c]);
+    const s = Math.fround(std[c]);
+    for (let v = 0; v < 256; v++) {
+      const x = Math.fround(v / 255);
+      t[c * 256 + v] = Math.fround(Math.fround(x - m) / s);
+    }
+  }
+  return t;
+}
+
+/**
+ * Writes `image` as CHW into `out` starting at `offset` (3 * width * height values),
+ * mirrored left-right when `flip` is set.
+ */
+export function writeNormalized(image: RgbImage, table: Float32Array, out: Float32Array, offset = 0, flip = false): void {
+  const { width, height, data } = image;
+  const plane = width * height;
+  if (offset + 3 * plane > out.length) throw new RangeError(`writeNormalized: ${3 * plane} values at ${offset} overflow a buffer of ${out.length}`);
+  let r = offset;
+  let g = offset + plane;
+  let b = offset + 2 * plane;
+  for (let y = 0; y < height; y++) {
+    const row = y * width * 3;
+    if (flip) {
+      for (let x = width - 1; x >= 0; x--) {
+        const p = row + x * 3;
+        out[r++] = table[data[p]];
+        out[g++] = table[256 + data[p + 1]];
+        out[b++] = table[512 + data[p + 2]];
+      }
+    } else {
+      for (let p = row, end = row + width * 3; p < end; p += 3) {
+        out[r++] = table[data[p]];
+        out[g++] = table[256 + data[p + 1]];
+        out[b++] = table[512 + data[p + 2]];
+      }
+    }
+  }
+}
+
+/** The normalised CHW tensor of one image. */
+export function toTensor(image: RgbImage, mean: Rgb, std: Rgb): Float32Array {
+  const out = new Float32Array(3 * image.width * image.height);
+  writeNormalized(image, normalizationTable(mean, std), out);
+  return out;
+}

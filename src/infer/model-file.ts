@@ -1,0 +1,220 @@
+/**
+ * The trained classifier file (model.onnx): a standalone ONNX graph whose input is the
+ * normalised NCHW image batch and whose output is the logits, with everything needed to
+ * use it — class names, preprocessing, provenance — stored as JSON under the model's
+ * metadata_props key `headstart`. Any ONNX runtime runs the graph; headstart (and a web
+ * page, through readClassifierMetadataFromBytes) reads the metadata.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { ConfigError, HeadstartError } from '../errors.js';
+import { PreprocessSpecSchema, type PreprocessSpec } from '../data/preprocess.js';
+import { buildInferenceGraph, IO } from '../engine/training-graph.js';
+import type { ModelSpec } from '../models/model-spec.js';
+import type { NamedTensors } from '../tensor.js';
+import { parseModel } from '../onnx/serialize.js';
+
+/** The metadata_props key that holds the JSON of ClassifierMetadata. */
+export const METADATA_KEY = 'headstart';
+export const CLASSIFIER_FORMAT = 'headstart-classifier';
+export const CLASSIFIER_VERSION = 1;
+
+export const ClassifierMetadataSchema = z.strictObject({
+  format: z.literal(CLASSIFIER_FORMAT).default(CLASSIFIER_FORMAT),
+  version: z.literal(CLASSIFIER_VERSION).default(CLASSIFIER_VERSION),
+  /** ModelSpec name of the architecture (or a free label for a foreign model). */
+  model: z.string().min(1),
+  classes: z
+    .array(z.string().min(1))
+    .min(1)
+    .refine((c) => new Set(c).size === c.length, { message: 'class names must be unique' }),
+  preprocess: PreprocessSpecSchema,
+  mode: z.enum(['finetune', 'features']),
+  bestValAcc: z.number().min(0).max(1).optional(),
+  epochs: z.number().int().nonnegative().optional(),
+  createdAt: z.iso.datetime().default(() => new Date().toISOString()),
+});
+
+export type ClassifierMetadata = z.output<typeof ClassifierMetadataSchema>;
+/** What writeClassifier accepts: format, version and createdAt may be left out. */
+export type ClassifierMetadataInput = z.input<typeof ClassifierMetadataSchema>;
+
+function issues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+}
+
+function parseMetadata(value: unknown, where: string): ClassifierMetadata {
+  const r = ClassifierMetadataSchema.safeParse(value);
+  if (!r.success) {
+    throw new ConfigError(`${where}: invalid classifier metadata: ${issues(r.error)}`, {
+      hint: 'the model was written by another headstart version or edited; re-export it with `headstart train` or supply --classes and --preprocess',
+    });
+  }
+  return r.data;
+}
+
+/** Writes bytes to `path` through a temp file beside it and a rename: never a partial file. */
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await writeFile(tmp, bytes);
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw new ConfigError(`Could not write the model file \`${path}\`: ${(err as Error).message}`, {
+      hint: 'check that the folder exists and is writable',
+      cause: err,
+    });
+  }
+}
+
+/** The ONNX bytes of a classifier: the eval graph of `spec` with `params` embedded and the metadata stored. */
+export function classifierBytes(spec: ModelSpec, params: NamedTensors, metadata: ClassifierMetadataInput): { bytes: Uint8Array; metadata: ClassifierMetadata } {
+  const meta = parseMetadata(metadata, `writeClassifier(${spec.name})`);
+  const built = buildInferenceGraph(spec, {
+    batch: -1,
+    numClasses: meta.classes.length,
+    inputSize: meta.preprocess.inputSize,
+    constants: params,
+    metadata: { [METADATA_KEY]: JSON.stringify(meta) },
+  });
+  // A parameter without a value would be left as a graph input: the file would not be standalone.
+  const missing = built.fed;
+  if (missing.length > 0) {
+    throw new ConfigError(`writeClassifier(${spec.name}): no value for ${missing.length} parameter(s): ${missing.slice(0, 5).map((n) => `\`${n}\``).join(', ')}`, {
+      hint: 'pass every parameter of the network (weights, biases and BatchNorm running statistics)',
+    });
+  }
+  return { bytes: built.bytes, metadata: meta };
+}
+
+/** Writes model.onnx atomically (temp file + rename); returns the metadata as stored. */
+export async function writeClassifier(path: string, spec: ModelSpec, params: NamedTensors, metadata: ClassifierMetadataInput): Promise<ClassifierMetadata> {
+  const { bytes, metadata: meta } = classifierBytes(spec, params, metadata);
+  await writeFileAtomic(path, bytes);
+  return meta;
+}
+
+export interface TensorSignature {
+  name: string;
+  /** Dimensions; -1 where the dimension is dynamic (named or unknown). */
+  shape: number[];
+}
+
+export interface ClassifierFile {
+  bytes: Uint8Array;
+  metadata: ClassifierMetadata;
+  /** The graph's first input (the image batch) and first output (the logits). */
+  input: TensorSignature;
+  output: TensorSignature;
+  /** True when the metadata came from the file, false when supplied by the caller. */
+  embedded: boolean;
+}
+
+const ReadOptionsSchema = z.strictObject({
+  /** Class names for a foreign ONNX classifier without headstart metadata (ignored when the file has it). */
+  classes: z.array(z.string().min(1)).min(1).optional(),
+  /** Preprocessing for a foreign ONNX classifier (with `classes`). */
+  preprocess: PreprocessSpecSchema.optional(),
+  /** Architecture label for a foreign classifier. */
+  model: z.string().min(1).default('external'),
+});
+export type ReadClassifierOptions = z.input<typeof ReadOptionsSchema>;
+
+function metadataText(bytes: Uint8Array, where: string): { text: string | undefined; parsed: ReturnType<typeof parseModel> } {
+  let parsed: ReturnType<typeof parseModel>;
+  try {
+    parsed = parseModel(bytes);
+  } catch (err) {
+    const detail = err instanceof HeadstartError ? err.message : (err as Error).message;
+    throw new ConfigError(`${where} is not an ONNX model: ${detail}`, { hint: 'pass the model.onnx that `headstart train` or `headstart export` wrote', cause: err });
+  }
+  return { text: parsed.metadata[METADATA_KEY], parsed };
+}
+
+function decodeJson(text: string, where: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${where}: the \`${METADATA_KEY}\` metadata is not valid JSON`, { hint: 'the file was edited or truncated; re-export it', cause: err });
+  }
+}
+
+/**
+ * The classifier metadata from the bytes of model.onnx, decoding the protobuf itself. For
+ * browsers, where onnxruntime-web cannot read metadata_props; needs no ONNX Runtime.
+ */
+export function readClassifierMetadataFromBytes(bytes: Uint8Array, source = 'model'): ClassifierMetadata {
+  const { text } = metadataText(bytes, source);
+  if (text === undefined) {
+    throw new ConfigError(`${source} has no \`${METADATA_KEY}\` metadata: it is an ONNX model, but not a headstart classifier`, {
+      hint: 'pass a model.onnx written by `headstart train`, or give the class names and preprocessing yourself (--classes, --preprocess)',
+    });
+  }
+  return parseMetadata(decodeJson(text, source), source);
+}
+
+function dims(v: { type?: { tensorType?: { shape?: { dim?: { dimValue?: unknown }[] | null } | null } | null } | null }): number[] {
+  return (v.type?.tensorType?.shape?.dim ?? []).map((d) => {
+    const n = d.dimValue === null || d.dimValue === undefined ? 0 : Number(d.dimValue);
+    return n > 0 ? n : -1;
+  });
+}
+
+/**
+ * Reads model.onnx: its bytes, metadata and input/output signature. A foreign ONNX
+ * classifier without headstart metadata may be used when `classes` and `preprocess` are given.
+ */
+export async function readClassifier(path: string, options?: ReadClassifierOptions): Promise<ClassifierFile> {
+  const r = ReadOptionsSchema.safeParse(options ?? {});
+  if (!r.success) throw new ConfigError(`readClassifier: invalid options: ${issues(r.error)}`);
+  const opts = r.data;
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(path));
+  } catch (err) {
+    throw new ConfigError(`Cannot read the model file \`${path}\`: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+      hint: 'check the path (train writes <out>/model.onnx)',
+      cause: err,
+    });
+  }
+  const where = `\`${path}\``;
+  const { text, parsed } = metadataText(bytes, where);
+  const graph = parsed.model.graph!;
+  const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
+  const inputs = (graph.input ?? []).filter((i) => !initializers.has(i.name));
+  const outputs = graph.output ?? [];
+  if (inputs.length === 0 || outputs.length === 0) {
+    throw new ConfigError(`${where} has ${inputs.length} input(s) and ${outputs.length} output(s); a classifier needs an image input and a logits output`, {
+      hint: 'pass a model.onnx written by `headstart train` or `headstart export`',
+    });
+  }
+  const input = { name: inputs[0].name ?? IO.images, shape: dims(inputs[0]) };
+  const output = { name: outputs[0].name ?? IO.logits, shape: dims(outputs[0]) };
+
+  let metadata: ClassifierMetadata;
+  let embedded = true;
+  if (text !== undefined) {
+    metadata = parseMetadata(decodeJson(text, where), where);
+  } else if (opts.classes && opts.preprocess) {
+    embedded = false;
+    metadata = parseMetadata({ model: opts.model, classes: opts.classes, preprocess: opts.preprocess as PreprocessSpec, mode: 'finetune' }, where);
+  } else {
+    throw new ConfigError(`${where} has no \`${METADATA_KEY}\` metadata: it is an ONNX model, but not a headstart classifier`, {
+      hint: 'pass a model.onnx written by `headstart train`, or give the class names and preprocessing yourself (--classes, --preprocess)',
+    });
+  }
+  const k = output.shape[output.shape.length - 1];
+  if (k !== undefined && k > 0 && k !== metadata.classes.length) {
+    throw new ConfigError(`${where} outputs ${k} logits per image but its metadata lists ${metadata.classes.length} classes (${metadata.classes.join(', ')})`, {
+      hint: 'give one class name per output of the model',
+    });
+  }
+  if (input.shape.length !== 4 || (input.shape[1] !== 3 && input.shape[1] !== -1)) {
+    throw new ConfigError(`${where}: input \`${input.name}\` has shape [${input.shape.join(',')}], expected an image batch [N,3,H,W]`, {
+      hint: 'headstart runs classifiers whose first input is a normalised NCHW float32 image batch',
+    });
+  }
+  return { bytes, metadata, input, output, embedded };
+}
