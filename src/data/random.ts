@@ -72,13 +72,14 @@ export function nextFloat(rng: RandomSource): number {
 }
 
 /**
- * torch.empty(1).uniform_(low, high) on a float32 tensor: a 24-bit fraction scaled in double
- * precision between the float32-rounded bounds, then stored as float32.
+ * torch.empty(1).uniform_(low, high) on a float32 tensor: bounds rounded to float32, a 24-bit
+ * fraction, and `x * (to - from) + from` evaluated in float32 (torch's DistAccumType<float>).
  */
 export function uniformFloat32(rng: RandomSource, low: number, high: number): number {
   const from = Math.fround(low);
   const to = Math.fround(high);
-  return Math.fround(nextFloat(rng) * (to - from) + from);
+  const x = nextFloat(rng);
+  return Math.fround(Math.fround(x * Math.fround(to - from)) + from);
 }
 
 /** torch.randint(low, high): an integer in [low, high), as `low + word % (high - low)`. */

@@ -87,7 +87,7 @@ export async function exportModel(model: string | ModelSpec, out: string, option
   if (opts.weights === undefined && source && source.format !== 'pth' && source.format !== 'safetensors') {
     throw new ConfigError(`export of ${spec.name} needs --weights: its known weights are in ${source.format} format`, { hint: 'pass a .pth or .safetensors state dict with --weights' });
   }
-  const weightsPath = await resolveWeightsFile(opts.weights, source, opts.fetch);
+  const weightsPath = await resolveWeightsFile(opts.weights, source ? { ...source } : undefined, opts.fetch);
   const loaded = await readStateDictFile(weightsPath);
 
   const headWeight = `${spec.head.name}.weight`;

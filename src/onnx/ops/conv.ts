@@ -66,6 +66,8 @@ registerOp({
     { label: 'depthwise 3x3', build: (g, [x, w]) => g.op('Conv', [x, w], { group: 3, pads: [1, 1, 1, 1] }), inputShapes: [[2, 3, 5, 5], [3, 1, 3, 3]] },
     { label: 'depthwise 5x5 stride 2', build: (g, [x, w]) => g.op('Conv', [x, w], { group: 3, strides: [2, 2], pads: [2, 2, 2, 2] }), inputShapes: [[1, 3, 7, 7], [3, 1, 5, 5]] },
     { label: 'grouped 2 groups', build: (g, [x, w]) => g.op('Conv', [x, w], { group: 2, pads: [1, 1, 1, 1] }), inputShapes: [[1, 4, 4, 4], [6, 2, 3, 3]] },
+    { label: '3x3 on 28x28 (shifted weight gradient)', build: (g, [x, w]) => g.op('Conv', [x, w], { pads: [1, 1, 1, 1] }), inputShapes: [[1, 1, 28, 28], [2, 1, 3, 3]], wrt: [1] },
+    { label: 'dilated 3x3 asymmetric pads on 28x28 (shifted)', build: (g, [x, w]) => g.op('Conv', [x, w], { pads: [2, 1, 1, 2], dilations: [2, 2] }), inputShapes: [[1, 1, 29, 29], [2, 1, 3, 3]], wrt: [1] },
     { label: 'dilated asymmetric pads', build: (g, [x, w]) => g.op('Conv', [x, w], { dilations: [2, 2], pads: [2, 1, 1, 2] }), inputShapes: [[1, 2, 6, 6], [2, 2, 3, 3]] },
   ],
 });
@@ -150,6 +152,7 @@ function denseWeightGrad(g: Graph, dy: string, x: string, wShape: number[], p: C
   const [m, c, kh, kw] = wShape;
   const yShape = staticShape(g, dy);
   const [n, , ho, wo] = yShape;
+  if (p.strides[0] === 1 && p.strides[1] === 1 && kh * kw > 1 && ho >= SHIFT_MIN_SIZE) return shiftedWeightGrad(g, dy, x, wShape, p);
   const outHW = [ho, wo];
   // [C, N, H, W] so that every tap slice concatenates into im2col rows [kh*kw*C, N*Ho*Wo].
   const xt = g.op('Transpose', [x], { perm: [1, 0, 2, 3] });
@@ -162,6 +165,40 @@ function denseWeightGrad(g: Graph, dy: string, x: string, wShape: number[], p: C
   if (kh === 1 && kw === 1) return g.op('Reshape', [dw, g.ints([m, c, 1, 1])]);
   const r = g.op('Reshape', [dw, g.ints([m, kh, kw, c])]);
   return g.op('Transpose', [r], { perm: [0, 3, 1, 2] });
+}
+
+/** Below this output size the padding overhead of the shifted form outweighs its savings. */
+const SHIFT_MIN_SIZE = 28;
+
+/**
+ * Stride-1 weight gradient without im2col: lay the padded, transposed input out flat as
+ * [C, N*Hp*Wp] and dY on the same padded grid (zeros outside the output). Then tap (i, j)
+ * is the input shifted by i*d*Wp + j*d along that flat axis — one contiguous Slice — and
+ * dW[:, :, i, j] = dY_flat . X_shift^T, one Gemm per tap, no 9x-sized Concat.
+ * Measured (bench/_dw.ts, 16x64x56x56): ~20% faster than im2col + one Gemm.
+ */
+function shiftedWeightGrad(g: Graph, dy: string, x: string, wShape: number[], p: ConvParams): string {
+  const [m, c, kh, kw] = wShape;
+  const [n, , h, w] = staticShape(g, x);
+  const [, , ho, wo] = staticShape(g, dy);
+  const [pt, pl, pb, pr] = p.pads;
+  const [dh, dw] = p.dilations;
+  const hp = h + pt + pb;
+  const wp = w + pl + pr;
+  const total = n * hp * wp;
+  const span = total - ((kh - 1) * dh * wp + (kw - 1) * dw);
+  const xFlat = g.op('Reshape', [padSpatial(g, g.op('Transpose', [x], { perm: [1, 0, 2, 3] }), p.pads), g.ints([c, total])]);
+  const dyGrid = g.op('Pad', [g.op('Transpose', [dy], { perm: [1, 0, 2, 3] }), g.ints([0, 0, 0, 0, 0, 0, hp - ho, wp - wo])]);
+  const dyFlat = g.op('Slice', [g.op('Reshape', [dyGrid, g.ints([m, total])]), g.ints([0]), g.ints([span]), g.ints([1])]);
+  const taps: string[] = [];
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      const offset = i * dh * wp + j * dw;
+      const shifted = g.op('Slice', [xFlat, g.ints([offset]), g.ints([offset + span]), g.ints([1])]);
+      taps.push(g.op('Unsqueeze', [g.op('Gemm', [dyFlat, shifted], { transB: 1 }), g.ints([2])]));
+    }
+  }
+  return g.op('Reshape', [g.op('Concat', taps, { axis: 2 }), g.ints([m, c, kh, kw])]);
 }
 
 registerOp({

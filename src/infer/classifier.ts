@@ -1,0 +1,209 @@
+/**
+ * A loaded classifier: the model file's metadata, its eval transform (from the stored
+ * PreprocessSpec, so inference preprocesses exactly as validation did) and an ONNX Runtime
+ * session. `classifyFiles` decodes images in batches (the next batch decodes while the
+ * current one runs), returns softmax probabilities per image, and reports images that
+ * cannot be decoded instead of failing on them.
+ */
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { ConfigError, DataError } from '../errors.js';
+import { buildEvalTransform } from '../data/build-transforms.js';
+import type { Pipeline } from '../data/pipeline.js';
+import { PreprocessSpecSchema } from '../data/preprocess.js';
+import { Random } from '../data/random.js';
+import { Session } from '../engine/session.js';
+import { flipBatchHorizontal } from './flip-batch.js';
+import { readClassifier, type ClassifierFile, type ClassifierMetadata } from './model-file.js';
+
+export const ClassifierOptionsSchema = z.strictObject({
+  /** Intra-op threads of ONNX Runtime (default: all cores). */
+  threads: z.number().int().positive().optional(),
+  device: z.enum(['cpu', 'cuda']).default('cpu'),
+  /** For a foreign ONNX classifier without headstart metadata: its class names ... */
+  classes: z.array(z.string().min(1)).min(1).optional(),
+  /** ... and its preprocessing. */
+  preprocess: PreprocessSpecSchema.optional(),
+});
+export type ClassifierOptions = z.input<typeof ClassifierOptionsSchema>;
+
+export const ClassifyOptionsSchema = z.strictObject({
+  batchSize: z.number().int().positive().default(16),
+  /** Average the probabilities of the image and its horizontal mirror. */
+  tta: z.boolean().default(false),
+  /** Called after each batch with the number of files handled so far. */
+  onProgress: z.custom<(done: number, total: number) => void>((v) => typeof v === 'function', 'expected a function').optional(),
+});
+export type ClassifyOptions = z.input<typeof ClassifyOptionsSchema>;
+
+export interface ClassifiedImage {
+  path: string;
+  /** Softmax probabilities, one per class (averaged over the views with TTA). */
+  probabilities: Float32Array;
+}
+
+export interface SkippedImage {
+  path: string;
+  reason: string;
+}
+
+export interface ClassifyResult {
+  images: ClassifiedImage[];
+  skipped: SkippedImage[];
+}
+
+export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
+  const r = schema.safeParse(value ?? {});
+  if (!r.success) {
+    const issues = r.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ');
+    throw new ConfigError(`${where}: invalid options: ${issues}`);
+  }
+  return r.data;
+}
+
+/** Row-wise softmax of logits [n, k] into out (float32), stably. */
+function softmaxInto(logits: ArrayLike<number>, n: number, k: number, out: Float32Array, scale = 1, accumulate = false): void {
+  for (let r = 0; r < n; r++) {
+    let max = -Infinity;
+    for (let c = 0; c < k; c++) max = Math.max(max, logits[r * k + c]);
+    let sum = 0;
+    for (let c = 0; c < k; c++) sum += Math.exp(logits[r * k + c] - max);
+    for (let c = 0; c < k; c++) {
+      const p = (Math.exp(logits[r * k + c] - max) / sum) * scale;
+      out[r * k + c] = accumulate ? out[r * k + c] + p : p;
+    }
+  }
+}
+
+interface DecodedBatch {
+  paths: string[];
+  tensor: Float32Array;
+  skipped: SkippedImage[];
+}
+
+export class Classifier {
+  private constructor(
+    readonly file: ClassifierFile,
+    readonly transform: Pipeline,
+    private readonly session: Session,
+    readonly source: string,
+  ) {}
+
+  static async load(modelPath: string, options?: ClassifierOptions): Promise<Classifier> {
+    const opts = parseOptions(ClassifierOptionsSchema, options, 'Classifier.load');
+    const file = await readClassifier(modelPath, { classes: opts.classes, preprocess: opts.preprocess });
+    const size = file.metadata.preprocess.inputSize;
+    const [, , h, w] = file.input.shape;
+    if ((h > 0 && h !== size) || (w > 0 && w !== size)) {
+      throw new ConfigError(`\`${modelPath}\` takes ${h}x${w} images but its preprocessing crops ${size}x${size}`, {
+        hint: 'give a preprocessing whose inputSize matches the model input',
+      });
+    }
+    const transform = buildEvalTransform(file.metadata.preprocess);
+    const session = await Session.create(file.bytes, { threads: opts.threads, device: opts.device, label: `classifier \`${modelPath}\`` });
+    return new Classifier(file, transform, session, modelPath);
+  }
+
+  get metadata(): ClassifierMetadata {
+    return this.file.metadata;
+  }
+
+  get classes(): string[] {
+    return this.file.metadata.classes;
+  }
+
+  /** Probabilities for a normalised NCHW batch of n images. */
+  async classifyTensor(tensor: Float32Array, n: number, tta = false): Promise<Float32Array> {
+    const size = this.metadata.preprocess.inputSize;
+    const k = this.classes.length;
+    const fixedBatch = this.file.input.shape[0] > 0 ? this.file.input.shape[0] : 0;
+    const out = new Float32Array(n * k);
+    const views = tta ? [tensor, flipBatchHorizontal(tensor, size)] : [tensor];
+    for (const view of views) {
+      const logits = await this.runLogits(view, n, fixedBatch);
+      softmaxInto(logits, n, k, out, 1 / views.length, view !== views[0]);
+    }
+    return out;
+  }
+
+  private async runLogits(view: Float32Array, n: number, fixedBatch: number): Promise<Float32Array> {
+    const size = this.metadata.preprocess.inputSize;
+    const per = 3 * size * size;
+    const k = this.classes.length;
+    const run = async (data: Float32Array, batch: number): Promise<Float32Array> => {
+      const r = await this.session.run({ [this.file.input.name]: { dtype: 'float32', shape: [batch, 3, size, size], data } }, [this.file.output.name]);
+      return r[this.file.output.name].data as Float32Array;
+    };
+    if (!fixedBatch || fixedBatch === n) return run(view, n);
+    // A foreign model with a fixed batch size: run it in chunks, padding the last one.
+    const logits = new Float32Array(n * k);
+    for (let i = 0; i < n; i += fixedBatch) {
+      const m = Math.min(fixedBatch, n - i);
+      const chunk = new Float32Array(fixedBatch * per);
+      chunk.set(view.subarray(i * per, (i + m) * per));
+      logits.set((await run(chunk, fixedBatch)).subarray(0, m * k), i * k);
+    }
+    return logits;
+  }
+
+  private async decodeBatch(paths: string[]): Promise<DecodedBatch> {
+    const per = this.transform.tensorLength;
+    const tensor = new Float32Array(paths.length * per);
+    const ok: boolean[] = new Array(paths.length).fill(false);
+    const skipped: SkippedImage[] = [];
+    const rng = new Random(0); // the eval transform draws nothing
+    await Promise.all(
+      paths.map(async (path, i) => {
+        try {
+          const bytes = await readFile(path);
+          await this.transform.run(bytes, rng, tensor, i * per, path);
+          ok[i] = true;
+        } catch (err) {
+          if (err instanceof DataError) skipped.push({ path, reason: err.message });
+          else if ((err as NodeJS.ErrnoException).code) skipped.push({ path, reason: `Cannot read \`${path}\`: ${(err as NodeJS.ErrnoException).code}` });
+          else throw err;
+        }
+      }),
+    );
+    if (skipped.length === 0) return { paths, tensor, skipped };
+    // Compact the good images to the front.
+    const kept: string[] = [];
+    for (let i = 0; i < paths.length; i++) {
+      if (!ok[i]) continue;
+      if (kept.length !== i) tensor.copyWithin(kept.length * per, i * per, (i + 1) * per);
+      kept.push(paths[i]);
+    }
+    skipped.sort((a, b) => paths.indexOf(a.path) - paths.indexOf(b.path));
+    return { paths: kept, tensor: tensor.slice(0, kept.length * per), skipped };
+  }
+
+  /** Probabilities for image files, in input order; undecodable files are skipped and listed. */
+  async classifyFiles(paths: readonly string[], options?: ClassifyOptions): Promise<ClassifyResult> {
+    const opts = parseOptions(ClassifyOptionsSchema, options, 'classifyFiles');
+    const k = this.classes.length;
+    const batches: string[][] = [];
+    for (let i = 0; i < paths.length; i += opts.batchSize) batches.push(paths.slice(i, i + opts.batchSize));
+    const images: ClassifiedImage[] = [];
+    const skipped: SkippedImage[] = [];
+    let done = 0;
+    let next = batches.length > 0 ? this.decodeBatch(batches[0]) : undefined;
+    for (let b = 0; b < batches.length; b++) {
+      const batch = await next!;
+      // Decode the next batch while this one runs.
+      next = b + 1 < batches.length ? this.decodeBatch(batches[b + 1]) : undefined;
+      next?.catch(() => {}); // surfaced when awaited
+      skipped.push(...batch.skipped);
+      if (batch.paths.length > 0) {
+        const probs = await this.classifyTensor(batch.tensor, batch.paths.length, opts.tta);
+        batch.paths.forEach((path, i) => images.push({ path, probabilities: probs.slice(i * k, (i + 1) * k) }));
+      }
+      done += batches[b].length;
+      opts.onProgress?.(done, paths.length);
+    }
+    return { images, skipped };
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}

@@ -1,0 +1,41 @@
+/** Renderings of a PredictResult for the terminal and for files: table, CSV, JSON. */
+import { csvField } from './csv-field.js';
+import type { PredictResult } from './predict.js';
+
+const pct = (p: number) => `${(100 * p).toFixed(1)}%`;
+
+/** Aligned columns: image, then `label probability` for each of the top k. */
+export function formatPredictionsTable(result: PredictResult): string {
+  const k = Math.max(0, ...result.predictions.map((p) => p.top.length));
+  const header = ['image', ...Array.from({ length: k }, (_, i) => (k === 1 ? 'prediction' : `#${i + 1}`))];
+  const rows = result.predictions.map((p) => [p.path, ...p.top.map((t) => `${t.label} ${pct(t.probability)}`)]);
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const out = [line(header), ...rows.map(line)];
+  for (const s of result.skipped) out.push(`skipped ${s.path}: ${s.reason}`);
+  return `${out.join('\n')}\n`;
+}
+
+/** One row per image and rank: path,rank,label,probability. */
+export function predictionsCsv(result: PredictResult): string {
+  const out = ['path,rank,label,probability'];
+  for (const p of result.predictions) {
+    p.top.forEach((t, i) => out.push([csvField(p.path), i + 1, csvField(t.label), t.probability.toFixed(6)].join(',')));
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/** One JSON document: model, classes, per-image top k, skipped files. */
+export function predictionsJson(result: PredictResult): string {
+  return `${JSON.stringify(
+    {
+      model: result.model.model,
+      classes: result.classes,
+      tta: result.tta,
+      predictions: result.predictions.map((p) => ({ path: p.path, top: p.top.map((t) => ({ label: t.label, index: t.index, probability: t.probability })) })),
+      skipped: result.skipped,
+    },
+    null,
+    2,
+  )}\n`;
+}
