@@ -92,7 +92,15 @@ export type TrainListener = { [K in TrainEventName]?: TrainHandler<K> };
 export class EventBus {
   private ctx: TrainContext | undefined;
 
-  constructor(private readonly listeners: readonly TrainListener[]) {}
+  private readonly listeners: TrainListener[];
+
+  constructor(listeners: readonly TrainListener[] = []) {
+    this.listeners = [...listeners];
+  }
+
+  add(listener: TrainListener): void {
+    this.listeners.push(listener);
+  }
 
   attach(ctx: TrainContext): void {
     this.ctx = ctx;
