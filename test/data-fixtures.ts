@@ -8,7 +8,8 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
-import { Random, type RandomSource } from '../src/data/random.js';
+import type { RandomSource } from '../src/data/random.js';
+import { Random } from '../src/random.js';
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `headstart-${prefix}-`));

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { buildEvalTransform, buildTrainTransform } from '../src/data/build-transforms.js';
 import { decodeImage } from '../src/data/decode.js';
 import { IMAGENET_PREPROCESS } from '../src/data/preprocess.js';
-import { Random } from '../src/data/random.js';
+import { Random } from '../src/random.js';
 import { createRgbImage } from '../src/data/rgb-image.js';
 import { centerCropBox } from '../src/data/transforms/center-crop.js';
 import { adjustBrightness, adjustContrast, adjustHue, adjustSaturation } from '../src/data/transforms/color-jitter.js';
@@ -46,7 +46,7 @@ test('RandomResizedCrop boxes equal torchvision get_params for the same random w
   for (const [width, height] of shapes) {
     for (const o of options) {
       for (let rep = 0; rep < 6; rep++) {
-        const rng = new RecordingRandom(new Random(17, k++));
+        const rng = new RecordingRandom(Random.derive(17, k++));
         ours.push({ ...sampleResizedCropBox({ width, height }, rng, o), used: rng.words.length });
         cases.push({ width, height, scale: o.scale, ratio: o.ratio, words: rng.words });
       }
@@ -74,9 +74,9 @@ test('train pipeline (RandomResizedCrop + flip + ColorJitter + Normalize) equals
     await writeImage(path, w, h, 100 + i, 'png');
     const image = await decodeImage(path);
     for (let rep = 0; rep < 4; rep++) {
-      const rng = new RecordingRandom(new Random(5, i, rep));
+      const rng = new RecordingRandom(Random.derive(5, i, rep));
       ours.push(pipe.tensorFromImage(image, rng));
-      fast.push(await pipe.tensor(readFileSync(path), new Random(5, i, rep)));
+      fast.push(await pipe.tensor(readFileSync(path), Random.derive(5, i, rep)));
       cases.push({ path, words: rng.words, size: 64, scale: [0.08, 1], ratio: [3 / 4, 4 / 3], hflip: 0.5, jitter, mean: IMAGENET_PREPROCESS.mean, std: IMAGENET_PREPROCESS.std, interpolation: 'bilinear' });
     }
   }
@@ -88,8 +88,9 @@ test('train pipeline (RandomResizedCrop + flip + ColorJitter + Normalize) equals
     assert.ok(d.max <= 1e-6, `case ${i}: reference path max |diff| ${d.max}`);
     // The loader's path (libvips crop+resize when downscaling) stays close to it.
     const f = meanAbsDiff(fast[i], expected);
-    console.log(i, f.mean.toFixed(4), f.max.toFixed(3));
-    assert.ok(f.mean <= 1, `case ${i}: fast path mean |diff| ${f.mean}`);
+    // Downscaling there is libvips' kernel, not PIL's (~0.3/255 apart); jitter's contrast and
+    // saturation gains amplify that on these noisy textures, hence 0.02 rather than eval's 0.01.
+    assert.ok(f.mean <= 0.02, `case ${i}: fast path mean |diff| ${f.mean}`);
   });
 });
 
@@ -118,9 +119,9 @@ test('the same seed gives the same augmentation; another seed another one', asyn
   const pipe = buildTrainTransform({ ...IMAGENET_PREPROCESS, inputSize: 32 }, { colorJitter: { brightness: 0.3 } });
   const img = createRgbImage(80, 60);
   for (let i = 0; i < img.data.length; i++) img.data[i] = (i * 7919) % 251;
-  const a = pipe.tensorFromImage(img, new Random(1, 2, 3));
-  const b = pipe.tensorFromImage(img, new Random(1, 2, 3));
-  const c = pipe.tensorFromImage(img, new Random(1, 2, 4));
+  const a = pipe.tensorFromImage(img, Random.derive(1, 2, 3));
+  const b = pipe.tensorFromImage(img, Random.derive(1, 2, 3));
+  const c = pipe.tensorFromImage(img, Random.derive(1, 2, 4));
   assert.deepEqual(a, b);
   assert.notDeepEqual(a, c);
   assert.equal(a.length, 3 * 32 * 32);

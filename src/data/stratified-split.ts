@@ -3,7 +3,7 @@
  * same fraction in val (rounded) and at least one image in train. Pure: the order of the
  * files in, the fraction and the seed fix the result.
  */
-import { permutation, Random } from './random.js';
+import { keyedRandom, permutation } from './random.js';
 import type { Sample } from './sample.js';
 
 export function stratifiedSplit(filesPerClass: readonly (readonly string[])[], valFraction: number, seed: number): { train: Sample[]; val: Sample[] } {
@@ -19,7 +19,7 @@ export function stratifiedSplit(filesPerClass: readonly (readonly string[])[], v
       for (const path of files) train.push({ path, label });
       return;
     }
-    const order = permutation(new Random(seed, label), n);
+    const order = permutation(keyedRandom(seed, label), n);
     const isVal = new Uint8Array(n);
     for (let i = 0; i < nVal; i++) isVal[order[i]] = 1;
     files.forEach((path, i) => (isVal[i] ? val : train).push({ path, label }));

@@ -5,13 +5,12 @@
  * current one runs), returns softmax probabilities per image, and reports images that
  * cannot be decoded instead of failing on them.
  */
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { ConfigError, DataError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import { buildEvalTransform } from '../data/build-transforms.js';
 import type { Pipeline } from '../data/pipeline.js';
 import { PreprocessSpecSchema } from '../data/preprocess.js';
-import { Random } from '../data/random.js';
+import { createLoader } from '../data/loader.js';
 import { Session } from '../engine/session.js';
 import { flipBatchHorizontal } from './flip-batch.js';
 import { readClassifier, type ClassifierFile, type ClassifierMetadata } from './model-file.js';
@@ -73,12 +72,6 @@ function softmaxInto(logits: ArrayLike<number>, n: number, k: number, out: Float
       out[r * k + c] = accumulate ? out[r * k + c] + p : p;
     }
   }
-}
-
-interface DecodedBatch {
-  paths: string[];
-  tensor: Float32Array;
-  skipped: SkippedImage[];
 }
 
 export class Classifier {
@@ -146,60 +139,27 @@ export class Classifier {
     return logits;
   }
 
-  private async decodeBatch(paths: string[]): Promise<DecodedBatch> {
-    const per = this.transform.tensorLength;
-    const tensor = new Float32Array(paths.length * per);
-    const ok: boolean[] = new Array(paths.length).fill(false);
-    const skipped: SkippedImage[] = [];
-    const rng = new Random(0); // the eval transform draws nothing
-    await Promise.all(
-      paths.map(async (path, i) => {
-        try {
-          const bytes = await readFile(path);
-          await this.transform.run(bytes, rng, tensor, i * per, path);
-          ok[i] = true;
-        } catch (err) {
-          if (err instanceof DataError) skipped.push({ path, reason: err.message });
-          else if ((err as NodeJS.ErrnoException).code) skipped.push({ path, reason: `Cannot read \`${path}\`: ${(err as NodeJS.ErrnoException).code}` });
-          else throw err;
-        }
-      }),
-    );
-    if (skipped.length === 0) return { paths, tensor, skipped };
-    // Compact the good images to the front.
-    const kept: string[] = [];
-    for (let i = 0; i < paths.length; i++) {
-      if (!ok[i]) continue;
-      if (kept.length !== i) tensor.copyWithin(kept.length * per, i * per, (i + 1) * per);
-      kept.push(paths[i]);
-    }
-    skipped.sort((a, b) => paths.indexOf(a.path) - paths.indexOf(b.path));
-    return { paths: kept, tensor: tensor.slice(0, kept.length * per), skipped };
-  }
-
   /** Probabilities for image files, in input order; undecodable files are skipped and listed. */
   async classifyFiles(paths: readonly string[], options?: ClassifyOptions): Promise<ClassifyResult> {
     const opts = parseOptions(ClassifyOptionsSchema, options, 'classifyFiles');
     const k = this.classes.length;
-    const batches: string[][] = [];
-    for (let i = 0; i < paths.length; i += opts.batchSize) batches.push(paths.slice(i, i + opts.batchSize));
     const images: ClassifiedImage[] = [];
-    const skipped: SkippedImage[] = [];
+    // The data loader decodes the next batches while this one runs, and drops unreadable files.
+    const loader = createLoader(
+      paths.map((path) => ({ path, label: -1 })),
+      this.transform,
+      { batchSize: opts.batchSize, shuffle: false, prefetch: 1 },
+    );
     let done = 0;
-    let next = batches.length > 0 ? this.decodeBatch(batches[0]) : undefined;
-    for (let b = 0; b < batches.length; b++) {
-      const batch = await next!;
-      // Decode the next batch while this one runs.
-      next = b + 1 < batches.length ? this.decodeBatch(batches[b + 1]) : undefined;
-      next?.catch(() => {}); // surfaced when awaited
-      skipped.push(...batch.skipped);
-      if (batch.paths.length > 0) {
-        const probs = await this.classifyTensor(batch.tensor, batch.paths.length, opts.tta);
+    for await (const batch of loader) {
+      if (batch.size > 0) {
+        const probs = await this.classifyTensor(batch.images, batch.size, opts.tta);
         batch.paths.forEach((path, i) => images.push({ path, probabilities: probs.slice(i * k, (i + 1) * k) }));
       }
-      done += batches[b].length;
+      done = Math.min(paths.length, done + opts.batchSize);
       opts.onProgress?.(done, paths.length);
     }
+    const skipped = [...loader.skipped].sort((x, y) => x.index - y.index).map((s) => ({ path: s.path, reason: s.reason }));
     return { images, skipped };
   }
 

@@ -7,8 +7,7 @@
  * runs the file directly.
  */
 import { mkdir } from 'node:fs/promises';
-import { dirname, extname, resolve } from 'node:path';
-import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, WeightsError } from '../errors.js';
 import { PreprocessSpecSchema } from '../data/preprocess.js';
@@ -19,8 +18,7 @@ import { getModel } from '../models/registry.js';
 import type { NamedTensors } from '../tensor.js';
 import { resolveWeightsFile, type FetchWeightsOptions } from '../weights/download.js';
 import { matchStateDict } from '../weights/load-state.js';
-import { readPth } from '../weights/pth.js';
-import { readSafetensors } from '../weights/safetensors.js';
+import { loadWeightsFile } from '../weights/load-weights-file.js';
 import { writeClassifier, type ClassifierMetadata } from './model-file.js';
 
 const ExportOptionsSchema = z.strictObject({
@@ -51,24 +49,6 @@ export interface ExportResult {
   metadata: ClassifierMetadata;
 }
 
-const PK = [0x50, 0x4b, 0x03, 0x04];
-
-/** A state dict from a PyTorch zip checkpoint or a safetensors file, told apart by content. */
-export async function readStateDictFile(path: string): Promise<NamedTensors> {
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(await readFile(path));
-  } catch (cause) {
-    throw new WeightsError(`Cannot read weight file \`${path}\`: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { hint: 'check the path given with --weights', cause });
-  }
-  const ext = extname(path).toLowerCase();
-  if (PK.every((b, i) => bytes[i] === b) || ext === '.pth' || ext === '.pt' || ext === '.bin') return readPth(bytes, { fileName: path });
-  if (ext === '.safetensors' || bytes[8] === 0x7b /* '{' after the 8-byte header length */) return readSafetensors(bytes, { fileName: path });
-  throw new WeightsError(`Weight file \`${path}\` is neither a PyTorch checkpoint (.pth/.pt) nor a safetensors file`, {
-    hint: 'export reads torch.save state dicts and safetensors; other formats (ONNX, TF.js) are imported through `headstart train --weights`',
-  });
-}
-
 function parseOptions(options: ExportOptions | undefined) {
   const r = ExportOptionsSchema.safeParse(options ?? {});
   if (!r.success) {
@@ -84,16 +64,24 @@ export async function exportModel(model: string | ModelSpec, out: string, option
   const opts = parseOptions(options);
   const spec = typeof model === 'string' ? getModel(model) : model;
   const source = spec.weights[0];
-  if (opts.weights === undefined && source && source.format !== 'pth' && source.format !== 'safetensors') {
-    throw new ConfigError(`export of ${spec.name} needs --weights: its known weights are in ${source.format} format`, { hint: 'pass a .pth or .safetensors state dict with --weights' });
+  let weightsPath: string;
+  let loaded: NamedTensors;
+  if (opts.weights === undefined && spec.builtinWeights) {
+    // Weights that ship with headstart (the offline backbone): no file, no network.
+    weightsPath = `builtin:${spec.builtinWeights.id}`;
+    loaded = await spec.builtinWeights.load();
+  } else {
+    if (opts.weights === undefined && source && source.format !== 'pth' && source.format !== 'safetensors') {
+      throw new ConfigError(`export of ${spec.name} needs --weights: its known weights are in ${source.format} format`, { hint: 'pass a .pth or .safetensors state dict with --weights' });
+    }
+    weightsPath = await resolveWeightsFile(opts.weights, source ? { ...source } : undefined, opts.fetch);
+    loaded = await loadWeightsFile(weightsPath);
   }
-  const weightsPath = await resolveWeightsFile(opts.weights, source ? { ...source } : undefined, opts.fetch);
-  const loaded = await readStateDictFile(weightsPath);
 
   const headWeight = `${spec.head.name}.weight`;
   const ownClasses = loaded.get(headWeight)?.shape[0];
   if (opts.numClasses === undefined && ownClasses === undefined) {
-    throw new WeightsError(`\`${weightsPath}\` has no \`${headWeight}\`: the checkpoint's class count is unknown`, { hint: 'give the class count with --num-classes' });
+    throw new WeightsError(`The weights of ${spec.name} (${weightsPath}) have no \`${headWeight}\`: the class count is unknown`, { hint: 'give the class count with --num-classes (the classifier is then initialised like torch.nn.Linear)' });
   }
   const numClasses = opts.classes?.length ?? opts.numClasses ?? ownClasses!;
   if (opts.classes && opts.numClasses !== undefined && opts.classes.length !== opts.numClasses) {

@@ -96,7 +96,12 @@ export function tensorFromProto(t: onnxProto.onnx.ITensorProto): HostTensor {
   const shape = (t.dims ?? []).map((d) => toNumber(d as number));
   const n = shape.reduce((a, b) => a * b, 1);
   const raw = t.rawData && t.rawData.length > 0 ? t.rawData : undefined;
-  const copy = (bytes: Uint8Array) => bytes.slice().buffer;
+  // A copy into a fresh, aligned buffer (protobufjs may hand out a view of a pooled Buffer).
+  const copy = (bytes: Uint8Array) => {
+    const out = new Uint8Array(bytes.length);
+    out.set(bytes);
+    return out.buffer;
+  };
   switch (dtype) {
     case 'float32':
       return { dtype, shape, data: raw ? new Float32Array(copy(raw)) : Float32Array.from(t.floatData ?? []) };

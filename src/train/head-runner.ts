@@ -5,8 +5,7 @@
  * sample's view for an epoch is drawn from the run's seed.
  */
 import type { ResolvedTrainConfig } from '../config.js';
-import { nextFloat, Random } from '../data/random.js';
-import { randomInt } from '../data/random.js';
+import { keyedRandom, nextFloat, randomInt, type RandomSource } from '../data/random.js';
 import { Session, type SessionOptions } from '../engine/session.js';
 import { IO } from '../engine/training-graph.js';
 import type { ModelSpec } from '../models/model-spec.js';
@@ -94,7 +93,7 @@ export async function createHeadRunner(a: HeadRunnerArgs): Promise<EpochRunner> 
       const meter = new PhaseMeter();
       await hooks.start(stepsPerEpoch, N);
       const order = epochOrder(N, true, config.seed, epoch);
-      const viewRng = new Random(config.seed, epoch, 0x71e3);
+      const viewRng = keyedRandom(config.seed, epoch, 0x71e3);
       const viewOf = Int32Array.from(order, () => (views.length > 1 ? randomInt(viewRng, 0, views.length) : 0));
       for (let b = 0; b < stepsPerEpoch; b++) {
         hooks.checkStop();
@@ -114,7 +113,7 @@ export async function createHeadRunner(a: HeadRunnerArgs): Promise<EpochRunner> 
           [wName]: changing.get(wName)!,
           [bName]: changing.get(bName)!,
         };
-        if (graph.dropout > 0) feeds[DROPOUT_MASK] = { dtype: 'float32', shape: [n, D], data: dropoutMask(n * D, graph.dropout, new Random(config.seed, epoch, b, 0xd209)) };
+        if (graph.dropout > 0) feeds[DROPOUT_MASK] = { dtype: 'float32', shape: [n, D], data: dropoutMask(n * D, graph.dropout, keyedRandom(config.seed, epoch, b, 0xd209)) };
         const out = await session.run(feeds);
         const loss = (out[IO.loss].data as Float32Array)[0];
         if (!Number.isFinite(loss)) throw hooks.nonFinite(loss, b + 1, stepsPerEpoch);
@@ -143,7 +142,7 @@ export async function createHeadRunner(a: HeadRunnerArgs): Promise<EpochRunner> 
 }
 
 /** Inverted dropout: 0 with probability p, else 1/(1-p). */
-function dropoutMask(n: number, p: number, rng: Random): Float32Array {
+function dropoutMask(n: number, p: number, rng: RandomSource): Float32Array {
   const m = new Float32Array(n);
   const keep = 1 / (1 - p);
   for (let i = 0; i < n; i++) m[i] = nextFloat(rng) < p ? 0 : keep;

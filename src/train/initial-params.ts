@@ -58,7 +58,7 @@ export async function loadInitialParams(spec: ModelSpec, o: InitialParamsOptions
     weightsLabel = spec.builtinWeights.description;
   } else if (spec.weights.length > 0) {
     const source = spec.weights[0];
-    const path = await resolveWeightsFile(undefined, source, o.onDownloadProgress ? { onProgress: o.onDownloadProgress } : undefined);
+    const path = await resolveWeightsFile(undefined, { url: source.url, sha256: source.sha256, licence: source.license }, o.onDownloadProgress ? { onProgress: o.onDownloadProgress } : undefined);
     loaded = await loadWeightsFile(path);
     weightsId = `${spec.name}:${source.id}:${source.sha256}`;
     weightsLabel = `${source.id} (${source.url})`;

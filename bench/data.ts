@@ -1,0 +1,141 @@
+/**
+ * bench:data — decoding + augmentation throughput of the train pipeline on 2,000 generated
+ * JPEGs of 500x375 (the size of Dogs vs Cats photos): headstart's loader (sharp/libvips,
+ * RandomResizedCrop(224) + RandomHorizontalFlip + Normalize, batches of 32) side by side
+ * with PyTorch's DataLoader (PIL, the same transforms, num_workers = cores, persistent
+ * workers, its fastest malloc settings) in the same run. Epochs alternate between the two
+ * so machine noise hits both; medians are reported. The last line is {"data": R} with
+ * R = headstart images/s / PyTorch images/s.
+ *
+ *   npm run bench:data                       (defaults: 2000 images, 3 rounds)
+ *   BENCH_IMAGES=500 BENCH_ROUNDS=2 npm run bench:data
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import sharp from 'sharp';
+import { buildTrainTransform } from '../src/data/build-transforms.js';
+import { createLoader } from '../src/data/loader.js';
+import { IMAGENET_PREPROCESS } from '../src/data/preprocess.js';
+import type { Sample } from '../src/data/sample.js';
+import { Random } from '../src/random.js';
+
+const count = Number(process.env.BENCH_IMAGES ?? 2000);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const batchSize = Number(process.env.BENCH_BATCH ?? 32);
+const cores = os.availableParallelism();
+const W = 500;
+const H = 375;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Photo-like JPEGs: crops of a few smooth, noisy textures with per-image colour shifts. */
+async function generate(dir: string): Promise<void> {
+  const marker = join(dir, `complete-${count}`);
+  if (existsSync(marker)) return;
+  mkdirSync(dir, { recursive: true });
+  const rng = new Random(2024);
+  const BW = 2 * W;
+  const BH = 2 * H;
+  const bases: Uint8Array[] = [];
+  for (let b = 0; b < 6; b++) {
+    const waves = Array.from({ length: 6 }, () => ({ fx: rng.uniform(0, 0.06), fy: rng.uniform(0, 0.06), ph: rng.uniform(0, 6.28), c: [rng.next(), rng.next(), rng.next()] }));
+    const px = new Uint8Array(BW * BH * 3);
+    for (let y = 0; y < BH; y++) {
+      for (let x = 0; x < BW; x++) {
+        for (let c = 0; c < 3; c++) {
+          let v = 0;
+          for (const w of waves) v += w.c[c] * Math.sin(w.fx * x + w.fy * y + w.ph);
+          px[(y * BW + x) * 3 + c] = Math.max(0, Math.min(255, 128 + 38 * v + rng.uniform(-12, 12)));
+        }
+      }
+    }
+    bases.push(px);
+  }
+  const jobs: Promise<unknown>[] = [];
+  for (let i = 0; i < count; i++) {
+    const base = bases[i % bases.length];
+    const ox = rng.int(0, BW - W);
+    const oy = rng.int(0, BH - H);
+    const shift = [rng.int(-40, 40), rng.int(-40, 40), rng.int(-40, 40)];
+    const px = Buffer.alloc(W * H * 3);
+    for (let y = 0; y < H; y++) {
+      let s = ((y + oy) * BW + ox) * 3;
+      let d = y * W * 3;
+      for (let x = 0; x < W; x++, s += 3, d += 3) {
+        px[d] = Math.max(0, Math.min(255, base[s] + shift[0]));
+        px[d + 1] = Math.max(0, Math.min(255, base[s + 1] + shift[1]));
+        px[d + 2] = Math.max(0, Math.min(255, base[s + 2] + shift[2]));
+      }
+    }
+    jobs.push(sharp(px, { raw: { width: W, height: H, channels: 3 } }).jpeg({ quality: 85 }).toFile(join(dir, `${String(i).padStart(5, '0')}.jpg`)));
+    if (jobs.length >= 8) await Promise.all(jobs.splice(0));
+  }
+  await Promise.all(jobs);
+  writeFileSync(marker, '');
+}
+
+/** The PyTorch DataLoader in a long-lived process: one epoch per request. */
+function startTorch(dir: string) {
+  const child = spawn('/usr/bin/python3', ['scripts/data_bench_torch.py', dir, String(batchSize), String(cores)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, MALLOC_MMAP_THRESHOLD_: '33554432', MALLOC_TRIM_THRESHOLD_: '4000000000', MALLOC_TOP_PAD_: '536870912' },
+  });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const read = async () => {
+    const r = await lines.next();
+    if (r.done) throw new Error('scripts/data_bench_torch.py exited early (is python3-torchvision installed?)');
+    return JSON.parse(r.value) as { images: number; seconds: number; ready?: number };
+  };
+  return {
+    ready: read,
+    async epoch(): Promise<number> {
+      child.stdin.write('epoch\n');
+      const r = await read();
+      return r.images / r.seconds;
+    },
+    stop: () => child.stdin.end('quit\n'),
+  };
+}
+
+async function main(): Promise<void> {
+  const dir = join(os.tmpdir(), `headstart-bench-data-${W}x${H}`);
+  let t = performance.now();
+  await generate(dir);
+  const files = readdirSync(dir).filter((f) => f.endsWith('.jpg')).sort().slice(0, count);
+  console.log(`${files.length} JPEGs of ${W}x${H} in ${dir} (${((performance.now() - t) / 1000).toFixed(1)} s to prepare); ${cores} cores, batch ${batchSize}`);
+  const samples: Sample[] = files.map((f) => ({ path: join(dir, f), label: 0 }));
+  const pipeline = buildTrainTransform(IMAGENET_PREPROCESS);
+  let epoch = 0;
+  const headstart = async (): Promise<number> => {
+    const loader = createLoader(samples, pipeline, { batchSize, shuffle: true, seed: 1, epoch: epoch++ });
+    const t0 = performance.now();
+    let n = 0;
+    for await (const b of loader) n += b.size;
+    if (loader.skipped.length) throw new Error(`headstart skipped ${loader.skipped.length} files: ${loader.skipped[0].reason}`);
+    return n / ((performance.now() - t0) / 1000);
+  };
+
+  const torch = startTorch(dir);
+  await torch.ready();
+  t = performance.now();
+  await torch.epoch(); // warm-up: worker start-up
+  await headstart(); // warm-up: JIT, libvips
+  console.log(`warm-up ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    theirs.push(await torch.epoch());
+    ours.push(await headstart());
+    console.log(`round ${r + 1}: headstart ${ours[r].toFixed(0)} img/s, PyTorch ${theirs[r].toFixed(0)} img/s`);
+  }
+  torch.stop();
+  const a = median(ours);
+  const b = median(theirs);
+  console.log(`headstart loader (sharp, ${pipeline.describe()}): ${a.toFixed(1)} images/s (median of ${rounds})`);
+  console.log(`PyTorch DataLoader (PIL, ${cores} workers):  ${b.toFixed(1)} images/s (median of ${rounds})`);
+  console.log(JSON.stringify({ data: Number((a / b).toFixed(3)) }));
+}
+
+await main();

@@ -1,0 +1,83 @@
+/**
+ * headstart predict <model.onnx> <files|dir...>: top-k labels and probabilities as a table,
+ * CSV or JSON; --kaggle writes the Dogs vs Cats submission (id,label).
+ */
+import { writeFile } from 'node:fs/promises';
+import { ConfigError } from '../../errors.js';
+import { formatPredictionsTable, predictionsCsv, predictionsJson } from '../../infer/format-predictions.js';
+import { kaggleCsv } from '../../infer/kaggle-csv.js';
+import { predict } from '../../infer/predict.js';
+import { choice, parseClasses, parseFlags, parsePreprocess, positiveInt, reportError, UsageError } from './infer-cli.js';
+
+const USAGE = `usage: headstart predict <model.onnx> <image|folder>... [options]
+
+Classifies images with a trained model.onnx (its preprocessing and class names are read from the file).
+
+options:
+  --top-k K            classes to show per image (default 5)
+  --tta                average with the horizontally flipped view
+  --format F           table (default), csv or json
+  --kaggle FILE        write the Dogs vs Cats submission (id,label = P(second class)) to FILE
+  --batch-size N       images per run (default 16)
+  --threads N          ONNX Runtime threads (default: all cores)
+  --device D           cpu (default) or cuda
+  --classes LIST       class names of a foreign ONNX model: a,b,c or a .json file holding an array
+  --preprocess JSON    preprocessing of a foreign ONNX model: JSON or a .json file
+                       ({"inputSize":224,"resizeSize":256,"mean":[..],"std":[..],"interpolation":"bilinear"})
+  --verbose            print stack traces on errors
+  -h, --help           this help`;
+
+const OPTIONS = {
+  'top-k': { type: 'string' },
+  tta: { type: 'boolean' },
+  format: { type: 'string' },
+  kaggle: { type: 'string' },
+  'batch-size': { type: 'string' },
+  threads: { type: 'string' },
+  device: { type: 'string' },
+  classes: { type: 'string' },
+  preprocess: { type: 'string' },
+  verbose: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export async function predictCommand(argv: string[]): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  try {
+    const { values, positionals } = parseFlags(argv, OPTIONS);
+    if (values.help) {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    if (positionals.length < 2) throw new UsageError(positionals.length === 0 ? 'missing <model.onnx> and images' : 'missing the images (files or folders) to classify');
+    const format = choice(values.format, 'format', ['table', 'csv', 'json'] as const) ?? 'table';
+    const [modelPath, ...inputs] = positionals;
+    const progress = process.stderr.isTTY && format === 'table' && !values.kaggle;
+    const result = await predict(modelPath, inputs, {
+      topK: positiveInt(values['top-k'], 'top-k'),
+      tta: values.tta ?? false,
+      batchSize: positiveInt(values['batch-size'], 'batch-size'),
+      threads: positiveInt(values.threads, 'threads'),
+      device: choice(values.device, 'device', ['cpu', 'cuda'] as const),
+      classes: parseClasses(values.classes),
+      preprocess: parsePreprocess(values.preprocess),
+      onProgress: progress ? (done, total) => process.stderr.write(`\rclassified ${done}/${total}`) : undefined,
+    });
+    if (progress) process.stderr.write('\r\x1b[K');
+    if (values.kaggle) {
+      const csv = kaggleCsv(result.predictions, result.classes);
+      try {
+        await writeFile(values.kaggle, csv);
+      } catch (err) {
+        throw new ConfigError(`Cannot write \`${values.kaggle}\`: ${(err as Error).message}`, { hint: 'check that the folder exists and is writable', cause: err });
+      }
+      process.stdout.write(`wrote ${result.predictions.length} rows (id, P(${result.classes[1]})) to ${values.kaggle}\n`);
+    } else if (format === 'csv') process.stdout.write(predictionsCsv(result));
+    else if (format === 'json') process.stdout.write(predictionsJson(result));
+    else process.stdout.write(formatPredictionsTable({ ...result, skipped: [] }));
+    for (const s of result.skipped) process.stderr.write(`warning: skipped ${s.path}: ${s.reason}\n`);
+    return 0;
+  } catch (err) {
+    return reportError(err, verbose, USAGE);
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The CLI's usage errors (exit code 2) and error printing: one line per error
+ * (`error: <message> (<hint>)`), a stack only with --verbose. Exit codes: 1 for a user error
+ * (a HeadstartError: bad data, weights, a diverged run), 2 for a usage error (unknown flag,
+ * bad value, missing argument).
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { HeadstartError } from '../errors.js';
+
+/** Bad flags or arguments: exit code 2. */
+export class UsageError extends HeadstartError {
+  constructor(message: string, options?: { hint?: string }) {
+    super('E_USAGE', message, options);
+  }
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** Levenshtein distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+  }
+  return d[a.length][b.length];
+}
+
+export function closest(word: string, choices: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of choices) {
+    const dd = distance(word, c);
+    if (dd < bestD) [best, bestD] = [c, dd];
+  }
+  return bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+/** Strict parseArgs: an unknown flag or a missing value is a UsageError that lists the valid flags. */
+export function parseFlags<O extends Options>(argv: string[], options: O, command: string) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    const names = Object.keys(options).map((k) => `--${k}`);
+    const e = err as NodeJS.ErrnoException;
+    const unknown = /Unknown option '([^']+)'/.exec(e.message)?.[1];
+    if (unknown) {
+      const guess = closest(unknown.replace(/^-+/, '').split('=')[0], Object.keys(options));
+      throw new UsageError(`unknown flag ${unknown} for \`headstart ${command}\`${guess ? ` (did you mean --${guess}?)` : ''}`, { hint: `valid flags: ${names.join(', ')}` });
+    }
+    throw new UsageError(`${e.message.split('\n')[0]}`, { hint: `see \`headstart ${command} --help\`` });
+  }
+}
+
+export function intFlag(value: string | undefined, flag: string, min = 1): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < min) throw new UsageError(`--${flag} must be a whole number >= ${min}, found \`${value}\``);
+  return n;
+}
+
+export function numberFlag(value: string | undefined, flag: string, range: { min?: number; max?: number; exclusiveMin?: boolean; exclusiveMax?: boolean } = {}): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  const { min, max } = range;
+  const low = min === undefined || (range.exclusiveMin ? n > min : n >= min);
+  const high = max === undefined || (range.exclusiveMax ? n < max : n <= max);
+  if (value.trim() === '' || !Number.isFinite(n) || !low || !high) {
+    const lo = min === undefined ? '' : `${range.exclusiveMin ? '>' : '>='} ${min}`;
+    const hi = max === undefined ? '' : `${range.exclusiveMax ? '<' : '<='} ${max}`;
+    throw new UsageError(`--${flag} must be a number${lo || hi ? ` ${[lo, hi].filter(Boolean).join(' and ')}` : ''}, found \`${value}\``);
+  }
+  return n;
+}
+
+export function choiceFlag<T extends string>(value: string | undefined, flag: string, choices: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!choices.includes(value as T)) {
+    const guess = closest(value, choices);
+    throw new UsageError(`--${flag} must be one of ${choices.join(', ')}, found \`${value}\`${guess ? ` (did you mean ${guess}?)` : ''}`);
+  }
+  return value as T;
+}
+
+/** Prints an error as one line (stack with --verbose) and returns the exit code. */
+export function reportError(err: unknown, verbose: boolean, write: (s: string) => void = (s) => process.stderr.write(s)): number {
+  if (err instanceof UsageError) {
+    write(`error: ${err.toLine()}\n`);
+    return 2;
+  }
+  if (err instanceof HeadstartError) {
+    write(`error: ${err.toLine()}\n`);
+    if (verbose && err.stack) write(`${err.stack}\n`);
+    if (verbose && err.cause instanceof Error && err.cause.stack) write(`caused by: ${err.cause.stack}\n`);
+    return 1;
+  }
+  const e = err as Error;
+  write(`error: ${e?.message ?? String(err)}${verbose ? '' : ' (run with --verbose for the stack trace)'}\n`);
+  if (verbose && e?.stack) write(`${e.stack}\n`);
+  return 1;
+}

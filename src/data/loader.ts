@@ -1,0 +1,214 @@
+/**
+ * createLoader: an async iterator of batches {images (NCHW float32), labels, paths, indices}.
+ *
+ * - Order: a seeded shuffle per epoch (torch.randperm's algorithm on Random.derive(seed, epoch)).
+ * - Augmentation: sample i of epoch e draws from Random.derive(seed, e, i), so results do not
+ *   depend on which decode finishes first: same seed and epoch, same batches, bit for bit.
+ * - Parallel decoding: up to `concurrency` images in flight (libvips works off the main
+ *   thread); a prefetch window of `prefetch` batches is filled ahead of the consumer, so
+ *   decoding overlaps the engine and memory stays at most prefetch + 1 batches.
+ * - A file that fails to load is dropped from its batch (the batch is shorter), reported
+ *   once through `onSkip` and `skipped`, and not retried in later epochs of this loader.
+ * - Last batch: kept (shorter) or dropped (`dropLast`).
+ */
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+import { ConfigError, DataError } from '../errors.js';
+import { readImageBytes } from './decode.js';
+import type { Pipeline } from './pipeline.js';
+import { keyedRandom, permutation } from './random.js';
+import type { Sample } from './sample.js';
+
+export interface Batch {
+  /** [size, 3, height, width], normalised. */
+  images: Float32Array;
+  labels: Int32Array;
+  paths: string[];
+  /** Positions of the samples in the array given to createLoader. */
+  indices: Int32Array;
+  size: number;
+}
+
+export interface SkippedFile {
+  path: string;
+  index: number;
+  reason: string;
+  error: DataError;
+}
+
+export const LoaderOptionsSchema = z.strictObject({
+  batchSize: z.number().int().positive().default(32),
+  shuffle: z.boolean().default(false),
+  seed: z.number().int().nonnegative().default(0),
+  epoch: z.number().int().nonnegative().default(0),
+  dropLast: z.boolean().default(false),
+  /** Batches decoded ahead of the consumer. */
+  prefetch: z.number().int().positive().default(2),
+  /** Images decoded at the same time (default: 2 per core, at least 4). */
+  concurrency: z.number().int().positive().optional(),
+  /** Called once per file that fails to load. */
+  onSkip: z.custom<(skipped: SkippedFile) => void>((v) => typeof v === 'function', { message: 'onSkip must be a function' }).optional(),
+});
+
+export type LoaderOptions = z.input<typeof LoaderOptionsSchema>;
+
+export interface Loader extends AsyncIterable<Batch> {
+  /** Batches per epoch (before skips). */
+  readonly batchCount: number;
+  /** [channels, height, width] of one image. */
+  readonly imageShape: readonly [number, number, number];
+  /** Files that failed to load so far, each once. */
+  readonly skipped: readonly SkippedFile[];
+  /** The batches of another epoch (the options' epoch is what iterating the loader gives). */
+  epoch(epoch: number): AsyncIterable<Batch>;
+}
+
+class Deferred {
+  promise: Promise<void>;
+  resolve!: () => void;
+  constructor() {
+    this.promise = new Promise((r) => (this.resolve = r));
+  }
+}
+
+interface BatchSlot {
+  images: Float32Array;
+  labels: Int32Array;
+  paths: string[];
+  indices: Int32Array;
+  ok: Uint8Array;
+  pending: number;
+  done: Deferred;
+}
+
+export function createLoader(samples: readonly Sample[], transform: Pipeline, options?: LoaderOptions): Loader {
+  const parsed = LoaderOptionsSchema.safeParse(options ?? {});
+  if (!parsed.success) {
+    throw new ConfigError(`createLoader: invalid options: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ')}`, {
+      hint: 'options are batchSize, shuffle, seed, epoch, dropLast, prefetch, concurrency, onSkip',
+    });
+  }
+  const o = parsed.data;
+  if (!transform.outputSize) {
+    throw new ConfigError(`createLoader: the pipeline ${transform.describe()} has no fixed output size`, { hint: 'end it with a crop (RandomResizedCrop or CenterCrop)' });
+  }
+  const { width, height } = transform.outputSize;
+  const chw = 3 * width * height;
+  const concurrency = o.concurrency ?? Math.max(4, 2 * availableParallelism());
+  const n = samples.length;
+  const batchCount = o.dropLast ? Math.floor(n / o.batchSize) : Math.ceil(n / o.batchSize);
+  const skipped: SkippedFile[] = [];
+  const bad = new Set<number>();
+
+  const report = (index: number, err: DataError) => {
+    if (bad.has(index)) return;
+    bad.add(index);
+    const s: SkippedFile = { path: samples[index].path, index, reason: err.message, error: err };
+    skipped.push(s);
+    o.onSkip?.(s);
+  };
+
+  async function* iterate(epoch: number): AsyncGenerator<Batch> {
+    const order = o.shuffle ? permutation(keyedRandom(o.seed, epoch), n) : Int32Array.from({ length: n }, (_, i) => i);
+    const total = Math.min(n, batchCount * o.batchSize);
+    const slots = new Map<number, BatchSlot>();
+    let next = 0; // next position in `order` to schedule
+    let inFlight = 0;
+    let consumed = 0; // batches handed to the consumer
+    let stopped = false;
+    let fatal: unknown = null;
+    let wake = new Deferred();
+
+    const slotFor = (b: number): BatchSlot => {
+      let s = slots.get(b);
+      if (!s) {
+        const size = Math.min(o.batchSize, total - b * o.batchSize);
+        s = { images: new Float32Array(size * chw), labels: new Int32Array(size), paths: new Array(size), indices: new Int32Array(size), ok: new Uint8Array(size), pending: size, done: new Deferred() };
+        slots.set(b, s);
+      }
+      return s;
+    };
+
+    const load = async (slot: BatchSlot, j: number, index: number) => {
+      const sample = samples[index];
+      slot.labels[j] = sample.label;
+      slot.paths[j] = sample.path;
+      slot.indices[j] = index;
+      if (bad.has(index)) return;
+      try {
+        const bytes = await readImageBytes(sample.path);
+        await transform.run(bytes, keyedRandom(o.seed, epoch, index), slot.images, j * chw, sample.path);
+        slot.ok[j] = 1;
+      } catch (err) {
+        if (err instanceof DataError) report(index, err);
+        else fatal ??= err;
+      }
+    };
+
+    const pump = () => {
+      while (!stopped && fatal === null && inFlight < concurrency && next < total) {
+        const b = Math.floor(next / o.batchSize);
+        if (b >= consumed + o.prefetch) break; // memory bound: the prefetch window is full
+        const slot = slotFor(b);
+        const j = next - b * o.batchSize;
+        const index = order[next++];
+        inFlight++;
+        void load(slot, j, index).finally(() => {
+          inFlight--;
+          if (--slot.pending === 0) slot.done.resolve();
+          wake.resolve();
+          pump();
+        });
+      }
+    };
+
+    try {
+      for (let b = 0; b < batchCount; b++) {
+        pump();
+        const slot = slotFor(b);
+        while (slot.pending > 0 && fatal === null) {
+          await wake.promise;
+          wake = new Deferred();
+        }
+        if (fatal !== null) throw fatal;
+        slots.delete(b);
+        consumed = b + 1;
+        pump(); // refill the window before the consumer starts on this batch
+        const batch = compact(slot, chw);
+        if (batch.size > 0) yield batch;
+      }
+    } finally {
+      stopped = true;
+    }
+  }
+
+  return {
+    batchCount,
+    imageShape: [3, height, width] as const,
+    get skipped() {
+      return skipped;
+    },
+    epoch: (e: number) => ({ [Symbol.asyncIterator]: () => iterate(e) }),
+    [Symbol.asyncIterator]: () => iterate(o.epoch),
+  };
+}
+
+/** Drops the failed slots of a batch (rare: copies only then). */
+function compact(s: BatchSlot, chw: number): Batch {
+  const size = s.ok.reduce((a, v) => a + v, 0);
+  if (size === s.ok.length) return { images: s.images, labels: s.labels, paths: s.paths, indices: s.indices, size };
+  const images = new Float32Array(size * chw);
+  const labels = new Int32Array(size);
+  const indices = new Int32Array(size);
+  const paths: string[] = [];
+  let k = 0;
+  for (let j = 0; j < s.ok.length; j++) {
+    if (!s.ok[j]) continue;
+    images.set(s.images.subarray(j * chw, (j + 1) * chw), k * chw);
+    labels[k] = s.labels[j];
+    indices[k] = s.indices[j];
+    paths.push(s.paths[j]);
+    k++;
+  }
+  return { images, labels, paths, indices, size };
+}

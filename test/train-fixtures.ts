@@ -1,0 +1,61 @@
+/**
+ * Fixtures for the trainer's tests: a tiny network at 16x16 input (test/small-cnn.ts with an
+ * eval transform that keeps the whole image) and small generated image-folder datasets whose
+ * class is the dominant colour of noisy images, so a few epochs learn them.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import type { ModelSpec } from '../src/models/model-spec.js';
+import { Random } from '../src/random.js';
+import { smallCnn } from './small-cnn.js';
+
+export const tinySpec: ModelSpec = {
+  ...smallCnn,
+  name: 'tiny_cnn',
+  preprocess: { inputSize: 16, resizeSize: 16, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], interpolation: 'bilinear' },
+};
+
+/** A tiny spec whose head has dropout (exercises the host-fed dropout mask). */
+export const tinySpecDropout: ModelSpec = { ...tinySpec, name: 'tiny_cnn_dropout', head: { name: 'fc', dropout: 0.2 } };
+
+export const COLOURS = ['blue', 'green', 'red'] as const;
+
+async function image(rng: Random, cls: number, size: number): Promise<Buffer> {
+  const data = Buffer.alloc(size * size * 3);
+  for (let i = 0; i < size * size; i++) {
+    for (let c = 0; c < 3; c++) {
+      const base = c === 2 - cls ? 170 : 70;
+      data[i * 3 + c] = Math.max(0, Math.min(255, Math.round(base + rng.normal() * 40)));
+    }
+  }
+  return sharp(data, { raw: { width: size, height: size, channels: 3 } }).png().toBuffer();
+}
+
+export interface FixtureOptions {
+  train?: number;
+  val?: number;
+  size?: number;
+  seed?: number;
+}
+
+/** root/train/<colour>/*.png and root/val/<colour>/*.png; returns the root. */
+export async function makeColourDataset(options: FixtureOptions = {}): Promise<string> {
+  const { train = 12, val = 4, size = 20, seed = 1 } = options;
+  const root = await mkdtemp(join(os.tmpdir(), 'headstart-train-'));
+  const rng = new Random(seed);
+  for (const [split, n] of [['train', train], ['val', val]] as const) {
+    for (let c = 0; c < COLOURS.length; c++) {
+      const dir = join(root, split, COLOURS[c]);
+      mkdirSync(dir, { recursive: true });
+      for (let i = 0; i < n; i++) writeFileSync(join(dir, `${split}-${i}.png`), await image(rng, c, size));
+    }
+  }
+  return root;
+}
+
+export async function tempDir(prefix = 'headstart-out-'): Promise<string> {
+  return mkdtemp(join(os.tmpdir(), prefix));
+}
