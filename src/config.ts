@@ -206,7 +206,7 @@ export function parseTrainOptions(options: unknown): ParsedTrainOptions {
 }
 
 /** The model name the options ask for (the recipe's by default). */
-export function requestedModel(o: ParsedTrainOptions): string | ModelSpec {
+export function requestedModel(o: Pick<ParsedTrainOptions, 'model' | 'recipe'>): string | ModelSpec {
   return o.model ?? RECIPES[o.recipe].model;
 }
 

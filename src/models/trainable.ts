@@ -18,9 +18,23 @@ const OptionsSchema = z.strictObject({
 });
 export type TrainableOptions = z.input<typeof OptionsSchema>;
 
-/** True when `name` is the parameter `prefix` or lies under it (`features.1` does not match `features.10.x`). */
+/**
+ * True when `name` starts with `prefix` at a name boundary: the prefix ends the name or is
+ * followed by `.`, `_` or `/` (torchvision's `features.1.conv.0.weight`, Keras's
+ * `block_1_expand.weight`). So `features.1` does not match `features.10.x`, nor `block_1`
+ * `block_10_expand`.
+ */
 export function underPrefix(name: string, prefix: string): boolean {
-  return name === prefix || name.startsWith(`${prefix}.`);
+  if (!name.startsWith(prefix)) return false;
+  const next = name.charAt(prefix.length);
+  return next === '' || next === '.' || next === '_' || next === '/';
+}
+
+/** The stage (one of `stages`) a parameter belongs to: the longest matching prefix, or undefined. */
+export function stageOf(name: string, stages: readonly string[]): string | undefined {
+  let best: string | undefined;
+  for (const s of stages) if (underPrefix(name, s) && (!best || s.length > best.length)) best = s;
+  return best;
 }
 
 /** The backbone's stages, input to output (the spec's stages without the head). */
@@ -36,7 +50,8 @@ export function trainableFilter(spec: ModelSpec, options: TrainableOptions): (na
     });
   }
   const { mode, unfreezeLast } = parsed.data;
-  const isHead = (name: string) => underPrefix(name, spec.head.name);
+  const all = spec.stages.includes(spec.head.name) ? spec.stages : [...spec.stages, spec.head.name];
+  const isHead = (name: string) => stageOf(name, all) === spec.head.name;
   if (mode === 'features') {
     if (unfreezeLast !== undefined && unfreezeLast > 0) {
       throw new ConfigError(`unfreezeLast ${unfreezeLast} contradicts mode 'features' (only the head trains)`, { hint: "use mode 'finetune' with unfreezeLast" });
@@ -50,6 +65,7 @@ export function trainableFilter(spec: ModelSpec, options: TrainableOptions): (na
       hint: `choose 0 to ${stages.length}; the stages are ${stages.join(', ')}`,
     });
   }
-  const open = stages.slice(stages.length - unfreezeLast);
-  return (name) => isHead(name) || open.some((p) => underPrefix(name, p));
+  const open = new Set(stages.slice(stages.length - unfreezeLast));
+  open.add(spec.head.name);
+  return (name) => open.has(stageOf(name, all) ?? '');
 }

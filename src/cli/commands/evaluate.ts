@@ -1,0 +1,75 @@
+/**
+ * headstart evaluate <model.onnx> <dir>: accuracy with a 95% Wilson interval, per-class
+ * precision/recall/F1 and the confusion matrix on a labelled folder; --json for programs.
+ */
+import { evaluate } from '../../infer/evaluate.js';
+import { evaluationJson, formatEvaluation } from '../../infer/format-evaluation.js';
+import { choice, parseClasses, parseFlags, parsePreprocess, positiveInt, reportError, UsageError } from './infer-cli.js';
+
+const USAGE = `usage: headstart evaluate <model.onnx> <dir> [options]
+
+Evaluates a trained model.onnx on labelled images: <dir>/<class>/*.jpg, or a dataset root
+(train/, val/, test/), whose val/ is used unless --split says otherwise.
+
+options:
+  --json               print one JSON document instead of the report
+  --split S            train, val (default) or test, for a dataset root
+  --tta                average with the horizontally flipped view
+  --mistakes N         most confidently wrong images to list (default 10)
+  --batch-size N       images per run (default 16)
+  --threads N          ONNX Runtime threads (default: all cores)
+  --device D           cpu (default) or cuda
+  --classes LIST       class names of a foreign ONNX model: a,b,c or a .json file
+  --preprocess JSON    preprocessing of a foreign ONNX model: JSON or a .json file
+  --verbose            print stack traces on errors
+  -h, --help           this help`;
+
+const OPTIONS = {
+  json: { type: 'boolean' },
+  split: { type: 'string' },
+  tta: { type: 'boolean' },
+  mistakes: { type: 'string' },
+  'batch-size': { type: 'string' },
+  threads: { type: 'string' },
+  device: { type: 'string' },
+  classes: { type: 'string' },
+  preprocess: { type: 'string' },
+  verbose: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export async function evaluateCommand(argv: string[]): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  try {
+    const { values, positionals } = parseFlags(argv, OPTIONS);
+    if (values.help) {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    if (positionals.length !== 2) throw new UsageError(`expected <model.onnx> <dir>, found ${positionals.length} argument(s)`);
+    const [modelPath, dir] = positionals;
+    const progress = process.stderr.isTTY && !values.json;
+    const mistakes = values.mistakes === '0' ? 0 : positiveInt(values.mistakes, 'mistakes');
+    const result = await evaluate(modelPath, dir, {
+      split: choice(values.split, 'split', ['train', 'val', 'test'] as const),
+      tta: values.tta ?? false,
+      mistakes,
+      batchSize: positiveInt(values['batch-size'], 'batch-size'),
+      threads: positiveInt(values.threads, 'threads'),
+      device: choice(values.device, 'device', ['cpu', 'cuda'] as const),
+      classes: parseClasses(values.classes),
+      preprocess: parsePreprocess(values.preprocess),
+      onProgress: progress ? (done, total) => process.stderr.write(`\rclassified ${done}/${total}`) : undefined,
+    });
+    if (progress) process.stderr.write('\r\x1b[K');
+    if (values.json) {
+      process.stdout.write(evaluationJson(result));
+    } else {
+      process.stdout.write(formatEvaluation({ ...result, skipped: [] }));
+    }
+    for (const s of result.skipped) process.stderr.write(`warning: skipped ${s.path}: ${s.reason}\n`);
+    return 0;
+  } catch (err) {
+    return reportError(err, verbose, USAGE);
+  }
+}

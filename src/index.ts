@@ -1,0 +1,43 @@
+/**
+ * headstart's public API: the library calls behind the CLI, one per command.
+ *
+ *   import { train, predict, evaluate } from 'headstart';
+ *   const run = await train('assets/fashion-mnist-mini', { model: 'mobilenet_v2_offline', mode: 'features', epochs: 10 });
+ *   const { predictions } = await predict(run.modelPath!, ['photo.jpg']);
+ */
+export { train, type TrainResult } from './train/train.js';
+export { compare, type CompareResult } from './train/compare.js';
+export { predict, type PredictOptions, type PredictResult, type Prediction } from './infer/predict.js';
+export { evaluate, type EvaluateOptions, type EvaluateResult } from './infer/evaluate.js';
+export { exportModel, type ExportOptions, type ExportResult } from './infer/export.js';
+export { readClassifier, readClassifierMetadataFromBytes, writeClassifier, type ClassifierMetadata } from './infer/model-file.js';
+export { getModel, listModels, registerModel } from './models/registry.js';
+export type { ModelSpec } from './models/model-spec.js';
+export { scanImageFolder, type ImageFolder } from './data/image-folder.js';
+
+export {
+  RECIPES,
+  TrainOptionsSchema,
+  CompareOptionsSchema,
+  type TrainOptions,
+  type CompareOptions,
+  type ResolvedTrainConfig,
+  type TrainMode,
+  type RecipeName,
+} from './config.js';
+export { TRAIN_EVENT_NAMES, type TrainEvents, type TrainEventName, type TrainListener, type TrainContext } from './train/events.js';
+export { plainLog } from './train/listeners/plain-log.js';
+export { jsonLines } from './train/listeners/json-lines.js';
+export { earlyStopping } from './train/listeners/early-stopping.js';
+export { readCheckpoint, type CheckpointState } from './train/checkpoint.js';
+export { historyFromJson, type History, type EpochRecord } from './train/history.js';
+export {
+  HeadstartError,
+  ConfigError,
+  DataError,
+  WeightsError,
+  DownloadError,
+  EngineError,
+  GraphError,
+  TrainingError,
+} from './errors.js';
