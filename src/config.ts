@@ -156,7 +156,10 @@ export interface ResolvedOptim {
 export interface ResolvedTrainConfig extends ResolvedOptim {
   recipe: RecipeName;
   model: string;
-  weights: string;
+  /** The --weights option as given (a file, 'none'), or null for the model's own weights. */
+  weights: string | null;
+  /** Where the starting weights came from, in words. */
+  weightsSource: string;
   mode: ConcreteMode;
   epochs: number;
   batchSize: number;
@@ -231,7 +234,7 @@ export function resolveOptim(o: ParsedTrainOptions, mode: ConcreteMode): Resolve
 }
 
 /** The full configuration for a concrete mode. */
-export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, modelName: string, weights: string): ResolvedTrainConfig {
+export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, modelName: string, weightsSource: string): ResolvedTrainConfig {
   const r = RECIPES[o.recipe];
   if (mode === 'features' && o.unfreezeLast !== undefined && o.unfreezeLast > 0) {
     throw new ConfigError(`--unfreeze-last ${o.unfreezeLast} contradicts --mode features (only the new classifier trains)`, {
@@ -241,7 +244,8 @@ export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, mo
   return {
     recipe: o.recipe,
     model: modelName,
-    weights,
+    weights: o.weights ?? null,
+    weightsSource,
     mode,
     epochs: o.epochs ?? r.epochs,
     batchSize: o.batchSize ?? r.batchSize,

@@ -8,6 +8,7 @@ import ort from 'onnxruntime-node';
 import { exportModel } from '../src/infer/export.js';
 import { readClassifier, readClassifierMetadataFromBytes } from '../src/infer/model-file.js';
 import { WeightsError } from '../src/errors.js';
+import { exportCommand } from '../src/cli/commands/export.js';
 
 const PYTHON = '/usr/bin/python3';
 const dir = mkdtempSync(join(os.tmpdir(), 'headstart-infer-export-'));
@@ -74,4 +75,20 @@ test('export of the wrong architecture names the parameter and both shapes', asy
     exportModel('resnet50', join(dir, 'bad.onnx'), { weights: join(dir, 'resnet18.pth') }),
     (err: unknown) => err instanceof WeightsError && /Shape mismatch for `layer1\.0\.conv1\.weight`: expected \[64,64,1,1\], found \[64,64,3,3\]/.test(err.message),
   );
+});
+
+test('CLI: headstart export writes the file and reports; missing --model is a usage error', async (t) => {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io = { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) } };
+  assert.equal(await exportCommand(['--out', join(dir, 'x.onnx')], io), 2);
+  assert.match(err.join(''), /--model is required/);
+  assert.equal(await exportCommand(['--model', 'resnet18', '--out', join(dir, 'x.onnx'), '--num-classes', 'two'], io), 2);
+  assert.match(err.join(''), /--num-classes must be a positive whole number, found `two`/);
+  if (torchReason) return t.skip(torchReason);
+  const code = await exportCommand(['--model', 'resnet18', '--weights', join(dir, 'resnet18.pth'), '--out', join(dir, 'cli.onnx'), '--num-classes', '2', '--classes', 'cat,dog'], io);
+  assert.equal(code, 0, err.join(''));
+  assert.match(out.join(''), /wrote .*cli\.onnx: resnet18, 2 classes, 100 tensors from .*resnet18\.pth, re-initialised fc\.weight, fc\.bias/);
+  assert.match(err.join(''), /note: The checkpoint's classifier has 1000 outputs and the model 2/);
+  assert.deepEqual((await readClassifier(join(dir, 'cli.onnx'))).metadata.classes, ['cat', 'dog']);
 });

@@ -8,7 +8,9 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { parseTrainOptions, resolveTrainConfig } from '../src/config.js';
 import type { ModelSpec } from '../src/models/model-spec.js';
+import { CHECKPOINT_FORMAT, CHECKPOINT_VERSION, type CheckpointState } from '../src/train/checkpoint.js';
 import { Random } from '../src/random.js';
 import { smallCnn } from './small-cnn.js';
 
@@ -58,4 +60,22 @@ export async function makeColourDataset(options: FixtureOptions = {}): Promise<s
 
 export async function tempDir(prefix = 'headstart-out-'): Promise<string> {
   return mkdtemp(join(os.tmpdir(), prefix));
+}
+
+/** A checkpoint whose tensors all hold `epoch` (a torn write would mix values). */
+export function makeCheckpointState(epoch: number, size: number): CheckpointState {
+  const w = new Float32Array(size).fill(epoch);
+  return {
+    format: CHECKPOINT_FORMAT,
+    version: CHECKPOINT_VERSION,
+    epoch,
+    config: resolveTrainConfig(parseTrainOptions({ weights: 'none' }), 'finetune', 'tiny', 'none'),
+    classes: ['a', 'b'],
+    params: new Map([['w', { dtype: 'float32', shape: [size], data: w }]]),
+    optimizer: { type: 'sgd', groups: [{ params: ['w'], lr: 0.1 }], state: { w: { momentumBuffer: w.slice() } } },
+    scheduler: { type: 'step', t: epoch, baseLrs: [0.1] },
+    rng: [0, epoch],
+    history: { epochs: [] },
+    best: { epoch, valAcc: 0.5, params: new Map([['w', { dtype: 'float32', shape: [size], data: w.slice() }]]) },
+  };
 }

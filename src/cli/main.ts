@@ -6,6 +6,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { processIO, type CommandIO } from './command-io.js';
 import { closest } from './usage.js';
 
 export const VERSION = '0.1.0';
@@ -37,7 +38,8 @@ quick start (offline, under a minute on 2 cores):
   headstart train assets/fashion-mnist-mini --model mobilenet_v2_offline --mode features
 `;
 
-type CommandFn = (argv: string[]) => Promise<number>;
+/** Commands take (argv); train and compare also take a CommandIO (tests capture their output). */
+type CommandFn = (argv: string[], io?: CommandIO) => Promise<number>;
 
 async function loadCommand(name: string): Promise<CommandFn> {
   // A computed specifier: each command module is loaded only when it runs.
@@ -47,30 +49,30 @@ async function loadCommand(name: string): Promise<CommandFn> {
   return fn as CommandFn;
 }
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], io: CommandIO = processIO): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
-    if (first === 'help' && rest[0] && rest[0] in COMMANDS) return (await loadCommand(rest[0]))(['--help']);
-    process.stdout.write(MAIN_USAGE);
+    if (first === 'help' && rest[0] && rest[0] in COMMANDS) return (await loadCommand(rest[0]))(['--help'], io);
+    io.out(MAIN_USAGE);
     return first === undefined ? 2 : 0;
   }
   if (first === '--version' || first === '-v') {
-    process.stdout.write(`headstart ${VERSION}\n`);
+    io.out(`headstart ${VERSION}\n`);
     return 0;
   }
   if (!(first in COMMANDS)) {
     const guess = closest(first, Object.keys(COMMANDS));
-    process.stderr.write(`error: unknown command \`${first}\`${guess ? ` (did you mean \`${guess}\`?)` : ''} (commands: ${Object.keys(COMMANDS).join(', ')})\n`);
+    io.err(`error: unknown command \`${first}\`${guess ? ` (did you mean \`${guess}\`?)` : ''} (commands: ${Object.keys(COMMANDS).join(', ')})\n`);
     return 2;
   }
   let command: CommandFn;
   try {
     command = await loadCommand(first);
   } catch (err) {
-    process.stderr.write(`error: the \`${first}\` command is not available in this build: ${(err as Error).message}\n`);
+    io.err(`error: the \`${first}\` command is not available in this build: ${(err as Error).message}\n`);
     return 1;
   }
-  return command(rest);
+  return command(rest, io);
 }
 
 /** True when this module is the program (node main.js, the bin link, tsx main.ts), not an import. */

@@ -15,6 +15,7 @@ export class UsageError extends HeadstartError {
 }
 
 type Options = NonNullable<ParseArgsConfig['options']>;
+type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>>;
 
 /** Levenshtein distance, for "did you mean". */
 function distance(a: string, b: string): number {
@@ -27,6 +28,8 @@ function distance(a: string, b: string): number {
 }
 
 export function closest(word: string, choices: readonly string[]): string | undefined {
+  const prefixed = choices.filter((c) => word.length >= 2 && c.startsWith(word));
+  if (prefixed.length === 1) return prefixed[0];
   let best: string | undefined;
   let bestD = Infinity;
   for (const c of choices) {
@@ -37,7 +40,7 @@ export function closest(word: string, choices: readonly string[]): string | unde
 }
 
 /** Strict parseArgs: an unknown flag or a missing value is a UsageError that lists the valid flags. */
-export function parseFlags<O extends Options>(argv: string[], options: O, command: string) {
+export function parseFlags<O extends Options>(argv: string[], options: O, command: string): Parsed<O> {
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (err) {
@@ -48,7 +51,7 @@ export function parseFlags<O extends Options>(argv: string[], options: O, comman
       const guess = closest(unknown.replace(/^-+/, '').split('=')[0], Object.keys(options));
       throw new UsageError(`unknown flag ${unknown} for \`headstart ${command}\`${guess ? ` (did you mean --${guess}?)` : ''}`, { hint: `valid flags: ${names.join(', ')}` });
     }
-    throw new UsageError(`${e.message.split('\n')[0]}`, { hint: `see \`headstart ${command} --help\`` });
+    throw new UsageError(e.message.split('\n').join(' '), { hint: `see \`headstart ${command} --help\`` });
   }
 }
 

@@ -92,7 +92,6 @@ export async function exportModel(model: string | ModelSpec, out: string, option
   const expected = new Map(defs.map((d) => [d.name, d.shape]));
   const classifierNames = defs.filter((d) => d.name === headWeight || d.name === `${spec.head.name}.bias`).map((d) => d.name);
   const match = matchStateDict(expected, loaded, { classifierNames, strict: false });
-  const notes = [...match.notes];
   const backboneMissing = match.missing.filter((n) => !classifierNames.includes(n));
   if (backboneMissing.length > 0) {
     throw new WeightsError(`\`${weightsPath}\` lacks ${backboneMissing.length} parameter(s) of ${spec.name}: ${backboneMissing.slice(0, 5).map((n) => `\`${n}\``).join(', ')}`, {
@@ -104,7 +103,9 @@ export async function exportModel(model: string | ModelSpec, out: string, option
   const params: NamedTensors = new Map();
   for (const d of defs) params.set(d.name, match.tensors.get(d.name) ?? init.get(d.name)!);
   const reinitialised = fresh.map((d) => d.name);
-  if (match.missing.some((n) => classifierNames.includes(n))) notes.push(`The checkpoint has no classifier: ${reinitialised.join(', ')} initialised like torch.nn.Linear (seed ${opts.seed})`);
+  // Missing names can only be the classifier's here (anything else threw): say that once, plainly.
+  const notes = match.notes.filter((n) => !/not in the checkpoint keep their initial values/.test(n));
+  if (match.missing.length > 0) notes.push(`The checkpoint has no classifier: ${reinitialised.join(', ')} initialised like torch.nn.Linear (seed ${opts.seed})`);
   for (const n of notes) opts.onNote?.(n);
 
   const path = resolve(out);

@@ -172,7 +172,8 @@ export async function readClassifier(path: string, options?: ReadClassifierOptio
   const opts = r.data;
   let bytes: Uint8Array;
   try {
-    bytes = new Uint8Array(await readFile(path));
+    const buf = await readFile(path);
+    bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   } catch (err) {
     throw new ConfigError(`Cannot read the model file \`${path}\`: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
       hint: 'check the path (train writes <out>/model.onnx)',

@@ -71,8 +71,9 @@ export async function runEpochs(a: LoopArgs): Promise<void> {
     const started = performance.now();
     const nonFinite = (loss: number, batch: number, batches: number) => {
       const ckpt = a.checkpointPath();
-      return new TrainingError(`The training loss became ${loss} at epoch ${epoch}, batch ${batch}/${batches} (lr ${lr}): the run diverged and was stopped`, {
-        hint: `lower --lr (now ${config.lr})${ckpt ? `; the last good checkpoint (epoch ${state.epoch}) is kept at ${ckpt}` : ''}`,
+      const where = batch > 0 ? `epoch ${epoch}, batch ${batch}/${batches}` : `epoch ${epoch} (val)`;
+      return new TrainingError(`The training loss became ${loss} at ${where} with lr ${formatLr(lr)}: the run diverged and was stopped`, {
+        hint: `lower --lr (now ${formatLr(config.lr)})${ckpt ? `; the last good checkpoint (epoch ${state.epoch}) is kept at ${ckpt}` : '; no epoch had finished, so there is no checkpoint'}`,
       });
     };
     const train = await runner.trainEpoch(epoch, phaseHooks(bus, epoch, 'train', a.signal, nonFinite));
@@ -102,6 +103,10 @@ export async function runEpochs(a: LoopArgs): Promise<void> {
     await bus.emit('epoch_end', { ...record, epochs: config.epochs, is_best: isBest });
     if (state.stopReason) break;
   }
+}
+
+function formatLr(lr: number): string {
+  return lr !== 0 && (Math.abs(lr) >= 1e4 || Math.abs(lr) < 1e-3) ? lr.toExponential() : String(lr);
 }
 
 /** Puts the best epoch's weights back into the live parameters. */

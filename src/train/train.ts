@@ -34,11 +34,12 @@ import { trainableFilter } from '../models/trainable.js';
 import type { NamedTensors } from '../tensor.js';
 import { removeStaleTemps } from './atomic-write.js';
 import { decideMode, linearProbe, type AutoDecision } from './auto-mode.js';
-import { CHECKPOINT_FORMAT, CHECKPOINT_VERSION, cloneTensors, copyInto, readCheckpoint, type CheckpointState } from './checkpoint.js';
+import { copyInto, readCheckpoint, type CheckpointState } from './checkpoint.js';
+import { createRunContext } from './run-context.js';
 import { balancedClassWeights } from './class-weights.js';
 import { datasetHash } from './dataset-hash.js';
 import type { EpochRunner } from './epoch-runner.js';
-import { EventBus, type TrainContext, type TrainListener } from './events.js';
+import { EventBus, type TrainListener } from './events.js';
 import { featureCacheDir, featureCacheKey, loadOrExtractFeatures, type ExtractHooks, type FeatureSet } from './feature-cache.js';
 import { createFinetuneRunner } from './finetune-runner.js';
 import { createHeadRunner } from './head-runner.js';
@@ -173,7 +174,7 @@ async function features(
 
 export async function train(dataRoot: string, options?: TrainOptions): Promise<TrainResult> {
   const started = performance.now();
-  const o = parseTrainOptions(options);
+  let o = parseTrainOptions(options);
   const bus = new EventBus(o.listeners as TrainListener[]);
   const log = (message: string, level: 'info' | 'warn' = 'info') => bus.emit('log', { level, message });
   const skipped = new Set<string>();
@@ -198,6 +199,20 @@ export async function train(dataRoot: string, options?: TrainOptions): Promise<T
     }
     await removeStaleTemps(path);
     resumed = await readCheckpoint(path);
+    // The run continues with its own settings: seed, data split, transforms, weights, mode.
+    const c = resumed.config;
+    o = {
+      ...o,
+      recipe: c.recipe,
+      model: o.model ?? c.model,
+      mode: c.mode,
+      seed: c.seed,
+      valSplit: c.valSplit,
+      augment: c.augment,
+      featureViews: c.featureViews,
+      ...(c.inputSize !== null ? { inputSize: c.inputSize } : {}),
+      ...(o.weights === undefined && c.weights !== null ? { weights: c.weights } : {}),
+    };
   }
 
   const model = requestedModel(o);
@@ -220,9 +235,9 @@ export async function train(dataRoot: string, options?: TrainOptions): Promise<T
     });
   }
 
-  const inputSize = resumed?.config.inputSize ?? o.inputSize;
+  const inputSize = o.inputSize;
   const preprocess = preprocessFor(spec, inputSize);
-  const augment = resumed?.config.augment ?? o.augment;
+  const augment = o.augment;
   const evalTransform = buildEvalTransform(preprocess);
   const trainTransform = augment ? buildTrainTransform(preprocess) : evalTransform;
   const threads = o.threads ?? resumed?.config.threads ?? os.availableParallelism();
@@ -230,7 +245,7 @@ export async function train(dataRoot: string, options?: TrainOptions): Promise<T
   const session: SessionOptions = { threads, device };
 
   const init = await loadInitialParams(spec, {
-    weights: o.weights ?? (resumed && resumed.config.weights === 'random initialisation' ? 'none' : undefined),
+    weights: o.weights,
     numClasses: classes.length,
     inputSize: preprocess.inputSize,
     seed: o.seed,
@@ -246,7 +261,7 @@ export async function train(dataRoot: string, options?: TrainOptions): Promise<T
   let mode: ConcreteMode;
   let autoDecision: AutoDecision | undefined;
   let probeFeatures: Awaited<ReturnType<typeof features>> | undefined;
-  const requested = resumed?.config.mode ?? o.mode ?? RECIPES[o.recipe].mode;
+  const requested = o.mode ?? RECIPES[o.recipe].mode;
   if (requested === 'auto') {
     const probeTrain = subset(folder.train, PROBE_TRAIN, o.seed);
     const probeVal = subset(folder.val, PROBE_VAL, o.seed);
@@ -283,80 +298,11 @@ export async function train(dataRoot: string, options?: TrainOptions): Promise<T
     classWeights = config.classWeights;
   }
 
-  // The runner of the chosen mode.
-  let runner: EpochRunner;
-  let featureCache: TrainResult['featureCache'];
-  let featureKey: string | undefined;
-  const timings: Record<string, number> = {};
-  if (mode === 'features') {
-    const f = probeFeatures ?? (await features(loaded, o, bus, folder.train, folder.val, augment ? config.featureViews : 0, onSkip));
-    featureCache = { path: f.path, hit: f.hit, seconds: f.seconds };
-    featureKey = f.set.key;
-    timings['feature extraction'] = f.seconds;
-    if (resumed?.featureKey && resumed.featureKey !== featureKey) {
-      await log('the cached features differ from those the checkpoint was trained on (the data, weights or transform changed)', 'warn');
-    }
-    runner = await createHeadRunner({ spec, params: init.params, numClasses: classes.length, features: f.set, config, classWeights, session });
-  } else {
-    const trainable = trainableFilter(spec, { mode: 'finetune', ...(config.unfreezeLast !== null ? { unfreezeLast: config.unfreezeLast } : {}) });
-    runner = await createFinetuneRunner({
-      spec,
-      params: init.params,
-      numClasses: classes.length,
-      inputSize: preprocess.inputSize,
-      train: folder.train,
-      val: folder.val,
-      trainTransform,
-      evalTransform,
-      config,
-      trainable,
-      classWeights,
-      session,
-      onSkip,
-    });
-  }
-
   const state: LoopState = { epoch: 0, history: createHistory({ name: mode === 'features' ? 'feature extraction' : 'fine-tuning' }), best: null, stopReason: null };
-  if (resumed) {
-    copyInto(runner.changing, resumed.params);
-    runner.optimizer.loadStateDict(resumed.optimizer);
-    runner.scheduler.loadStateDict(resumed.scheduler);
-    state.epoch = resumed.epoch;
-    state.history = resumed.history;
-    state.best = resumed.best;
-    await log(`resuming ${out} after epoch ${resumed.epoch}`);
-  }
-
+  let runner: EpochRunner | undefined;
+  let featureKey: string | undefined;
   let lastCheckpoint: string | null = resumed ? join(out, CHECKPOINT_FILE) : null;
-  const ctx: TrainContext = {
-    out,
-    config,
-    classes,
-    get history() {
-      return state.history;
-    },
-    requestStop(reason) {
-      state.stopReason ??= reason;
-    },
-    snapshot(): CheckpointState {
-      return {
-        format: CHECKPOINT_FORMAT,
-        version: CHECKPOINT_VERSION,
-        epoch: state.epoch,
-        config,
-        classes: [...classes],
-        params: cloneTensors(runner.changing),
-        optimizer: runner.optimizer.stateDict(),
-        scheduler: runner.scheduler.stateDict(),
-        // Every random draw is keyed by (seed, epoch, index), so this is the whole random state.
-        rng: [config.seed, state.epoch],
-        history: state.history,
-        best: state.best,
-        ...(featureKey ? { featureKey } : {}),
-      };
-    },
-    emit: (name, payload) => bus.emit(name, payload),
-  };
+  const ctx = createRunContext({ out, config, classes, state, bus, runner: () => runner, featureKey: () => featureKey });
   bus.attach(ctx);
   bus.add(checkpointSaver(out));
   bus.add({ checkpoint: (e) => void (lastCheckpoint = e.path) });
@@ -366,21 +312,61 @@ export async function train(dataRoot: string, options?: TrainOptions): Promise<T
     model: spec.name,
     mode,
     classes: [...classes],
-    train_images: runner.trainImages,
-    val_images: runner.valImages,
+    train_images: folder.train.length,
+    val_images: folder.val.length,
     epochs: config.epochs,
-    start_epoch: state.epoch + 1,
+    start_epoch: (resumed?.epoch ?? 0) + 1,
     out,
     device,
     threads,
   });
 
+  // The runner of the chosen mode, then the epochs.
+  let featureCache: TrainResult['featureCache'];
+  const timings: Record<string, number> = {};
   let interrupted = false;
   try {
+    if (mode === 'features') {
+      const f = probeFeatures ?? (await features(loaded, o, bus, folder.train, folder.val, augment ? config.featureViews : 0, onSkip));
+      featureCache = { path: f.path, hit: f.hit, seconds: f.seconds };
+      featureKey = f.set.key;
+      timings['feature extraction'] = f.seconds;
+      if (resumed?.featureKey && resumed.featureKey !== featureKey) {
+        await log('the cached features differ from those the checkpoint was trained on (the data, weights or transform changed)', 'warn');
+      }
+      runner = await createHeadRunner({ spec, params: init.params, numClasses: classes.length, features: f.set, config, classWeights, session });
+    } else {
+      const trainable = trainableFilter(spec, { mode: 'finetune', ...(config.unfreezeLast !== null ? { unfreezeLast: config.unfreezeLast } : {}) });
+      runner = await createFinetuneRunner({
+        spec,
+        params: init.params,
+        numClasses: classes.length,
+        inputSize: preprocess.inputSize,
+        train: folder.train,
+        val: folder.val,
+        trainTransform,
+        evalTransform,
+        config,
+        trainable,
+        classWeights,
+        session,
+        onSkip,
+      });
+    }
+
+    if (resumed) {
+      copyInto(runner.changing, resumed.params);
+      runner.optimizer.loadStateDict(resumed.optimizer);
+      runner.scheduler.loadStateDict(resumed.scheduler);
+      state.epoch = resumed.epoch;
+      state.history = resumed.history;
+      state.best = resumed.best;
+      await log(`resuming ${out} after epoch ${resumed.epoch}`);
+    }
     await runEpochs({ runner, bus, config, state, signal: o.signal, checkpointPath: () => lastCheckpoint });
   } catch (err) {
     if (!(err instanceof RunInterrupted)) {
-      await runner.release();
+      await runner?.release();
       throw err;
     }
     interrupted = true;
@@ -396,7 +382,7 @@ export async function train(dataRoot: string, options?: TrainOptions): Promise<T
     ...(featureCache ? { featureCache } : {}),
   };
   if (interrupted) {
-    await runner.release();
+    await runner?.release();
     if (state.history.epochs.length) await writeHistoryFiles(out, state.history);
     const message = lastCheckpoint
       ? `interrupted: epoch ${state.epoch} is saved in ${lastCheckpoint}; continue with: headstart train ${dataRoot} --resume ${out}`
@@ -406,9 +392,10 @@ export async function train(dataRoot: string, options?: TrainOptions): Promise<T
     return { ...base, modelPath: null, history: state.history, bestValAcc: best?.val_acc ?? 0, bestEpoch: best?.epoch ?? 0, seconds: (performance.now() - started) / 1000, interrupted: true, stoppedEarly: null };
   }
 
-  restoreBest(runner, state);
-  const predictions = await runner.predictVal();
-  await runner.release();
+  const done = runner!;
+  restoreBest(done, state);
+  const predictions = await done.predictVal();
+  await done.release();
   const best = bestEpoch(state.history);
   const seconds = (performance.now() - started) / 1000;
   timings.total = seconds;

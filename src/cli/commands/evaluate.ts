@@ -4,7 +4,7 @@
  */
 import { evaluate } from '../../infer/evaluate.js';
 import { evaluationJson, formatEvaluation } from '../../infer/format-evaluation.js';
-import { choice, parseClasses, parseFlags, parsePreprocess, positiveInt, reportError, UsageError } from './infer-cli.js';
+import { choice, parseClasses, parseFlags, parsePreprocess, positiveInt, processIO, reportError, UsageError, type CommandIO } from './infer-cli.js';
 
 const USAGE = `usage: headstart evaluate <model.onnx> <dir> [options]
 
@@ -38,17 +38,17 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export async function evaluateCommand(argv: string[]): Promise<number> {
+export async function evaluateCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
   const verbose = argv.includes('--verbose');
   try {
     const { values, positionals } = parseFlags(argv, OPTIONS);
     if (values.help) {
-      process.stdout.write(`${USAGE}\n`);
+      io.stdout.write(`${USAGE}\n`);
       return 0;
     }
     if (positionals.length !== 2) throw new UsageError(`expected <model.onnx> <dir>, found ${positionals.length} argument(s)`);
     const [modelPath, dir] = positionals;
-    const progress = process.stderr.isTTY && !values.json;
+    const progress = io.stderr.isTTY && !values.json;
     const mistakes = values.mistakes === '0' ? 0 : positiveInt(values.mistakes, 'mistakes');
     const result = await evaluate(modelPath, dir, {
       split: choice(values.split, 'split', ['train', 'val', 'test'] as const),
@@ -59,17 +59,17 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
       device: choice(values.device, 'device', ['cpu', 'cuda'] as const),
       classes: parseClasses(values.classes),
       preprocess: parsePreprocess(values.preprocess),
-      onProgress: progress ? (done, total) => process.stderr.write(`\rclassified ${done}/${total}`) : undefined,
+      onProgress: progress ? (done, total) => io.stderr.write(`\rclassified ${done}/${total}`) : undefined,
     });
-    if (progress) process.stderr.write('\r\x1b[K');
+    if (progress) io.stderr.write('\r\x1b[K');
     if (values.json) {
-      process.stdout.write(evaluationJson(result));
+      io.stdout.write(evaluationJson(result));
     } else {
-      process.stdout.write(formatEvaluation({ ...result, skipped: [] }));
+      io.stdout.write(formatEvaluation({ ...result, skipped: [] }));
     }
-    for (const s of result.skipped) process.stderr.write(`warning: skipped ${s.path}: ${s.reason}\n`);
+    for (const s of result.skipped) io.stderr.write(`warning: skipped ${s.path}: ${s.reason}\n`);
     return 0;
   } catch (err) {
-    return reportError(err, verbose, USAGE);
+    return reportError(err, verbose, 'evaluate', io);
   }
 }

@@ -3,7 +3,7 @@
  * whole network as one standalone ONNX file (input: the normalised NCHW float32 image batch).
  */
 import { exportModel } from '../../infer/export.js';
-import { parseClasses, parseFlags, positiveInt, reportError, UsageError } from './infer-cli.js';
+import { parseClasses, parseFlags, positiveInt, processIO, reportError, UsageError, type CommandIO } from './infer-cli.js';
 
 const USAGE = `usage: headstart export --model <name> --out <file.onnx> [options]
 
@@ -35,12 +35,12 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export async function exportCommand(argv: string[]): Promise<number> {
+export async function exportCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
   const verbose = argv.includes('--verbose');
   try {
     const { values, positionals } = parseFlags(argv, OPTIONS);
     if (values.help) {
-      process.stdout.write(`${USAGE}\n`);
+      io.stdout.write(`${USAGE}\n`);
       return 0;
     }
     if (positionals.length > 0) throw new UsageError(`unexpected argument(s): ${positionals.join(' ')}`);
@@ -52,16 +52,16 @@ export async function exportCommand(argv: string[]): Promise<number> {
       numClasses: positiveInt(values['num-classes'], 'num-classes'),
       classes: parseClasses(values.classes),
       seed,
-      onNote: values.json ? undefined : (line) => process.stderr.write(`note: ${line}\n`),
+      onNote: values.json ? undefined : (line) => io.stderr.write(`note: ${line}\n`),
     });
     if (values.json) {
       const { metadata, ...rest } = result;
-      process.stdout.write(`${JSON.stringify({ ...rest, preprocess: metadata.preprocess }, null, 2)}\n`);
+      io.stdout.write(`${JSON.stringify({ ...rest, preprocess: metadata.preprocess }, null, 2)}\n`);
     } else {
-      process.stdout.write(`wrote ${result.path}: ${result.model}, ${result.numClasses} classes, ${result.loaded} tensors from ${result.weights}${result.reinitialised.length ? `, re-initialised ${result.reinitialised.join(', ')}` : ''}\n`);
+      io.stdout.write(`wrote ${result.path}: ${result.model}, ${result.numClasses} classes, ${result.loaded} tensors from ${result.weights}${result.reinitialised.length ? `, re-initialised ${result.reinitialised.join(', ')}` : ''}\n`);
     }
     return 0;
   } catch (err) {
-    return reportError(err, verbose, USAGE);
+    return reportError(err, verbose, 'export', io);
   }
 }

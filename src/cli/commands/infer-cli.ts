@@ -54,19 +54,27 @@ export function parsePreprocess(value: string | undefined): PreprocessSpec | und
   return r.data;
 }
 
+/** Where a command writes (process.stdout/stderr by default; tests pass their own). */
+export interface CommandIO {
+  stdout: { write(text: string): unknown; isTTY?: boolean };
+  stderr: { write(text: string): unknown; isTTY?: boolean };
+}
+
+export const processIO: CommandIO = { stdout: process.stdout, stderr: process.stderr };
+
 /** Prints an error the way every command does; returns the exit code. */
-export function reportError(err: unknown, verbose: boolean, usage: string): number {
+export function reportError(err: unknown, verbose: boolean, command: string, io: CommandIO = processIO): number {
   if (err instanceof UsageError || (err as NodeJS.ErrnoException)?.code?.startsWith?.('ERR_PARSE_ARGS')) {
-    process.stderr.write(`error: ${(err as Error).message}\n${usage}\n`);
+    io.stderr.write(`error: ${(err as Error).message}\n(see \`headstart ${command} --help\`)\n`);
     return 2;
   }
   if (err instanceof HeadstartError) {
-    process.stderr.write(`error: ${err.toLine()}\n`);
-    if (verbose && err.stack) process.stderr.write(`${err.stack}\n`);
+    io.stderr.write(`error: ${err.toLine()}\n`);
+    if (verbose && err.stack) io.stderr.write(`${err.stack}\n`);
     return 1;
   }
   if ((err as NodeJS.ErrnoException)?.code === 'ENOENT') {
-    process.stderr.write(`error: ${(err as Error).message}\n`);
+    io.stderr.write(`error: ${(err as Error).message}\n`);
     return 1;
   }
   throw err;
@@ -82,6 +90,8 @@ export function parseFlags<O extends Options>(argv: string[], options: O): Parse
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UsageError(`${(err as Error).message} (valid flags: ${flagList(options)})`);
+    // node's message goes on about positionals after '--'; its first sentence is what matters.
+    const first = (err as Error).message.split(/\.\s/)[0].replace(/\.$/, '');
+    throw new UsageError(`${first} (valid flags: ${flagList(options)})`);
   }
 }

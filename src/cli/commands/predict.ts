@@ -7,7 +7,7 @@ import { ConfigError } from '../../errors.js';
 import { formatPredictionsTable, predictionsCsv, predictionsJson } from '../../infer/format-predictions.js';
 import { kaggleCsv } from '../../infer/kaggle-csv.js';
 import { predict } from '../../infer/predict.js';
-import { choice, parseClasses, parseFlags, parsePreprocess, positiveInt, reportError, UsageError } from './infer-cli.js';
+import { choice, parseClasses, parseFlags, parsePreprocess, positiveInt, processIO, reportError, UsageError, type CommandIO } from './infer-cli.js';
 
 const USAGE = `usage: headstart predict <model.onnx> <image|folder>... [options]
 
@@ -41,18 +41,18 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export async function predictCommand(argv: string[]): Promise<number> {
+export async function predictCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
   const verbose = argv.includes('--verbose');
   try {
     const { values, positionals } = parseFlags(argv, OPTIONS);
     if (values.help) {
-      process.stdout.write(`${USAGE}\n`);
+      io.stdout.write(`${USAGE}\n`);
       return 0;
     }
     if (positionals.length < 2) throw new UsageError(positionals.length === 0 ? 'missing <model.onnx> and images' : 'missing the images (files or folders) to classify');
     const format = choice(values.format, 'format', ['table', 'csv', 'json'] as const) ?? 'table';
     const [modelPath, ...inputs] = positionals;
-    const progress = process.stderr.isTTY && format === 'table' && !values.kaggle;
+    const progress = io.stderr.isTTY && format === 'table' && !values.kaggle;
     const result = await predict(modelPath, inputs, {
       topK: positiveInt(values['top-k'], 'top-k'),
       tta: values.tta ?? false,
@@ -61,9 +61,9 @@ export async function predictCommand(argv: string[]): Promise<number> {
       device: choice(values.device, 'device', ['cpu', 'cuda'] as const),
       classes: parseClasses(values.classes),
       preprocess: parsePreprocess(values.preprocess),
-      onProgress: progress ? (done, total) => process.stderr.write(`\rclassified ${done}/${total}`) : undefined,
+      onProgress: progress ? (done, total) => io.stderr.write(`\rclassified ${done}/${total}`) : undefined,
     });
-    if (progress) process.stderr.write('\r\x1b[K');
+    if (progress) io.stderr.write('\r\x1b[K');
     if (values.kaggle) {
       const csv = kaggleCsv(result.predictions, result.classes);
       try {
@@ -71,13 +71,13 @@ export async function predictCommand(argv: string[]): Promise<number> {
       } catch (err) {
         throw new ConfigError(`Cannot write \`${values.kaggle}\`: ${(err as Error).message}`, { hint: 'check that the folder exists and is writable', cause: err });
       }
-      process.stdout.write(`wrote ${result.predictions.length} rows (id, P(${result.classes[1]})) to ${values.kaggle}\n`);
-    } else if (format === 'csv') process.stdout.write(predictionsCsv(result));
-    else if (format === 'json') process.stdout.write(predictionsJson(result));
-    else process.stdout.write(formatPredictionsTable({ ...result, skipped: [] }));
-    for (const s of result.skipped) process.stderr.write(`warning: skipped ${s.path}: ${s.reason}\n`);
+      io.stdout.write(`wrote ${result.predictions.length} rows (id, P(${result.classes[1]})) to ${values.kaggle}\n`);
+    } else if (format === 'csv') io.stdout.write(predictionsCsv(result));
+    else if (format === 'json') io.stdout.write(predictionsJson(result));
+    else io.stdout.write(formatPredictionsTable({ ...result, skipped: [] }));
+    for (const s of result.skipped) io.stderr.write(`warning: skipped ${s.path}: ${s.reason}\n`);
     return 0;
   } catch (err) {
-    return reportError(err, verbose, USAGE);
+    return reportError(err, verbose, 'predict', io);
   }
 }

@@ -10,6 +10,7 @@ import { plainLog } from '../../train/listeners/plain-log.js';
 import { train, type TrainResult } from '../../train/train.js';
 import { progressBars } from '../progress.js';
 import { normaliseResume, RESUME_HELP, TRAIN_FLAG_HELP, TRAIN_FLAGS, trainOptionsFromFlags } from '../train-flags.js';
+import { processIO, type CommandIO } from '../command-io.js';
 import { parseFlags, reportError, UsageError } from '../usage.js';
 
 export const TRAIN_USAGE = `usage: headstart train <data> [options]
@@ -27,24 +28,21 @@ ${TRAIN_FLAG_HELP.replace('run:\n', `run:\n${RESUME_HELP}\n`)}`;
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
 
 /** Output listeners for the terminal; `stop` tears the progress bars down. */
-export function terminalListeners(json: boolean): { listeners: TrainListener[]; stop: () => void } {
-  if (json) {
-    const listeners: TrainListener[] = [jsonLines((line) => process.stdout.write(`${line}\n`))];
-    return { listeners, stop: () => {} };
-  }
-  if (process.stderr.isTTY) {
+export function terminalListeners(json: boolean, io: CommandIO): { listeners: TrainListener[]; stop: () => void } {
+  if (json) return { listeners: [jsonLines((line) => io.out(`${line}\n`))], stop: () => {} };
+  if (io.tty) {
     const bars = progressBars(process.stderr);
     return { listeners: [bars], stop: () => bars.stop() };
   }
-  return { listeners: [plainLog((line) => process.stdout.write(`${line}\n`))], stop: () => {} };
+  return { listeners: [plainLog((line) => io.out(`${line}\n`))], stop: () => {} };
 }
 
 /** SIGINT -> abort the run at the next batch; a second SIGINT exits at once. */
-export function interruptOnSigint(onFirst: () => void): { signal: AbortSignal; dispose: () => void } {
+export function interruptOnSigint(onFirst: () => void, io: CommandIO): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
   const handler = () => {
     if (controller.signal.aborted) {
-      process.stderr.write('\nstopped without saving the current epoch\n');
+      io.err('\nstopped without saving the current epoch\n');
       process.exit(130);
     }
     onFirst();
@@ -63,7 +61,7 @@ export function summary(r: TrainResult): string {
   return lines.join('\n');
 }
 
-export async function trainCommand(argv: string[]): Promise<number> {
+export async function trainCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
   const verbose = argv.includes('--verbose');
   const json = argv.includes('--json');
   let stop = () => {};
@@ -71,7 +69,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   try {
     const { values, positionals } = parseFlags(normaliseResume(argv), TRAIN_FLAGS, 'train');
     if (values.help) {
-      process.stdout.write(`${TRAIN_USAGE}\n`);
+      io.out(`${TRAIN_USAGE}\n`);
       return 0;
     }
     if (positionals.length !== 1) {
@@ -80,21 +78,21 @@ export async function trainCommand(argv: string[]): Promise<number> {
       });
     }
     const options = trainOptionsFromFlags(values);
-    const out = terminalListeners(json);
+    const out = terminalListeners(json, io);
     stop = out.stop;
     const sig = interruptOnSigint(() => {
-      if (!json) process.stderr.write('\nstopping after this batch (Ctrl-C again to quit at once)...\n');
-    });
+      if (!json) io.err('\nstopping after this batch (Ctrl-C again to quit at once)...\n');
+    }, io);
     dispose = sig.dispose;
     const result = await train(positionals[0], { ...options, listeners: out.listeners, signal: sig.signal });
     stop();
     if (result.interrupted) return 130;
-    if (!json) process.stdout.write(`${summary(result)}\n`);
+    if (!json) io.out(`${summary(result)}\n`);
     return 0;
   } catch (err) {
     stop();
-    if (json && err instanceof HeadstartError) process.stdout.write(`${JSON.stringify({ event: 'error', code: err.code, message: err.message, hint: err.hint ?? null })}\n`);
-    return reportError(err, verbose);
+    if (json && err instanceof HeadstartError) io.out(`${JSON.stringify({ event: 'error', code: err.code, message: err.message, hint: err.hint ?? null })}\n`);
+    return reportError(err, verbose, io.err);
   } finally {
     dispose();
   }

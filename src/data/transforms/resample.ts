@@ -76,38 +76,34 @@ function coefficients(inSize: number, outSize: number, interpolation: Interpolat
   return { ksize, bounds, kk };
 }
 
-function clip8(s: number): number {
-  if (s >= CLIP_HIGH) return 255;
-  if (s <= 0) return 0;
-  return s >> PRECISION_BITS;
-}
-
 /** Horizontal pass over `rows` rows starting at `row0`, for output columns [x0, x0 + w). */
 function horizontal(src: RgbImage, row0: number, rows: number, c: Coefficients, x0: number, w: number): RgbImage {
   const out = createRgbImage(w, rows);
   const o = out.data;
   const s = src.data;
   const { ksize, bounds, kk } = c;
+  const inStride = src.width * 3;
   let p = 0;
   for (let y = 0; y < rows; y++) {
-    const rowIn = (y + row0) * src.width * 3;
+    const rowIn = (y + row0) * inStride;
     for (let xx = x0; xx < x0 + w; xx++) {
-      const xmin = bounds[xx * 2];
       const xmax = bounds[xx * 2 + 1];
       const kb = xx * ksize;
+      // int32 sums are exact: |sum| < 2^31 for 8-bit input and 22-bit weights.
       let s0 = HALF;
       let s1 = HALF;
       let s2 = HALF;
-      let q = rowIn + xmin * 3;
+      let q = rowIn + bounds[xx * 2] * 3;
       for (let x = 0; x < xmax; x++, q += 3) {
         const k = kk[kb + x];
-        s0 += s[q] * k;
-        s1 += s[q + 1] * k;
-        s2 += s[q + 2] * k;
+        s0 = (s0 + Math.imul(s[q], k)) | 0;
+        s1 = (s1 + Math.imul(s[q + 1], k)) | 0;
+        s2 = (s2 + Math.imul(s[q + 2], k)) | 0;
       }
-      o[p++] = clip8(s0);
-      o[p++] = clip8(s1);
-      o[p++] = clip8(s2);
+      o[p] = s0 <= 0 ? 0 : s0 >= CLIP_HIGH ? 255 : s0 >> PRECISION_BITS;
+      o[p + 1] = s1 <= 0 ? 0 : s1 >= CLIP_HIGH ? 255 : s1 >> PRECISION_BITS;
+      o[p + 2] = s2 <= 0 ? 0 : s2 >= CLIP_HIGH ? 255 : s2 >> PRECISION_BITS;
+      p += 3;
     }
   }
   return out;
@@ -120,16 +116,23 @@ function vertical(src: RgbImage, rowOffset: number, c: Coefficients, y0: number,
   const s = src.data;
   const stride = src.width * 3;
   const { ksize, bounds, kk } = c;
+  // Row-major accumulation (cache friendly); int32 is exact: |sum| < 2^31 for 8-bit input.
+  const acc = new Int32Array(stride);
   let p = 0;
   for (let yy = y0; yy < y0 + h; yy++) {
     const ymin = bounds[yy * 2] - rowOffset;
     const ymax = bounds[yy * 2 + 1];
     const kb = yy * ksize;
+    acc.fill(HALF);
+    for (let y = 0; y < ymax; y++) {
+      const k = kk[kb + y];
+      if (k === 0) continue;
+      const row = (ymin + y) * stride;
+      for (let xx = 0; xx < stride; xx++) acc[xx] = (acc[xx] + Math.imul(s[row + xx], k)) | 0;
+    }
     for (let xx = 0; xx < stride; xx++) {
-      let acc = HALF;
-      let q = ymin * stride + xx;
-      for (let y = 0; y < ymax; y++, q += stride) acc += s[q] * kk[kb + y];
-      o[p++] = clip8(acc);
+      const v = acc[xx];
+      o[p++] = v <= 0 ? 0 : v >= CLIP_HIGH ? 255 : v >> PRECISION_BITS;
     }
   }
   return out;

@@ -1,0 +1,206 @@
+/**
+ * npm run bench:e2e — the whole transfer-learning run, headstart's `train()` side by side
+ * with the reference PyTorch train_model (the torchvision tutorial's loop, bench/e2e_torch.py,
+ * Debian's torch 1.13), on the same data, from the same initial weights, with the same recipe
+ * (resnet18, batch 8, SGD lr 1e-3 momentum 0.9, StepLR(7, 0.1), the tutorial's transforms,
+ * best val epoch kept) and the same thread count, in both modes:
+ *
+ *   - fine-tuning: every parameter trains. Compared: median seconds per epoch (train + val).
+ *   - feature extraction: only the new fc trains. PyTorch runs the tutorial's loop (the whole
+ *     backbone forward on every augmented image, every epoch); headstart extracts features
+ *     once (cached on disk, a fresh cache here) and trains the head on them. Compared: the
+ *     wall time of the whole 25-epoch run (headstart: the entire train() call, including
+ *     graph building and writing model.onnx, report and curves; PyTorch: train_model only).
+ *
+ * Data: Fashion-MNIST from Debian's dataset-fashion-mnist (4 classes, first N images per class
+ * of the train and t10k files), upscaled to 224x224 and saved as JPEG (q90), in train/ and val/;
+ * or any ImageFolder root with E2E_DATA. Initial weights: torchvision's resnet18 with
+ * Linear(512, K) initialised by torch from the seed — no ImageNet weights can be downloaded
+ * here, so both sides fine-tune a randomly initialised network (say so when quoting accuracy).
+ * PyTorch runs with tuned malloc settings (DESIGN.md: its strongest baseline here).
+ *
+ * Last line: {"finetune_epoch": R1, "features_run": R2, "acc_gap": G} with R1 = PyTorch s per
+ * fine-tune epoch / headstart's, R2 = PyTorch s for the features run / headstart's,
+ * G = headstart's best val accuracy - PyTorch's (fine-tune, in points).
+ *
+ * Environment (defaults sized for ~10 minutes on 2 cores):
+ *   E2E_TRAIN_PER_CLASS=40  E2E_VAL_PER_CLASS=50  E2E_FT_EPOCHS=3  E2E_FEATURES_EPOCHS=25
+ *   E2E_THREADS=<cores>  E2E_TORCH_WORKERS=0  E2E_SEED=0  E2E_DATA=<ImageFolder root>
+ *   E2E_KEEP=1 keeps the temp folder; E2E_TORCH_MALLOC=default runs PyTorch with glibc's defaults.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { train, type TrainResult } from '../src/train/train.js';
+import { evaluate } from '../src/infer/evaluate.js';
+import { CLASSES, DEBIAN_SOURCE, readIdxImages, readIdxLabels } from '../scripts/make_embedded_dataset.js';
+
+const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
+const TRAIN_PER_CLASS = env('E2E_TRAIN_PER_CLASS', 40);
+const VAL_PER_CLASS = env('E2E_VAL_PER_CLASS', 50);
+const FT_EPOCHS = env('E2E_FT_EPOCHS', 3);
+const FEATURES_EPOCHS = env('E2E_FEATURES_EPOCHS', 25);
+const THREADS = env('E2E_THREADS', os.availableParallelism());
+const WORKERS = env('E2E_TORCH_WORKERS', 0);
+const SEED = env('E2E_SEED', 0);
+const SIZE = 224;
+const PYTHON = '/usr/bin/python3';
+const TUNED_MALLOC = { MALLOC_MMAP_THRESHOLD_: '33554432', MALLOC_TRIM_THRESHOLD_: '4000000000', MALLOC_TOP_PAD_: '536870912' };
+
+const log = (s: string) => process.stderr.write(`${s}\n`);
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/** Fashion-MNIST images of CLASSES, upscaled to 224x224 RGB JPEG, in root/train and root/val. */
+async function makeDataset(root: string): Promise<number> {
+  let n = 0;
+  for (const [split, prefix, per] of [['train', 'train', TRAIN_PER_CLASS], ['val', 't10k', VAL_PER_CLASS]] as const) {
+    const images = readIdxImages(join(DEBIAN_SOURCE, `${prefix}-images-idx3-ubyte.gz`));
+    const labels = readIdxLabels(join(DEBIAN_SOURCE, `${prefix}-labels-idx1-ubyte.gz`));
+    const px = images.rows * images.cols;
+    for (const cls of CLASSES) {
+      const dir = join(root, split, cls.folder);
+      mkdirSync(dir, { recursive: true });
+      let taken = 0;
+      const jobs: Promise<unknown>[] = [];
+      for (let i = 0; i < labels.length && taken < per; i++) {
+        if (labels[i] !== cls.label) continue;
+        const gray = Buffer.from(images.pixels.subarray(i * px, (i + 1) * px));
+        jobs.push(
+          sharp(gray, { raw: { width: images.cols, height: images.rows, channels: 1 } })
+            .resize(SIZE, SIZE, { kernel: 'cubic' })
+            .toColourspace('srgb')
+            .jpeg({ quality: 90 })
+            .toFile(join(dir, `${prefix}-${String(i).padStart(5, '0')}.jpg`)),
+        );
+        taken++;
+      }
+      await Promise.all(jobs);
+      if (taken < per) throw new Error(`${prefix}: only ${taken} images of ${cls.title}`);
+      n += taken;
+    }
+  }
+  return n;
+}
+
+interface TorchEpoch {
+  epoch: number;
+  train_acc: number;
+  val_acc: number;
+  seconds: number;
+}
+interface TorchRun {
+  mode: string;
+  epochs: TorchEpoch[];
+  seconds: number;
+  best_val_acc: number;
+  threads: number;
+}
+
+function python(args: string[]): string {
+  const extra = process.env.E2E_TORCH_MALLOC === 'default' ? {} : TUNED_MALLOC;
+  const r = spawnSync(PYTHON, args, { encoding: 'utf8', env: { ...process.env, ...extra }, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`${PYTHON} ${args.join(' ')} failed (exit ${r.status}${r.error ? `: ${r.error.message}` : ''})`);
+  return r.stdout.trim().split('\n').pop()!;
+}
+
+function torchRun(data: string, init: string, mode: 'finetune' | 'features', epochs: number): TorchRun {
+  log(`\n== PyTorch ${mode}, ${epochs} epoch(s), ${THREADS} thread(s), ${WORKERS} loader worker(s)`);
+  return JSON.parse(python(['bench/e2e_torch.py', 'train', data, init, mode, String(epochs), String(THREADS), String(WORKERS), String(SEED)]));
+}
+
+async function headstartRun(data: string, init: string, mode: 'finetune' | 'features', epochs: number, out: string): Promise<TrainResult> {
+  log(`\n== headstart ${mode}, ${epochs} epoch(s), ${THREADS} thread(s)`);
+  return train(data, {
+    model: 'resnet18',
+    weights: init,
+    mode,
+    epochs,
+    batchSize: 8,
+    optimizer: 'sgd',
+    lr: 1e-3,
+    momentum: 0.9,
+    scheduler: 'step',
+    stepSize: 7,
+    gamma: 0.1,
+    threads: THREADS,
+    seed: SEED,
+    out,
+    cacheDir: join(out, 'feature-cache'),
+    listeners: [
+      {
+        log: (e: { message: string }) => log(`headstart: ${e.message}`),
+        epoch_end: (e: { epoch: number; epochs: number; train_acc: number; val_acc: number; seconds: number }) =>
+          log(`headstart ${mode} epoch ${e.epoch}/${e.epochs}: train acc ${e.train_acc.toFixed(3)} val acc ${e.val_acc.toFixed(3)} (${e.seconds.toFixed(1)} s)`),
+      },
+    ],
+  });
+}
+
+const fmt = (x: number, d = 2) => x.toFixed(d);
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+async function main(): Promise<void> {
+  const probe = spawnSync(PYTHON, ['-c', 'import torch, torchvision'], { encoding: 'utf8' });
+  if (probe.status !== 0) throw new Error(`bench:e2e needs Debian's python3-torch and python3-torchvision at ${PYTHON}`);
+  const tmp = mkdtempSync(join(os.tmpdir(), 'headstart-bench-e2e-'));
+  try {
+    let data = process.env.E2E_DATA;
+    let classes: number = CLASSES.length;
+    if (!data) {
+      data = join(tmp, 'data');
+      const n = await makeDataset(data);
+      log(`dataset: ${n} Fashion-MNIST images (${CLASSES.map((c) => c.folder).join(', ')}; ${TRAIN_PER_CLASS} train + ${VAL_PER_CLASS} val per class), 224x224 JPEG, in ${data}`);
+    } else {
+      const { readdirSync } = await import('node:fs');
+      classes = readdirSync(join(data, 'train'), { withFileTypes: true }).filter((d) => d.isDirectory()).length;
+      log(`dataset: ${data} (${classes} classes)`);
+    }
+    const init = join(tmp, 'init.pth');
+    python(['bench/e2e_torch.py', 'init', init, String(classes), String(SEED)]);
+    log(`initial weights: torchvision resnet18 + Linear(512, ${classes}), torch seed ${SEED} -> ${init}`);
+
+    const torchFt = torchRun(data, init, 'finetune', FT_EPOCHS);
+    const hsFt = await headstartRun(data, init, 'finetune', FT_EPOCHS, join(tmp, 'hs-finetune'));
+    const torchFx = torchRun(data, init, 'features', FEATURES_EPOCHS);
+    const hsFx = await headstartRun(data, init, 'features', FEATURES_EPOCHS, join(tmp, 'hs-features'));
+
+    // The exported classifier, in plain onnxruntime via evaluate(), must reproduce the kept val accuracy.
+    const check = await evaluate(hsFt.modelPath!, join(data, 'val'), { threads: THREADS, mistakes: 0 });
+
+    const tFtEpoch = median(torchFt.epochs.map((e) => e.seconds));
+    const hFtEpoch = median(hsFt.history.epochs.map((e) => e.seconds));
+    const tFtAll = torchFt.epochs.map((e) => fmt(e.seconds, 1)).join(', ');
+    const hFtAll = hsFt.history.epochs.map((e) => fmt(e.seconds, 1)).join(', ');
+    const hFxEpochs = hsFx.history.epochs.reduce((s, e) => s + e.seconds, 0);
+    const r1 = tFtEpoch / hFtEpoch;
+    const r2 = torchFx.seconds / hsFx.seconds;
+    const gap = 100 * (hsFt.bestValAcc - torchFt.best_val_acc);
+
+    const lines = [
+      '',
+      `bench:e2e — resnet18, ${THREADS} thread(s), batch 8, SGD 1e-3/0.9, StepLR(7, 0.1); PyTorch ${process.env.E2E_TORCH_MALLOC === 'default' ? 'glibc malloc' : 'tuned malloc'}, ${WORKERS} loader worker(s)`,
+      '',
+      '| run | PyTorch | headstart | ratio (PyTorch / headstart) |',
+      '|---|---|---|---|',
+      `| fine-tune: s per epoch (median of ${FT_EPOCHS}) | ${fmt(tFtEpoch)} [${tFtAll}] | ${fmt(hFtEpoch)} [${hFtAll}] | ${fmt(r1)} |`,
+      `| fine-tune: best val acc | ${pct(torchFt.best_val_acc)} | ${pct(hsFt.bestValAcc)} | gap ${fmt(gap, 1)} points |`,
+      `| features: ${FEATURES_EPOCHS}-epoch run, s | ${fmt(torchFx.seconds, 1)} | ${fmt(hsFx.seconds, 1)} (extract ${fmt(hsFx.featureCache?.seconds ?? 0, 1)}, epochs ${fmt(hFxEpochs, 1)}) | ${fmt(r2)} |`,
+      `| features: best val acc | ${pct(torchFx.best_val_acc)} | ${pct(hsFx.bestValAcc)} | gap ${fmt(100 * (hsFx.bestValAcc - torchFx.best_val_acc), 1)} points |`,
+      '',
+      `headstart fine-tune train() call: ${fmt(hsFt.seconds, 1)} s in all; evaluate(model.onnx) on val: ${pct(check.metrics.accuracy.estimate)} (kept epoch's val acc ${pct(hsFt.bestValAcc)})`,
+    ];
+    console.log(lines.join('\n'));
+    console.log(JSON.stringify({ finetune_epoch: Number(r1.toFixed(3)), features_run: Number(r2.toFixed(3)), acc_gap: Number(gap.toFixed(2)) }));
+  } finally {
+    if (process.env.E2E_KEEP) log(`kept ${tmp}`);
+    else rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+await main();
