@@ -15,6 +15,7 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import type { ModelSpec } from './models/model-spec.js';
+import type { TrainListener } from './train/events.js';
 
 export const RECIPE_NAMES = ['torchvision', 'floydhub'] as const;
 export type RecipeName = (typeof RECIPE_NAMES)[number];
@@ -74,8 +75,6 @@ const isSpec = (v: unknown): v is ModelSpec =>
 const isFunction = (v: unknown) => typeof v === 'function';
 const isAbortSignal = (v: unknown): v is AbortSignal => typeof v === 'object' && v !== null && 'aborted' in v && 'addEventListener' in v;
 
-/** A listener object: handlers keyed by event name (see src/train/events.ts). */
-export type ListenerLike = Record<string, unknown>;
 
 /** Everything `train(dataRoot, options)` accepts; every field is optional. */
 export const TrainOptionsSchema = z.strictObject({
@@ -129,7 +128,7 @@ export const TrainOptionsSchema = z.strictObject({
   /** Random augmentation of training images (RandomResizedCrop + flip); false uses the eval transform. */
   augment: z.boolean().default(true),
   /** Event listeners (objects of handlers keyed by event name). */
-  listeners: z.array(z.custom<ListenerLike>((v) => typeof v === 'object' && v !== null, 'expected a listener object')).default([]),
+  listeners: z.array(z.custom<TrainListener>((v) => typeof v === 'object' && v !== null, 'expected a listener object')).default([]),
   /** Stops the run at the next batch; the last finished epoch's checkpoint is kept. */
   signal: z.custom<AbortSignal>(isAbortSignal, 'expected an AbortSignal').optional(),
   /** Called with (bytes, total) while weights download. */

@@ -14,6 +14,7 @@ export { readClassifier, readClassifierMetadataFromBytes, writeClassifier, type 
 export { getModel, listModels, registerModel } from './models/registry.js';
 export type { ModelSpec } from './models/model-spec.js';
 export { scanImageFolder, type ImageFolder } from './data/image-folder.js';
+export { doctor, type DoctorOptions, type DoctorReport } from './data/doctor.js';
 
 export {
   RECIPES,

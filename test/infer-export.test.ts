@@ -80,11 +80,11 @@ test('export of the wrong architecture names the parameter and both shapes', asy
 test('CLI: headstart export writes the file and reports; missing --model is a usage error', async (t) => {
   const out: string[] = [];
   const err: string[] = [];
-  const io = { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) } };
+  const io = { out: (s: string) => void out.push(s), err: (s: string) => void err.push(s), tty: false };
   assert.equal(await exportCommand(['--out', join(dir, 'x.onnx')], io), 2);
   assert.match(err.join(''), /--model is required/);
   assert.equal(await exportCommand(['--model', 'resnet18', '--out', join(dir, 'x.onnx'), '--num-classes', 'two'], io), 2);
-  assert.match(err.join(''), /--num-classes must be a positive whole number, found `two`/);
+  assert.match(err.join(''), /--num-classes must be a whole number >= 1, found `two`/);
   if (torchReason) return t.skip(torchReason);
   const code = await exportCommand(['--model', 'resnet18', '--weights', join(dir, 'resnet18.pth'), '--out', join(dir, 'cli.onnx'), '--num-classes', '2', '--classes', 'cat,dog'], io);
   assert.equal(code, 0, err.join(''));

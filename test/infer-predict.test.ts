@@ -20,7 +20,7 @@ import { classifierBytes, readClassifier, readClassifierMetadataFromBytes, write
 import { predict } from '../src/infer/predict.js';
 import { predictCommand } from '../src/cli/commands/predict.js';
 import { evaluateCommand } from '../src/cli/commands/evaluate.js';
-import type { CommandIO } from '../src/cli/commands/infer-cli.js';
+import type { CommandIO } from '../src/cli/command-io.js';
 import { wilsonInterval } from '../src/train/metrics.js';
 import type { HostTensor, NamedTensors } from '../src/tensor.js';
 import { smallCnn } from './small-cnn.js';
@@ -103,7 +103,7 @@ type Command = (argv: string[], io: CommandIO) => Promise<number>;
 async function capture(command: Command, argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await command(argv, { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) } });
+  const code = await command(argv, { out: (s) => void out.push(s), err: (s) => void err.push(s), tty: false });
   return { code, out: out.join(''), err: err.join('') };
 }
 
@@ -245,7 +245,7 @@ describe('predict', () => {
 
     const bad = await capture(predictCommand, [model2, join(dir, 'test'), '--colour']);
     assert.equal(bad.code, 2);
-    assert.match(bad.err, /--colour.*valid flags: .*--top-k/);
+    assert.match(bad.err, /unknown flag --colour.*valid flags: .*--top-k/);
     const badFormat = await capture(predictCommand, [model2, join(dir, 'test'), '--format', 'xml']);
     assert.equal(badFormat.code, 2);
     assert.match(badFormat.err, /--format must be one of table, csv, json, found `xml`/);

@@ -73,7 +73,7 @@ test('a NaN loss in epoch 2 keeps epoch 1\'s checkpoint on disk, readable, and s
   });
   const saved = await readCheckpoint(join(out, 'checkpoint.bin'));
   assert.equal(saved.epoch, 1);
-  assert.deepEqual(Array.from(saved.params.get('w')!.data), [2, 2]);
+  assert.deepEqual(Array.from(saved.params.get('w')!.data as Float32Array), [2, 2]);
 });
 
 for (const mode of ['finetune', 'features'] as const) {

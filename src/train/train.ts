@@ -38,8 +38,9 @@ import { copyInto, readCheckpoint, type CheckpointState } from './checkpoint.js'
 import { createRunContext } from './run-context.js';
 import { balancedClassWeights } from './class-weights.js';
 import { datasetHash } from './dataset-hash.js';
+import { assertDeviceUsable } from './device-check.js';
 import type { EpochRunner } from './epoch-runner.js';
-import { EventBus, type TrainListener } from './events.js';
+import { EventBus } from './events.js';
 import { featureCacheDir, featureCacheKey, loadOrExtractFeatures, type ExtractHooks, type FeatureSet } from './feature-cache.js';
 import { createFinetuneRunner } from './finetune-runner.js';
 import { createHeadRunner } from './head-runner.js';
@@ -175,7 +176,7 @@ async function features(
 export async function train(dataRoot: string, options?: TrainOptions): Promise<TrainResult> {
   const started = performance.now();
   let o = parseTrainOptions(options);
-  const bus = new EventBus(o.listeners as TrainListener[]);
+  const bus = new EventBus(o.listeners);
   const log = (message: string, level: 'info' | 'warn' = 'info') => bus.emit('log', { level, message });
   const skipped = new Set<string>();
   const onSkip = (path: string, reason: string) => {
@@ -215,6 +216,7 @@ export async function train(dataRoot: string, options?: TrainOptions): Promise<T
     };
   }
 
+  await assertDeviceUsable(o.device);
   const model = requestedModel(o);
   const spec = resolveSpec(model);
   if (resumed && resumed.config.model !== spec.name) {

@@ -4,7 +4,9 @@
  */
 import { evaluate } from '../../infer/evaluate.js';
 import { evaluationJson, formatEvaluation } from '../../infer/format-evaluation.js';
-import { choice, parseClasses, parseFlags, parsePreprocess, positiveInt, processIO, reportError, UsageError, type CommandIO } from './infer-cli.js';
+import { processIO, type CommandIO } from '../command-io.js';
+import { choiceFlag, intFlag, parseFlags, reportError, UsageError } from '../usage.js';
+import { parseClassesFlag, parsePreprocessFlag } from './classifier-flags.js';
 
 const USAGE = `usage: headstart evaluate <model.onnx> <dir> [options]
 
@@ -41,35 +43,35 @@ const OPTIONS = {
 export async function evaluateCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
   const verbose = argv.includes('--verbose');
   try {
-    const { values, positionals } = parseFlags(argv, OPTIONS);
+    const { values, positionals } = parseFlags(argv, OPTIONS, 'evaluate');
     if (values.help) {
-      io.stdout.write(`${USAGE}\n`);
+      io.out(`${USAGE}\n`);
       return 0;
     }
     if (positionals.length !== 2) throw new UsageError(`expected <model.onnx> <dir>, found ${positionals.length} argument(s)`);
     const [modelPath, dir] = positionals;
-    const progress = io.stderr.isTTY && !values.json;
-    const mistakes = values.mistakes === '0' ? 0 : positiveInt(values.mistakes, 'mistakes');
+    const progress = io.tty && !values.json;
+    const mistakes = intFlag(values.mistakes, 'mistakes', 0);
     const result = await evaluate(modelPath, dir, {
-      split: choice(values.split, 'split', ['train', 'val', 'test'] as const),
+      split: choiceFlag(values.split, 'split', ['train', 'val', 'test'] as const),
       tta: values.tta ?? false,
       mistakes,
-      batchSize: positiveInt(values['batch-size'], 'batch-size'),
-      threads: positiveInt(values.threads, 'threads'),
-      device: choice(values.device, 'device', ['cpu', 'cuda'] as const),
-      classes: parseClasses(values.classes),
-      preprocess: parsePreprocess(values.preprocess),
-      onProgress: progress ? (done, total) => io.stderr.write(`\rclassified ${done}/${total}`) : undefined,
+      batchSize: intFlag(values['batch-size'], 'batch-size'),
+      threads: intFlag(values.threads, 'threads'),
+      device: choiceFlag(values.device, 'device', ['cpu', 'cuda'] as const),
+      classes: parseClassesFlag(values.classes),
+      preprocess: parsePreprocessFlag(values.preprocess),
+      onProgress: progress ? (done, total) => io.err(`\rclassified ${done}/${total}`) : undefined,
     });
-    if (progress) io.stderr.write('\r\x1b[K');
+    if (progress) io.err('\r\x1b[K');
     if (values.json) {
-      io.stdout.write(evaluationJson(result));
+      io.out(evaluationJson(result));
     } else {
-      io.stdout.write(formatEvaluation({ ...result, skipped: [] }));
+      io.out(formatEvaluation({ ...result, skipped: [] }));
     }
-    for (const s of result.skipped) io.stderr.write(`warning: skipped ${s.path}: ${s.reason}\n`);
+    for (const s of result.skipped) io.err(`warning: skipped ${s.path}: ${s.reason}\n`);
     return 0;
   } catch (err) {
-    return reportError(err, verbose, 'evaluate', io);
+    return reportError(err, verbose, io.err);
   }
 }

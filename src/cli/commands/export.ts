@@ -3,7 +3,9 @@
  * whole network as one standalone ONNX file (input: the normalised NCHW float32 image batch).
  */
 import { exportModel } from '../../infer/export.js';
-import { parseClasses, parseFlags, positiveInt, processIO, reportError, UsageError, type CommandIO } from './infer-cli.js';
+import { processIO, type CommandIO } from '../command-io.js';
+import { choiceFlag, intFlag, parseFlags, reportError, UsageError } from '../usage.js';
+import { parseClassesFlag } from './classifier-flags.js';
 
 const USAGE = `usage: headstart export --model <name> --out <file.onnx> [options]
 
@@ -38,30 +40,30 @@ const OPTIONS = {
 export async function exportCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
   const verbose = argv.includes('--verbose');
   try {
-    const { values, positionals } = parseFlags(argv, OPTIONS);
+    const { values, positionals } = parseFlags(argv, OPTIONS, 'export');
     if (values.help) {
-      io.stdout.write(`${USAGE}\n`);
+      io.out(`${USAGE}\n`);
       return 0;
     }
     if (positionals.length > 0) throw new UsageError(`unexpected argument(s): ${positionals.join(' ')}`);
     if (!values.model) throw new UsageError('--model is required');
     if (!values.out) throw new UsageError('--out is required');
-    const seed = values.seed === '0' ? 0 : positiveInt(values.seed, 'seed');
+    const seed = intFlag(values.seed, 'seed', 0);
     const result = await exportModel(values.model, values.out, {
       weights: values.weights,
-      numClasses: positiveInt(values['num-classes'], 'num-classes'),
-      classes: parseClasses(values.classes),
+      numClasses: intFlag(values['num-classes'], 'num-classes'),
+      classes: parseClassesFlag(values.classes),
       seed,
-      onNote: values.json ? undefined : (line) => io.stderr.write(`note: ${line}\n`),
+      onNote: values.json ? undefined : (line) => io.err(`note: ${line}\n`),
     });
     if (values.json) {
       const { metadata, ...rest } = result;
-      io.stdout.write(`${JSON.stringify({ ...rest, preprocess: metadata.preprocess }, null, 2)}\n`);
+      io.out(`${JSON.stringify({ ...rest, preprocess: metadata.preprocess }, null, 2)}\n`);
     } else {
-      io.stdout.write(`wrote ${result.path}: ${result.model}, ${result.numClasses} classes, ${result.loaded} tensors from ${result.weights}${result.reinitialised.length ? `, re-initialised ${result.reinitialised.join(', ')}` : ''}\n`);
+      io.out(`wrote ${result.path}: ${result.model}, ${result.numClasses} classes, ${result.loaded} tensors from ${result.weights}${result.reinitialised.length ? `, re-initialised ${result.reinitialised.join(', ')}` : ''}\n`);
     }
     return 0;
   } catch (err) {
-    return reportError(err, verbose, 'export', io);
+    return reportError(err, verbose, io.err);
   }
 }

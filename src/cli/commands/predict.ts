@@ -7,7 +7,9 @@ import { ConfigError } from '../../errors.js';
 import { formatPredictionsTable, predictionsCsv, predictionsJson } from '../../infer/format-predictions.js';
 import { kaggleCsv } from '../../infer/kaggle-csv.js';
 import { predict } from '../../infer/predict.js';
-import { choice, parseClasses, parseFlags, parsePreprocess, positiveInt, processIO, reportError, UsageError, type CommandIO } from './infer-cli.js';
+import { processIO, type CommandIO } from '../command-io.js';
+import { choiceFlag, intFlag, parseFlags, reportError, UsageError } from '../usage.js';
+import { parseClassesFlag, parsePreprocessFlag } from './classifier-flags.js';
 
 const USAGE = `usage: headstart predict <model.onnx> <image|folder>... [options]
 
@@ -44,26 +46,26 @@ const OPTIONS = {
 export async function predictCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
   const verbose = argv.includes('--verbose');
   try {
-    const { values, positionals } = parseFlags(argv, OPTIONS);
+    const { values, positionals } = parseFlags(argv, OPTIONS, 'predict');
     if (values.help) {
-      io.stdout.write(`${USAGE}\n`);
+      io.out(`${USAGE}\n`);
       return 0;
     }
     if (positionals.length < 2) throw new UsageError(positionals.length === 0 ? 'missing <model.onnx> and images' : 'missing the images (files or folders) to classify');
-    const format = choice(values.format, 'format', ['table', 'csv', 'json'] as const) ?? 'table';
+    const format = choiceFlag(values.format, 'format', ['table', 'csv', 'json'] as const) ?? 'table';
     const [modelPath, ...inputs] = positionals;
-    const progress = io.stderr.isTTY && format === 'table' && !values.kaggle;
+    const progress = io.tty && format === 'table' && !values.kaggle;
     const result = await predict(modelPath, inputs, {
-      topK: positiveInt(values['top-k'], 'top-k'),
+      topK: intFlag(values['top-k'], 'top-k'),
       tta: values.tta ?? false,
-      batchSize: positiveInt(values['batch-size'], 'batch-size'),
-      threads: positiveInt(values.threads, 'threads'),
-      device: choice(values.device, 'device', ['cpu', 'cuda'] as const),
-      classes: parseClasses(values.classes),
-      preprocess: parsePreprocess(values.preprocess),
-      onProgress: progress ? (done, total) => io.stderr.write(`\rclassified ${done}/${total}`) : undefined,
+      batchSize: intFlag(values['batch-size'], 'batch-size'),
+      threads: intFlag(values.threads, 'threads'),
+      device: choiceFlag(values.device, 'device', ['cpu', 'cuda'] as const),
+      classes: parseClassesFlag(values.classes),
+      preprocess: parsePreprocessFlag(values.preprocess),
+      onProgress: progress ? (done, total) => io.err(`\rclassified ${done}/${total}`) : undefined,
     });
-    if (progress) io.stderr.write('\r\x1b[K');
+    if (progress) io.err('\r\x1b[K');
     if (values.kaggle) {
       const csv = kaggleCsv(result.predictions, result.classes);
       try {
@@ -71,13 +73,13 @@ export async function predictCommand(argv: string[], io: CommandIO = processIO):
       } catch (err) {
         throw new ConfigError(`Cannot write \`${values.kaggle}\`: ${(err as Error).message}`, { hint: 'check that the folder exists and is writable', cause: err });
       }
-      io.stdout.write(`wrote ${result.predictions.length} rows (id, P(${result.classes[1]})) to ${values.kaggle}\n`);
-    } else if (format === 'csv') io.stdout.write(predictionsCsv(result));
-    else if (format === 'json') io.stdout.write(predictionsJson(result));
-    else io.stdout.write(formatPredictionsTable({ ...result, skipped: [] }));
-    for (const s of result.skipped) io.stderr.write(`warning: skipped ${s.path}: ${s.reason}\n`);
+      io.out(`wrote ${result.predictions.length} rows (id, P(${result.classes[1]})) to ${values.kaggle}\n`);
+    } else if (format === 'csv') io.out(predictionsCsv(result));
+    else if (format === 'json') io.out(predictionsJson(result));
+    else io.out(formatPredictionsTable({ ...result, skipped: [] }));
+    for (const s of result.skipped) io.err(`warning: skipped ${s.path}: ${s.reason}\n`);
     return 0;
   } catch (err) {
-    return reportError(err, verbose, 'predict', io);
+    return reportError(err, verbose, io.err);
   }
 }

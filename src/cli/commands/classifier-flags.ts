@@ -1,0 +1,46 @@
+/**
+ * The flags predict and evaluate share for a foreign ONNX classifier (one without headstart
+ * metadata): --classes (a,b,c or a .json array) and --preprocess (JSON or a .json file).
+ */
+import { readFileSync } from 'node:fs';
+import { PreprocessSpecSchema, type PreprocessSpec } from '../../data/preprocess.js';
+import { UsageError } from '../usage.js';
+
+function jsonOrFile(value: string, flag: string): unknown {
+  let text = value;
+  if (!/^\s*[[{]/.test(value)) {
+    try {
+      text = readFileSync(value, 'utf8');
+    } catch (err) {
+      throw new UsageError(`--${flag}: cannot read \`${value}\`: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { hint: 'give inline JSON or the path of a .json file' });
+    }
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`--${flag} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+export function parseClassesFlag(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (value.endsWith('.json')) {
+    const v = jsonOrFile(value, 'classes');
+    if (!Array.isArray(v) || !v.every((c) => typeof c === 'string')) throw new UsageError('--classes file must hold a JSON array of class names');
+    return v;
+  }
+  const names = value.split(',').map((c) => c.trim());
+  if (names.some((c) => c === '')) throw new UsageError(`--classes has an empty name in \`${value}\``, { hint: 'give comma-separated names, e.g. --classes cat,dog' });
+  return names;
+}
+
+export function parsePreprocessFlag(value: string | undefined): PreprocessSpec | undefined {
+  if (value === undefined) return undefined;
+  const r = PreprocessSpecSchema.safeParse(jsonOrFile(value, 'preprocess'));
+  if (!r.success) {
+    throw new UsageError(`--preprocess: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, {
+      hint: '{"inputSize":224,"resizeSize":256,"mean":[0.485,0.456,0.406],"std":[0.229,0.224,0.225],"interpolation":"bilinear"}',
+    });
+  }
+  return r.data;
+}

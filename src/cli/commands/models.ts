@@ -1,0 +1,96 @@
+/**
+ * headstart models [name...]: the architectures headstart knows, with parameter counts,
+ * feature dimension, input preprocessing and where their pretrained weights come from.
+ * Exit code: 0 listed, 1 unknown model, 2 bad usage.
+ */
+import { parseArgs } from 'node:util';
+import { HeadstartError } from '../../errors.js';
+import type { ModelSummary } from '../../models/model-summary.js';
+import { summarizeModel } from '../../models/model-summary.js';
+import { getModel, listModels } from '../../models/registry.js';
+import { processIO, type CommandIO } from '../command-io.js';
+
+const USAGE = `usage: headstart models [name...] [options]
+
+Lists the architectures (all, or the ones named): parameter count, pooled feature
+dimension, input size and preprocessing, and the pretrained weights each one can use
+(downloaded from their official URL and sha256-checked, or built in).
+
+options:
+  --json               print the list as one JSON document
+  --verbose            print stack traces on errors
+  -h, --help           this help
+
+exit code: 0 listed, 1 unknown model, 2 bad usage`;
+
+const OPTIONS = {
+  json: { type: 'boolean' },
+  verbose: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+class UsageError extends Error {}
+
+const millions = (n: number) => `${(n / 1e6).toFixed(2)} M`;
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ').trimEnd()).join('\n');
+}
+
+export function formatModels(summaries: readonly ModelSummary[]): string {
+  const rows = [['model', 'params', 'backbone', 'features', 'input', 'default weights']];
+  for (const s of summaries) {
+    const w = s.weights.find((x) => x.default);
+    rows.push([
+      s.name,
+      s.params ? millions(s.params.total) : '?',
+      s.params ? millions(s.params.features) : '?',
+      `${s.featureDim}`,
+      `${s.input.size} (resize ${s.input.resize}, ${s.input.interpolation})`,
+      w ? `${w.id} (${w.kind === 'builtin' ? 'built in' : 'download'})` : 'none',
+    ]);
+  }
+  const lines = [table(rows), '', 'params: with a 1000-class head; a new head adds (features + 1) x classes.', '', 'weights:'];
+  for (const s of summaries) {
+    if (s.paramsError) lines.push(`  ${s.name}: parameters not counted (${s.paramsError})`);
+    for (const w of s.weights) {
+      const where = w.kind === 'builtin' ? `built in: ${w.description ?? ''}` : `${w.url} (sha256 ${w.sha256}${w.sha256 && w.sha256.length < 64 ? '…' : ''}, ${w.format}, ${w.numClasses} classes)`;
+      lines.push(`  ${`${s.name}/${w.id}`.padEnd(36)} ${where}; licence ${w.license}`);
+    }
+    if (s.weights.length === 0) lines.push(`  ${s.name.padEnd(36)} no pretrained weights known (use --weights <file>)`);
+  }
+  return lines.join('\n');
+}
+
+export async function modelsCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  try {
+    let parsed;
+    try {
+      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    } catch (err) {
+      throw new UsageError(`${(err as Error).message.split(/\.\s/)[0]} (valid flags: ${Object.keys(OPTIONS).map((k) => `--${k}`).join(', ')})`);
+    }
+    const { values, positionals } = parsed;
+    if (values.help) {
+      io.out(`${USAGE}\n`);
+      return 0;
+    }
+    const specs = positionals.length > 0 ? positionals.map((n) => getModel(n)) : listModels();
+    const summaries = specs.map(summarizeModel);
+    io.out(values.json ? `${JSON.stringify(summaries, null, 2)}\n` : `${formatModels(summaries)}\n`);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`error: ${err.message}\n(see \`headstart models --help\`)\n`);
+      return 2;
+    }
+    if (err instanceof HeadstartError) {
+      io.err(`error: ${err.toLine()}\n`);
+      if (verbose && err.stack) io.err(`${err.stack}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
