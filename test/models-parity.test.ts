@@ -99,7 +99,7 @@ for (const spec of models) {
   const ref = refs.get(spec.name);
   const skip = noTorch || (ref?.skip ? `${spec.name} has no torchvision equivalent: ${ref.skip}` : false);
 
-  test(`${spec.name}: eval logits and one training step match torchvision`, { skip }, async () => {
+  test(`${spec.name}: eval logits and one training step match torchvision`, { skip }, async (t) => {
     assert.equal(scriptError, undefined, `scripts/models_reference.py failed: ${scriptError}`);
     assert.ok(ref, `no reference for ${spec.name}`);
     const state = await loadSafetensors(path.join(dir, `${spec.name}.state.safetensors`));
@@ -132,7 +132,11 @@ for (const spec of models) {
     await training.release();
 
     const failures: string[] = [];
+    let worstRatio = 0;
+    let worstError = 0;
     const check = (what: string, err: number, torch32: number) => {
+      worstRatio = Math.max(worstRatio, err / Math.max(torch32, 1e-12));
+      worstError = Math.max(worstError, err);
       if (!(err <= allowed(torch32))) failures.push(`${what}: relative error ${err.toExponential(2)} > ${allowed(torch32).toExponential(2)} (torch fp32: ${torch32.toExponential(2)})`);
     };
     check('loss', Math.abs(step.loss - ref.loss64) / Math.abs(ref.loss64), ref.torch32.loss);
@@ -146,6 +150,9 @@ for (const spec of models) {
     for (const name of ref.running) {
       check(`${name} after the step`, relError(params.get(name)!.data as Float32Array, reference.get(`running64:${name}`)!.data as Float32Array), Math.max(ref.torch32.running[name], runningNoise));
     }
+    t.diagnostic(
+      `eval logits: ${evalDiff.toExponential(2)} from torch fp32 (${evalDiff64.toExponential(2)} from fp64); train step: worst relative error ${worstError.toExponential(2)}, worst ratio to torch fp32's own ${worstRatio.toFixed(2)}`,
+    );
     assert.deepEqual(failures, []);
   });
 }

@@ -7,9 +7,9 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { processIO, type CommandIO } from './command-io.js';
+import { HEADSTART_VERSION } from '../train/version.js';
 import { closest } from './usage.js';
 
-export const VERSION = '0.1.0';
 
 /** Command name -> one-line summary (the module is ./commands/<name>.js). */
 export const COMMANDS: Readonly<Record<string, string>> = {
@@ -57,7 +57,7 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
     return first === undefined ? 2 : 0;
   }
   if (first === '--version' || first === '-v') {
-    io.out(`headstart ${VERSION}\n`);
+    io.out(`headstart ${HEADSTART_VERSION}\n`);
     return 0;
   }
   if (!(first in COMMANDS)) {

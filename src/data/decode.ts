@@ -52,7 +52,7 @@ function decodeError(name: string, err: unknown): DataError {
 
 function open(bytes: ImageInput): Sharp {
   tuneSharp();
-  return sharp(bytes, { autoOrient: true, failOn: 'warning', sequentialRead: !process.env.XRAND });
+  return sharp(bytes, { autoOrient: true, failOn: 'warning' });
 }
 
 function finish(s: Sharp): Sharp {
@@ -166,7 +166,7 @@ export async function decodeGeometry(bytes: ImageInput, g: Geometry, name = '<bu
   try {
     if (!g.resize) return await decodeCrop(bytes, g.source, g.crop, name);
     const post = g.post ?? { left: 0, top: 0, width: g.resize.width, height: g.resize.height };
-    const downscale = process.env.XVIPSUP ? true : g.resize.width <= g.crop.width && g.resize.height <= g.crop.height;
+    const downscale = g.resize.width <= g.crop.width && g.resize.height <= g.crop.height;
     if (downscale && boxInside(g.crop, g.source)) {
       let s = open(bytes);
       if (!isWhole(g.crop, g.source)) s = s.extract(g.crop);

@@ -73,12 +73,26 @@ export class Session {
     return this.session.outputNames;
   }
 
-  async run(feeds: Record<string, HostTensor>, outputs?: readonly string[]): Promise<Record<string, HostTensor>> {
+  /**
+   * Runs the graph. `outputs` names the outputs to fetch (default: all); or pass tensors to
+   * fill (pre-allocated outputs, reused across steps instead of allocating new buffers).
+   */
+  async run(feeds: Record<string, HostTensor>, outputs?: readonly string[] | Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrtTensor(t);
     let result: ort.InferenceSession.ReturnType;
     try {
-      result = outputs ? await this.session.run(ortFeeds, outputs) : await this.session.run(ortFeeds);
+      if (outputs === undefined) result = await this.session.run(ortFeeds);
+      else if (Array.isArray(outputs)) result = await this.session.run(ortFeeds, outputs as string[]);
+      else {
+        const fetches: Record<string, ort.Tensor> = {};
+        for (const [name, t] of Object.entries(outputs as Record<string, HostTensor>)) fetches[name] = toOrtTensor(t);
+        result = await this.session.run(ortFeeds, fetches);
+        // The binding fills the given buffers; return them (not copies) to the caller.
+        const filled: Record<string, HostTensor> = {};
+        for (const [name, t] of Object.entries(outputs as Record<string, HostTensor>)) filled[name] = t;
+        return filled;
+      }
     } catch (err) {
       throw new EngineError(`ONNX Runtime failed running the ${this.label} graph: ${(err as Error).message}`, { cause: err });
     }

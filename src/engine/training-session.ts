@@ -20,6 +20,8 @@ export interface StepResult {
  */
 export class TrainingSession {
   private readonly feeds: Record<string, HostTensor> = {};
+  /** Output buffers allocated once and filled by every step (no per-step allocation). */
+  private outputs: Record<string, HostTensor> | undefined;
 
   private constructor(
     private readonly session: Session,
@@ -39,17 +41,31 @@ export class TrainingSession {
     return new TrainingSession(session, graph, params);
   }
 
+  /**
+   * One training step. The returned gradients and logits are buffers this session reuses:
+   * consume them (optimiser step, metrics) before the next call.
+   */
   async step(images: Float32Array, targets: Float32Array): Promise<StepResult> {
     const b = this.graph.batch;
     const size = Math.round(Math.sqrt(images.length / (3 * b)));
     const numClasses = targets.length / b;
     this.feeds[IO.images] = { dtype: 'float32', shape: [b, 3, size, size], data: images };
     this.feeds[IO.targets] = { dtype: 'float32', shape: [b, numClasses], data: targets };
-    const out = await this.session.run(this.feeds);
+    this.outputs ??= this.allocateOutputs(numClasses);
+    const out = await this.session.run(this.feeds, this.outputs);
     const grads = new Map<string, Float32Array>();
     for (const p of this.graph.trainable) grads.set(p, out[IO.grad(p)].data as Float32Array);
     for (const p of this.graph.running) (this.params.get(p)!.data as Float32Array).set(out[IO.running(p)].data as Float32Array);
     return { loss: (out[IO.loss].data as Float32Array)[0], logits: out[IO.logits].data as Float32Array, grads };
+  }
+
+  private allocateOutputs(numClasses: number): Record<string, HostTensor> {
+    const f32 = (shape: number[]): HostTensor => ({ dtype: 'float32', shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
+    const out: Record<string, HostTensor> = { [IO.loss]: f32([]), [IO.logits]: f32([this.graph.batch, numClasses]) };
+    const shapes = new Map(this.graph.params.map((p) => [p.name, p.shape]));
+    for (const p of this.graph.trainable) out[IO.grad(p)] = f32(shapes.get(p)!);
+    for (const p of this.graph.running) out[IO.running(p)] = f32(shapes.get(p)!);
+    return out;
   }
 
   endProfiling(): string {

@@ -51,8 +51,7 @@ import { earlyStopping } from './listeners/early-stopping.js';
 import { restoreBest, runEpochs, RunInterrupted, type LoopState } from './loop.js';
 import type { ClassificationMetrics } from './metrics.js';
 import { writeHistoryFiles, writeRunOutputs } from './run-outputs.js';
-
-export const HEADSTART_VERSION = '0.1.0';
+import { HEADSTART_VERSION } from './version.js';
 
 export interface TrainResult {
   out: string;
