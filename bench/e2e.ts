@@ -148,6 +148,9 @@ const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 async function main(): Promise<void> {
   const probe = spawnSync(PYTHON, ['-c', 'import torch, torchvision'], { encoding: 'utf8' });
   if (probe.status !== 0) throw new Error(`bench:e2e needs Debian's python3-torch and python3-torchvision at ${PYTHON}`);
+  const loadStart = os.loadavg()[0];
+  // Timings mean little when other processes compete for the cores (OpenMP spin-waits make PyTorch suffer most).
+  if (loadStart > os.availableParallelism()) log(`warning: load average ${loadStart.toFixed(1)} on ${os.availableParallelism()} cores: other processes will distort these timings`);
   const tmp = mkdtempSync(join(os.tmpdir(), 'headstart-bench-e2e-'));
   try {
     let data = process.env.E2E_DATA;
@@ -194,6 +197,7 @@ async function main(): Promise<void> {
       `| features: best val acc | ${pct(torchFx.best_val_acc)} | ${pct(hsFx.bestValAcc)} | gap ${fmt(100 * (hsFx.bestValAcc - torchFx.best_val_acc), 1)} points |`,
       '',
       `headstart fine-tune train() call: ${fmt(hsFt.seconds, 1)} s in all; evaluate(model.onnx) on val: ${pct(check.metrics.accuracy.estimate)} (kept epoch's val acc ${pct(hsFt.bestValAcc)})`,
+      `load average (1 min) at start ${loadStart.toFixed(1)}, at end ${os.loadavg()[0].toFixed(1)}, on ${os.availableParallelism()} cores`,
     ];
     console.log(lines.join('\n'));
     console.log(JSON.stringify({ finetune_epoch: Number(r1.toFixed(3)), features_run: Number(r2.toFixed(3)), acc_gap: Number(gap.toFixed(2)) }));

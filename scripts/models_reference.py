@@ -49,7 +49,8 @@ def randomise(model, gen_seed, x):
     """Non-trivial affine parameters, biases and running statistics, with activations kept
     O(1): running statistics are first calibrated on a batch holding the test input (so no
     channel with a tiny calibrated variance amplifies the gap between two random batches),
-    then perturbed; the head is scaled so that the largest logit is about 4."""
+    then perturbed; the head is scaled so that the largest eval logit is 2 (logits O(1), so
+    the 1e-4 absolute check on them means about 5e-5 relative)."""
     torch.manual_seed(gen_seed)
     with torch.no_grad():
         for m in model.modules():
@@ -77,7 +78,7 @@ def randomise(model, gen_seed, x):
             m.num_batches_tracked.zero_()
         model.eval()
         head = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
-        scale = 4 / model(x).abs().max().item()
+        scale = 2 / model(x).abs().max().item()
         head.weight.mul_(scale)
         head.bias.mul_(scale)
 

@@ -30,6 +30,8 @@ export interface ImageProbe {
   depth?: string;
   space?: string;
   hasAlpha?: boolean;
+  /** Where the size came from: the JS header reader or libvips. */
+  source: 'header' | 'libvips';
 }
 
 let sharpTuned = false;
@@ -83,16 +85,19 @@ export async function readImageBytes(path: string): Promise<Buffer> {
   }
 }
 
-/** Size (after EXIF orientation) and format, from the header when possible, else from libvips. */
-export async function probeImage(bytes: ImageInput, name = '<buffer>'): Promise<ImageProbe> {
-  const fast = readImageHeader(bytes);
-  if (fast) return fast;
+/**
+ * Size (after EXIF orientation) and format: from the JS header reader when it can (JPEG,
+ * PNG), else (or with `useHeader: false`) from libvips.
+ */
+export async function probeImage(bytes: ImageInput, name = '<buffer>', options: { useHeader?: boolean } = {}): Promise<ImageProbe> {
+  const fast = options.useHeader === false ? null : readImageHeader(bytes);
+  if (fast) return { ...fast, source: 'header' };
   try {
     const m = await open(bytes).metadata();
     const w = m.autoOrient?.width ?? m.width;
     const h = m.autoOrient?.height ?? m.height;
     if (!w || !h) throw new Error('no image size in the header');
-    return { format: m.format ?? 'unknown', width: w, height: h, orientation: m.orientation ?? 1, channels: m.channels, depth: m.depth, space: m.space, hasAlpha: m.hasAlpha };
+    return { format: m.format ?? 'unknown', width: w, height: h, orientation: m.orientation ?? 1, channels: m.channels, depth: m.depth, space: m.space, hasAlpha: m.hasAlpha, source: 'libvips' };
   } catch (err) {
     throw decodeError(name, err);
   }
@@ -118,7 +123,7 @@ export async function inspectImage(bytes: ImageInput, name = '<buffer>'): Promis
     await finish(open(bytes).resize(32, 32, { fit: 'inside' })).toBuffer();
     return {
       format: m.format ?? 'unknown', width, height, orientation: m.orientation ?? 1, channels: m.channels, depth: m.depth,
-      space: m.space, hasAlpha: m.hasAlpha, isPalette: m.isPalette, pages: m.pages,
+      space: m.space, hasAlpha: m.hasAlpha, isPalette: m.isPalette, pages: m.pages, source: 'libvips',
     };
   } catch (err) {
     throw decodeError(name, err);

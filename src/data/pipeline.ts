@@ -75,13 +75,35 @@ export class Pipeline {
   }
 
   /**
+   * Probes the size, composes the leading geometric steps and decodes them in one call. If
+   * the JS header reader got the size wrong (libvips disagrees), it retries with libvips'
+   * size, replaying the same random words, so the result is what a correct probe gives.
+   */
+  private async decodeComposed(bytes: ImageInput, rng: RandomSource, name: string): Promise<{ image: RgbImage; g: Geometry; next: number }> {
+    const probe = await probeImage(bytes, name);
+    const words: number[] = [];
+    const recording: RandomSource = { nextUint32: () => { const w = rng.nextUint32(); words.push(w); return w; } };
+    const first = this.compose(probe, probe.source === 'header' ? recording : rng);
+    try {
+      return { image: await decodeGeometry(bytes, first.g, name), ...first };
+    } catch (err) {
+      if (probe.source !== 'header') throw err;
+      const checked = await probeImage(bytes, name, { useHeader: false });
+      if (checked.width === probe.width && checked.height === probe.height) throw err;
+      let i = 0;
+      const replay: RandomSource = { nextUint32: () => (i < words.length ? words[i++] : rng.nextUint32()) };
+      const second = this.compose(checked, replay);
+      return { image: await decodeGeometry(bytes, second.g, name), ...second };
+    }
+  }
+
+  /**
    * Decodes `bytes` and writes the normalised CHW result into `out` at `offset`.
    * Throws DataError if the file cannot be decoded or its result has the wrong size.
    */
   async run(bytes: ImageInput, rng: RandomSource, out: Float32Array, offset = 0, name = '<buffer>'): Promise<void> {
-    const probe = await probeImage(bytes, name);
-    const { g, next } = this.compose(probe, rng);
-    let image = await decodeGeometry(bytes, g, name);
+    const { image: decoded, g, next } = await this.decodeComposed(bytes, rng, name);
+    let image = decoded;
     let flip = g.flip;
     if (next < this.steps.length) {
       if (flip) image = flipHorizontal(image);
@@ -102,9 +124,8 @@ export class Pipeline {
       await this.run(bytes, rng, t, 0, name);
       return t;
     }
-    const probe = await probeImage(bytes, name);
-    const { g, next } = this.compose(probe, rng);
-    let image = await decodeGeometry(bytes, g, name);
+    const { image: decoded, g, next } = await this.decodeComposed(bytes, rng, name);
+    let image = decoded;
     if (g.flip) image = flipHorizontal(image);
     for (let i = next; i < this.steps.length; i++) image = this.steps[i].apply(image, rng);
     const t = new Float32Array(3 * image.width * image.height);

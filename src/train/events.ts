@@ -83,7 +83,8 @@ export interface TrainContext {
   emit<K extends TrainEventName>(name: K, payload: TrainEvents[K]): Promise<void>;
 }
 
-export type TrainHandler<K extends TrainEventName> = (event: TrainEvents[K], ctx: TrainContext) => void | Promise<void>;
+/** A handler may return anything; a returned promise is awaited before the run goes on. */
+export type TrainHandler<K extends TrainEventName> = (event: TrainEvents[K], ctx: TrainContext) => unknown;
 
 /** A listener: handlers for the events it cares about. */
 export type TrainListener = { [K in TrainEventName]?: TrainHandler<K> };

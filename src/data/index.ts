@@ -1,0 +1,24 @@
+/** The data layer's public surface: folder datasets, the doctor, transforms, pipelines and the loader. */
+export { scanImageFolder, ScanOptionsSchema, type ImageFolder, type ScanOptions } from './image-folder.js';
+export type { Sample } from './sample.js';
+export { stratifiedSplit } from './stratified-split.js';
+export { readDatasetLayout, type DatasetLayout, type LayoutProblem, type SplitName } from './dataset-layout.js';
+export { doctor, DoctorOptionsSchema, type DoctorOptions, type DoctorReport, type Finding, type FindingKind, type Severity } from './doctor.js';
+export { formatDoctorReport, type FormatDoctorOptions } from './format-doctor-report.js';
+export { IMAGENET_PREPROCESS, PreprocessSpecSchema, type Interpolation, type PreprocessSpec } from './preprocess.js';
+export { buildEvalTransform, buildTrainTransform, TrainTransformOptionsSchema, type TrainTransformOptions } from './build-transforms.js';
+export { Pipeline, type PipelineOptions } from './pipeline.js';
+export { createLoader, LoaderOptionsSchema, type Batch, type Loader, type LoaderOptions, type SkippedFile } from './loader.js';
+export { decodeImage, decodeGeometry, inspectImage, probeImage, readImageBytes, type ImageInspection, type ImageProbe } from './decode.js';
+export { formatFromName, IMAGE_EXTENSIONS, sniffFormat, type ImageFormat } from './image-format.js';
+export { keyedRandom, nextFloat, permutation, randomInt, uniformFloat32, type RandomSource } from './random.js';
+export { createRgbImage, type RgbImage } from './rgb-image.js';
+export { centerCrop, centerCropBox } from './transforms/center-crop.js';
+export { adjustBrightness, adjustContrast, adjustHue, adjustSaturation, applyColorJitter, colorJitter, sampleColorJitter, type ColorJitterOptions, type ColorJitterParams } from './transforms/color-jitter.js';
+export { executeGeometry, identityGeometry, type Box, type Geometry, type Size } from './transforms/geometry.js';
+export { flipHorizontal, randomHorizontalFlip } from './transforms/horizontal-flip.js';
+export { normalizationTable, toTensor, writeNormalized } from './transforms/normalize.js';
+export { DEFAULT_RESIZED_CROP, randomResizedCrop, sampleResizedCropBox, type ResizedCropOptions } from './transforms/random-resized-crop.js';
+export { resample } from './transforms/resample.js';
+export { resize, resizedSize } from './transforms/resize.js';
+export type { GeometricTransform, ImageTransform, PixelTransform } from './transforms/transform.js';
