@@ -11,7 +11,7 @@
  *   BENCH_IMAGES=500 BENCH_ROUNDS=2 npm run bench:data
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -76,6 +76,22 @@ async function generate(dir: string): Promise<void> {
   writeFileSync(marker, '');
 }
 
+/** CPU seconds (user + system) a process and all its descendants have used so far (Linux /proc). */
+function treeCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    let ticks = Number(f[11]) + Number(f[12]);
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const kids = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
+      for (const kid of kids ? kids.split(' ') : []) ticks += treeCpuSeconds(Number(kid)) * 100;
+    }
+    return ticks / 100;
+  } catch {
+    return NaN;
+  }
+}
+
 /** The PyTorch DataLoader in a long-lived process: one epoch per request. */
 function startTorch(dir: string) {
   const child = spawn('/usr/bin/python3', ['scripts/data_bench_torch.py', dir, String(batchSize), String(cores)], {
@@ -90,10 +106,12 @@ function startTorch(dir: string) {
   };
   return {
     ready: read,
-    async epoch(): Promise<number> {
+    /** images/s and CPU cores used (workers included) during one epoch. */
+    async epoch(): Promise<{ rate: number; cores: number }> {
+      const cpu0 = treeCpuSeconds(child.pid!);
       child.stdin.write('epoch\n');
       const r = await read();
-      return r.images / r.seconds;
+      return { rate: r.images / r.seconds, cores: (treeCpuSeconds(child.pid!) - cpu0) / r.seconds };
     },
     stop: () => child.stdin.end('quit\n'),
   };
@@ -108,13 +126,15 @@ async function main(): Promise<void> {
   const samples: Sample[] = files.map((f) => ({ path: join(dir, f), label: 0 }));
   const pipeline = buildTrainTransform(IMAGENET_PREPROCESS);
   let epoch = 0;
-  const headstart = async (): Promise<number> => {
+  const headstart = async (): Promise<{ rate: number; cores: number }> => {
     const loader = createLoader(samples, pipeline, { batchSize, shuffle: true, seed: 1, epoch: epoch++ });
+    const cpu0 = treeCpuSeconds(process.pid);
     const t0 = performance.now();
     let n = 0;
     for await (const b of loader) n += b.size;
+    const secs = (performance.now() - t0) / 1000;
     if (loader.skipped.length) throw new Error(`headstart skipped ${loader.skipped.length} files: ${loader.skipped[0].reason}`);
-    return n / ((performance.now() - t0) / 1000);
+    return { rate: n / secs, cores: (treeCpuSeconds(process.pid) - cpu0) / secs };
   };
 
   const torch = startTorch(dir);
@@ -126,9 +146,11 @@ async function main(): Promise<void> {
   const ours: number[] = [];
   const theirs: number[] = [];
   for (let r = 0; r < rounds; r++) {
-    theirs.push(await torch.epoch());
-    ours.push(await headstart());
-    console.log(`round ${r + 1}: headstart ${ours[r].toFixed(0)} img/s, PyTorch ${theirs[r].toFixed(0)} img/s`);
+    const t = await torch.epoch();
+    const h = await headstart();
+    theirs.push(t.rate);
+    ours.push(h.rate);
+    console.log(`round ${r + 1}: headstart ${h.rate.toFixed(0)} img/s (${h.cores.toFixed(2)} cores busy, ${((h.cores / h.rate) * 1000).toFixed(2)} CPU-ms/img), PyTorch ${t.rate.toFixed(0)} img/s (${t.cores.toFixed(2)} cores, ${((t.cores / t.rate) * 1000).toFixed(2)} CPU-ms/img)`);
   }
   torch.stop();
   const a = median(ours);

@@ -15,7 +15,6 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { ConfigError, DataError } from '../errors.js';
 import { readImageBytes } from './decode.js';
-const POOL: Float32Array[] = [];
 import type { Pipeline } from './pipeline.js';
 import { keyedRandom, permutation } from './random.js';
 import type { Sample } from './sample.js';
@@ -124,7 +123,7 @@ export function createLoader(samples: readonly Sample[], transform: Pipeline, op
       let s = slots.get(b);
       if (!s) {
         const size = Math.min(o.batchSize, total - b * o.batchSize);
-        s = { images: (process.env.POOL && POOL.length && POOL[POOL.length-1].length === size*chw) ? POOL.pop()! : new Float32Array(size * chw), labels: new Int32Array(size), paths: new Array(size), indices: new Int32Array(size), ok: new Uint8Array(size), pending: size, done: new Deferred() };
+        s = { images: new Float32Array(size * chw), labels: new Int32Array(size), paths: new Array(size), indices: new Int32Array(size), ok: new Uint8Array(size), pending: size, done: new Deferred() };
         slots.set(b, s);
       }
       return s;
@@ -177,7 +176,6 @@ export function createLoader(samples: readonly Sample[], transform: Pipeline, op
         pump(); // refill the window before the consumer starts on this batch
         const batch = compact(slot, chw);
         if (batch.size > 0) yield batch;
-        if (process.env.POOL) POOL.push(slot.images);
       }
     } finally {
       stopped = true;

@@ -5,7 +5,7 @@ import '../onnx/ops/index.js';
 import { serializeModel } from '../onnx/serialize.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import { NetBuilder } from '../models/net-builder.js';
-import type { ParamDef } from '../models/net-builder.js';
+import type { DropoutMaskInput, ParamDef } from '../models/net-builder.js';
 import type { NamedTensors } from '../tensor.js';
 
 export interface NetworkGraphOptions {
@@ -46,6 +46,8 @@ export interface TrainingGraph extends BuiltGraph {
   trainable: string[];
   /** Running-statistic parameters whose new values the graph returns. */
   running: string[];
+  /** Dropout masks to feed at every step. */
+  masks: DropoutMaskInput[];
   batch: number;
 }
 
@@ -71,7 +73,7 @@ export function buildTrainingGraph(spec: ModelSpec, options: TrainingGraphOption
   g.output(g.alias(logits, IO.logits));
   for (const [p, grad] of gradients) g.output(g.alias(grad, IO.grad(p)));
   for (const [p, value] of b.runningUpdates) g.output(g.alias(value, IO.running(p)));
-  return { bytes: serializeModel(g), params: b.params, fed: b.fed, trainable: [...gradients.keys()], running: [...b.runningUpdates.keys()], batch: options.batch };
+  return { bytes: serializeModel(g), params: b.params, fed: b.fed, trainable: [...gradients.keys()], running: [...b.runningUpdates.keys()], masks: b.masks, batch: options.batch };
 }
 
 export interface InferenceGraphOptions extends NetworkGraphOptions {

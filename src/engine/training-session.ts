@@ -1,5 +1,7 @@
 import { EngineError } from '../errors.js';
 import type { HostTensor, NamedTensors } from '../tensor.js';
+import type { RandomSource } from '../data/random.js';
+import { fillDropoutMask } from './dropout-mask.js';
 import { Session } from './session.js';
 import type { SessionOptions } from './session.js';
 import type { TrainingGraph } from './training-graph.js';
@@ -43,10 +45,16 @@ export class TrainingSession {
 
   /**
    * One training step. The returned gradients and logits are buffers this session reuses:
-   * consume them (optimiser step, metrics) before the next call.
+   * consume them (optimiser step, metrics) before the next call. `random` draws the dropout
+   * masks (needed when the network has dropout).
    */
-  async step(images: Float32Array, targets: Float32Array): Promise<StepResult> {
+  async step(images: Float32Array, targets: Float32Array, random?: RandomSource): Promise<StepResult> {
     const b = this.graph.batch;
+    for (const m of this.graph.masks) {
+      if (!random) throw new EngineError('This training graph has dropout: pass a seeded random source to step()', { hint: 'e.g. keyedRandom(seed, epoch, batch)' });
+      const t = (this.feeds[m.name] ??= { dtype: 'float32', shape: m.shape, data: new Float32Array(m.shape.reduce((x, y) => x * y, 1)) });
+      fillDropoutMask(t.data as Float32Array, m.ratio, random);
+    }
     const size = Math.round(Math.sqrt(images.length / (3 * b)));
     const numClasses = targets.length / b;
     this.feeds[IO.images] = { dtype: 'float32', shape: [b, 3, size, size], data: images };

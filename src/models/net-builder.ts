@@ -1,6 +1,6 @@
 import { GraphError } from '../errors.js';
 import type { Graph } from '../onnx/graph.js';
-import { batchNorm, dropout } from '../onnx/ops/index.js';
+import { batchNorm } from '../onnx/ops/index.js';
 import type { NamedTensors } from '../tensor.js';
 import { numel } from '../tensor.js';
 
@@ -38,6 +38,12 @@ export interface NetBuildOptions {
   constants?: NamedTensors;
 }
 
+export interface DropoutMaskInput {
+  name: string;
+  shape: number[];
+  ratio: number;
+}
+
 export interface ConvOptions {
   kernel: number;
   stride?: number;
@@ -58,6 +64,8 @@ export class NetBuilder {
   readonly runningUpdates = new Map<string, string>();
   /** Parameters that are graph inputs (fed at every run), in declaration order. */
   readonly fed: string[] = [];
+  /** Dropout mask inputs of a training graph, fed from the host (see engine/dropout-mask.ts). */
+  readonly masks: DropoutMaskInput[] = [];
   private readonly trainableFn: (name: string) => boolean;
 
   constructor(
@@ -143,8 +151,13 @@ export class NetBuilder {
     return this.g.op('Gemm', inputs, { transB: 1 }, name);
   }
 
+  /** Inverted dropout; in a training graph its mask is an input the host draws from a seeded source. */
   dropout(x: string, p: number): string {
-    return dropout(this.g, x, p, this.training);
+    if (!this.training || p === 0) return x;
+    const name = `dropout_mask:${this.masks.length}`;
+    const shape = this.g.shape(x);
+    this.masks.push({ name, shape: [...shape], ratio: p });
+    return this.g.op('Mul', [x, this.g.input(name, 'float32', shape)]);
   }
 
   relu(x: string): string {

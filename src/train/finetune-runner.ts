@@ -9,6 +9,7 @@ import type { ResolvedTrainConfig } from '../config.js';
 import type { Pipeline } from '../data/pipeline.js';
 import type { Sample } from '../data/sample.js';
 import { Session, type SessionOptions } from '../engine/session.js';
+import { keyedRandom } from '../data/random.js';
 import { buildInferenceGraph, buildTrainingGraph, IO, type TrainingGraph } from '../engine/training-graph.js';
 import { TrainingSession } from '../engine/training-session.js';
 import type { ModelSpec } from '../models/model-spec.js';
@@ -105,7 +106,7 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<Epoch
       for await (const batch of imageBatches(a.train, a.trainTransform, { batchSize: B, shuffle: true, seed: config.seed, epoch, onSkip: a.onSkip })) {
         hooks.checkStop();
         const session = await sessionFor(batch.labels.length);
-        const r = await session.step(batch.images, crossEntropyCoefficients(batch.labels, numClasses, ce));
+        const r = await session.step(batch.images, crossEntropyCoefficients(batch.labels, numClasses, ce), keyedRandom(config.seed, epoch, b, 0xd2));
         b++;
         if (!Number.isFinite(r.loss)) throw hooks.nonFinite(r.loss, b, stepsPerEpoch);
         optimizer.step(r.grads);

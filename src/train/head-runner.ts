@@ -6,6 +6,7 @@
  */
 import type { ResolvedTrainConfig } from '../config.js';
 import { keyedRandom, nextFloat, randomInt, type RandomSource } from '../data/random.js';
+import { dropoutMask } from '../engine/dropout-mask.js';
 import { Session, type SessionOptions } from '../engine/session.js';
 import { IO } from '../engine/training-graph.js';
 import type { ModelSpec } from '../models/model-spec.js';
@@ -141,10 +142,3 @@ export async function createHeadRunner(a: HeadRunnerArgs): Promise<EpochRunner> 
   };
 }
 
-/** Inverted dropout: 0 with probability p, else 1/(1-p). */
-function dropoutMask(n: number, p: number, rng: RandomSource): Float32Array {
-  const m = new Float32Array(n);
-  const keep = 1 / (1 - p);
-  for (let i = 0; i < n; i++) m[i] = nextFloat(rng) < p ? 0 : keep;
-  return m;
-}
