@@ -131,7 +131,10 @@ async function main(): Promise<void> {
     const cpu0 = treeCpuSeconds(process.pid);
     const t0 = performance.now();
     let n = 0;
-    for await (const b of loader) n += b.size;
+    for await (const b of loader) {
+      n += b.size;
+      b.release(); // a trainer releases each batch after its step, so buffers are recycled
+    }
     const secs = (performance.now() - t0) / 1000;
     if (loader.skipped.length) throw new Error(`headstart skipped ${loader.skipped.length} files: ${loader.skipped[0].reason}`);
     return { rate: n / secs, cores: (treeCpuSeconds(process.pid) - cpu0) / secs };

@@ -10,6 +10,7 @@
  * crop that leaves the image, are finished in JS with the exact port of PIL's resampler.
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import sharp, { type Sharp } from 'sharp';
 import { DataError } from '../errors.js';
 import { readImageHeader } from './image-header.js';
@@ -34,13 +35,22 @@ export interface ImageProbe {
   source: 'header' | 'libvips';
 }
 
+// sharp runs on libuv's thread pool, which libuv sizes once, when it first starts (default 4):
+// leave room for one decode per core. Has no effect if the pool already started or the user set it.
+if (!process.env.UV_THREADPOOL_SIZE) process.env.UV_THREADPOOL_SIZE = String(Math.min(64, Math.max(4, availableParallelism())));
+
 let sharpTuned = false;
 
-/** libvips' operation cache only pays off for repeated identical inputs, never the case here. */
+/**
+ * Decodes run in parallel across images, so each libvips pipeline gets one worker thread
+ * (more only adds hand-offs), and the operation cache, which only pays off for repeated
+ * identical inputs, is off. Both are process-wide sharp settings.
+ */
 function tuneSharp(): void {
   if (sharpTuned) return;
   sharpTuned = true;
   sharp.cache(false);
+  sharp.concurrency(1);
 }
 
 function decodeError(name: string, err: unknown): DataError {

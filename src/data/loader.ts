@@ -10,11 +10,17 @@
  * - A file that fails to load is dropped from its batch (the batch is shorter), reported
  *   once through `onSkip` and `skipped`, and not retried in later epochs of this loader.
  * - Last batch: kept (shorter) or dropped (`dropLast`).
+ * - Buffers: `batch.release()` recycles a batch's image buffer (at most prefetch + 2 kept).
+ * - Worker threads (`workers`): the JS side of each decode (sharp's call setup, resampling,
+ *   normalisation) then runs in a shared pool of threads instead of the main thread, so many
+ *   cores can be kept busy; results are identical. Pipelines of custom transforms (no spec)
+ *   always run in-process.
  */
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { ConfigError, DataError } from '../errors.js';
 import { readImageBytes } from './decode.js';
+import { DecodePool } from './decode-pool.js';
 import type { Pipeline } from './pipeline.js';
 import { keyedRandom, permutation } from './random.js';
 import type { Sample } from './sample.js';
@@ -27,6 +33,12 @@ export interface Batch {
   /** Positions of the samples in the array given to createLoader. */
   indices: Int32Array;
   size: number;
+  /**
+   * Hands `images` back to the loader, which fills it again for a later batch. Optional:
+   * call it once you are done with the batch (then do not touch `images` again). Fresh
+   * multi-megabyte buffers cost page faults on every batch; recycled ones do not.
+   */
+  release(): void;
 }
 
 export interface SkippedFile {
@@ -46,6 +58,8 @@ export const LoaderOptionsSchema = z.strictObject({
   prefetch: z.number().int().positive().default(2),
   /** Images decoded at the same time (default: 2 per core, at least 4). */
   concurrency: z.number().int().positive().optional(),
+  /** Decode worker threads; 0 decodes on the main thread (default: 0 up to 4 cores, else cores - 2, at most 8). */
+  workers: z.number().int().nonnegative().max(64).optional(),
   /** Called once per file that fails to load. */
   onSkip: z.custom<(skipped: SkippedFile) => void>((v) => typeof v === 'function', { message: 'onSkip must be a function' }).optional(),
 });
@@ -94,11 +108,30 @@ export function createLoader(samples: readonly Sample[], transform: Pipeline, op
   }
   const { width, height } = transform.outputSize;
   const chw = 3 * width * height;
-  const concurrency = o.concurrency ?? Math.max(4, 2 * availableParallelism());
+  const cores = availableParallelism();
+  const concurrency = o.concurrency ?? Math.max(4, 2 * cores);
+  const workers = o.workers ?? (cores > 4 ? Math.min(8, cores - 2) : 0);
+  const spec = transform.spec;
+  const inWorkers = workers > 0 && spec !== null;
+  const pipelineKey = spec ? JSON.stringify(spec) : '';
+  // Workers write into shared memory; ONNX Runtime refuses SharedArrayBuffer tensors, so a
+  // finished batch is copied into an ordinary buffer (recycled like the rest).
+  const shared: Float32Array[] = [];
   const n = samples.length;
   const batchCount = o.dropLast ? Math.floor(n / o.batchSize) : Math.ceil(n / o.batchSize);
   const skipped: SkippedFile[] = [];
   const bad = new Set<number>();
+  const fullLength = o.batchSize * chw;
+  const plain: Float32Array[] = [];
+  const recycle = (images: Float32Array) => {
+    const list = images.buffer instanceof SharedArrayBuffer ? shared : plain;
+    if (images.length === fullLength && list.length < o.prefetch + 2 && !list.includes(images)) list.push(images);
+  };
+  const allocate = (length: number, inWorkers: boolean): Float32Array => {
+    const list = inWorkers ? shared : plain;
+    if (length === fullLength && list.length) return list.pop()!;
+    return inWorkers ? new Float32Array(new SharedArrayBuffer(length * 4)) : new Float32Array(length);
+  };
 
   const report = (index: number, err: DataError) => {
     if (bad.has(index)) return;
@@ -109,6 +142,7 @@ export function createLoader(samples: readonly Sample[], transform: Pipeline, op
   };
 
   async function* iterate(epoch: number): AsyncGenerator<Batch> {
+    const pool = inWorkers ? DecodePool.shared(workers) : null;
     const order = o.shuffle ? permutation(keyedRandom(o.seed, epoch), n) : Int32Array.from({ length: n }, (_, i) => i);
     const total = Math.min(n, batchCount * o.batchSize);
     const slots = new Map<number, BatchSlot>();
@@ -123,7 +157,8 @@ export function createLoader(samples: readonly Sample[], transform: Pipeline, op
       let s = slots.get(b);
       if (!s) {
         const size = Math.min(o.batchSize, total - b * o.batchSize);
-        s = { images: new Float32Array(size * chw), labels: new Int32Array(size), paths: new Array(size), indices: new Int32Array(size), ok: new Uint8Array(size), pending: size, done: new Deferred() };
+        const images = allocate(size * chw, inWorkers);
+        s = { images, labels: new Int32Array(size), paths: new Array(size), indices: new Int32Array(size), ok: new Uint8Array(size), pending: size, done: new Deferred() };
         slots.set(b, s);
       }
       return s;
@@ -136,8 +171,13 @@ export function createLoader(samples: readonly Sample[], transform: Pipeline, op
       slot.indices[j] = index;
       if (bad.has(index)) return;
       try {
-        const bytes = await readImageBytes(sample.path);
-        await transform.run(bytes, keyedRandom(o.seed, epoch, index), slot.images, j * chw, sample.path);
+        if (pool) {
+          const failed = await pool.run({ pipeline: pipelineKey, path: sample.path, seed: o.seed, epoch, index, buffer: slot.images.buffer as SharedArrayBuffer, offset: j * chw });
+          if (failed) throw failed;
+        } else {
+          const bytes = await readImageBytes(sample.path);
+          await transform.run(bytes, keyedRandom(o.seed, epoch, index), slot.images, j * chw, sample.path);
+        }
         slot.ok[j] = 1;
       } catch (err) {
         if (err instanceof DataError) report(index, err);
@@ -174,8 +214,15 @@ export function createLoader(samples: readonly Sample[], transform: Pipeline, op
         slots.delete(b);
         consumed = b + 1;
         pump(); // refill the window before the consumer starts on this batch
-        const batch = compact(slot, chw);
+        if (pool) {
+          const copy = allocate(slot.images.length, false);
+          copy.set(slot.images);
+          recycle(slot.images);
+          slot.images = copy;
+        }
+        const batch = compact(slot, chw, recycle);
         if (batch.size > 0) yield batch;
+        else recycle(slot.images);
       }
     } finally {
       stopped = true;
@@ -193,10 +240,20 @@ export function createLoader(samples: readonly Sample[], transform: Pipeline, op
   };
 }
 
-/** Drops the failed slots of a batch (rare: copies only then). */
-function compact(s: BatchSlot, chw: number): Batch {
+/** Drops the failed slots of a batch (rare: copies only then, and recycles the original buffer). */
+function compact(s: BatchSlot, chw: number, recycle: (images: Float32Array) => void): Batch {
   const size = s.ok.reduce((a, v) => a + v, 0);
-  if (size === s.ok.length) return { images: s.images, labels: s.labels, paths: s.paths, indices: s.indices, size };
+  const withRelease = (b: Omit<Batch, 'release'>): Batch => {
+    let released = false;
+    return {
+      ...b,
+      release: () => {
+        if (!released) recycle(b.images);
+        released = true;
+      },
+    };
+  };
+  if (size === s.ok.length) return withRelease({ images: s.images, labels: s.labels, paths: s.paths, indices: s.indices, size });
   const images = new Float32Array(size * chw);
   const labels = new Int32Array(size);
   const indices = new Int32Array(size);
@@ -210,5 +267,6 @@ function compact(s: BatchSlot, chw: number): Batch {
     paths.push(s.paths[j]);
     k++;
   }
-  return { images, labels, paths, indices, size };
+  recycle(s.images);
+  return withRelease({ images, labels, paths, indices, size });
 }

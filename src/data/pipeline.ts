@@ -13,9 +13,17 @@ import type { RgbImage } from './rgb-image.js';
 import { identityGeometry, type Geometry, type Size } from './transforms/geometry.js';
 import { flipHorizontal } from './transforms/horizontal-flip.js';
 import { normalizationTable, writeNormalized, type Rgb } from './transforms/normalize.js';
-import type { ImageTransform } from './transforms/transform.js';
+import { transformFromSpec } from './transforms/from-spec.js';
+import type { ImageTransform, TransformSpec } from './transforms/transform.js';
 
 export interface PipelineOptions {
+  mean: Rgb;
+  std: Rgb;
+}
+
+/** A pipeline as plain data, to rebuild it in a decode worker. */
+export interface PipelineSpec {
+  steps: TransformSpec[];
   mean: Rgb;
   std: Rgb;
 }
@@ -42,6 +50,17 @@ export class Pipeline {
   get tensorLength(): number {
     if (!this.outputSize) throw new RangeError('Pipeline: the output size is not fixed (end the pipeline with a crop)');
     return 3 * this.outputSize.width * this.outputSize.height;
+  }
+
+  /** The pipeline as plain data, or null if a step has no spec (custom transforms run in-process). */
+  get spec(): PipelineSpec | null {
+    const steps = this.steps.map((s) => s.spec);
+    if (steps.some((s) => s === undefined)) return null;
+    return { steps: steps as TransformSpec[], mean: this.mean, std: this.std };
+  }
+
+  static fromSpec(spec: PipelineSpec): Pipeline {
+    return new Pipeline(spec.steps.map(transformFromSpec), { mean: spec.mean, std: spec.std });
   }
 
   describe(): string {

@@ -37,6 +37,7 @@ export function centerCrop(size: number | readonly [number, number]): GeometricT
     kind: 'geometric',
     name: `CenterCrop(${JSON.stringify(size)})`,
     outputSize: crop,
+    spec: { op: 'centerCrop', size: typeof size === 'number' ? size : [...size] },
     // A crop after a flip would need the box mirrored (ties round differently): not fused.
     canCompose: (g: Geometry) => !g.flip,
     compose(g: Geometry): Geometry {

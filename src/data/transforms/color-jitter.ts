@@ -181,6 +181,7 @@ export function colorJitter(options: ColorJitterOptions): PixelTransform {
   return {
     kind: 'pixel',
     name: `ColorJitter(${JSON.stringify(options)})`,
+    spec: { op: 'colorJitter', ...options },
     apply: (image: RgbImage, rng: RandomSource) => applyColorJitter(image, sampleColorJitter(rng, options)),
   };
 }

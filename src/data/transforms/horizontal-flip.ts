@@ -27,6 +27,7 @@ export function randomHorizontalFlip(p = 0.5): GeometricTransform {
   return {
     kind: 'geometric',
     name: `RandomHorizontalFlip(p=${p})`,
+    spec: { op: 'randomHorizontalFlip', p },
     canCompose: () => true,
     compose(g: Geometry, rng: RandomSource): Geometry {
       return nextFloat(rng) < p ? { ...g, flip: !g.flip } : g;

@@ -70,6 +70,7 @@ export function randomResizedCrop(
     kind: 'geometric',
     name: `RandomResizedCrop(${size}, scale=${crop.scale}, ratio=${crop.ratio}, ${interpolation})`,
     outputSize: { width: size, height: size },
+    spec: { op: 'randomResizedCrop', size, scale: [...crop.scale], ratio: [...crop.ratio], interpolation },
     canCompose: (g: Geometry) => g.resize === null && g.post === null && !g.flip,
     compose(g: Geometry, rng: RandomSource): Geometry {
       const box = sampleResizedCropBox({ width: g.crop.width, height: g.crop.height }, rng, crop);

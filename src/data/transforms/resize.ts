@@ -26,6 +26,7 @@ export function resize(size: number | readonly [number, number], interpolation: 
     kind: 'geometric',
     name: `Resize(${JSON.stringify(size)}, ${interpolation})`,
     outputSize: typeof size === 'number' ? undefined : { width: size[1], height: size[0] },
+    spec: { op: 'resize', size: typeof size === 'number' ? size : [...size], interpolation },
     // One resampling per pipeline: a second resize (or one after a post-resize crop or a flip) is not fused.
     canCompose: (g: Geometry) => g.resize === null && g.post === null && !g.flip,
     compose(g: Geometry): Geometry {

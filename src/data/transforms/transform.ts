@@ -11,6 +11,15 @@ import type { RandomSource } from '../random.js';
 import type { RgbImage } from '../rgb-image.js';
 import type { Geometry, Size } from './geometry.js';
 
+/**
+ * A transform as plain data (op name and parameters), so a pipeline can be rebuilt in a
+ * decode worker thread (transforms/from-spec.ts). Transforms without one run in-process.
+ */
+export interface TransformSpec {
+  op: string;
+  [param: string]: unknown;
+}
+
 export interface GeometricTransform {
   readonly kind: 'geometric';
   readonly name: string;
@@ -20,12 +29,14 @@ export interface GeometricTransform {
   apply(image: RgbImage, rng: RandomSource): RgbImage;
   /** The fixed output size, when the transform guarantees one. */
   readonly outputSize?: Size;
+  readonly spec?: TransformSpec;
 }
 
 export interface PixelTransform {
   readonly kind: 'pixel';
   readonly name: string;
   apply(image: RgbImage, rng: RandomSource): RgbImage;
+  readonly spec?: TransformSpec;
 }
 
 export type ImageTransform = GeometricTransform | PixelTransform;

@@ -1,0 +1,50 @@
+/**
+ * A decode worker thread: rebuilds pipelines from their specs and runs one image per message
+ * into a shared batch buffer, so the JS part of decoding (normalisation, resampling, sharp's
+ * call setup) runs off the main thread. Started by decode-pool.ts.
+ */
+import { parentPort } from 'node:worker_threads';
+import { DataError } from '../errors.js';
+import { readImageBytes } from './decode.js';
+import { Pipeline, type PipelineSpec } from './pipeline.js';
+import { keyedRandom } from './random.js';
+
+export interface DecodeTask {
+  id: number;
+  /** JSON of a PipelineSpec (also the cache key). */
+  pipeline: string;
+  path: string;
+  seed: number;
+  epoch: number;
+  index: number;
+  buffer: SharedArrayBuffer;
+  /** Offset in float32 elements. */
+  offset: number;
+}
+
+export interface DecodeResult {
+  id: number;
+  ok: boolean;
+  /** Set when !ok: the message, and whether it was a DataError (a bad file) or a bug. */
+  error?: { message: string; hint?: string; data: boolean };
+}
+
+const pipelines = new Map<string, Pipeline>();
+
+parentPort?.on('message', async (t: DecodeTask) => {
+  let result: DecodeResult;
+  try {
+    let p = pipelines.get(t.pipeline);
+    if (!p) {
+      p = Pipeline.fromSpec(JSON.parse(t.pipeline) as PipelineSpec);
+      pipelines.set(t.pipeline, p);
+    }
+    const bytes = await readImageBytes(t.path);
+    await p.run(bytes, keyedRandom(t.seed, t.epoch, t.index), new Float32Array(t.buffer), t.offset, t.path);
+    result = { id: t.id, ok: true };
+  } catch (err) {
+    const e = err as Error;
+    result = { id: t.id, ok: false, error: { message: e.message ?? String(err), hint: (err as DataError).hint, data: err instanceof DataError } };
+  }
+  parentPort!.postMessage(result);
+});
