@@ -3,8 +3,7 @@ interleave (a shared machine's load then weighs on both alike).
 
 Builds torchvision's NAME with random weights whose BatchNorm running statistics are
 calibrated on the benchmark batch (so activations have realistic magnitudes, as with
-pretrained weights: torchvision's bare init shrinks activations into float32 denormals
-through the depthwise convs, which slows every engine for no real-world reason), writes
+pretrained weights; torchvision's bare init shrinks MobileNetV2's features to ~1e-9), writes
 that state_dict to STATE_OUT (safetensors, for the ONNX Runtime side to run the very same
 weights), and runs it (eval, torch.no_grad) at batch B, 224x224, with T threads, in the
 requested variants: 'eager' (the plain module), 'channels_last', and 'jit'

@@ -20,12 +20,20 @@ export function texture(width: number, height: number, seed: number): Buffer {
   const rng = new Random(seed);
   const u = () => rng.nextUint32() / 4294967296;
   const waves = Array.from({ length: 5 }, () => ({ fx: u() * 0.15, fy: u() * 0.15, ph: u() * 6.28, c: [u(), u(), u()] }));
+  // sin(a + b) = sin a cos b + cos a sin b, with a from x and b from y: tables instead of sin per pixel.
+  const tab = waves.map((w) => ({
+    sx: Float64Array.from({ length: width }, (_, x) => Math.sin(w.fx * x + w.ph)),
+    cx: Float64Array.from({ length: width }, (_, x) => Math.cos(w.fx * x + w.ph)),
+    sy: Float64Array.from({ length: height }, (_, y) => Math.sin(w.fy * y)),
+    cy: Float64Array.from({ length: height }, (_, y) => Math.cos(w.fy * y)),
+    c: w.c,
+  }));
   const px = Buffer.alloc(width * height * 3);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       for (let c = 0; c < 3; c++) {
         let v = 0;
-        for (const w of waves) v += w.c[c] * Math.sin(w.fx * x + w.fy * y + w.ph);
+        for (const w of tab) v += w.c[c] * (w.sx[x] * w.cy[y] + w.cx[x] * w.sy[y]);
         px[(y * width + x) * 3 + c] = Math.max(0, Math.min(255, Math.round(128 + 45 * v + (u() - 0.5) * 40)));
       }
     }

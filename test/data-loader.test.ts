@@ -65,6 +65,36 @@ test('same seed and epoch give the same batches bit for bit, whatever the decode
   assert.notDeepEqual(a.map((x) => x.paths), c.map((x) => x.paths), 'another epoch, another order');
 });
 
+test('decode worker threads give the same batches and report the same skipped files', async () => {
+  const pipe = buildTrainTransform(spec, { colorJitter: { contrast: 0.2 } });
+  const skipsIn: string[] = [];
+  const skipsOut: string[] = [];
+  const inProcess = await collect(createLoader(ds.train, pipe, { batchSize: 6, shuffle: true, seed: 5, workers: 0, onSkip: (s) => skipsIn.push(s.path) }));
+  const threaded = await collect(createLoader(ds.train, pipe, { batchSize: 6, shuffle: true, seed: 5, workers: 2, onSkip: (s) => skipsOut.push(s.path) }));
+  assert.deepEqual(threaded.map((b) => b.paths), inProcess.map((b) => b.paths));
+  threaded.forEach((b, i) => {
+    assert.deepEqual(b.images, inProcess[i].images, `batch ${i}`);
+    assert.ok(!(b.images.buffer instanceof SharedArrayBuffer), 'batches are ordinary buffers (ONNX Runtime refuses shared ones)');
+  });
+  assert.deepEqual(skipsOut.sort(), skipsIn.sort());
+  assert.equal(skipsOut.length, BROKEN.length);
+});
+
+test('released buffers are reused; unreleased ones are not', async () => {
+  const pipe = buildEvalTransform(spec);
+  const loader = createLoader(ds.val, pipe, { batchSize: 2 });
+  const seen: Float32Array[] = [];
+  for await (const b of loader) {
+    seen.push(b.images);
+    b.release();
+    b.release(); // twice is harmless
+  }
+  assert.ok(new Set(seen.map((x) => x.buffer)).size < seen.length, 'a released buffer came back');
+  const kept: Batch[] = await collect(createLoader(ds.val, pipe, { batchSize: 2 }));
+  assert.equal(new Set(kept.map((b) => b.images.buffer)).size, kept.length, 'without release every batch owns its buffer');
+  assert.deepEqual(kept[0].images.slice(0, 10), (await collect(createLoader(ds.val, pipe, { batchSize: 2 })))[0].images.slice(0, 10));
+});
+
 test('eval loader: no shuffle keeps the sample order; dropLast drops the short batch', async () => {
   const pipe = buildEvalTransform(spec);
   const keep = await collect(createLoader(ds.val, pipe, { batchSize: 4 }));

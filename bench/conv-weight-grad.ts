@@ -1,3 +1,8 @@
+/**
+ * Compares formulations of the stride-1 conv weight gradient (im2col + one Gemm, per-tap Gemm,
+ * shifted flat slices) on one layer, alternating runs (a development tool, not a benchmark).
+ * SHAPE=16,64,56 node --import tsx bench/conv-weight-grad.ts
+ */
 import { Graph } from '../src/onnx/graph.js';
 import '../src/onnx/ops/index.js';
 import { convWeightGrad } from '../src/onnx/ops/conv.js';

@@ -1,3 +1,8 @@
+/**
+ * Profiles one training step of a zoo model with ONNX Runtime's profiler and prints the time per
+ * op type and the slowest nodes (a development tool, not a benchmark).
+ * MODEL=resnet18 B=8 MODE=finetune|frozen node --import tsx bench/profile-step.ts
+ */
 import { buildTrainingGraph } from '../src/engine/training-graph.js';
 import { TrainingSession } from '../src/engine/training-session.js';
 import { initParams } from '../src/models/init-params.js';

@@ -1,0 +1,17 @@
+import { readFileSync, rmSync } from 'node:fs';
+import { Session } from './src/engine/session.js';
+import { buildInferenceGraph, IO } from './src/engine/training-graph.js';
+import { initParams } from './src/models/init-params.js';
+import { getModel } from './src/models/registry.js';
+const spec = getModel(process.argv[2]);
+const B = 16;
+const probe = buildInferenceGraph(spec, { batch: B, numClasses: 1000 });
+const s = await Session.create(buildInferenceGraph(spec, { batch: B, numClasses: 1000, constants: initParams(probe.params, 0) }).bytes, { threads: 2, profilePrefix: '/tmp/ortprof' });
+const x = { dtype: 'float32' as const, shape: [B, 3, 224, 224], data: Float32Array.from({ length: B * 3 * 224 * 224 }, (_, i) => Math.sin(i)) };
+for (let i = 0; i < 4; i++) await s.run({ [IO.images]: x });
+const file = s.endProfiling();
+const ev = JSON.parse(readFileSync(file, 'utf8')) as { cat: string; name: string; dur: number; args: { op_name?: string } }[];
+const by: Record<string, number> = {};
+for (const e of ev) if (e.cat === 'Node' && e.name.endsWith('_kernel_time')) by[e.args.op_name ?? '?'] = (by[e.args.op_name ?? '?'] ?? 0) + e.dur / 4 / 1000;
+console.log(Object.entries(by).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(0)}ms`).join(', '));
+rmSync(file);
