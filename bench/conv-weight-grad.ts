@@ -1,5 +1,5 @@
 /**
- * Compares formulations of the stride-1 conv weight gradient (im2col + one Gemm, per-tap Gemm,
+ * Compares formulations of the stride-1 conv weight gradient (what convWeightGrad emits now, per-tap Gemm on 4-D slices,
  * shifted flat slices) on one layer, alternating runs (a development tool, not a benchmark).
  * SHAPE=16,64,56 node --import tsx bench/conv-weight-grad.ts
  */
@@ -16,7 +16,7 @@ function build(variant: string) {
   const x = g.input('x', 'float32', [N, C, H, H]);
   const dy = g.input('dy', 'float32', [N, M, H, H]);
   let dw: string;
-  if (variant === 'im2col') dw = convWeightGrad(g, dy, x, [M, C, 3, 3], p);
+  if (variant === 'current') dw = convWeightGrad(g, dy, x, [M, C, 3, 3], p);
   else if (variant === 'pertap') {
     const xt = g.op('Transpose', [x], { perm: [1, 0, 2, 3] });
     const xp = g.op('Pad', [xt, g.ints([0, 0, 1, 1, 0, 0, 1, 1])]);
@@ -55,7 +55,7 @@ function build(variant: string) {
   g.output(g.alias(dw, 'dw'));
   return serializeModel(g);
 }
-const variants = (process.env.V ?? 'im2col,pertap,shift,shift-pertap').split(',');
+const variants = (process.env.V ?? 'current,pertap,shift,shift-pertap').split(',');
 const sessions = await Promise.all(variants.map((v) => Session.create(build(v), { threads: 2 })));
 const x = { dtype: 'float32' as const, shape: [N, C, H, H], data: Float32Array.from({ length: N * C * H * H }, () => Math.random()) };
 const dy = { dtype: 'float32' as const, shape: [N, M, H, H], data: Float32Array.from({ length: N * M * H * H }, () => Math.random()) };
