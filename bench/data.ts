@@ -1,14 +1,17 @@
 /**
  * bench:data — decoding + augmentation throughput of the train pipeline on 2,000 generated
  * JPEGs of 500x375 (the size of Dogs vs Cats photos): headstart's loader (sharp/libvips,
- * RandomResizedCrop(224) + RandomHorizontalFlip + Normalize, batches of 32) side by side
- * with PyTorch's DataLoader (PIL, the same transforms, num_workers = cores, persistent
- * workers, its fastest malloc settings) in the same run. Epochs alternate between the two
- * so machine noise hits both; medians are reported. The last line is {"data": R} with
- * R = headstart images/s / PyTorch images/s.
+ * RandomResizedCrop(224) + RandomHorizontalFlip + Normalize, batches of 32, default options,
+ * each batch released after use as a trainer does) side by side with PyTorch's DataLoader
+ * (PIL, the same transforms, num_workers = cores, persistent workers, its fastest malloc
+ * settings) in the same run. Epochs alternate between the two so machine noise hits both;
+ * medians are reported. Each round also prints the CPU cores each side kept busy and its CPU
+ * time per image (from /proc, PyTorch's worker processes included): on a shared machine the
+ * images/s ratio follows how much CPU each side gets, CPU-ms/img is the efficiency.
+ * The last line is {"data": R} with R = headstart images/s / PyTorch images/s (medians).
  *
- *   npm run bench:data                       (defaults: 2000 images, 3 rounds)
- *   BENCH_IMAGES=500 BENCH_ROUNDS=2 npm run bench:data
+ *   npm run bench:data                                   (2000 images, 3 rounds, batch 32)
+ *   BENCH_IMAGES=500 BENCH_ROUNDS=2 BENCH_BATCH=8 npm run bench:data
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';

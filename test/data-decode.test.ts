@@ -86,6 +86,13 @@ test('EXIF orientations 1..8: the header reader agrees with libvips, and decodin
       for (let c = 0; c < 3; c++) assert.ok(Math.abs(img.data[c] - upright.data[src + c]) <= 24);
     }
   }
+  // An orientation stored as a big-endian LONG (legal, rare): the reader defers to libvips.
+  const tiff = Buffer.from([0x4d, 0x4d, 0, 0x2a, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 4, 0, 0, 0, 1, 0, 0, 0, 6, 0, 0, 0, 0]);
+  const payload = Buffer.concat([Buffer.from('Exif\0\0', 'binary'), tiff]);
+  const app1 = Buffer.concat([Buffer.from([0xff, 0xe1, 0, payload.length + 2]), payload]);
+  const odd = Buffer.concat([base.subarray(0, 2), app1, base.subarray(2)]);
+  assert.equal(readImageHeader(odd), null);
+  assert.deepEqual([(await probeImage(odd)).width, (await decodeImage(odd)).width], [H, H]);
   const png = await raw().png().toBuffer();
   assert.deepEqual(readImageHeader(png), { format: 'png', width: W, height: H, orientation: 1 });
   assert.deepEqual((await probeImage(await raw().webp().toBuffer())).width, W, 'other formats go through libvips');

@@ -9,13 +9,17 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { buildEvalTransform, buildTrainTransform } from '../src/data/build-transforms.js';
 import { decodeImage } from '../src/data/decode.js';
+import { Pipeline } from '../src/data/pipeline.js';
+import { centerCrop } from '../src/data/transforms/center-crop.js';
+import { randomHorizontalFlip } from '../src/data/transforms/horizontal-flip.js';
+import { resize, resizedSize } from '../src/data/transforms/resize.js';
+import { colorJitter } from '../src/data/transforms/color-jitter.js';
 import { IMAGENET_PREPROCESS } from '../src/data/preprocess.js';
 import { Random } from '../src/random.js';
 import { createRgbImage } from '../src/data/rgb-image.js';
 import { centerCropBox } from '../src/data/transforms/center-crop.js';
 import { adjustBrightness, adjustContrast, adjustHue, adjustSaturation } from '../src/data/transforms/color-jitter.js';
 import { sampleResizedCropBox } from '../src/data/transforms/random-resized-crop.js';
-import { resizedSize } from '../src/data/transforms/resize.js';
 import { roundHalfEven } from '../src/data/transforms/round-half-even.js';
 import { float32s, meanAbsDiff, RecordingRandom, tempDir, torchvisionMissing, torchvisionReference, writeImage } from './data-fixtures.js';
 
@@ -134,4 +138,20 @@ test('buildTrainTransform rejects unknown or invalid options', () => {
   assert.throws(() => buildTrainTransform(IMAGENET_PREPROCESS, { flip: 0.5 } as never), /flip/);
   assert.throws(() => buildTrainTransform(IMAGENET_PREPROCESS, { scale: [1, 0.5] }), /scale/);
   assert.throws(() => buildEvalTransform({ ...IMAGENET_PREPROCESS, std: [0, 1, 1] }), /std/);
+});
+
+test('steps that cannot be fused into one decode run in JS afterwards, with the same result as the reference', async () => {
+  const dir = tempDir('fallback');
+  const path = join(dir, 'x.png');
+  await writeImage(path, 20, 16, 9, 'png');
+  // Upscaling only, so the fused part is PIL-exact too: Resize -> CenterCrop fuse; the flip, the
+  // second Resize (a second resampling) and the crop after it run on the decoded image.
+  const pipe = new Pipeline([resize(24), centerCrop(20), randomHorizontalFlip(1), resize([30, 26]), centerCrop(24), colorJitter({ saturation: 0.5 })], IMAGENET_PREPROCESS);
+  assert.deepEqual(pipe.outputSize, { width: 24, height: 24 });
+  const fast = await pipe.tensor(readFileSync(path), Random.derive(2, 2));
+  const ref = pipe.tensorFromImage(await decodeImage(path), Random.derive(2, 2));
+  assert.deepEqual(fast, ref);
+  const spec = pipe.spec;
+  assert.ok(spec);
+  assert.deepEqual(Pipeline.fromSpec(JSON.parse(JSON.stringify(spec))).tensorFromImage(await decodeImage(path), Random.derive(2, 2)), ref, 'rebuilt from its spec');
 });

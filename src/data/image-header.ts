@@ -22,7 +22,10 @@ function u32be(b: Uint8Array, i: number): number {
   return ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) >>> 0;
 }
 
-/** Orientation tag (0x0112) of IFD0 in a TIFF-structured EXIF block starting at `start`. */
+/**
+ * Orientation tag (0x0112) of IFD0 in a TIFF-structured EXIF block starting at `start`;
+ * 1 when absent, -1 when the entry is unusual (not one SHORT): the caller then asks libvips.
+ */
 function exifOrientation(b: Uint8Array, start: number, end: number): number {
   if (end - start < 8) return 1;
   const little = b[start] === 0x49 && b[start + 1] === 0x49;
@@ -36,6 +39,7 @@ function exifOrientation(b: Uint8Array, start: number, end: number): number {
     const e = ifd + 2 + k * 12;
     if (e + 12 > end) return 1;
     if (r16(e) === 0x0112) {
+      if (r16(e + 2) !== 3 || r32(e + 4) !== 1) return -1;
       const v = r16(e + 8);
       return v >= 1 && v <= 8 ? v : 1;
     }
@@ -64,6 +68,7 @@ function readJpeg(b: Uint8Array): ImageHeader | null {
     if (marker === 0xe1 && !sawExif && len >= 8 && b[seg] === 0x45 && b[seg + 1] === 0x78 && b[seg + 2] === 0x69 && b[seg + 3] === 0x66 && b[seg + 4] === 0 && b[seg + 5] === 0) {
       sawExif = true;
       orientation = exifOrientation(b, seg + 6, i + 2 + len);
+      if (orientation < 0) return null;
     }
     // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC).
     if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {

@@ -92,14 +92,13 @@ interface BatchSlot {
   indices: Int32Array;
   ok: Uint8Array;
   pending: number;
-  done: Deferred;
 }
 
 export function createLoader(samples: readonly Sample[], transform: Pipeline, options?: LoaderOptions): Loader {
   const parsed = LoaderOptionsSchema.safeParse(options ?? {});
   if (!parsed.success) {
     throw new ConfigError(`createLoader: invalid options: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ')}`, {
-      hint: 'options are batchSize, shuffle, seed, epoch, dropLast, prefetch, concurrency, onSkip',
+      hint: 'options are batchSize, shuffle, seed, epoch, dropLast, prefetch, concurrency, workers, onSkip',
     });
   }
   const o = parsed.data;
@@ -158,7 +157,7 @@ export function createLoader(samples: readonly Sample[], transform: Pipeline, op
       if (!s) {
         const size = Math.min(o.batchSize, total - b * o.batchSize);
         const images = allocate(size * chw, inWorkers);
-        s = { images, labels: new Int32Array(size), paths: new Array(size), indices: new Int32Array(size), ok: new Uint8Array(size), pending: size, done: new Deferred() };
+        s = { images, labels: new Int32Array(size), paths: new Array(size), indices: new Int32Array(size), ok: new Uint8Array(size), pending: size };
         slots.set(b, s);
       }
       return s;
@@ -195,7 +194,7 @@ export function createLoader(samples: readonly Sample[], transform: Pipeline, op
         inFlight++;
         void load(slot, j, index).finally(() => {
           inFlight--;
-          if (--slot.pending === 0) slot.done.resolve();
+          slot.pending--;
           wake.resolve();
           pump();
         });

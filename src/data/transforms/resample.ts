@@ -94,11 +94,18 @@ function horizontal(src: RgbImage, row0: number, rows: number, c: Coefficients, 
       let s1 = HALF;
       let s2 = HALF;
       let q = rowIn + bounds[xx * 2] * 3;
-      for (let x = 0; x < xmax; x++, q += 3) {
-        const k = kk[kb + x];
-        s0 = (s0 + Math.imul(s[q], k)) | 0;
-        s1 = (s1 + Math.imul(s[q + 1], k)) | 0;
-        s2 = (s2 + Math.imul(s[q + 2], k)) | 0;
+      if (xmax === 2) {
+        const k0 = kk[kb], k1 = kk[kb + 1];
+        s0 += s[q] * k0 + s[q + 3] * k1;
+        s1 += s[q + 1] * k0 + s[q + 4] * k1;
+        s2 += s[q + 2] * k0 + s[q + 5] * k1;
+      } else {
+        for (let x = 0; x < xmax; x++, q += 3) {
+          const k = kk[kb + x];
+          s0 = (s0 + Math.imul(s[q], k)) | 0;
+          s1 = (s1 + Math.imul(s[q + 1], k)) | 0;
+          s2 = (s2 + Math.imul(s[q + 2], k)) | 0;
+        }
       }
       o[p] = s0 <= 0 ? 0 : s0 >= CLIP_HIGH ? 255 : s0 >> PRECISION_BITS;
       o[p + 1] = s1 <= 0 ? 0 : s1 >= CLIP_HIGH ? 255 : s1 >> PRECISION_BITS;
@@ -116,23 +123,54 @@ function vertical(src: RgbImage, rowOffset: number, c: Coefficients, y0: number,
   const s = src.data;
   const stride = src.width * 3;
   const { ksize, bounds, kk } = c;
-  // Row-major accumulation (cache friendly); int32 is exact: |sum| < 2^31 for 8-bit input.
-  const acc = new Int32Array(stride);
+  const rows = new Int32Array(ksize);
+  const ks = new Int32Array(ksize);
+  let acc: Int32Array | null = null;
   let p = 0;
   for (let yy = y0; yy < y0 + h; yy++) {
     const ymin = bounds[yy * 2] - rowOffset;
     const ymax = bounds[yy * 2 + 1];
     const kb = yy * ksize;
-    acc.fill(HALF);
+    // The taps with non-zero weight, then a loop specialised to their count (1-3 cover
+    // upscaling and mild downscaling, the common cases).
+    let n = 0;
     for (let y = 0; y < ymax; y++) {
       const k = kk[kb + y];
-      if (k === 0) continue;
-      const row = (ymin + y) * stride;
-      for (let xx = 0; xx < stride; xx++) acc[xx] = (acc[xx] + Math.imul(s[row + xx], k)) | 0;
+      if (k !== 0) {
+        rows[n] = (ymin + y) * stride;
+        ks[n++] = k;
+      }
     }
-    for (let xx = 0; xx < stride; xx++) {
-      const v = acc[xx];
-      o[p++] = v <= 0 ? 0 : v >= CLIP_HIGH ? 255 : v >> PRECISION_BITS;
+    if (n === 1) {
+      const r0 = rows[0], k0 = ks[0];
+      for (let x = 0; x < stride; x++) {
+        const v = HALF + s[r0 + x] * k0;
+        o[p++] = v <= 0 ? 0 : v >= CLIP_HIGH ? 255 : v >> PRECISION_BITS;
+      }
+    } else if (n === 2) {
+      const r0 = rows[0], k0 = ks[0], r1 = rows[1], k1 = ks[1];
+      for (let x = 0; x < stride; x++) {
+        const v = HALF + s[r0 + x] * k0 + s[r1 + x] * k1;
+        o[p++] = v <= 0 ? 0 : v >= CLIP_HIGH ? 255 : v >> PRECISION_BITS;
+      }
+    } else if (n === 3) {
+      const r0 = rows[0], k0 = ks[0], r1 = rows[1], k1 = ks[1], r2 = rows[2], k2 = ks[2];
+      for (let x = 0; x < stride; x++) {
+        const v = HALF + s[r0 + x] * k0 + s[r1 + x] * k1 + s[r2 + x] * k2;
+        o[p++] = v <= 0 ? 0 : v >= CLIP_HIGH ? 255 : v >> PRECISION_BITS;
+      }
+    } else {
+      // Row-major accumulation; int32 is exact: |sum| < 2^31 for 8-bit input and 22-bit weights.
+      acc ??= new Int32Array(stride);
+      acc.fill(HALF);
+      for (let t = 0; t < n; t++) {
+        const row = rows[t], k = ks[t];
+        for (let x = 0; x < stride; x++) acc[x] = (acc[x] + Math.imul(s[row + x], k)) | 0;
+      }
+      for (let x = 0; x < stride; x++) {
+        const v = acc[x];
+        o[p++] = v <= 0 ? 0 : v >= CLIP_HIGH ? 255 : v >> PRECISION_BITS;
+      }
     }
   }
   return out;
