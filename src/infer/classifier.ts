@@ -154,6 +154,7 @@ export class Classifier {
     for await (const batch of loader) {
       if (batch.size > 0) {
         const probs = await this.classifyTensor(batch.images, batch.size, opts.tta);
+        batch.release();
         batch.paths.forEach((path, i) => images.push({ path, probabilities: probs.slice(i * k, (i + 1) * k) }));
       }
       done = Math.min(paths.length, done + opts.batchSize);

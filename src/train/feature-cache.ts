@@ -145,6 +145,7 @@ export async function loadOrExtractFeatures(a: ExtractArgs): Promise<{ set: Feat
         a.hooks?.checkStop();
         const n = batch.labels.length;
         const out = await session.run({ [IO.images]: { dtype: 'float32', shape: [n, 3, a.inputSize, a.inputSize], data: batch.images } }, [IO.features]);
+        batch.release();
         const f = out[IO.features].data as Float32Array;
         dim = f.length / n;
         batch.paths.forEach((p, i) => {

@@ -81,6 +81,7 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<Epoch
       const logits = out[IO.logits].data as Float32Array;
       const loss = coefficientLoss(logits, crossEntropyCoefficients(batch.labels, numClasses, ce), numClasses);
       meter.add(loss, logits, batch.labels, numClasses);
+      batch.release();
       if (keep) {
         logitsAll.push(logits.slice());
         labelsAll.push(batch.labels);
@@ -112,6 +113,7 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<Epoch
         optimizer.step(r.grads);
         if (scheduler.interval === 'batch') scheduler.step();
         meter.add(r.loss, r.logits, batch.labels, numClasses);
+        batch.release(); // the loader recycles the image buffer
         await hooks.batch(b, meter.images, meter.loss, meter.acc);
       }
       if (scheduler.interval === 'epoch') scheduler.step();
