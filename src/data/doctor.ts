@@ -94,6 +94,21 @@ interface Checked extends Entry {
 
 const TRUNCATION = /premature end|truncat|unexpected end|end of (file|stream)|incomplete|short read|corrupt data/i;
 
+/**
+ * A JPEG without its end-of-image marker or a PNG without its IEND chunk stops early. Checked
+ * on the bytes because libvips, under concurrency, sometimes reports only the generic
+ * "Warning treated as error due to failOn setting" instead of its "premature end" message.
+ */
+function endsEarly(bytes: Uint8Array, format: string): boolean {
+  const tail = bytes.subarray(Math.max(0, bytes.length - 64));
+  if (format === 'jpeg') {
+    for (let i = tail.length - 2; i >= 0; i--) if (tail[i] === 0xff && tail[i + 1] === 0xd9) return false;
+    return true;
+  }
+  if (format === 'png') return !Buffer.from(tail).includes('IEND');
+  return false;
+}
+
 function textPreview(bytes: Buffer): string {
   const text = bytes.subarray(0, 200).toString('utf8').replace(/\s+/g, ' ').trim();
   return text.length > 40 ? `${text.slice(0, 40)}...` : text;
@@ -129,7 +144,7 @@ async function check(e: Entry, add: (f: Finding) => void, o: z.output<typeof Doc
   } catch (err) {
     const msg = err instanceof DataError ? err.message.replace(/^Cannot decode image `[^`]*`: /, '') : String(err);
     if (content === 'unknown') add({ severity: 'warning', kind: 'not-an-image', message: `\`${e.rel}\` is not an image headstart can read (${msg})`, paths: [e.rel] });
-    else if (TRUNCATION.test(msg)) add({ severity: 'warning', kind: 'truncated', message: `\`${e.rel}\` is truncated: ${msg}`, paths: [e.rel] });
+    else if (TRUNCATION.test(msg) || endsEarly(bytes, content)) add({ severity: 'warning', kind: 'truncated', message: `\`${e.rel}\` is truncated: ${msg}`, paths: [e.rel] });
     else add({ severity: 'warning', kind: 'unreadable', message: `\`${e.rel}\` cannot be decoded: ${msg}`, paths: [e.rel] });
     return out;
   }
