@@ -77,7 +77,7 @@ function median(values: number[]): number {
 const torchCheck = spawnSync('/usr/bin/python3', ['-c', 'import torch, torchvision'], { encoding: 'utf8' });
 const noTorch = torchCheck.status === 0 ? false : 'needs Debian python3-torch and python3-torchvision at /usr/bin/python3';
 
-const models = listModels().filter((m) => (process.env.ONLY ?? '').split(',').includes(m.name));
+const models = listModels().filter((m) => (process.env.ONLY ?? 'resnet18,resnet34,resnet50,mobilenet_v2,mobilenet_v3_large,efficientnet_b0').split(',').includes(m.name));
 const dir = mkdtempSync(path.join(os.tmpdir(), 'headstart-models-parity-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
