@@ -13,7 +13,7 @@
  *     graph building and writing model.onnx, report and curves; PyTorch: train_model only).
  *
  * Data: Fashion-MNIST from Debian's dataset-fashion-mnist (4 classes, first N images per class
- * of the train and t10k files), upscaled to 224x224 and saved as JPEG (q90), in train/ and val/;
+ * of the train and t10k files), upscaled to 224x224 (E2E_IMAGE_SIZE) and saved as JPEG (q90), in train/ and val/;
  * or any ImageFolder root with E2E_DATA. Initial weights: torchvision's resnet18 with
  * Linear(512, K) initialised by torch from the seed — no ImageNet weights can be downloaded
  * here, so both sides fine-tune a randomly initialised network (say so when quoting accuracy).
@@ -24,7 +24,7 @@
  * G = headstart's best val accuracy - PyTorch's (fine-tune, in points).
  *
  * Environment (defaults sized for ~10 minutes on 2 cores):
- *   E2E_TRAIN_PER_CLASS=40  E2E_VAL_PER_CLASS=50  E2E_FT_EPOCHS=3  E2E_FEATURES_EPOCHS=25
+ *   E2E_TRAIN_PER_CLASS=40  E2E_VAL_PER_CLASS=50  E2E_FT_EPOCHS=3  E2E_FEATURES_EPOCHS=25  E2E_IMAGE_SIZE=224
  *   E2E_THREADS=<cores>  E2E_TORCH_WORKERS=0  E2E_SEED=0  E2E_DATA=<ImageFolder root>
  *   E2E_KEEP=1 keeps the temp folder; E2E_TORCH_MALLOC=default runs PyTorch with glibc's defaults.
  */
@@ -45,7 +45,8 @@ const FEATURES_EPOCHS = env('E2E_FEATURES_EPOCHS', 25);
 const THREADS = env('E2E_THREADS', os.availableParallelism());
 const WORKERS = env('E2E_TORCH_WORKERS', 0);
 const SEED = env('E2E_SEED', 0);
-const SIZE = 224;
+/** Side of the generated images; 224 as the issue suggests, larger sizes resemble real photos (both sides then downscale). */
+const SIZE = env('E2E_IMAGE_SIZE', 224);
 const PYTHON = '/usr/bin/python3';
 const TUNED_MALLOC = { MALLOC_MMAP_THRESHOLD_: '33554432', MALLOC_TRIM_THRESHOLD_: '4000000000', MALLOC_TOP_PAD_: '536870912' };
 
@@ -93,6 +94,8 @@ interface TorchEpoch {
   train_acc: number;
   val_acc: number;
   seconds: number;
+  train_seconds: number;
+  val_seconds: number;
 }
 interface TorchRun {
   mode: string;
@@ -114,9 +117,12 @@ function torchRun(data: string, init: string, mode: 'finetune' | 'features', epo
   return JSON.parse(python(['bench/e2e_torch.py', 'train', data, init, mode, String(epochs), String(THREADS), String(WORKERS), String(SEED)]));
 }
 
-async function headstartRun(data: string, init: string, mode: 'finetune' | 'features', epochs: number, out: string): Promise<TrainResult> {
+type PhaseSeconds = Record<'train' | 'val', number[]>;
+
+async function headstartRun(data: string, init: string, mode: 'finetune' | 'features', epochs: number, out: string): Promise<{ result: TrainResult; phases: PhaseSeconds }> {
   log(`\n== headstart ${mode}, ${epochs} epoch(s), ${THREADS} thread(s)`);
-  return train(data, {
+  const phases: PhaseSeconds = { train: [], val: [] };
+  const result = await train(data, {
     model: 'resnet18',
     weights: init,
     mode,
@@ -135,11 +141,15 @@ async function headstartRun(data: string, init: string, mode: 'finetune' | 'feat
     listeners: [
       {
         log: (e: { message: string }) => log(`headstart: ${e.message}`),
+        phase_end: (e: { phase: string; seconds: number }) => {
+          if (e.phase === 'train' || e.phase === 'val') phases[e.phase].push(e.seconds);
+        },
         epoch_end: (e: { epoch: number; epochs: number; train_acc: number; val_acc: number; seconds: number }) =>
           log(`headstart ${mode} epoch ${e.epoch}/${e.epochs}: train acc ${e.train_acc.toFixed(3)} val acc ${e.val_acc.toFixed(3)} (${e.seconds.toFixed(1)} s)`),
       },
     ],
   });
+  return { result, phases };
 }
 
 const fmt = (x: number, d = 2) => x.toFixed(d);
@@ -158,7 +168,7 @@ async function main(): Promise<void> {
     if (!data) {
       data = join(tmp, 'data');
       const n = await makeDataset(data);
-      log(`dataset: ${n} Fashion-MNIST images (${CLASSES.map((c) => c.folder).join(', ')}; ${TRAIN_PER_CLASS} train + ${VAL_PER_CLASS} val per class), 224x224 JPEG, in ${data}`);
+      log(`dataset: ${n} Fashion-MNIST images (${CLASSES.map((c) => c.folder).join(', ')}; ${TRAIN_PER_CLASS} train + ${VAL_PER_CLASS} val per class), ${SIZE}x${SIZE} JPEG, in ${data}`);
     } else {
       const { readdirSync } = await import('node:fs');
       classes = readdirSync(join(data, 'train'), { withFileTypes: true }).filter((d) => d.isDirectory()).length;
@@ -169,9 +179,9 @@ async function main(): Promise<void> {
     log(`initial weights: torchvision resnet18 + Linear(512, ${classes}), torch seed ${SEED} -> ${init}`);
 
     const torchFt = torchRun(data, init, 'finetune', FT_EPOCHS);
-    const hsFt = await headstartRun(data, init, 'finetune', FT_EPOCHS, join(tmp, 'hs-finetune'));
+    const { result: hsFt, phases: hsFtPhases } = await headstartRun(data, init, 'finetune', FT_EPOCHS, join(tmp, 'hs-finetune'));
     const torchFx = torchRun(data, init, 'features', FEATURES_EPOCHS);
-    const hsFx = await headstartRun(data, init, 'features', FEATURES_EPOCHS, join(tmp, 'hs-features'));
+    const { result: hsFx } = await headstartRun(data, init, 'features', FEATURES_EPOCHS, join(tmp, 'hs-features'));
 
     // The exported classifier, in plain onnxruntime via evaluate(), must reproduce the kept val accuracy.
     const check = await evaluate(hsFt.modelPath!, join(data, 'val'), { threads: THREADS, mistakes: 0 });
@@ -192,6 +202,8 @@ async function main(): Promise<void> {
       '| run | PyTorch | headstart | ratio (PyTorch / headstart) |',
       '|---|---|---|---|',
       `| fine-tune: s per epoch (median of ${FT_EPOCHS}) | ${fmt(tFtEpoch)} [${tFtAll}] | ${fmt(hFtEpoch)} [${hFtAll}] | ${fmt(r1)} |`,
+      `| fine-tune: train phase, s (median) | ${fmt(median(torchFt.epochs.map((e) => e.train_seconds)))} | ${fmt(median(hsFtPhases.train))} | ${fmt(median(torchFt.epochs.map((e) => e.train_seconds)) / median(hsFtPhases.train))} |`,
+      `| fine-tune: val phase, s (median) | ${fmt(median(torchFt.epochs.map((e) => e.val_seconds)))} | ${fmt(median(hsFtPhases.val))} | ${fmt(median(torchFt.epochs.map((e) => e.val_seconds)) / median(hsFtPhases.val))} |`,
       `| fine-tune: best val acc | ${pct(torchFt.best_val_acc)} | ${pct(hsFt.bestValAcc)} | gap ${fmt(gap, 1)} points |`,
       `| features: ${FEATURES_EPOCHS}-epoch run, s | ${fmt(torchFx.seconds, 1)} | ${fmt(hsFx.seconds, 1)} (extract ${fmt(hsFx.featureCache?.seconds ?? 0, 1)}, epochs ${fmt(hFxEpochs, 1)}) | ${fmt(r2)} |`,
       `| features: best val acc | ${pct(torchFx.best_val_acc)} | ${pct(hsFx.bestValAcc)} | gap ${fmt(100 * (hsFx.bestValAcc - torchFx.best_val_acc), 1)} points |`,

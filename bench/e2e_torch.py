@@ -87,6 +87,7 @@ def train(data, init_pth, mode, epochs, threads, workers, seed):
         epoch_start = time.time()
         rec = {"epoch": epoch + 1}
         for phase in ["train", "val"]:
+            phase_start = time.time()
             if phase == "train":
                 model.train()
             else:
@@ -110,6 +111,7 @@ def train(data, init_pth, mode, epochs, threads, workers, seed):
             epoch_acc = running_corrects.double().item() / dataset_sizes[phase]
             rec[f"{phase}_loss"] = epoch_loss
             rec[f"{phase}_acc"] = epoch_acc
+            rec[f"{phase}_seconds"] = time.time() - phase_start
             if phase == "val" and epoch_acc > best_acc:
                 best_acc = epoch_acc
                 best_model_wts = copy.deepcopy(model.state_dict())
