@@ -8,51 +8,30 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { ConfigError, HeadstartError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import { PreprocessSpecSchema, type PreprocessSpec } from '../data/preprocess.js';
 import { buildInferenceGraph, IO } from '../engine/training-graph.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import type { NamedTensors } from '../tensor.js';
-import { parseModel } from '../onnx/serialize.js';
+import {
+  decodeJson,
+  issues,
+  METADATA_KEY,
+  metadataText,
+  parseMetadata,
+  type ClassifierMetadata,
+  type ClassifierMetadataInput,
+} from './classifier-metadata.js';
 
-/** The metadata_props key that holds the JSON of ClassifierMetadata. */
-export const METADATA_KEY = 'headstart';
-export const CLASSIFIER_FORMAT = 'headstart-classifier';
-export const CLASSIFIER_VERSION = 1;
-
-export const ClassifierMetadataSchema = z.strictObject({
-  format: z.literal(CLASSIFIER_FORMAT).default(CLASSIFIER_FORMAT),
-  version: z.literal(CLASSIFIER_VERSION).default(CLASSIFIER_VERSION),
-  /** ModelSpec name of the architecture (or a free label for a foreign model). */
-  model: z.string().min(1),
-  classes: z
-    .array(z.string().min(1))
-    .min(1)
-    .refine((c) => new Set(c).size === c.length, { message: 'class names must be unique' }),
-  preprocess: PreprocessSpecSchema,
-  mode: z.enum(['finetune', 'features']),
-  bestValAcc: z.number().min(0).max(1).optional(),
-  epochs: z.number().int().nonnegative().optional(),
-  createdAt: z.iso.datetime().default(() => new Date().toISOString()),
-});
-
-export type ClassifierMetadata = z.output<typeof ClassifierMetadataSchema>;
-/** What writeClassifier accepts: format, version and createdAt may be left out. */
-export type ClassifierMetadataInput = z.input<typeof ClassifierMetadataSchema>;
-
-function issues(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-}
-
-function parseMetadata(value: unknown, where: string): ClassifierMetadata {
-  const r = ClassifierMetadataSchema.safeParse(value);
-  if (!r.success) {
-    throw new ConfigError(`${where}: invalid classifier metadata: ${issues(r.error)}`, {
-      hint: 'the model was written by another headstart version or edited; re-export it with `headstart train` or supply --classes and --preprocess',
-    });
-  }
-  return r.data;
-}
+export {
+  CLASSIFIER_FORMAT,
+  CLASSIFIER_VERSION,
+  ClassifierMetadataSchema,
+  METADATA_KEY,
+  readClassifierMetadataFromBytes,
+  type ClassifierMetadata,
+  type ClassifierMetadataInput,
+} from './classifier-metadata.js';
 
 /** Writes bytes to `path` through a temp file beside it and a rename: never a partial file. */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
@@ -121,39 +100,6 @@ const ReadOptionsSchema = z.strictObject({
   model: z.string().min(1).default('external'),
 });
 export type ReadClassifierOptions = z.input<typeof ReadOptionsSchema>;
-
-function metadataText(bytes: Uint8Array, where: string): { text: string | undefined; parsed: ReturnType<typeof parseModel> } {
-  let parsed: ReturnType<typeof parseModel>;
-  try {
-    parsed = parseModel(bytes);
-  } catch (err) {
-    const detail = err instanceof HeadstartError ? err.message : (err as Error).message;
-    throw new ConfigError(`${where} is not an ONNX model: ${detail}`, { hint: 'pass the model.onnx that `headstart train` or `headstart export` wrote', cause: err });
-  }
-  return { text: parsed.metadata[METADATA_KEY], parsed };
-}
-
-function decodeJson(text: string, where: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(`${where}: the \`${METADATA_KEY}\` metadata is not valid JSON`, { hint: 'the file was edited or truncated; re-export it', cause: err });
-  }
-}
-
-/**
- * The classifier metadata from the bytes of model.onnx, decoding the protobuf itself. For
- * browsers, where onnxruntime-web cannot read metadata_props; needs no ONNX Runtime.
- */
-export function readClassifierMetadataFromBytes(bytes: Uint8Array, source = 'model'): ClassifierMetadata {
-  const { text } = metadataText(bytes, source);
-  if (text === undefined) {
-    throw new ConfigError(`${source} has no \`${METADATA_KEY}\` metadata: it is an ONNX model, but not a headstart classifier`, {
-      hint: 'pass a model.onnx written by `headstart train`, or give the class names and preprocessing yourself (--classes, --preprocess)',
-    });
-  }
-  return parseMetadata(decodeJson(text, source), source);
-}
 
 function dims(v: { type?: { tensorType?: { shape?: { dim?: { dimValue?: unknown }[] | null } | null } | null } | null }): number[] {
   return (v.type?.tensorType?.shape?.dim ?? []).map((d) => {
