@@ -3,7 +3,7 @@
  * loop until killed. They are encoded once, so nearly all its time is spent inside the write.
  * Every tensor of checkpoint `e` holds the value e, so a torn file would show mixed values.
  */
-import { writeFileAtomic } from '../src/train/atomic-write.js';
+import { writeFileAtomic } from '../src/atomic-write.js';
 import { encodeCheckpoint, type CheckpointState } from '../src/train/checkpoint.js';
 
 const path = process.argv[2];

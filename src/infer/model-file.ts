@@ -5,11 +5,11 @@
  * metadata_props key `headstart`. Any ONNX runtime runs the graph; headstart (and a web
  * page, through readClassifierMetadataFromBytes) reads the metadata.
  */
-import { randomBytes } from 'node:crypto';
-import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { PreprocessSpecSchema, type PreprocessSpec } from '../data/preprocess.js';
+import { writeFileAtomic } from '../atomic-write.js';
 import { buildInferenceGraph, IO } from '../engine/training-graph.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import type { NamedTensors } from '../tensor.js';
@@ -32,21 +32,6 @@ export {
   type ClassifierMetadata,
   type ClassifierMetadataInput,
 } from './classifier-metadata.js';
-
-/** Writes bytes to `path` through a temp file beside it and a rename: never a partial file. */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    await writeFile(tmp, bytes);
-    await rename(tmp, path);
-  } catch (err) {
-    await unlink(tmp).catch(() => {});
-    throw new ConfigError(`Could not write the model file \`${path}\`: ${(err as Error).message}`, {
-      hint: 'check that the folder exists and is writable',
-      cause: err,
-    });
-  }
-}
 
 /** The ONNX bytes of a classifier: the eval graph of `spec` with `params` embedded and the metadata stored. */
 export function classifierBytes(spec: ModelSpec, params: NamedTensors, metadata: ClassifierMetadataInput): { bytes: Uint8Array; metadata: ClassifierMetadata } {
@@ -71,7 +56,11 @@ export function classifierBytes(spec: ModelSpec, params: NamedTensors, metadata:
 /** Writes model.onnx atomically (temp file + rename); returns the metadata as stored. */
 export async function writeClassifier(path: string, spec: ModelSpec, params: NamedTensors, metadata: ClassifierMetadataInput): Promise<ClassifierMetadata> {
   const { bytes, metadata: meta } = classifierBytes(spec, params, metadata);
-  await writeFileAtomic(path, bytes);
+  try {
+    await writeFileAtomic(path, bytes);
+  } catch (err) {
+    throw new ConfigError(`Could not write the model file \`${path}\`: ${(err as Error).message}`, { hint: 'check that the folder exists and is writable', cause: err });
+  }
   return meta;
 }
 

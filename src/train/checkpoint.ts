@@ -3,7 +3,7 @@
  * the parameters training changes, the optimiser's and scheduler's state dicts, the random
  * state, the finished epoch, the history and the best weights so far — in Node's v8
  * serialisation (structured clone: Maps and Float32Arrays round-trip bit for bit). It is
- * written atomically (src/train/atomic-write.ts), so a crash never leaves a partial file.
+ * written atomically (src/atomic-write.ts), so a crash never leaves a partial file.
  *
  * Binary layout: 8 magic bytes `HSCKPT01`, then the v8.serialize bytes of CheckpointState.
  */
@@ -15,7 +15,7 @@ import { TrainingError } from '../errors.js';
 import type { OptimizerStateDict } from '../optim/optimizer.js';
 import type { SchedulerStateDict } from '../optim/lr-scheduler.js';
 import type { NamedTensors } from '../tensor.js';
-import { writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic } from '../atomic-write.js';
 import type { History } from './history.js';
 
 export const CHECKPOINT_FORMAT = 'headstart-checkpoint';

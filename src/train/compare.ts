@@ -10,7 +10,7 @@ import { parseCompareOptions, requestedModel, type CompareOptions } from '../con
 import { compareSvg, type CompareRun } from '../report/curves.js';
 import { renderHtmlReport } from '../report/html-report.js';
 import { svgToPng } from '../report/svg-to-png.js';
-import { writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic } from '../atomic-write.js';
 import { train, type TrainResult } from './train.js';
 
 export interface CompareResult {

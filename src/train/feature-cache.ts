@@ -19,7 +19,7 @@ import { buildInferenceGraph, IO } from '../engine/training-graph.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import type { NamedTensors } from '../tensor.js';
 import { weightsCacheDir } from '../weights/cache.js';
-import { writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic } from '../atomic-write.js';
 import { batchCount, imageBatches } from './image-batches.js';
 
 const MAGIC = Buffer.from('HSFEAT01', 'latin1');

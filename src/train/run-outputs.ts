@@ -14,7 +14,7 @@ import { curvesSvg } from '../report/curves.js';
 import { renderHtmlReport, type ReportMistake } from '../report/html-report.js';
 import { svgToPng } from '../report/svg-to-png.js';
 import type { NamedTensors } from '../tensor.js';
-import { writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic } from '../atomic-write.js';
 import type { ValPredictions } from './epoch-runner.js';
 import { bestEpoch, historyToCsv, historyToJson, type History } from './history.js';
 import { argmaxRows, classificationMetrics, softmax, type ClassificationMetrics } from './metrics.js';

@@ -32,7 +32,7 @@ import type { ModelSpec } from '../models/model-spec.js';
 import { getModel } from '../models/registry.js';
 import { trainableFilter } from '../models/trainable.js';
 import type { NamedTensors } from '../tensor.js';
-import { removeStaleTemps } from './atomic-write.js';
+import { removeStaleTemps } from '../atomic-write.js';
 import { decideMode, linearProbe, type AutoDecision } from './auto-mode.js';
 import { copyInto, readCheckpoint, type CheckpointState } from './checkpoint.js';
 import { createRunContext } from './run-context.js';

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { writeSafetensors } from '../../weights/safetensors.js';
-import { writeFileAtomic } from '../atomic-write.js';
+import { writeFileAtomic } from '../../atomic-write.js';
 import { writeCheckpoint } from '../checkpoint.js';
 import type { TrainListener } from '../events.js';
 
