@@ -1,22 +1,80 @@
 /**
- * Every failure headstart reports is a HeadstartError: a stable `code` for programs,
- * a `message` that says what failed, where, what was expected and what was found,
- * and a `hint` that says how to fix it. The original error is chained as `cause`.
+ * Every failure headstart reports is a HeadstartError. The class is the category (what kind
+ * of thing went wrong: a user's option, a graph, the engine, data, weights, a download,
+ * training, the file system); `code` names the specific failure, stable for programs and
+ * tests; `message` says what failed, where, what was expected and what was found; `hint`
+ * says how to fix it. The original error is chained as `cause`.
  */
+
+/** The specific failures. Add a code here when a new failure needs telling apart. */
+export const ERROR_CODES = [
+  // options and usage
+  'E_BAD_OPTION', // an option's value is out of range, of the wrong type, or unknown
+  'E_UNKNOWN_OPTION', // an option or flag that does not exist
+  'E_USAGE', // a command line that cannot be parsed (missing argument, bad flag)
+  'E_UNKNOWN_MODEL', // a model name the registry does not hold
+  'E_INCOMPATIBLE_OPTIONS', // options that cannot be used together (or changed on resume)
+  // graphs
+  'E_SHAPE_MISMATCH', // a tensor's shape differs from the one expected
+  'E_UNSUPPORTED_OP', // an op (or an op's attribute form) headstart cannot build or import
+  'E_NO_GRADIENT', // an op on a trainable path has no gradient rule
+  'E_BAD_GRAPH', // a graph that is malformed: unknown value, duplicate name, non-constant shape input
+  // engine
+  'E_ENGINE_SESSION', // ONNX Runtime could not create a session
+  'E_ENGINE_RUN', // ONNX Runtime failed to run a graph
+  'E_DEVICE', // an execution provider that is missing or unusable
+  // data
+  'E_NO_DATA', // a dataset folder with no usable images or classes
+  'E_BAD_LAYOUT', // a dataset folder whose layout is not train/val/class folders
+  'E_BAD_IMAGE', // an image file that cannot be decoded
+  'E_NOT_FOUND', // a file or folder that does not exist
+  // weights and model files
+  'E_BAD_WEIGHTS', // a weight file that is unreadable, truncated or of an unknown format
+  'E_UNSAFE_WEIGHTS', // a pickle that would run code, or a path that leaves its folder
+  'E_WEIGHTS_MISMATCH', // weights that do not fit the model (names, architecture)
+  'E_BAD_MODEL_FILE', // a model.onnx that cannot be read or lacks what headstart needs
+  // downloads
+  'E_OFFLINE', // the network is unreachable
+  'E_HTTP', // the server answered with an error status
+  'E_CHECKSUM', // a downloaded file's sha256 differs from the expected one
+  // training
+  'E_DIVERGED', // the loss or a gradient became non-finite
+  'E_INTERRUPTED', // the run was interrupted (a checkpoint was kept)
+  'E_NO_CHECKPOINT', // --resume without a checkpoint, or one from another run
+  'E_BAD_CHECKPOINT', // a checkpoint that is truncated or of another version
+  // file system
+  'E_WRITE_FAILED', // an output file or folder could not be written
+  'E_READ_FAILED', // an input file could not be read
+  'E_INTERNAL', // a bug in headstart: please report it
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
 export interface HeadstartErrorOptions {
   hint?: string;
   cause?: unknown;
 }
 
 export class HeadstartError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly hint?: string;
 
-  constructor(code: string, message: string, options: HeadstartErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options?: HeadstartErrorOptions);
+  /** @deprecated transitional form without a specific code; being migrated to (code, message, options). */
+  constructor(message: string, options?: HeadstartErrorOptions);
+  constructor(a: string, b?: string | HeadstartErrorOptions, c?: HeadstartErrorOptions) {
+    const legacy = typeof b !== 'string';
+    const message = legacy ? a : b;
+    const options = (legacy ? b : c) ?? {};
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
-    this.code = code;
+    this.code = legacy ? 'E_INTERNAL' : (a as ErrorCode);
     this.hint = options.hint;
+  }
+
+  /** The category: the class name without `Error` (`Config`, `Graph`, ...). */
+  get category(): string {
+    return this.name.replace(/Error$/, '');
   }
 
   /** One line for a terminal: message and hint. */
@@ -26,50 +84,25 @@ export class HeadstartError extends Error {
 }
 
 /** A user-supplied value (flag, option, config field) is invalid. */
-export class ConfigError extends HeadstartError {
-  constructor(message: string, options?: HeadstartErrorOptions) {
-    super('E_CONFIG', message, options);
-  }
-}
+export class ConfigError extends HeadstartError {}
 
-/** A graph could not be built: unknown op, shape mismatch, missing gradient rule. */
-export class GraphError extends HeadstartError {
-  constructor(message: string, options?: HeadstartErrorOptions) {
-    super('E_GRAPH', message, options);
-  }
-}
+/** A graph could not be built or imported: unknown op, shape mismatch, missing gradient rule. */
+export class GraphError extends HeadstartError {}
 
-/** ONNX Runtime failed to create a session or run a graph. */
-export class EngineError extends HeadstartError {
-  constructor(message: string, options?: HeadstartErrorOptions) {
-    super('E_ENGINE', message, options);
-  }
-}
+/** ONNX Runtime failed to create a session or run a graph, or a device is unusable. */
+export class EngineError extends HeadstartError {}
 
 /** A dataset folder or an image file is unusable. */
-export class DataError extends HeadstartError {
-  constructor(message: string, options?: HeadstartErrorOptions) {
-    super('E_DATA', message, options);
-  }
-}
+export class DataError extends HeadstartError {}
 
-/** A weight file is unreadable, unsafe, or does not fit the model. */
-export class WeightsError extends HeadstartError {
-  constructor(message: string, options?: HeadstartErrorOptions) {
-    super('E_WEIGHTS', message, options);
-  }
-}
+/** A weight file or model file is unreadable, unsafe, or does not fit the model. */
+export class WeightsError extends HeadstartError {}
 
 /** A download failed: network, HTTP status, truncation or checksum. */
-export class DownloadError extends HeadstartError {
-  constructor(message: string, options?: HeadstartErrorOptions) {
-    super('E_DOWNLOAD', message, options);
-  }
-}
+export class DownloadError extends HeadstartError {}
 
 /** Training stopped: non-finite loss, interrupted, bad checkpoint. */
-export class TrainingError extends HeadstartError {
-  constructor(message: string, options?: HeadstartErrorOptions) {
-    super('E_TRAIN', message, options);
-  }
-}
+export class TrainingError extends HeadstartError {}
+
+/** The file system refused: an output could not be written, an input could not be read. */
+export class IOError extends HeadstartError {}
