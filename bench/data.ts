@@ -23,7 +23,7 @@ import { buildTrainTransform } from '../src/data/build-transforms.js';
 import { createLoader } from '../src/data/loader.js';
 import { IMAGENET_PREPROCESS } from '../src/data/preprocess.js';
 import type { Sample } from '../src/data/sample.js';
-import { Random } from '../src/random.js';
+import { Random, randomInt } from '../src/random.js';
 
 const count = Number(process.env.BENCH_IMAGES ?? 2000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -59,9 +59,9 @@ async function generate(dir: string): Promise<void> {
   const jobs: Promise<unknown>[] = [];
   for (let i = 0; i < count; i++) {
     const base = bases[i % bases.length];
-    const ox = rng.int(0, BW - W);
-    const oy = rng.int(0, BH - H);
-    const shift = [rng.int(-40, 40), rng.int(-40, 40), rng.int(-40, 40)];
+    const ox = randomInt(rng, 0, BW - W);
+    const oy = randomInt(rng, 0, BH - H);
+    const shift = [randomInt(rng, -40, 40), randomInt(rng, -40, 40), randomInt(rng, -40, 40)];
     const px = Buffer.alloc(W * H * 3);
     for (let y = 0; y < H; y++) {
       let s = ((y + oy) * BW + ox) * 3;

@@ -7,13 +7,13 @@
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { Session } from '../src/engine/session.js';
-import { buildInferenceGraph, buildTrainingGraph, IO } from '../src/engine/training-graph.js';
-import { TrainingSession } from '../src/engine/training-session.js';
+import { buildInferenceGraph, buildTrainingGraph, IO } from '../src/graphs/network-graph.js';
+import { TrainingSession } from '../src/graphs/training-session.js';
 import { initParams } from '../src/models/init-params.js';
 import { getModel } from '../src/models/registry.js';
 import { crossEntropyCoefficients } from '../src/onnx/cross-entropy.js';
 import { SGD } from '../src/optim/sgd.js';
-import { Random } from '../src/random.js';
+import { Random, randomInt } from '../src/random.js';
 
 const batch = Number(process.env.BENCH_BATCH ?? 16);
 const threads = Number(process.env.BENCH_THREADS ?? os.availableParallelism());
@@ -24,7 +24,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 const rng = new Random(0);
 const images = Float32Array.from({ length: batch * 3 * 224 * 224 }, () => rng.normal());
-const labels = Array.from({ length: batch }, () => rng.int(0, 1000));
+const labels = Array.from({ length: batch }, () => randomInt(rng, 0, 1000));
 const targets = crossEntropyCoefficients(labels, 1000);
 
 async function timeIt(fn: () => Promise<void>): Promise<number> {

@@ -30,7 +30,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Session } from '../src/engine/session.js';
-import { buildInferenceGraph, IO } from '../src/engine/training-graph.js';
+import { buildInferenceGraph, IO } from '../src/graphs/network-graph.js';
 import { initParams } from '../src/models/init-params.js';
 import { getModel, listModels } from '../src/models/registry.js';
 import { Random } from '../src/random.js';

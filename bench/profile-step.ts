@@ -3,8 +3,8 @@
  * op type and the slowest nodes (a development tool, not a benchmark).
  * MODEL=resnet18 B=8 MODE=finetune|frozen node --import tsx bench/profile-step.ts
  */
-import { buildTrainingGraph } from '../src/engine/training-graph.js';
-import { TrainingSession } from '../src/engine/training-session.js';
+import { buildTrainingGraph } from '../src/graphs/network-graph.js';
+import { TrainingSession } from '../src/graphs/training-session.js';
 import { initParams } from '../src/models/init-params.js';
 import { getModel } from '../src/models/registry.js';
 import { crossEntropyCoefficients } from '../src/onnx/cross-entropy.js';

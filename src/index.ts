@@ -25,13 +25,13 @@ export {
   type ResolvedTrainConfig,
   type TrainMode,
   type RecipeName,
-} from './config.js';
+} from './train/options.js';
 export { TRAIN_EVENT_NAMES, type TrainEvents, type TrainEventName, type TrainListener, type TrainContext } from './train/events.js';
 export { plainLog } from './train/listeners/plain-log.js';
 export { jsonLines } from './train/listeners/json-lines.js';
 export { earlyStopping } from './train/listeners/early-stopping.js';
 export { readCheckpoint, type CheckpointState } from './train/checkpoint.js';
-export { historyFromJson, type History, type EpochRecord } from './train/history.js';
+export { historyFromJson, type History, type EpochRecord } from './metrics/history.js';
 export {
   HeadstartError,
   ConfigError,

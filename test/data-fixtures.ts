@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
-import type { RandomSource } from '../src/data/random.js';
+import type { RandomSource } from '../src/random.js';
 import { Random } from '../src/random.js';
 
 export function tempDir(prefix: string): string {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { Session } from '../src/engine/session.js';
-import { buildInferenceGraph, buildTrainingGraph, IO } from '../src/engine/training-graph.js';
+import { buildInferenceGraph, buildTrainingGraph, IO } from '../src/graphs/network-graph.js';
 import { initParams } from '../src/models/init-params.js';
 import { getModel } from '../src/models/registry.js';
 import { appendBackward } from '../src/onnx/autodiff.js';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { buildTrainingGraph } from '../src/engine/training-graph.js';
-import { TrainingSession } from '../src/engine/training-session.js';
+import { buildTrainingGraph } from '../src/graphs/network-graph.js';
+import { TrainingSession } from '../src/graphs/training-session.js';
 import { smallCnn } from './small-cnn.js';
 import { crossEntropyCoefficients } from '../src/onnx/cross-entropy.js';
 import { SGD } from '../src/optim/sgd.js';

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildInferenceGraph, buildTrainingGraph, IO } from '../src/engine/training-graph.js';
+import { buildInferenceGraph, buildTrainingGraph, IO } from '../src/graphs/network-graph.js';
 import { Session } from '../src/engine/session.js';
-import { TrainingSession } from '../src/engine/training-session.js';
+import { TrainingSession } from '../src/graphs/training-session.js';
 import { initParams } from '../src/models/init-params.js';
 import { crossEntropyCoefficients } from '../src/onnx/cross-entropy.js';
 import { SGD } from '../src/optim/sgd.js';
-import { Random } from '../src/random.js';
+import { Random, randomInt } from '../src/random.js';
 import { smallCnn } from './small-cnn.js';
 
 /** Synthetic task: 4 classes, the class is the quadrant that holds a bright blob (plus noise). */
@@ -15,7 +15,7 @@ function makeTask(n: number, seed: number) {
   const images = new Float32Array(n * 3 * 8 * 8);
   const labels = new Int32Array(n);
   for (let i = 0; i < n; i++) {
-    const y = rng.int(0, 4);
+    const y = randomInt(rng, 0, 4);
     labels[i] = y;
     const [qy, qx] = [Math.floor(y / 2) * 4, (y % 2) * 4];
     for (let c = 0; c < 3; c++) {

@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { ConfigError } from '../src/errors.js';
 import type { PreprocessSpec } from '../src/data/preprocess.js';
-import { buildInferenceGraph } from '../src/engine/training-graph.js';
+import { buildInferenceGraph } from '../src/graphs/network-graph.js';
 import { evaluate } from '../src/infer/evaluate.js';
 import { kaggleCsv } from '../src/infer/kaggle-csv.js';
 import { classifierBytes, readClassifier, readClassifierMetadataFromBytes, writeClassifier } from '../src/infer/model-file.js';
@@ -21,7 +21,7 @@ import { predict } from '../src/infer/predict.js';
 import { predictCommand } from '../src/cli/commands/predict.js';
 import { evaluateCommand } from '../src/cli/commands/evaluate.js';
 import type { CommandIO } from '../src/cli/command-io.js';
-import { wilsonInterval } from '../src/train/metrics.js';
+import { wilsonInterval } from '../src/metrics/classification.js';
 import type { HostTensor, NamedTensors } from '../src/tensor.js';
 import { smallCnn } from './small-cnn.js';
 

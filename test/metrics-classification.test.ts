@@ -12,7 +12,7 @@ import {
   softmax,
   topKAccuracy,
   wilsonInterval,
-} from '../src/train/metrics.js';
+} from '../src/metrics/classification.js';
 import { ConfigError, DataError } from '../src/errors.js';
 
 const close = (a: number, b: number, tol = 1e-9, msg?: string) =>

@@ -9,7 +9,7 @@ import {
   historyToJson,
   totalSeconds,
   type EpochRecord,
-} from '../src/train/history.js';
+} from '../src/metrics/history.js';
 import { ConfigError, TrainingError } from '../src/errors.js';
 
 function rec(epoch: number, val_acc: number, extra: Partial<EpochRecord> = {}): EpochRecord {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
 import { Session } from '../src/engine/session.js';
-import { buildInferenceGraph, IO } from '../src/engine/training-graph.js';
+import { buildInferenceGraph, IO } from '../src/graphs/network-graph.js';
 import { getModel } from '../src/models/registry.js';
 
 const spec = getModel('mobilenet_v2_offline');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildTrainingGraph } from '../src/engine/training-graph.js';
-import { TrainingSession } from '../src/engine/training-session.js';
+import { buildTrainingGraph } from '../src/graphs/network-graph.js';
+import { TrainingSession } from '../src/graphs/training-session.js';
 import { ConfigError } from '../src/errors.js';
 import { initParams } from '../src/models/init-params.js';
 import { NetBuilder } from '../src/models/net-builder.js';

@@ -9,7 +9,7 @@ import { compareSvg, curvesSvg, formatDuration } from '../src/report/curves.js';
 import { confusionSvg } from '../src/report/confusion-svg.js';
 import { heatColor } from '../src/report/heat-color.js';
 import { svgToPng } from '../src/report/svg-to-png.js';
-import { appendEpoch, createHistory, type History } from '../src/train/history.js';
+import { appendEpoch, createHistory, type History } from '../src/metrics/history.js';
 import { ConfigError } from '../src/errors.js';
 import { findAll, parseXml, textOf, type XmlElement } from './report-xml.js';
 

@@ -1,7 +1,7 @@
 /** Recipes, overrides and option validation (src/config.ts). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseCompareOptions, parseTrainOptions, RECIPES, resolveTrainConfig } from '../src/config.js';
+import { parseCompareOptions, parseTrainOptions, RECIPES, resolveTrainConfig } from '../src/train/options.js';
 import { ConfigError } from '../src/errors.js';
 import { trainOptionsFromFlags } from '../src/cli/train-flags.js';
 

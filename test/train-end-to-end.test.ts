@@ -11,12 +11,12 @@ import ort from 'onnxruntime-node';
 import { buildEvalTransform } from '../src/data/build-transforms.js';
 import { readImageBytes } from '../src/data/decode.js';
 import { scanImageFolder } from '../src/data/image-folder.js';
-import { keyedRandom } from '../src/data/random.js';
+import { keyedRandom } from '../src/random.js';
 import { evaluate } from '../src/infer/evaluate.js';
 import { readClassifier } from '../src/infer/model-file.js';
 import { predict } from '../src/infer/predict.js';
 import type { TrainEventName } from '../src/train/events.js';
-import { historyFromJson } from '../src/train/history.js';
+import { historyFromJson } from '../src/metrics/history.js';
 import { train } from '../src/train/train.js';
 import { COLOURS, makeColourDataset, tempDir, tinySpec } from './train-fixtures.js';
 

@@ -8,7 +8,7 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { parseTrainOptions, resolveTrainConfig } from '../src/config.js';
+import { parseTrainOptions, resolveTrainConfig } from '../src/train/options.js';
 import type { ModelSpec } from '../src/models/model-spec.js';
 import { CHECKPOINT_FORMAT, CHECKPOINT_VERSION, type CheckpointState } from '../src/train/checkpoint.js';
 import { Random } from '../src/random.js';

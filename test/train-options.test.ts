@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readCheckpoint } from '../src/train/checkpoint.js';
-import type { TrainOptions } from '../src/config.js';
+import type { TrainOptions } from '../src/train/options.js';
 import { train } from '../src/train/train.js';
 import { makeColourDataset, tempDir, tinySpec } from './train-fixtures.js';
 

@@ -7,7 +7,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { processIO, type CommandIO } from './command-io.js';
-import { HEADSTART_VERSION } from '../train/version.js';
+import { HEADSTART_VERSION } from '../version.js';
 import { closest } from './usage.js';
 
 

@@ -3,7 +3,7 @@
  * help lines, and their conversion into train options. Every value is checked here (the
  * CLI's boundary) and a bad one is a usage error that names the flag and the valid choices.
  */
-import { DEVICES, MODES, OPTIMIZERS, RECIPE_NAMES, SCHEDULERS, type TrainOptions } from '../config.js';
+import { DEVICES, MODES, OPTIMIZERS, RECIPE_NAMES, SCHEDULERS, type TrainOptions } from '../train/options.js';
 import { choiceFlag, intFlag, numberFlag, UsageError } from './usage.js';
 
 export const TRAIN_FLAGS = {

@@ -7,7 +7,7 @@ import { parentPort } from 'node:worker_threads';
 import { DataError } from '../errors.js';
 import { readImageBytes } from './decode.js';
 import { Pipeline, type PipelineSpec } from './pipeline.js';
-import { keyedRandom } from './random.js';
+import { keyedRandom } from '../random.js';
 
 export interface DecodeTask {
   id: number;

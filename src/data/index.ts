@@ -11,7 +11,7 @@ export { Pipeline, type PipelineOptions } from './pipeline.js';
 export { createLoader, LoaderOptionsSchema, type Batch, type Loader, type LoaderOptions, type SkippedFile } from './loader.js';
 export { decodeImage, decodeGeometry, inspectImage, probeImage, readImageBytes, type ImageInspection, type ImageProbe } from './decode.js';
 export { formatFromName, IMAGE_EXTENSIONS, sniffFormat, type ImageFormat } from './image-format.js';
-export { keyedRandom, nextFloat, permutation, randomInt, uniformFloat32, type RandomSource } from './random.js';
+export { keyedRandom, nextFloat, permutation, randomInt, uniformFloat32, type RandomSource } from '../random.js';
 export { createRgbImage, type RgbImage } from './rgb-image.js';
 export { centerCrop, centerCropBox } from './transforms/center-crop.js';
 export { adjustBrightness, adjustContrast, adjustHue, adjustSaturation, applyColorJitter, colorJitter, sampleColorJitter, type ColorJitterOptions, type ColorJitterParams } from './transforms/color-jitter.js';

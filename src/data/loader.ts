@@ -22,7 +22,7 @@ import { ConfigError, DataError } from '../errors.js';
 import { readImageBytes } from './decode.js';
 import { DecodePool } from './decode-pool.js';
 import type { Pipeline } from './pipeline.js';
-import { keyedRandom, permutation } from './random.js';
+import { keyedRandom, permutation } from '../random.js';
 import type { Sample } from './sample.js';
 
 export interface Batch {

@@ -8,7 +8,7 @@
  */
 import { DataError } from '../errors.js';
 import { decodeGeometry, probeImage, type ImageInput } from './decode.js';
-import type { RandomSource } from './random.js';
+import type { RandomSource } from '../random.js';
 import type { RgbImage } from './rgb-image.js';
 import { identityGeometry, type Geometry, type Size } from './transforms/geometry.js';
 import { flipHorizontal } from './transforms/horizontal-flip.js';

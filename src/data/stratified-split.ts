@@ -3,7 +3,7 @@
  * same fraction in val (rounded) and at least one image in train. Pure: the order of the
  * files in, the fraction and the seed fix the result.
  */
-import { keyedRandom, permutation } from './random.js';
+import { keyedRandom, permutation } from '../random.js';
 import type { Sample } from './sample.js';
 
 export function stratifiedSplit(filesPerClass: readonly (readonly string[])[], valFraction: number, seed: number): { train: Sample[]; val: Sample[] } {

@@ -10,7 +10,7 @@ import { ConfigError, DataError } from '../errors.js';
 import { compareCodePoints } from '../data/compare-code-points.js';
 import { readDatasetLayout, type SplitListing } from '../data/dataset-layout.js';
 import { PreprocessSpecSchema } from '../data/preprocess.js';
-import { classificationMetrics, type ClassificationMetrics } from '../train/metrics.js';
+import { classificationMetrics, type ClassificationMetrics } from '../metrics/classification.js';
 import { Classifier, parseOptions, type SkippedImage } from './classifier.js';
 import type { ClassifierMetadata } from './model-file.js';
 

@@ -11,7 +11,7 @@ import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, WeightsError } from '../errors.js';
 import { PreprocessSpecSchema } from '../data/preprocess.js';
-import { buildInferenceGraph } from '../engine/training-graph.js';
+import { buildInferenceGraph } from '../graphs/network-graph.js';
 import { initParams } from '../models/init-params.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import { getModel } from '../models/registry.js';

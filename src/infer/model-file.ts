@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { PreprocessSpecSchema, type PreprocessSpec } from '../data/preprocess.js';
 import { writeFileAtomic } from '../atomic-write.js';
-import { buildInferenceGraph, IO } from '../engine/training-graph.js';
+import { buildInferenceGraph, IO } from '../graphs/network-graph.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import type { NamedTensors } from '../tensor.js';
 import {

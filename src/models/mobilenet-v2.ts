@@ -1,4 +1,6 @@
 import type { NetBuilder } from './net-builder.js';
+import { IMAGENET_PREPROCESS_MODEL } from './imagenet-preprocess.js';
+import type { ModelSpec } from './model-spec.js';
 
 /**
  * MobileNetV2 (Sandler et al. 2018) with torchvision's topology and parameter names:
@@ -59,3 +61,28 @@ export function mobilenetV2Features(b: NetBuilder, images: string): string {
 
 /** Number of `features.<i>` modules (stem, 17 blocks, last conv). */
 export const MOBILENET_V2_FEATURE_COUNT = 2 + MOBILENET_V2_SETTING.reduce((n, s) => n + s[2], 0);
+
+// Each `features.<i>` module is a stage (a block); fine-tuning the last k unfreezes k blocks.
+const featureStages = (count: number) => Array.from({ length: count }, (_, i) => `features.${i}`);
+
+// torchvision's file names carry the first 8 hex digits of the file's sha256 (torch.hub
+// checks that prefix); the full digests are not published in torchvision's source.
+export const mobilenetV2: ModelSpec = {
+  name: 'mobilenet_v2',
+  description: 'MobileNetV2 (torchvision), ImageNet-1k',
+  features: mobilenetV2Features,
+  featureDim: 1280,
+  head: { name: 'classifier.1', dropout: 0.2 },
+  stages: [...featureStages(MOBILENET_V2_FEATURE_COUNT), 'classifier.1'],
+  preprocess: IMAGENET_PREPROCESS_MODEL,
+  weights: [
+    {
+      id: 'imagenet1k_v1',
+      url: 'https://download.pytorch.org/models/mobilenet_v2-b0353104.pth',
+      sha256: 'b0353104',
+      license: 'BSD-3-Clause (torchvision)',
+      format: 'pth',
+      numClasses: 1000,
+    },
+  ],
+};

@@ -1,5 +1,7 @@
 import { makeDivisible } from './mobilenet-v2.js';
 import type { NetBuilder } from './net-builder.js';
+import { IMAGENET_PREPROCESS_MODEL } from './imagenet-preprocess.js';
+import type { ModelSpec } from './model-spec.js';
 
 /**
  * MobileNetV3-Large (Howard et al. 2019) with torchvision's topology and parameter names:
@@ -86,3 +88,29 @@ export function mobilenetV3LargeFeatures(b: NetBuilder, images: string): string 
   x = b.g.op('Flatten', [b.g.op('GlobalAveragePool', [x])], { axis: 1 });
   return hardswish(b, b.linear(x, 'classifier.0', 1280));
 }
+
+// Each `features.<i>` module is a stage (a block); fine-tuning the last k unfreezes k blocks.
+const featureStages = (count: number) => Array.from({ length: count }, (_, i) => `features.${i}`);
+
+// torchvision's file names carry the first 8 hex digits of the file's sha256 (torch.hub
+// checks that prefix); the full digests are not published in torchvision's source.
+export const mobilenetV3Large: ModelSpec = {
+  name: 'mobilenet_v3_large',
+  description: 'MobileNetV3-Large (torchvision), ImageNet-1k',
+  features: mobilenetV3LargeFeatures,
+  featureDim: 1280,
+  head: { name: 'classifier.3', dropout: 0.2 },
+  // classifier.0 (Linear 960->1280) is the last stage of the features.
+  stages: [...featureStages(MOBILENET_V3_LARGE_SETTING.length + 2), 'classifier.0', 'classifier.3'],
+  preprocess: IMAGENET_PREPROCESS_MODEL,
+  weights: [
+    {
+      id: 'imagenet1k_v1',
+      url: 'https://download.pytorch.org/models/mobilenet_v3_large-8738ca79.pth',
+      sha256: '8738ca79',
+      license: 'BSD-3-Clause (torchvision)',
+      format: 'pth',
+      numClasses: 1000,
+    },
+  ],
+};

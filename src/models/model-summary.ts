@@ -1,6 +1,6 @@
 import type { ModelSpec } from './model-spec.js';
-import type { ParamCount } from './param-count.js';
-import { countParams } from './param-count.js';
+import type { ParamCount } from '../graphs/param-count.js';
+import { countParams } from '../graphs/param-count.js';
 import { backboneStages } from './trainable.js';
 
 /** Where one set of pretrained weights comes from. */

@@ -1,20 +1,21 @@
 import { ConfigError } from '../errors.js';
+import { efficientnetB0 } from './efficientnet.js';
 import type { ModelSpec } from './model-spec.js';
-import { efficientnetB0 } from './zoo/efficientnet.js';
-import { mobilenetV2, mobilenetV3Large } from './zoo/mobilenet.js';
-import { mobilenetV2Offline } from './zoo/mobilenet-v2-offline.js';
-import { resnet18, resnet34, resnet50 } from './zoo/resnet.js';
+import { mobilenetV2 } from './mobilenet-v2.js';
+import { mobilenetV2Offline } from './mobilenet-v2-offline.js';
+import { mobilenetV3Large } from './mobilenet-v3.js';
+import { resnet18, resnet34, resnet50 } from './resnet.js';
 
 const models = new Map<string, ModelSpec>();
 
 export function registerModel(spec: ModelSpec): void {
-  if (models.has(spec.name)) throw new ConfigError(`Model ${spec.name} is registered twice`);
+  if (models.has(spec.name)) throw new ConfigError('E_BAD_OPTION', `Model ${spec.name} is registered twice`, { hint: 'give the new model another name' });
   models.set(spec.name, spec);
 }
 
 export function getModel(name: string): ModelSpec {
   const spec = models.get(name);
-  if (!spec) throw new ConfigError(`Unknown model \`${name}\``, { hint: `choose one of: ${[...models.keys()].join(', ')}` });
+  if (!spec) throw new ConfigError('E_UNKNOWN_MODEL', `Unknown model \`${name}\``, { hint: `choose one of: ${[...models.keys()].join(', ')}` });
   return spec;
 }
 

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import type { ConfusionMatrix } from '../train/metrics.js';
+import type { ConfusionMatrix } from '../metrics/classification.js';
 import { heatColor, heatTextColor } from './heat-color.js';
 import type { SvgFigure } from './svg-plot.js';
 import { svgDocument } from './svg-plot.js';

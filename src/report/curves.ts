@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { bestEpoch, totalSeconds, type History } from '../train/history.js';
+import { bestEpoch, totalSeconds, type History } from '../metrics/history.js';
 import { lineChart, PALETTE, sideBySide, svgDocument, type Series, type SvgFigure } from './svg-plot.js';
 
 const CurvesOptionsSchema = z

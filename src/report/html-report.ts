@@ -8,8 +8,8 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { bestEpoch, totalSeconds, type History } from '../train/history.js';
-import type { ClassificationMetrics } from '../train/metrics.js';
+import { bestEpoch, totalSeconds, type History } from '../metrics/history.js';
+import type { ClassificationMetrics } from '../metrics/classification.js';
 import { compareFigure, curvesFigure, formatDuration, type CompareRun } from './curves.js';
 import { heatColor, heatTextColor } from './heat-color.js';
 import { svgDocument } from './svg-plot.js';

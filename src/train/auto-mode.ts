@@ -9,7 +9,7 @@
  *   - otherwise                                 -> finetune
  * Pure functions; the caller extracts the features (through the feature cache).
  */
-import type { ConcreteMode } from '../config.js';
+import type { ConcreteMode } from './options.js';
 import { Random } from '../random.js';
 
 export const AUTO_PROBE_ACCURACY = 0.9;

@@ -10,13 +10,13 @@
 import { readFile } from 'node:fs/promises';
 import v8 from 'node:v8';
 import { z } from 'zod';
-import type { ResolvedTrainConfig } from '../config.js';
+import type { ResolvedTrainConfig } from './options.js';
 import { TrainingError } from '../errors.js';
 import type { OptimizerStateDict } from '../optim/optimizer.js';
 import type { SchedulerStateDict } from '../optim/lr-scheduler.js';
 import type { NamedTensors } from '../tensor.js';
 import { writeFileAtomic } from '../atomic-write.js';
-import type { History } from './history.js';
+import type { History } from '../metrics/history.js';
 
 export const CHECKPOINT_FORMAT = 'headstart-checkpoint';
 export const CHECKPOINT_VERSION = 1;

@@ -5,8 +5,8 @@
  * requests. Handlers run in listener order and are awaited, so a checkpoint is on disk
  * before the next epoch starts. Field names are snake_case: they are what `--json` prints.
  */
-import type { ConcreteMode, ResolvedTrainConfig } from '../config.js';
-import type { EpochRecord, History } from './history.js';
+import type { ConcreteMode, ResolvedTrainConfig } from './options.js';
+import type { EpochRecord, History } from '../metrics/history.js';
 import type { CheckpointState } from './checkpoint.js';
 
 export type Phase = 'train' | 'val' | 'extract';

@@ -15,7 +15,7 @@ import v8 from 'node:v8';
 import type { Pipeline } from '../data/pipeline.js';
 import type { Sample } from '../data/sample.js';
 import { Session, type SessionOptions } from '../engine/session.js';
-import { buildInferenceGraph, IO } from '../engine/training-graph.js';
+import { buildInferenceGraph, IO } from '../graphs/network-graph.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import type { NamedTensors } from '../tensor.js';
 import { weightsCacheDir } from '../weights/cache.js';

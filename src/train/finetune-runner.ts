@@ -5,13 +5,13 @@
  * constants. Graphs have a fixed batch, so a smaller last batch gets its own graph, built
  * once and kept.
  */
-import type { ResolvedTrainConfig } from '../config.js';
+import type { ResolvedTrainConfig } from './options.js';
 import type { Pipeline } from '../data/pipeline.js';
 import type { Sample } from '../data/sample.js';
 import { Session, type SessionOptions } from '../engine/session.js';
-import { keyedRandom } from '../data/random.js';
-import { buildInferenceGraph, buildTrainingGraph, IO, type TrainingGraph } from '../engine/training-graph.js';
-import { TrainingSession } from '../engine/training-session.js';
+import { keyedRandom } from '../random.js';
+import { buildInferenceGraph, buildTrainingGraph, IO, type TrainingGraph } from '../graphs/network-graph.js';
+import { TrainingSession } from '../graphs/training-session.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import { crossEntropyCoefficients } from '../onnx/cross-entropy.js';
 import type { NamedTensors } from '../tensor.js';

@@ -4,17 +4,17 @@
  * training batch, and a plain matrix product for val. With several cached views, each
  * sample's view for an epoch is drawn from the run's seed.
  */
-import type { ResolvedTrainConfig } from '../config.js';
-import { keyedRandom, nextFloat, randomInt, type RandomSource } from '../data/random.js';
-import { dropoutMask } from '../engine/dropout-mask.js';
+import type { ResolvedTrainConfig } from './options.js';
+import { keyedRandom, nextFloat, randomInt, type RandomSource } from '../random.js';
+import { dropoutMask } from '../graphs/dropout-mask.js';
 import { Session, type SessionOptions } from '../engine/session.js';
-import { IO } from '../engine/training-graph.js';
+import { IO } from '../graphs/network-graph.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import { crossEntropyCoefficients } from '../onnx/cross-entropy.js';
 import type { HostTensor, NamedTensors } from '../tensor.js';
 import { coefficientLoss, PhaseMeter, type EpochRunner, type PhaseHooks, type PhaseStats, type ValPredictions } from './epoch-runner.js';
 import type { FeatureSet } from './feature-cache.js';
-import { buildHeadTrainingGraph, DROPOUT_MASK, type HeadGraph } from './head-graph.js';
+import { buildHeadTrainingGraph, DROPOUT_MASK, type HeadGraph } from '../graphs/head-graph.js';
 import { batchCount, epochOrder } from './image-batches.js';
 import { createRunOptimizer } from './run-optimizer.js';
 

@@ -6,7 +6,7 @@
  */
 import { createLoader, type Batch } from '../data/loader.js';
 import type { Pipeline } from '../data/pipeline.js';
-import { keyedRandom, permutation } from '../data/random.js';
+import { keyedRandom, permutation } from '../random.js';
 import type { Sample } from '../data/sample.js';
 
 export type ImageBatch = Batch;

@@ -5,13 +5,13 @@
  * restored at the end. Everything else — progress, logs, checkpoints, early stopping — is
  * a listener on the events fired here.
  */
-import type { ResolvedTrainConfig } from '../config.js';
+import type { ResolvedTrainConfig } from './options.js';
 import { TrainingError } from '../errors.js';
 import type { NamedTensors } from '../tensor.js';
 import { cloneTensors, copyInto } from './checkpoint.js';
 import type { EpochRunner, PhaseHooks } from './epoch-runner.js';
 import type { EventBus, Phase } from './events.js';
-import { appendEpoch, type History } from './history.js';
+import { appendEpoch, type History } from '../metrics/history.js';
 
 /** Thrown inside a phase when the run's AbortSignal fires; the partial epoch is discarded. */
 export class RunInterrupted extends Error {

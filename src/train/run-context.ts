@@ -3,7 +3,7 @@
  * and history, a stop request, and `snapshot()`, everything a checkpoint holds as of the last
  * finished epoch.
  */
-import type { ResolvedTrainConfig } from '../config.js';
+import type { ResolvedTrainConfig } from './options.js';
 import { CHECKPOINT_FORMAT, CHECKPOINT_VERSION, cloneTensors, type CheckpointState } from './checkpoint.js';
 import type { EpochRunner } from './epoch-runner.js';
 import type { EventBus, TrainContext } from './events.js';

@@ -2,7 +2,7 @@
  * The optimiser and learning-rate schedule of a run, from its resolved configuration
  * (src/optim builds them; this maps the run's flat config onto their schemas).
  */
-import type { ResolvedTrainConfig } from '../config.js';
+import type { ResolvedTrainConfig } from './options.js';
 import type { LrScheduler } from '../optim/lr-scheduler.js';
 import type { Optimizer, Param } from '../optim/optimizer.js';
 import { createOptimizer } from '../optim/optimizer-config.js';

@@ -16,8 +16,8 @@ import { svgToPng } from '../report/svg-to-png.js';
 import type { NamedTensors } from '../tensor.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import type { ValPredictions } from './epoch-runner.js';
-import { bestEpoch, historyToCsv, historyToJson, type History } from './history.js';
-import { argmaxRows, classificationMetrics, softmax, type ClassificationMetrics } from './metrics.js';
+import { bestEpoch, historyToCsv, historyToJson, type History } from '../metrics/history.js';
+import { argmaxRows, classificationMetrics, softmax, type ClassificationMetrics } from '../metrics/classification.js';
 
 export const OUTPUT_FILES = {
   model: 'model.onnx',

@@ -19,12 +19,12 @@ import {
   type ParsedTrainOptions,
   type ResolvedTrainConfig,
   type TrainOptions,
-} from '../config.js';
+} from './options.js';
 import { buildEvalTransform, buildTrainTransform } from '../data/build-transforms.js';
 import { scanImageFolder, type ImageFolder } from '../data/image-folder.js';
 import type { Pipeline } from '../data/pipeline.js';
 import type { PreprocessSpec } from '../data/preprocess.js';
-import { keyedRandom, permutation } from '../data/random.js';
+import { keyedRandom, permutation } from '../random.js';
 import type { Sample } from '../data/sample.js';
 import type { SessionOptions } from '../engine/session.js';
 import { ConfigError, TrainingError } from '../errors.js';
@@ -44,14 +44,14 @@ import { EventBus } from './events.js';
 import { featureCacheDir, featureCacheKey, loadOrExtractFeatures, type ExtractHooks, type FeatureSet } from './feature-cache.js';
 import { createFinetuneRunner } from './finetune-runner.js';
 import { createHeadRunner } from './head-runner.js';
-import { bestEpoch, createHistory, type History } from './history.js';
-import { loadInitialParams } from './initial-params.js';
+import { bestEpoch, createHistory, type History } from '../metrics/history.js';
+import { loadInitialParams } from '../weights/pretrained.js';
 import { checkpointSaver, CHECKPOINT_FILE } from './listeners/checkpoint-saver.js';
 import { earlyStopping } from './listeners/early-stopping.js';
 import { restoreBest, runEpochs, RunInterrupted, type LoopState } from './loop.js';
-import type { ClassificationMetrics } from './metrics.js';
+import type { ClassificationMetrics } from '../metrics/classification.js';
 import { writeHistoryFiles, writeRunOutputs } from './run-outputs.js';
-import { HEADSTART_VERSION } from './version.js';
+import { HEADSTART_VERSION } from '../version.js';
 
 export interface TrainResult {
   out: string;

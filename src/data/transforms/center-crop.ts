@@ -2,7 +2,7 @@
  * CenterCrop: torchvision's F.center_crop. Offsets use Python's round (ties to even); an image
  * smaller than the crop is first padded with zeros ((crop - size) // 2 on the left/top).
  */
-import type { RandomSource } from '../random.js';
+import type { RandomSource } from '../../random.js';
 import type { RgbImage } from '../rgb-image.js';
 import { executeGeometry, geometrySize, identityGeometry, type Box, type Geometry, type Size } from './geometry.js';
 import { roundHalfEven } from './round-half-even.js';

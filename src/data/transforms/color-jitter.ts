@@ -4,7 +4,7 @@
  * blends in float32 with truncation, the ITU-R 601 luma PIL uses for "L", and PIL's own
  * RGB <-> HSV conversion with the hue channel shifted modulo 256.
  */
-import { permutation, uniformFloat32, type RandomSource } from '../random.js';
+import { permutation, uniformFloat32, type RandomSource } from '../../random.js';
 import { createRgbImage, type RgbImage } from '../rgb-image.js';
 import type { PixelTransform } from './transform.js';
 

@@ -1,5 +1,5 @@
 /** RandomHorizontalFlip(p): mirrors the image left-right with probability p (torch.rand(1) < p). */
-import { nextFloat, type RandomSource } from '../random.js';
+import { nextFloat, type RandomSource } from '../../random.js';
 import { createRgbImage, type RgbImage } from '../rgb-image.js';
 import type { Geometry } from './geometry.js';
 import type { GeometricTransform } from './transform.js';

@@ -6,7 +6,7 @@
  * is then resized to size x size.
  */
 import type { Interpolation } from '../preprocess.js';
-import { randomInt, uniformFloat32, type RandomSource } from '../random.js';
+import { randomInt, uniformFloat32, type RandomSource } from '../../random.js';
 import type { RgbImage } from '../rgb-image.js';
 import { executeGeometry, identityGeometry, type Box, type Geometry, type Size } from './geometry.js';
 import { roundHalfEven } from './round-half-even.js';

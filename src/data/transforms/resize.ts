@@ -4,7 +4,7 @@
  * pair sets both. Downscaling is antialiased (PIL's filter support grows with the scale).
  */
 import type { Interpolation } from '../preprocess.js';
-import type { RandomSource } from '../random.js';
+import type { RandomSource } from '../../random.js';
 import type { RgbImage } from '../rgb-image.js';
 import { executeGeometry, geometrySize, identityGeometry, type Geometry, type Size } from './geometry.js';
 import type { GeometricTransform } from './transform.js';

@@ -7,7 +7,7 @@
  * (it is defined as compose-then-execute), so the fast path and the reference agree.
  * A pixel transform (colour) works on the decoded 8-bit image.
  */
-import type { RandomSource } from '../random.js';
+import type { RandomSource } from '../../random.js';
 import type { RgbImage } from '../rgb-image.js';
 import type { Geometry, Size } from './geometry.js';
 

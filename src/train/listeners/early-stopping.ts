@@ -1,5 +1,5 @@
 /** Listener: stops the run when val accuracy has not improved for `patience` epochs. */
-import { bestEpoch } from '../history.js';
+import { bestEpoch } from '../../metrics/history.js';
 import type { TrainListener } from '../events.js';
 
 export function earlyStopping(patience: number): TrainListener {

@@ -5,7 +5,7 @@
  * the head has it, is a mask fed from the host (seeded), so a resumed run draws the same
  * masks as an uninterrupted one.
  */
-import { IO } from '../engine/training-graph.js';
+import { IO } from './network-graph.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import { NetBuilder, type ParamDef } from '../models/net-builder.js';
 import { appendBackward } from '../onnx/autodiff.js';

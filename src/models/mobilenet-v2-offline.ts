@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TfjsLayersModel } from '../../weights/tfjs.js';
-import { findNsfwjsPackageDir, loadNsfwjsMobileNetV2, NSFWJS_MOBILENET_V2, parseNsfwjsMobileNetV2 } from '../../weights/nsfwjs-mobilenet-v2.js';
-import { buildKerasLayers, kerasParams } from '../keras-import.js';
-import type { ModelSpec } from '../model-spec.js';
+import type { TfjsLayersModel } from '../weights/tfjs.js';
+import { findNsfwjsPackageDir, loadNsfwjsMobileNetV2, NSFWJS_MOBILENET_V2, parseNsfwjsMobileNetV2 } from '../weights/nsfwjs-mobilenet-v2.js';
+import { buildKerasLayers, kerasParams } from './keras-import.js';
+import type { ModelSpec } from './model-spec.js';
 
 /**
  * The offline pretrained backbone: the Keras MobileNetV2 bundled in npm nsfwjs@4.4.0

@@ -3,8 +3,8 @@ import { ConfigError } from '../errors.js';
 import { Graph } from '../onnx/graph.js';
 import '../onnx/ops/index.js';
 import { numel } from '../tensor.js';
-import type { ModelSpec } from './model-spec.js';
-import { NetBuilder } from './net-builder.js';
+import type { ModelSpec } from '../models/model-spec.js';
+import { NetBuilder } from '../models/net-builder.js';
 
 export interface ParamCount {
   /** Learnable values of the backbone (weights and biases; BatchNorm running statistics excluded, as torch counts). */

@@ -2,7 +2,7 @@
  * The parameters of a network for a class count — names, shapes, torch-default initialisers —
  * declared by building its eval graph (shape inference only; nothing is serialised or run).
  */
-import { buildNetwork } from '../engine/training-graph.js';
+import { buildNetwork } from './network-graph.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import { NetBuilder, type ParamDef } from '../models/net-builder.js';
 import { Graph } from '../onnx/graph.js';

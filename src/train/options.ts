@@ -13,9 +13,9 @@
  * Explicit options always override the recipe's values.
  */
 import { z } from 'zod';
-import { ConfigError } from './errors.js';
-import type { ModelSpec } from './models/model-spec.js';
-import type { TrainListener } from './train/events.js';
+import { ConfigError } from '../errors.js';
+import type { ModelSpec } from '../models/model-spec.js';
+import type { TrainListener } from './events.js';
 
 export const RECIPE_NAMES = ['torchvision', 'floydhub'] as const;
 export type RecipeName = (typeof RECIPE_NAMES)[number];

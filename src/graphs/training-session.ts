@@ -1,11 +1,11 @@
 import { EngineError } from '../errors.js';
 import type { HostTensor, NamedTensors } from '../tensor.js';
-import type { RandomSource } from '../data/random.js';
+import type { RandomSource } from '../random.js';
 import { fillDropoutMask } from './dropout-mask.js';
-import { Session } from './session.js';
-import type { SessionOptions } from './session.js';
-import type { TrainingGraph } from './training-graph.js';
-import { IO } from './training-graph.js';
+import { Session } from '../engine/session.js';
+import type { SessionOptions } from '../engine/session.js';
+import type { TrainingGraph } from './network-graph.js';
+import { IO } from './network-graph.js';
 
 export interface StepResult {
   loss: number;

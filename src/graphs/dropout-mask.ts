@@ -1,4 +1,4 @@
-import { nextFloat, type RandomSource } from '../data/random.js';
+import { nextFloat, type RandomSource } from '../random.js';
 
 /**
  * Inverted-dropout masks drawn on the host from a seeded source: 0 with probability p, else
