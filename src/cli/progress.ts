@@ -37,12 +37,12 @@ export function progressBars(stream: NodeJS.WriteStream = process.stderr): Train
     phase_start(e) {
       end();
       started = performance.now();
-      const epoch = e.phase === 'extract' ? '' : `${e.epoch}`;
+      const epoch = e.epoch === null ? '' : `${e.epoch}`;
       bar = multi.create(Math.max(1, e.batches), 0, { label: LABEL[e.phase], epoch, metrics: '', rate: '0.0' });
     },
     batch_end(e) {
       const secs = (performance.now() - started) / 1000;
-      const metrics = e.phase === 'extract' ? '' : `loss ${e.loss.toFixed(4)} acc ${(e.acc * 100).toFixed(1)}% | `;
+      const metrics = e.loss === null || e.acc === null ? '' : `loss ${e.loss.toFixed(4)} acc ${(e.acc * 100).toFixed(1)}% | `;
       bar?.update(e.batch, { metrics, rate: secs > 0 ? (e.images / secs).toFixed(1) : '0.0' });
     },
     phase_end(e, ctx) {

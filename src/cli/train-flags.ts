@@ -1,101 +1,68 @@
 /**
- * The flags of `headstart train` and `headstart compare`: their parseArgs definitions, their
- * help lines, and their conversion into train options. Every value is checked here (the
- * CLI's boundary) and a bad one is a usage error that names the flag and the valid choices.
+ * The flags of `headstart train` and `headstart compare`, generated from the train options
+ * schema (src/train/options.ts): their parseArgs table, their --help text with each default
+ * (the recipe's, else the schema's), and their conversion into train options.
  */
-import { DEVICES, MODES, OPTIMIZERS, RECIPE_NAMES, SCHEDULERS, type TrainOptions } from '../train/options.js';
-import { choiceFlag, intFlag, numberFlag, UsageError } from './usage.js';
+import { CompareOptionsSchema, RECIPES, TrainOptionsSchema, type ConcreteMode, type TrainOptions } from '../train/options.js';
+import { flagHelp, flagsOf, optionsFromFlags, parseArgsOptions, type FlagSpec } from './schema-flags.js';
 
-export const TRAIN_FLAGS = {
-  model: { type: 'string' },
-  weights: { type: 'string' },
-  mode: { type: 'string' },
-  recipe: { type: 'string' },
-  epochs: { type: 'string' },
-  'batch-size': { type: 'string' },
-  optimizer: { type: 'string' },
-  lr: { type: 'string' },
-  momentum: { type: 'string' },
-  'weight-decay': { type: 'string' },
-  scheduler: { type: 'string' },
-  'step-size': { type: 'string' },
-  gamma: { type: 'string' },
-  'eta-min': { type: 'string' },
-  'max-lr': { type: 'string' },
-  'pct-start': { type: 'string' },
-  'label-smoothing': { type: 'string' },
-  'class-weights': { type: 'string' },
-  'freeze-bn': { type: 'boolean' },
-  'unfreeze-last': { type: 'string' },
-  'val-split': { type: 'string' },
-  seed: { type: 'string' },
-  threads: { type: 'string' },
-  device: { type: 'string' },
-  out: { type: 'string' },
-  resume: { type: 'string' },
-  'early-stop': { type: 'string' },
-  'feature-views': { type: 'string' },
-  'input-size': { type: 'string' },
-  'no-augment': { type: 'boolean' },
-  'cache-dir': { type: 'string' },
-  json: { type: 'boolean' },
-  verbose: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+export const TRAIN_FLAG_SPECS = flagsOf(TrainOptionsSchema);
+export const COMPARE_FLAG_SPECS = flagsOf(CompareOptionsSchema);
 
-export const COMPARE_FLAGS = (() => {
-  const { mode: _m, resume: _r, ...rest } = TRAIN_FLAGS;
-  return rest;
-})();
+const OUTPUT = { json: { type: 'boolean' } } as const;
+export const TRAIN_FLAGS = { ...parseArgsOptions(TRAIN_FLAG_SPECS), ...OUTPUT };
+export const COMPARE_FLAGS = { ...parseArgsOptions(COMPARE_FLAG_SPECS), ...OUTPUT };
 
-export const TRAIN_FLAG_HELP = `model and weights:
-  --model NAME          architecture (default resnet18; see \`headstart models\`);
-                        mobilenet_v2_offline needs no download
-  --weights FILE        .pth / .safetensors to start from, or \`none\` for random init
-                        (default: the model's pretrained weights, downloaded and cached)
-  --mode M              finetune (default), features, or auto (decides from the data
-                        and a quick linear probe, and says why)
-  --recipe R            torchvision (default) or floydhub; explicit flags override it
-  --unfreeze-last K     fine-tune only the last K stages (and the new classifier)
-  --freeze-bn           keep BatchNorm statistics fixed while fine-tuning
-  --input-size N        crop side fed to the network (default: the model's, e.g. 224)
+const GROUP_TITLES = { model: 'model and weights', optimisation: "optimisation (defaults: the recipe's)", data: 'data', run: 'run' };
 
-optimisation (defaults: the recipe's):
-  --epochs N            default 25
-  --batch-size N        default 8
-  --optimizer O         sgd (default) or adamw
-  --lr X                default 1e-3 (floydhub: 1e-4)
-  --momentum X          SGD momentum (default 0.9; floydhub features: 0); AdamW's beta1
-  --weight-decay X      default 0 (AdamW: 0.01)
-  --scheduler S         step (default), cosine, onecycle or none
-  --step-size N         StepLR: epochs between decays (default 7)
-  --gamma X             StepLR: decay factor (default 0.1)
-  --eta-min X           cosine: final lr (default 0)
-  --max-lr X            one-cycle: peak lr (default 10 x lr)
-  --pct-start X         one-cycle: fraction of steps warming up (default 0.3)
-  --label-smoothing X   default 0
-  --class-weights W     auto (inverse class frequency) or one weight per class: 1,2.5,1
-  --early-stop N        stop when val accuracy has not improved for N epochs
+const show = (v: unknown): string =>
+  Array.isArray(v) ? v.map(show).join(',') : typeof v === 'number' ? (v !== 0 && Math.abs(v) < 1e-3 ? v.toExponential() : String(Number(v.toPrecision(4)))) : String(v);
 
-data:
-  --val-split X         val fraction when the root has no val/ folder (default 0.2)
-  --no-augment          train on the eval transform (no RandomResizedCrop / flip)
-  --feature-views K     features mode: cache K augmented views per image
-                        (default 0: one un-augmented view, extracted once)
-  --cache-dir DIR       feature cache (default $HEADSTART_HOME/features or ~/.cache/headstart)
+function at(obj: unknown, path: readonly string[]): unknown {
+  let cur = obj;
+  for (const k of path) cur = cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[k] : undefined;
+  return cur;
+}
 
-run:
-  --seed N              default 0: same seed, same run
-  --threads N           ONNX Runtime threads (default: all cores)
-  --device D            cpu (default) or cuda (needs ONNX Runtime's CUDA provider)
-  --out DIR             output folder (default runs/<time>-<model>-<mode>)
-  --json                one JSON object per line on stdout (epoch events, then done)
-  --verbose             stack traces on errors
-  -h, --help            this help`;
+/** A flag's default for --help: the torchvision recipe's (with floydhub's where it differs), else the schema's. */
+function defaultOf(f: FlagSpec): string | undefined {
+  if (f.kind === 'boolean') return undefined;
+  const recipe = (name: keyof typeof RECIPES, mode: ConcreteMode) => {
+    const r = RECIPES[name];
+    return at({ ...r, optimizer: { ...r.optimizer, ...r.modes?.[mode]?.optimizer } }, f.path);
+  };
+  const tv = recipe('torchvision', 'finetune');
+  if (tv !== undefined) {
+    const others: string[] = [];
+    for (const n of ['floydhub'] as const) {
+      const ft = recipe(n, 'finetune');
+      const fe = recipe(n, 'features');
+      if (ft !== undefined && ft !== tv) others.push(`${n}: ${show(ft)}`);
+      if (fe !== undefined && fe !== ft) others.push(`${n} features: ${show(fe)}`);
+    }
+    // A field of another optimiser or schedule type keeps that type's own default.
+    const type = at(RECIPES.torchvision, [...f.path.slice(0, -1), 'type']);
+    for (const [t, v] of Object.entries(f.defaults ?? {})) if (t !== type && v !== tv) others.push(`${t}: ${show(v)}`);
+    return [show(tv), ...others].join('; ');
+  }
+  if (f.schemaDefault !== undefined) return show(f.schemaDefault);
+  if (f.defaults) {
+    const byValue = new Map<string, string[]>();
+    for (const [type, v] of Object.entries(f.defaults)) byValue.set(show(v), [...(byValue.get(show(v)) ?? []), type]);
+    return byValue.size === 1 ? [...byValue.keys()][0] : [...byValue].map(([v, types]) => `${types.join('/')} ${v}`).join(', ');
+  }
+  return undefined;
+}
 
-export const RESUME_HELP = `  --resume [DIR]        continue the interrupted run in DIR (or in --out) from its checkpoint`;
+export function trainFlagHelp(specs: readonly FlagSpec[] = TRAIN_FLAG_SPECS): string {
+  const run = '  --json                one JSON object per line on stdout (epoch events, then done)\n  --verbose             stack traces on errors\n  -h, --help            this help';
+  return `${flagHelp(specs, defaultOf, GROUP_TITLES)}\n${run}`;
+}
 
-export type TrainFlagValues = { [K in keyof typeof TRAIN_FLAGS]?: (typeof TRAIN_FLAGS)[K]['type'] extends 'boolean' ? boolean : string };
+/** Train options from parsed flags (only the flags given: the recipe fills the rest). */
+export function trainOptionsFromFlags(values: Record<string, string | boolean | undefined>, specs: readonly FlagSpec[] = TRAIN_FLAG_SPECS): TrainOptions {
+  return optionsFromFlags(specs, values) as TrainOptions;
+}
 
 /** `--resume` may stand alone (resume --out): give it an empty value so parseArgs accepts it. */
 export function normaliseResume(argv: string[]): string[] {
@@ -106,57 +73,4 @@ export function normaliseResume(argv: string[]): string[] {
     else out.push(a);
   }
   return out;
-}
-
-function classWeightsFlag(value: string | undefined): 'auto' | number[] | undefined {
-  if (value === undefined) return undefined;
-  if (value === 'auto') return 'auto';
-  const parts = value.split(',').map((s) => s.trim());
-  const nums = parts.map(Number);
-  if (parts.length === 0 || parts.some((p) => p === '') || nums.some((n) => !Number.isFinite(n) || n <= 0)) {
-    throw new UsageError(`--class-weights must be \`auto\` or positive numbers separated by commas (one per class), found \`${value}\``);
-  }
-  return nums;
-}
-
-/** Train options from parsed flags (only the flags given: the recipe fills the rest). */
-export function trainOptionsFromFlags(v: TrainFlagValues): TrainOptions {
-  const o: TrainOptions = {
-    ...(v.model !== undefined ? { model: v.model } : {}),
-    ...(v.weights !== undefined ? { weights: v.weights } : {}),
-    ...(v.mode !== undefined ? { mode: choiceFlag(v.mode, 'mode', MODES) } : {}),
-    ...(v.recipe !== undefined ? { recipe: choiceFlag(v.recipe, 'recipe', RECIPE_NAMES) } : {}),
-    epochs: intFlag(v.epochs, 'epochs'),
-    batchSize: intFlag(v['batch-size'], 'batch-size'),
-    optimizer: choiceFlag(v.optimizer, 'optimizer', OPTIMIZERS),
-    lr: numberFlag(v.lr, 'lr', { min: 0, exclusiveMin: true }),
-    momentum: numberFlag(v.momentum, 'momentum', { min: 0, max: 1, exclusiveMax: true }),
-    weightDecay: numberFlag(v['weight-decay'], 'weight-decay', { min: 0 }),
-    scheduler: choiceFlag(v.scheduler, 'scheduler', SCHEDULERS),
-    stepSize: intFlag(v['step-size'], 'step-size'),
-    gamma: numberFlag(v.gamma, 'gamma', { min: 0, max: 1, exclusiveMin: true }),
-    etaMin: numberFlag(v['eta-min'], 'eta-min', { min: 0 }),
-    maxLr: numberFlag(v['max-lr'], 'max-lr', { min: 0, exclusiveMin: true }),
-    pctStart: numberFlag(v['pct-start'], 'pct-start', { min: 0, max: 1, exclusiveMin: true, exclusiveMax: true }),
-    labelSmoothing: numberFlag(v['label-smoothing'], 'label-smoothing', { min: 0, max: 1, exclusiveMax: true }),
-    classWeights: classWeightsFlag(v['class-weights']),
-    freezeBn: v['freeze-bn'],
-    unfreezeLast: intFlag(v['unfreeze-last'], 'unfreeze-last', 0),
-    valSplit: numberFlag(v['val-split'], 'val-split', { min: 0, max: 1, exclusiveMin: true, exclusiveMax: true }),
-    seed: intFlag(v.seed, 'seed', 0),
-    threads: intFlag(v.threads, 'threads'),
-    device: choiceFlag(v.device, 'device', DEVICES),
-    out: v.out,
-    earlyStop: intFlag(v['early-stop'], 'early-stop'),
-    featureViews: intFlag(v['feature-views'], 'feature-views', 0),
-    inputSize: intFlag(v['input-size'], 'input-size', 8),
-    augment: v['no-augment'] ? false : undefined,
-    cacheDir: v['cache-dir'],
-  };
-  if (v.resume !== undefined) {
-    if (v.resume === '' && v.out === undefined) throw new UsageError('--resume needs the run folder', { hint: 'pass --resume <run folder> (or --out <run folder> --resume)' });
-    o.resume = v.resume === '' ? true : v.resume;
-  }
-  // Undefined values are "not given": drop them so the strict schema sees only real options.
-  return Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as TrainOptions;
 }

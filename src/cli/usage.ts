@@ -5,17 +5,22 @@
  * bad value, missing argument).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { HeadstartError } from '../errors.js';
+import { HeadstartError, type ErrorCode, type HeadstartErrorOptions } from '../errors.js';
 
 /** Bad flags or arguments: exit code 2. */
 export class UsageError extends HeadstartError {
-  constructor(message: string, options?: { hint?: string }) {
-    super('E_USAGE', message, options);
+  constructor(code: ErrorCode, message: string, options?: HeadstartErrorOptions);
+  constructor(message: string, options?: HeadstartErrorOptions);
+  constructor(a: string, b?: string | HeadstartErrorOptions, c?: HeadstartErrorOptions) {
+    if (typeof b === 'string') super(a as ErrorCode, b, c);
+    else super('E_USAGE', a, b);
   }
 }
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>>;
+/** The values parseArgs gives for a flag table. */
+export type FlagValues<O extends Options> = Parsed<O>['values'];
 
 /** Levenshtein distance, for "did you mean". */
 function distance(a: string, b: string): number {
@@ -49,16 +54,16 @@ export function parseFlags<O extends Options>(argv: string[], options: O, comman
     const unknown = /Unknown option '([^']+)'/.exec(e.message)?.[1];
     if (unknown) {
       const guess = closest(unknown.replace(/^-+/, '').split('=')[0], Object.keys(options));
-      throw new UsageError(`unknown flag ${unknown} for \`headstart ${command}\`${guess ? ` (did you mean --${guess}?)` : ''}`, { hint: `valid flags: ${names.join(', ')}` });
+      throw new UsageError('E_UNKNOWN_OPTION', `unknown flag ${unknown} for \`headstart ${command}\`${guess ? ` (did you mean --${guess}?)` : ''}`, { hint: `valid flags: ${names.join(', ')}` });
     }
-    throw new UsageError(e.message.split('\n').join(' '), { hint: `see \`headstart ${command} --help\`` });
+    throw new UsageError('E_USAGE', e.message.split('\n').join(' '), { hint: `see \`headstart ${command} --help\`` });
   }
 }
 
 export function intFlag(value: string | undefined, flag: string, min = 1): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (value.trim() === '' || !Number.isInteger(n) || n < min) throw new UsageError(`--${flag} must be a whole number >= ${min}, found \`${value}\``);
+  if (value.trim() === '' || !Number.isInteger(n) || n < min) throw new UsageError('E_BAD_OPTION', `--${flag} must be a whole number >= ${min}, found \`${value}\``);
   return n;
 }
 
@@ -71,7 +76,7 @@ export function numberFlag(value: string | undefined, flag: string, range: { min
   if (value.trim() === '' || !Number.isFinite(n) || !low || !high) {
     const lo = min === undefined ? '' : `${range.exclusiveMin ? '>' : '>='} ${min}`;
     const hi = max === undefined ? '' : `${range.exclusiveMax ? '<' : '<='} ${max}`;
-    throw new UsageError(`--${flag} must be a number${lo || hi ? ` ${[lo, hi].filter(Boolean).join(' and ')}` : ''}, found \`${value}\``);
+    throw new UsageError('E_BAD_OPTION', `--${flag} must be a number${lo || hi ? ` ${[lo, hi].filter(Boolean).join(' and ')}` : ''}, found \`${value}\``);
   }
   return n;
 }
@@ -80,22 +85,26 @@ export function choiceFlag<T extends string>(value: string | undefined, flag: st
   if (value === undefined) return undefined;
   if (!choices.includes(value as T)) {
     const guess = closest(value, choices);
-    throw new UsageError(`--${flag} must be one of ${choices.join(', ')}, found \`${value}\`${guess ? ` (did you mean ${guess}?)` : ''}`);
+    throw new UsageError('E_BAD_OPTION', `--${flag} must be one of ${choices.join(', ')}, found \`${value}\`${guess ? ` (did you mean ${guess}?)` : ''}`);
   }
   return value as T;
 }
 
+/** Failures of what the user typed: exit code 2, like a usage error. */
+const USAGE_CODES: ReadonlySet<ErrorCode> = new Set(['E_USAGE', 'E_BAD_OPTION', 'E_UNKNOWN_OPTION', 'E_UNKNOWN_MODEL', 'E_INCOMPATIBLE_OPTIONS']);
+
+/** The exit code of a failure: 2 for bad usage or an invalid option, 1 for anything else. */
+export function exitCodeOf(err: unknown): number {
+  return err instanceof HeadstartError && USAGE_CODES.has(err.code) ? 2 : 1;
+}
+
 /** Prints an error as one line (stack with --verbose) and returns the exit code. */
 export function reportError(err: unknown, verbose: boolean, write: (s: string) => void = (s) => process.stderr.write(s)): number {
-  if (err instanceof UsageError) {
-    write(`error: ${err.toLine()}\n`);
-    return 2;
-  }
   if (err instanceof HeadstartError) {
     write(`error: ${err.toLine()}\n`);
     if (verbose && err.stack) write(`${err.stack}\n`);
     if (verbose && err.cause instanceof Error && err.cause.stack) write(`caused by: ${err.cause.stack}\n`);
-    return 1;
+    return exitCodeOf(err);
   }
   const e = err as Error;
   write(`error: ${e?.message ?? String(err)}${verbose ? '' : ' (run with --verbose for the stack trace)'}\n`);

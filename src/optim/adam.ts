@@ -31,10 +31,10 @@ export type AdamHyper = z.infer<typeof AdamHyperSchema>;
 function adamOptionsSchema(weightDecay: number) {
   return z.strictObject({
     lr: z.number().min(0).default(1e-3),
-    betas: z.tuple([Beta, Beta]).default([0.9, 0.999]),
-    eps: z.number().min(0).default(1e-8),
-    weightDecay: z.number().min(0).default(weightDecay),
-    amsgrad: z.boolean().default(false),
+    betas: z.tuple([Beta, Beta]).default([0.9, 0.999]).meta({ help: "Adam's (beta1, beta2)", placeholder: 'B1,B2' }),
+    eps: z.number().min(0).default(1e-8).meta({ help: "Adam's epsilon", placeholder: 'X' }),
+    weightDecay: z.number().min(0).default(weightDecay).meta({ help: 'L2 weight decay (AdamW: decoupled)', placeholder: 'X' }),
+    amsgrad: z.boolean().default(false).meta({ help: 'Adam with the AMSGrad maximum' }),
   });
 }
 /** Adam's options; defaults are torch's (weight decay 0). */

@@ -6,33 +6,24 @@
  * discriminative fine-tuning) override the config's.
  */
 import { z } from 'zod';
-import { Adam, AdamW, type AdamParamGroup } from './adam.js';
+import { Adam, AdamOptionsSchema, AdamW, AdamWOptionsSchema, type AdamParamGroup } from './adam.js';
 import type { Optimizer, Param } from './optimizer.js';
 import { parseOptions } from './parse-options.js';
-import { SGD, type SGDParamGroup } from './sgd.js';
+import { SGD, SGDOptionsSchema, type SGDParamGroup } from './sgd.js';
 
-const Beta = z.number().min(0).lt(1);
-
-const SgdConfig = z.strictObject({
+// The run's optimiser config extends each optimiser's own options (one declaration each);
+// only SGD's defaults differ: a run's SGD is the torchvision recipe's (lr 1e-3, momentum 0.9),
+// where the class keeps torch's (no momentum).
+const SgdConfig = SGDOptionsSchema.extend({
   type: z.literal('sgd'),
   lr: z.number().min(0).default(1e-3),
-  momentum: z.number().min(0).default(0.9),
-  dampening: z.number().default(0),
-  nesterov: z.boolean().default(false),
-  weightDecay: z.number().min(0).default(0),
+  momentum: SGDOptionsSchema.shape.momentum.unwrap().default(0.9).meta(SGDOptionsSchema.shape.momentum.meta() ?? {}),
 });
+const AdamConfig = AdamOptionsSchema.extend({ type: z.literal('adam') });
+const AdamWConfig = AdamWOptionsSchema.extend({ type: z.literal('adamw') });
 
-const adamConfig = <T extends 'adam' | 'adamw'>(type: T, weightDecay: number) =>
-  z.strictObject({
-    type: z.literal(type),
-    lr: z.number().min(0).default(1e-3),
-    betas: z.tuple([Beta, Beta]).default([0.9, 0.999]),
-    eps: z.number().min(0).default(1e-8),
-    weightDecay: z.number().min(0).default(weightDecay),
-    amsgrad: z.boolean().default(false),
-  });
-
-export const OptimizerConfigSchema = z.discriminatedUnion('type', [SgdConfig, adamConfig('adam', 0), adamConfig('adamw', 1e-2)]);
+export const OPTIMIZER_TYPES = ['sgd', 'adam', 'adamw'] as const;
+export const OptimizerConfigSchema = z.discriminatedUnion('type', [SgdConfig, AdamConfig, AdamWConfig]);
 /** What a user writes (defaults optional). */
 export type OptimizerConfigInput = z.input<typeof OptimizerConfigSchema>;
 /** With defaults merged. */

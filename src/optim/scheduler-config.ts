@@ -22,19 +22,21 @@ import type { Optimizer } from './optimizer.js';
 import { parseOptions } from './parse-options.js';
 import { StepLR } from './step-lr.js';
 
-const Interval = z.enum(['epoch', 'batch']);
+const Interval = z.enum(['epoch', 'batch']).meta({ help: 'when the schedule steps: after each epoch (default) or each batch', flag: 'lr-interval' });
 const PerGroupNumber = z.union([z.number().min(0), z.array(z.number().min(0)).min(1)]);
 
 export const WarmupConfigSchema = z
   .strictObject({
-    epochs: z.int().positive().optional(),
+    epochs: z.int().positive().optional().meta({ help: 'linear warm-up over the first N epochs', flag: 'warmup-epochs' }),
     /** Batches; implies the per-batch interval. */
-    steps: z.int().positive().optional(),
-    startFactor: z.number().gt(0).max(1).default(1 / 3),
+    steps: z.int().positive().optional().meta({ help: 'linear warm-up over the first N batches', flag: 'warmup-steps' }),
+    startFactor: z.number().gt(0).max(1).default(1 / 3).meta({ help: 'warm-up starts at this fraction of the lr', flag: 'warmup-start-factor', placeholder: 'X' }),
   })
   .refine((w) => (w.epochs === undefined) !== (w.steps === undefined), {
     message: 'give exactly one of warmup.epochs or warmup.steps',
   });
+
+export const SCHEDULER_TYPES = ['step', 'cosine', 'onecycle', 'none'] as const;
 
 export const SchedulerConfigSchema = z.discriminatedUnion('type', [
   z.strictObject({
@@ -45,31 +47,31 @@ export const SchedulerConfigSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('step'),
     /** Epochs between decays (torchvision recipe: 7). */
-    stepSize: z.int().positive().default(7),
-    gamma: z.number().min(0).default(0.1),
+    stepSize: z.int().positive().default(7).meta({ help: 'StepLR: epochs between decays' }),
+    gamma: z.number().min(0).default(0.1).meta({ help: 'StepLR: decay factor', placeholder: 'X' }),
     interval: Interval.optional(),
     warmup: WarmupConfigSchema.optional(),
   }),
   z.strictObject({
     type: z.literal('cosine'),
     /** Epochs from the base lr to etaMin; default: the rest of the run after the warm-up. */
-    tMax: z.int().positive().optional(),
-    etaMin: z.number().min(0).default(0),
+    tMax: z.int().positive().optional().meta({ help: 'cosine: epochs from the lr to --eta-min (default: the rest of the run)' }),
+    etaMin: z.number().min(0).default(0).meta({ help: 'cosine: the lowest lr', placeholder: 'X' }),
     interval: Interval.optional(),
     warmup: WarmupConfigSchema.optional(),
   }),
   z.strictObject({
     type: z.literal('onecycle'),
     /** Peak lr: one number, one per group, or omitted (each group's configured lr). */
-    maxLr: PerGroupNumber.optional(),
-    pctStart: z.number().min(0).max(1).default(0.3),
-    anneal: z.enum(['cos', 'linear']).default('cos'),
-    divFactor: z.number().positive().default(25),
-    finalDivFactor: z.number().positive().default(1e4),
-    threePhase: z.boolean().default(false),
-    cycleMomentum: z.boolean().default(true),
-    baseMomentum: PerGroupNumber.default(0.85),
-    maxMomentum: PerGroupNumber.default(0.95),
+    maxLr: PerGroupNumber.optional().meta({ help: 'one-cycle: the peak lr (default 10 x lr)', placeholder: 'X', kind: 'number' }),
+    pctStart: z.number().min(0).max(1).default(0.3).meta({ help: 'one-cycle: fraction of the steps rising to the peak', placeholder: 'X' }),
+    anneal: z.enum(['cos', 'linear']).default('cos').meta({ help: 'one-cycle: annealing shape' }),
+    divFactor: z.number().positive().default(25).meta({ help: 'one-cycle: initial lr = peak / X', placeholder: 'X' }),
+    finalDivFactor: z.number().positive().default(1e4).meta({ help: 'one-cycle: final lr = initial / X', placeholder: 'X' }),
+    threePhase: z.boolean().default(false).meta({ help: "one-cycle: fast.ai's three phases" }),
+    cycleMomentum: z.boolean().default(true).meta({ help: 'one-cycle: cycle the momentum (or beta1) inversely to the lr', flagHelp: 'one-cycle: keep the momentum fixed (no cycling)' }),
+    baseMomentum: PerGroupNumber.default(0.85).meta({ help: 'one-cycle: the lowest momentum', placeholder: 'X', kind: 'number' }),
+    maxMomentum: PerGroupNumber.default(0.95).meta({ help: 'one-cycle: the highest momentum', placeholder: 'X', kind: 'number' }),
     warmup: WarmupConfigSchema.optional(),
   }),
 ]);

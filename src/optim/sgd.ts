@@ -28,11 +28,11 @@ export type SGDHyper = z.infer<typeof SGDHyperSchema>;
 
 /** SGD's options; defaults are torch's (no momentum). `lr` may be left to the groups. */
 export const SGDOptionsSchema = z.strictObject({
-  lr: z.number().min(0).optional(),
-  momentum: z.number().min(0).default(0),
-  dampening: z.number().default(0),
-  nesterov: z.boolean().default(false),
-  weightDecay: z.number().min(0).default(0),
+  lr: z.number().min(0).optional().meta({ help: 'learning rate' }),
+  momentum: z.number().min(0).default(0).meta({ help: 'SGD momentum', placeholder: 'X' }),
+  dampening: z.number().default(0).meta({ help: 'SGD dampening of the momentum', placeholder: 'X' }),
+  nesterov: z.boolean().default(false).meta({ help: 'SGD with Nesterov momentum' }),
+  weightDecay: z.number().min(0).default(0).meta({ help: 'L2 weight decay (AdamW: decoupled)', placeholder: 'X' }),
 });
 export type SGDOptions = z.input<typeof SGDOptionsSchema>;
 export type SGDParamGroup = ParamGroupInput<SGDHyper>;

@@ -19,7 +19,7 @@ import { writeFileAtomic } from '../atomic-write.js';
 import type { History } from '../metrics/history.js';
 
 export const CHECKPOINT_FORMAT = 'headstart-checkpoint';
-export const CHECKPOINT_VERSION = 1;
+export const CHECKPOINT_VERSION = 2;
 const MAGIC = Buffer.from('HSCKPT01', 'latin1');
 
 export interface CheckpointState {

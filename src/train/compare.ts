@@ -6,7 +6,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseCompareOptions, requestedModel, type CompareOptions } from './options.js';
+import { parseCompareOptions, requestedModel, type CompareOptions, type TrainHooks } from './options.js';
 import { compareSvg, type CompareRun } from '../report/curves.js';
 import { renderHtmlReport } from '../report/html-report.js';
 import { svgToPng } from '../report/svg-to-png.js';
@@ -28,7 +28,7 @@ export interface CompareResult {
 
 export const COMPARE_NAMES = { finetune: 'fine-tuning', features: 'feature extraction' } as const;
 
-export async function compare(dataRoot: string, options?: CompareOptions): Promise<CompareResult> {
+export async function compare(dataRoot: string, options?: CompareOptions, hooks: TrainHooks = {}): Promise<CompareResult> {
   const o = parseCompareOptions(options);
   const model = requestedModel(o);
   const name = typeof model === 'string' ? model : model.name;
@@ -37,8 +37,8 @@ export async function compare(dataRoot: string, options?: CompareOptions): Promi
   await mkdir(out, { recursive: true });
   const given = { ...(options ?? {}) } as Record<string, unknown>;
   delete given.out;
-  const finetune = await train(dataRoot, { ...given, mode: 'finetune', out: join(out, 'finetune') });
-  const features = finetune.interrupted ? finetune : await train(dataRoot, { ...given, mode: 'features', out: join(out, 'features') });
+  const finetune = await train(dataRoot, { ...given, mode: 'finetune', out: join(out, 'finetune') }, hooks);
+  const features = finetune.interrupted ? finetune : await train(dataRoot, { ...given, mode: 'features', out: join(out, 'features') }, hooks);
   const runs: CompareRun[] = [
     { name: COMPARE_NAMES.finetune, history: finetune.history, seconds: finetune.seconds },
     { name: COMPARE_NAMES.features, history: features.history, seconds: features.seconds },

@@ -31,9 +31,11 @@ export interface TrainEvents {
   /** Bytes of a weight download so far. */
   download: { bytes: number; total: number | null };
   epoch_start: { epoch: number; epochs: number; lr: number };
-  phase_start: { epoch: number; phase: Phase; batches: number; images: number };
-  batch_end: { epoch: number; phase: Phase; batch: number; batches: number; images: number; loss: number; acc: number };
-  phase_end: { epoch: number; phase: Phase; loss: number; acc: number; images: number; seconds: number; images_per_s: number };
+  /** A phase begins: train or val of an epoch, or the one-off feature extraction (epoch null). */
+  phase_start: { epoch: number | null; phase: Phase; batches: number; images: number };
+  /** Running mean loss and accuracy of the phase so far (null in feature extraction, which has no labels' loss). */
+  batch_end: { epoch: number | null; phase: Phase; batch: number; batches: number; images: number; loss: number | null; acc: number | null };
+  phase_end: { epoch: number | null; phase: Phase; loss: number | null; acc: number | null; images: number; seconds: number; images_per_s: number };
   /** One finished epoch: its history record, and whether it is the best so far. */
   epoch_end: EpochRecord & { epochs: number; is_best: boolean };
   /** A new best val accuracy; its weights are kept. */
@@ -50,6 +52,15 @@ export interface TrainEvents {
 }
 
 export type TrainEventName = keyof TrainEvents;
+
+/**
+ * Events that may fire while a run is still being set up (loading weights, the auto-mode
+ * probe's feature extraction) or stop it before it starts (interrupted), before its context
+ * exists: their handlers get the context when there is one, `undefined` before. Every other event fires only inside a run.
+ */
+export const SETUP_EVENT_NAMES = ['log', 'download', 'skipped_image', 'phase_start', 'batch_end', 'phase_end', 'interrupted'] as const satisfies readonly TrainEventName[];
+export type SetupEventName = (typeof SETUP_EVENT_NAMES)[number];
+
 
 /** The fixed list, in the order a run fires them. */
 export const TRAIN_EVENT_NAMES = [
@@ -76,6 +87,8 @@ export interface TrainContext {
   readonly classes: readonly string[];
   /** The history so far (replaced, never mutated, at each epoch). */
   readonly history: History;
+  /** The last checkpoint written (by the checkpoint listener), or null. */
+  readonly lastCheckpoint: string | null;
   /** Stops the run after the current epoch. */
   requestStop(reason: string): void;
   /** Everything a checkpoint holds, as of the last finished epoch. */
@@ -83,16 +96,20 @@ export interface TrainContext {
   emit<K extends TrainEventName>(name: K, payload: TrainEvents[K]): Promise<void>;
 }
 
+/** The context a handler gets: always inside a run, possibly none for setup events. */
+export type ContextOf<K extends TrainEventName> = K extends SetupEventName ? TrainContext | undefined : TrainContext;
+
 /** A handler may return anything; a returned promise is awaited before the run goes on. */
-export type TrainHandler<K extends TrainEventName> = (event: TrainEvents[K], ctx: TrainContext) => unknown;
+export type TrainHandler<K extends TrainEventName> = (event: TrainEvents[K], ctx: ContextOf<K>) => unknown;
 
 /** A listener: handlers for the events it cares about. */
 export type TrainListener = { [K in TrainEventName]?: TrainHandler<K> };
 
-/** Delivers events to listeners, in order. */
+/**
+ * Delivers events to listeners, in order. Before a run exists it can only fire setup events;
+ * `forRun(ctx)` gives the bus of a run, which fires every event with its context.
+ */
 export class EventBus {
-  private ctx: TrainContext | undefined;
-
   private readonly listeners: TrainListener[];
 
   constructor(listeners: readonly TrainListener[] = []) {
@@ -103,12 +120,15 @@ export class EventBus {
     this.listeners.push(listener);
   }
 
-  attach(ctx: TrainContext): void {
-    this.ctx = ctx;
+  emit<K extends SetupEventName>(name: K, payload: TrainEvents[K]): Promise<void> {
+    return this.deliver(name, payload, undefined as ContextOf<K>);
   }
 
-  async emit<K extends TrainEventName>(name: K, payload: TrainEvents[K]): Promise<void> {
-    const ctx = this.ctx ?? DETACHED;
+  forRun(ctx: TrainContext): RunBus {
+    return { emit: (name, payload) => this.deliver(name, payload, ctx as ContextOf<typeof name>) };
+  }
+
+  private async deliver<K extends TrainEventName>(name: K, payload: TrainEvents[K], ctx: ContextOf<K>): Promise<void> {
     for (const l of this.listeners) {
       const h = l[name] as TrainHandler<K> | undefined;
       if (h) await h.call(l, payload, ctx);
@@ -116,15 +136,7 @@ export class EventBus {
   }
 }
 
-/** Context for events fired before the run is set up (downloads, logs while loading). */
-const DETACHED: TrainContext = {
-  out: '',
-  config: undefined as unknown as ResolvedTrainConfig,
-  classes: [],
-  history: { epochs: [] },
-  requestStop: () => {},
-  snapshot: () => {
-    throw new Error('no checkpoint state before the run starts');
-  },
-  emit: async () => {},
-};
+/** The bus of a run: every event, delivered with the run's context. */
+export interface RunBus {
+  emit<K extends TrainEventName>(name: K, payload: TrainEvents[K]): Promise<void>;
+}

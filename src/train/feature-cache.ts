@@ -21,6 +21,7 @@ import type { NamedTensors } from '../tensor.js';
 import { weightsCacheDir } from '../weights/cache.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import { batchCount, imageBatches } from './image-batches.js';
+import type { PhaseReporter } from './phase-reporter.js';
 
 const MAGIC = Buffer.from('HSFEAT01', 'latin1');
 const CACHE_VERSION = 1;
@@ -88,15 +89,8 @@ export interface ExtractArgs {
   session: SessionOptions;
   batchSize?: number;
   onSkip: (path: string, reason: string) => void;
-  /** Progress of the extraction (batches of all passes together) and interruption. */
-  hooks?: ExtractHooks;
-}
-
-export interface ExtractHooks {
-  start(batches: number, images: number): Promise<void>;
-  batch(done: number, images: number): Promise<void>;
-  end(seconds: number, images: number): Promise<void>;
-  checkStop(): void;
+  /** Progress of the extraction (one 'extract' phase over all passes) and interruption. */
+  phase?: PhaseReporter;
 }
 
 export async function readFeatureCache(path: string): Promise<FeatureSet | undefined> {
@@ -129,7 +123,7 @@ export async function loadOrExtractFeatures(a: ExtractArgs): Promise<{ set: Feat
   let done = 0;
   let images = 0;
   let dim = a.spec.featureDim;
-  await a.hooks?.start(batches, total);
+  await a.phase?.start(batches, total);
   // A sample skipped in any view is left out of every view, so the views stay aligned.
   const skipped = new Set<string>();
   const onSkip = (p: string, reason: string) => {
@@ -142,7 +136,7 @@ export async function loadOrExtractFeatures(a: ExtractArgs): Promise<{ set: Feat
       const rows = new Map<string, Float32Array>();
       const labels = new Map<string, number>();
       for await (const batch of imageBatches(pass.samples, pass.transform, { batchSize, shuffle: false, seed: a.seed, epoch: pass.epoch, onSkip })) {
-        a.hooks?.checkStop();
+        a.phase?.checkStop();
         const n = batch.labels.length;
         const out = await session.run({ [IO.images]: { dtype: 'float32', shape: [n, 3, a.inputSize, a.inputSize], data: batch.images } }, [IO.features]);
         batch.release();
@@ -154,7 +148,7 @@ export async function loadOrExtractFeatures(a: ExtractArgs): Promise<{ set: Feat
         });
         done++;
         images += n;
-        await a.hooks?.batch(done, images);
+        await a.phase?.batch(done, images);
       }
       results.push({ rows, labels });
     }
@@ -174,6 +168,6 @@ export async function loadOrExtractFeatures(a: ExtractArgs): Promise<{ set: Feat
   await mkdir(a.cacheDir, { recursive: true });
   await writeFileAtomic(path, Buffer.concat([MAGIC, v8.serialize(set)]));
   const seconds = (performance.now() - started) / 1000;
-  await a.hooks?.end(seconds, images);
+  await a.phase?.end(null, null, images);
   return { set, hit: false, seconds, path };
 }

@@ -10,13 +10,14 @@ import type { Pipeline } from '../data/pipeline.js';
 import type { Sample } from '../data/sample.js';
 import { Session, type SessionOptions } from '../engine/session.js';
 import { keyedRandom } from '../random.js';
-import { buildInferenceGraph, buildTrainingGraph, IO, type TrainingGraph } from '../graphs/network-graph.js';
+import { buildInferenceGraph, buildTrainingGraph, IO } from '../graphs/network-graph.js';
 import { TrainingSession } from '../graphs/training-session.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import { crossEntropyCoefficients } from '../onnx/cross-entropy.js';
 import type { NamedTensors } from '../tensor.js';
-import { coefficientLoss, PhaseMeter, type EpochRunner, type PhaseHooks, type PhaseStats, type ValPredictions } from './epoch-runner.js';
-import { batchCount, imageBatches } from './image-batches.js';
+import { coefficientLoss, type ModeRunner } from './mode-runner.js';
+import { SessionsByBatchSize } from './sessions-by-batch-size.js';
+import { batchCount, imageBatches, type ImageBatch } from './image-batches.js';
 import { createRunOptimizer } from './run-optimizer.js';
 
 export interface FinetuneRunnerArgs {
@@ -36,23 +37,14 @@ export interface FinetuneRunnerArgs {
   onSkip: (path: string, reason: string) => void;
 }
 
-export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<EpochRunner> {
+export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeRunner<ImageBatch>> {
   const { spec, params, numClasses, config } = a;
   const B = config.batchSize;
   const build = (batch: number) =>
     buildTrainingGraph(spec, { batch, numClasses, inputSize: a.inputSize, trainable: a.trainable, constants: params, freezeBn: config.freezeBn });
   const main = build(B);
-  const sessions = new Map<number, Promise<TrainingSession>>();
-  const sessionFor = (batch: number): Promise<TrainingSession> => {
-    let s = sessions.get(batch);
-    if (!s) {
-      const graph: TrainingGraph = batch === B ? main : build(batch);
-      s = TrainingSession.create(graph, params, a.session);
-      sessions.set(batch, s);
-    }
-    return s;
-  };
-  await sessionFor(B);
+  const sessions = new SessionsByBatchSize((batch) => TrainingSession.create(batch === B ? main : build(batch), params, a.session));
+  await sessions.get(B);
 
   const changingNames = new Set([...main.trainable, ...main.running]);
   const changing: NamedTensors = new Map([...changingNames].map((n) => [n, params.get(n)!]));
@@ -61,83 +53,34 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<Epoch
   const evalSession = await Session.create(evalGraph.bytes, { label: 'eval', ...a.session });
   const evalFeeds = Object.fromEntries(evalGraph.fed.map((n) => [n, params.get(n)!]));
 
-  const stepsPerEpoch = batchCount(a.train.length, B);
-  const { optimizer, scheduler } = createRunOptimizer(config, main.trainable.map((name) => ({ name, data: params.get(name)!.data as Float32Array })), stepsPerEpoch);
+  const trainBatchCount = batchCount(a.train.length, B);
+  const { optimizer, scheduler } = createRunOptimizer(config, spec, main.trainable.map((name) => ({ name, data: params.get(name)!.data as Float32Array })), trainBatchCount);
   const ce = { labelSmoothing: config.labelSmoothing, classWeights: a.classWeights };
   const evalBatch = Math.max(B, 32);
-
-  async function evaluate(hooks: PhaseHooks | undefined, keep: boolean): Promise<{ stats: PhaseStats; preds?: ValPredictions }> {
-    const meter = new PhaseMeter();
-    const batches = batchCount(a.val.length, evalBatch);
-    await hooks?.start(batches, a.val.length);
-    const logitsAll: Float32Array[] = [];
-    const labelsAll: Int32Array[] = [];
-    const paths: string[] = [];
-    let b = 0;
-    for await (const batch of imageBatches(a.val, a.evalTransform, { batchSize: evalBatch, shuffle: false, seed: config.seed, epoch: 0, onSkip: a.onSkip })) {
-      hooks?.checkStop();
-      const n = batch.labels.length;
-      const out = await evalSession.run({ ...evalFeeds, [IO.images]: { dtype: 'float32', shape: [n, 3, a.inputSize, a.inputSize], data: batch.images } }, [IO.logits]);
-      const logits = out[IO.logits].data as Float32Array;
-      const loss = coefficientLoss(logits, crossEntropyCoefficients(batch.labels, numClasses, ce), numClasses);
-      meter.add(loss, logits, batch.labels, numClasses);
-      batch.release();
-      if (keep) {
-        logitsAll.push(logits.slice());
-        labelsAll.push(batch.labels);
-        paths.push(...batch.paths);
-      }
-      await hooks?.batch(++b, meter.images, meter.loss, meter.acc);
-    }
-    const stats = meter.stats();
-    if (!keep) return { stats };
-    return { stats, preds: { logits: concat(logitsAll), labels: Int32Array.from(labelsAll.flatMap((l) => Array.from(l))), paths } };
-  }
 
   return {
     trainImages: a.train.length,
     valImages: a.val.length,
+    trainBatchCount,
+    valBatchCount: batchCount(a.val.length, evalBatch),
     optimizer,
     scheduler,
     changing,
-    async trainEpoch(epoch, hooks) {
-      const meter = new PhaseMeter();
-      await hooks.start(stepsPerEpoch, a.train.length);
-      let b = 0;
-      for await (const batch of imageBatches(a.train, a.trainTransform, { batchSize: B, shuffle: true, seed: config.seed, epoch, onSkip: a.onSkip })) {
-        hooks.checkStop();
-        const session = await sessionFor(batch.labels.length);
-        const r = await session.step(batch.images, crossEntropyCoefficients(batch.labels, numClasses, ce), keyedRandom(config.seed, epoch, b, 0xd2));
-        b++;
-        if (!Number.isFinite(r.loss)) throw hooks.nonFinite(r.loss, b, stepsPerEpoch);
-        optimizer.step(r.grads);
-        if (scheduler.interval === 'batch') scheduler.step();
-        meter.add(r.loss, r.logits, batch.labels, numClasses);
-        batch.release(); // the loader recycles the image buffer
-        await hooks.batch(b, meter.images, meter.loss, meter.acc);
-      }
-      if (scheduler.interval === 'epoch') scheduler.step();
-      return meter.stats();
+    trainBatches: (epoch) => imageBatches(a.train, a.trainTransform, { batchSize: B, shuffle: true, seed: config.seed, epoch, onSkip: a.onSkip }),
+    async trainStep(batch, epoch, index) {
+      const session = await sessions.get(batch.labels.length);
+      return session.step(batch.images, crossEntropyCoefficients(batch.labels, numClasses, ce), keyedRandom(config.seed, epoch, index, 0xd2));
     },
-    async evalEpoch(_epoch, hooks) {
-      return (await evaluate(hooks, false)).stats;
-    },
-    async predictVal() {
-      return (await evaluate(undefined, true)).preds!;
+    valBatches: () => imageBatches(a.val, a.evalTransform, { batchSize: evalBatch, shuffle: false, seed: config.seed, epoch: 0, onSkip: a.onSkip }),
+    async evalStep(batch) {
+      const n = batch.labels.length;
+      const out = await evalSession.run({ ...evalFeeds, [IO.images]: { dtype: 'float32', shape: [n, 3, a.inputSize, a.inputSize], data: batch.images } }, [IO.logits]);
+      const logits = out[IO.logits].data as Float32Array;
+      return { loss: coefficientLoss(logits, crossEntropyCoefficients(batch.labels, numClasses, ce), numClasses), logits };
     },
     async release() {
-      for (const s of sessions.values()) await (await s).release();
+      await sessions.release();
       await evalSession.release();
     },
   };
-}
-
-export function concat(parts: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }

@@ -5,16 +5,17 @@
  * sample's view for an epoch is drawn from the run's seed.
  */
 import type { ResolvedTrainConfig } from './options.js';
-import { keyedRandom, nextFloat, randomInt, type RandomSource } from '../random.js';
+import { keyedRandom, randomInt } from '../random.js';
 import { dropoutMask } from '../graphs/dropout-mask.js';
 import { Session, type SessionOptions } from '../engine/session.js';
 import { IO } from '../graphs/network-graph.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import { crossEntropyCoefficients } from '../onnx/cross-entropy.js';
 import type { HostTensor, NamedTensors } from '../tensor.js';
-import { coefficientLoss, PhaseMeter, type EpochRunner, type PhaseHooks, type PhaseStats, type ValPredictions } from './epoch-runner.js';
+import { coefficientLoss, type ModeRunner, type RunnerBatch } from './mode-runner.js';
+import { SessionsByBatchSize } from './sessions-by-batch-size.js';
 import type { FeatureSet } from './feature-cache.js';
-import { buildHeadTrainingGraph, DROPOUT_MASK, type HeadGraph } from '../graphs/head-graph.js';
+import { buildHeadTrainingGraph, DROPOUT_MASK } from '../graphs/head-graph.js';
 import { batchCount, epochOrder } from './image-batches.js';
 import { createRunOptimizer } from './run-optimizer.js';
 
@@ -45,100 +46,86 @@ export function headLogits(x: Float32Array, dim: number, w: Float32Array, b: Flo
   return out;
 }
 
-export async function createHeadRunner(a: HeadRunnerArgs): Promise<EpochRunner> {
+/** A batch of cached features: rows of one view per sample, and their labels. */
+interface FeatureBatch extends RunnerBatch {
+  readonly x: Float32Array;
+}
+
+export async function createHeadRunner(a: HeadRunnerArgs): Promise<ModeRunner<FeatureBatch>> {
   const { spec, params, numClasses, config, features } = a;
   const B = config.batchSize;
   const D = features.dim;
   const wName = `${spec.head.name}.weight`;
   const bName = `${spec.head.name}.bias`;
   const changing: NamedTensors = new Map([wName, bName].map((n) => [n, params.get(n)!]));
-  const graphs = new Map<number, Promise<{ graph: HeadGraph; session: Session }>>();
-  const sessionFor = (batch: number) => {
-    let s = graphs.get(batch);
-    if (!s) {
-      const graph = buildHeadTrainingGraph(spec, { batch, numClasses, featureDim: D });
-      s = Session.create(graph.bytes, { label: 'head training', ...a.session }).then((session) => ({ graph, session }));
-      graphs.set(batch, s);
-    }
-    return s;
-  };
-  await sessionFor(Math.min(B, Math.max(1, features.train.labels.length)));
+  const sessions = new SessionsByBatchSize(async (batch) => {
+    const graph = buildHeadTrainingGraph(spec, { batch, numClasses, featureDim: D });
+    const session = await Session.create(graph.bytes, { label: 'head training', ...a.session });
+    return { graph, session, release: () => session.release() };
+  });
+  await sessions.get(Math.min(B, Math.max(1, features.train.labels.length)));
 
   const N = features.train.labels.length;
-  const stepsPerEpoch = batchCount(N, B);
-  const { optimizer, scheduler } = createRunOptimizer(config, [...changing].map(([name, t]) => ({ name, data: t.data as Float32Array })), stepsPerEpoch);
+  const trainBatchCount = batchCount(N, B);
+  const { optimizer, scheduler } = createRunOptimizer(config, spec, [...changing].map(([name, t]) => ({ name, data: t.data as Float32Array })), trainBatchCount);
   const ce = { labelSmoothing: config.labelSmoothing, classWeights: a.classWeights };
   const views = features.train.views;
-
-  function evaluate(): { stats: PhaseStats; preds: ValPredictions } {
-    const meter = new PhaseMeter();
-    const val = features.val;
-    const logits = headLogits(val.views[0], D, params.get(wName)!.data as Float32Array, params.get(bName)!.data as Float32Array, numClasses);
-    // Loss per batch of the configured size, as the reference averages it.
-    for (let s = 0; s < val.labels.length; s += B) {
-      const e = Math.min(s + B, val.labels.length);
-      const lg = logits.subarray(s * numClasses, e * numClasses);
-      const labels = val.labels.subarray(s, e);
-      meter.add(coefficientLoss(lg, crossEntropyCoefficients(labels, numClasses, ce), numClasses), lg, labels, numClasses);
-    }
-    return { stats: meter.stats(), preds: { logits, labels: val.labels, paths: val.paths } };
-  }
+  const release = () => {};
 
   return {
     trainImages: N,
     valImages: features.val.labels.length,
+    trainBatchCount,
+    valBatchCount: batchCount(features.val.labels.length, B),
     optimizer,
     scheduler,
     changing,
-    async trainEpoch(epoch, hooks) {
-      const meter = new PhaseMeter();
-      await hooks.start(stepsPerEpoch, N);
+    async *trainBatches(epoch) {
       const order = epochOrder(N, true, config.seed, epoch);
       const viewRng = keyedRandom(config.seed, epoch, 0x71e3);
       const viewOf = Int32Array.from(order, () => (views.length > 1 ? randomInt(viewRng, 0, views.length) : 0));
-      for (let b = 0; b < stepsPerEpoch; b++) {
-        hooks.checkStop();
-        const start = b * B;
+      for (let start = 0; start < N; start += B) {
         const n = Math.min(B, N - start);
         const x = new Float32Array(n * D);
         const labels = new Int32Array(n);
+        const paths: string[] = [];
         for (let i = 0; i < n; i++) {
           const s = order[start + i];
           x.set(views[viewOf[start + i]].subarray(s * D, (s + 1) * D), i * D);
           labels[i] = features.train.labels[s];
+          paths.push(features.train.paths[s]);
         }
-        const { graph, session } = await sessionFor(n);
-        const feeds: Record<string, HostTensor> = {
-          [IO.features]: { dtype: 'float32', shape: [n, D], data: x },
-          [IO.targets]: { dtype: 'float32', shape: [n, numClasses], data: crossEntropyCoefficients(labels, numClasses, ce) },
-          [wName]: changing.get(wName)!,
-          [bName]: changing.get(bName)!,
-        };
-        if (graph.dropout > 0) feeds[DROPOUT_MASK] = { dtype: 'float32', shape: [n, D], data: dropoutMask(n * D, graph.dropout, keyedRandom(config.seed, epoch, b, 0xd209)) };
-        const out = await session.run(feeds);
-        const loss = (out[IO.loss].data as Float32Array)[0];
-        if (!Number.isFinite(loss)) throw hooks.nonFinite(loss, b + 1, stepsPerEpoch);
-        const grads = new Map(graph.trainable.map((p) => [p, out[IO.grad(p)].data as Float32Array]));
-        optimizer.step(grads);
-        if (scheduler.interval === 'batch') scheduler.step();
-        meter.add(loss, out[IO.logits].data as Float32Array, labels, numClasses);
-        await hooks.batch(b + 1, meter.images, meter.loss, meter.acc);
+        yield { x, labels, paths, release };
       }
-      if (scheduler.interval === 'epoch') scheduler.step();
-      return meter.stats();
     },
-    async evalEpoch(_epoch, hooks) {
-      await hooks.start(1, features.val.labels.length);
-      const { stats } = evaluate();
-      await hooks.batch(1, stats.images, stats.loss, stats.acc);
-      return stats;
+    async trainStep(batch, epoch, index) {
+      const n = batch.labels.length;
+      const { graph, session } = await sessions.get(n);
+      const feeds: Record<string, HostTensor> = {
+        [IO.features]: { dtype: 'float32', shape: [n, D], data: batch.x },
+        [IO.targets]: { dtype: 'float32', shape: [n, numClasses], data: crossEntropyCoefficients(batch.labels, numClasses, ce) },
+        [wName]: changing.get(wName)!,
+        [bName]: changing.get(bName)!,
+      };
+      if (graph.dropout > 0) feeds[DROPOUT_MASK] = { dtype: 'float32', shape: [n, D], data: dropoutMask(n * D, graph.dropout, keyedRandom(config.seed, epoch, index, 0xd209)) };
+      const out = await session.run(feeds);
+      return {
+        loss: (out[IO.loss].data as Float32Array)[0],
+        logits: out[IO.logits].data as Float32Array,
+        grads: new Map(graph.trainable.map((p) => [p, out[IO.grad(p)].data as Float32Array])),
+      };
     },
-    async predictVal() {
-      return evaluate().preds;
+    async *valBatches() {
+      const val = features.val;
+      for (let s = 0; s < val.labels.length; s += B) {
+        const e = Math.min(s + B, val.labels.length);
+        yield { x: val.views[0].subarray(s * D, e * D), labels: val.labels.subarray(s, e), paths: val.paths.slice(s, e), release };
+      }
     },
-    async release() {
-      for (const g of graphs.values()) await (await g).session.release();
+    async evalStep(batch) {
+      const logits = headLogits(batch.x, D, params.get(wName)!.data as Float32Array, params.get(bName)!.data as Float32Array, numClasses);
+      return { loss: coefficientLoss(logits, crossEntropyCoefficients(batch.labels, numClasses, ce), numClasses), logits };
     },
+    release: () => sessions.release(),
   };
 }
-

@@ -1,44 +1,47 @@
 /**
- * The configuration of a training run: zod schemas for what a user may pass (unknown keys
- * rejected, values checked once, here), the two recipes the defaults come from, and the
- * resolution of options + recipe into one complete, JSON-able config (config.json).
+ * The options of a training run — the one schema every layer uses. `train()` and `compare()`
+ * validate against it once, at the API boundary (unknown keys rejected); the CLI's flags,
+ * their help lines and their defaults are generated from it (src/cli/schema-flags.ts), so
+ * adding an option is one field here plus the code that uses it.
  *
- * Recipes:
+ * Each field carries `meta({ help, group, flag? })`: `help` is its --help line, `group` its
+ * section, `flag` overrides the flag name (default: the field name in kebab-case). Optimiser
+ * and schedule options are nested (`optimizer: { type: 'sgd', momentum, nesterov }`,
+ * `scheduler: { type: 'step', stepSize, gamma, warmup }`); their fields come from the
+ * schemas in src/optim, and a bare name (`optimizer: 'adamw'`) is short for `{ type: 'adamw' }`.
+ *
+ * Defaults come from a recipe (data, below); explicit options always win:
  *   - torchvision (default): the PyTorch transfer-learning tutorial — resnet18 on ImageNet
  *     weights, batch 8, SGD lr 1e-3 momentum 0.9, StepLR(7, 0.1), 25 epochs, cross-entropy;
  *     the same optimiser for fine-tuning and for feature extraction.
  *   - floydhub: the FloydHub transfer-learning article — lr 1e-4; fine-tuning with SGD
- *     momentum 0.9 over all parameters, feature extraction with plain SGD (momentum 0) over
- *     the new classifier only; StepLR(7, 0.1); 25 epochs; batch 8.
- * Explicit options always override the recipe's values.
+ *     momentum 0.9 over all parameters, feature extraction with plain SGD (momentum 0);
+ *     StepLR(7, 0.1); 25 epochs; batch 8.
  */
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import type { ModelSpec } from '../models/model-spec.js';
-import type { TrainListener } from './events.js';
+import { OPTIMIZER_TYPES, OptimizerConfigSchema, type OptimizerConfig, type OptimizerConfigInput } from '../optim/optimizer-config.js';
+import { SCHEDULER_TYPES, SchedulerConfigSchema, type SchedulerConfig, type SchedulerConfigInput } from '../optim/scheduler-config.js';
+import { describeIssues } from './describe-issues.js';
 
 export const RECIPE_NAMES = ['torchvision', 'floydhub'] as const;
 export type RecipeName = (typeof RECIPE_NAMES)[number];
 export const MODES = ['finetune', 'features', 'auto'] as const;
 export type TrainMode = (typeof MODES)[number];
 export type ConcreteMode = Exclude<TrainMode, 'auto'>;
-export const OPTIMIZERS = ['sgd', 'adamw'] as const;
-export const SCHEDULERS = ['step', 'cosine', 'onecycle', 'none'] as const;
 export const DEVICES = ['cpu', 'cuda'] as const;
 
-/** The values a recipe fixes; `momentum` may depend on the mode. */
+/** What a recipe fixes. `modes` holds per-mode differences (deep-merged over the rest). */
 export interface Recipe {
   model: string;
   mode: ConcreteMode;
   epochs: number;
   batchSize: number;
-  optimizer: (typeof OPTIMIZERS)[number];
   lr: number;
-  momentum: Record<ConcreteMode, number>;
-  weightDecay: number;
-  scheduler: (typeof SCHEDULERS)[number];
-  stepSize: number;
-  gamma: number;
+  optimizer: Partial<OptimizerConfig>;
+  scheduler: Partial<SchedulerConfig>;
+  modes?: Partial<Record<ConcreteMode, { optimizer?: Partial<OptimizerConfig> }>>;
 }
 
 export const RECIPES: Readonly<Record<RecipeName, Readonly<Recipe>>> = Object.freeze({
@@ -47,112 +50,147 @@ export const RECIPES: Readonly<Record<RecipeName, Readonly<Recipe>>> = Object.fr
     mode: 'finetune',
     epochs: 25,
     batchSize: 8,
-    optimizer: 'sgd',
     lr: 1e-3,
-    momentum: { finetune: 0.9, features: 0.9 },
-    weightDecay: 0,
-    scheduler: 'step',
-    stepSize: 7,
-    gamma: 0.1,
+    optimizer: { type: 'sgd', momentum: 0.9, weightDecay: 0 },
+    scheduler: { type: 'step', stepSize: 7, gamma: 0.1 },
   },
   floydhub: {
     model: 'resnet18',
     mode: 'finetune',
     epochs: 25,
     batchSize: 8,
-    optimizer: 'sgd',
     lr: 1e-4,
-    momentum: { finetune: 0.9, features: 0 },
-    weightDecay: 0,
-    scheduler: 'step',
-    stepSize: 7,
-    gamma: 0.1,
+    optimizer: { type: 'sgd', momentum: 0.9, weightDecay: 0 },
+    scheduler: { type: 'step', stepSize: 7, gamma: 0.1 },
+    modes: { features: { optimizer: { momentum: 0 } } },
   },
 });
 
+/** headstart's one-cycle default: the peak is 10x the base lr (torch requires one). */
+const ONE_CYCLE_PEAK_FACTOR = 10;
+
 const isSpec = (v: unknown): v is ModelSpec =>
   typeof v === 'object' && v !== null && typeof (v as ModelSpec).name === 'string' && typeof (v as ModelSpec).features === 'function';
-const isFunction = (v: unknown) => typeof v === 'function';
-const isAbortSignal = (v: unknown): v is AbortSignal => typeof v === 'object' && v !== null && 'aborted' in v && 'addEventListener' in v;
 
+/**
+ * The fields of every member of a discriminated union as one object of optional fields,
+ * without defaults (so only what a user gave is set); each field's meta records the members'
+ * defaults (`defaults: { sgd: 0, adamw: 0.01 }`) for the help text.
+ */
+function anyMemberFields(union: z.ZodDiscriminatedUnion, omit: readonly string[]): Record<string, z.ZodType> {
+  const fields: Record<string, z.ZodType> = {};
+  const defaults: Record<string, Record<string, unknown>> = {};
+  for (const member of union.options as z.ZodObject[]) {
+    const type = String((member.shape.type as z.ZodLiteral).value);
+    for (const [key, field] of Object.entries(member.shape as Record<string, z.ZodType>)) {
+      if (key === 'type' || omit.includes(key)) continue;
+      const d = defaultOf(field);
+      if (d !== undefined) (defaults[key] ??= {})[type] = d;
+      fields[key] ??= withoutDefault(field);
+    }
+  }
+  return Object.fromEntries(Object.entries(fields).map(([k, f]) => [k, f.meta({ ...f.meta(), ...(defaults[k] ? { defaults: defaults[k] } : {}) }).optional()]));
+}
+
+function defaultOf(t: z.ZodType): unknown {
+  for (let cur = t; ; cur = (cur.def as unknown as { innerType: z.ZodType }).innerType) {
+    if (cur.def.type === 'default') return (cur.def as unknown as { defaultValue: unknown }).defaultValue;
+    if (cur.def.type !== 'optional') return undefined;
+  }
+}
+
+function withoutDefault(t: z.ZodType): z.ZodType {
+  let cur = t;
+  let meta = t.meta();
+  while (cur.def.type === 'default' || cur.def.type === 'optional') {
+    cur = (cur.def as unknown as { innerType: z.ZodType }).innerType;
+    meta = { ...cur.meta(), ...meta };
+  }
+  return meta ? cur.meta(meta) : cur;
+}
+
+/** Every field any member of a union of option objects has, each optional (what a user may write before the type is settled). */
+type AnyMemberFields<U, Omitted extends string = never> = {
+  [K in Exclude<U extends unknown ? keyof U : never, Omitted>]?: U extends { [P in K]?: infer V } ? Exclude<V, undefined> : never;
+};
+
+/** `optimizer: 'adamw'` or `optimizer: { type?: 'adamw', betas: [0.9, 0.99] }`; `lr` is a top-level option. */
+const OptimizerOption = z.union([
+  z.enum(OPTIMIZER_TYPES),
+  z.strictObject({ type: z.enum(OPTIMIZER_TYPES).optional(), ...anyMemberFields(OptimizerConfigSchema, ['lr']) }) as unknown as z.ZodType<AnyMemberFields<OptimizerConfigInput, 'lr'>>,
+]);
+const SchedulerOption = z.union([
+  z.enum(SCHEDULER_TYPES),
+  z.strictObject({ type: z.enum(SCHEDULER_TYPES).optional(), ...anyMemberFields(SchedulerConfigSchema, []) }) as unknown as z.ZodType<AnyMemberFields<SchedulerConfigInput>>,
+]);
+
+const g = (group: string, help: string, extra: Record<string, unknown> = {}) => ({ group, help, ...extra });
 
 /** Everything `train(dataRoot, options)` accepts; every field is optional. */
 export const TrainOptionsSchema = z.strictObject({
-  recipe: z.enum(RECIPE_NAMES).default('torchvision'),
-  /** A registered model name, or a ModelSpec object (library use). */
-  model: z.union([z.string().min(1), z.custom<ModelSpec>(isSpec, 'expected a model name or a ModelSpec')]).optional(),
-  /** A .pth / .safetensors file, or 'none' for random initialisation; default: the model's own weights. */
-  weights: z.string().min(1).optional(),
-  mode: z.enum(MODES).optional(),
-  epochs: z.int().positive().optional(),
-  batchSize: z.int().positive().optional(),
-  optimizer: z.enum(OPTIMIZERS).optional(),
-  lr: z.number().positive().optional(),
-  momentum: z.number().min(0).lt(1).optional(),
-  weightDecay: z.number().min(0).optional(),
-  scheduler: z.enum(SCHEDULERS).optional(),
-  /** StepLR: epochs between decays. */
-  stepSize: z.int().positive().optional(),
-  /** StepLR: decay factor. */
-  gamma: z.number().gt(0).max(1).optional(),
-  /** Cosine: the lowest lr. */
-  etaMin: z.number().min(0).optional(),
-  /** One-cycle: the peak lr (default 10x lr). */
-  maxLr: z.number().positive().optional(),
-  /** One-cycle: fraction of the run spent increasing the lr. */
-  pctStart: z.number().gt(0).lt(1).optional(),
-  labelSmoothing: z.number().min(0).lt(1).default(0),
-  /** 'auto': weights inversely proportional to class frequency (sklearn's 'balanced'); or one weight per class. */
-  classWeights: z.union([z.literal('auto'), z.array(z.number().positive()).min(1)]).optional(),
-  /** Keep every BatchNorm in inference mode while fine-tuning. */
-  freezeBn: z.boolean().default(false),
-  /** Fine-tune only the last K stages of the backbone (and the head). */
-  unfreezeLast: z.int().nonnegative().optional(),
-  /** Fraction of a root holding only class folders used for validation. */
-  valSplit: z.number().gt(0).lt(1).default(0.2),
-  seed: z.int().min(0).max(2 ** 31 - 1).default(0),
-  threads: z.int().positive().optional(),
-  device: z.enum(DEVICES).default('cpu'),
-  /** Output folder (default runs/<timestamp>-<model>-<mode>). */
-  out: z.string().min(1).optional(),
-  /** Continue the interrupted run in `out` (or in this folder) from its checkpoint. */
-  resume: z.union([z.boolean(), z.string().min(1)]).default(false),
-  /** Stop when val accuracy has not improved for N epochs. */
-  earlyStop: z.int().positive().optional(),
-  /** Features mode: cache K augmented views per training image (0: one un-augmented view). */
-  featureViews: z.int().min(0).max(64).default(0),
-  /** Folder of the feature cache (default: $HEADSTART_HOME/features or the XDG cache). */
-  cacheDir: z.string().min(1).optional(),
-  /** Crop side fed to the network (default: the model's); smaller is faster, less accurate. */
-  inputSize: z.int().min(8).max(1024).optional(),
-  /** Random augmentation of training images (RandomResizedCrop + flip); false uses the eval transform. */
-  augment: z.boolean().default(true),
-  /** Event listeners (objects of handlers keyed by event name). */
-  listeners: z.array(z.custom<TrainListener>((v) => typeof v === 'object' && v !== null, 'expected a listener object')).default([]),
-  /** Stops the run at the next batch; the last finished epoch's checkpoint is kept. */
-  signal: z.custom<AbortSignal>(isAbortSignal, 'expected an AbortSignal').optional(),
-  /** Called with (bytes, total) while weights download. */
-  onDownloadProgress: z.custom<(bytes: number, total: number | undefined) => void>(isFunction, 'expected a function').optional(),
+  recipe: z.enum(RECIPE_NAMES).default('torchvision').meta(g('model', 'where the defaults come from; explicit options override it')),
+  model: z
+    .union([z.string().min(1), z.custom<ModelSpec>(isSpec, 'expected a model name or a ModelSpec')])
+    .optional()
+    .meta(g('model', 'architecture (see `headstart models`); mobilenet_v2_offline needs no download', { placeholder: 'NAME', kind: 'string' })),
+  weights: z
+    .string()
+    .min(1)
+    .optional()
+    .meta(g('model', ".pth / .safetensors to start from, or `none` for random init (default: the model's pretrained weights, downloaded and cached)", { placeholder: 'FILE' })),
+  mode: z.enum(MODES).optional().meta(g('model', 'finetune, features (train only the new classifier on cached features), or auto (decides from the data and a quick linear probe, and says why)')),
+  unfreezeLast: z.int().nonnegative().optional().meta(g('model', 'fine-tune only the last K stages (and the new classifier)', { placeholder: 'K' })),
+  freezeBn: z.boolean().default(false).meta(g('model', 'keep every BatchNorm in inference mode while fine-tuning')),
+  inputSize: z.int().min(8).max(1024).optional().meta(g('model', "crop side fed to the network (default: the model's, e.g. 224); smaller is faster, less accurate")),
+
+  epochs: z.int().positive().optional().meta(g('optimisation', 'epochs to train')),
+  batchSize: z.int().positive().optional().meta(g('optimisation', 'images per training step')),
+  lr: z.number().positive().optional().meta(g('optimisation', 'learning rate (the base of the schedule)', { placeholder: 'X' })),
+  backboneLr: z
+    .number()
+    .min(0)
+    .optional()
+    .meta(g('optimisation', 'learning rate of the pretrained parameters when it should differ from the new classifier\'s (two parameter groups; default: --lr for all)', { placeholder: 'X' })),
+  optimizer: OptimizerOption.optional().meta(g('optimisation', 'sgd, adam or adamw', { flag: 'optimizer' })),
+  scheduler: SchedulerOption.optional().meta(g('optimisation', 'step, cosine, onecycle or none', { flag: 'scheduler' })),
+  labelSmoothing: z.number().min(0).lt(1).default(0).meta(g('optimisation', 'label smoothing of the cross-entropy', { placeholder: 'X' })),
+  classWeights: z
+    .union([z.literal('auto'), z.array(z.number().positive()).min(1)])
+    .optional()
+    .meta(g('optimisation', 'auto (inverse class frequency) or one weight per class: 1,2.5,1', { placeholder: 'W', kind: 'auto-or-numbers' })),
+  earlyStop: z.int().positive().optional().meta(g('optimisation', 'stop when val accuracy has not improved for N epochs')),
+
+  valSplit: z.number().gt(0).lt(1).default(0.2).meta(g('data', 'val fraction when the root has no val/ folder', { placeholder: 'X' })),
+  augment: z.boolean().default(true).meta(g('data', 'random augmentation of training images (RandomResizedCrop + flip)', { flagHelp: 'train on the eval transform (no RandomResizedCrop / flip)' })),
+  featureViews: z.int().min(0).max(64).default(0).meta(g('data', 'features mode: cache K augmented views per image (0: one un-augmented view, extracted once)', { placeholder: 'K' })),
+  cacheDir: z.string().min(1).optional().meta(g('data', 'feature cache (default $HEADSTART_HOME/features or ~/.cache/headstart/features)', { placeholder: 'DIR' })),
+
+  seed: z.int().min(0).max(2 ** 31 - 1).default(0).meta(g('run', 'same seed, same run')),
+  threads: z.int().positive().optional().meta(g('run', 'ONNX Runtime threads (default: all cores)')),
+  device: z.enum(DEVICES).default('cpu').meta(g('run', "cpu or cuda (needs ONNX Runtime's CUDA provider)")),
+  out: z.string().min(1).optional().meta(g('run', 'output folder (default runs/<time>-<model>-<mode>)', { placeholder: 'DIR' })),
+  resume: z
+    .union([z.boolean(), z.string().min(1)])
+    .default(false)
+    .meta(g('run', 'continue the interrupted run in DIR (or in --out) from its checkpoint', { placeholder: '[DIR]', kind: 'optional-string' })),
 });
 export type TrainOptions = z.input<typeof TrainOptionsSchema>;
 export type ParsedTrainOptions = z.output<typeof TrainOptionsSchema>;
 
-/** The optimiser and schedule as resolved for one mode. */
-export interface ResolvedOptim {
-  optimizer: (typeof OPTIMIZERS)[number];
-  lr: number;
-  momentum: number;
-  weightDecay: number;
-  scheduler: (typeof SCHEDULERS)[number];
-  stepSize: number;
-  gamma: number;
-  etaMin: number;
-  maxLr: number;
-  pctStart: number;
+/** What a run is told at run time besides its options: listeners, a stop signal, download progress. */
+export interface TrainHooks {
+  /** Event listeners (objects of handlers keyed by event name, src/train/events.ts). */
+  listeners?: readonly import('./events.js').TrainListener[];
+  /** Stops the run at the next batch; the last finished epoch's checkpoint is kept. */
+  signal?: AbortSignal;
+  /** Called with (bytes, total) while weights download. */
+  onDownloadProgress?: (bytes: number, total: number | undefined) => void;
 }
 
+type OptimizerWithoutLr = OptimizerConfig extends infer T ? (T extends unknown ? Omit<T, 'lr'> : never) : never;
+
 /** The complete configuration of a run (what config.json records). */
-export interface ResolvedTrainConfig extends ResolvedOptim {
+export interface ResolvedTrainConfig {
   recipe: RecipeName;
   model: string;
   /** The --weights option as given (a file, 'none'), or null for the model's own weights. */
@@ -162,6 +200,11 @@ export interface ResolvedTrainConfig extends ResolvedOptim {
   mode: ConcreteMode;
   epochs: number;
   batchSize: number;
+  lr: number;
+  backboneLr: number | null;
+  /** The optimiser's options without `lr` (a top-level option). */
+  optimizer: OptimizerWithoutLr;
+  scheduler: SchedulerConfig;
   labelSmoothing: number;
   classWeights: 'auto' | number[] | null;
   freezeBn: boolean;
@@ -176,70 +219,58 @@ export interface ResolvedTrainConfig extends ResolvedOptim {
   augment: boolean;
 }
 
-function describeIssues(error: z.ZodError, schema: z.ZodObject): string {
-  return error.issues
-    .map((i) => {
-      const key = i.path.join('.') || '(options)';
-      const field = schema.shape[i.path[0] as string] as z.ZodType | undefined;
-      const choices = field ? enumChoices(field) : undefined;
-      if (i.code === 'unrecognized_keys') return `unknown option(s) ${i.keys.map((k) => `\`${k}\``).join(', ')} (valid: ${Object.keys(schema.shape).join(', ')})`;
-      return `${key}: ${i.message}${choices ? ` (valid: ${choices.join(', ')})` : ''}`;
-    })
-    .join('; ');
-}
-
-function enumChoices(t: z.ZodType): string[] | undefined {
-  let cur: unknown = t;
-  for (let depth = 0; depth < 4 && cur; depth++) {
-    const c = cur as { options?: unknown; unwrap?: () => unknown; def?: { innerType?: unknown } };
-    if (cur instanceof z.ZodEnum) return (cur as z.ZodEnum).options.map(String);
-    cur = c.def?.innerType ?? (typeof c.unwrap === 'function' ? c.unwrap() : undefined);
-  }
-  return undefined;
-}
-
 /** Validates train options once, at the boundary. */
 export function parseTrainOptions(options: unknown): ParsedTrainOptions {
   const r = TrainOptionsSchema.safeParse(options ?? {});
-  if (!r.success) {
-    throw new ConfigError(`Invalid train options: ${describeIssues(r.error, TrainOptionsSchema)}`, { hint: 'see `headstart train --help`' });
-  }
+  if (!r.success) throw invalid(r.error, TrainOptionsSchema, 'train');
   return r.data;
 }
 
-/** The model name the options ask for (the recipe's by default). */
+function invalid(error: z.ZodError, schema: z.ZodObject, command: string): ConfigError {
+  const unknown = error.issues.some((i) => i.code === 'unrecognized_keys');
+  return new ConfigError(unknown ? 'E_UNKNOWN_OPTION' : 'E_BAD_OPTION', `Invalid ${command} options: ${describeIssues(error, schema)}`, { hint: `see \`headstart ${command} --help\`` });
+}
+
+/** The model the options ask for (the recipe's by default). */
 export function requestedModel(o: Pick<ParsedTrainOptions, 'model' | 'recipe'>): string | ModelSpec {
   return o.model ?? RECIPES[o.recipe].model;
 }
 
-/** The optimiser and schedule for `mode`: the recipe's values, overridden by explicit options. */
-export function resolveOptim(o: ParsedTrainOptions, mode: ConcreteMode): ResolvedOptim {
-  const r = RECIPES[o.recipe];
-  const lr = o.lr ?? r.lr;
-  const optimizer = o.optimizer ?? r.optimizer;
-  return {
-    optimizer,
-    lr,
-    momentum: o.momentum ?? (optimizer === 'sgd' ? r.momentum[mode] : 0.9),
-    // AdamW's torch default decay when the recipe (written for SGD) has none.
-    weightDecay: o.weightDecay ?? (optimizer === 'adamw' ? 1e-2 : r.weightDecay),
-    scheduler: o.scheduler ?? r.scheduler,
-    stepSize: o.stepSize ?? r.stepSize,
-    gamma: o.gamma ?? r.gamma,
-    etaMin: o.etaMin ?? 0,
-    maxLr: o.maxLr ?? lr * 10,
-    pctStart: o.pctStart ?? 0.3,
-  };
+const asObject = (v: string | Record<string, unknown> | undefined): Record<string, unknown> => (typeof v === 'string' ? { type: v } : (v ?? {}));
+
+/** The recipe's value, unless the user picked another type: then only the user's fields (and the type's own defaults). */
+function overlay(base: Record<string, unknown>, given: Record<string, unknown>): Record<string, unknown> {
+  return given.type !== undefined && given.type !== base.type ? { ...given } : { ...base, ...given };
 }
 
-/** The full configuration for a concrete mode. */
+function resolveOptimizer(o: ParsedTrainOptions, mode: ConcreteMode, lr: number): OptimizerConfig {
+  const r = RECIPES[o.recipe];
+  const base = { ...r.optimizer, ...r.modes?.[mode]?.optimizer };
+  const merged = overlay(base, asObject(o.optimizer));
+  const parsed = OptimizerConfigSchema.safeParse({ ...merged, lr });
+  if (!parsed.success) throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `optimizer ${String(merged.type)}: ${describeIssues(parsed.error)}`, { hint: 'each optimiser takes its own options: see `headstart train --help`' });
+  return parsed.data;
+}
+
+function resolveScheduler(o: ParsedTrainOptions, lr: number): SchedulerConfig {
+  const merged = overlay(RECIPES[o.recipe].scheduler, asObject(o.scheduler));
+  if (merged.type === 'onecycle' && merged.maxLr === undefined) merged.maxLr = lr * ONE_CYCLE_PEAK_FACTOR;
+  const parsed = SchedulerConfigSchema.safeParse(merged);
+  if (!parsed.success) throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `scheduler ${String(merged.type)}: ${describeIssues(parsed.error)}`, { hint: 'each schedule takes its own options: see `headstart train --help`' });
+  return parsed.data;
+}
+
+/** The full configuration for a concrete mode: the recipe's values, overridden by explicit options. */
 export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, modelName: string, weightsSource: string): ResolvedTrainConfig {
   const r = RECIPES[o.recipe];
   if (mode === 'features' && o.unfreezeLast !== undefined && o.unfreezeLast > 0) {
-    throw new ConfigError(`--unfreeze-last ${o.unfreezeLast} contradicts --mode features (only the new classifier trains)`, {
+    throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `--unfreeze-last ${o.unfreezeLast} contradicts --mode features (only the new classifier trains)`, {
       hint: 'use --mode finetune with --unfreeze-last, or drop --unfreeze-last',
     });
   }
+  const lr = o.lr ?? r.lr;
+  const optimizer = resolveOptimizer(o, mode, lr);
+  const { lr: _, ...optimizerWithoutLr } = optimizer;
   return {
     recipe: o.recipe,
     model: modelName,
@@ -248,7 +279,10 @@ export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, mo
     mode,
     epochs: o.epochs ?? r.epochs,
     batchSize: o.batchSize ?? r.batchSize,
-    ...resolveOptim(o, mode),
+    lr,
+    backboneLr: o.backboneLr ?? null,
+    optimizer: optimizerWithoutLr as OptimizerWithoutLr,
+    scheduler: resolveScheduler(o, lr),
     labelSmoothing: o.labelSmoothing,
     classWeights: o.classWeights ?? null,
     freezeBn: o.freezeBn,
@@ -270,8 +304,6 @@ export type CompareOptions = z.input<typeof CompareOptionsSchema>;
 
 export function parseCompareOptions(options: unknown): z.output<typeof CompareOptionsSchema> {
   const r = CompareOptionsSchema.safeParse(options ?? {});
-  if (!r.success) {
-    throw new ConfigError(`Invalid compare options: ${describeIssues(r.error, CompareOptionsSchema)}`, { hint: 'see `headstart compare --help`' });
-  }
+  if (!r.success) throw invalid(r.error, CompareOptionsSchema, 'compare');
   return r.data;
 }

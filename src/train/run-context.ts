@@ -1,41 +1,45 @@
 /**
- * The context listeners see (src/train/events.ts): the run's folder, configuration, classes
- * and history, a stop request, and `snapshot()`, everything a checkpoint holds as of the last
- * finished epoch.
+ * The context listeners see inside a run (src/train/events.ts): the run's folder,
+ * configuration, classes and history, the last checkpoint written, a stop request, and
+ * `snapshot()`, everything a checkpoint holds as of the last finished epoch. It exists only
+ * once the run's runner does, so no event of the run can fire without it.
  */
-import type { ResolvedTrainConfig } from './options.js';
 import { CHECKPOINT_FORMAT, CHECKPOINT_VERSION, cloneTensors, type CheckpointState } from './checkpoint.js';
-import type { EpochRunner } from './epoch-runner.js';
-import type { EventBus, TrainContext } from './events.js';
-import type { LoopState } from './loop.js';
+import type { TrainContext, TrainListener } from './events.js';
+import type { FitState } from './fit.js';
+import type { ModeRunner } from './mode-runner.js';
+import type { ResolvedTrainConfig } from './options.js';
 
 export interface RunContextArgs {
   out: string;
   config: ResolvedTrainConfig;
   classes: readonly string[];
-  state: LoopState;
-  bus: EventBus;
-  /** The runner, once created. */
-  runner: () => EpochRunner | undefined;
-  featureKey?: () => string | undefined;
+  state: FitState;
+  runner: ModeRunner;
+  /** A resumed run's checkpoint, until the run writes its own. */
+  lastCheckpoint: string | null;
+  featureKey?: string;
+  emit: TrainContext['emit'];
 }
 
-export function createRunContext(a: RunContextArgs): TrainContext {
-  const { state, config } = a;
-  return {
+/** The context, and the listener that keeps its `lastCheckpoint` current (add it to the bus). */
+export function createRunContext(a: RunContextArgs): { ctx: TrainContext; tracker: TrainListener } {
+  const { state, config, runner } = a;
+  let lastCheckpoint = a.lastCheckpoint;
+  const ctx: TrainContext = {
     out: a.out,
     config,
     classes: a.classes,
     get history() {
       return state.history;
     },
+    get lastCheckpoint() {
+      return lastCheckpoint;
+    },
     requestStop(reason) {
       state.stopReason ??= reason;
     },
     snapshot(): CheckpointState {
-      const runner = a.runner();
-      if (!runner) throw new Error('snapshot() before the run started');
-      const featureKey = a.featureKey?.();
       return {
         format: CHECKPOINT_FORMAT,
         version: CHECKPOINT_VERSION,
@@ -49,9 +53,10 @@ export function createRunContext(a: RunContextArgs): TrainContext {
         rng: [config.seed, state.epoch],
         history: state.history,
         best: state.best,
-        ...(featureKey ? { featureKey } : {}),
+        ...(a.featureKey ? { featureKey: a.featureKey } : {}),
       };
     },
-    emit: (name, payload) => a.bus.emit(name, payload),
+    emit: (name, payload) => a.emit(name, payload),
   };
+  return { ctx, tracker: { checkpoint: (e) => void (lastCheckpoint = e.path) } };
 }

@@ -15,7 +15,7 @@ import { renderHtmlReport, type ReportMistake } from '../report/html-report.js';
 import { svgToPng } from '../report/svg-to-png.js';
 import type { NamedTensors } from '../tensor.js';
 import { writeFileAtomic } from '../atomic-write.js';
-import type { ValPredictions } from './epoch-runner.js';
+import type { ValPredictions } from './mode-runner.js';
 import { bestEpoch, historyToCsv, historyToJson, type History } from '../metrics/history.js';
 import { argmaxRows, classificationMetrics, softmax, type ClassificationMetrics } from '../metrics/classification.js';
 

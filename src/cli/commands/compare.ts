@@ -2,14 +2,12 @@
  * headstart compare <data>: fine-tuning vs feature extraction with the same budget, both on
  * one figure (compare.svg/.png, compare.html) with the time each took.
  */
-import { HeadstartError } from '../../errors.js';
 import { compare, COMPARE_NAMES } from '../../train/compare.js';
-import { COMPARE_FLAGS, TRAIN_FLAG_HELP, trainOptionsFromFlags } from '../train-flags.js';
-import { processIO, type CommandIO } from '../command-io.js';
-import { parseFlags, reportError, UsageError } from '../usage.js';
-import { interruptOnSigint, terminalListeners } from './train.js';
+import { COMPARE_FLAG_SPECS, COMPARE_FLAGS, trainFlagHelp, trainOptionsFromFlags } from '../train-flags.js';
+import { defineCommand } from '../define-command.js';
+import { withTerminal } from './train.js';
 
-export const COMPARE_USAGE = `usage: headstart compare <data> [options]
+export const compareUsage = () => `usage: headstart compare <data> [options]
 
 Runs fine-tuning and feature extraction with the same data, epochs, optimiser and seed,
 then plots both on one set of loss and accuracy curves with the time each took:
@@ -19,31 +17,19 @@ then plots both on one set of loss and accuracy curves with the time each took:
 example:
   headstart compare assets/fashion-mnist-mini --model mobilenet_v2_offline --epochs 5
 
-${TRAIN_FLAG_HELP.replace(/ {2}--mode M[\s\S]*?says why\)\n/, '')}`;
+${trainFlagHelp(COMPARE_FLAG_SPECS)}`;
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
 
-export async function compareCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
-  const verbose = argv.includes('--verbose');
-  const json = argv.includes('--json');
-  let stop = () => {};
-  let dispose = () => {};
-  try {
-    const { values, positionals } = parseFlags(argv, COMPARE_FLAGS, 'compare');
-    if (values.help) {
-      io.out(`${COMPARE_USAGE}\n`);
-      return 0;
-    }
-    if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'missing the <data> folder' : `expected one <data> folder, found ${positionals.length}`, { hint: 'usage: headstart compare <data> [options]' });
-    const options = trainOptionsFromFlags(values);
-    const out = terminalListeners(json, io);
-    stop = out.stop;
-    const sig = interruptOnSigint(() => {
-      if (!json) io.err('\nstopping after this batch (Ctrl-C again to quit at once)...\n');
-    }, io);
-    dispose = sig.dispose;
-    const r = await compare(positionals[0], { ...options, listeners: out.listeners, signal: sig.signal });
-    stop();
+export const compareCommand = defineCommand({
+  name: 'compare',
+  usage: compareUsage,
+  flags: COMPARE_FLAGS,
+  positionals: { min: 1, max: 1, describe: 'one <data> folder' },
+  async run({ values, positionals, io }) {
+    const options = trainOptionsFromFlags(values, COMPARE_FLAG_SPECS);
+    const json = Boolean(values.json);
+    const r = await withTerminal(json, io, (hooks) => compare(positionals[0], options, hooks));
     if (r.interrupted) return 130;
     if (json) {
       io.out(`${JSON.stringify({ event: 'compare', finetune: { best_val_acc: r.finetune.bestValAcc, seconds: r.finetune.seconds, out: r.finetune.out }, features: { best_val_acc: r.features.bestValAcc, seconds: r.features.seconds, out: r.features.out }, speedup: r.speedup, figure: r.svgPath })}\n`);
@@ -59,11 +45,5 @@ export async function compareCommand(argv: string[], io: CommandIO = processIO):
       );
     }
     return 0;
-  } catch (err) {
-    stop();
-    if (json && err instanceof HeadstartError) io.out(`${JSON.stringify({ event: 'error', code: err.code, message: err.message, hint: err.hint ?? null })}\n`);
-    return reportError(err, verbose, io.err);
-  } finally {
-    dispose();
-  }
-}
+  },
+});

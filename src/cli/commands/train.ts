@@ -3,17 +3,16 @@
  * terminal (progress bars on a TTY, plain lines otherwise, JSON lines with --json), Ctrl-C
  * turned into a clean stop (the last finished epoch stays saved; a second Ctrl-C quits now).
  */
-import { HeadstartError } from '../../errors.js';
 import type { TrainListener } from '../../train/events.js';
 import { jsonLines } from '../../train/listeners/json-lines.js';
 import { plainLog } from '../../train/listeners/plain-log.js';
 import { train, type TrainResult } from '../../train/train.js';
 import { progressBars } from '../progress.js';
-import { normaliseResume, RESUME_HELP, TRAIN_FLAG_HELP, TRAIN_FLAGS, trainOptionsFromFlags } from '../train-flags.js';
-import { processIO, type CommandIO } from '../command-io.js';
-import { parseFlags, reportError, UsageError } from '../usage.js';
+import { normaliseResume, trainFlagHelp, TRAIN_FLAGS, trainOptionsFromFlags } from '../train-flags.js';
+import { defineCommand } from '../define-command.js';
+import type { CommandIO } from '../command-io.js';
 
-export const TRAIN_USAGE = `usage: headstart train <data> [options]
+export const trainUsage = () => `usage: headstart train <data> [options]
 
 Fine-tunes (or trains the new classifier of) a pretrained network on an image folder:
 <data>/train/<class>/* and <data>/val/<class>/* (or class folders only: split by --val-split).
@@ -23,7 +22,7 @@ config.json, classes.json and checkpoint.bin to --out.
 example (offline, under a minute on 2 cores):
   headstart train assets/fashion-mnist-mini --model mobilenet_v2_offline --mode features
 
-${TRAIN_FLAG_HELP.replace('run:\n', `run:\n${RESUME_HELP}\n`)}`;
+${trainFlagHelp()}`;
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
 
@@ -61,39 +60,32 @@ export function summary(r: TrainResult): string {
   return lines.join('\n');
 }
 
-export async function trainCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
-  const verbose = argv.includes('--verbose');
-  const json = argv.includes('--json');
-  let stop = () => {};
-  let dispose = () => {};
+/** Runs `work` with terminal listeners and Ctrl-C turned into a clean stop; returns what it returns. */
+export async function withTerminal<T>(json: boolean, io: CommandIO, work: (hooks: { listeners: TrainListener[]; signal: AbortSignal }) => Promise<T>): Promise<T> {
+  const out = terminalListeners(json, io);
+  const sig = interruptOnSigint(() => {
+    if (!json) io.err('\nstopping after this batch (Ctrl-C again to quit at once)...\n');
+  }, io);
   try {
-    const { values, positionals } = parseFlags(normaliseResume(argv), TRAIN_FLAGS, 'train');
-    if (values.help) {
-      io.out(`${TRAIN_USAGE}\n`);
-      return 0;
-    }
-    if (positionals.length !== 1) {
-      throw new UsageError(positionals.length === 0 ? 'missing the <data> folder' : `expected one <data> folder, found ${positionals.length}: ${positionals.join(' ')}`, {
-        hint: 'usage: headstart train <data> [options]',
-      });
-    }
+    return await work({ listeners: out.listeners, signal: sig.signal });
+  } finally {
+    out.stop();
+    sig.dispose();
+  }
+}
+
+export const trainCommand = defineCommand({
+  name: 'train',
+  usage: trainUsage,
+  flags: TRAIN_FLAGS,
+  positionals: { min: 1, max: 1, describe: 'one <data> folder' },
+  normalize: normaliseResume,
+  async run({ values, positionals, io }) {
     const options = trainOptionsFromFlags(values);
-    const out = terminalListeners(json, io);
-    stop = out.stop;
-    const sig = interruptOnSigint(() => {
-      if (!json) io.err('\nstopping after this batch (Ctrl-C again to quit at once)...\n');
-    }, io);
-    dispose = sig.dispose;
-    const result = await train(positionals[0], { ...options, listeners: out.listeners, signal: sig.signal });
-    stop();
+    const json = Boolean(values.json);
+    const result = await withTerminal(json, io, (hooks) => train(positionals[0], options, hooks));
     if (result.interrupted) return 130;
     if (!json) io.out(`${summary(result)}\n`);
     return 0;
-  } catch (err) {
-    stop();
-    if (json && err instanceof HeadstartError) io.out(`${JSON.stringify({ event: 'error', code: err.code, message: err.message, hint: err.hint ?? null })}\n`);
-    return reportError(err, verbose, io.err);
-  } finally {
-    dispose();
-  }
-}
+  },
+});

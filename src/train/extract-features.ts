@@ -1,0 +1,54 @@
+/**
+ * Feature extraction as a phase of a run: the cache key for this data, model, weights and
+ * transform, then the features from the cache or through the backbone (one 'extract' phase of
+ * events), and a line saying which.
+ */
+import { resolve } from 'node:path';
+import type { Sample } from '../data/sample.js';
+import type { EventBus } from './events.js';
+import { featureCacheDir, featureCacheKey, loadOrExtractFeatures, type FeatureSet } from './feature-cache.js';
+import type { ParsedTrainOptions, TrainHooks } from './options.js';
+import { PhaseReporter } from './phase-reporter.js';
+import type { RunSetup } from './run-setup.js';
+
+export interface ExtractedFeatures {
+  set: FeatureSet;
+  path: string;
+  hit: boolean;
+  seconds: number;
+}
+
+export async function extractFeatures(
+  s: RunSetup,
+  o: ParsedTrainOptions,
+  bus: EventBus,
+  hooks: TrainHooks,
+  split: { train: readonly Sample[]; val: readonly Sample[] },
+  views: number,
+  onSkip: (path: string, reason: string) => void,
+): Promise<ExtractedFeatures> {
+  const inputSize = s.preprocess.inputSize;
+  const transform = `${views > 0 ? s.trainTransform.describe() : ''} | ${s.evalTransform.describe()}`;
+  const key = await featureCacheKey({ ...split, model: s.spec.name, weightsId: s.weightsId, transform, inputSize, views, seed: o.seed });
+  const r = await loadOrExtractFeatures({
+    spec: s.spec,
+    params: s.params,
+    inputSize,
+    ...split,
+    trainTransform: s.trainTransform,
+    evalTransform: s.evalTransform,
+    views,
+    seed: o.seed,
+    key,
+    cacheDir: o.cacheDir ? resolve(o.cacheDir) : featureCacheDir(),
+    session: s.session,
+    onSkip,
+    phase: new PhaseReporter((n, p) => bus.emit(n, p), null, 'extract', hooks.signal),
+  });
+  const [train, views_, val] = [r.set.train.labels.length, r.set.train.views.length, r.set.val.labels.length];
+  await bus.emit('log', {
+    level: 'info',
+    message: r.hit ? `features: reused the cache (${train} train x ${views_} view(s), ${val} val) from ${r.path}` : `features: cached ${train} train x ${views_} view(s) and ${val} val in ${r.path}`,
+  });
+  return r;
+}

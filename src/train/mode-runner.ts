@@ -1,0 +1,104 @@
+/**
+ * What the training loop (src/train/fit.ts) needs from a training mode: batches and one step
+ * function per phase, the optimiser and schedule, and the live parameters training changes.
+ * Fine-tuning (src/train/finetune-runner.ts) runs images through the whole network;
+ * feature extraction (src/train/head-runner.ts) runs cached features through the head alone.
+ * Everything else — the epochs, phases, scheduler stepping, the non-finite check, the best
+ * weights, events — is the loop's, the same for every mode.
+ */
+import type { LrScheduler } from '../optim/lr-scheduler.js';
+import type { Gradients, Optimizer } from '../optim/optimizer.js';
+import type { NamedTensors } from '../tensor.js';
+
+/** A batch of a phase: its labels and files, and a release() the loop calls once it is used. */
+export interface RunnerBatch {
+  readonly labels: Int32Array;
+  readonly paths: readonly string[];
+  release(): void;
+}
+
+export interface TrainStepResult {
+  /** Mean loss of the batch. */
+  loss: number;
+  /** Row-major [batch, classes]. */
+  logits: Float32Array;
+  /** Gradients of the trainable parameters; nothing has been updated yet. */
+  grads: Gradients;
+}
+
+export interface EvalStepResult {
+  loss: number;
+  logits: Float32Array;
+}
+
+export interface ModeRunner<B extends RunnerBatch = RunnerBatch> {
+  readonly trainImages: number;
+  readonly valImages: number;
+  readonly trainBatchCount: number;
+  readonly valBatchCount: number;
+  readonly optimizer: Optimizer;
+  readonly scheduler: LrScheduler;
+  /** The parameters training changes, live (sessions read them; restore by copying into them). */
+  readonly changing: NamedTensors;
+  /** The training batches of an epoch, in the epoch's seeded order. */
+  trainBatches(epoch: number): AsyncIterable<B>;
+  /** Forward and backward of one training batch (`index` keys its dropout masks). */
+  trainStep(batch: B, epoch: number, index: number): Promise<TrainStepResult>;
+  valBatches(): AsyncIterable<B>;
+  /** Loss and logits of a val batch with the current weights. */
+  evalStep(batch: B): Promise<EvalStepResult>;
+  release(): Promise<void>;
+}
+
+export interface ValPredictions {
+  /** Row-major [N, numClasses]. */
+  logits: Float32Array;
+  labels: Int32Array;
+  paths: string[];
+}
+
+/** Running loss/accuracy of a phase. */
+export class PhaseMeter {
+  private lossSum = 0;
+  private correct = 0;
+  images = 0;
+
+  add(loss: number, logits: Float32Array, labels: Int32Array, numClasses: number): void {
+    const n = labels.length;
+    this.lossSum += loss * n;
+    this.images += n;
+    for (let i = 0; i < n; i++) if (argmaxRow(logits, i, numClasses) === labels[i]) this.correct++;
+  }
+
+  get loss(): number {
+    return this.images ? this.lossSum / this.images : 0;
+  }
+
+  get acc(): number {
+    return this.images ? this.correct / this.images : 0;
+  }
+}
+
+/** Index of the largest of row `i` of a row-major [N, k] matrix (the first of equals). */
+export function argmaxRow(m: ArrayLike<number>, i: number, k: number): number {
+  const o = i * k;
+  let best = 0;
+  for (let c = 1; c < k; c++) if (m[o + c] > m[o + best]) best = c;
+  return best;
+}
+
+/** Mean softmax cross-entropy of logits against targets built by crossEntropyCoefficients (sum of C * -log p). */
+export function coefficientLoss(logits: Float32Array, coefficients: Float32Array, numClasses: number): number {
+  const n = logits.length / numClasses;
+  let loss = 0;
+  for (let i = 0; i < n; i++) {
+    const o = i * numClasses;
+    let max = -Infinity;
+    for (let c = 0; c < numClasses; c++) max = Math.max(max, logits[o + c]);
+    let sum = 0;
+    for (let c = 0; c < numClasses; c++) sum += Math.exp(logits[o + c] - max);
+    const lse = max + Math.log(sum);
+    for (let c = 0; c < numClasses; c++) loss += coefficients[o + c] * (lse - logits[o + c]);
+  }
+  return loss;
+}

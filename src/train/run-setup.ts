@@ -1,0 +1,84 @@
+/**
+ * Setting a run up, before its mode and epochs: the device check, the model, the data folder
+ * (scanned and split), the preprocessing and transforms, and the starting weights.
+ */
+import os from 'node:os';
+import { buildEvalTransform, buildTrainTransform } from '../data/build-transforms.js';
+import { scanImageFolder, type ImageFolder } from '../data/image-folder.js';
+import type { Pipeline } from '../data/pipeline.js';
+import type { PreprocessSpec } from '../data/preprocess.js';
+import type { SessionOptions } from '../engine/session.js';
+import { DataError } from '../errors.js';
+import type { ModelSpec } from '../models/model-spec.js';
+import { getModel } from '../models/registry.js';
+import type { NamedTensors } from '../tensor.js';
+import { loadInitialParams } from '../weights/pretrained.js';
+import { assertDeviceUsable } from './device-check.js';
+import type { EventBus } from './events.js';
+import { requestedModel, type ParsedTrainOptions, type TrainHooks } from './options.js';
+
+export interface RunSetup {
+  spec: ModelSpec;
+  folder: ImageFolder;
+  classes: readonly string[];
+  preprocess: PreprocessSpec;
+  trainTransform: Pipeline;
+  evalTransform: Pipeline;
+  /** Every parameter of the network, starting weights loaded (training changes them in place). */
+  params: NamedTensors;
+  weightsId: string;
+  weightsLabel: string;
+  session: SessionOptions;
+  threads: number;
+}
+
+/** The preprocessing for a crop side (the model's own, or --input-size scaled with the same resize ratio). */
+export function preprocessFor(spec: ModelSpec, inputSize?: number | null): PreprocessSpec {
+  const p = spec.preprocess;
+  if (!inputSize || inputSize === p.inputSize) return { ...p, mean: [...p.mean], std: [...p.std] } as PreprocessSpec;
+  return { ...p, inputSize, resizeSize: Math.round((inputSize * p.resizeSize) / p.inputSize), mean: [...p.mean], std: [...p.std] } as PreprocessSpec;
+}
+
+export async function setUpRun(dataRoot: string, o: ParsedTrainOptions, bus: EventBus, hooks: TrainHooks, resumedThreads?: number | null): Promise<RunSetup> {
+  await assertDeviceUsable(o.device);
+  const model = requestedModel(o);
+  const spec = typeof model === 'string' ? getModel(model) : model;
+
+  const folder = await scanImageFolder(dataRoot, { valFraction: o.valSplit, seed: o.seed });
+  for (const w of folder.warnings) await bus.emit('log', { level: 'warn', message: w });
+  if (folder.train.length === 0 || folder.val.length === 0) {
+    throw new DataError('E_NO_DATA', `The dataset \`${dataRoot}\` has ${folder.train.length} train and ${folder.val.length} val images; training needs both`, {
+      hint: 'add images, or lower --val-split for a root that holds only class folders',
+    });
+  }
+
+  const preprocess = preprocessFor(spec, o.inputSize);
+  const evalTransform = buildEvalTransform(preprocess);
+  const trainTransform = o.augment ? buildTrainTransform(preprocess) : evalTransform;
+  const threads = o.threads ?? resumedThreads ?? os.availableParallelism();
+
+  const init = await loadInitialParams(spec, {
+    weights: o.weights,
+    numClasses: folder.classes.length,
+    inputSize: preprocess.inputSize,
+    seed: o.seed,
+    onDownloadProgress: (bytes, total) => {
+      hooks.onDownloadProgress?.(bytes, total);
+      void bus.emit('download', { bytes, total: total ?? null });
+    },
+  });
+  for (const message of init.notes) await bus.emit('log', { level: 'info', message });
+  return {
+    spec,
+    folder,
+    classes: folder.classes,
+    preprocess,
+    trainTransform,
+    evalTransform,
+    params: init.params,
+    weightsId: init.weightsId,
+    weightsLabel: init.weightsLabel,
+    session: { threads, device: o.device },
+    threads,
+  };
+}
