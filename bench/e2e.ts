@@ -128,16 +128,14 @@ async function headstartRun(data: string, init: string, mode: 'finetune' | 'feat
     mode,
     epochs,
     batchSize: 8,
-    optimizer: 'sgd',
+    optimizer: { type: 'sgd', momentum: 0.9 },
     lr: 1e-3,
-    momentum: 0.9,
-    scheduler: 'step',
-    stepSize: 7,
-    gamma: 0.1,
+    scheduler: { type: 'step', stepSize: 7, gamma: 0.1 },
     threads: THREADS,
     seed: SEED,
     out,
     cacheDir: join(out, 'feature-cache'),
+  }, {
     listeners: [
       {
         log: (e: { message: string }) => log(`headstart: ${e.message}`),

@@ -44,7 +44,7 @@ test('flag errors exit with code 2 and list what is valid', async () => {
   assert.match(r.stderr, /--mode must be one of finetune, features, auto, found `finetuning`/);
 
   for (const [flag, value, expect] of [
-    ['--optimizer', 'adam', /one of sgd, adamw/],
+    ['--optimizer', 'adam2', /one of sgd, adam, adamw/],
     ['--scheduler', 'linear', /one of step, cosine, onecycle, none/],
     ['--device', 'gpu', /one of cpu, cuda/],
     ['--recipe', 'fastai', /one of torchvision, floydhub/],
@@ -71,16 +71,16 @@ test('flag errors exit with code 2 and list what is valid', async () => {
   assert.match(r.stderr, /unknown flag --mode/);
 });
 
-test('user errors exit with code 1 and one line: unknown model, missing data', async () => {
+test('user errors exit with one line: an invalid value (unknown model, contradicting options) with 2, missing data with 1', async () => {
   const root = await makeColourDataset({ train: 2, val: 1 });
   let r = await run(trainCommand, [root, '--model', 'resnet19', '--weights', 'none']);
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 2);
   assert.match(r.stderr, /^error: Unknown model `resnet19` \(choose one of: resnet18, .*\)\n$/);
   r = await run(trainCommand, [join(root, 'nope'), '--model', 'tiny_cnn', '--weights', 'none']);
   assert.equal(r.code, 1);
   assert.equal(r.stderr.trim().split('\n').length, 1, 'one line without --verbose');
   r = await run(trainCommand, [root, '--model', 'tiny_cnn', '--weights', 'none', '--json', '--mode', 'features', '--unfreeze-last', '1']);
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 2);
   const last = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
   assert.deepEqual(Object.keys(last), ['event', 'code', 'message', 'hint']);
   assert.equal(last.event, 'error');

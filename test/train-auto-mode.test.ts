@@ -36,7 +36,7 @@ test('train --mode auto decides, says why, and trains in the chosen mode', async
   const logs: string[] = [];
   let extractions = 0;
   const listener = { log: (e: { message: string }) => void logs.push(e.message), phase_start: (e: { phase: string }) => void (extractions += e.phase === 'extract' ? 1 : 0) };
-  const r = await train(root, { model: tinySpec, weights: 'none', mode: 'auto', epochs: 1, threads: 1, out: await tempDir(), cacheDir: await tempDir('cache-'), listeners: [listener] });
+  const r = await train(root, { model: tinySpec, weights: 'none', mode: 'auto', epochs: 1, threads: 1, out: await tempDir(), cacheDir: await tempDir('cache-') }, { listeners: [listener] });
   assert.ok(r.autoDecision);
   assert.equal(r.mode, r.autoDecision.mode);
   assert.equal(r.mode, 'features', '8 images per class is a small dataset');

@@ -30,7 +30,7 @@ for (const mode of ['finetune', 'features'] as const) {
     const counter = Object.fromEntries(
       (['run_start', 'epoch_start', 'phase_start', 'batch_end', 'phase_end', 'epoch_end', 'best', 'checkpoint', 'done'] as const).map((n) => [n, () => void events.push(n)]),
     );
-    const r = await train(root, { model: tinySpec, weights: 'none', mode, epochs: 2, lr: 0.05, threads: 1, out, cacheDir: await tempDir('cache-'), listeners: [counter] });
+    const r = await train(root, { model: tinySpec, weights: 'none', mode, epochs: 2, lr: 0.05, threads: 1, out, cacheDir: await tempDir('cache-') }, { listeners: [counter] });
 
     assert.equal(r.mode, mode);
     assert.equal(r.interrupted, false);

@@ -11,11 +11,12 @@ import { TrainingError } from '../src/errors.js';
 import type { Optimizer } from '../src/optim/optimizer.js';
 import { createRunOptimizer } from '../src/train/run-optimizer.js';
 import { readCheckpoint } from '../src/train/checkpoint.js';
-import type { EpochRunner } from '../src/train/epoch-runner.js';
-import { EventBus } from '../src/train/events.js';
+import type { ModeRunner, RunnerBatch } from '../src/train/mode-runner.js';
+import type { ModelSpec } from '../src/models/model-spec.js';
+import { EventBus, type RunBus } from '../src/train/events.js';
 import { createHistory } from '../src/metrics/history.js';
 import { checkpointSaver } from '../src/train/listeners/checkpoint-saver.js';
-import { runEpochs, type LoopState } from '../src/train/loop.js';
+import { fit, type FitState } from '../src/train/fit.js';
 import { createRunContext } from '../src/train/run-context.js';
 import { train } from '../src/train/train.js';
 import { makeColourDataset, tempDir, tinySpec } from './train-fixtures.js';
@@ -35,37 +36,40 @@ test('a NaN loss (lr 1e9) stops the run with a message naming the epoch, the lr 
 
 test('a NaN loss in epoch 2 keeps epoch 1\'s checkpoint on disk, readable, and says where it is', async () => {
   const out = await tempDir();
-  const config = resolveTrainConfig(parseTrainOptions({ epochs: 3, weights: 'none' }), 'features', 'fake', 'none');
+  const config = resolveTrainConfig(parseTrainOptions({ epochs: 3, weights: 'none', lr: 1, optimizer: { momentum: 0 } }), 'features', 'fake', 'none');
   const param = { name: 'w', data: new Float32Array([1, 2]) };
-  const { optimizer, scheduler } = createRunOptimizer(config, [param], 1);
-  const runner: EpochRunner = {
+  const spec = { head: { name: 'fc' } } as ModelSpec;
+  const { optimizer, scheduler } = createRunOptimizer(config, spec, [param], 1);
+  const batch = (): RunnerBatch => ({ labels: Int32Array.of(0), paths: ['x'], release: () => {} });
+  async function* one() {
+    yield batch();
+  }
+  const runner: ModeRunner = {
     trainImages: 1,
     valImages: 1,
+    trainBatchCount: 1,
+    valBatchCount: 1,
     optimizer: optimizer as Optimizer,
     scheduler,
     changing: new Map([['w', { dtype: 'float32', shape: [2], data: param.data }]]),
-    async trainEpoch(epoch, hooks) {
-      await hooks.start(1, 1);
-      if (epoch === 2) throw hooks.nonFinite(NaN, 1, 1);
-      param.data[0] += 1;
-      scheduler.step();
-      return { loss: 1 / epoch, acc: 0.5, images: 1, seconds: 0.01 };
+    trainBatches: one,
+    async trainStep(_b, epoch) {
+      return { loss: epoch === 2 ? NaN : 1 / epoch, logits: Float32Array.of(1, 0), grads: new Map([['w', Float32Array.of(-1, 0)]]) };
     },
-    async evalEpoch() {
-      return { loss: 0.5, acc: 0.5, images: 1, seconds: 0.01 };
-    },
-    async predictVal() {
-      return { logits: new Float32Array(2), labels: new Int32Array(1), paths: ['x'] };
+    valBatches: one,
+    async evalStep() {
+      return { loss: 0.5, logits: Float32Array.of(1, 0) };
     },
     async release() {},
   };
-  const state: LoopState = { epoch: 0, history: createHistory(), best: null, stopReason: null };
+  const state: FitState = { epoch: 0, history: createHistory(), best: null, stopReason: null };
   const bus = new EventBus();
-  bus.attach(createRunContext({ out, config, classes: ['a', 'b'], state, bus, runner: () => runner }));
-  let last: string | null = null;
+  let runBus: RunBus | undefined;
+  const { ctx, tracker } = createRunContext({ out, config, classes: ['a', 'b'], state, runner: () => runner, lastCheckpoint: null, emit: (n, p) => runBus!.emit(n, p) });
+  bus.add(tracker);
   bus.add(checkpointSaver(out));
-  bus.add({ checkpoint: (e) => void (last = e.path) });
-  await assert.rejects(runEpochs({ runner, bus, config, state, checkpointPath: () => last }), (err: unknown) => {
+  runBus = bus.forRun(ctx);
+  await assert.rejects(fit({ runner, bus: runBus, ctx, config, state, numClasses: 2 }), (err: unknown) => {
     assert.ok(err instanceof TrainingError);
     assert.match(err.message, /loss became NaN at epoch 2/);
     assert.match(err.hint ?? '', new RegExp(`last good checkpoint \\(epoch 1\\) is kept at ${join(out, 'checkpoint.bin').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
@@ -95,8 +99,7 @@ for (const mode of ['finetune', 'features'] as const) {
       threads: 1,
       out,
       cacheDir: await tempDir('cache-'),
-      listeners: [{ skipped_image: (e) => void skipped.push(e.path) }],
-    });
+    }, { listeners: [{ skipped_image: (e) => void skipped.push(e.path) }] });
     assert.equal(r.interrupted, false);
     assert.deepEqual([...new Set(skipped)].sort(), [text, truncated].sort());
     assert.equal(skipped.length, 2, 'each bad file is reported once');

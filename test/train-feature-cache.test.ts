@@ -27,11 +27,11 @@ test('features are extracted once and reused by a later run; a changed file chan
   const cacheDir = await tempDir('cache-');
   const base = { model: tinySpec, weights: 'none', mode: 'features', epochs: 2, threads: 1, cacheDir } as const;
   const a = counter();
-  const r1 = await train(root, { ...base, out: await tempDir(), listeners: [a.listener] });
+  const r1 = await train(root, { ...base, out: await tempDir() }, { listeners: [a.listener] });
   assert.equal(a.c.extractPhases, 1);
   assert.equal(r1.featureCache?.hit, false);
   const b = counter();
-  const r2 = await train(root, { ...base, epochs: 3, lr: 0.01, out: await tempDir(), listeners: [b.listener] });
+  const r2 = await train(root, { ...base, epochs: 3, lr: 0.01, out: await tempDir() }, { listeners: [b.listener] });
   assert.equal(b.c.extractPhases, 0, 'no image goes through the backbone again');
   assert.equal(r2.featureCache?.hit, true);
   assert.equal(r2.featureCache?.path, r1.featureCache?.path);
@@ -40,7 +40,7 @@ test('features are extracted once and reused by a later run; a changed file chan
   const f = join(root, 'train', 'red', 'train-0.png');
   writeFileSync(f, readFileSync(join(root, 'train', 'red', 'train-1.png')));
   const c = counter();
-  const r3 = await train(root, { ...base, out: await tempDir(), listeners: [c.listener] });
+  const r3 = await train(root, { ...base, out: await tempDir() }, { listeners: [c.listener] });
   assert.equal(c.c.extractPhases, 1);
   assert.notEqual(r3.featureCache?.path, r1.featureCache?.path);
   assert.equal(readdirSync(cacheDir).filter((n) => n.endsWith('.bin')).length, 2);

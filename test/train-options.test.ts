@@ -32,7 +32,7 @@ test('--unfreeze-last 1 trains only the last stage and the head; --freeze-bn kee
 test('--early-stop 1 stops when val accuracy does not improve, and says so', async () => {
   const root = await makeColourDataset({ train: 6, val: 3 });
   const stops: number[] = [];
-  const r = await train(root, { ...base, mode: 'features', epochs: 6, lr: 1e-9, momentum: 0, earlyStop: 1, out: await tempDir(), cacheDir: await tempDir('cache-'), listeners: [{ early_stop: (e) => void stops.push(e.epoch) }] });
+  const r = await train(root, { ...base, mode: 'features', epochs: 6, lr: 1e-9, optimizer: { momentum: 0 }, earlyStop: 1, out: await tempDir(), cacheDir: await tempDir('cache-') }, { listeners: [{ early_stop: (e) => void stops.push(e.epoch) }] });
   assert.equal(r.history.epochs.length, 2);
   assert.deepEqual(stops, [2]);
   assert.match(r.stoppedEarly ?? '', /not improved for 1 epochs/);
@@ -45,10 +45,10 @@ test('class weights, label smoothing, AdamW + cosine, one-cycle: runs end with f
   for (const opts of [
     { classWeights: 'auto', labelSmoothing: 0.1 },
     { optimizer: 'adamw', scheduler: 'cosine', lr: 1e-2 },
-    { scheduler: 'onecycle', maxLr: 0.1 },
+    { scheduler: { type: 'onecycle', maxLr: 0.1 } },
     { classWeights: [1, 2, 3] },
   ] as TrainOptions[]) {
-    const r = await train(root, { ...base, mode: 'features', ...opts, out: await tempDir(), cacheDir: await tempDir('cache-'), listeners: [{ log: (e) => void logs.push(e.message) }] });
+    const r = await train(root, { ...base, mode: 'features', ...opts, out: await tempDir(), cacheDir: await tempDir('cache-') }, { listeners: [{ log: (e) => void logs.push(e.message) }] });
     assert.ok(r.history.epochs.every((e) => Number.isFinite(e.train_loss) && Number.isFinite(e.val_loss)), JSON.stringify(opts));
   }
   assert.ok(logs.some((l) => /^class weights \(balanced\): blue 1\.000, green 1\.000, red 1\.000$/.test(l)), logs.join('\n'));

@@ -62,7 +62,7 @@ for (const c of cases) {
 
     const part = await tempDir();
     const controller = new AbortController();
-    const first = await train(root, { ...base, out: part, signal: controller.signal, listeners: [abortWhen(controller, c.stop)] });
+    const first = await train(root, { ...base, out: part }, { signal: controller.signal, listeners: [abortWhen(controller, c.stop)] });
     assert.equal(first.interrupted, true);
     assert.equal(first.modelPath, null);
     assert.equal((await readCheckpoint(join(part, 'checkpoint.bin'))).epoch, 2);

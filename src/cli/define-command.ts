@@ -49,12 +49,12 @@ export function defineCommand<F extends Options>(def: CommandDefinition<F>): Com
       }
       const { min, max, describe } = def.positionals;
       if (positionals.length < min || positionals.length > max) {
-        const found = positionals.length === 0 ? 'none' : `${positionals.length}: ${positionals.join(' ')}`;
-        throw new UsageError('E_USAGE', `expected ${describe}, found ${found}`, { hint: `usage: ${usageLine(def)}` });
+        const message = positionals.length === 0 ? `missing ${describe}` : `expected ${describe}, found ${positionals.length}: ${positionals.join(' ')}`;
+        throw new UsageError('E_USAGE', message, { hint: `usage: ${usageLine(def)}` });
       }
       return await def.run({ values: values as FlagValues<F & typeof COMMON>, positionals, io });
     } catch (err) {
-      if (json && err instanceof HeadstartError) io.out(`${JSON.stringify({ event: 'error', code: err.code, category: err.category, message: err.message, hint: err.hint ?? null })}\n`);
+      if (json && err instanceof HeadstartError) io.out(`${JSON.stringify({ event: 'error', code: err.code, message: err.message, hint: err.hint ?? null })}\n`);
       return reportError(err, verbose, io.err);
     }
   };

@@ -136,6 +136,11 @@ export class EventBus {
   }
 }
 
+/** What can fire setup events: the bus before a run, or a run's bus. */
+export interface SetupEmitter {
+  emit<K extends SetupEventName>(name: K, payload: TrainEvents[K]): Promise<void>;
+}
+
 /** The bus of a run: every event, delivered with the run's context. */
 export interface RunBus {
   emit<K extends TrainEventName>(name: K, payload: TrainEvents[K]): Promise<void>;

@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import type { Sample } from '../data/sample.js';
-import type { EventBus } from './events.js';
+import type { SetupEmitter } from './events.js';
 import { featureCacheDir, featureCacheKey, loadOrExtractFeatures, type FeatureSet } from './feature-cache.js';
 import type { ParsedTrainOptions, TrainHooks } from './options.js';
 import { PhaseReporter } from './phase-reporter.js';
@@ -21,7 +21,7 @@ export interface ExtractedFeatures {
 export async function extractFeatures(
   s: RunSetup,
   o: ParsedTrainOptions,
-  bus: EventBus,
+  bus: SetupEmitter,
   hooks: TrainHooks,
   split: { train: readonly Sample[]; val: readonly Sample[] },
   views: number,

@@ -128,7 +128,6 @@ const g = (group: string, help: string, extra: Record<string, unknown> = {}) => 
 
 /** Everything `train(dataRoot, options)` accepts; every field is optional. */
 export const TrainOptionsSchema = z.strictObject({
-  recipe: z.enum(RECIPE_NAMES).default('torchvision').meta(g('model', 'where the defaults come from; explicit options override it')),
   model: z
     .union([z.string().min(1), z.custom<ModelSpec>(isSpec, 'expected a model name or a ModelSpec')])
     .optional()
@@ -139,9 +138,7 @@ export const TrainOptionsSchema = z.strictObject({
     .optional()
     .meta(g('model', ".pth / .safetensors to start from, or `none` for random init (default: the model's pretrained weights, downloaded and cached)", { placeholder: 'FILE' })),
   mode: z.enum(MODES).optional().meta(g('model', 'finetune, features (train only the new classifier on cached features), or auto (decides from the data and a quick linear probe, and says why)')),
-  unfreezeLast: z.int().nonnegative().optional().meta(g('model', 'fine-tune only the last K stages (and the new classifier)', { placeholder: 'K' })),
-  freezeBn: z.boolean().default(false).meta(g('model', 'keep every BatchNorm in inference mode while fine-tuning')),
-  inputSize: z.int().min(8).max(1024).optional().meta(g('model', "crop side fed to the network (default: the model's, e.g. 224); smaller is faster, less accurate")),
+  recipe: z.enum(RECIPE_NAMES).default('torchvision').meta(g('model', 'where the defaults come from; explicit options override it')),
 
   epochs: z.int().positive().optional().meta(g('optimisation', 'epochs to train')),
   batchSize: z.int().positive().optional().meta(g('optimisation', 'images per training step')),
@@ -159,6 +156,10 @@ export const TrainOptionsSchema = z.strictObject({
     .optional()
     .meta(g('optimisation', 'auto (inverse class frequency) or one weight per class: 1,2.5,1', { placeholder: 'W', kind: 'auto-or-numbers' })),
   earlyStop: z.int().positive().optional().meta(g('optimisation', 'stop when val accuracy has not improved for N epochs')),
+
+  unfreezeLast: z.int().nonnegative().optional().meta(g('model', 'fine-tune only the last K stages (and the new classifier)', { placeholder: 'K' })),
+  freezeBn: z.boolean().default(false).meta(g('model', 'keep every BatchNorm in inference mode while fine-tuning')),
+  inputSize: z.int().min(8).max(1024).optional().meta(g('model', "crop side fed to the network (default: the model's, e.g. 224); smaller is faster, less accurate")),
 
   valSplit: z.number().gt(0).lt(1).default(0.2).meta(g('data', 'val fraction when the root has no val/ folder', { placeholder: 'X' })),
   augment: z.boolean().default(true).meta(g('data', 'random augmentation of training images (RandomResizedCrop + flip)', { flagHelp: 'train on the eval transform (no RandomResizedCrop / flip)' })),

@@ -23,7 +23,7 @@ export interface Resumed {
 export async function loadResume(o: ParsedTrainOptions): Promise<{ options: ParsedTrainOptions; resumed?: Resumed }> {
   const dir = typeof o.resume === 'string' ? o.resume : o.resume ? o.out : undefined;
   if (o.resume && !dir) {
-    throw new ConfigError('E_USAGE', '--resume needs the folder of the run to continue', { hint: 'pass --resume <run folder> (or --out <run folder> --resume)' });
+    throw new ConfigError('E_USAGE', '--resume needs the run folder to continue', { hint: 'pass --resume <run folder> (or --out <run folder> --resume)' });
   }
   if (!dir) return { options: o };
   const checkpoint = join(dir, CHECKPOINT_FILE);

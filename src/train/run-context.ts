@@ -1,9 +1,11 @@
 /**
  * The context listeners see inside a run (src/train/events.ts): the run's folder,
  * configuration, classes and history, the last checkpoint written, a stop request, and
- * `snapshot()`, everything a checkpoint holds as of the last finished epoch. It exists only
- * once the run's runner does, so no event of the run can fire without it.
+ * `snapshot()`, everything a checkpoint holds as of the last finished epoch. It is created
+ * with the run's configuration, before the run's first event, so no event of a run fires
+ * without it.
  */
+import { TrainingError } from '../errors.js';
 import { CHECKPOINT_FORMAT, CHECKPOINT_VERSION, cloneTensors, type CheckpointState } from './checkpoint.js';
 import type { TrainContext, TrainListener } from './events.js';
 import type { FitState } from './fit.js';
@@ -15,16 +17,17 @@ export interface RunContextArgs {
   config: ResolvedTrainConfig;
   classes: readonly string[];
   state: FitState;
-  runner: ModeRunner;
+  /** The runner, once created (after feature extraction, a phase of the run). */
+  runner: () => ModeRunner | undefined;
   /** A resumed run's checkpoint, until the run writes its own. */
   lastCheckpoint: string | null;
-  featureKey?: string;
+  featureKey?: () => string | undefined;
   emit: TrainContext['emit'];
 }
 
 /** The context, and the listener that keeps its `lastCheckpoint` current (add it to the bus). */
 export function createRunContext(a: RunContextArgs): { ctx: TrainContext; tracker: TrainListener } {
-  const { state, config, runner } = a;
+  const { state, config } = a;
   let lastCheckpoint = a.lastCheckpoint;
   const ctx: TrainContext = {
     out: a.out,
@@ -40,6 +43,9 @@ export function createRunContext(a: RunContextArgs): { ctx: TrainContext; tracke
       state.stopReason ??= reason;
     },
     snapshot(): CheckpointState {
+      const runner = a.runner();
+      if (!runner) throw new TrainingError('E_INTERNAL', 'snapshot() before the run has its runner (a bug: checkpoints are taken at epoch ends)');
+      const featureKey = a.featureKey?.();
       return {
         format: CHECKPOINT_FORMAT,
         version: CHECKPOINT_VERSION,
@@ -53,7 +59,7 @@ export function createRunContext(a: RunContextArgs): { ctx: TrainContext; tracke
         rng: [config.seed, state.epoch],
         history: state.history,
         best: state.best,
-        ...(a.featureKey ? { featureKey: a.featureKey } : {}),
+        ...(featureKey ? { featureKey } : {}),
       };
     },
     emit: (name, payload) => a.emit(name, payload),

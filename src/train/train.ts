@@ -96,27 +96,52 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
   const out = resolve(resumed?.dir ?? o.out ?? join('runs', `${timestamp()}-${s.spec.name}-${mode}`));
   await mkdir(out, { recursive: true });
 
-  // The runner of the chosen mode (feature extraction first extracts, as its own phase).
+  // The run: its state, context and bus exist before any run event, so none fires without them.
   const state: FitState = { epoch: 0, history: createHistory({ name: mode === 'features' ? 'feature extraction' : 'fine-tuning' }), best: null, stopReason: null };
   let featureCache: TrainResult['featureCache'];
   let featureKey: string | undefined;
+  let runner: ModeRunner | undefined;
+  let runBus: RunBus | undefined;
+  const { ctx, tracker } = createRunContext({
+    out,
+    config,
+    classes: s.classes,
+    state,
+    runner: () => runner,
+    lastCheckpoint: resumed ? resumed.checkpoint : null,
+    featureKey: () => featureKey,
+    emit: (name, payload) => runBus!.emit(name, payload),
+  });
+  bus.add(tracker);
+  bus.add(checkpointSaver(out));
+  if (config.earlyStop !== null) bus.add(earlyStopping(config.earlyStop));
+  runBus = bus.forRun(ctx);
+  const emitPhase = runBus;
+
+  await runBus.emit('run_start', {
+    model: s.spec.name,
+    mode,
+    classes: [...s.classes],
+    train_images: s.folder.train.length,
+    val_images: s.folder.val.length,
+    epochs: config.epochs,
+    start_epoch: (resumed?.state.epoch ?? 0) + 1,
+    out,
+    device: o.device,
+    threads: s.threads,
+  });
+
+  // The runner of the chosen mode (feature extraction first extracts, as a phase of the run).
   const timings: Record<string, number> = {};
-  let runner: ModeRunner;
-  try {
-    runner = await createRunner();
-  } catch (err) {
-    if (!(err instanceof RunInterrupted)) throw err;
-    return finishInterrupted(null);
-  }
   async function createRunner(): Promise<ModeRunner> {
     const classWeights = classWeightsFor(config, s);
     if (mode === 'features') {
-      const f = chosen.features ?? (await extractFeatures(s, o, bus, hooks, s.folder, o.augment ? config.featureViews : 0, onSkip));
+      const f = chosen.features ?? (await extractFeatures(s, o, emitPhase, hooks, s.folder, o.augment ? config.featureViews : 0, onSkip));
       featureCache = { path: f.path, hit: f.hit, seconds: f.seconds };
       featureKey = f.set.key;
       timings['feature extraction'] = f.seconds;
       if (resumed?.state.featureKey && resumed.state.featureKey !== featureKey) {
-        await bus.emit('log', { level: 'warn', message: 'the cached features differ from those the checkpoint was trained on (the data, weights or transform changed)' });
+        await emitPhase.emit('log', { level: 'warn', message: 'the cached features differ from those the checkpoint was trained on (the data, weights or transform changed)' });
       }
       return createHeadRunner({ spec: s.spec, params: s.params, numClasses: s.classes.length, features: f.set, config, classWeights, session: s.session });
     }
@@ -137,45 +162,23 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
       onSkip,
     });
   }
-
-  // The run: its state, context and bus exist together, so no run event fires without them.
-  if (resumed) restoreRun(resumed, runner, state);
-  let runBus: RunBus | undefined;
-  const { ctx, tracker } = createRunContext({
-    out,
-    config,
-    classes: s.classes,
-    state,
-    runner,
-    lastCheckpoint: resumed ? resumed.checkpoint : null,
-    ...(featureKey ? { featureKey } : {}),
-    emit: (name, payload) => runBus!.emit(name, payload),
-  });
-  bus.add(tracker);
-  bus.add(checkpointSaver(out));
-  if (config.earlyStop !== null) bus.add(earlyStopping(config.earlyStop));
-  runBus = bus.forRun(ctx);
-
-  await runBus.emit('run_start', {
-    model: s.spec.name,
-    mode,
-    classes: [...s.classes],
-    train_images: s.folder.train.length,
-    val_images: s.folder.val.length,
-    epochs: config.epochs,
-    start_epoch: (resumed?.state.epoch ?? 0) + 1,
-    out,
-    device: o.device,
-    threads: s.threads,
-  });
-  if (resumed) await runBus.emit('log', { level: 'info', message: `resuming ${out} after epoch ${resumed.state.epoch}` });
+  try {
+    runner = await createRunner();
+  } catch (err) {
+    if (!(err instanceof RunInterrupted)) throw err;
+    return finishInterrupted();
+  }
+  if (resumed) {
+    restoreRun(resumed, runner, state);
+    await runBus.emit('log', { level: 'info', message: `resuming ${out} after epoch ${resumed.state.epoch}` });
+  }
 
   try {
     await fit({ runner, bus: runBus, ctx, config, state, numClasses: s.classes.length, signal: hooks.signal });
   } catch (err) {
     await runner.release();
     if (!(err instanceof RunInterrupted)) throw err;
-    return finishInterrupted(runBus);
+    return finishInterrupted();
   }
 
   // Outputs: the best weights, their val predictions, model.onnx, curves, report, config.json.
@@ -224,14 +227,13 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
   }
 
   /** An interrupted run keeps its history and checkpoint, and says how to continue. */
-  async function finishInterrupted(runBus: RunBus | null): Promise<TrainResult> {
+  async function finishInterrupted(): Promise<TrainResult> {
     if (state.history.epochs.length) await writeHistoryFiles(out, state.history);
-    const checkpoint = runBus ? ctx.lastCheckpoint : null;
+    const checkpoint = ctx.lastCheckpoint;
     const message = checkpoint
       ? `interrupted: epoch ${state.epoch} is saved in ${checkpoint}; continue with: headstart train ${dataRoot} --resume ${out}`
       : 'interrupted before the first epoch finished: nothing to resume';
-    const payload = { epoch: state.epoch, checkpoint, message };
-    await (runBus ? runBus.emit('interrupted', payload) : bus.emit('interrupted', payload));
+    await emitPhase.emit('interrupted', { epoch: state.epoch, checkpoint, message });
     const best = bestEpoch(state.history);
     return { ...base(), modelPath: null, history: state.history, bestValAcc: best?.val_acc ?? 0, bestEpoch: best?.epoch ?? 0, seconds: (performance.now() - started) / 1000, interrupted: true, stoppedEarly: null };
   }

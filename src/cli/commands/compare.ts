@@ -25,7 +25,7 @@ export const compareCommand = defineCommand({
   name: 'compare',
   usage: compareUsage,
   flags: COMPARE_FLAGS,
-  positionals: { min: 1, max: 1, describe: 'one <data> folder' },
+  positionals: { min: 1, max: 1, describe: 'the <data> folder' },
   async run({ values, positionals, io }) {
     const options = trainOptionsFromFlags(values, COMPARE_FLAG_SPECS);
     const json = Boolean(values.json);

@@ -78,7 +78,7 @@ export const trainCommand = defineCommand({
   name: 'train',
   usage: trainUsage,
   flags: TRAIN_FLAGS,
-  positionals: { min: 1, max: 1, describe: 'one <data> folder' },
+  positionals: { min: 1, max: 1, describe: 'the <data> folder' },
   normalize: normaliseResume,
   async run({ values, positionals, io }) {
     const options = trainOptionsFromFlags(values);
