@@ -49,9 +49,9 @@ test('headstart models: a table with one row per model, filtered by name', async
   assert.match(one.stdout, /mobilenet_v3_large-8738ca79\.pth/);
 });
 
-test('headstart models: an unknown model exits 1 naming the choices; a bad flag exits 2', async () => {
+test('headstart models: an unknown model (an invalid value) and a bad flag exit 2, naming the choices', async () => {
   const io = capture();
-  assert.equal(await modelsCommand(['resnet19'], io), 1);
+  assert.equal(await modelsCommand(['resnet19'], io), 2);
   assert.match(io.stderr, /Unknown model `resnet19`.*resnet18/);
   const bad = capture();
   assert.equal(await modelsCommand(['--jsn'], bad), 2);

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { processIO, type CommandIO } from './command-io.js';
 import { HEADSTART_VERSION } from '../version.js';
 import { closest } from './usage.js';
+import { HeadstartError } from '../errors.js';
 
 
 /** Command name -> one-line summary (the module is ./commands/<name>.js). */
@@ -45,7 +46,7 @@ async function loadCommand(name: string): Promise<CommandFn> {
   // A computed specifier: each command module is loaded only when it runs.
   const mod = (await import(`./commands/${name}.js`)) as Record<string, unknown>;
   const fn = mod[`${name}Command`];
-  if (typeof fn !== 'function') throw new Error(`src/cli/commands/${name}.ts does not export ${name}Command`);
+  if (typeof fn !== 'function') throw new HeadstartError('E_INTERNAL', `src/cli/commands/${name}.ts does not export ${name}Command (a bug in this build)`);
   return fn as CommandFn;
 }
 

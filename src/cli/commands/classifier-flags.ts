@@ -12,13 +12,13 @@ function jsonOrFile(value: string, flag: string): unknown {
     try {
       text = readFileSync(value, 'utf8');
     } catch (err) {
-      throw new UsageError(`--${flag}: cannot read \`${value}\`: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { hint: 'give inline JSON or the path of a .json file' });
+      throw new UsageError('E_READ_FAILED', `--${flag}: cannot read \`${value}\`: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { hint: 'give inline JSON or the path of a .json file' });
     }
   }
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new UsageError(`--${flag} is not valid JSON: ${(err as Error).message}`);
+    throw new UsageError('E_BAD_OPTION', `--${flag} is not valid JSON: ${(err as Error).message}`);
   }
 }
 
@@ -26,11 +26,11 @@ export function parseClassesFlag(value: string | undefined): string[] | undefine
   if (value === undefined) return undefined;
   if (value.endsWith('.json')) {
     const v = jsonOrFile(value, 'classes');
-    if (!Array.isArray(v) || !v.every((c) => typeof c === 'string')) throw new UsageError('--classes file must hold a JSON array of class names');
+    if (!Array.isArray(v) || !v.every((c) => typeof c === 'string')) throw new UsageError('E_BAD_OPTION', '--classes file must hold a JSON array of class names');
     return v;
   }
   const names = value.split(',').map((c) => c.trim());
-  if (names.some((c) => c === '')) throw new UsageError(`--classes has an empty name in \`${value}\``, { hint: 'give comma-separated names, e.g. --classes cat,dog' });
+  if (names.some((c) => c === '')) throw new UsageError('E_BAD_OPTION', `--classes has an empty name in \`${value}\``, { hint: 'give comma-separated names, e.g. --classes cat,dog' });
   return names;
 }
 
@@ -38,7 +38,7 @@ export function parsePreprocessFlag(value: string | undefined): PreprocessSpec |
   if (value === undefined) return undefined;
   const r = PreprocessSpecSchema.safeParse(jsonOrFile(value, 'preprocess'));
   if (!r.success) {
-    throw new UsageError(`--preprocess: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, {
+    throw new UsageError('E_BAD_OPTION', `--preprocess: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, {
       hint: '{"inputSize":224,"resizeSize":256,"mean":[0.485,0.456,0.406],"std":[0.229,0.224,0.225],"interpolation":"bilinear"}',
     });
   }

@@ -5,11 +5,10 @@
  * Exit code: 0 usable (with or without warnings), 1 not usable or a failure, 2 bad usage.
  */
 import cliProgress from 'cli-progress';
-import { parseArgs } from 'node:util';
 import { doctor } from '../../data/doctor.js';
 import { formatDoctorReport } from '../../data/format-doctor-report.js';
-import { HeadstartError } from '../../errors.js';
-import { processIO, type CommandIO } from '../command-io.js';
+import { defineCommand } from '../define-command.js';
+import { UsageError } from '../usage.js';
 
 const USAGE = `usage: headstart doctor <dataset> [options]
 
@@ -37,77 +36,56 @@ const OPTIONS = {
   imbalance: { type: 'string' },
   concurrency: { type: 'string' },
   all: { type: 'boolean' },
-  verbose: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
-
-class UsageError extends Error {}
 
 function number(value: string | undefined, flag: string, check: (n: number) => boolean, what: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isFinite(n) || !check(n)) throw new UsageError(`--${flag} must be ${what}, found \`${value}\``);
+  if (!Number.isFinite(n) || !check(n)) throw new UsageError('E_BAD_OPTION', `--${flag} must be ${what}, found \`${value}\``);
   return n;
 }
 
-export async function doctorCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
-  const verbose = argv.includes('--verbose');
-  let bar: cliProgress.SingleBar | undefined;
-  try {
-    let parsed;
+export const doctorCommand = defineCommand({
+  name: 'doctor',
+  usage: USAGE,
+  flags: OPTIONS,
+  positionals: { min: 1, max: 1, describe: 'one <dataset> folder' },
+  async run({ values, positionals, io }) {
+    let bar: cliProgress.SingleBar | undefined;
     try {
-      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-    } catch (err) {
-      throw new UsageError(`${(err as Error).message.split(/\.\s/)[0]} (valid flags: ${Object.keys(OPTIONS).map((k) => `--${k}`).join(', ')})`);
-    }
-    const { values, positionals } = parsed;
-    if (values.help) {
-      io.out(`${USAGE}\n`);
-      return 0;
-    }
-    if (positionals.length !== 1) throw new UsageError(`expected one <dataset> folder, found ${positionals.length} argument(s)`);
-    const inputSize = number(values['input-size'], 'input-size', (n) => Number.isInteger(n) && n > 0, 'a positive whole number');
-    const largeMp = number(values['large-mp'], 'large-mp', (n) => n > 0, 'a positive number of megapixels');
-    const imbalanceRatio = number(values.imbalance, 'imbalance', (n) => n >= 1, 'a ratio >= 1');
-    const concurrency = number(values.concurrency, 'concurrency', (n) => Number.isInteger(n) && n > 0, 'a positive whole number');
+      const inputSize = number(values['input-size'], 'input-size', (n) => Number.isInteger(n) && n > 0, 'a positive whole number');
+      const largeMp = number(values['large-mp'], 'large-mp', (n) => n > 0, 'a positive number of megapixels');
+      const imbalanceRatio = number(values.imbalance, 'imbalance', (n) => n >= 1, 'a ratio >= 1');
+      const concurrency = number(values.concurrency, 'concurrency', (n) => Number.isInteger(n) && n > 0, 'a positive whole number');
 
-    if (io.tty) {
-      bar = new cliProgress.SingleBar(
-        { stream: process.stderr, format: ' doctor [{bar}] {value}/{total} files | ETA {eta_formatted}', barsize: 30, hideCursor: true, clearOnComplete: true, fps: 8 },
-        cliProgress.Presets.shades_classic,
-      );
-    }
-    let started = false;
-    const report = await doctor(positionals[0], {
-      inputSize,
-      largePixels: largeMp === undefined ? undefined : Math.round(largeMp * 1e6),
-      imbalanceRatio,
-      concurrency,
-      onProgress: bar
-        ? (done, total) => {
-            if (!started) {
-              bar!.start(total, 0);
-              started = true;
+      if (io.tty) {
+        bar = new cliProgress.SingleBar(
+          { stream: process.stderr, format: ' doctor [{bar}] {value}/{total} files | ETA {eta_formatted}', barsize: 30, hideCursor: true, clearOnComplete: true, fps: 8 },
+          cliProgress.Presets.shades_classic,
+        );
+      }
+      let started = false;
+      const report = await doctor(positionals[0], {
+        inputSize,
+        largePixels: largeMp === undefined ? undefined : Math.round(largeMp * 1e6),
+        imbalanceRatio,
+        concurrency,
+        onProgress: bar
+          ? (done, total) => {
+              if (!started) {
+                bar!.start(total, 0);
+                started = true;
+              }
+              bar!.update(done);
             }
-            bar!.update(done);
-          }
-        : undefined,
-    });
-    bar?.stop();
-    bar = undefined;
-    io.out(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatDoctorReport(report, { maxPerKind: values.all ? Infinity : 20 })}\n`);
-    return report.verdict === 'errors' ? 1 : 0;
-  } catch (err) {
-    bar?.stop();
-    if (err instanceof UsageError) {
-      io.err(`error: ${err.message}\n(see \`headstart doctor --help\`)\n`);
-      return 2;
+          : undefined,
+      });
+      bar?.stop();
+      bar = undefined;
+      io.out(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatDoctorReport(report, { maxPerKind: values.all ? Infinity : 20 })}\n`);
+      return report.verdict === 'errors' ? 1 : 0;
+    } finally {
+      bar?.stop();
     }
-    if (err instanceof HeadstartError) {
-      io.err(`error: ${err.toLine()}\n`);
-      if (verbose && err.stack) io.err(`${err.stack}\n`);
-      return 1;
-    }
-    throw err;
-  }
-}
+  },
+});

@@ -4,8 +4,8 @@
  */
 import { evaluate } from '../../infer/evaluate.js';
 import { evaluationJson, formatEvaluation } from '../../infer/format-evaluation.js';
-import { processIO, type CommandIO } from '../command-io.js';
-import { choiceFlag, intFlag, parseFlags, reportError, UsageError } from '../usage.js';
+import { defineCommand } from '../define-command.js';
+import { choiceFlag, intFlag } from '../usage.js';
 import { parseClassesFlag, parsePreprocessFlag } from './classifier-flags.js';
 
 const USAGE = `usage: headstart evaluate <model.onnx> <dir> [options]
@@ -36,19 +36,14 @@ const OPTIONS = {
   device: { type: 'string' },
   classes: { type: 'string' },
   preprocess: { type: 'string' },
-  verbose: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
-export async function evaluateCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
-  const verbose = argv.includes('--verbose');
-  try {
-    const { values, positionals } = parseFlags(argv, OPTIONS, 'evaluate');
-    if (values.help) {
-      io.out(`${USAGE}\n`);
-      return 0;
-    }
-    if (positionals.length !== 2) throw new UsageError(`expected <model.onnx> <dir>, found ${positionals.length} argument(s)`);
+export const evaluateCommand = defineCommand({
+  name: 'evaluate',
+  usage: USAGE,
+  flags: OPTIONS,
+  positionals: { min: 2, max: 2, describe: '<model.onnx> <dir>' },
+  async run({ values, positionals, io }) {
     const [modelPath, dir] = positionals;
     const progress = io.tty && !values.json;
     const mistakes = intFlag(values.mistakes, 'mistakes', 0);
@@ -71,7 +66,5 @@ export async function evaluateCommand(argv: string[], io: CommandIO = processIO)
     }
     for (const s of result.skipped) io.err(`warning: skipped ${s.path}: ${s.reason}\n`);
     return 0;
-  } catch (err) {
-    return reportError(err, verbose, io.err);
-  }
-}
+  },
+});

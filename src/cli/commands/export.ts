@@ -3,8 +3,8 @@
  * whole network as one standalone ONNX file (input: the normalised NCHW float32 image batch).
  */
 import { exportModel } from '../../infer/export.js';
-import { processIO, type CommandIO } from '../command-io.js';
-import { choiceFlag, intFlag, parseFlags, reportError, UsageError } from '../usage.js';
+import { defineCommand } from '../define-command.js';
+import { intFlag, UsageError } from '../usage.js';
 import { parseClassesFlag } from './classifier-flags.js';
 
 const USAGE = `usage: headstart export --model <name> --out <file.onnx> [options]
@@ -33,21 +33,16 @@ const OPTIONS = {
   classes: { type: 'string' },
   seed: { type: 'string' },
   json: { type: 'boolean' },
-  verbose: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
-export async function exportCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
-  const verbose = argv.includes('--verbose');
-  try {
-    const { values, positionals } = parseFlags(argv, OPTIONS, 'export');
-    if (values.help) {
-      io.out(`${USAGE}\n`);
-      return 0;
-    }
-    if (positionals.length > 0) throw new UsageError(`unexpected argument(s): ${positionals.join(' ')}`);
-    if (!values.model) throw new UsageError('--model is required');
-    if (!values.out) throw new UsageError('--out is required');
+export const exportCommand = defineCommand({
+  name: 'export',
+  usage: USAGE,
+  flags: OPTIONS,
+  positionals: { min: 0, max: 0, describe: 'no arguments besides the flags' },
+  async run({ values, positionals, io }) {
+    if (!values.model) throw new UsageError('E_USAGE', '--model is required', { hint: 'e.g. --model resnet18 (see `headstart models`)' });
+    if (!values.out) throw new UsageError('E_USAGE', '--out is required', { hint: 'the .onnx file to write, e.g. --out model.onnx' });
     const seed = intFlag(values.seed, 'seed', 0);
     const result = await exportModel(values.model, values.out, {
       weights: values.weights,
@@ -63,7 +58,5 @@ export async function exportCommand(argv: string[], io: CommandIO = processIO): 
       io.out(`wrote ${result.path}: ${result.model}, ${result.numClasses} classes, ${result.loaded} tensors from ${result.weights}${result.reinitialised.length ? `, re-initialised ${result.reinitialised.join(', ')}` : ''}\n`);
     }
     return 0;
-  } catch (err) {
-    return reportError(err, verbose, io.err);
-  }
-}
+  },
+});

@@ -1,14 +1,12 @@
 /**
  * headstart models [name...]: the architectures headstart knows, with parameter counts,
  * feature dimension, input preprocessing and where their pretrained weights come from.
- * Exit code: 0 listed, 1 unknown model, 2 bad usage.
+ * Exit code: 0 listed, 2 unknown model or bad usage.
  */
-import { parseArgs } from 'node:util';
-import { HeadstartError } from '../../errors.js';
 import type { ModelSummary } from '../../models/model-summary.js';
 import { summarizeModel } from '../../models/model-summary.js';
 import { getModel, listModels } from '../../models/registry.js';
-import { processIO, type CommandIO } from '../command-io.js';
+import { defineCommand } from '../define-command.js';
 
 const USAGE = `usage: headstart models [name...] [options]
 
@@ -21,15 +19,11 @@ options:
   --verbose            print stack traces on errors
   -h, --help           this help
 
-exit code: 0 listed, 1 unknown model, 2 bad usage`;
+exit code: 0 listed, 2 unknown model or bad usage`;
 
 const OPTIONS = {
   json: { type: 'boolean' },
-  verbose: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
-
-class UsageError extends Error {}
 
 const millions = (n: number) => `${(n / 1e6).toFixed(2)} M`;
 
@@ -63,34 +57,15 @@ export function formatModels(summaries: readonly ModelSummary[]): string {
   return lines.join('\n');
 }
 
-export async function modelsCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
-  const verbose = argv.includes('--verbose');
-  try {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-    } catch (err) {
-      throw new UsageError(`${(err as Error).message.split(/\.\s/)[0]} (valid flags: ${Object.keys(OPTIONS).map((k) => `--${k}`).join(', ')})`);
-    }
-    const { values, positionals } = parsed;
-    if (values.help) {
-      io.out(`${USAGE}\n`);
-      return 0;
-    }
+export const modelsCommand = defineCommand({
+  name: 'models',
+  usage: USAGE,
+  flags: OPTIONS,
+  positionals: { min: 0, max: Infinity, describe: 'model names' },
+  async run({ values, positionals, io }) {
     const specs = positionals.length > 0 ? positionals.map((n) => getModel(n)) : listModels();
     const summaries = specs.map(summarizeModel);
     io.out(values.json ? `${JSON.stringify(summaries, null, 2)}\n` : `${formatModels(summaries)}\n`);
     return 0;
-  } catch (err) {
-    if (err instanceof UsageError) {
-      io.err(`error: ${err.message}\n(see \`headstart models --help\`)\n`);
-      return 2;
-    }
-    if (err instanceof HeadstartError) {
-      io.err(`error: ${err.toLine()}\n`);
-      if (verbose && err.stack) io.err(`${err.stack}\n`);
-      return 1;
-    }
-    throw err;
-  }
-}
+  },
+});

@@ -3,12 +3,12 @@
  * CSV or JSON; --kaggle writes the Dogs vs Cats submission (id,label).
  */
 import { writeFile } from 'node:fs/promises';
-import { ConfigError } from '../../errors.js';
+import { IOError } from '../../errors.js';
 import { formatPredictionsTable, predictionsCsv, predictionsJson } from '../../infer/format-predictions.js';
 import { kaggleCsv } from '../../infer/kaggle-csv.js';
 import { predict } from '../../infer/predict.js';
-import { processIO, type CommandIO } from '../command-io.js';
-import { choiceFlag, intFlag, parseFlags, reportError, UsageError } from '../usage.js';
+import { defineCommand } from '../define-command.js';
+import { choiceFlag, intFlag } from '../usage.js';
 import { parseClassesFlag, parsePreprocessFlag } from './classifier-flags.js';
 
 const USAGE = `usage: headstart predict <model.onnx> <image|folder>... [options]
@@ -39,19 +39,14 @@ const OPTIONS = {
   device: { type: 'string' },
   classes: { type: 'string' },
   preprocess: { type: 'string' },
-  verbose: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
-export async function predictCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
-  const verbose = argv.includes('--verbose');
-  try {
-    const { values, positionals } = parseFlags(argv, OPTIONS, 'predict');
-    if (values.help) {
-      io.out(`${USAGE}\n`);
-      return 0;
-    }
-    if (positionals.length < 2) throw new UsageError(positionals.length === 0 ? 'missing <model.onnx> and images' : 'missing the images (files or folders) to classify');
+export const predictCommand = defineCommand({
+  name: 'predict',
+  usage: USAGE,
+  flags: OPTIONS,
+  positionals: { min: 2, max: Infinity, describe: '<model.onnx> and the images (files or folders) to classify' },
+  async run({ values, positionals, io }) {
     const format = choiceFlag(values.format, 'format', ['table', 'csv', 'json'] as const) ?? 'table';
     const [modelPath, ...inputs] = positionals;
     const progress = io.tty && format === 'table' && !values.kaggle;
@@ -71,7 +66,7 @@ export async function predictCommand(argv: string[], io: CommandIO = processIO):
       try {
         await writeFile(values.kaggle, csv);
       } catch (err) {
-        throw new ConfigError(`Cannot write \`${values.kaggle}\`: ${(err as Error).message}`, { hint: 'check that the folder exists and is writable', cause: err });
+        throw new IOError('E_WRITE_FAILED', `Cannot write \`${values.kaggle}\`: ${(err as Error).message}`, { hint: 'check that the folder exists and is writable', cause: err });
       }
       io.out(`wrote ${result.predictions.length} rows (id, P(${result.classes[1]})) to ${values.kaggle}\n`);
     } else if (format === 'csv') io.out(predictionsCsv(result));
@@ -79,7 +74,5 @@ export async function predictCommand(argv: string[], io: CommandIO = processIO):
     else io.out(formatPredictionsTable({ ...result, skipped: [] }));
     for (const s of result.skipped) io.err(`warning: skipped ${s.path}: ${s.reason}\n`);
     return 0;
-  } catch (err) {
-    return reportError(err, verbose, io.err);
-  }
-}
+  },
+});
