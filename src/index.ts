@@ -12,7 +12,9 @@ export { evaluate, type EvaluateOptions, type EvaluateResult } from './infer/eva
 export { exportModel, type ExportOptions, type ExportResult } from './infer/export.js';
 export { readClassifier, readClassifierMetadataFromBytes, writeClassifier, type ClassifierMetadata } from './infer/model-file.js';
 export { getModel, listModels, registerModel } from './models/registry.js';
-export type { ModelSpec } from './models/model-spec.js';
+export type { ModelSpec, ModelPreprocess, BuiltinWeights } from './models/model-spec.js';
+/** What a ModelSpec's `features` builds the network with (see CONTRIBUTING.md: adding a model). */
+export { NetBuilder } from './models/net-builder.js';
 export { scanImageFolder, type ImageFolder } from './data/image-folder.js';
 export { doctor, type DoctorOptions, type DoctorReport } from './data/doctor.js';
 
@@ -21,6 +23,7 @@ export {
   TrainOptionsSchema,
   CompareOptionsSchema,
   type TrainOptions,
+  type TrainHooks,
   type CompareOptions,
   type ResolvedTrainConfig,
   type TrainMode,
@@ -33,7 +36,10 @@ export { earlyStopping } from './train/listeners/early-stopping.js';
 export { readCheckpoint, type CheckpointState } from './train/checkpoint.js';
 export { historyFromJson, type History, type EpochRecord } from './metrics/history.js';
 export {
+  ERROR_CODES,
+  type ErrorCode,
   HeadstartError,
+  IOError,
   ConfigError,
   DataError,
   WeightsError,
