@@ -14,6 +14,7 @@ import { createLoader } from '../data/loader.js';
 import { Session } from '../engine/session.js';
 import { flipBatchHorizontal } from './flip-batch.js';
 import { readClassifier, type ClassifierFile, type ClassifierMetadata } from './model-file.js';
+import { softmaxRowInto } from '../metrics/classification.js';
 
 export const ClassifierOptionsSchema = z.strictObject({
   /** Intra-op threads of ONNX Runtime (default: all cores). */
@@ -62,16 +63,7 @@ export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, whe
 
 /** Row-wise softmax of logits [n, k] into out (float32), stably. */
 function softmaxInto(logits: ArrayLike<number>, n: number, k: number, out: Float32Array, scale = 1, accumulate = false): void {
-  for (let r = 0; r < n; r++) {
-    let max = -Infinity;
-    for (let c = 0; c < k; c++) max = Math.max(max, logits[r * k + c]);
-    let sum = 0;
-    for (let c = 0; c < k; c++) sum += Math.exp(logits[r * k + c] - max);
-    for (let c = 0; c < k; c++) {
-      const p = (Math.exp(logits[r * k + c] - max) / sum) * scale;
-      out[r * k + c] = accumulate ? out[r * k + c] + p : p;
-    }
-  }
+  for (let r = 0; r < n; r++) softmaxRowInto(logits, r, k, out, scale, accumulate);
 }
 
 export class Classifier {

@@ -10,7 +10,7 @@ import { ConfigError, DataError } from '../errors.js';
 import { compareCodePoints } from '../data/compare-code-points.js';
 import { readDatasetLayout, type SplitListing } from '../data/dataset-layout.js';
 import { PreprocessSpecSchema } from '../data/preprocess.js';
-import { classificationMetrics, type ClassificationMetrics } from '../metrics/classification.js';
+import { argmaxRow, classificationMetrics, type ClassificationMetrics } from '../metrics/classification.js';
 import { Classifier, parseOptions, type SkippedImage } from './classifier.js';
 import type { ClassifierMetadata } from './model-file.js';
 
@@ -112,8 +112,7 @@ export async function evaluate(modelPath: string, dir: string, options?: Evaluat
     const wrong: Mistake[] = [];
     images.forEach((img, i) => {
       labels[i] = labelOf.get(img.path)!;
-      let best = 0;
-      for (let c = 1; c < k; c++) if (img.probabilities[c] > img.probabilities[best]) best = c;
+      const best = argmaxRow(img.probabilities, 0, k);
       predicted[i] = best;
       if (best !== labels[i]) wrong.push({ path: img.path, label: classes[labels[i]], predicted: classes[best], probability: img.probabilities[best] });
     });

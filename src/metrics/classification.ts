@@ -310,36 +310,46 @@ function checkLogits(logits: ArrayLike<number>, numClasses: number, where: strin
   return logits.length / numClasses;
 }
 
+/** log(sum(exp(row))) of row `r` of a row-major [N, k] matrix, computed stably. */
+export function logSumExpRow(m: ArrayLike<number>, r: number, k: number): number {
+  const o = r * k;
+  let max = -Infinity;
+  for (let c = 0; c < k; c++) max = Math.max(max, m[o + c]);
+  let sum = 0;
+  for (let c = 0; c < k; c++) sum += Math.exp(m[o + c] - max);
+  return max + Math.log(sum);
+}
+
+/** Softmax of row `r` of a row-major [N, k] matrix, times `scale`, into `out` at the same place (added with `accumulate`). */
+export function softmaxRowInto(m: ArrayLike<number>, r: number, k: number, out: Float32Array | Float64Array, scale = 1, accumulate = false): void {
+  const o = r * k;
+  const lse = logSumExpRow(m, r, k);
+  for (let c = 0; c < k; c++) {
+    const p = Math.exp(m[o + c] - lse) * scale;
+    out[o + c] = accumulate ? out[o + c] + p : p;
+  }
+}
+
 /** Row-wise softmax of a row-major [N, C] batch, computed stably in float64. */
 export function softmax(logits: ArrayLike<number>, numClasses: number): Float64Array {
   const n = checkLogits(logits, numClasses, 'softmax');
   const out = new Float64Array(logits.length);
-  for (let r = 0; r < n; r++) {
-    const o = r * numClasses;
-    let max = -Infinity;
-    for (let c = 0; c < numClasses; c++) max = Math.max(max, logits[o + c]);
-    let sum = 0;
-    for (let c = 0; c < numClasses; c++) {
-      const e = Math.exp(logits[o + c] - max);
-      out[o + c] = e;
-      sum += e;
-    }
-    for (let c = 0; c < numClasses; c++) out[o + c] /= sum;
-  }
+  for (let r = 0; r < n; r++) softmaxRowInto(logits, r, numClasses, out);
   return out;
+}
+
+/** Index of the largest of row `r` of a row-major [N, k] matrix (the first one on ties). */
+export function argmaxRow(m: ArrayLike<number>, r: number, k: number): number {
+  const o = r * k;
+  let best = 0;
+  for (let c = 1; c < k; c++) if (m[o + c] > m[o + best]) best = c;
+  return best;
 }
 
 /** Index of the largest logit in each row (the first one on ties). */
 export function argmaxRows(logits: ArrayLike<number>, numClasses: number): Int32Array {
   const n = checkLogits(logits, numClasses, 'argmaxRows');
-  const out = new Int32Array(n);
-  for (let r = 0; r < n; r++) {
-    const o = r * numClasses;
-    let best = 0;
-    for (let c = 1; c < numClasses; c++) if (logits[o + c] > logits[o + best]) best = c;
-    out[r] = best;
-  }
-  return out;
+  return Int32Array.from({ length: n }, (_, r) => argmaxRow(logits, r, numClasses));
 }
 
 /**

@@ -6,6 +6,7 @@
  * Everything else — the epochs, phases, scheduler stepping, the non-finite check, the best
  * weights, events — is the loop's, the same for every mode.
  */
+import { argmaxRow, logSumExpRow } from '../metrics/classification.js';
 import type { LrScheduler } from '../optim/lr-scheduler.js';
 import type { Gradients, Optimizer } from '../optim/optimizer.js';
 import type { NamedTensors } from '../tensor.js';
@@ -79,25 +80,13 @@ export class PhaseMeter {
   }
 }
 
-/** Index of the largest of row `i` of a row-major [N, k] matrix (the first of equals). */
-export function argmaxRow(m: ArrayLike<number>, i: number, k: number): number {
-  const o = i * k;
-  let best = 0;
-  for (let c = 1; c < k; c++) if (m[o + c] > m[o + best]) best = c;
-  return best;
-}
-
 /** Mean softmax cross-entropy of logits against targets built by crossEntropyCoefficients (sum of C * -log p). */
 export function coefficientLoss(logits: Float32Array, coefficients: Float32Array, numClasses: number): number {
   const n = logits.length / numClasses;
   let loss = 0;
   for (let i = 0; i < n; i++) {
     const o = i * numClasses;
-    let max = -Infinity;
-    for (let c = 0; c < numClasses; c++) max = Math.max(max, logits[o + c]);
-    let sum = 0;
-    for (let c = 0; c < numClasses; c++) sum += Math.exp(logits[o + c] - max);
-    const lse = max + Math.log(sum);
+    const lse = logSumExpRow(logits, i, numClasses);
     for (let c = 0; c < numClasses; c++) loss += coefficients[o + c] * (lse - logits[o + c]);
   }
   return loss;
