@@ -125,6 +125,12 @@ export const TrainOptionsSchema = z.strictObject({
   cacheDir: z.string().min(1).optional(),
   /** Crop side fed to the network (default: the model's); smaller is faster, less accurate. */
   inputSize: z.int().min(8).max(1024).optional(),
+  /** --model x.onnx: the value at which its classifier is cut (default: the input of its last Gemm/MatMul). */
+  cut: z.string().min(1).optional(),
+  /** Normalisation and resize side (default: the model's; for an .onnx model, its metadata, else ImageNet's). */
+  mean: z.tuple([z.number(), z.number(), z.number()]).optional(),
+  std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]).optional(),
+  resizeSize: z.int().min(8).max(2048).optional(),
   /** Random augmentation of training images (RandomResizedCrop + flip); false uses the eval transform. */
   augment: z.boolean().default(true),
   /** Event listeners (objects of handlers keyed by event name). */

@@ -13,6 +13,9 @@ export { exportModel, type ExportOptions, type ExportResult } from './infer/expo
 export { readClassifier, readClassifierMetadataFromBytes, writeClassifier, type ClassifierMetadata } from './infer/model-file.js';
 export { getModel, listModels, registerModel } from './models/registry.js';
 export type { ModelSpec } from './models/model-spec.js';
+export { onnxBackboneSpec, isOnnxModelPath } from './models/onnx-backbone.js';
+export type { OnnxBackboneOptions } from './models/onnx-backbone.js';
+export { readOnnxFile } from './weights/onnx-file.js';
 export { scanImageFolder, type ImageFolder } from './data/image-folder.js';
 export { doctor, type DoctorOptions, type DoctorReport } from './data/doctor.js';
 

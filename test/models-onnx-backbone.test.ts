@@ -189,3 +189,26 @@ test('external data: read from beside the model; a path that leaves its folder i
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('headstart train --model x.onnx --mode features: trains on the imported backbone and records its preprocessing in config.json', async (t) => {
+  if (skip) return t.skip(skip);
+  const { makeColourDataset, tempDir } = await import('./train-fixtures.js');
+  const data = await makeColourDataset({ train: 4, val: 2, size: 24 });
+  const out = await tempDir();
+  try {
+    const p = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'train', data, '--model', path.join(dir, 'resnet18.onnx'), '--mode', 'features', '--epochs', '1', '--batch-size', '4', '--threads', '2', '--mean', '0.5,0.5,0.5', '--std', '0.25,0.25,0.25', '--out', out, '--cache-dir', path.join(out, 'cache'), '--json'],
+      { encoding: 'utf8', timeout: 300_000 },
+    );
+    assert.equal(p.status, 0, p.stderr);
+    const config = JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8'));
+    assert.match(JSON.stringify(config), /resnet18\.onnx/);
+    assert.deepEqual(config.preprocess?.mean, [0.5, 0.5, 0.5], JSON.stringify(config));
+    assert.deepEqual(config.preprocess?.std, [0.25, 0.25, 0.25]);
+    assert.equal(config.preprocess?.inputSize, SIZE, 'the input size comes from the model file');
+  } finally {
+    rmSync(data, { recursive: true, force: true });
+    rmSync(out, { recursive: true, force: true });
+  }
+});

@@ -36,6 +36,10 @@ export const TRAIN_FLAGS = {
   'early-stop': { type: 'string' },
   'feature-views': { type: 'string' },
   'input-size': { type: 'string' },
+  cut: { type: 'string' },
+  mean: { type: 'string' },
+  std: { type: 'string' },
+  'resize-size': { type: 'string' },
   'no-augment': { type: 'boolean' },
   'cache-dir': { type: 'string' },
   json: { type: 'boolean' },
@@ -50,7 +54,13 @@ export const COMPARE_FLAGS = (() => {
 
 export const TRAIN_FLAG_HELP = `model and weights:
   --model NAME          architecture (default resnet18; see \`headstart models\`);
-                        mobilenet_v2_offline needs no download
+                        mobilenet_v2_offline needs no download; or path/to/classifier.onnx
+                        (any ONNX image classifier as the backbone, its head cut off)
+  --cut VALUE           with --model x.onnx: the value at which to cut (default: the
+                        input of its last Gemm/MatMul)
+  --mean R,G,B --std R,G,B  normalisation (default: the model's; for x.onnx its metadata,
+                        else ImageNet's)
+  --resize-size N       resize side before the center crop (default: the model's)
   --weights FILE        .pth / .safetensors to start from, or \`none\` for random init
                         (default: the model's pretrained weights, downloaded and cached)
   --mode M              finetune (default), features, or auto (decides from the data
@@ -150,6 +160,10 @@ export function trainOptionsFromFlags(v: TrainFlagValues): TrainOptions {
     earlyStop: intFlag(v['early-stop'], 'early-stop'),
     featureViews: intFlag(v['feature-views'], 'feature-views', 0),
     inputSize: intFlag(v['input-size'], 'input-size', 8),
+    cut: v.cut,
+    mean: tripleFlag(v.mean, 'mean'),
+    std: tripleFlag(v.std, 'std'),
+    resizeSize: intFlag(v['resize-size'], 'resize-size', 8),
     augment: v['no-augment'] ? false : undefined,
     cacheDir: v['cache-dir'],
   };
@@ -159,4 +173,14 @@ export function trainOptionsFromFlags(v: TrainFlagValues): TrainOptions {
   }
   // Undefined values are "not given": drop them so the strict schema sees only real options.
   return Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as TrainOptions;
+}
+
+/** `0.5,0.5,0.5` -> [0.5, 0.5, 0.5] (one value per RGB channel). */
+function tripleFlag(v: string | undefined, name: string): [number, number, number] | undefined {
+  if (v === undefined) return undefined;
+  const parts = v.split(',').map((x) => Number(x.trim()));
+  if (parts.length !== 3 || parts.some((x) => !Number.isFinite(x))) {
+    throw new UsageError(`--${name} must be three numbers R,G,B, found \`${v}\``, { hint: `e.g. --${name} 0.5,0.5,0.5` });
+  }
+  return parts as [number, number, number];
 }

@@ -30,6 +30,7 @@ import type { SessionOptions } from '../engine/session.js';
 import { ConfigError, TrainingError } from '../errors.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import { getModel } from '../models/registry.js';
+import { isOnnxModelPath, onnxBackboneSpec } from '../models/onnx-backbone.js';
 import { trainableFilter } from '../models/trainable.js';
 import type { NamedTensors } from '../tensor.js';
 import { removeStaleTemps } from '../atomic-write.js';
@@ -91,8 +92,11 @@ export function preprocessFor(spec: ModelSpec, inputSize?: number | null): Prepr
   return { ...p, inputSize, resizeSize: Math.round((inputSize * p.resizeSize) / p.inputSize), mean: [...p.mean], std: [...p.std] } as PreprocessSpec;
 }
 
-function resolveSpec(model: string | ModelSpec): ModelSpec {
-  return typeof model === 'string' ? getModel(model) : model;
+function resolveSpec(model: string | ModelSpec, o: Pick<TrainOptions, 'cut' | 'mean' | 'std' | 'inputSize' | 'resizeSize'> = {}): ModelSpec {
+  if (typeof model !== 'string') return model;
+  // --model path/to/classifier.onnx: bring your own backbone (src/models/onnx-backbone.ts).
+  if (isOnnxModelPath(model)) return onnxBackboneSpec(model, { cut: o.cut, mean: o.mean, std: o.std, inputSize: o.inputSize, resizeSize: o.resizeSize });
+  return getModel(model);
 }
 
 /** A seeded subset of at most `max` samples (all of them when fewer). */
@@ -217,7 +221,7 @@ export async function train(dataRoot: string, options?: TrainOptions): Promise<T
 
   await assertDeviceUsable(o.device);
   const model = requestedModel(o);
-  const spec = resolveSpec(model);
+  const spec = resolveSpec(model, o);
   if (resumed && resumed.config.model !== spec.name) {
     throw new ConfigError(`The checkpoint in \`${resumeDir}\` was trained with --model ${resumed.config.model}, not ${spec.name}`, { hint: `resume with --model ${resumed.config.model}` });
   }
@@ -237,7 +241,7 @@ export async function train(dataRoot: string, options?: TrainOptions): Promise<T
   }
 
   const inputSize = o.inputSize;
-  const preprocess = preprocessFor(spec, inputSize);
+  const preprocess = { ...preprocessFor(spec, inputSize), ...(o.mean ? { mean: o.mean } : {}), ...(o.std ? { std: o.std } : {}), ...(o.resizeSize ? { resizeSize: o.resizeSize } : {}) };
   const augment = o.augment;
   const evalTransform = buildEvalTransform(preprocess);
   const trainTransform = augment ? buildTrainTransform(preprocess) : evalTransform;
