@@ -13,6 +13,9 @@ export { exportModel, type ExportOptions, type ExportResult } from './infer/expo
 export { readClassifier, readClassifierMetadataFromBytes, writeClassifier, type ClassifierMetadata } from './infer/model-file.js';
 export { getModel, listModels, registerModel } from './models/registry.js';
 export type { ModelSpec, ModelPreprocess, BuiltinWeights } from './models/model-spec.js';
+export { onnxBackboneSpec, isOnnxModelPath } from './models/onnx-backbone.js';
+export type { OnnxBackboneOptions } from './models/onnx-backbone.js';
+export { readOnnxFile } from './weights/onnx-file.js';
 /** What a ModelSpec's `features` builds the network with (see CONTRIBUTING.md: adding a model). */
 export { NetBuilder } from './models/net-builder.js';
 export { scanImageFolder, type ImageFolder } from './data/image-folder.js';

@@ -15,6 +15,7 @@ import { buildInferenceGraph } from '../graphs/network-graph.js';
 import { initParams } from '../models/init-params.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import { getModel } from '../models/registry.js';
+import { isOnnxModelPath, onnxBackboneSpec } from '../models/onnx-backbone.js';
 import type { NamedTensors } from '../tensor.js';
 import { resolveWeightsFile, type FetchWeightsOptions } from '../weights/download.js';
 import { matchStateDict } from '../weights/load-state.js';
@@ -62,7 +63,7 @@ function parseOptions(options: ExportOptions | undefined) {
 /** Writes `model` (a zoo name or a ModelSpec) with its weights as a standalone ONNX classifier at `out`. */
 export async function exportModel(model: string | ModelSpec, out: string, options?: ExportOptions): Promise<ExportResult> {
   const opts = parseOptions(options);
-  const spec = typeof model === 'string' ? getModel(model) : model;
+  const spec = typeof model === 'string' ? (isOnnxModelPath(model) ? onnxBackboneSpec(model) : getModel(model)) : model;
   const source = spec.weights[0];
   let weightsPath: string;
   let loaded: NamedTensors;

@@ -1,4 +1,4 @@
-import { GraphError } from '../errors.js';
+import { GraphError, HeadstartError } from '../errors.js';
 import type { DType, HostTensor } from '../tensor.js';
 import { numel } from '../tensor.js';
 import { getOp } from './op-registry.js';
@@ -27,6 +27,8 @@ export interface NodeOptions {
   /** Output names, or how many outputs to create with generated names (default 1). */
   outputs?: string[] | number;
   name?: string;
+  /** Use the output names as given (an imported graph's names), instead of making them unique. */
+  exactOutputs?: boolean;
 }
 
 /**
@@ -52,13 +54,18 @@ export class Graph {
     return name;
   }
 
+  /** Keeps generated names (constants, helper nodes) clear of names an imported graph will use. */
+  reserve(names: Iterable<string>): void {
+    for (const n of names) if (n) this.used.add(n);
+  }
+
   has(name: string): boolean {
     return this.values.has(name);
   }
 
   info(name: string): ValueInfo {
     const v = this.values.get(name);
-    if (!v) throw new GraphError(`Unknown value \`${name}\` in graph`);
+    if (!v) throw new GraphError('E_BAD_GRAPH', `Unknown value \`${name}\` in graph`, { hint: 'every value must be a graph input, an initializer or a node output' });
     return v;
   }
 
@@ -72,7 +79,7 @@ export class Graph {
 
   /** A graph input (a batch, or a parameter fed at every run). */
   input(name: string, dtype: DType, shape: Dim[]): string {
-    if (this.values.has(name)) throw new GraphError(`Duplicate graph input \`${name}\``);
+    if (this.values.has(name)) throw new GraphError('E_BAD_GRAPH', `Duplicate graph input \`${name}\``, { hint: 'value names must be unique' });
     this.used.add(name);
     const info = { name, dtype, shape: [...shape] };
     this.inputs.push(info);
@@ -82,9 +89,9 @@ export class Graph {
 
   /** A constant stored in the model file. */
   initializer(name: string, tensor: HostTensor): string {
-    if (this.values.has(name)) throw new GraphError(`Duplicate initializer \`${name}\``);
+    if (this.values.has(name)) throw new GraphError('E_BAD_GRAPH', `Duplicate initializer \`${name}\``, { hint: 'value names must be unique' });
     if (tensor.data.length !== numel(tensor.shape)) {
-      throw new GraphError(`Initializer \`${name}\`: shape [${tensor.shape}] needs ${numel(tensor.shape)} values, found ${tensor.data.length}`);
+      throw new GraphError('E_SHAPE_MISMATCH', `Initializer \`${name}\`: shape [${tensor.shape}] needs ${numel(tensor.shape)} values, found ${tensor.data.length}`, { hint: 'the file may be truncated' });
     }
     this.used.add(name);
     this.initializers.set(name, tensor);
@@ -127,11 +134,21 @@ export class Graph {
     return this.floats([value], []);
   }
 
-  /** Reads the integer values of a constant (initializer) input, e.g. a Reshape's shape. */
-  constantInts(name: string): number[] {
+  /**
+   * Reads the integer values of a constant (initializer) input, e.g. a Reshape's shape.
+   * `role` names the input in errors (`shape`, `axes`): headstart infers static shapes, so an
+   * input that determines a shape must be known when the graph is built, not fed at run time.
+   */
+  constantInts(name: string | undefined, role = 'input'): number[] {
+    if (!name) throw new GraphError('E_BAD_GRAPH', `the \`${role}\` input is missing`, { hint: 'give it as an initializer or a Constant node' });
     const t = this.initializers.get(name);
-    if (!t || (t.dtype !== 'int64' && t.dtype !== 'int32')) {
-      throw new GraphError(`Value \`${name}\` must be an integer constant (initializer)`);
+    if (!t) {
+      throw new GraphError('E_UNSUPPORTED_OP', `its \`${role}\` input \`${name}\` is computed at run time, but headstart needs shape-determining inputs as constants`, {
+        hint: 'give it as an initializer or a Constant node (export the model with constant folding)',
+      });
+    }
+    if (t.dtype !== 'int64' && t.dtype !== 'int32') {
+      throw new GraphError('E_BAD_GRAPH', `its \`${role}\` input \`${name}\` is ${t.dtype}, expected int64`, { hint: 'shapes, axes and pads are int64 tensors in ONNX' });
     }
     return Array.from(t.data as ArrayLike<number | bigint>, (v) => Number(v));
   }
@@ -142,27 +159,35 @@ export class Graph {
     return Array.from(t.data as Float32Array);
   }
 
+  private claim(name: string, op: string): string {
+    if (this.values.has(name)) throw new GraphError('E_BAD_GRAPH', `${op} node output \`${name}\` is already defined`, { hint: 'every value must be produced once (SSA)' });
+    this.used.add(name);
+    return name;
+  }
+
   /** Adds a node, infers its outputs' dtypes and shapes, and returns the output names. */
   node(op: string, inputs: string[], attrs: Record<string, AttrValue> = {}, options: NodeOptions = {}): string[] {
     const def = getOp(op);
     for (const i of inputs) {
-      if (i !== '' && !this.values.has(i)) throw new GraphError(`Node ${op}: unknown input \`${i}\``);
+      if (i !== '' && !this.values.has(i)) throw new GraphError('E_BAD_GRAPH', `Node \`${options.name ?? op}\` (${op}): unknown input \`${i}\``, { hint: 'every input must be a graph input, an initializer or an earlier node\'s output' });
     }
     const name = this.uniqueName(options.name ?? op);
     const outCount = typeof options.outputs === 'number' ? options.outputs : options.outputs?.length ?? 1;
     const outputs =
-      Array.isArray(options.outputs) ? options.outputs.map((o) => this.uniqueName(o)) : Array.from({ length: outCount }, (_, k) => this.uniqueName(`${name}_out${k === 0 ? '' : k}`));
+      Array.isArray(options.outputs) ? options.outputs.map((o) => (options.exactOutputs ? this.claim(o, op) : this.uniqueName(o))) : Array.from({ length: outCount }, (_, k) => this.uniqueName(`${name}_out${k === 0 ? '' : k}`));
     const node: Node = { op, name, inputs, outputs, attrs };
     let infos: { dtype: DType; shape: Dim[] }[];
     try {
       infos = def.infer(this, node);
     } catch (err) {
       const shapes = inputs.map((i) => (i === '' ? '-' : `[${this.shape(i)}]`)).join(', ');
-      throw new GraphError(`Node \`${name}\` (${op}) with inputs ${shapes}: ${(err as Error).message}`, { cause: err });
+      const inner = err instanceof HeadstartError ? err : undefined;
+      const code = inner && inner.code !== 'E_INTERNAL' ? inner.code : 'E_BAD_GRAPH';
+      throw new GraphError(code, `Node \`${name}\` (${op}) with inputs ${shapes}: ${(err as Error).message}`, { cause: err, hint: inner?.hint });
     }
     outputs.forEach((o, k) => {
       const inf = infos[k];
-      if (!inf) throw new GraphError(`Node \`${name}\` (${op}): shape inference gave no output ${k}`);
+      if (!inf) throw new GraphError('E_BAD_GRAPH', `Node \`${name}\` (${op}) has ${outputs.length} outputs, but ${op} gives ${infos.length}`, { hint: 'remove the extra outputs from the node' });
       this.values.set(o, { name: o, dtype: inf.dtype, shape: inf.shape });
     });
     this.nodes.push(node);

@@ -160,6 +160,10 @@ export const TrainOptionsSchema = z.strictObject({
   unfreezeLast: z.int().nonnegative().optional().meta(g('model', 'fine-tune only the last K stages (and the new classifier)', { placeholder: 'K' })),
   freezeBn: z.boolean().default(false).meta(g('model', 'keep every BatchNorm in inference mode while fine-tuning')),
   inputSize: z.int().min(8).max(1024).optional().meta(g('model', "crop side fed to the network (default: the model's, e.g. 224); smaller is faster, less accurate")),
+  cut: z.string().min(1).optional().meta(g('model', '--model x.onnx: the value at which its classifier is cut (default: the input of its last Gemm/MatMul)', { placeholder: 'NAME' })),
+  mean: z.tuple([z.number(), z.number(), z.number()]).optional().meta(g('model', "normalisation mean (default: the model's; for an .onnx model its metadata, else ImageNet's)", { placeholder: 'R,G,B' })),
+  std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]).optional().meta(g('model', "normalisation std (default: the model's; for an .onnx model its metadata, else ImageNet's)", { placeholder: 'R,G,B' })),
+  resizeSize: z.int().min(8).max(2048).optional().meta(g('model', "eval resize side before the centre crop (default: the model's)")),
 
   valSplit: z.number().gt(0).lt(1).default(0.2).meta(g('data', 'val fraction when the root has no val/ folder', { placeholder: 'X' })),
   augment: z.boolean().default(true).meta(g('data', 'random augmentation of training images (RandomResizedCrop + flip)', { flagHelp: 'train on the eval transform (no RandomResizedCrop / flip)' })),

@@ -10,6 +10,7 @@ import type { PreprocessSpec } from '../data/preprocess.js';
 import type { SessionOptions } from '../engine/session.js';
 import { DataError } from '../errors.js';
 import type { ModelSpec } from '../models/model-spec.js';
+import { isOnnxModelPath, onnxBackboneSpec } from '../models/onnx-backbone.js';
 import { getModel } from '../models/registry.js';
 import type { NamedTensors } from '../tensor.js';
 import { loadInitialParams } from '../weights/pretrained.js';
@@ -39,10 +40,17 @@ export function preprocessFor(spec: ModelSpec, inputSize?: number | null): Prepr
   return { ...p, inputSize, resizeSize: Math.round((inputSize * p.resizeSize) / p.inputSize), mean: [...p.mean], std: [...p.std] } as PreprocessSpec;
 }
 
+/** The model: a registered name, a ModelSpec, or an ONNX classifier file (bring your own backbone, src/models/onnx-backbone.ts). */
+function resolveSpec(o: ParsedTrainOptions): ModelSpec {
+  const model = requestedModel(o);
+  if (typeof model !== 'string') return model;
+  if (isOnnxModelPath(model)) return onnxBackboneSpec(model, { cut: o.cut, mean: o.mean, std: o.std, inputSize: o.inputSize, resizeSize: o.resizeSize });
+  return getModel(model);
+}
+
 export async function setUpRun(dataRoot: string, o: ParsedTrainOptions, bus: EventBus, hooks: TrainHooks, resumedThreads?: number | null): Promise<RunSetup> {
   await assertDeviceUsable(o.device);
-  const model = requestedModel(o);
-  const spec = typeof model === 'string' ? getModel(model) : model;
+  const spec = resolveSpec(o);
 
   const folder = await scanImageFolder(dataRoot, { valFraction: o.valSplit, seed: o.seed });
   for (const w of folder.warnings) await bus.emit('log', { level: 'warn', message: w });
@@ -52,7 +60,7 @@ export async function setUpRun(dataRoot: string, o: ParsedTrainOptions, bus: Eve
     });
   }
 
-  const preprocess = preprocessFor(spec, o.inputSize);
+  const preprocess = { ...preprocessFor(spec, o.inputSize), ...(o.mean ? { mean: o.mean } : {}), ...(o.std ? { std: o.std } : {}), ...(o.resizeSize ? { resizeSize: o.resizeSize } : {}) };
   const evalTransform = buildEvalTransform(preprocess);
   const trainTransform = o.augment ? buildTrainTransform(preprocess) : evalTransform;
   const threads = o.threads ?? resumedThreads ?? os.availableParallelism();

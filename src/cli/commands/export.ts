@@ -14,7 +14,7 @@ normalised NCHW float32 image batch, its output the logits; the preprocessing an
 are stored in the file's metadata.
 
 options:
-  --model NAME         architecture (see \`headstart models\`)
+  --model NAME         architecture (see \`headstart models\`), or path/to/classifier.onnx
   --weights FILE       .pth/.pt or .safetensors state dict (default: the model's pretrained weights)
   --out FILE           where to write the .onnx file
   --num-classes K      class count (default: the checkpoint's own classifier; otherwise the

@@ -1,9 +1,11 @@
 import { GraphError } from '../../errors.js';
 import type { Graph, Node } from '../graph.js';
-import { intAttr, intsAttr, registerOp, staticShape } from '../op-registry.js';
+import { intAttr, intsAttr, registerOp, staticShape, stringAttr } from '../op-registry.js';
+import { slidingWindow } from './spatial-window.js';
 
 /**
- * Conv (2-D, any strides, pads, dilations, groups) and its gradient rule.
+ * Conv (any number of spatial axes for inference; 2-D, any strides, pads, dilations, groups
+ * for its gradient rule).
  * The gradient formulations follow DESIGN.md's measurements: input gradient by a plain Conv
  * with the flipped, channel-swapped kernel when the stride is 1, ConvTranspose otherwise;
  * weight gradient by im2col (transposed input, Pad + strided Slices + Concat) and one Gemm;
@@ -30,8 +32,12 @@ export function convParams(g: Graph, node: Node): ConvParams {
   };
 }
 
-function convOut(size: number, k: number, s: number, p0: number, p1: number, d: number): number {
-  return size < 0 ? -1 : Math.floor((size + p0 + p1 - d * (k - 1) - 1) / s) + 1;
+/** Gradient rules are written for images: NCHW input, [M, C/group, kH, kW] weight. */
+function require2d(g: Graph, node: Node): void {
+  const rank = g.shape(node.inputs[0]).length;
+  if (rank !== 4) {
+    throw new GraphError('E_NO_GRADIENT', `${node.op} node \`${node.name}\` is ${rank - 2}-D; headstart's gradient rule is for 2-D (image) ${node.op}`, { hint: 'freeze the layers before it, or train a 2-D model' });
+  }
 }
 
 registerOp({
@@ -39,17 +45,16 @@ registerOp({
   infer: (g, node) => {
     const x = g.shape(node.inputs[0]);
     const w = g.shape(node.inputs[1]);
-    const p = convParams(g, node);
-    if (x.length !== 4 || w.length !== 4) throw new GraphError('Conv supports 2-D convolutions (NCHW input, [M, C/group, kH, kW] weight)');
-    if (x[1] >= 0 && x[1] !== w[1] * p.group) {
-      throw new GraphError(`input has ${x[1]} channels but the weight expects ${w[1] * p.group} (${w[1]} per group x ${p.group} groups)`);
+    if (x.length < 3 || w.length !== x.length) throw new GraphError('E_SHAPE_MISMATCH', `Conv needs an [N, C, spatial...] input and an [M, C/group, kernel...] weight of the same rank, found ranks ${x.length} and ${w.length}`, { hint: 'check the input layout (NCHW)' });
+    const group = intAttr(node, 'group', 1);
+    if (x[1] >= 0 && x[1] !== w[1] * group) {
+      throw new GraphError('E_SHAPE_MISMATCH', `input has ${x[1]} channels but the weight expects ${w[1] * group} (${w[1]} per group x ${group} groups)`, { hint: 'check the weight shape and group' });
     }
-    const h = convOut(x[2], p.kernel[0], p.strides[0], p.pads[0], p.pads[2], p.dilations[0]);
-    const wd = convOut(x[3], p.kernel[1], p.strides[1], p.pads[1], p.pads[3], p.dilations[1]);
-    if (h === 0 || wd === 0) throw new GraphError('the input is smaller than the kernel');
-    return [{ dtype: g.dtype(node.inputs[0]), shape: [x[0], w[0], h, wd] }];
+    const win = slidingWindow(node, x.slice(2), w.slice(2));
+    return [{ dtype: g.dtype(node.inputs[0]), shape: [x[0], w[0], ...win.out] }];
   },
   grad: (g, node, [dy], needs) => {
+    require2d(g, node);
     const [x, w, b] = node.inputs;
     const p = convParams(g, node);
     return [
@@ -201,14 +206,30 @@ function shiftedWeightGrad(g: Graph, dy: string, x: string, wShape: number[], p:
   return g.op('Reshape', [g.op('Concat', taps, { axis: 2 }), g.ints([m, c, kh, kw])]);
 }
 
+/**
+ * ConvTranspose output sizes, with every attribute the spec defines: output_shape (pads then
+ * follow from it), auto_pad (SAME_*: input size x stride), output_padding, dilations, group.
+ */
 registerOp({
   type: 'ConvTranspose',
   infer: (g, node) => {
     const x = g.shape(node.inputs[0]);
     const w = g.shape(node.inputs[1]);
-    const p = convParams(g, node);
-    const op = intsAttr(node, 'output_padding', [0, 0]);
-    const size = (i: number) => p.strides[i] * (x[2 + i] - 1) + op[i] + p.dilations[i] * (p.kernel[i] - 1) + 1 - p.pads[i] - p.pads[i + 2];
-    return [{ dtype: g.dtype(node.inputs[0]), shape: [x[0], w[1] * p.group, size(0), size(1)] }];
+    if (x.length < 3 || w.length !== x.length) throw new GraphError('E_SHAPE_MISMATCH', `ConvTranspose needs an [N, C, spatial...] input and a [C, M/group, kernel...] weight of the same rank, found ranks ${x.length} and ${w.length}`, { hint: 'check the input layout (NCHW)' });
+    const r = x.length - 2;
+    const group = intAttr(node, 'group', 1);
+    const kernel = intsAttr(node, 'kernel_shape', w.slice(2));
+    const strides = intsAttr(node, 'strides', new Array(r).fill(1));
+    const dilations = intsAttr(node, 'dilations', new Array(r).fill(1));
+    const outputPadding = intsAttr(node, 'output_padding', new Array(r).fill(0));
+    const autoPad = stringAttr(node, 'auto_pad', 'NOTSET');
+    const pads = autoPad === 'NOTSET' ? intsAttr(node, 'pads', new Array(2 * r).fill(0)) : new Array(2 * r).fill(0);
+    const outputShape = intsAttr(node, 'output_shape', []);
+    let spatial: number[];
+    if (outputShape.length > 0) spatial = outputShape.length === r + 2 ? outputShape.slice(2) : outputShape;
+    else if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') spatial = x.slice(2).map((d, i) => (d < 0 ? -1 : d * strides[i]));
+    else spatial = x.slice(2).map((d, i) => (d < 0 ? -1 : strides[i] * (d - 1) + outputPadding[i] + dilations[i] * (kernel[i] - 1) + 1 - pads[i] - pads[i + r]));
+    if (spatial.length !== r) throw new GraphError('E_BAD_GRAPH', `output_shape [${outputShape}] has ${outputShape.length} values for ${r} spatial axes`, { hint: 'one size per spatial axis' });
+    return [{ dtype: g.dtype(node.inputs[0]), shape: [x[0], w[1] * group, ...spatial] }];
   },
 });

@@ -1,3 +1,5 @@
+import { GraphError } from '../../errors.js';
+import type { DType } from '../../tensor.js';
 import type { Graph, Node } from '../graph.js';
 import type { OutputInfo } from '../op-registry.js';
 import { broadcastShapes, floatAttr, registerOp } from '../op-registry.js';
@@ -221,12 +223,20 @@ registerOp({
   ],
 });
 
+const CAST_TYPES: Record<number, DType> = { 1: 'float32', 2: 'uint8', 6: 'int32', 7: 'int64', 9: 'bool', 11: 'float64' };
+const ONNX_TYPE_NAMES: Record<number, string> = { 3: 'int8', 4: 'uint16', 5: 'int16', 8: 'string', 10: 'float16', 12: 'uint32', 13: 'uint64', 16: 'bfloat16' };
+
 registerOp({
   type: 'Cast',
   infer: (g, node) => {
-    const to = node.attrs.to as number;
-    const dtype = ({ 1: 'float32', 6: 'int32', 7: 'int64', 9: 'bool', 2: 'uint8', 11: 'float64' } as const)[to as 1];
-    return [{ dtype: dtype ?? 'float32', shape: [...g.shape(node.inputs[0])] }];
+    const to = node.attrs.to;
+    const dtype = typeof to === 'number' ? CAST_TYPES[to] : undefined;
+    if (!dtype) {
+      throw new GraphError('E_UNSUPPORTED_OP', `a cast to ${typeof to === 'number' ? (ONNX_TYPE_NAMES[to] ?? `ONNX type ${to}`) : 'an unspecified type'}; headstart's graphs use float32, float64, int32, int64, uint8 and bool`, {
+        hint: 'export the model in float32',
+      });
+    }
+    return [{ dtype, shape: [...g.shape(node.inputs[0])] }];
   },
 });
 

@@ -12,7 +12,7 @@ registerOp({
     if (a.length < 2 || b.length < 2) throw new GraphError('MatMul needs rank >= 2 inputs');
     const k1 = a[a.length - 1];
     const k2 = b[b.length - 2];
-    if (k1 >= 0 && k2 >= 0 && k1 !== k2) throw new GraphError(`MatMul inner dimensions differ: ${k1} vs ${k2}`);
+    if (k1 >= 0 && k2 >= 0 && k1 !== k2) throw new GraphError('E_SHAPE_MISMATCH', `MatMul inner dimensions differ: ${k1} vs ${k2}`, { hint: 'the last axis of A must equal the second-to-last of B' });
     const batch = broadcastShapes(a.slice(0, -2), b.slice(0, -2));
     return [{ dtype: g.dtype(node.inputs[0]), shape: [...batch, a[a.length - 2], b[b.length - 1]] }];
   },

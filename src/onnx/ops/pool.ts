@@ -1,27 +1,22 @@
 import { GraphError } from '../../errors.js';
 import type { Graph, Node } from '../graph.js';
 import { intAttr, intsAttr, registerOp, staticShape } from '../op-registry.js';
+import { slidingWindow } from './spatial-window.js';
 
-/** MaxPool, AveragePool and GlobalAveragePool (2-D, NCHW). */
-
-function poolOut(size: number, k: number, s: number, p0: number, p1: number, d: number, ceil: boolean): number {
-  if (size < 0) return -1;
-  const span = size + p0 + p1 - d * (k - 1) - 1;
-  let out = (ceil ? Math.ceil(span / s) : Math.floor(span / s)) + 1;
-  // As torch: the last window must start inside the input or the left padding.
-  if (ceil && (out - 1) * s >= size + p0) out--;
-  return out;
-}
+/** MaxPool, AveragePool and GlobalAveragePool: inference over any spatial rank; gradients for 2-D (NCHW). */
 
 function poolInfer(g: Graph, node: Node) {
   const x = g.shape(node.inputs[0]);
-  const k = intsAttr(node, 'kernel_shape', []);
-  if (k.length !== 2) throw new GraphError('pooling needs a 2-D kernel_shape');
-  const s = intsAttr(node, 'strides', [1, 1]);
-  const p = intsAttr(node, 'pads', [0, 0, 0, 0]);
-  const d = intsAttr(node, 'dilations', [1, 1]);
-  const ceil = intAttr(node, 'ceil_mode', 0) === 1;
-  return [x[0], x[1], poolOut(x[2], k[0], s[0], p[0], p[2], d[0], ceil), poolOut(x[3], k[1], s[1], p[1], p[3], d[1], ceil)];
+  if (x.length < 3) throw new GraphError('E_SHAPE_MISMATCH', `${node.op} needs an [N, C, spatial...] input, found rank ${x.length}`, { hint: 'check the input layout (NCHW)' });
+  if (!Array.isArray(node.attrs.kernel_shape)) throw new GraphError('E_BAD_GRAPH', `${node.op} needs a kernel_shape attribute`, { hint: 'kernel_shape lists one size per spatial axis' });
+  return [x[0], x[1], ...slidingWindow(node, x.slice(2)).out];
+}
+
+function require2d(g: Graph, node: Node): void {
+  const rank = g.shape(node.inputs[0]).length;
+  if (rank !== 4) {
+    throw new GraphError('E_NO_GRADIENT', `${node.op} node \`${node.name}\` is ${rank - 2}-D; headstart's gradient rule is for 2-D (image) pooling`, { hint: 'freeze the layers before it, or train a 2-D model' });
+  }
 }
 
 registerOp({
@@ -35,6 +30,8 @@ registerOp({
   },
   // The forward node gains its Indices output only when a gradient flows through it.
   grad: (g, node, [dy]) => {
+    require2d(g, node);
+    if (intAttr(node, 'storage_order', 0) !== 0) throw new GraphError('E_NO_GRADIENT', `MaxPool node \`${node.name}\`: no gradient rule with storage_order=1 (column-major indices)`, { hint: 'freeze the layers before it' });
     if (node.outputs.length < 2) {
       const name = g.uniqueName(`${node.name}_indices`);
       g.values.set(name, { name, dtype: 'int64', shape: [...g.shape(node.outputs[0])] });
@@ -59,15 +56,16 @@ registerOp({
   infer: (g, node) => [{ dtype: g.dtype(node.inputs[0]), shape: poolInfer(g, node) }],
   // The adjoint of a box filter is a transposed depthwise conv with the same box.
   grad: (g, node, [dy]) => {
+    require2d(g, node);
     const xShape = staticShape(g, node.inputs[0]);
     const yShape = staticShape(g, node.outputs[0]);
     const k = intsAttr(node, 'kernel_shape', []);
     const s = intsAttr(node, 'strides', [1, 1]);
     const p = intsAttr(node, 'pads', [0, 0, 0, 0]);
     if (p.some((v) => v !== 0) && intAttr(node, 'count_include_pad', 0) !== 1) {
-      throw new GraphError(`AveragePool \`${node.name}\`: gradient needs count_include_pad=1 or no padding`);
+      throw new GraphError('E_NO_GRADIENT', `AveragePool node \`${node.name}\`: the gradient rule needs count_include_pad=1 or no padding`, { hint: 'freeze the layers before it' });
     }
-    if (intAttr(node, 'ceil_mode', 0) === 1) throw new GraphError(`AveragePool \`${node.name}\`: no gradient with ceil_mode=1`);
+    if (intAttr(node, 'ceil_mode', 0) === 1) throw new GraphError('E_NO_GRADIENT', `AveragePool node \`${node.name}\`: no gradient rule with ceil_mode=1`, { hint: 'freeze the layers before it' });
     const c = xShape[1];
     const box = g.floats(new Float32Array(c * k[0] * k[1]).fill(1 / (k[0] * k[1])), [c, 1, k[0], k[1]]);
     const outputPadding = [0, 1].map((i) => xShape[2 + i] - (s[i] * (yShape[2 + i] - 1) + k[i] - p[i] - p[i + 2]));
@@ -83,9 +81,11 @@ registerOp({
   type: 'GlobalAveragePool',
   infer: (g, node) => {
     const x = g.shape(node.inputs[0]);
-    return [{ dtype: g.dtype(node.inputs[0]), shape: [x[0], x[1], 1, 1] }];
+    if (x.length < 3) throw new GraphError('E_SHAPE_MISMATCH', `GlobalAveragePool needs an [N, C, spatial...] input, found rank ${x.length}`, { hint: 'check the input layout (NCHW)' });
+    return [{ dtype: g.dtype(node.inputs[0]), shape: [x[0], x[1], ...x.slice(2).map(() => 1)] }];
   },
   grad: (g, node, [dy]) => {
+    require2d(g, node);
     const xShape = staticShape(g, node.inputs[0]);
     const scaled = g.op('Mul', [dy!, g.scalar(1 / (xShape[2] * xShape[3]))]);
     return [g.op('Expand', [scaled, g.ints(xShape)])];

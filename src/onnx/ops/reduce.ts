@@ -7,8 +7,10 @@ function reducedShape(shape: number[], axes: number[], keepdims: boolean): numbe
   return keepdims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
 }
 
+/** The reduced axes; none given reduces all of them, unless ReduceSum's noop_with_empty_axes=1 (then none). */
 function axesOf(g: Graph, node: Node, rank: number): number[] {
-  const raw = node.op === 'ReduceSum' ? (node.inputs[1] ? g.constantInts(node.inputs[1]) : []) : intsAttr(node, 'axes', []);
+  const raw = node.op === 'ReduceSum' ? (node.inputs[1] ? g.constantInts(node.inputs[1], 'axes') : []) : intsAttr(node, 'axes', []);
+  if (raw.length === 0 && node.op === 'ReduceSum' && intAttr(node, 'noop_with_empty_axes', 0) === 1) return [];
   return (raw.length === 0 ? [...Array(rank).keys()] : raw).map((a) => normAxis(a, rank));
 }
 

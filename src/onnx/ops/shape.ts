@@ -13,7 +13,10 @@ registerOp({
   type: 'Flatten',
   infer: (g, node) => {
     const s = g.shape(node.inputs[0]);
-    const axis = normAxis(intAttr(node, 'axis', 1), s.length + 1);
+    // axis is in [-r, r]: a negative axis counts from the end of the input's rank, not rank + 1.
+    const raw = intAttr(node, 'axis', 1);
+    const axis = raw < 0 ? raw + s.length : raw;
+    if (axis < 0 || axis > s.length) throw new GraphError('E_BAD_GRAPH', `axis ${raw} is out of range for rank ${s.length} (expected -${s.length}..${s.length})`, { hint: 'fix the exporter' });
     return [{ dtype: g.dtype(node.inputs[0]), shape: [product(s.slice(0, axis)), product(s.slice(axis))] }];
   },
   grad: (g, node, [dy]) => [g.op('Reshape', [dy!, g.ints(staticShape(g, node.inputs[0]))])],
@@ -24,7 +27,9 @@ registerOp({
   type: 'Reshape',
   infer: (g, node) => {
     const s = g.shape(node.inputs[0]);
-    const target = g.constantInts(node.inputs[1]).map((d, i) => (d === 0 ? s[i] : d));
+    // 0 copies the input's dimension, unless allowzero=1 (opset 14), where it means size 0.
+    const allowZero = intAttr(node, 'allowzero', 0) === 1;
+    const target = g.constantInts(node.inputs[1], 'shape').map((d, i) => (d === 0 && !allowZero ? s[i] : d));
     const known = target.filter((d) => d !== -1);
     const total = product(s);
     if (target.filter((d) => d === -1).length > 1) throw new GraphError('at most one -1 in a Reshape target');
@@ -33,7 +38,7 @@ registerOp({
       if (total < 0 || known.some((k) => k < 0)) return -1;
       return total / product(known);
     });
-    if (total >= 0 && !out.includes(-1) && product(out) !== total) throw new GraphError(`cannot reshape [${s}] to [${target}]`);
+    if (total >= 0 && !out.includes(-1) && product(out) !== total) throw new GraphError('E_SHAPE_MISMATCH', `cannot reshape [${s}] to [${target}]`, { hint: 'the target must hold as many values as the input' });
     return [{ dtype: g.dtype(node.inputs[0]), shape: out }];
   },
   grad: (g, node, [dy], needs) => [needs[0] ? g.op('Reshape', [dy!, g.ints(staticShape(g, node.inputs[0]))]) : undefined, undefined],
@@ -80,7 +85,16 @@ registerOp({
   infer: (g, node) => {
     const s = g.shape(node.inputs[0]);
     const axis = normAxis(intAttr(node, 'axis', 0), s.length);
-    const sizes = g.constantInts(node.inputs[1]);
+    // Without a `split` input, equal parts, one per output (opset 13..17).
+    let sizes: number[];
+    if (node.inputs[1]) sizes = g.constantInts(node.inputs[1], 'split');
+    else {
+      const parts = node.outputs.length;
+      if (s[axis] >= 0 && s[axis] % parts !== 0) throw new GraphError('E_SHAPE_MISMATCH', `axis ${axis} of size ${s[axis]} does not split into ${parts} equal parts`, { hint: 'give a `split` input with the part sizes' });
+      sizes = new Array(parts).fill(s[axis] < 0 ? -1 : s[axis] / parts);
+    }
+    if (sizes.length !== node.outputs.length) throw new GraphError('E_BAD_GRAPH', `split [${sizes}] gives ${sizes.length} parts, but the node has ${node.outputs.length} outputs`, { hint: 'one output per part' });
+    if (s[axis] >= 0 && sizes.reduce((a, b) => a + b, 0) !== s[axis]) throw new GraphError('E_SHAPE_MISMATCH', `split [${sizes}] does not add up to axis ${axis}'s size ${s[axis]}`, { hint: 'fix the split sizes' });
     return sizes.map((n) => {
       const out = [...s];
       out[axis] = n;
@@ -105,10 +119,11 @@ registerOp({
 
 function sliceParams(g: import('../graph.js').Graph, node: import('../graph.js').Node) {
   const s = g.shape(node.inputs[0]);
-  const starts = g.constantInts(node.inputs[1]);
-  const ends = g.constantInts(node.inputs[2]);
-  const axes = node.inputs[3] ? g.constantInts(node.inputs[3]).map((a) => normAxis(a, s.length)) : starts.map((_, i) => i);
-  const steps = node.inputs[4] ? g.constantInts(node.inputs[4]) : starts.map(() => 1);
+  const starts = g.constantInts(node.inputs[1], 'starts');
+  const ends = g.constantInts(node.inputs[2], 'ends');
+  const axes = node.inputs[3] ? g.constantInts(node.inputs[3], 'axes').map((a) => normAxis(a, s.length)) : starts.map((_, i) => i);
+  const steps = node.inputs[4] ? g.constantInts(node.inputs[4], 'steps') : starts.map(() => 1);
+  if (steps.some((st) => st === 0)) throw new GraphError('E_BAD_GRAPH', 'a Slice step is 0', { hint: 'steps must be non-zero' });
   return { s, starts, ends, axes, steps };
 }
 
@@ -142,7 +157,7 @@ registerOp({
   // Step-1 slices only: the adjoint is zero padding back to the input's shape.
   grad: (g, node, [dy]) => {
     const { s, starts, axes, steps } = sliceParams(g, node);
-    if (steps.some((st) => st !== 1)) throw new GraphError(`Slice \`${node.name}\`: gradient only for step 1`);
+    if (steps.some((st) => st !== 1)) throw new GraphError('E_NO_GRADIENT', `Slice node \`${node.name}\`: the gradient rule is for step 1 only`, { hint: 'freeze the layers before it' });
     const outShape = staticShape(g, node.outputs[0]);
     const pads = new Array<number>(2 * s.length).fill(0);
     axes.forEach((axis, k) => {
@@ -161,14 +176,15 @@ registerOp({
   type: 'Pad',
   infer: (g, node) => {
     const s = g.shape(node.inputs[0]);
-    const pads = g.constantInts(node.inputs[1]);
+    const pads = g.constantInts(node.inputs[1], 'pads');
+    if (pads.length !== 2 * s.length) throw new GraphError('E_BAD_GRAPH', `pads [${pads}] need ${2 * s.length} values for rank ${s.length}`, { hint: 'begin and end of every axis' });
     return [{ dtype: g.dtype(node.inputs[0]), shape: s.map((d, i) => (d < 0 ? -1 : d + pads[i] + pads[i + s.length])) }];
   },
   grad: (g, node, [dy]) => {
     const s = staticShape(g, node.inputs[0]);
     const pads = g.constantInts(node.inputs[1]);
     const mode = node.attrs.mode ?? 'constant';
-    if (mode !== 'constant') throw new GraphError(`Pad \`${node.name}\`: gradient only for constant mode`);
+    if (mode !== 'constant') throw new GraphError('E_NO_GRADIENT', `Pad node \`${node.name}\`: the gradient rule is for constant mode only`, { hint: 'freeze the layers before it' });
     const axes = s.map((_, i) => i);
     return [g.op('Slice', [dy!, g.ints(axes.map((i) => pads[i])), g.ints(axes.map((i) => pads[i] + s[i])), g.ints(axes)])];
   },
@@ -179,7 +195,8 @@ registerOp({
   type: 'Unsqueeze',
   infer: (g, node) => {
     const s = [...g.shape(node.inputs[0])];
-    const axes = g.constantInts(node.inputs[1]).map((a) => normAxis(a, s.length + g.constantInts(node.inputs[1]).length)).sort((a, b) => a - b);
+    const raw = g.constantInts(node.inputs[1], 'axes');
+    const axes = raw.map((a) => normAxis(a, s.length + raw.length)).sort((a, b) => a - b);
     for (const a of axes) s.splice(a, 0, 1);
     return [{ dtype: g.dtype(node.inputs[0]), shape: s }];
   },
@@ -191,7 +208,9 @@ registerOp({
   type: 'Squeeze',
   infer: (g, node) => {
     const s = g.shape(node.inputs[0]);
-    const axes = node.inputs[1] ? g.constantInts(node.inputs[1]).map((a) => normAxis(a, s.length)) : s.flatMap((d, i) => (d === 1 ? [i] : []));
+    const axes = node.inputs[1] ? g.constantInts(node.inputs[1], 'axes').map((a) => normAxis(a, s.length)) : s.flatMap((d, i) => (d === 1 ? [i] : []));
+    if (!node.inputs[1] && s.some((d) => d < 0)) throw new GraphError('E_UNSUPPORTED_OP', `Squeeze without axes on an input with dynamic dimensions [${s}]`, { hint: 'give the axes input' });
+    for (const a of axes) if (s[a] > 1) throw new GraphError('E_SHAPE_MISMATCH', `cannot squeeze axis ${a} of size ${s[a]}`, { hint: 'only axes of size 1 can be squeezed' });
     return [{ dtype: g.dtype(node.inputs[0]), shape: s.filter((_, i) => !axes.includes(i)) }];
   },
   grad: (g, node, [dy]) => [g.op('Reshape', [dy!, g.ints(staticShape(g, node.inputs[0]))]), undefined],
@@ -200,18 +219,28 @@ registerOp({
 
 registerOp({
   type: 'Expand',
-  infer: (g, node) => [{ dtype: g.dtype(node.inputs[0]), shape: broadcastShapes(g.shape(node.inputs[0]), g.constantInts(node.inputs[1])) }],
+  infer: (g, node) => [{ dtype: g.dtype(node.inputs[0]), shape: broadcastShapes(g.shape(node.inputs[0]), g.constantInts(node.inputs[1], 'shape')) }],
   grad: (g, node, [dy]) => [unbroadcast(g, dy!, g.shape(node.inputs[0])), undefined],
   gradCases: [{ label: 'expand', build: (g, [a]) => g.op('Expand', [a, g.ints([2, 3, 4])]), inputShapes: [[3, 1]] }],
 });
 
-registerOp({ type: 'Shape', infer: (g, node) => [{ dtype: 'int64', shape: [g.shape(node.inputs[0]).length] }] });
+/** Shape, with the start/end attributes of opset 15 (negative counts from the end, clamped to the rank). */
+registerOp({
+  type: 'Shape',
+  infer: (g, node) => {
+    const rank = g.shape(node.inputs[0]).length;
+    const clampAxis = (v: number) => Math.min(Math.max(v < 0 ? v + rank : v, 0), rank);
+    const start = clampAxis(intAttr(node, 'start', 0));
+    const end = clampAxis(intAttr(node, 'end', rank));
+    return [{ dtype: 'int64', shape: [Math.max(0, end - start)] }];
+  },
+});
 
 registerOp({
   type: 'ConstantOfShape',
   infer: (g, node) => {
     const value = node.attrs.value as import('../../tensor.js').HostTensor | undefined;
-    return [{ dtype: value?.dtype ?? 'float32', shape: g.constantInts(node.inputs[0]) }];
+    return [{ dtype: value?.dtype ?? 'float32', shape: g.constantInts(node.inputs[0], 'shape') }];
   },
 });
 
