@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import onnxProto from 'onnx-proto';
 import { Session } from '../src/engine/session.js';
-import { IO, buildInferenceGraph, buildTrainingGraph } from '../src/engine/training-graph.js';
+import { IO, buildInferenceGraph, buildTrainingGraph } from '../src/graphs/network-graph.js';
 import { HeadstartError } from '../src/errors.js';
 import { onnxBackboneSpec } from '../src/models/onnx-backbone.js';
 import { getModel } from '../src/models/registry.js';
