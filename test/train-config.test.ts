@@ -1,4 +1,4 @@
-/** Recipes, overrides and option validation (src/config.ts). */
+/** Recipes, overrides and option validation (src/train/options.ts). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseCompareOptions, parseTrainOptions, RECIPES, resolveTrainConfig, type ResolvedTrainConfig } from '../src/train/options.js';

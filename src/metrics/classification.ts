@@ -140,7 +140,7 @@ function parseOptions<S extends z.ZodType>(schema: S, options: unknown, where: s
   const r = schema.safeParse(options ?? {});
   if (!r.success) {
     const issues = r.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ');
-    throw new ConfigError(`${where}: invalid options: ${issues}`, { hint: 'see the option types in src/train/metrics.ts' });
+    throw new ConfigError(`${where}: invalid options: ${issues}`, { hint: 'see the option types in src/metrics/classification.ts' });
   }
   return r.data;
 }

@@ -1,6 +1,6 @@
 /**
  * Feature extraction's epochs: the backbone's features are cached (src/train/feature-cache.ts),
- * so an epoch only runs the new classifier — a tiny graph (src/train/head-graph.ts) per
+ * so an epoch only runs the new classifier — a tiny graph (src/graphs/head-graph.ts) per
  * training batch, and a plain matrix product for val. With several cached views, each
  * sample's view for an epoch is drawn from the run's seed.
  */
