@@ -8,6 +8,7 @@
  */
 import type { ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
+import { HeadstartError } from '../errors.js';
 import { closest, UsageError } from './usage.js';
 
 export type FlagKind = 'boolean' | 'number' | 'int' | 'string' | 'enum' | 'numbers' | 'auto-or-numbers' | 'optional-string';
@@ -70,7 +71,7 @@ function kindOf(t: z.ZodType): FlagKind {
     case 'array':
       return 'numbers';
     default:
-      throw new Error(`schema-flags: no flag kind for a ${t.def.type} field; give it meta({ kind })`);
+      throw new HeadstartError('E_INTERNAL', `schema-flags: no flag kind for a ${t.def.type} field; give it meta({ kind })`);
   }
 }
 
@@ -80,7 +81,7 @@ export function flagsOf(schema: z.ZodObject): FlagSpec[] {
   walk(schema, [], 'options', out);
   const seen = new Set<string>();
   for (const f of out) {
-    if (seen.has(f.flag)) throw new Error(`schema-flags: two fields want the flag --${f.flag}; give one meta({ flag })`);
+    if (seen.has(f.flag)) throw new HeadstartError('E_INTERNAL', `schema-flags: two fields want the flag --${f.flag}; give one meta({ flag })`);
     seen.add(f.flag);
   }
   return out;
@@ -96,7 +97,7 @@ function walk(schema: z.ZodObject, path: string[], group: string, out: FlagSpec[
       const members = (inner as z.ZodUnion).options as z.ZodType[];
       const names = members.find((m) => m.def.type === 'enum') as z.ZodEnum | undefined;
       const object = members.find((m) => m.def.type === 'object') as z.ZodObject | undefined;
-      if (!names || !object) throw new Error(`schema-flags: union field \`${p.join('.')}\` needs meta({ kind })`);
+      if (!names || !object) throw new HeadstartError('E_INTERNAL', `schema-flags: union field \`${p.join('.')}\` needs meta({ kind })`);
       out.push(spec([...p, 'type'], meta.flag ?? kebab(key), 'enum', names, { ...meta, group: grp }, undefined));
       walk(object, p, grp, out);
       continue;

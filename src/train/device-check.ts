@@ -13,7 +13,7 @@ export async function assertDeviceUsable(device: 'cpu' | 'cuda'): Promise<void> 
   if (device === 'cpu') return;
   const hint = 'install ONNX Runtime with CUDA (`npm rebuild onnxruntime-node --onnxruntime-node-install-cuda=v12`, with CUDA 12 and cuDNN 9 on the library path) or use --device cpu';
   if (!ort.listSupportedBackends().some((b) => b.name === 'cuda')) {
-    throw new EngineError('--device cuda: this onnxruntime-node build has no CUDA provider', { hint });
+    throw new EngineError('E_DEVICE', '--device cuda: this onnxruntime-node build has no CUDA provider', { hint });
   }
   const g = new Graph();
   g.output(g.alias(g.input('x', 'float32', [1]), 'y'));
@@ -23,7 +23,7 @@ export async function assertDeviceUsable(device: 'cpu' | 'cuda'): Promise<void> 
     const s = await ort.InferenceSession.create(serializeModel(g), { executionProviders: ['cuda'], logSeverityLevel: 4 });
     await s.release();
   } catch (err) {
-    throw new EngineError(`--device cuda: ONNX Runtime's CUDA provider cannot start here (${(err as Error).message.split('\n')[0]})`, { hint, cause: err });
+    throw new EngineError('E_DEVICE', `--device cuda: ONNX Runtime's CUDA provider cannot start here (${(err as Error).message.split('\n')[0]})`, { hint, cause: err });
   } finally {
     ort.env.logLevel = level;
   }
