@@ -78,11 +78,6 @@ export function floatAttr(node: Node, name: string, fallback: number): number {
   return fallback;
 }
 
-export function stringAttr(node: Node, name: string, fallback: string): string {
-  const v = node.attrs[name];
-  return typeof v === 'string' ? v : fallback;
-}
-
 /** Normalises a possibly negative axis against a rank. */
 export function normAxis(axis: number, rank: number): number {
   const a = axis < 0 ? axis + rank : axis;

@@ -6,7 +6,7 @@ import type { AttrValue, Dim, Graph, Node, ValueInfo } from './graph.js';
 const { onnx } = onnxProto;
 
 /** The opset every graph headstart writes targets (ONNX Runtime 1.30 and onnxruntime-web run it). */
-export const OPSET = 17;
+const OPSET = 17;
 const IR_VERSION = 8;
 
 const DTYPE_CODES: Record<DType, number> = { float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9, float64: 11 };

@@ -1,5 +1,6 @@
 import { GraphError } from '../../errors.js';
-import type { Dim } from '../graph.js';
+import type { HostTensor } from '../../tensor.js';
+import type { Dim, Graph, Node } from '../graph.js';
 import { broadcastShapes, intAttr, intsAttr, normAxis, registerOp, staticShape } from '../op-registry.js';
 import { unbroadcast } from './unbroadcast.js';
 
@@ -103,7 +104,7 @@ registerOp({
   ],
 });
 
-function sliceParams(g: import('../graph.js').Graph, node: import('../graph.js').Node) {
+function sliceParams(g: Graph, node: Node) {
   const s = g.shape(node.inputs[0]);
   const starts = g.constantInts(node.inputs[1]);
   const ends = g.constantInts(node.inputs[2]);
@@ -210,7 +211,7 @@ registerOp({ type: 'Shape', infer: (g, node) => [{ dtype: 'int64', shape: [g.sha
 registerOp({
   type: 'ConstantOfShape',
   infer: (g, node) => {
-    const value = node.attrs.value as import('../../tensor.js').HostTensor | undefined;
+    const value = node.attrs.value as HostTensor | undefined;
     return [{ dtype: value?.dtype ?? 'float32', shape: g.constantInts(node.inputs[0]) }];
   },
 });
