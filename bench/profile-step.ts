@@ -22,7 +22,15 @@ const targets = crossEntropyCoefficients(Array.from({ length: B }, (_, i) => i %
 for (let i = 0; i < 3; i++) await s.step(images, targets);
 s.endProfiling();
 const file = fs.readdirSync('/tmp').filter((f) => f.startsWith('ortprof')).map((f) => '/tmp/' + f).sort().pop()!;
-const events = JSON.parse(fs.readFileSync(file, 'utf8')) as any[];
+/** One event of ONNX Runtime's Chrome-trace profile (the fields read here). */
+interface ProfileEvent {
+  name: string;
+  cat: string;
+  ts: number;
+  dur: number;
+  args: { op_name: string };
+}
+const events = JSON.parse(fs.readFileSync(file, 'utf8')) as ProfileEvent[];
 const runs = events.filter((e) => e.name === 'model_run');
 const nodes = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
 const lastRunStart = runs[runs.length - 1].ts;

@@ -176,6 +176,6 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
     options: { source: { type: 'string', default: DEBIAN_SOURCE }, out: { type: 'string', default: DEFAULT_OUT } },
     strict: true,
   });
-  const n = await makeEmbeddedDataset(resolve(values.out!), values.source!);
-  console.log(`wrote ${n} images to ${resolve(values.out!)}`);
+  const n = await makeEmbeddedDataset(resolve(values.out), values.source);
+  console.log(`wrote ${n} images to ${resolve(values.out)}`);
 }

@@ -44,8 +44,8 @@ test('RandomResizedCrop boxes equal torchvision get_params for the same random w
     { scale: [0.95, 1], ratio: [0.2, 0.25] },
     { scale: [0.3, 0.4], ratio: [2, 5] },
   ] as const;
-  const cases = [];
-  const ours = [];
+  const cases: { width: number; height: number; scale: readonly number[]; ratio: readonly number[]; words: number[] }[] = [];
+  const ours: (ReturnType<typeof sampleResizedCropBox> & { used: number })[] = [];
   let k = 0;
   for (const [width, height] of shapes) {
     for (const o of options) {
@@ -70,7 +70,7 @@ test('train pipeline (RandomResizedCrop + flip + ColorJitter + Normalize) equals
   const jitter = { brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1 };
   const pipe = buildTrainTransform({ ...IMAGENET_PREPROCESS, inputSize: 64 }, { colorJitter: jitter });
   const sizes: [number, number][] = [[200, 150], [90, 120], [40, 30], [301, 77]];
-  const cases = [];
+  const cases: ({ words: number[] } & Record<string, unknown>)[] = [];
   const ours: Float32Array[] = [];
   const fast: Float32Array[] = [];
   for (const [i, [w, h]] of sizes.entries()) {

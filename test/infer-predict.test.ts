@@ -22,7 +22,7 @@ import { predictCommand } from '../src/cli/commands/predict.js';
 import { evaluateCommand } from '../src/cli/commands/evaluate.js';
 import type { CommandIO } from '../src/cli/command-io.js';
 import { wilsonInterval } from '../src/metrics/classification.js';
-import type { HostTensor, NamedTensors } from '../src/tensor.js';
+import type { NamedTensors } from '../src/tensor.js';
 import { smallCnn } from './small-cnn.js';
 
 const MEAN: [number, number, number] = [0.485, 0.456, 0.406];
@@ -43,7 +43,7 @@ function handParams(fcRows: number[][]): NamedTensors {
   for (const d of defs) {
     const data = new Float32Array(d.shape.reduce((a, b) => a * b, 1));
     if (d.role === 'running_var' || (d.role === 'bn_weight' && d.name.startsWith('bn1'))) data.fill(1);
-    p.set(d.name, { dtype: 'float32', shape: d.shape, data } as HostTensor);
+    p.set(d.name, { dtype: 'float32', shape: d.shape, data });
   }
   // feature 0 <- red, 1 <- blue, 2 <- green
   const w = p.get('conv1.weight')!.data as Float32Array; // [8, 3, 3, 3]

@@ -28,7 +28,7 @@ test('the imported nsfwjs MobileNetV2 reproduces TensorFlow.js (features and the
       weightData: concatWeights(model),
     }),
   );
-  const featureModel = tf.model({ inputs: tfModel.inputs, outputs: tfModel.getLayer(NSFWJS_MOBILENET_V2.featureLayer).output as tf.SymbolicTensor });
+  const featureModel = tf.model({ inputs: tfModel.inputs, outputs: tfModel.getLayer(NSFWJS_MOBILENET_V2.featureLayer).output });
   const x = tf.tensor4d(nhwc, [n, 224, 224, 3]);
   const tfFeatures = (await (featureModel.predict(x) as tf.Tensor).data()) as Float32Array;
   const tfProbs = (await (tfModel.predict(x) as tf.Tensor).data()) as Float32Array;

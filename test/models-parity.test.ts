@@ -9,7 +9,7 @@ import { buildInferenceGraph, buildTrainingGraph, IO } from '../src/graphs/netwo
 import { TrainingSession } from '../src/graphs/training-session.js';
 import { listModels } from '../src/models/registry.js';
 import { crossEntropyCoefficients } from '../src/onnx/cross-entropy.js';
-import type { HostTensor, NamedTensors } from '../src/tensor.js';
+import type { NamedTensors } from '../src/tensor.js';
 import { loadSafetensors } from '../src/weights/safetensors.js';
 import { matchStateDict } from '../src/weights/load-state.js';
 
@@ -94,7 +94,7 @@ if (!noTorch) {
 }
 
 function copyOf(tensors: NamedTensors): NamedTensors {
-  return new Map([...tensors].map(([k, t]) => [k, { ...t, shape: [...t.shape], data: (t.data as Float32Array).slice() } as HostTensor]));
+  return new Map([...tensors].map(([k, t]) => [k, { ...t, shape: [...t.shape], data: (t.data as Float32Array).slice() }]));
 }
 
 for (const spec of models) {

@@ -190,7 +190,7 @@ describe('state dicts', () => {
     assert.throws(() => other.loadStateDict(sd), (e: unknown) => e instanceof TrainingError && /for warmup, this scheduler is onecycle/.test(e.message));
     const bad = { ...sd, baseLrs: [0.1] };
     assert.throws(() => a.scheduler.loadStateDict(bad), (e: unknown) => e instanceof TrainingError && /2 finite base learning rates/.test(e.message));
-    const badInner = { ...sd, inner: { ...sd.inner!, type: 'step' } };
+    const badInner = { ...sd, inner: { ...sd.inner, type: 'step' } };
     assert.throws(() => a.scheduler.loadStateDict(badInner), TrainingError);
     assert.deepEqual(a.scheduler.stateDict(), sd, 'a refused state leaves the scheduler unchanged');
   });

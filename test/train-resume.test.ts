@@ -37,15 +37,15 @@ function assertSameRun(a: CheckpointState, b: CheckpointState): void {
 }
 
 /** A listener that aborts the run when `when` says so (what Ctrl-C does). */
-function abortWhen(controller: AbortController, when: (event: string, e: { epoch: number; batch?: number; phase?: string }) => boolean): TrainListener {
-  const check = (name: string) => (e: { epoch: number; batch?: number; phase?: string }) => {
+function abortWhen(controller: AbortController, when: (event: string, e: { epoch: number | null; batch?: number; phase?: string }) => boolean): TrainListener {
+  const check = (name: string) => (e: { epoch: number | null; batch?: number; phase?: string }) => {
     if (when(name, e)) controller.abort();
   };
   return { epoch_end: check('epoch_end'), batch_end: check('batch_end') };
 }
 
 const cases = [
-  { mode: 'finetune', spec: tinySpec, stop: (n: string, e: { epoch: number; batch?: number; phase?: string }) => n === 'batch_end' && e.epoch === 3 && e.phase === 'train' && e.batch === 2, label: 'interrupted mid-epoch 3' },
+  { mode: 'finetune', spec: tinySpec, stop: (n: string, e: { epoch: number | null; batch?: number; phase?: string }) => n === 'batch_end' && e.epoch === 3 && e.phase === 'train' && e.batch === 2, label: 'interrupted mid-epoch 3' },
   { mode: 'finetune', spec: tinySpecDropout, stop: (n: string, e: { epoch: number }) => n === 'epoch_end' && e.epoch === 2, label: 'with dropout, interrupted after epoch 2' },
   { mode: 'features', spec: tinySpecDropout, stop: (n: string, e: { epoch: number }) => n === 'epoch_end' && e.epoch === 2, label: 'interrupted after epoch 2' },
 ] as const;

@@ -19,10 +19,21 @@ function runModule(path: string): unknown {
 
 const digest = (t: HostTensor) => createHash('sha256').update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)).digest('hex');
 
+/** The fields of a Keras layer config that these checks read. */
+interface KerasLayerConfig extends Record<string, unknown> {
+  name: string;
+  kernel_size: [number, number];
+  filters: number;
+  depth_multiplier: number;
+  units: number;
+  use_bias: boolean;
+  batch_input_shape: number[];
+}
+
 /** Expected weight shapes of a Keras layer, from its config and the channels that reach it. */
 function expectedWeights(layer: TfjsLayersModel['layers'][number], inChannels: number): [string, number[]][] {
-  const c = layer.config as Record<string, any>;
-  const name = c.name as string;
+  const c = layer.config as KerasLayerConfig;
+  const name = c.name;
   switch (layer.class_name) {
     case 'Conv2D':
       return [[`${name}/kernel`, [...c.kernel_size, inChannels, c.filters]], ...(c.use_bias ? [[`${name}/bias`, [c.filters]] as [string, number[]]] : [])];
@@ -39,7 +50,7 @@ function expectedWeights(layer: TfjsLayersModel['layers'][number], inChannels: n
 
 /** Output channels of each layer, following inbound_nodes (channels_last). */
 function outChannels(layer: TfjsLayersModel['layers'][number], inChannels: number): number {
-  const c = layer.config as Record<string, any>;
+  const c = layer.config as KerasLayerConfig;
   if (layer.class_name === 'InputLayer') return c.batch_input_shape[3];
   if (layer.class_name === 'Conv2D') return c.filters;
   if (layer.class_name === 'DepthwiseConv2D') return inChannels * c.depth_multiplier;

@@ -3,12 +3,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import type * as TfCore from '@tensorflow/tfjs-core';
 import { WeightsError } from '../src/errors.js';
 import { parseJsLiteral } from '../src/weights/js-literal.js';
 import { loadTfjsLayersModel, readTfjsLayersModel } from '../src/weights/tfjs.js';
 
 /** tfjs-core (a dependency of nsfwjs) as the reference decoder, when it can be loaded. */
-async function tfjsCore(): Promise<typeof import('@tensorflow/tfjs-core') | undefined> {
+async function tfjsCore(): Promise<typeof TfCore | undefined> {
   try {
     const log = console.log;
     console.log = () => {}; // tfjs prints a banner suggesting tfjs-node
@@ -141,7 +142,7 @@ describe('weights: TF.js layers models', () => {
     err(modelJson(), bytes.subarray(0, bytes.length - 1), /`m\.json`: weight data is truncated: `mask` needs bytes 45\.\.47, but the shards hold 46 bytes/);
     err(modelJson(), new Uint8Array(bytes.length + 4), /4 bytes of weight data are not described by weightsManifest/);
     err(modelJson([{ name: 'x', shape: [1], dtype: 'complex64' }]), new Uint8Array(8), /weight `x` has dtype complex64/);
-    err(modelJson([{ name: 'x', shape: [1], dtype: 'float32', quantization: { dtype: 'uint8' } } as never]), new Uint8Array(1), /uint8 quantisation without scale and min/);
+    err(modelJson([{ name: 'x', shape: [1], dtype: 'float32', quantization: { dtype: 'uint8' } }]), new Uint8Array(1), /uint8 quantisation without scale and min/);
     err(modelJson([specs[0], specs[0]]), new Uint8Array(48), /weight `dense\/kernel` is listed twice/);
     err({ modelTopology: topology }, bytes, /not a TF\.js layers model\.json \(weightsManifest/);
     err({ ...modelJson(), format: 'graph-model' }, bytes, /format is `graph-model`, not a layers model/);

@@ -31,7 +31,8 @@ export interface DecodeResult {
 
 const pipelines = new Map<string, Pipeline>();
 
-parentPort?.on('message', async (t: DecodeTask) => {
+/** Decodes one task and posts its result; every failure becomes a result, so the promise never rejects. */
+async function handle(t: DecodeTask): Promise<void> {
   let result: DecodeResult;
   try {
     let p = pipelines.get(t.pipeline);
@@ -47,4 +48,6 @@ parentPort?.on('message', async (t: DecodeTask) => {
     result = { id: t.id, ok: false, error: { message: e.message ?? String(err), hint: (err as DataError).hint, data: err instanceof DataError } };
   }
   parentPort!.postMessage(result);
-});
+}
+
+parentPort?.on('message', (t: DecodeTask) => void handle(t));

@@ -16,9 +16,6 @@ const EXTENSIONS: Record<string, ImageFormat> = {
   '.tiff': 'tiff',
 };
 
-/** Extensions (lower case, with the dot) of the files a dataset scan picks up. */
-export const IMAGE_EXTENSIONS: readonly string[] = Object.freeze(Object.keys(EXTENSIONS));
-
 /** The format a file name claims, from its extension (case-insensitive); null if not an image name. */
 export function formatFromName(name: string): ImageFormat | null {
   const dot = name.lastIndexOf('.');

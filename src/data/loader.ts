@@ -157,7 +157,7 @@ export function createLoader(samples: readonly Sample[], transform: Pipeline, op
       if (!s) {
         const size = Math.min(o.batchSize, total - b * o.batchSize);
         const images = allocate(size * chw, inWorkers);
-        s = { images, labels: new Int32Array(size), paths: new Array(size), indices: new Int32Array(size), ok: new Uint8Array(size), pending: size };
+        s = { images, labels: new Int32Array(size), paths: new Array<string>(size), indices: new Int32Array(size), ok: new Uint8Array(size), pending: size };
         slots.set(b, s);
       }
       return s;

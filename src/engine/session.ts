@@ -23,11 +23,11 @@ const ORT_TYPES: Record<DType, ort.Tensor.Type> = {
   bool: 'bool',
 };
 
-export function toOrtTensor(t: HostTensor): ort.Tensor {
+function toOrtTensor(t: HostTensor): ort.Tensor {
   return new ort.Tensor(ORT_TYPES[t.dtype], t.data as never, t.shape);
 }
 
-export function fromOrtTensor(t: ort.Tensor): HostTensor {
+function fromOrtTensor(t: ort.Tensor): HostTensor {
   const dtype = (t.type === 'bool' ? 'bool' : t.type) as DType;
   return { dtype, shape: [...t.dims], data: t.data as HostTensor['data'] };
 }

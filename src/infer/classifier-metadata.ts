@@ -11,8 +11,8 @@ import { parseModel, type ParsedModel } from '../onnx/serialize.js';
 
 /** The metadata_props key that holds the JSON of ClassifierMetadata. */
 export const METADATA_KEY = 'headstart';
-export const CLASSIFIER_FORMAT = 'headstart-classifier';
-export const CLASSIFIER_VERSION = 1;
+const CLASSIFIER_FORMAT = 'headstart-classifier';
+const CLASSIFIER_VERSION = 1;
 
 export const ClassifierMetadataSchema = z.strictObject({
   format: z.literal(CLASSIFIER_FORMAT).default(CLASSIFIER_FORMAT),

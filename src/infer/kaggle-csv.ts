@@ -13,7 +13,7 @@ export interface KaggleRow {
   label: number;
 }
 
-export function kaggleRows(predictions: readonly Prediction[], classes: readonly string[]): KaggleRow[] {
+function kaggleRows(predictions: readonly Prediction[], classes: readonly string[]): KaggleRow[] {
   if (classes.length !== 2) {
     throw new ConfigError(`--kaggle needs a model with 2 classes, this one has ${classes.length} (${classes.slice(0, 10).join(', ')}${classes.length > 10 ? ', ...' : ''})`, {
       hint: 'the Dogs vs Cats submission holds one probability per image; use --format csv for other models',

@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { PreprocessSpecSchema, type PreprocessSpec } from '../data/preprocess.js';
+import { PreprocessSpecSchema } from '../data/preprocess.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import { buildInferenceGraph, IO } from '../graphs/network-graph.js';
 import type { ModelSpec } from '../models/model-spec.js';
@@ -24,10 +24,6 @@ import {
 } from './classifier-metadata.js';
 
 export {
-  CLASSIFIER_FORMAT,
-  CLASSIFIER_VERSION,
-  ClassifierMetadataSchema,
-  METADATA_KEY,
   readClassifierMetadataFromBytes,
   type ClassifierMetadata,
   type ClassifierMetadataInput,
@@ -135,7 +131,7 @@ export async function readClassifier(path: string, options?: ReadClassifierOptio
     metadata = parseMetadata(decodeJson(text, where), where);
   } else if (opts.classes && opts.preprocess) {
     embedded = false;
-    metadata = parseMetadata({ model: opts.model, classes: opts.classes, preprocess: opts.preprocess as PreprocessSpec, mode: 'finetune' }, where);
+    metadata = parseMetadata({ model: opts.model, classes: opts.classes, preprocess: opts.preprocess, mode: 'finetune' }, where);
   } else {
     throw new ConfigError(`${where} has no \`${METADATA_KEY}\` metadata: it is an ONNX model, but not a headstart classifier`, {
       hint: 'pass a model.onnx written by `headstart train`, or give the class names and preprocessing yourself (--classes, --preprocess)',

@@ -48,7 +48,7 @@ export interface PredictResult {
 }
 
 /** The file name without folder and extension. */
-export function fileStem(path: string): string {
+function fileStem(path: string): string {
   const name = basename(path);
   return name.slice(0, name.length - extname(name).length) || name;
 }

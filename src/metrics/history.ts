@@ -28,7 +28,7 @@ export const EpochRecordSchema = z
 export type EpochRecord = z.infer<typeof EpochRecordSchema>;
 
 /** Column order of history.csv and of the JSON records. */
-export const EPOCH_FIELDS = [
+const EPOCH_FIELDS = [
   'epoch',
   'train_loss',
   'train_acc',
@@ -45,8 +45,8 @@ export interface History {
   epochs: EpochRecord[];
 }
 
-export const HISTORY_FORMAT = 'headstart-history';
-export const HISTORY_VERSION = 1;
+const HISTORY_FORMAT = 'headstart-history';
+const HISTORY_VERSION = 1;
 
 const HistoryFileSchema = z
   .object({
@@ -117,7 +117,7 @@ export function totalSeconds(history: History): number {
 }
 
 /** The history.json payload (with derived best epoch and total time). */
-export function historyToFile(history: History): HistoryFile {
+function historyToFile(history: History): HistoryFile {
   const best = bestEpoch(history);
   return {
     format: HISTORY_FORMAT,

@@ -20,7 +20,7 @@ import type { ModelSpec } from './model-spec.js';
  */
 
 /** [expand ratio, kernel, stride, input, output, layers], as torchvision (width 1.0, depth 1.0). */
-export const EFFICIENTNET_B0_SETTING: readonly (readonly [number, number, number, number, number, number])[] = [
+const EFFICIENTNET_B0_SETTING: readonly (readonly [number, number, number, number, number, number])[] = [
   [1, 3, 1, 32, 16, 1],
   [6, 3, 2, 16, 24, 2],
   [6, 5, 2, 24, 40, 2],
@@ -53,12 +53,12 @@ function mbConv(b: NetBuilder, x: string, name: string, expandRatio: number, ker
   if (expanded !== inp) h = convBnAct(b, h, `${name}.block.${i++}`, expanded, 1, true);
   h = convBnAct(b, h, `${name}.block.${i++}`, expanded, kernel, true, stride, expanded);
   h = squeezeExcite(b, h, `${name}.block.${i++}`, Math.max(1, Math.floor(inp / 4)));
-  h = convBnAct(b, h, `${name}.block.${i++}`, out, 1, false);
+  h = convBnAct(b, h, `${name}.block.${i}`, out, 1, false);
   return stride === 1 && inp === out ? b.g.op('Add', [h, x]) : h;
 }
 
 /** Pooled 1280-d features; the caller adds the head `classifier.1`. */
-export function efficientnetB0Features(b: NetBuilder, images: string): string {
+function efficientnetB0Features(b: NetBuilder, images: string): string {
   let x = convBnAct(b, images, 'features.0', makeDivisible(32, 8), 3, true, 2);
   EFFICIENTNET_B0_SETTING.forEach(([t, k, s, , out, n], stage) => {
     for (let i = 0; i < n; i++) x = mbConv(b, x, `features.${stage + 1}.${i}`, t, k, i === 0 ? s : 1, makeDivisible(out, 8));

@@ -20,14 +20,14 @@ function layerName(l: KerasLayer): string {
 }
 
 function inboundNames(l: KerasLayer): string[] {
-  const nodes = l.inbound_nodes as unknown[] | undefined;
+  const nodes = l.inbound_nodes;
   if (!nodes || nodes.length === 0) return [];
-  const first = nodes[0] as unknown;
+  const first = nodes[0];
   // TF.js Keras 2 format: [[[name, nodeIndex, tensorIndex, kwargs], ...]]
   if (Array.isArray(first)) return (first as unknown[][]).map((e) => String(e[0]));
   // Keras 3 format: {args: [{config: {keras_history: [name, ...]}}]}
   const args = (first as { args?: unknown[] }).args ?? [];
-  const flat = args.flatMap((a) => (Array.isArray(a) ? a : [a])) as { config?: { keras_history?: unknown[] } }[];
+  const flat = args.flatMap((a): unknown[] => (Array.isArray(a) ? (a as unknown[]) : [a])) as { config?: { keras_history?: unknown[] } }[];
   return flat.map((a) => String(a.config?.keras_history?.[0]));
 }
 
@@ -97,7 +97,10 @@ export function buildKerasLayers(b: NetBuilder, layers: readonly KerasLayer[], i
         const p = cfg.padding;
         let pads: number[];
         if (typeof p === 'number') pads = [p, p, p, p];
-        else if (Array.isArray(p) && Array.isArray(p[0])) pads = [p[0][0], p[1][0], p[0][1], p[1][1]];
+        else if (Array.isArray(p) && Array.isArray(p[0])) {
+          const q = p as number[][];
+          pads = [q[0][0], q[1][0], q[0][1], q[1][1]];
+        }
         else pads = [Number((p as number[])[0]), Number((p as number[])[1]), Number((p as number[])[0]), Number((p as number[])[1])];
         out = g.op('Pad', [x, g.ints([0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]])]);
         break;

@@ -16,7 +16,7 @@ export function makeDivisible(v: number, divisor: number, minValue = divisor): n
 }
 
 /** [expand ratio t, output channels c, repeats n, first stride s], as torchvision. */
-export const MOBILENET_V2_SETTING: readonly (readonly [number, number, number, number])[] = [
+const MOBILENET_V2_SETTING: readonly (readonly [number, number, number, number])[] = [
   [1, 16, 1, 1],
   [6, 24, 2, 2],
   [6, 32, 3, 2],
@@ -26,7 +26,7 @@ export const MOBILENET_V2_SETTING: readonly (readonly [number, number, number, n
   [6, 320, 1, 1],
 ];
 
-export function relu6(b: NetBuilder, x: string): string {
+function relu6(b: NetBuilder, x: string): string {
   return b.g.op('Clip', [x, b.g.scalar(0), b.g.scalar(6)]);
 }
 
@@ -44,12 +44,12 @@ function invertedResidual(b: NetBuilder, x: string, name: string, out: number, s
   if (expand !== 1) h = convBnRelu6(b, h, `${name}.conv.${i++}`, hidden, 1);
   h = convBnRelu6(b, h, `${name}.conv.${i++}`, hidden, 3, stride, hidden);
   h = b.conv2d(h, `${name}.conv.${i++}`, out, { kernel: 1 });
-  h = b.batchNorm2d(h, `${name}.conv.${i++}`);
+  h = b.batchNorm2d(h, `${name}.conv.${i}`);
   return stride === 1 && inp === out ? b.g.op('Add', [x, h]) : h;
 }
 
 /** Pooled 1280-d features; the caller adds the head `classifier.1` (after dropout 0.2). */
-export function mobilenetV2Features(b: NetBuilder, images: string): string {
+function mobilenetV2Features(b: NetBuilder, images: string): string {
   let x = convBnRelu6(b, images, 'features.0', makeDivisible(32, 8), 3, 2);
   let index = 1;
   for (const [t, c, n, s] of MOBILENET_V2_SETTING) {
@@ -60,7 +60,7 @@ export function mobilenetV2Features(b: NetBuilder, images: string): string {
 }
 
 /** Number of `features.<i>` modules (stem, 17 blocks, last conv). */
-export const MOBILENET_V2_FEATURE_COUNT = 2 + MOBILENET_V2_SETTING.reduce((n, s) => n + s[2], 0);
+const MOBILENET_V2_FEATURE_COUNT = 2 + MOBILENET_V2_SETTING.reduce((n, s) => n + s[2], 0);
 
 // Each `features.<i>` module is a stage (a block); fine-tuning the last k unfreezes k blocks.
 const featureStages = (count: number) => Array.from({ length: count }, (_, i) => `features.${i}`);

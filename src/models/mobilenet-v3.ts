@@ -15,7 +15,7 @@ import type { ModelSpec } from './model-spec.js';
 const BN = { eps: 1e-3, momentum: 0.01 };
 
 /** [input, kernel, expanded, output, squeeze-excite, hard-swish, stride] (dilation 1), as torchvision. */
-export const MOBILENET_V3_LARGE_SETTING: readonly (readonly [number, number, number, number, boolean, boolean, number])[] = [
+const MOBILENET_V3_LARGE_SETTING: readonly (readonly [number, number, number, number, boolean, boolean, number])[] = [
   [16, 3, 16, 16, false, false, 1],
   [16, 3, 64, 24, false, false, 2],
   [24, 3, 72, 24, false, false, 1],
@@ -33,12 +33,12 @@ export const MOBILENET_V3_LARGE_SETTING: readonly (readonly [number, number, num
   [160, 5, 960, 160, true, true, 1],
 ];
 
-export function hardswish(b: NetBuilder, x: string): string {
+function hardswish(b: NetBuilder, x: string): string {
   return b.g.op('HardSwish', [x]);
 }
 
 /** torch's Hardsigmoid: relu6(x + 3) / 6. */
-export function hardsigmoid(b: NetBuilder, x: string): string {
+function hardsigmoid(b: NetBuilder, x: string): string {
   return b.g.op('HardSigmoid', [x], { alpha: 1 / 6, beta: 0.5 });
 }
 
@@ -73,12 +73,12 @@ function invertedResidual(b: NetBuilder, x: string, name: string, cfg: (typeof M
   if (expanded !== inp) h = convBnAct(b, h, `${name}.block.${i++}`, expanded, 1, act);
   h = convBnAct(b, h, `${name}.block.${i++}`, expanded, kernel, act, stride, expanded);
   if (se) h = squeezeExcite(b, h, `${name}.block.${i++}`, makeDivisible(Math.floor(expanded / 4), 8));
-  h = convBnAct(b, h, `${name}.block.${i++}`, out, 1, 'none');
+  h = convBnAct(b, h, `${name}.block.${i}`, out, 1, 'none');
   return stride === 1 && inp === out ? b.g.op('Add', [h, x]) : h;
 }
 
 /** Pre-logits 1280-d features (through `classifier.0` + Hardswish); the head is `classifier.3`. */
-export function mobilenetV3LargeFeatures(b: NetBuilder, images: string): string {
+function mobilenetV3LargeFeatures(b: NetBuilder, images: string): string {
   let x = convBnAct(b, images, 'features.0', 16, 3, 'hardswish', 2);
   MOBILENET_V3_LARGE_SETTING.forEach((cfg, i) => {
     x = invertedResidual(b, x, `features.${i + 1}`, cfg);

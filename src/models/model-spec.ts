@@ -1,3 +1,4 @@
+import type { NamedTensors } from '../tensor.js';
 import type { NetBuilder } from './net-builder.js';
 
 /** Preprocessing a network expects (mirrors src/data's PreprocessSpec). */
@@ -49,5 +50,5 @@ export interface BuiltinWeights {
   description: string;
   license: string;
   /** Parameter values under this spec's parameter names (its own classifier excluded). */
-  load: () => Promise<import('../tensor.js').NamedTensors>;
+  load: () => Promise<NamedTensors>;
 }

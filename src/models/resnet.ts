@@ -9,7 +9,7 @@ export interface ResNetConfig {
   layers: [number, number, number, number];
 }
 
-export const RESNET_CONFIGS = {
+const RESNET_CONFIGS = {
   resnet18: { block: 'basic', layers: [2, 2, 2, 2] },
   resnet34: { block: 'basic', layers: [3, 4, 6, 3] },
   resnet50: { block: 'bottleneck', layers: [3, 4, 6, 3] },
@@ -40,7 +40,7 @@ function downsample(b: NetBuilder, x: string, name: string, planes: number, stri
 }
 
 /** Returns the 512- (or 2048-) d pooled features; the caller adds the classifier `fc`. */
-export function resnetFeatures(b: NetBuilder, images: string, config: ResNetConfig): string {
+function resnetFeatures(b: NetBuilder, images: string, config: ResNetConfig): string {
   let x = b.conv2d(images, 'conv1', 64, { kernel: 7, stride: 2, padding: 3 });
   x = b.relu(b.batchNorm2d(x, 'bn1'));
   x = b.g.op('MaxPool', [x], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] });

@@ -25,7 +25,7 @@ export type ConfusionSvgOptions = z.input<typeof ConfusionOptionsSchema>;
 const FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"';
 const r1 = (v: number) => String(Math.round(v * 10) / 10);
 
-export function confusionFigure(confusion: ConfusionMatrix, classNames: string[], options?: ConfusionSvgOptions): SvgFigure {
+function confusionFigure(confusion: ConfusionMatrix, classNames: string[], options?: ConfusionSvgOptions): SvgFigure {
   const r = ConfusionOptionsSchema.safeParse(options ?? {});
   if (!r.success) {
     throw new ConfigError(`confusionFigure: invalid options: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);

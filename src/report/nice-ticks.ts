@@ -23,7 +23,7 @@ export interface NiceTickOptions {
 
 const MANTISSAS = [1, 2, 2.5, 5, 10];
 
-export function niceStep(rough: number, integer = false): { step: number; decimals: number } {
+function niceStep(rough: number, integer = false): { step: number; decimals: number } {
   if (integer && rough <= 1) return { step: 1, decimals: 0 };
   const exp = Math.floor(Math.log10(rough));
   const base = Math.pow(10, exp);

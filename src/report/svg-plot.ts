@@ -44,8 +44,7 @@ export const SeriesSchema = z
   .refine((s) => s.x.length === s.y.length, { message: 'x and y must have the same length' });
 export type Series = z.input<typeof SeriesSchema>;
 
-export const LEGEND_POSITIONS = ['auto', 'below', 'none', 'top-right', 'top-left', 'bottom-right', 'bottom-left'] as const;
-export type LegendPosition = (typeof LEGEND_POSITIONS)[number];
+const LEGEND_POSITIONS = ['auto', 'below', 'none', 'top-right', 'top-left', 'bottom-right', 'bottom-left'] as const;
 
 export const LineChartOptionsSchema = z
   .object({
@@ -313,7 +312,7 @@ export function lineChart(series: Series[], options?: LineChartOptions): SvgFigu
     const items: string[] = [];
     if (placed) {
       items.push(`<rect x="${n2(placed.x)}" y="${n2(placed.y)}" width="${n2(boxW)}" height="${n2(boxH)}" fill="#ffffff" fill-opacity="0.9" stroke="#bbb" rx="3"/>`);
-      resolved.forEach((s, i) => items.push(legendItem(s, placed!.x + 8, placed!.y + 4 + rowH * i + rowH / 2, fs, showMarkers)));
+      resolved.forEach((s, i) => items.push(legendItem(s, placed.x + 8, placed.y + 4 + rowH * i + rowH / 2, fs, showMarkers)));
     } else {
       // Below the axes, wrapped into centred rows.
       const gap = 18;

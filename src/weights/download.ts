@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, DownloadError, HeadstartError, WeightsError } from '../errors.js';
+import type { HeadstartError } from '../errors.js';
+import { ConfigError, DownloadError, WeightsError } from '../errors.js';
 import { cachedWeightsPath, weightsCacheDir } from './cache.js';
 import { parseWeightSource, sha256File, sha256Matches, type WeightSource } from './source.js';
 
@@ -215,7 +216,7 @@ async function downloadOnce(
 export async function resolveWeightsFile(file: string | undefined, source: WeightSource | undefined, options?: FetchWeightsOptions): Promise<string> {
   if (file !== undefined) {
     const path = resolve(file);
-    let isFile = false;
+    let isFile: boolean;
     try {
       isFile = (await stat(path)).isFile();
     } catch (cause) {

@@ -36,8 +36,3 @@ export function bfloat16ToFloat32(src: ArrayLike<number>, out = new Float32Array
   for (let i = 0; i < src.length; i++) bits[i] = src[i] << 16;
   return out;
 }
-
-/** One float16 value, e.g. for strided reads. */
-export function float16Bits(h: number): number {
-  return table()[h];
-}

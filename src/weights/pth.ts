@@ -311,7 +311,7 @@ function tensorRef(storage: unknown, offset: unknown, size: unknown, stride: unk
     if (d === undefined) bad('expected a torch dtype');
     dtype = d!;
   }
-  return new TensorRef(s, { dtype, offset: offset as number, shape: shape!, stride: strides! });
+  return new TensorRef(s, { dtype, offset, shape, stride: strides });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -332,7 +332,7 @@ function pickStateDict(root: unknown, key: string | undefined, file: string): { 
   }
   if (root instanceof Map && !hasDirectTensor(root)) {
     for (const k of WRAPPER_KEYS) {
-      const v = root.get(k);
+      const v: unknown = root.get(k);
       if (v instanceof Map) return { node: v, path: [k] };
     }
   }
@@ -364,6 +364,6 @@ function describe(v: unknown): string {
   if (v === null) return 'None';
   if (Array.isArray(v)) return `a tuple/list of ${v.length}`;
   if (v instanceof Map) return 'a dict';
-  if (typeof v === 'object' && 'name' in (v as object)) return `\`${(v as PyGlobal).name}\``;
+  if (typeof v === 'object' && 'name' in v) return `\`${(v as PyGlobal).name}\``;
   return typeof v;
 }

@@ -66,6 +66,11 @@ export type SafetensorsReadOptions = z.input<typeof ReadOptionsSchema>;
 const WriteOptionsSchema = z.strictObject({ metadata: z.record(z.string(), z.string()).optional() });
 export type SafetensorsWriteOptions = z.input<typeof WriteOptionsSchema>;
 
+/** A JSON value that is a list of non-negative integers (a shape, or data offsets). */
+function isNonNegativeIntList(v: unknown): v is number[] {
+  return Array.isArray(v) && v.every((d) => Number.isSafeInteger(d) && d >= 0);
+}
+
 function parse<S extends z.ZodType>(schema: S, options: unknown, what: string): z.output<S> {
   const r = schema.safeParse(options ?? {});
   if (!r.success) {
@@ -118,11 +123,11 @@ export function parseSafetensorsHeader(bytes: Uint8Array, options?: SafetensorsR
       bad(`tensor \`${name}\` has an unknown dtype \`${e.dtype}\``, `expected one of ${Object.keys(READ_DTYPES).join(', ')}`);
     }
     const shape = e.shape;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    if (!isNonNegativeIntList(shape)) {
       return bad(`tensor \`${name}\`: shape must be a list of non-negative integers, found ${JSON.stringify(shape)}`);
     }
     const off = e.data_offsets;
-    if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && d >= 0) || off[1] < off[0]) {
+    if (!isNonNegativeIntList(off) || off.length !== 2 || off[1] < off[0]) {
       return bad(`tensor \`${name}\`: data_offsets must be [begin, end] with 0 <= begin <= end, found ${JSON.stringify(off)}`);
     }
     const want = numel(shape) * ELEMENT_BYTES[READ_DTYPES[e.dtype]];

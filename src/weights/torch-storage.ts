@@ -126,7 +126,7 @@ function gather<T extends Elements>(src: T, view: TensorView, mayShare: boolean)
   let k = 0;
   for (;;) {
     // Innermost dimension as a tight loop; outer ones as an odometer.
-    for (let i = 0, q = p; i < innerSize; i++, q += innerStride) (out as Elements)[k++] = (src as Elements)[q];
+    for (let i = 0, q = p; i < innerSize; i++, q += innerStride) out[k++] = src[q];
     let d = inner - 1;
     for (; d >= 0; d--) {
       counter[d]++;

@@ -40,8 +40,6 @@ export interface UnpickleHooks {
   source?: string;
 }
 
-const MARK = Symbol('mark');
-
 const decoder = new TextDecoder('utf-8', { fatal: true });
 const latin1 = new TextDecoder('latin1');
 

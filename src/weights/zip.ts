@@ -59,8 +59,14 @@ export function readZipEntries(bytes: Uint8Array, file: string): Map<string, Uin
       const size = u16(e + 2);
       if (id === 0x0001) {
         let p = e + 4;
-        if (usize === 0xffffffff) (usize = u64(p)), (p += 8);
-        if (csize === 0xffffffff) (csize = u64(p)), (p += 8);
+        if (usize === 0xffffffff) {
+          usize = u64(p);
+          p += 8;
+        }
+        if (csize === 0xffffffff) {
+          csize = u64(p);
+          p += 8;
+        }
         if (local === 0xffffffff) local = u64(p);
       }
       e += 4 + size;

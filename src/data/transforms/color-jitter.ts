@@ -150,7 +150,7 @@ function range(name: string, value: number | undefined, center: number, bound: [
 }
 
 /** ColorJitter.get_params. */
-export function sampleColorJitter(rng: RandomSource, options: ColorJitterOptions): ColorJitterParams {
+function sampleColorJitter(rng: RandomSource, options: ColorJitterOptions): ColorJitterParams {
   const b = range('brightness', options.brightness, 1, [0, Infinity], true);
   const c = range('contrast', options.contrast, 1, [0, Infinity], true);
   const s = range('saturation', options.saturation, 1, [0, Infinity], true);
@@ -165,7 +165,7 @@ export function sampleColorJitter(rng: RandomSource, options: ColorJitterOptions
   };
 }
 
-export function applyColorJitter(image: RgbImage, p: ColorJitterParams): RgbImage {
+function applyColorJitter(image: RgbImage, p: ColorJitterParams): RgbImage {
   let out = image;
   for (const fn of p.order) {
     if (fn === 0 && p.brightness !== null) out = adjustBrightness(out, p.brightness);

@@ -2,7 +2,7 @@
 import { ConfigError } from '../../errors.js';
 import type { Interpolation } from '../preprocess.js';
 import { centerCrop } from './center-crop.js';
-import { colorJitter, type ColorJitterOptions } from './color-jitter.js';
+import { colorJitter } from './color-jitter.js';
 import { randomHorizontalFlip } from './horizontal-flip.js';
 import { randomResizedCrop } from './random-resized-crop.js';
 import { resize } from './resize.js';
@@ -15,7 +15,7 @@ const FACTORIES: Record<string, (s: TransformSpec) => ImageTransform> = {
   randomHorizontalFlip: (s) => randomHorizontalFlip(s.p as number),
   resize: (s) => resize(s.size as Size, s.interpolation as Interpolation),
   centerCrop: (s) => centerCrop(s.size as Size),
-  colorJitter: ({ op: _op, ...options }) => colorJitter(options as ColorJitterOptions),
+  colorJitter: ({ op: _op, ...options }) => colorJitter(options),
 };
 
 export function transformFromSpec(spec: TransformSpec): ImageTransform {

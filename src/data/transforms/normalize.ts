@@ -51,9 +51,3 @@ export function writeNormalized(image: RgbImage, table: Float32Array, out: Float
   }
 }
 
-/** The normalised CHW tensor of one image. */
-export function toTensor(image: RgbImage, mean: Rgb, std: Rgb): Float32Array {
-  const out = new Float32Array(3 * image.width * image.height);
-  writeNormalized(image, normalizationTable(mean, std), out);
-  return out;
-}

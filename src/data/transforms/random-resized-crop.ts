@@ -17,7 +17,7 @@ export interface ResizedCropOptions {
   ratio: readonly [number, number];
 }
 
-export const DEFAULT_RESIZED_CROP: ResizedCropOptions = { scale: [0.08, 1], ratio: [3 / 4, 4 / 3] };
+const DEFAULT_RESIZED_CROP: ResizedCropOptions = { scale: [0.08, 1], ratio: [3 / 4, 4 / 3] };
 
 /** RandomResizedCrop.get_params: the box (in the image's coordinates) to crop. */
 export function sampleResizedCropBox(image: Size, rng: RandomSource, options: ResizedCropOptions = DEFAULT_RESIZED_CROP): Box {

@@ -20,7 +20,7 @@ export interface ConvParams {
   group: number;
 }
 
-export function convParams(g: Graph, node: Node): ConvParams {
+function convParams(g: Graph, node: Node): ConvParams {
   const w = g.shape(node.inputs[1]);
   const kernel = intsAttr(node, 'kernel_shape', [w[2], w[3]]) as [number, number];
   return {
@@ -90,7 +90,7 @@ function flippedKernel(g: Graph, w: string, group: number): string {
   return g.op('Slice', [t, g.ints([-1, -1]), g.ints([-kh - 1, -kw - 1]), g.ints([2, 3]), g.ints([-1, -1])]);
 }
 
-export function convInputGrad(g: Graph, dy: string, w: string, xShape: number[], p: ConvParams): string {
+function convInputGrad(g: Graph, dy: string, w: string, xShape: number[], p: ConvParams): string {
   const [kh, kw] = p.kernel;
   const [dh, dw] = p.dilations;
   const [pt, pl, pb, pr] = p.pads;

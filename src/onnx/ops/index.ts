@@ -10,7 +10,5 @@ import './batchnorm.js';
 import './dropout.js';
 
 export { batchNorm } from './batchnorm.js';
-export type { BatchNormParams, BatchNormOptions, BatchNormResult } from './batchnorm.js';
 export { dropout } from './dropout.js';
 export { silu } from './elementwise.js';
-export { convInputGrad, convWeightGrad } from './conv.js';

@@ -1,5 +1,6 @@
 import { GraphError } from '../../errors.js';
-import type { Dim } from '../graph.js';
+import type { HostTensor } from '../../tensor.js';
+import type { Dim, Graph, Node } from '../graph.js';
 import { broadcastShapes, intAttr, intsAttr, normAxis, registerOp, staticShape } from '../op-registry.js';
 import { unbroadcast } from './unbroadcast.js';
 
@@ -117,7 +118,7 @@ registerOp({
   ],
 });
 
-function sliceParams(g: import('../graph.js').Graph, node: import('../graph.js').Node) {
+function sliceParams(g: Graph, node: Node) {
   const s = g.shape(node.inputs[0]);
   const starts = g.constantInts(node.inputs[1], 'starts');
   const ends = g.constantInts(node.inputs[2], 'ends');
@@ -239,7 +240,7 @@ registerOp({
 registerOp({
   type: 'ConstantOfShape',
   infer: (g, node) => {
-    const value = node.attrs.value as import('../../tensor.js').HostTensor | undefined;
+    const value = node.attrs.value as HostTensor | undefined;
     return [{ dtype: value?.dtype ?? 'float32', shape: g.constantInts(node.inputs[0], 'shape') }];
   },
 });

@@ -13,6 +13,6 @@ export function unbroadcast(g: Graph, grad: string, target: readonly Dim[]): str
   }
   let out = grad;
   if (axes.length > 0) out = g.op('ReduceSum', [out, g.ints(axes)], { keepdims: 1 });
-  if (!sameShape(g.shape(out), target)) out = g.op('Reshape', [out, g.ints(target as number[])]);
+  if (!sameShape(g.shape(out), target)) out = g.op('Reshape', [out, g.ints(target)]);
   return out;
 }
