@@ -26,13 +26,12 @@ export {
   TrainOptionsSchema,
   CompareOptionsSchema,
   type TrainOptions,
-  type TrainHooks,
   type CompareOptions,
   type ResolvedTrainConfig,
   type TrainMode,
   type RecipeName,
 } from './train/options.js';
-export { TRAIN_EVENT_NAMES, type TrainEvents, type TrainEventName, type TrainListener, type TrainContext } from './train/events.js';
+export { TRAIN_EVENT_NAMES, type TrainHooks, type TrainEvents, type TrainEventName, type TrainListener, type TrainContext } from './train/events.js';
 export { plainLog } from './train/listeners/plain-log.js';
 export { jsonLines } from './train/listeners/json-lines.js';
 export { earlyStopping } from './train/listeners/early-stopping.js';

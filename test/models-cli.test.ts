@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { CommandIO } from '../src/cli/command-io.js';
 import { modelsCommand } from '../src/cli/commands/models.js';
-import type { ModelSummary } from '../src/models/model-summary.js';
+import type { ModelSummary } from '../src/graphs/model-summary.js';
 import { listModels } from '../src/models/registry.js';
 
 function capture(): CommandIO & { stdout: string; stderr: string } {

@@ -1,7 +1,17 @@
 import { GraphError, HeadstartError } from '../errors.js';
 import type { DType, HostTensor } from '../tensor.js';
 import { numel } from '../tensor.js';
-import { getOp } from './op-registry.js';
+
+/** Shape and dtype inference of a node, per op type. */
+export type ShapeRule = (g: Graph, node: Node) => { dtype: DType; shape: Dim[] }[];
+
+// Filled by the op registry (src/onnx/op-registry.ts) as each op family registers, so the
+// graph needs no import of the registry (the registry's rules take a Graph).
+const shapeRules = new Map<string, ShapeRule>();
+
+export function setShapeRule(type: string, rule: ShapeRule): void {
+  shapeRules.set(type, rule);
+}
 
 /** A dimension: a size, or -1 for a dynamic one (the batch of an inference graph). */
 export type Dim = number;
@@ -167,7 +177,8 @@ export class Graph {
 
   /** Adds a node, infers its outputs' dtypes and shapes, and returns the output names. */
   node(op: string, inputs: string[], attrs: Record<string, AttrValue> = {}, options: NodeOptions = {}): string[] {
-    const def = getOp(op);
+    const infer = shapeRules.get(op);
+    if (!infer) throw new GraphError('E_UNSUPPORTED_OP', `Op \`${op}\` is not supported by headstart's graph builder`, { hint: `supported: ${[...shapeRules.keys()].sort().join(', ')}` });
     for (const i of inputs) {
       if (i !== '' && !this.values.has(i)) throw new GraphError('E_BAD_GRAPH', `Node \`${options.name ?? op}\` (${op}): unknown input \`${i}\``, { hint: 'every input must be a graph input, an initializer or an earlier node\'s output' });
     }
@@ -178,7 +189,7 @@ export class Graph {
     const node: Node = { op, name, inputs, outputs, attrs };
     let infos: { dtype: DType; shape: Dim[] }[];
     try {
-      infos = def.infer(this, node);
+      infos = infer(this, node);
     } catch (err) {
       const shapes = inputs.map((i) => (i === '' ? '-' : `[${this.shape(i)}]`)).join(', ');
       const inner = err instanceof HeadstartError ? err : undefined;

@@ -1,6 +1,6 @@
 import { GraphError } from '../errors.js';
 import type { DType } from '../tensor.js';
-import type { Dim, Graph, Node } from './graph.js';
+import { setShapeRule, type Dim, type Graph, type Node } from './graph.js';
 
 export interface OutputInfo {
   dtype: DType;
@@ -44,6 +44,7 @@ const registry = new Map<string, OpDef>();
 export function registerOp(def: OpDef): void {
   if (registry.has(def.type)) throw new GraphError('E_INTERNAL', `Op ${def.type} is registered twice`, { hint: 'a bug in headstart: please report it' });
   registry.set(def.type, def);
+  setShapeRule(def.type, def.infer);
 }
 
 export function getOp(type: string): OpDef {

@@ -6,9 +6,9 @@
 import type { Sample } from '../data/sample.js';
 import { keyedRandom, permutation } from '../random.js';
 import { decideMode, linearProbe, type AutoDecision } from './auto-mode.js';
-import type { EventBus } from './events.js';
+import type { EventBus, TrainHooks } from './events.js';
 import { extractFeatures, type ExtractedFeatures } from './extract-features.js';
-import { RECIPES, type ConcreteMode, type ParsedTrainOptions, type TrainHooks } from './options.js';
+import { RECIPES, type ConcreteMode, type ParsedTrainOptions } from './options.js';
 import type { RunSetup } from './run-setup.js';
 
 /** Probe limits for --mode auto: enough to measure, small enough to stay quick. */

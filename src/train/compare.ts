@@ -6,7 +6,8 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseCompareOptions, requestedModel, type CompareOptions, type TrainHooks } from './options.js';
+import { parseCompareOptions, requestedModel, type CompareOptions } from './options.js';
+import type { TrainHooks } from './events.js';
 import { compareSvg, type CompareRun } from '../report/curves.js';
 import { renderHtmlReport } from '../report/html-report.js';
 import { svgToPng } from '../report/svg-to-png.js';

@@ -145,3 +145,13 @@ export interface SetupEmitter {
 export interface RunBus {
   emit<K extends TrainEventName>(name: K, payload: TrainEvents[K]): Promise<void>;
 }
+
+/** What a run is told at run time besides its options: listeners, a stop signal, download progress. */
+export interface TrainHooks {
+  /** Event listeners (objects of handlers keyed by event name, src/train/events.ts). */
+  listeners?: readonly TrainListener[];
+  /** Stops the run at the next batch; the last finished epoch's checkpoint is kept. */
+  signal?: AbortSignal;
+  /** Called with (bytes, total) while weights download. */
+  onDownloadProgress?: (bytes: number, total: number | undefined) => void;
+}

@@ -5,9 +5,9 @@
  */
 import { resolve } from 'node:path';
 import type { Sample } from '../data/sample.js';
-import type { SetupEmitter } from './events.js';
+import type { SetupEmitter, TrainHooks } from './events.js';
 import { featureCacheDir, featureCacheKey, loadOrExtractFeatures, type FeatureSet } from './feature-cache.js';
-import type { ParsedTrainOptions, TrainHooks } from './options.js';
+import type { ParsedTrainOptions } from './options.js';
 import { PhaseReporter } from './phase-reporter.js';
 import type { RunSetup } from './run-setup.js';
 

@@ -182,16 +182,6 @@ export const TrainOptionsSchema = z.strictObject({
 export type TrainOptions = z.input<typeof TrainOptionsSchema>;
 export type ParsedTrainOptions = z.output<typeof TrainOptionsSchema>;
 
-/** What a run is told at run time besides its options: listeners, a stop signal, download progress. */
-export interface TrainHooks {
-  /** Event listeners (objects of handlers keyed by event name, src/train/events.ts). */
-  listeners?: readonly import('./events.js').TrainListener[];
-  /** Stops the run at the next batch; the last finished epoch's checkpoint is kept. */
-  signal?: AbortSignal;
-  /** Called with (bytes, total) while weights download. */
-  onDownloadProgress?: (bytes: number, total: number | undefined) => void;
-}
-
 type OptimizerWithoutLr = OptimizerConfig extends infer T ? (T extends unknown ? Omit<T, 'lr'> : never) : never;
 
 /** The complete configuration of a run (what config.json records). */

@@ -13,10 +13,10 @@ import type { ModelSpec } from '../models/model-spec.js';
 import { isOnnxModelPath, onnxBackboneSpec } from '../models/onnx-backbone.js';
 import { getModel } from '../models/registry.js';
 import type { NamedTensors } from '../tensor.js';
-import { loadInitialParams } from '../weights/pretrained.js';
+import { loadInitialParams } from '../graphs/initial-params.js';
 import { assertDeviceUsable } from './device-check.js';
-import type { EventBus } from './events.js';
-import { requestedModel, type ParsedTrainOptions, type TrainHooks } from './options.js';
+import type { EventBus, TrainHooks } from './events.js';
+import { requestedModel, type ParsedTrainOptions } from './options.js';
 
 export interface RunSetup {
   spec: ModelSpec;

@@ -3,8 +3,8 @@
  * feature dimension, input preprocessing and where their pretrained weights come from.
  * Exit code: 0 listed, 2 unknown model or bad usage.
  */
-import type { ModelSummary } from '../../models/model-summary.js';
-import { summarizeModel } from '../../models/model-summary.js';
+import type { ModelSummary } from '../../graphs/model-summary.js';
+import { summarizeModel } from '../../graphs/model-summary.js';
 import { getModel, listModels } from '../../models/registry.js';
 import { defineCommand } from '../define-command.js';
 

@@ -1,7 +1,7 @@
-import type { ModelSpec } from './model-spec.js';
-import type { ParamCount } from '../graphs/param-count.js';
-import { countParams } from '../graphs/param-count.js';
-import { backboneStages } from './trainable.js';
+import type { ModelSpec } from '../models/model-spec.js';
+import type { ParamCount } from './param-count.js';
+import { countParams } from './param-count.js';
+import { backboneStages } from '../models/trainable.js';
 
 /** Where one set of pretrained weights comes from. */
 export interface WeightSummary {

@@ -11,10 +11,10 @@ import { WeightsError } from '../errors.js';
 import { initParams } from '../models/init-params.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import type { NamedTensors } from '../tensor.js';
-import { resolveWeightsFile } from './download.js';
-import { loadWeightsFile } from './load-weights-file.js';
-import { matchStateDict } from './load-state.js';
-import { headParamNames, networkParamDefs } from '../graphs/network-params.js';
+import { resolveWeightsFile } from '../weights/download.js';
+import { loadWeightsFile } from '../weights/load-weights-file.js';
+import { matchStateDict } from '../weights/load-state.js';
+import { headParamNames, networkParamDefs } from './network-params.js';
 
 export interface InitialParamsOptions {
   /** A weight file, 'none' (random initialisation), or undefined (the model's own weights). */
