@@ -18,7 +18,7 @@ const FLOAT_TYPES = new Set(['float32', 'float64']);
  */
 export function appendBackward(g: Graph, loss: string, wrt: readonly string[]): BackwardResult {
   const lossShape = g.shape(loss);
-  if (lossShape.reduce((a, b) => a * b, 1) !== 1) throw new GraphError(`The loss \`${loss}\` must be a scalar, found shape [${lossShape}]`);
+  if (lossShape.reduce((a, b) => a * b, 1) !== 1) throw new GraphError('E_SHAPE_MISMATCH', `The loss \`${loss}\` must be a scalar, found shape [${lossShape}]`);
   const forwardNodes = [...g.nodes];
 
   // Values that depend on a trainable parameter.
@@ -26,7 +26,7 @@ export function appendBackward(g: Graph, loss: string, wrt: readonly string[]): 
   for (const node of forwardNodes) {
     if (node.inputs.some((i) => requires.has(i))) for (const o of node.outputs) if (FLOAT_TYPES.has(g.dtype(o))) requires.add(o);
   }
-  if (!requires.has(loss)) throw new GraphError(`The loss \`${loss}\` does not depend on any trainable parameter`, { hint: 'check which parameters are marked trainable' });
+  if (!requires.has(loss)) throw new GraphError('E_BAD_GRAPH', `The loss \`${loss}\` does not depend on any trainable parameter`, { hint: 'check which parameters are marked trainable' });
 
   // Values the loss depends on.
   const reaches = new Set<string>([loss]);
@@ -61,7 +61,7 @@ export function appendBackward(g: Graph, loss: string, wrt: readonly string[]): 
     if (dOutputs.every((d) => d === undefined)) continue;
     const def = getOp(node.op);
     if (!def.grad) {
-      throw new GraphError(`No gradient rule for op ${node.op} (node \`${node.name}\`)`, {
+      throw new GraphError('E_NO_GRADIENT', `No gradient rule for op ${node.op} (node \`${node.name}\`)`, {
         hint: 'freeze the parameters before this node, or add a gradient rule for the op',
       });
     }

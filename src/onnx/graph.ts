@@ -1,4 +1,4 @@
-import { GraphError } from '../errors.js';
+import { GraphError, HeadstartError } from '../errors.js';
 import type { DType, HostTensor } from '../tensor.js';
 import { numel } from '../tensor.js';
 import { getOp } from './op-registry.js';
@@ -58,7 +58,7 @@ export class Graph {
 
   info(name: string): ValueInfo {
     const v = this.values.get(name);
-    if (!v) throw new GraphError(`Unknown value \`${name}\` in graph`);
+    if (!v) throw new GraphError('E_BAD_GRAPH', `Unknown value \`${name}\` in graph`);
     return v;
   }
 
@@ -72,7 +72,7 @@ export class Graph {
 
   /** A graph input (a batch, or a parameter fed at every run). */
   input(name: string, dtype: DType, shape: Dim[]): string {
-    if (this.values.has(name)) throw new GraphError(`Duplicate graph input \`${name}\``);
+    if (this.values.has(name)) throw new GraphError('E_BAD_GRAPH', `Duplicate graph input \`${name}\``);
     this.used.add(name);
     const info = { name, dtype, shape: [...shape] };
     this.inputs.push(info);
@@ -82,9 +82,9 @@ export class Graph {
 
   /** A constant stored in the model file. */
   initializer(name: string, tensor: HostTensor): string {
-    if (this.values.has(name)) throw new GraphError(`Duplicate initializer \`${name}\``);
+    if (this.values.has(name)) throw new GraphError('E_BAD_GRAPH', `Duplicate initializer \`${name}\``);
     if (tensor.data.length !== numel(tensor.shape)) {
-      throw new GraphError(`Initializer \`${name}\`: shape [${tensor.shape}] needs ${numel(tensor.shape)} values, found ${tensor.data.length}`);
+      throw new GraphError('E_SHAPE_MISMATCH', `Initializer \`${name}\`: shape [${tensor.shape}] needs ${numel(tensor.shape)} values, found ${tensor.data.length}`);
     }
     this.used.add(name);
     this.initializers.set(name, tensor);
@@ -131,7 +131,7 @@ export class Graph {
   constantInts(name: string): number[] {
     const t = this.initializers.get(name);
     if (!t || (t.dtype !== 'int64' && t.dtype !== 'int32')) {
-      throw new GraphError(`Value \`${name}\` must be an integer constant (initializer)`);
+      throw new GraphError('E_BAD_GRAPH', `Value \`${name}\` must be an integer constant (initializer)`);
     }
     return Array.from(t.data as ArrayLike<number | bigint>, (v) => Number(v));
   }
@@ -146,7 +146,7 @@ export class Graph {
   node(op: string, inputs: string[], attrs: Record<string, AttrValue> = {}, options: NodeOptions = {}): string[] {
     const def = getOp(op);
     for (const i of inputs) {
-      if (i !== '' && !this.values.has(i)) throw new GraphError(`Node ${op}: unknown input \`${i}\``);
+      if (i !== '' && !this.values.has(i)) throw new GraphError('E_BAD_GRAPH', `Node ${op}: unknown input \`${i}\``);
     }
     const name = this.uniqueName(options.name ?? op);
     const outCount = typeof options.outputs === 'number' ? options.outputs : options.outputs?.length ?? 1;
@@ -158,11 +158,14 @@ export class Graph {
       infos = def.infer(this, node);
     } catch (err) {
       const shapes = inputs.map((i) => (i === '' ? '-' : `[${this.shape(i)}]`)).join(', ');
-      throw new GraphError(`Node \`${name}\` (${op}) with inputs ${shapes}: ${(err as Error).message}`, { cause: err });
+      throw new GraphError(err instanceof HeadstartError ? err.code : 'E_INTERNAL', `Node \`${name}\` (${op}) with inputs ${shapes}: ${(err as Error).message}`, {
+        hint: err instanceof HeadstartError ? err.hint : 'a bug in the shape inference of this op: please report it',
+        cause: err,
+      });
     }
     outputs.forEach((o, k) => {
       const inf = infos[k];
-      if (!inf) throw new GraphError(`Node \`${name}\` (${op}): shape inference gave no output ${k}`);
+      if (!inf) throw new GraphError('E_INTERNAL', `Node \`${name}\` (${op}): shape inference gave no output ${k} (a bug in the op's shape inference)`);
       this.values.set(o, { name: o, dtype: inf.dtype, shape: inf.shape });
     });
     this.nodes.push(node);

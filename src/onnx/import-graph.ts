@@ -28,7 +28,7 @@ export function importGraph(bytes: Uint8Array, options: ImportOptions = {}): Imp
   const gp = model.graph!;
   const unknown = [...new Set((gp.node ?? []).map((n) => n.opType ?? '').filter((op) => !hasOp(op)))];
   if (unknown.length > 0) {
-    throw new GraphError(`The ONNX graph uses ops headstart cannot build: ${unknown.join(', ')}`, {
+    throw new GraphError('E_UNSUPPORTED_OP', `The ONNX graph uses ops headstart cannot build: ${unknown.join(', ')}`, {
       hint: 'use it as a frozen backbone cut before these ops, or export the model with simpler ops',
     });
   }
@@ -43,7 +43,7 @@ export function importGraph(bytes: Uint8Array, options: ImportOptions = {}): Imp
     if (initNames.has(name)) continue;
     const tt = vi.type?.tensorType;
     const dtype = ELEM_TYPES[tt?.elemType ?? 1];
-    if (!dtype) throw new GraphError(`Graph input \`${name}\` has an unsupported element type ${tt?.elemType}`);
+    if (!dtype) throw new GraphError('E_UNSUPPORTED_DTYPE', `Graph input \`${name}\` has an unsupported element type ${tt?.elemType}`);
     const shape = (tt?.shape?.dim ?? []).map((d) => (d.dimValue !== undefined && d.dimValue !== null && Number(d.dimValue) > 0 ? Number(d.dimValue) : (options.dynamicDim ?? -1)));
     g.input(name, dtype, shape);
   }
@@ -53,7 +53,7 @@ export function importGraph(bytes: Uint8Array, options: ImportOptions = {}): Imp
     const op = n.opType ?? '';
     if (op === 'Constant') {
       const value = attrs.value;
-      if (!value || typeof value !== 'object' || !('data' in value)) throw new GraphError(`Constant node \`${n.name}\` without a tensor value is not supported`);
+      if (!value || typeof value !== 'object' || !('data' in value)) throw new GraphError('E_UNSUPPORTED_OP', `Constant node \`${n.name}\` without a tensor value is not supported`);
       g.initializer(n.output![0], value);
       continue;
     }

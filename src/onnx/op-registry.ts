@@ -42,13 +42,13 @@ export interface OpDef {
 const registry = new Map<string, OpDef>();
 
 export function registerOp(def: OpDef): void {
-  if (registry.has(def.type)) throw new GraphError(`Op ${def.type} is registered twice`);
+  if (registry.has(def.type)) throw new GraphError('E_INTERNAL', `Op ${def.type} is registered twice (a bug in headstart: each op file registers its op once)`);
   registry.set(def.type, def);
 }
 
 export function getOp(type: string): OpDef {
   const def = registry.get(type);
-  if (!def) throw new GraphError(`Op \`${type}\` is not supported by headstart's graph builder`, { hint: `supported: ${[...registry.keys()].sort().join(', ')}` });
+  if (!def) throw new GraphError('E_UNSUPPORTED_OP', `Op \`${type}\` is not supported by headstart's graph builder`, { hint: `supported: ${[...registry.keys()].sort().join(', ')}` });
   return def;
 }
 
@@ -86,7 +86,7 @@ export function stringAttr(node: Node, name: string, fallback: string): string {
 /** Normalises a possibly negative axis against a rank. */
 export function normAxis(axis: number, rank: number): number {
   const a = axis < 0 ? axis + rank : axis;
-  if (a < 0 || a >= rank) throw new GraphError(`axis ${axis} is out of range for rank ${rank}`);
+  if (a < 0 || a >= rank) throw new GraphError('E_BAD_GRAPH', `axis ${axis} is out of range for rank ${rank}`);
   return a;
 }
 
@@ -104,7 +104,7 @@ export function broadcastShapes(a: readonly Dim[], b: readonly Dim[]): Dim[] {
     if (da === db || db === 1) out.push(da);
     else if (da === 1) out.push(db);
     else if (da === -1 || db === -1) out.push(-1);
-    else throw new GraphError(`shapes [${a}] and [${b}] do not broadcast`);
+    else throw new GraphError('E_SHAPE_MISMATCH', `shapes [${a}] and [${b}] do not broadcast`);
   }
   return out;
 }
@@ -112,6 +112,6 @@ export function broadcastShapes(a: readonly Dim[], b: readonly Dim[]): Dim[] {
 /** Requires every dimension to be known (gradient rules run on static training graphs). */
 export function staticShape(g: Graph, name: string): number[] {
   const s = g.shape(name);
-  if (s.some((d) => d < 0)) throw new GraphError(`\`${name}\` has a dynamic shape [${s}]; training graphs need static shapes`);
+  if (s.some((d) => d < 0)) throw new GraphError('E_BAD_GRAPH', `\`${name}\` has a dynamic shape [${s}]; training graphs need static shapes`);
   return s;
 }

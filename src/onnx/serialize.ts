@@ -92,7 +92,7 @@ function toNumber(v: number | { toNumber(): number } | null | undefined): number
 /** Decodes a TensorProto's values into a host tensor (raw or typed fields). */
 export function tensorFromProto(t: onnxProto.onnx.ITensorProto): HostTensor {
   const dtype = CODE_DTYPES[t.dataType ?? 0];
-  if (!dtype) throw new GraphError(`Tensor \`${t.name}\` has ONNX data type ${t.dataType}, which headstart does not read`, { hint: 'supported: float, double, int32, int64, uint8, bool' });
+  if (!dtype) throw new GraphError('E_UNSUPPORTED_DTYPE', `Tensor \`${t.name}\` has ONNX data type ${t.dataType}, which headstart does not read`, { hint: 'supported: float, double, int32, int64, uint8, bool' });
   const shape = (t.dims ?? []).map((d) => toNumber(d as number));
   const n = shape.reduce((a, b) => a * b, 1);
   const raw = t.rawData && t.rawData.length > 0 ? t.rawData : undefined;
@@ -128,9 +128,9 @@ export function parseModel(bytes: Uint8Array): ParsedModel {
   try {
     model = onnx.ModelProto.decode(bytes);
   } catch (err) {
-    throw new GraphError('Not a valid ONNX file: the protobuf could not be decoded', { cause: err, hint: 'check that the file is a complete .onnx model' });
+    throw new GraphError('E_BAD_MODEL_FILE', 'Not a valid ONNX file: the protobuf could not be decoded', { cause: err, hint: 'check that the file is a complete .onnx model' });
   }
-  if (!model.graph) throw new GraphError('The ONNX file holds no graph');
+  if (!model.graph) throw new GraphError('E_BAD_MODEL_FILE', 'The ONNX file holds no graph');
   const metadata = Object.fromEntries((model.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
   const opset = toNumber((model.opsetImport ?? []).find((o) => !o.domain)?.version as number);
   return { model, metadata, opset };
@@ -155,6 +155,6 @@ export function attrFromProto(a: onnxProto.onnx.IAttributeProto): AttrValue {
     case A.TENSOR:
       return tensorFromProto(a.t!);
     default:
-      throw new GraphError(`Attribute \`${a.name}\` has a type headstart does not read (${a.type})`);
+      throw new GraphError('E_UNSUPPORTED_OP', `Attribute \`${a.name}\` has a type headstart does not read (${a.type})`);
   }
 }

@@ -73,7 +73,7 @@ registerOp({
     const shape = staticShape(g, x);
     const c = shape[1];
     const training = g.notes.get(node.name)?.batchStatistics === true;
-    if (intAttr(node, 'training_mode', 0) === 1) throw new GraphError(`BatchNormalization \`${node.name}\`: no gradient rule for ORT's training_mode=1; build it with batchNorm()`);
+    if (intAttr(node, 'training_mode', 0) === 1) throw new GraphError('E_NO_GRADIENT', `BatchNormalization \`${node.name}\`: no gradient rule for ORT's training_mode=1; build it with batchNorm()`);
     const [, , , mean, variance] = node.inputs;
     const invstd = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [variance, g.scalar(eps)])])]);
     const axes = g.ints([0, 2, 3]);

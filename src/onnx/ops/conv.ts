@@ -40,13 +40,13 @@ registerOp({
     const x = g.shape(node.inputs[0]);
     const w = g.shape(node.inputs[1]);
     const p = convParams(g, node);
-    if (x.length !== 4 || w.length !== 4) throw new GraphError('Conv supports 2-D convolutions (NCHW input, [M, C/group, kH, kW] weight)');
+    if (x.length !== 4 || w.length !== 4) throw new GraphError('E_UNSUPPORTED_OP', 'Conv supports 2-D convolutions (NCHW input, [M, C/group, kH, kW] weight)');
     if (x[1] >= 0 && x[1] !== w[1] * p.group) {
-      throw new GraphError(`input has ${x[1]} channels but the weight expects ${w[1] * p.group} (${w[1]} per group x ${p.group} groups)`);
+      throw new GraphError('E_SHAPE_MISMATCH', `input has ${x[1]} channels but the weight expects ${w[1] * p.group} (${w[1]} per group x ${p.group} groups)`);
     }
     const h = convOut(x[2], p.kernel[0], p.strides[0], p.pads[0], p.pads[2], p.dilations[0]);
     const wd = convOut(x[3], p.kernel[1], p.strides[1], p.pads[1], p.pads[3], p.dilations[1]);
-    if (h === 0 || wd === 0) throw new GraphError('the input is smaller than the kernel');
+    if (h === 0 || wd === 0) throw new GraphError('E_SHAPE_MISMATCH', 'the input is smaller than the kernel');
     return [{ dtype: g.dtype(node.inputs[0]), shape: [x[0], w[0], h, wd] }];
   },
   grad: (g, node, [dy], needs) => {

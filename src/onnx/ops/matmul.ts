@@ -9,10 +9,10 @@ registerOp({
   infer: (g, node) => {
     const a = g.shape(node.inputs[0]);
     const b = g.shape(node.inputs[1]);
-    if (a.length < 2 || b.length < 2) throw new GraphError('MatMul needs rank >= 2 inputs');
+    if (a.length < 2 || b.length < 2) throw new GraphError('E_SHAPE_MISMATCH', 'MatMul needs rank >= 2 inputs');
     const k1 = a[a.length - 1];
     const k2 = b[b.length - 2];
-    if (k1 >= 0 && k2 >= 0 && k1 !== k2) throw new GraphError(`MatMul inner dimensions differ: ${k1} vs ${k2}`);
+    if (k1 >= 0 && k2 >= 0 && k1 !== k2) throw new GraphError('E_SHAPE_MISMATCH', `MatMul inner dimensions differ: ${k1} vs ${k2}`);
     const batch = broadcastShapes(a.slice(0, -2), b.slice(0, -2));
     return [{ dtype: g.dtype(node.inputs[0]), shape: [...batch, a[a.length - 2], b[b.length - 1]] }];
   },

@@ -16,7 +16,7 @@ function poolOut(size: number, k: number, s: number, p0: number, p1: number, d: 
 function poolInfer(g: Graph, node: Node) {
   const x = g.shape(node.inputs[0]);
   const k = intsAttr(node, 'kernel_shape', []);
-  if (k.length !== 2) throw new GraphError('pooling needs a 2-D kernel_shape');
+  if (k.length !== 2) throw new GraphError('E_UNSUPPORTED_OP', 'pooling needs a 2-D kernel_shape');
   const s = intsAttr(node, 'strides', [1, 1]);
   const p = intsAttr(node, 'pads', [0, 0, 0, 0]);
   const d = intsAttr(node, 'dilations', [1, 1]);
@@ -65,9 +65,9 @@ registerOp({
     const s = intsAttr(node, 'strides', [1, 1]);
     const p = intsAttr(node, 'pads', [0, 0, 0, 0]);
     if (p.some((v) => v !== 0) && intAttr(node, 'count_include_pad', 0) !== 1) {
-      throw new GraphError(`AveragePool \`${node.name}\`: gradient needs count_include_pad=1 or no padding`);
+      throw new GraphError('E_NO_GRADIENT', `AveragePool \`${node.name}\`: gradient needs count_include_pad=1 or no padding`);
     }
-    if (intAttr(node, 'ceil_mode', 0) === 1) throw new GraphError(`AveragePool \`${node.name}\`: no gradient with ceil_mode=1`);
+    if (intAttr(node, 'ceil_mode', 0) === 1) throw new GraphError('E_NO_GRADIENT', `AveragePool \`${node.name}\`: no gradient with ceil_mode=1`);
     const c = xShape[1];
     const box = g.floats(new Float32Array(c * k[0] * k[1]).fill(1 / (k[0] * k[1])), [c, 1, k[0], k[1]]);
     const outputPadding = [0, 1].map((i) => xShape[2 + i] - (s[i] * (yShape[2 + i] - 1) + k[i] - p[i] - p[i + 2]));

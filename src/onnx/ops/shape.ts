@@ -27,13 +27,13 @@ registerOp({
     const target = g.constantInts(node.inputs[1]).map((d, i) => (d === 0 ? s[i] : d));
     const known = target.filter((d) => d !== -1);
     const total = product(s);
-    if (target.filter((d) => d === -1).length > 1) throw new GraphError('at most one -1 in a Reshape target');
+    if (target.filter((d) => d === -1).length > 1) throw new GraphError('E_BAD_GRAPH', 'at most one -1 in a Reshape target');
     const out = target.map((d) => {
       if (d !== -1) return d;
       if (total < 0 || known.some((k) => k < 0)) return -1;
       return total / product(known);
     });
-    if (total >= 0 && !out.includes(-1) && product(out) !== total) throw new GraphError(`cannot reshape [${s}] to [${target}]`);
+    if (total >= 0 && !out.includes(-1) && product(out) !== total) throw new GraphError('E_SHAPE_MISMATCH', `cannot reshape [${s}] to [${target}]`);
     return [{ dtype: g.dtype(node.inputs[0]), shape: out }];
   },
   grad: (g, node, [dy], needs) => [needs[0] ? g.op('Reshape', [dy!, g.ints(staticShape(g, node.inputs[0]))]) : undefined, undefined],
@@ -142,7 +142,7 @@ registerOp({
   // Step-1 slices only: the adjoint is zero padding back to the input's shape.
   grad: (g, node, [dy]) => {
     const { s, starts, axes, steps } = sliceParams(g, node);
-    if (steps.some((st) => st !== 1)) throw new GraphError(`Slice \`${node.name}\`: gradient only for step 1`);
+    if (steps.some((st) => st !== 1)) throw new GraphError('E_NO_GRADIENT', `Slice \`${node.name}\`: gradient only for step 1`);
     const outShape = staticShape(g, node.outputs[0]);
     const pads = new Array<number>(2 * s.length).fill(0);
     axes.forEach((axis, k) => {
@@ -168,7 +168,7 @@ registerOp({
     const s = staticShape(g, node.inputs[0]);
     const pads = g.constantInts(node.inputs[1]);
     const mode = node.attrs.mode ?? 'constant';
-    if (mode !== 'constant') throw new GraphError(`Pad \`${node.name}\`: gradient only for constant mode`);
+    if (mode !== 'constant') throw new GraphError('E_NO_GRADIENT', `Pad \`${node.name}\`: gradient only for constant mode`);
     const axes = s.map((_, i) => i);
     return [g.op('Slice', [dy!, g.ints(axes.map((i) => pads[i])), g.ints(axes.map((i) => pads[i] + s[i])), g.ints(axes)])];
   },
