@@ -84,11 +84,14 @@ export async function readDatasetLayout(root: string): Promise<DatasetLayout> {
   const layout: DatasetLayout = { root, kind: 'class-folders', splits: {}, classes: [], hidden: [], nonImage: [], problems: [] };
   let top;
   try {
-    const s = await stat(root);
-    if (!s.isDirectory()) throw new Error('not a directory');
-    top = await entries(root);
+    const isDir = (await stat(root)).isDirectory();
+    top = isDir ? await entries(root) : undefined;
   } catch (err) {
     layout.problems.push({ severity: 'error', kind: 'missing-root', message: `Dataset folder \`${root}\` cannot be read: ${(err as Error).message}`, paths: [] });
+    return layout;
+  }
+  if (!top) {
+    layout.problems.push({ severity: 'error', kind: 'missing-root', message: `Dataset folder \`${root}\` cannot be read: not a directory`, paths: [] });
     return layout;
   }
 

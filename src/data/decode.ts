@@ -113,7 +113,7 @@ export async function probeImage(bytes: ImageInput, name = '<buffer>', options: 
     const m = await open(bytes).metadata();
     const w = m.autoOrient?.width ?? m.width;
     const h = m.autoOrient?.height ?? m.height;
-    if (!w || !h) throw new Error('no image size in the header');
+    if (!w || !h) throw new DataError('E_BAD_IMAGE', `Cannot decode image \`${name}\`: no image size in the header`);
     return { format: m.format ?? 'unknown', width: w, height: h, orientation: m.orientation ?? 1, channels: m.channels, depth: m.depth, space: m.space, hasAlpha: m.hasAlpha, source: 'libvips' };
   } catch (err) {
     throw decodeError(name, err);
@@ -136,7 +136,7 @@ export async function inspectImage(bytes: ImageInput, name = '<buffer>'): Promis
     const m = await open(bytes).metadata();
     const width = m.autoOrient?.width ?? m.width;
     const height = m.autoOrient?.height ?? m.height;
-    if (!width || !height) throw new Error('no image size in the header');
+    if (!width || !height) throw new DataError('E_BAD_IMAGE', `Cannot decode image \`${name}\`: no image size in the header`);
     await finish(open(bytes).resize(32, 32, { fit: 'inside' })).toBuffer();
     return {
       format: m.format ?? 'unknown', width, height, orientation: m.orientation ?? 1, channels: m.channels, depth: m.depth,

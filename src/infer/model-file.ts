@@ -6,7 +6,7 @@
  * page, through readClassifierMetadataFromBytes) reads the metadata.
  */
 import { z } from 'zod';
-import { ConfigError, IOError, WeightsError } from '../errors.js';
+import { ConfigError, WeightsError } from '../errors.js';
 import { readFileOrThrow } from '../read-file.js';
 import { parseOrThrow } from '../zod-issues.js';
 import { PreprocessSpecSchema, type PreprocessSpec } from '../data/preprocess.js';
@@ -56,11 +56,7 @@ export function classifierBytes(spec: ModelSpec, params: NamedTensors, metadata:
 /** Writes model.onnx atomically (temp file + rename); returns the metadata as stored. */
 export async function writeClassifier(path: string, spec: ModelSpec, params: NamedTensors, metadata: ClassifierMetadataInput): Promise<ClassifierMetadata> {
   const { bytes, metadata: meta } = classifierBytes(spec, params, metadata);
-  try {
-    await writeFileAtomic(path, bytes);
-  } catch (err) {
-    throw new IOError('E_WRITE_FAILED', `Could not write the model file \`${path}\`: ${(err as Error).message}`, { hint: 'check that the folder exists and is writable', cause: err });
-  }
+  await writeFileAtomic(path, bytes, 'the model file');
   return meta;
 }
 

@@ -181,7 +181,7 @@ export abstract class ParamOptimizer<H extends { lr: number }, S> implements Opt
     const where = `${this.name}.loadStateDict`;
     const r = StateDictSchema.safeParse(stateDict);
     if (!r.success) {
-      throw new TrainingError('E_BAD_CHECKPOINT', `${where}: not an optimiser state dict: ${r.error.issues[0]?.message}`, {
+      throw new TrainingError('E_BAD_CHECKPOINT', `${where}: not an optimiser state dict: ${describeZodIssues(r.error, 3)}`, {
         hint: 'pass the object returned by stateDict()',
       });
     }
