@@ -29,9 +29,8 @@ export const ERROR_CODES = [
   'E_NO_DATA', // a dataset folder with no usable images or classes
   'E_BAD_LAYOUT', // a dataset folder whose layout is not train/val/class folders
   'E_BAD_IMAGE', // an image file that cannot be decoded
-  'E_NOT_FOUND', // a file or folder that does not exist
   // weights and model files
-  'E_BAD_WEIGHTS', // a weight file that is unreadable, truncated or of an unknown format
+  'E_BAD_WEIGHTS', // a weight file that is damaged, truncated or of an unknown format
   'E_UNSAFE_WEIGHTS', // a pickle that would run code, or a path that leaves its folder
   'E_WEIGHTS_MISMATCH', // weights that do not fit the model (names, architecture)
   'E_NO_WEIGHTS', // no weight file given and none known to download
@@ -48,6 +47,7 @@ export const ERROR_CODES = [
   'E_BAD_CHECKPOINT', // a checkpoint (or an optimiser/scheduler state in it) that is truncated or of another version
   'E_BAD_HISTORY', // a training history (history.json or an epoch record) that is invalid or out of order
   // file system
+  'E_NOT_FOUND', // a file, folder or package that does not exist
   'E_WRITE_FAILED', // an output file or folder could not be written
   'E_READ_FAILED', // an input file could not be read (E_NOT_FOUND when it does not exist)
   'E_INTERNAL', // a bug in headstart: please report it
