@@ -10,13 +10,15 @@
 export const ERROR_CODES = [
   // options and usage
   'E_BAD_OPTION', // an option's value is out of range, of the wrong type, or unknown
+  'E_BAD_ARGUMENT', // a library function got data it cannot use (empty, out of range, inconsistent lengths)
   'E_UNKNOWN_OPTION', // an option or flag that does not exist
   'E_USAGE', // a command line that cannot be parsed (missing argument, bad flag)
   'E_UNKNOWN_MODEL', // a model name the registry does not hold
   'E_INCOMPATIBLE_OPTIONS', // options that cannot be used together (or changed on resume)
   // graphs
   'E_SHAPE_MISMATCH', // a tensor's shape differs from the one expected
-  'E_UNSUPPORTED_OP', // an op (or an op's attribute form) headstart cannot build or import
+  'E_UNSUPPORTED_OP', // an op or layer (or an attribute form of one) headstart cannot build or import
+  'E_UNSUPPORTED_DTYPE', // a tensor element type headstart does not read
   'E_NO_GRADIENT', // an op on a trainable path has no gradient rule
   'E_BAD_GRAPH', // a graph that is malformed: unknown value, duplicate name, non-constant shape input
   // engine
@@ -27,24 +29,27 @@ export const ERROR_CODES = [
   'E_NO_DATA', // a dataset folder with no usable images or classes
   'E_BAD_LAYOUT', // a dataset folder whose layout is not train/val/class folders
   'E_BAD_IMAGE', // an image file that cannot be decoded
-  'E_NOT_FOUND', // a file or folder that does not exist
   // weights and model files
-  'E_BAD_WEIGHTS', // a weight file that is unreadable, truncated or of an unknown format
+  'E_BAD_WEIGHTS', // a weight file that is damaged, truncated or of an unknown format
   'E_UNSAFE_WEIGHTS', // a pickle that would run code, or a path that leaves its folder
   'E_WEIGHTS_MISMATCH', // weights that do not fit the model (names, architecture)
+  'E_NO_WEIGHTS', // no weight file given and none known to download
   'E_BAD_MODEL_FILE', // a model.onnx that cannot be read or lacks what headstart needs
   // downloads
-  'E_OFFLINE', // the network is unreachable
+  'E_OFFLINE', // the network (or the server) cannot be reached
   'E_HTTP', // the server answered with an error status
-  'E_CHECKSUM', // a downloaded file's sha256 differs from the expected one
+  'E_TRUNCATED', // a download that broke off before the whole file arrived
+  'E_CHECKSUM', // a downloaded (or cached, or bundled) file's sha256 differs from the expected one
   // training
-  'E_DIVERGED', // the loss or a gradient became non-finite
+  'E_DIVERGED', // the loss, a gradient or a model's output became non-finite
   'E_INTERRUPTED', // the run was interrupted (a checkpoint was kept)
   'E_NO_CHECKPOINT', // --resume without a checkpoint, or one from another run
-  'E_BAD_CHECKPOINT', // a checkpoint that is truncated or of another version
+  'E_BAD_CHECKPOINT', // a checkpoint (or an optimiser/scheduler state in it) that is truncated or of another version
+  'E_BAD_HISTORY', // a training history (history.json or an epoch record) that is invalid or out of order
   // file system
+  'E_NOT_FOUND', // a file, folder or package that does not exist
   'E_WRITE_FAILED', // an output file or folder could not be written
-  'E_READ_FAILED', // an input file could not be read
+  'E_READ_FAILED', // an input file could not be read (E_NOT_FOUND when it does not exist)
   'E_INTERNAL', // a bug in headstart: please report it
 ] as const;
 

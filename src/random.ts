@@ -9,6 +9,7 @@
  * `low + word % range`, randperm by swaps. So transform code mirrors torchvision's sampling
  * step for step, and a test can replay the same words into torchvision and compare.
  */
+import { HeadstartError } from './errors.js';
 
 /** A stream of uniformly distributed 32-bit words. */
 export interface RandomSource {
@@ -102,7 +103,7 @@ export function uniformFloat32(rng: RandomSource, low: number, high: number): nu
 /** torch.randint(low, high): an integer in [low, high), as `low + word % (high - low)`. */
 export function randomInt(rng: RandomSource, low: number, high: number): number {
   const range = high - low;
-  if (!(range >= 1) || range > 4294967296) throw new RangeError(`randomInt: empty or too large range [${low}, ${high})`);
+  if (!(range >= 1) || range > 4294967296) throw new HeadstartError('E_INTERNAL', `randomInt: empty or too large range [${low}, ${high}) (a bug in headstart: please report it)`);
   return low + (rng.nextUint32() % range);
 }
 

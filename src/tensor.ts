@@ -18,6 +18,11 @@ export function numel(shape: readonly number[]): number {
   return n;
 }
 
+/** Whether two shapes are equal dimension by dimension (not merely in element count). */
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
 export function float32(shape: number[], data?: Float32Array): HostTensor {
   return { dtype: 'float32', shape, data: data ?? new Float32Array(numel(shape)) };
 }

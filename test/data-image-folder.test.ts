@@ -61,18 +61,18 @@ test('train/ without val/ is split too; test/ class folders are labelled', async
 test('errors name the problem: empty class folder, class lists that differ, missing folder', async () => {
   const empty = tempDir('scan-empty');
   touch(empty, 'train/cat/a.jpg', 'train/dog/readme.txt', 'val/cat/b.jpg', 'val/dog/c.jpg');
-  await assert.rejects(scanImageFolder(empty), (e: Error & { code?: string }) => e.code === 'E_DATA' && /Class folder `train\/dog` holds no image files/.test(e.message));
+  await assert.rejects(scanImageFolder(empty), (e: Error & { code?: string }) => e.code === 'E_NO_DATA' && /Class folder `train\/dog` holds no image files/.test(e.message));
 
   const mismatch = tempDir('scan-mismatch');
   touch(mismatch, 'train/cat/a.jpg', 'train/dog/b.jpg', 'val/cat/c.jpg', 'val/owl/d.jpg');
-  await assert.rejects(scanImageFolder(mismatch), /train \[cat, dog\], val \[cat, owl\]; missing from val: dog; missing from train: owl/);
+  await assert.rejects(scanImageFolder(mismatch), { code: 'E_BAD_LAYOUT', message: /train \[cat, dog\], val \[cat, owl\]; missing from val: dog; missing from train: owl/ });
 
-  await assert.rejects(scanImageFolder(join(empty, 'nope')), /cannot be read/);
+  await assert.rejects(scanImageFolder(join(empty, 'nope')), { code: 'E_NOT_FOUND', message: /cannot be read/ });
   const valOnly = tempDir('scan-valonly');
   touch(valOnly, 'val/cat/a.jpg');
-  await assert.rejects(scanImageFolder(valOnly), /has val\/ but no train\/ folder/);
-  await assert.rejects(scanImageFolder(empty, { valFraction: 1.5 }), /valFraction/);
-  await assert.rejects(scanImageFolder(empty, { folds: 3 } as never), /folds/);
+  await assert.rejects(scanImageFolder(valOnly), { code: 'E_BAD_LAYOUT', message: /has val\/ but no train\/ folder/ });
+  await assert.rejects(scanImageFolder(empty, { valFraction: 1.5 }), { code: 'E_BAD_OPTION', message: /valFraction/ });
+  await assert.rejects(scanImageFolder(empty, { folds: 3 } as never), { code: 'E_BAD_OPTION', message: /folds/ });
 });
 
 test('stratifiedSplit keeps one training image per class and leaves single-image classes in train', () => {

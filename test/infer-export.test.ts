@@ -73,7 +73,7 @@ test('export of the wrong architecture names the parameter and both shapes', asy
   if (torchReason) return t.skip(torchReason);
   await assert.rejects(
     exportModel('resnet50', join(dir, 'bad.onnx'), { weights: join(dir, 'resnet18.pth') }),
-    (err: unknown) => err instanceof WeightsError && /Shape mismatch for `layer1\.0\.conv1\.weight`: expected \[64,64,1,1\], found \[64,64,3,3\]/.test(err.message),
+    (err: unknown) => err instanceof WeightsError && err.code === 'E_SHAPE_MISMATCH' && /Shape mismatch for `layer1\.0\.conv1\.weight`: expected \[64,64,1,1\], found \[64,64,3,3\]/.test(err.message),
   );
 });
 

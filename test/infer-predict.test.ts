@@ -11,7 +11,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
-import { ConfigError } from '../src/errors.js';
+import { ConfigError, IOError, WeightsError } from '../src/errors.js';
 import type { PreprocessSpec } from '../src/data/preprocess.js';
 import { buildInferenceGraph } from '../src/graphs/network-graph.js';
 import { evaluate } from '../src/infer/evaluate.js';
@@ -155,21 +155,21 @@ describe('model file', () => {
   test('not an ONNX file, an ONNX file without metadata, and bad metadata are clear errors', async () => {
     const junk = join(dir, 'junk.onnx');
     writeFileSync(junk, 'hello, not protobuf at all \u0000\u0001');
-    await assert.rejects(readClassifier(junk), (e: unknown) => e instanceof ConfigError && /junk\.onnx.* is not an ONNX model/.test(e.message));
-    await assert.rejects(readClassifier(join(dir, 'missing.onnx')), (e: unknown) => e instanceof ConfigError && /Cannot read the model file .*missing\.onnx.*ENOENT/.test(e.message));
+    await assert.rejects(readClassifier(junk), (e: unknown) => e instanceof WeightsError && e.code === 'E_BAD_MODEL_FILE' && /junk\.onnx.* is not an ONNX model/.test(e.message));
+    await assert.rejects(readClassifier(join(dir, 'missing.onnx')), (e: unknown) => e instanceof IOError && e.code === 'E_NOT_FOUND' && /Cannot read the model file .*missing\.onnx.*ENOENT/.test(e.message));
 
     const bare = join(dir, 'bare.onnx');
     writeFileSync(bare, buildInferenceGraph(spec, { batch: -1, numClasses: 2, constants: handParams(FC2) }).bytes);
-    await assert.rejects(readClassifier(bare), (e: unknown) => e instanceof ConfigError && /no `headstart` metadata/.test(e.message) && /--classes/.test(e.hint ?? ''));
+    await assert.rejects(readClassifier(bare), (e: unknown) => e instanceof WeightsError && e.code === 'E_BAD_MODEL_FILE' && /no `headstart` metadata/.test(e.message) && /--classes/.test(e.hint ?? ''));
     // A foreign classifier is usable when the caller supplies classes and preprocessing.
     const foreign = await predict(bare, join(dir, 'test', '1.png'), { classes: ['x', 'y'], preprocess: PRE, threads: THREADS });
     assert.equal(foreign.predictions[0].top[0].label, 'y');
-    await assert.rejects(readClassifier(bare, { classes: ['a', 'b', 'c'], preprocess: PRE }), /outputs 2 logits per image but its metadata lists 3 classes/);
+    await assert.rejects(readClassifier(bare, { classes: ['a', 'b', 'c'], preprocess: PRE }), { code: 'E_BAD_OPTION', name: 'ConfigError', message: /outputs 2 logits per image but its metadata lists 3 classes/ });
 
-    assert.throws(() => classifierBytes(spec, handParams(FC2), { model: 'x', classes: ['a', 'a'], preprocess: PRE, mode: 'finetune' }), /class names must be unique/);
+    assert.throws(() => classifierBytes(spec, handParams(FC2), { model: 'x', classes: ['a', 'a'], preprocess: PRE, mode: 'finetune' }), { code: 'E_BAD_OPTION', name: 'ConfigError', message: /class names must be unique/ });
     const partial = handParams(FC2);
     partial.delete('bn2.running_var');
-    assert.throws(() => classifierBytes(spec, partial, { model: 'x', classes: CLASSES2, preprocess: PRE, mode: 'finetune' }), /no value for 1 parameter\(s\): `bn2\.running_var`/);
+    assert.throws(() => classifierBytes(spec, partial, { model: 'x', classes: CLASSES2, preprocess: PRE, mode: 'finetune' }), { code: 'E_WEIGHTS_MISMATCH', name: 'WeightsError', message: /no value for 1 parameter\(s\): `bn2\.running_var`/ });
   });
 });
 
@@ -215,7 +215,7 @@ describe('predict', () => {
     const red = Number(lines[1].split(',')[1]);
     assert.ok(Math.abs(red - expectedProbs(RED, FC2)[1]) < 1e-5);
     const r3 = await predict(model3, join(dir, 'test', '1.png'), { threads: THREADS });
-    assert.throws(() => kaggleCsv(r3.predictions, r3.classes), (e: unknown) => e instanceof ConfigError && /needs a model with 2 classes, this one has 3 \(blue, green, red\)/.test(e.message));
+    assert.throws(() => kaggleCsv(r3.predictions, r3.classes), (e: unknown) => e instanceof ConfigError && e.code === 'E_INCOMPATIBLE_OPTIONS' && /needs a model with 2 classes, this one has 3 \(blue, green, red\)/.test(e.message));
   });
 
   test('CLI: table, csv, json, --kaggle, bad flags', async () => {
@@ -287,13 +287,13 @@ describe('evaluate', () => {
     ]);
     const tr = await evaluate(model2, join(dir, 'splits'), { threads: THREADS, split: 'train' });
     assert.equal(tr.metrics.accuracy.estimate, 1);
-    await assert.rejects(evaluate(model2, join(dir, 'splits'), { split: 'test' }), /has no test\/ folder \(it has train, val\)/);
+    await assert.rejects(evaluate(model2, join(dir, 'splits'), { split: 'test' }), { code: 'E_BAD_OPTION', message: /has no test\/ folder \(it has train, val\)/ });
   });
 
   test('the folder classes must be the model classes: the error names both lists', async () => {
     await assert.rejects(
       evaluate(model2, join(dir, 'mismatch'), { threads: THREADS }),
-      (e: unknown) => e instanceof ConfigError && /\[blue, green\] do not match the model's classes \[blue, red\]/.test(e.message) && /not in the model: green/.test(e.message),
+      (e: unknown) => e instanceof ConfigError && e.code === 'E_BAD_LAYOUT' && /\[blue, green\] do not match the model's classes \[blue, red\]/.test(e.message) && /not in the model: green/.test(e.message),
     );
   });
 

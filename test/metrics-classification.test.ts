@@ -34,12 +34,12 @@ test('confusionMatrix counts [true][predicted]', () => {
 });
 
 test('confusionMatrix rejects bad input with named errors', () => {
-  assert.throws(() => confusionMatrix([], [], 2), (e: unknown) => e instanceof DataError && /no samples/.test(e.message));
-  assert.throws(() => confusionMatrix([0, 1], [0], 2), (e: unknown) => e instanceof DataError && /same length/.test(e.message));
-  assert.throws(() => confusionMatrix([0, 2], [0, 1], 2), (e: unknown) => e instanceof DataError && /labels\[1\].*found 2/.test(e.message));
-  assert.throws(() => confusionMatrix([0, 1], [0, 0.5], 2), (e: unknown) => e instanceof DataError && /predictions\[1\]/.test(e.message));
-  assert.throws(() => confusionMatrix([0], [0], 0), ConfigError);
-  assert.throws(() => accuracy([], []), DataError);
+  assert.throws(() => confusionMatrix([], [], 2), (e: unknown) => e instanceof DataError && e.code === 'E_NO_DATA' && /no samples/.test(e.message));
+  assert.throws(() => confusionMatrix([0, 1], [0], 2), (e: unknown) => e instanceof DataError && e.code === 'E_SHAPE_MISMATCH' && /same length/.test(e.message));
+  assert.throws(() => confusionMatrix([0, 2], [0, 1], 2), (e: unknown) => e instanceof DataError && e.code === 'E_BAD_ARGUMENT' && /labels\[1\].*found 2/.test(e.message));
+  assert.throws(() => confusionMatrix([0, 1], [0, 0.5], 2), (e: unknown) => e instanceof DataError && e.code === 'E_BAD_ARGUMENT' && /predictions\[1\]/.test(e.message));
+  assert.throws(() => confusionMatrix([0], [0], 0), { name: 'ConfigError', code: 'E_BAD_ARGUMENT' });
+  assert.throws(() => accuracy([], []), { name: 'DataError', code: 'E_NO_DATA' });
 });
 
 test('accuracy', () => {
@@ -52,7 +52,7 @@ test('normalQuantile gives the textbook z values', () => {
   close(normalQuantile(0.995), 2.5758293035489, 1e-8);
   close(normalQuantile(0.5), 0, 1e-12);
   close(normalQuantile(0.01), -2.3263478740408408, 1e-8);
-  assert.throws(() => normalQuantile(1), ConfigError);
+  assert.throws(() => normalQuantile(1), { name: 'ConfigError', code: 'E_BAD_ARGUMENT' });
 });
 
 test('wilsonInterval matches hand-computed values', () => {
@@ -72,10 +72,10 @@ test('wilsonInterval matches hand-computed values', () => {
   // larger confidence, wider interval
   const w99 = wilsonInterval(8, 10, { confidence: 0.99 });
   assert.ok(w99.lower < w.lower && w99.upper > w.upper);
-  assert.throws(() => wilsonInterval(0, 0), DataError);
-  assert.throws(() => wilsonInterval(11, 10), DataError);
-  assert.throws(() => wilsonInterval(1, 10, { confidence: 95 }), ConfigError);
-  assert.throws(() => wilsonInterval(1, 10, { level: 0.9 } as never), (e: unknown) => e instanceof ConfigError && /level/.test(e.message));
+  assert.throws(() => wilsonInterval(0, 0), { name: 'DataError', code: 'E_BAD_ARGUMENT' });
+  assert.throws(() => wilsonInterval(11, 10), { name: 'DataError', code: 'E_BAD_ARGUMENT' });
+  assert.throws(() => wilsonInterval(1, 10, { confidence: 95 }), { name: 'ConfigError', code: 'E_BAD_OPTION' });
+  assert.throws(() => wilsonInterval(1, 10, { level: 0.9 } as never), (e: unknown) => e instanceof ConfigError && e.code === 'E_BAD_OPTION' && /level/.test(e.message));
 });
 
 test('accuracyWithInterval', () => {
@@ -122,11 +122,11 @@ test('a class never predicted: precision 0 and flagged; an absent class: recall 
 });
 
 test('metricsFromConfusion validates its matrix and options', () => {
-  assert.throws(() => metricsFromConfusion([[0, 0], [0, 0]]), (e: unknown) => e instanceof DataError && /empty/.test(e.message));
-  assert.throws(() => metricsFromConfusion([[1, 0], [0]]), DataError);
-  assert.throws(() => metricsFromConfusion([[1, -1], [0, 1]]), DataError);
-  assert.throws(() => metricsFromConfusion([[1]], { classNames: ['a', 'b'] }), ConfigError);
-  assert.throws(() => metricsFromConfusion([[1]], { names: ['a'] } as never), ConfigError);
+  assert.throws(() => metricsFromConfusion([[0, 0], [0, 0]]), (e: unknown) => e instanceof DataError && e.code === 'E_NO_DATA' && /empty/.test(e.message));
+  assert.throws(() => metricsFromConfusion([[1, 0], [0]]), { name: 'DataError', code: 'E_SHAPE_MISMATCH' });
+  assert.throws(() => metricsFromConfusion([[1, -1], [0, 1]]), { name: 'DataError', code: 'E_BAD_ARGUMENT' });
+  assert.throws(() => metricsFromConfusion([[1]], { classNames: ['a', 'b'] }), { name: 'ConfigError', code: 'E_BAD_OPTION' });
+  assert.throws(() => metricsFromConfusion([[1]], { names: ['a'] } as never), { name: 'ConfigError', code: 'E_BAD_OPTION' });
   const one = metricsFromConfusion([[3]]);
   assert.equal(one.perClass[0].name, '0');
   assert.equal(one.accuracy.estimate, 1);
@@ -140,9 +140,9 @@ test('softmax is stable and rows sum to 1', () => {
   const e = [Math.exp(1), Math.exp(2), Math.exp(3)];
   const s = e[0] + e[1] + e[2];
   for (let i = 0; i < 3; i++) close(q[i], e[i] / s, 1e-12);
-  assert.throws(() => softmax([], 3), DataError);
-  assert.throws(() => softmax([1, 2, 3, 4], 3), (e: unknown) => e instanceof DataError && /multiple/.test(e.message));
-  assert.throws(() => softmax([1, NaN], 2), (e: unknown) => e instanceof DataError && /logits\[0\]\[1\] is NaN/.test(e.message));
+  assert.throws(() => softmax([], 3), { name: 'DataError', code: 'E_NO_DATA' });
+  assert.throws(() => softmax([1, 2, 3, 4], 3), (e: unknown) => e instanceof DataError && e.code === 'E_SHAPE_MISMATCH' && /multiple/.test(e.message));
+  assert.throws(() => softmax([1, NaN], 2), (e: unknown) => e instanceof DataError && e.code === 'E_DIVERGED' && /logits\[0\]\[1\] is NaN/.test(e.message));
 });
 
 test('argmaxRows and topKAccuracy, with ties ranked by lower index', () => {
@@ -157,9 +157,9 @@ test('argmaxRows and topKAccuracy, with ties ranked by lower index', () => {
   close(topKAccuracy(logits, labels, 3, 1), accuracy(labels, argmaxRows(logits, 3)));
   close(topKAccuracy(logits, labels, 3, 2), 1);
   close(topKAccuracy(logits, labels, 3, 5), 1);
-  assert.throws(() => topKAccuracy(logits, labels, 3, 0), ConfigError);
-  assert.throws(() => topKAccuracy(logits, [1, 1], 3, 1), DataError);
-  assert.throws(() => topKAccuracy(logits, [1, 1, 3], 3, 1), DataError);
+  assert.throws(() => topKAccuracy(logits, labels, 3, 0), { name: 'ConfigError', code: 'E_BAD_OPTION' });
+  assert.throws(() => topKAccuracy(logits, [1, 1], 3, 1), { name: 'DataError', code: 'E_SHAPE_MISMATCH' });
+  assert.throws(() => topKAccuracy(logits, [1, 1, 3], 3, 1), { name: 'DataError', code: 'E_BAD_ARGUMENT' });
 });
 
 test('softmax and top-k agree with PyTorch on random logits', (t) => {

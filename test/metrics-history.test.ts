@@ -39,12 +39,12 @@ test('appendEpoch builds a history without mutating the old one', () => {
 
 test('appendEpoch rejects out-of-order and invalid records', () => {
   const h = appendEpoch(createHistory(), rec(3, 0.5));
-  assert.throws(() => appendEpoch(h, rec(3, 0.5)), (e: unknown) => e instanceof TrainingError && /epoch 3 does not follow/.test(e.message));
-  assert.throws(() => appendEpoch(h, rec(4, 0.5, { train_loss: NaN })), (e: unknown) => e instanceof TrainingError && /train_loss/.test(e.message));
-  assert.throws(() => appendEpoch(h, rec(4, 1.5)), (e: unknown) => e instanceof TrainingError && /val_acc/.test(e.message));
-  assert.throws(() => appendEpoch(h, { ...rec(4, 0.5), extra: 1 } as EpochRecord), TrainingError);
-  assert.throws(() => appendEpoch(h, rec(0, 0.5)), TrainingError);
-  assert.throws(() => createHistory({ title: 'x' } as never), ConfigError);
+  assert.throws(() => appendEpoch(h, rec(3, 0.5)), (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_HISTORY' && /epoch 3 does not follow/.test(e.message));
+  assert.throws(() => appendEpoch(h, rec(4, 0.5, { train_loss: NaN })), (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_HISTORY' && /train_loss/.test(e.message));
+  assert.throws(() => appendEpoch(h, rec(4, 1.5)), (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_HISTORY' && /val_acc/.test(e.message));
+  assert.throws(() => appendEpoch(h, { ...rec(4, 0.5), extra: 1 } as EpochRecord), { name: 'TrainingError', code: 'E_BAD_HISTORY' });
+  assert.throws(() => appendEpoch(h, rec(0, 0.5)), { name: 'TrainingError', code: 'E_BAD_HISTORY' });
+  assert.throws(() => createHistory({ title: 'x' } as never), { name: 'ConfigError', code: 'E_BAD_OPTION' });
 });
 
 test('bestEpoch is the highest val_acc, earliest on ties', () => {
@@ -66,11 +66,11 @@ test('JSON round-trip with derived fields; corrupt files are named errors', () =
   assert.equal(raw.total_seconds, 3.75);
   assert.deepEqual(historyFromJson(text), h);
 
-  assert.throws(() => historyFromJson('{', 'run/history.json'), (e: unknown) => e instanceof TrainingError && /run\/history.json: not valid JSON/.test(e.message));
-  assert.throws(() => historyFromJson(JSON.stringify({ ...raw, best_epoch: 1 })), (e: unknown) => e instanceof TrainingError && /disagree/.test(e.message));
-  assert.throws(() => historyFromJson(JSON.stringify({ ...raw, version: 2 })), (e: unknown) => e instanceof TrainingError && /version/.test(e.message));
+  assert.throws(() => historyFromJson('{', 'run/history.json'), (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_HISTORY' && /run\/history.json: not valid JSON/.test(e.message));
+  assert.throws(() => historyFromJson(JSON.stringify({ ...raw, best_epoch: 1 })), (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_HISTORY' && /disagree/.test(e.message));
+  assert.throws(() => historyFromJson(JSON.stringify({ ...raw, version: 2 })), (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_HISTORY' && /version/.test(e.message));
   const swapped = { ...raw, epochs: [raw.epochs[1], raw.epochs[0]] };
-  assert.throws(() => historyFromJson(JSON.stringify(swapped)), (e: unknown) => e instanceof TrainingError && /strictly increase/.test(e.message));
+  assert.throws(() => historyFromJson(JSON.stringify(swapped)), (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_HISTORY' && /strictly increase/.test(e.message));
   // empty history round-trips too
   assert.deepEqual(historyFromJson(historyToJson(createHistory())), { epochs: [] });
 });

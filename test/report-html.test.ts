@@ -100,9 +100,9 @@ test('renderHtmlReport: minimal input, and named errors for inconsistent input',
   assert.equal(findAll(root, (e) => e.name === 'svg').length, 0);
   assert.doesNotMatch(html, /\bNaN\b|>undefined<|="undefined"/);
   const full = await input();
-  assert.throws(() => renderHtmlReport({ ...full, classes: ['a', 'b'] }), (e: unknown) => e instanceof ConfigError && /4 classes but 2/.test(e.message));
-  assert.throws(() => renderHtmlReport({ ...full, classes: [] }), ConfigError);
-  assert.throws(() => renderHtmlReport(full, { theme: 'dark' } as never), (e: unknown) => e instanceof ConfigError && /theme/.test(e.message));
+  assert.throws(() => renderHtmlReport({ ...full, classes: ['a', 'b'] }), (e: unknown) => e instanceof ConfigError && e.code === 'E_BAD_ARGUMENT' && /4 classes but 2/.test(e.message));
+  assert.throws(() => renderHtmlReport({ ...full, classes: [] }), { name: 'ConfigError', code: 'E_BAD_ARGUMENT' });
+  assert.throws(() => renderHtmlReport(full, { theme: 'dark' } as never), (e: unknown) => e instanceof ConfigError && e.code === 'E_BAD_OPTION' && /theme/.test(e.message));
 });
 
 test('a real XML parser (Python ElementTree) accepts report.html', async (t) => {

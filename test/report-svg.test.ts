@@ -128,10 +128,10 @@ test('legend: placed in a corner free of data, else below the axes; text stays i
 });
 
 test('lineChart validates its input', () => {
-  assert.throws(() => lineChart([]), ConfigError);
-  assert.throws(() => lineChart([{ name: 'a', x: [1, 2], y: [1] }]), (e: unknown) => e instanceof ConfigError && /series\[0\].*same length/.test(e.message));
-  assert.throws(() => lineChart([{ name: 'a', x: [1], y: [1], color: 'red' }]), (e: unknown) => e instanceof ConfigError && /colour/.test(e.message));
-  assert.throws(() => lineChart([{ name: 'a', x: [1], y: [1] }], { colour: 'x' } as never), (e: unknown) => e instanceof ConfigError && /colour/.test(e.message));
+  assert.throws(() => lineChart([]), { name: 'ConfigError', code: 'E_BAD_ARGUMENT' });
+  assert.throws(() => lineChart([{ name: 'a', x: [1, 2], y: [1] }]), (e: unknown) => e instanceof ConfigError && e.code === 'E_BAD_OPTION' && /series\[0\].*same length/.test(e.message));
+  assert.throws(() => lineChart([{ name: 'a', x: [1], y: [1], color: 'red' }]), (e: unknown) => e instanceof ConfigError && e.code === 'E_BAD_OPTION' && /colour/.test(e.message));
+  assert.throws(() => lineChart([{ name: 'a', x: [1], y: [1] }], { colour: 'x' } as never), (e: unknown) => e instanceof ConfigError && e.code === 'E_BAD_OPTION' && /colour/.test(e.message));
   // all-NaN series still renders (hidden path), no NaN coordinates
   const root = parseXml(lineChartSvg([{ name: 'a', x: [1, 2], y: [NaN, NaN] }]));
   assertNoBadNumbers(root);
@@ -151,7 +151,7 @@ test('curvesSvg: loss and accuracy panels, train and val, best epoch marked', ()
   assert.equal(findAll(root, (e) => e.attrs.class === 'highlight').length, 1);
   // one epoch is enough to plot
   assert.equal(seriesPaths(parseXml(curvesSvg(history('x', 1, 3)))).length, 4);
-  assert.throws(() => curvesSvg(createHistory()), ConfigError);
+  assert.throws(() => curvesSvg(createHistory()), { name: 'ConfigError', code: 'E_NO_DATA' });
 });
 
 test('compareSvg: two runs on one set of axes, colour per run and dash per phase, times in the title', async () => {
@@ -206,8 +206,8 @@ test('confusionSvg: k*k shaded cells with counts, labels, rotated long names', a
   const r10 = parseXml(confusionSvg(ten, longNames));
   assert.ok(findAll(r10, (e) => e.name === 'text' && /rotate\(-45/.test(e.attrs.transform ?? '')).length === 10);
   await sharp(Buffer.from(svg)).png().toBuffer();
-  assert.throws(() => confusionSvg(cm, names.slice(1)), ConfigError);
-  assert.throws(() => confusionSvg([[1, 2]], ['a']), ConfigError);
+  assert.throws(() => confusionSvg(cm, names.slice(1)), { name: 'ConfigError', code: 'E_BAD_ARGUMENT' });
+  assert.throws(() => confusionSvg([[1, 2]], ['a']), { name: 'ConfigError', code: 'E_SHAPE_MISMATCH' });
 });
 
 test('formatDuration', () => {
@@ -247,5 +247,5 @@ test('svgToPng rasterises at the requested scale', async () => {
   assert.equal(png1.width, 300);
   assert.equal(png2.width, 600);
   assert.equal(png2.format, 'png');
-  await assert.rejects(() => svgToPng(svg, { scale: 100 }), ConfigError);
+  await assert.rejects(() => svgToPng(svg, { scale: 100 }), { name: 'ConfigError', code: 'E_BAD_OPTION' });
 });

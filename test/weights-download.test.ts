@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { ConfigError, DownloadError, WeightsError } from '../src/errors.js';
+import { DownloadError, IOError, type ErrorCode } from '../src/errors.js';
 import { weightsCacheDir } from '../src/weights/cache.js';
 import { fetchWeights, resolveWeightsFile } from '../src/weights/download.js';
 import { readSafetensors, writeSafetensors } from '../src/weights/safetensors.js';
@@ -69,12 +69,13 @@ function cacheHolds(...names: string[]): void {
   assert.deepEqual(readdirSync(cache).sort(), names.sort());
 }
 
-async function expectDownloadError(p: Promise<unknown>, pattern: RegExp): Promise<DownloadError> {
+async function expectDownloadError(p: Promise<unknown>, code: ErrorCode, pattern: RegExp): Promise<DownloadError> {
   let caught: unknown;
   await p.catch((e: unknown) => {
     caught = e;
   });
   assert.ok(caught instanceof DownloadError, `expected a DownloadError, got ${String(caught)}`);
+  assert.equal(caught.code, code);
   assert.match(caught.message, pattern);
   return caught;
 }
@@ -130,33 +131,33 @@ describe('weights: verified downloads against a local server', () => {
   });
 
   test('a truncated download (Content-Length larger than the body) is its own error, and leaves nothing', async () => {
-    const e = await expectDownloadError(fetchWeights(source('truncated.safetensors'), fast()), /Download of .*truncated\.safetensors is truncated: (the connection broke after \d+ of \d+ bytes|received \d+ of \d+ bytes).*gave up after 3 attempts/);
+    const e = await expectDownloadError(fetchWeights(source('truncated.safetensors'), fast()), 'E_TRUNCATED', /Download of .*truncated\.safetensors is truncated: (the connection broke after \d+ of \d+ bytes|received \d+ of \d+ bytes).*gave up after 3 attempts/);
     assert.match(e.message, new RegExp(`of ${payload.length + 5000} bytes`));
     assert.equal(hits.get('/w/truncated.safetensors'), 3);
     cacheHolds();
   });
 
   test('a connection cut in a chunked response is an error, and leaves nothing', async () => {
-    await expectDownloadError(fetchWeights(source('cut.safetensors'), { ...fast(), retries: 0 }), /Download of .*cut\.safetensors is truncated: the connection broke after \d+ bytes \(terminated/);
+    await expectDownloadError(fetchWeights(source('cut.safetensors'), { ...fast(), retries: 0 }), 'E_TRUNCATED', /Download of .*cut\.safetensors is truncated: the connection broke after \d+ bytes \(terminated/);
     cacheHolds();
   });
 
   test('a wrong hash is its own error, not retried, and leaves nothing', async () => {
-    const e = await expectDownloadError(fetchWeights(source('wrong.safetensors'), fast()), new RegExp(`has sha256 [0-9a-f]{64}, expected ${sha}`));
+    const e = await expectDownloadError(fetchWeights(source('wrong.safetensors'), fast()), 'E_CHECKSUM', new RegExp(`has sha256 [0-9a-f]{64}, expected ${sha}`));
     assert.match(e.hint ?? '', /--weights/);
     assert.equal(hits.get('/w/wrong.safetensors'), 1);
     cacheHolds();
   });
 
   test('a 404 is its own error, not retried', async () => {
-    const e = await expectDownloadError(fetchWeights(source('missing.pth'), fast()), /Download of .*missing\.pth failed: HTTP 404 Not Found$/);
+    const e = await expectDownloadError(fetchWeights(source('missing.pth'), fast()), 'E_HTTP', /Download of .*missing\.pth failed: HTTP 404 Not Found$/);
     assert.match(e.hint ?? '', /URL is wrong/);
     assert.equal(hits.get('/w/missing.pth'), 1);
     cacheHolds();
   });
 
   test('a persistent 500 gives up after the retries', async () => {
-    await expectDownloadError(fetchWeights(source('down.safetensors'), fast()), /HTTP 500 Internal Server Error \(gave up after 3 attempts\)/);
+    await expectDownloadError(fetchWeights(source('down.safetensors'), fast()), 'E_HTTP', /HTTP 500 Internal Server Error \(gave up after 3 attempts\)/);
     assert.equal(hits.get('/w/down.safetensors'), 3);
     cacheHolds();
   });
@@ -167,7 +168,7 @@ describe('weights: verified downloads against a local server', () => {
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((r) => closed.close(() => r()));
     const url = `http://127.0.0.1:${port}/w/resnet18-f37072fd.pth`;
-    const e = await expectDownloadError(fetchWeights({ url, sha256: 'f37072fd' }, fast()), /unreachable \(ECONNREFUSED\)/);
+    const e = await expectDownloadError(fetchWeights({ url, sha256: 'f37072fd' }, fast()), 'E_OFFLINE', /unreachable \(ECONNREFUSED\)/);
     assert.ok(e.message.includes(`fetch ${url} yourself and put it at ${join(cache, 'resnet18-f37072fd.pth')}`), e.message);
     cacheHolds();
   });
@@ -179,7 +180,7 @@ describe('weights: verified downloads against a local server', () => {
       throw new TypeError('fetch failed', { cause: Object.assign(new Error('getaddrinfo ENOTFOUND download.pytorch.org'), { code: 'ENOTFOUND' }) });
     };
     const url = 'https://download.pytorch.org/models/resnet18-f37072fd.pth';
-    const e = await expectDownloadError(fetchWeights({ url, sha256: 'f37072fd' }, { ...fast(), fetchImpl }), /unreachable \(ENOTFOUND\)/);
+    const e = await expectDownloadError(fetchWeights({ url, sha256: 'f37072fd' }, { ...fast(), fetchImpl }), 'E_OFFLINE', /unreachable \(ENOTFOUND\)/);
     assert.ok(e.message.includes(join(cache, 'resnet18-f37072fd.pth')));
     assert.match(e.hint ?? '', /curl -L -o resnet18-f37072fd\.pth/);
     assert.equal(calls, 2, 'offline gets one retry only');
@@ -187,7 +188,7 @@ describe('weights: verified downloads against a local server', () => {
 
   test('a corrupted cached file is reported, not silently used', async () => {
     writeFileSync(join(cache, 'model.safetensors'), 'not the file');
-    await expectDownloadError(fetchWeights(source('model.safetensors'), fast()), /Cached weight file `.*model\.safetensors` has sha256 [0-9a-f]{64}, expected/);
+    await expectDownloadError(fetchWeights(source('model.safetensors'), fast()), 'E_CHECKSUM', /Cached weight file `.*model\.safetensors` has sha256 [0-9a-f]{64}, expected/);
     assert.equal(hits.get('/w/model.safetensors'), undefined);
   });
 
@@ -196,18 +197,18 @@ describe('weights: verified downloads against a local server', () => {
     writeFileSync(local, 'x');
     assert.equal(await resolveWeightsFile(local, source('model.safetensors'), fast()), local);
     assert.equal(hits.size, 0);
-    await assert.rejects(resolveWeightsFile(join(cache, 'nope.pth'), undefined), (e: unknown) => e instanceof WeightsError && /`.*nope\.pth` does not exist/.test(e.message));
+    await assert.rejects(resolveWeightsFile(join(cache, 'nope.pth'), undefined), (e: unknown) => e instanceof IOError && e.code === 'E_NOT_FOUND' && /`.*nope\.pth` does not exist/.test(e.message));
     mkdirSync(join(cache, 'adir'));
-    await assert.rejects(resolveWeightsFile(join(cache, 'adir'), undefined), /is not a file/);
-    await assert.rejects(resolveWeightsFile(undefined, undefined), /No weights: this model has no known weight source/);
+    await assert.rejects(resolveWeightsFile(join(cache, 'adir'), undefined), { code: 'E_READ_FAILED', name: 'IOError', message: /is not a file/ });
+    await assert.rejects(resolveWeightsFile(undefined, undefined), { code: 'E_NO_WEIGHTS', message: /No weights: this model has no known weight source/ });
     assert.equal(await resolveWeightsFile(undefined, source('model.safetensors'), fast()), join(cache, 'model.safetensors'));
   });
 
   test('bad sources and options are rejected up front', async () => {
-    await assert.rejects(fetchWeights({ url: 'ftp://x/y.pth', sha256: sha }, fast()), ConfigError);
-    await assert.rejects(fetchWeights({ url: `${base}/w/a.pth`, sha256: 'xyz' }, fast()), /sha256: expected 8 to 64 hex digits/);
-    await assert.rejects(fetchWeights({ url: `${base}/w/`, sha256: sha }, fast()), /cannot use `` as a cache file name/);
-    await assert.rejects(fetchWeights(source('model.safetensors'), { ...fast(), retrys: 1 } as never), /Invalid download options/);
+    await assert.rejects(fetchWeights({ url: 'ftp://x/y.pth', sha256: sha }, fast()), { name: 'ConfigError', code: 'E_BAD_OPTION' });
+    await assert.rejects(fetchWeights({ url: `${base}/w/a.pth`, sha256: 'xyz' }, fast()), { code: 'E_BAD_OPTION', message: /sha256: expected 8 to 64 hex digits/ });
+    await assert.rejects(fetchWeights({ url: `${base}/w/`, sha256: sha }, fast()), { code: 'E_UNSAFE_WEIGHTS', message: /cannot use `` as a cache file name/ });
+    await assert.rejects(fetchWeights(source('model.safetensors'), { ...fast(), retrys: 1 } as never), { code: 'E_BAD_OPTION', message: /Invalid download options/ });
     assert.equal(hits.size, 0);
   });
 });

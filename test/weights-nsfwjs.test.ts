@@ -134,11 +134,11 @@ describe('weights: the offline MobileNetV2 bundled in nsfwjs@4.4.0', () => {
     try {
       cpSync(join(root, 'package.json'), join(dir, 'package.json'));
       cpSync(join(root, NSFWJS_MOBILENET_V2.modelFile), join(dir, NSFWJS_MOBILENET_V2.modelFile));
-      await assert.rejects(loadNsfwjsMobileNetV2({ packageDir: dir }), (e: unknown) => e instanceof WeightsError && /group1-shard1of1\.min\.js` is missing/.test(e.message));
+      await assert.rejects(loadNsfwjsMobileNetV2({ packageDir: dir }), (e: unknown) => e instanceof WeightsError && e.code === 'E_NOT_FOUND' && /group1-shard1of1\.min\.js` is missing/.test(e.message));
       writeFileSync(join(dir, NSFWJS_MOBILENET_V2.shardFile), 'module.exports="AAAA"');
-      await assert.rejects(loadNsfwjsMobileNetV2({ packageDir: dir }), new RegExp(`expected ${NSFWJS_MOBILENET_V2.sha256.shard}`));
-      await assert.rejects(loadNsfwjsMobileNetV2({ packageDir: dir, verify: false }), /weight data is truncated/);
-      await assert.rejects(loadNsfwjsMobileNetV2({ packageDir: dir, bogus: 1 } as never), /Invalid nsfwjs loader options/);
+      await assert.rejects(loadNsfwjsMobileNetV2({ packageDir: dir }), { code: 'E_CHECKSUM', message: new RegExp(`expected ${NSFWJS_MOBILENET_V2.sha256.shard}`) });
+      await assert.rejects(loadNsfwjsMobileNetV2({ packageDir: dir, verify: false }), { code: 'E_BAD_WEIGHTS', message: /weight data is truncated/ });
+      await assert.rejects(loadNsfwjsMobileNetV2({ packageDir: dir, bogus: 1 } as never), { code: 'E_BAD_OPTION', message: /Invalid nsfwjs loader options/ });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { zipSync } from 'fflate';
-import { WeightsError } from '../src/errors.js';
+import { IOError, WeightsError } from '../src/errors.js';
 import type { HostTensor } from '../src/tensor.js';
 import { loadPth, readPth, readPthCheckpoint } from '../src/weights/pth.js';
 
@@ -97,13 +97,13 @@ describe('weights: .pth reader', { skip }, () => {
     const opt = readPthCheckpoint(readFileSync(join(dir, 'model_key.pth')), { key: 'optimizer' });
     assert.deepEqual(opt.path, ['optimizer']);
     assert.ok(opt.tensors.size > 0, 'momentum buffers are tensors too');
-    assert.throws(() => readPth(readFileSync(join(dir, 'model_key.pth')), { key: 'nope' }), /has no key `nope` \(top-level keys: model, optimizer\)/);
+    assert.throws(() => readPth(readFileSync(join(dir, 'model_key.pth')), { key: 'nope' }), { code: 'E_BAD_OPTION', message: /has no key `nope` \(top-level keys: model, optimizer\)/ });
   });
 
   test('loadPth reads from a path and names a missing file', async () => {
     const t = await loadPth(join(dir, 'model.pth'));
     assert.equal(t.size, manifest.model.length);
-    await assert.rejects(loadPth(join(dir, 'missing.pth')), (e: unknown) => e instanceof WeightsError && /missing\.pth.*ENOENT/.test(e.message));
+    await assert.rejects(loadPth(join(dir, 'missing.pth')), (e: unknown) => e instanceof IOError && e.code === 'E_NOT_FOUND' && /missing\.pth.*ENOENT/.test(e.message));
   });
 
   test('malicious pickles are refused, naming the global, and nothing runs', () => {
@@ -127,12 +127,12 @@ describe('weights: .pth reader', { skip }, () => {
 
   test('a TorchScript archive is recognised', () => {
     const file = join(dir, 'scripted.pt');
-    assert.throws(() => readPth(readFileSync(file), { fileName: file }), /TorchScript archive/);
+    assert.throws(() => readPth(readFileSync(file), { fileName: file }), { code: 'E_BAD_WEIGHTS', message: /TorchScript archive/ });
   });
 
   test('a truncated file is a clear error', () => {
     const bytes = readFileSync(join(dir, 'model.pth'));
-    assert.throws(() => readPth(bytes.subarray(0, bytes.length - 100), { fileName: 'cut.pth' }), (e: unknown) => e instanceof WeightsError && /`cut\.pth` is a damaged zip archive/.test(e.message));
+    assert.throws(() => readPth(bytes.subarray(0, bytes.length - 100), { fileName: 'cut.pth' }), (e: unknown) => e instanceof WeightsError && e.code === 'E_BAD_WEIGHTS' && /`cut\.pth` is a damaged zip archive/.test(e.message));
   });
 });
 
@@ -152,7 +152,7 @@ describe('weights: .pth reader, synthetic archives', () => {
       0x75, 0x2e,
     ];
     const bytes = pickled(pkl, { 'archive/data/0': new Uint8Array(8) });
-    assert.throws(() => readPth(bytes), /Tensor `w`: reads element 2 of a storage of 2 float32 elements/);
+    assert.throws(() => readPth(bytes), { code: 'E_BAD_WEIGHTS', message: /Tensor `w`: reads element 2 of a storage of 2 float32 elements/ });
     // The same pickle over a storage that is large enough loads.
     const ok = readPth(pickled(pkl, { 'archive/data/0': new Uint8Array(new Float32Array([1, 2, 3]).buffer) }));
     assert.deepEqual([...(ok.get('w')!.data as Float32Array)], [1, 2, 3]);
@@ -165,10 +165,10 @@ describe('weights: .pth reader, synthetic archives', () => {
       0x28, 0x28, ...binunicode('storage'), 0x63, ...str('torch\nFloatStorage\n'), ...binunicode('7'), ...binunicode('cpu'), 0x4b, 1, 0x74, 0x51,
       0x4b, 0, 0x29, 0x29, 0x74, 0x52, 0x75, 0x2e,
     ];
-    assert.throws(() => readPth(pickled(pkl)), /tensor `w` refers to storage 7, which is missing/);
-    assert.throws(() => readPth(pickled([0x80, 2, 0x82, 1, 0x2e])), /unsupported pickle opcode 0x82 at byte 2/);
-    assert.throws(() => readPth(pickled([0x80, 2, 0x7d])), /truncated pickle|STOP|underflow/);
-    assert.throws(() => readPth(new TextEncoder().encode('hello world'), { fileName: 'x.bin' }), /`x\.bin` is not a PyTorch zip checkpoint/);
+    assert.throws(() => readPth(pickled(pkl)), { code: 'E_BAD_WEIGHTS', message: /tensor `w` refers to storage 7, which is missing/ });
+    assert.throws(() => readPth(pickled([0x80, 2, 0x82, 1, 0x2e])), { code: 'E_BAD_WEIGHTS', message: /unsupported pickle opcode 0x82 at byte 2/ });
+    assert.throws(() => readPth(pickled([0x80, 2, 0x7d])), { code: 'E_BAD_WEIGHTS', message: /truncated pickle|STOP|underflow/ });
+    assert.throws(() => readPth(new TextEncoder().encode('hello world'), { fileName: 'x.bin' }), { code: 'E_BAD_WEIGHTS', message: /`x\.bin` is not a PyTorch zip checkpoint/ });
   });
 
   test('big-endian storages (byteorder record) are byte-swapped', () => {
@@ -201,16 +201,16 @@ describe('weights: .pth reader, synthetic archives', () => {
     const data = { 'archive/data/0': new Uint8Array(new Float32Array([4, 5]).buffer) };
     assert.deepEqual([...(readPth(pickled(pkl('torch', 'Tensor'), data)).get('w')!.data as Float32Array)], [4, 5]);
     assert.deepEqual([...(readPth(pickled(pkl('torch.nn.parameter', 'Parameter'), data)).get('w')!.data as Float32Array)], [4, 5]);
-    assert.throws(() => readPth(pickled(pkl('mylib', 'FancyTensor'), data)), /refusing the pickled global `mylib\.FancyTensor`/);
+    assert.throws(() => readPth(pickled(pkl('mylib', 'FancyTensor'), data)), { code: 'E_UNSAFE_WEIGHTS', message: /refusing the pickled global `mylib\.FancyTensor`/ });
   });
 
   test('a dict that contains itself terminates', () => {
     // d = {}; d['self'] = d  (EMPTY_DICT, BINPUT 0, 'self', BINGET 0, SETITEM)
     const pkl = [0x80, 2, 0x7d, 0x71, 0, ...binunicode('self'), 0x68, 0, 0x73, 0x2e];
-    assert.throws(() => readPth(pickled(pkl), { fileName: 'loop.pth' }), /`loop\.pth` holds no tensors \(top-level keys: self\)/);
+    assert.throws(() => readPth(pickled(pkl), { fileName: 'loop.pth' }), { code: 'E_BAD_WEIGHTS', message: /`loop\.pth` holds no tensors \(top-level keys: self\)/ });
   });
 
   test('unknown reader options are rejected', () => {
-    assert.throws(() => readPth(new Uint8Array(0), { nope: 1 } as never), /Invalid \.pth reader options/);
+    assert.throws(() => readPth(new Uint8Array(0), { nope: 1 } as never), { code: 'E_BAD_OPTION', message: /Invalid \.pth reader options/ });
   });
 });

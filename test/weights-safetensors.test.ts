@@ -116,8 +116,8 @@ describe('weights: safetensors', () => {
     try {
       writeFileSync(join(dir, 'x.safetensors'), writeSafetensors(new Map()));
       assert.equal((await loadSafetensors(join(dir, 'x.safetensors'))).size, 0);
-      await assert.rejects(loadSafetensors(join(dir, 'nope.safetensors')), /nope\.safetensors.*ENOENT/);
-      assert.throws(() => writeSafetensors(new Map(), { meta: {} } as never), /Invalid safetensors writer options/);
+      await assert.rejects(loadSafetensors(join(dir, 'nope.safetensors')), { code: 'E_NOT_FOUND', name: 'IOError', message: /nope\.safetensors.*ENOENT/ });
+      assert.throws(() => writeSafetensors(new Map(), { meta: {} } as never), { code: 'E_BAD_OPTION', message: /Invalid safetensors writer options/ });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -129,7 +129,7 @@ describe('weights: TF.js layers models', () => {
       const single = await loadTfjsLayersModel(join(dir, 'one.json'));
       assert.deepEqual([...(single.weights.get('dense/kernel')!.data as Float32Array)], [...(m.weights.get('dense/kernel')!.data as Float32Array)]);
       rmSync(join(dir, 'group2-shard1of1.bin'));
-      await assert.rejects(loadTfjsLayersModel(join(dir, 'model.json')), /Cannot read `.*group2-shard1of1\.bin`: ENOENT/);
+      await assert.rejects(loadTfjsLayersModel(join(dir, 'model.json')), { code: 'E_NOT_FOUND', name: 'IOError', message: /Cannot read TF\.js file `.*group2-shard1of1\.bin`: ENOENT/ });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -147,7 +147,7 @@ describe('weights: TF.js layers models', () => {
     err({ modelTopology: topology }, bytes, /not a TF\.js layers model\.json \(weightsManifest/);
     err({ ...modelJson(), format: 'graph-model' }, bytes, /format is `graph-model`, not a layers model/);
     err({ ...modelJson(), modelTopology: { node: [] } }, bytes, /modelTopology is not a Keras model config/);
-    assert.throws(() => readTfjsLayersModel(modelJson(), bytes, { strict: true } as never), /Invalid TF\.js reader options/);
+    assert.throws(() => readTfjsLayersModel(modelJson(), bytes, { strict: true } as never), { code: 'E_BAD_OPTION', message: /Invalid TF\.js reader options/ });
   });
 });
 
@@ -175,11 +175,11 @@ describe('weights: JS literal parser (reads bundled model files without running 
   });
 
   test('code is refused', () => {
-    assert.throws(() => parse('{a:function(){}}'), /`function` is not a data literal/);
-    assert.throws(() => parse('{a:b}'), /`b` is not a data literal/);
-    assert.throws(() => parse('{a:1+2}'), /expected `,` or `}`/);
-    assert.throws(() => parse('[1,2'), /expected `,` or `]`/);
-    assert.throws(() => parse('"abc'), /unterminated string/);
-    assert.throws(() => parse('{a:!2}'), /expected !0 or !1/);
+    assert.throws(() => parse('{a:function(){}}'), { code: 'E_BAD_WEIGHTS', message: /`function` is not a data literal/ });
+    assert.throws(() => parse('{a:b}'), { code: 'E_BAD_WEIGHTS', message: /`b` is not a data literal/ });
+    assert.throws(() => parse('{a:1+2}'), { code: 'E_BAD_WEIGHTS', message: /expected `,` or `}`/ });
+    assert.throws(() => parse('[1,2'), { code: 'E_BAD_WEIGHTS', message: /expected `,` or `]`/ });
+    assert.throws(() => parse('"abc'), { code: 'E_BAD_WEIGHTS', message: /unterminated string/ });
+    assert.throws(() => parse('{a:!2}'), { code: 'E_BAD_WEIGHTS', message: /expected !0 or !1/ });
   });
 });

@@ -5,7 +5,7 @@
  * - eval: Resize(resizeSize) + CenterCrop(inputSize).
  */
 import { z } from 'zod';
-import { ConfigError } from '../errors.js';
+import { parseOrThrow } from '../zod-issues.js';
 import { Pipeline } from './pipeline.js';
 import { PreprocessSpecSchema, type PreprocessSpec } from './preprocess.js';
 import { centerCrop } from './transforms/center-crop.js';
@@ -38,12 +38,7 @@ export const TrainTransformOptionsSchema = z.strictObject({
 export type TrainTransformOptions = z.input<typeof TrainTransformOptionsSchema>;
 
 function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
-  const r = schema.safeParse(value);
-  if (!r.success) {
-    const issues = r.error.issues.map((i) => `${i.path.join('.') || '(value)'}: ${i.message}`).join('; ');
-    throw new ConfigError(`${where}: ${issues}`, { hint: 'see PreprocessSpecSchema and TrainTransformOptionsSchema in src/data/' });
-  }
-  return r.data;
+  return parseOrThrow(schema, value, where, 'see PreprocessSpecSchema and TrainTransformOptionsSchema in src/data/');
 }
 
 export function buildTrainTransform(spec: PreprocessSpec, options?: TrainTransformOptions): Pipeline {

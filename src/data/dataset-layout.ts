@@ -13,7 +13,7 @@
 import type { Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { DataError } from '../errors.js';
+import { DataError, type ErrorCode } from '../errors.js';
 import { compareCodePoints } from './compare-code-points.js';
 import { formatFromName } from './image-format.js';
 
@@ -84,11 +84,14 @@ export async function readDatasetLayout(root: string): Promise<DatasetLayout> {
   const layout: DatasetLayout = { root, kind: 'class-folders', splits: {}, classes: [], hidden: [], nonImage: [], problems: [] };
   let top;
   try {
-    const s = await stat(root);
-    if (!s.isDirectory()) throw new Error('not a directory');
-    top = await entries(root);
+    const isDir = (await stat(root)).isDirectory();
+    top = isDir ? await entries(root) : undefined;
   } catch (err) {
     layout.problems.push({ severity: 'error', kind: 'missing-root', message: `Dataset folder \`${root}\` cannot be read: ${(err as Error).message}`, paths: [] });
+    return layout;
+  }
+  if (!top) {
+    layout.problems.push({ severity: 'error', kind: 'missing-root', message: `Dataset folder \`${root}\` cannot be read: not a directory`, paths: [] });
     return layout;
   }
 
@@ -188,11 +191,23 @@ export async function readDatasetLayout(root: string): Promise<DatasetLayout> {
   return layout;
 }
 
-/** Throws one DataError listing every error-level problem of a layout. */
+/** The error code of a layout problem (the first error-level one names the thrown error). */
+const PROBLEM_CODES: Record<LayoutProblem['kind'], ErrorCode> = {
+  'missing-root': 'E_NOT_FOUND',
+  'no-classes': 'E_NO_DATA',
+  'empty-class': 'E_NO_DATA',
+  'class-mismatch': 'E_BAD_LAYOUT',
+  'unknown-test-class': 'E_BAD_LAYOUT',
+  'missing-train': 'E_BAD_LAYOUT',
+  'loose-files': 'E_BAD_LAYOUT',
+  'unexpected-folder': 'E_BAD_LAYOUT',
+};
+
+/** Throws one DataError listing every error-level problem of a layout; its code is the first problem's. */
 export function assertLayoutUsable(layout: DatasetLayout): void {
   const errors = layout.problems.filter((p) => p.severity === 'error');
   if (errors.length === 0) return;
-  throw new DataError(errors.map((e) => e.message).join('; '), {
+  throw new DataError(PROBLEM_CODES[errors[0].kind], errors.map((e) => e.message).join('; '), {
     hint: 'expected root/train/<class>/*.jpg (and val/, test/) or root/<class>/*.jpg; run `headstart doctor <root>` for a full report',
   });
 }

@@ -4,7 +4,8 @@
  * the TypeScript sources) each worker registers tsx before loading its entry module.
  */
 import { Worker } from 'node:worker_threads';
-import { DataError } from '../errors.js';
+import { DataError, HeadstartError, IOError } from '../errors.js';
+import type { SampleError } from './decode.js';
 import type { DecodeResult, DecodeTask } from './decode-worker.js';
 
 interface Slot {
@@ -44,7 +45,7 @@ export class DecodePool {
         w.resolve(r);
       });
       worker.on('error', (err) => this.fail(err));
-      worker.on('exit', (code) => this.fail(new Error(`decode worker exited with code ${code}`)));
+      worker.on('exit', (code) => this.fail(new DataError('E_INTERNAL', `A decode worker exited with code ${code}`, { hint: 'the image decoder crashed (out of memory?); the loader option workers: 0 decodes on the main thread' })));
       this.slots.push(slot);
     }
   }
@@ -57,8 +58,8 @@ export class DecodePool {
     }
   }
 
-  /** Runs one image on the least busy worker. Resolves ok, or with a DataError for a bad file. */
-  async run(task: Omit<DecodeTask, 'id'>): Promise<DataError | null> {
+  /** Runs one image on the least busy worker. Resolves ok, or with the error of a bad file. */
+  async run(task: Omit<DecodeTask, 'id'>): Promise<SampleError | null> {
     if (this.failure) throw this.failure;
     let slot = this.slots[0];
     for (const s of this.slots) if (s.pending < slot.pending) slot = s;
@@ -70,8 +71,11 @@ export class DecodePool {
     });
     if (result.ok) return null;
     const e = result.error!;
-    if (e.data) return new DataError(e.message, { hint: e.hint });
-    throw new Error(`decode worker failed on \`${task.path}\`: ${e.message}`);
+    const options = e.hint === undefined ? undefined : { hint: e.hint };
+    if (e.className === 'DataError') return new DataError(e.code ?? 'E_BAD_IMAGE', e.message, options);
+    if (e.className === 'IOError') return new IOError(e.code ?? 'E_READ_FAILED', e.message, options);
+    if (e.code) throw new HeadstartError(e.code, e.message, options);
+    throw new DataError('E_INTERNAL', `A decode worker failed on \`${task.path}\`: ${e.message} (a bug in headstart: please report it)`);
   }
 }
 

@@ -4,7 +4,7 @@
  * call setup) runs off the main thread. Started by decode-pool.ts.
  */
 import { parentPort } from 'node:worker_threads';
-import { DataError } from '../errors.js';
+import { HeadstartError, type ErrorCode } from '../errors.js';
 import { readImageBytes } from './decode.js';
 import { Pipeline, type PipelineSpec } from './pipeline.js';
 import { keyedRandom } from '../random.js';
@@ -25,8 +25,11 @@ export interface DecodeTask {
 export interface DecodeResult {
   id: number;
   ok: boolean;
-  /** Set when !ok: the message, and whether it was a DataError (a bad file) or a bug. */
-  error?: { message: string; hint?: string; data: boolean };
+  /**
+   * Set when !ok: the message; the class of a HeadstartError (DataError or IOError: a bad
+   * file, skipped; others stop the run) and its code; none for a bug.
+   */
+  error?: { message: string; hint?: string; className?: string; code?: ErrorCode };
 }
 
 const pipelines = new Map<string, Pipeline>();
@@ -45,7 +48,8 @@ async function handle(t: DecodeTask): Promise<void> {
     result = { id: t.id, ok: true };
   } catch (err) {
     const e = err as Error;
-    result = { id: t.id, ok: false, error: { message: e.message ?? String(err), hint: (err as DataError).hint, data: err instanceof DataError } };
+    const he = err instanceof HeadstartError ? err : undefined;
+    result = { id: t.id, ok: false, error: { message: e?.message ?? String(err), hint: he?.hint, className: he?.name, code: he?.code } };
   }
   parentPort!.postMessage(result);
 }

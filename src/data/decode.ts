@@ -9,10 +9,10 @@
  * antialiased kernel of the same family as PIL's (within ~0.3/255 of it); upscaling, and a
  * crop that leaves the image, are finished in JS with the exact port of PIL's resampler.
  */
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import sharp, { type Sharp } from 'sharp';
-import { DataError } from '../errors.js';
+import { DataError, IOError } from '../errors.js';
+import { readFileSyncOrThrow } from '../read-file.js';
 import { readImageHeader } from './image-header.js';
 import { createRgbImage, type RgbImage } from './rgb-image.js';
 import { boxInside, type Box, type Geometry, type Size } from './transforms/geometry.js';
@@ -56,7 +56,7 @@ function tuneSharp(): void {
 function decodeError(name: string, err: unknown): DataError {
   if (err instanceof DataError) return err;
   const msg = err instanceof Error ? err.message : String(err);
-  return new DataError(`Cannot decode image \`${name}\`: ${msg.trim().split('\n')[0]}`, {
+  return new DataError('E_BAD_IMAGE', `Cannot decode image \`${name}\`: ${msg.trim().split('\n')[0]}`, {
     hint: 'the file is unreadable, truncated or not an image; run `headstart doctor <dataset>` to list such files',
     cause: err,
   });
@@ -74,25 +74,32 @@ function finish(s: Sharp): Sharp {
 async function toRgb(s: Sharp, name: string, expect?: Size): Promise<RgbImage> {
   const { data, info } = await finish(s).toBuffer({ resolveWithObject: true });
   if (info.channels !== 3 || data.length !== info.width * info.height * 3) {
-    throw new DataError(`Cannot decode image \`${name}\`: expected 3 channels of 8 bits, libvips gave ${info.channels} channels, ${data.length} bytes for ${info.width}x${info.height}`);
+    throw new DataError('E_BAD_IMAGE', `Cannot decode image \`${name}\`: expected 3 channels of 8 bits, libvips gave ${info.channels} channels, ${data.length} bytes for ${info.width}x${info.height}`);
   }
   if (expect && (info.width !== expect.width || info.height !== expect.height)) {
-    throw new DataError(`Cannot decode image \`${name}\`: expected ${expect.width}x${expect.height}, libvips gave ${info.width}x${info.height}`);
+    throw new DataError('E_BAD_IMAGE', `Cannot decode image \`${name}\`: expected ${expect.width}x${expect.height}, libvips gave ${info.width}x${info.height}`);
   }
   return createRgbImage(info.width, info.height, new Uint8Array(data.buffer, data.byteOffset, data.length));
 }
 
 /**
- * Reads a file's bytes; failures become DataErrors naming the path. The read is synchronous
- * on purpose: image files are small, and one blocking read costs less CPU than fs.promises'
- * four thread-pool round trips (open, stat, read, close), while libvips keeps decoding.
+ * Reads a file's bytes; failures become IOErrors naming the path (E_NOT_FOUND, E_READ_FAILED).
+ * The read is synchronous on purpose: image files are small, and one blocking read costs less
+ * CPU than fs.promises' four thread-pool round trips (open, stat, read, close), while libvips
+ * keeps decoding.
  */
 export async function readImageBytes(path: string): Promise<Buffer> {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new DataError(`Cannot read \`${path}\`: ${(err as Error).message}`, { hint: 'check that the file exists and is readable', cause: err });
-  }
+  return readFileSyncOrThrow(path, 'image', 'check that the file exists and is readable');
+}
+
+/**
+ * A failure that concerns one image only (it cannot be read or decoded): the loader skips
+ * that sample and reports it, where any other error (a bug, E_INTERNAL, included) stops the run.
+ */
+export type SampleError = DataError | IOError;
+
+export function isSampleError(err: unknown): err is SampleError {
+  return (err instanceof DataError || err instanceof IOError) && err.code !== 'E_INTERNAL';
 }
 
 /**
@@ -106,7 +113,7 @@ export async function probeImage(bytes: ImageInput, name = '<buffer>', options: 
     const m = await open(bytes).metadata();
     const w = m.autoOrient?.width ?? m.width;
     const h = m.autoOrient?.height ?? m.height;
-    if (!w || !h) throw new Error('no image size in the header');
+    if (!w || !h) throw new DataError('E_BAD_IMAGE', `Cannot decode image \`${name}\`: no image size in the header`);
     return { format: m.format ?? 'unknown', width: w, height: h, orientation: m.orientation ?? 1, channels: m.channels, depth: m.depth, space: m.space, hasAlpha: m.hasAlpha, source: 'libvips' };
   } catch (err) {
     throw decodeError(name, err);
@@ -129,7 +136,7 @@ export async function inspectImage(bytes: ImageInput, name = '<buffer>'): Promis
     const m = await open(bytes).metadata();
     const width = m.autoOrient?.width ?? m.width;
     const height = m.autoOrient?.height ?? m.height;
-    if (!width || !height) throw new Error('no image size in the header');
+    if (!width || !height) throw new DataError('E_BAD_IMAGE', `Cannot decode image \`${name}\`: no image size in the header`);
     await finish(open(bytes).resize(32, 32, { fit: 'inside' })).toBuffer();
     return {
       format: m.format ?? 'unknown', width, height, orientation: m.orientation ?? 1, channels: m.channels, depth: m.depth,

@@ -10,7 +10,8 @@
 import { createHash } from 'node:crypto';
 import { basename, relative, sep } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, DataError } from '../errors.js';
+import { DataError } from '../errors.js';
+import { parseOrThrow } from '../zod-issues.js';
 import { compareCodePoints } from './compare-code-points.js';
 import { readDatasetLayout, type DatasetLayout } from './dataset-layout.js';
 import { inspectImage, readImageBytes, type ImageInspection } from './decode.js';
@@ -187,13 +188,7 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
 }
 
 export async function doctor(root: string, options?: DoctorOptions): Promise<DoctorReport> {
-  const parsed = DoctorOptionsSchema.safeParse(options ?? {});
-  if (!parsed.success) {
-    throw new ConfigError(`doctor: invalid options: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ')}`, {
-      hint: 'options are inputSize, largePixels, imbalanceRatio, concurrency, onProgress',
-    });
-  }
-  const o = parsed.data;
+  const o = parseOrThrow(DoctorOptionsSchema, options ?? {}, 'doctor: invalid options', 'options are inputSize, largePixels, imbalanceRatio, concurrency, onProgress');
   const layout = await readDatasetLayout(root);
   const findings: Finding[] = layout.problems.map((p) => ({ severity: p.severity, kind: p.kind, message: p.message, paths: p.paths }));
 

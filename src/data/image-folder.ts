@@ -5,7 +5,7 @@
  * Nothing is decoded here; files that fail to decode are the loader's and the doctor's job.
  */
 import { z } from 'zod';
-import { ConfigError } from '../errors.js';
+import { parseOrThrow } from '../zod-issues.js';
 import { assertLayoutUsable, readDatasetLayout, type DatasetLayout } from './dataset-layout.js';
 import type { Sample } from './sample.js';
 import { stratifiedSplit } from './stratified-split.js';
@@ -42,13 +42,7 @@ function summarizeSkipped(layout: DatasetLayout): string | null {
 }
 
 export async function scanImageFolder(root: string, options?: ScanOptions): Promise<ImageFolder> {
-  const parsed = ScanOptionsSchema.safeParse(options ?? {});
-  if (!parsed.success) {
-    throw new ConfigError(`scanImageFolder: invalid options: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ')}`, {
-      hint: 'options are { valFraction: number in [0, 1), seed: integer >= 0 }',
-    });
-  }
-  const { valFraction, seed } = parsed.data;
+  const { valFraction, seed } = parseOrThrow(ScanOptionsSchema, options ?? {}, 'scanImageFolder: invalid options', 'options are { valFraction: number in [0, 1), seed: integer >= 0 }');
   const layout = await readDatasetLayout(root);
   assertLayoutUsable(layout);
 

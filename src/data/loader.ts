@@ -18,8 +18,9 @@
  */
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { ConfigError, DataError } from '../errors.js';
-import { readImageBytes } from './decode.js';
+import { ConfigError } from '../errors.js';
+import { parseOrThrow } from '../zod-issues.js';
+import { isSampleError, readImageBytes, type SampleError } from './decode.js';
 import { DecodePool } from './decode-pool.js';
 import type { Pipeline } from './pipeline.js';
 import { keyedRandom, permutation } from '../random.js';
@@ -45,7 +46,7 @@ export interface SkippedFile {
   path: string;
   index: number;
   reason: string;
-  error: DataError;
+  error: SampleError;
 }
 
 export const LoaderOptionsSchema = z.strictObject({
@@ -95,15 +96,14 @@ interface BatchSlot {
 }
 
 export function createLoader(samples: readonly Sample[], transform: Pipeline, options?: LoaderOptions): Loader {
-  const parsed = LoaderOptionsSchema.safeParse(options ?? {});
-  if (!parsed.success) {
-    throw new ConfigError(`createLoader: invalid options: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ')}`, {
-      hint: 'options are batchSize, shuffle, seed, epoch, dropLast, prefetch, concurrency, workers, onSkip',
-    });
-  }
-  const o = parsed.data;
+  const o = parseOrThrow(
+    LoaderOptionsSchema,
+    options ?? {},
+    'createLoader: invalid options',
+    'options are batchSize, shuffle, seed, epoch, dropLast, prefetch, concurrency, workers, onSkip',
+  );
   if (!transform.outputSize) {
-    throw new ConfigError(`createLoader: the pipeline ${transform.describe()} has no fixed output size`, { hint: 'end it with a crop (RandomResizedCrop or CenterCrop)' });
+    throw new ConfigError('E_BAD_OPTION', `createLoader: the pipeline ${transform.describe()} has no fixed output size`, { hint: 'end it with a crop (RandomResizedCrop or CenterCrop)' });
   }
   const { width, height } = transform.outputSize;
   const chw = 3 * width * height;
@@ -132,7 +132,7 @@ export function createLoader(samples: readonly Sample[], transform: Pipeline, op
     return inWorkers ? new Float32Array(new SharedArrayBuffer(length * 4)) : new Float32Array(length);
   };
 
-  const report = (index: number, err: DataError) => {
+  const report = (index: number, err: SampleError) => {
     if (bad.has(index)) return;
     bad.add(index);
     const s: SkippedFile = { path: samples[index].path, index, reason: err.message, error: err };
@@ -179,7 +179,7 @@ export function createLoader(samples: readonly Sample[], transform: Pipeline, op
         }
         slot.ok[j] = 1;
       } catch (err) {
-        if (err instanceof DataError) report(index, err);
+        if (isSampleError(err)) report(index, err);
         else fatal ??= err;
       }
     };

@@ -6,7 +6,7 @@
  *   leading geometric transforms into one Geometry and lets libvips decode, crop and resize
  *   in one call; what cannot be composed runs in JS afterwards.
  */
-import { DataError } from '../errors.js';
+import { ConfigError, DataError } from '../errors.js';
 import { decodeGeometry, probeImage, type ImageInput } from './decode.js';
 import type { RandomSource } from '../random.js';
 import type { RgbImage } from './rgb-image.js';
@@ -48,7 +48,7 @@ export class Pipeline {
 
   /** Values per image in the output (3 * height * width). */
   get tensorLength(): number {
-    if (!this.outputSize) throw new RangeError('Pipeline: the output size is not fixed (end the pipeline with a crop)');
+    if (!this.outputSize) throw new ConfigError('E_BAD_OPTION', 'Pipeline: the output size is not fixed', { hint: 'end the pipeline with a crop (RandomResizedCrop or CenterCrop)' });
     return 3 * this.outputSize.width * this.outputSize.height;
   }
 
@@ -131,7 +131,7 @@ export class Pipeline {
     }
     const want = this.outputSize;
     if (want && (image.width !== want.width || image.height !== want.height)) {
-      throw new DataError(`Image \`${name}\` came out ${image.width}x${image.height}, the pipeline promises ${want.width}x${want.height}`);
+      throw new DataError('E_INTERNAL', `Image \`${name}\` came out ${image.width}x${image.height}, the pipeline promises ${want.width}x${want.height} (a bug in headstart's transforms: please report it)`);
     }
     writeNormalized(image, this.table, out, offset, flip);
   }

@@ -1,3 +1,5 @@
+import { DataError } from '../errors.js';
+
 /** A decoded 8-bit RGB image, rows top to bottom, pixels interleaved (HWC), as PIL holds "RGB". */
 export interface RgbImage {
   width: number;
@@ -9,7 +11,7 @@ export interface RgbImage {
 export function createRgbImage(width: number, height: number, data?: Uint8Array): RgbImage {
   const n = width * height * 3;
   if (data && data.length !== n) {
-    throw new RangeError(`RgbImage ${width}x${height} needs ${n} bytes, got ${data.length}`);
+    throw new DataError('E_INTERNAL', `RgbImage ${width}x${height} needs ${n} bytes, got ${data.length} (a bug in headstart: please report it)`);
   }
   return { width, height, data: data ?? new Uint8Array(n) };
 }

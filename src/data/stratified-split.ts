@@ -3,11 +3,12 @@
  * same fraction in val (rounded) and at least one image in train. Pure: the order of the
  * files in, the fraction and the seed fix the result.
  */
+import { ConfigError } from '../errors.js';
 import { keyedRandom, permutation } from '../random.js';
 import type { Sample } from './sample.js';
 
 export function stratifiedSplit(filesPerClass: readonly (readonly string[])[], valFraction: number, seed: number): { train: Sample[]; val: Sample[] } {
-  if (!(valFraction >= 0 && valFraction < 1)) throw new RangeError(`stratifiedSplit: valFraction must be in [0, 1), got ${valFraction}`);
+  if (!(valFraction >= 0 && valFraction < 1)) throw new ConfigError('E_BAD_OPTION', `stratifiedSplit: valFraction must be in [0, 1), got ${valFraction}`);
   const train: Sample[] = [];
   const val: Sample[] = [];
   filesPerClass.forEach((files, label) => {

@@ -43,7 +43,7 @@ export class Session {
     const label = options.label ?? 'graph';
     const device = options.device ?? 'cpu';
     if (device === 'cuda' && !ort.listSupportedBackends().some((b) => b.name === 'cuda')) {
-      throw new EngineError('CUDA was requested but this onnxruntime-node build has no CUDA provider', {
+      throw new EngineError('E_DEVICE', 'CUDA was requested but this onnxruntime-node build has no CUDA provider', {
         hint: 'reinstall onnxruntime-node with CUDA enabled (`npm rebuild onnxruntime-node --onnxruntime-node-install-cuda=v12`) or use --device cpu',
       });
     }
@@ -61,7 +61,7 @@ export class Session {
       });
       return new Session(session, label);
     } catch (err) {
-      throw new EngineError(`ONNX Runtime could not load the ${label} graph: ${(err as Error).message}`, { cause: err });
+      throw new EngineError('E_ENGINE_SESSION', `ONNX Runtime could not load the ${label} graph: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -94,7 +94,7 @@ export class Session {
         return filled;
       }
     } catch (err) {
-      throw new EngineError(`ONNX Runtime failed running the ${this.label} graph: ${(err as Error).message}`, { cause: err });
+      throw new EngineError('E_ENGINE_RUN', `ONNX Runtime failed running the ${this.label} graph: ${(err as Error).message}`, { cause: err });
     }
     const out: Record<string, HostTensor> = {};
     for (const [name, t] of Object.entries(result)) out[name] = fromOrtTensor(t);

@@ -63,7 +63,7 @@ export async function loadInitialParams(spec: ModelSpec, o: InitialParamsOptions
     weightsId = `${spec.name}:${source.id}:${source.sha256}`;
     weightsLabel = `${source.id} (${source.url})`;
   } else {
-    throw new WeightsError(`Model \`${spec.name}\` has no pretrained weights to download`, {
+    throw new WeightsError('E_NO_WEIGHTS', `Model \`${spec.name}\` has no pretrained weights to download`, {
       hint: 'pass a weight file with --weights <file>, or --weights none to train from random initialisation',
     });
   }
@@ -82,6 +82,7 @@ export async function loadInitialParams(spec: ModelSpec, o: InitialParamsOptions
     const backboneMissing = missing.filter((n) => !heads.includes(n));
     if (backboneMissing.length > 0) {
       throw new WeightsError(
+        'E_WEIGHTS_MISMATCH',
         `The weights of ${weightsLabel} lack ${backboneMissing.length} parameter(s) of ${spec.name}: ${backboneMissing.slice(0, 5).map((n) => `\`${n}\``).join(', ')}${backboneMissing.length > 5 ? ' ...' : ''}`,
         { hint: 'the weights were saved from another architecture: check --model and --weights' },
       );

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError } from '../errors.js';
+import { parseOrThrow } from '../zod-issues.js';
 import { Graph } from '../onnx/graph.js';
 import '../onnx/ops/index.js';
 import { numel } from '../tensor.js';
@@ -24,9 +24,8 @@ export type ParamCountOptions = z.input<typeof OptionsSchema>;
 
 /** Counts a spec's parameters by declaring its graph (shape inference only, nothing runs). */
 export function countParams(spec: ModelSpec, options?: ParamCountOptions): ParamCount {
-  const parsed = OptionsSchema.safeParse(options ?? {});
-  if (!parsed.success) throw new ConfigError(`Invalid parameter-count options: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
-  const numClasses = parsed.data.numClasses ?? spec.weights[0]?.numClasses ?? 1000;
+  const parsed = parseOrThrow(OptionsSchema, options ?? {}, 'Invalid parameter-count options');
+  const numClasses = parsed.numClasses ?? spec.weights[0]?.numClasses ?? 1000;
   const g = new Graph();
   const size = spec.preprocess.inputSize;
   const b = new NetBuilder(g, { mode: 'eval' });

@@ -33,7 +33,7 @@ export class TrainingSession {
     for (const p of graph.params) {
       if (!graph.fed.includes(p.name)) continue;
       const t = params.get(p.name);
-      if (!t) throw new EngineError(`No value for parameter \`${p.name}\``);
+      if (!t) throw new EngineError('E_INTERNAL', `No value for parameter \`${p.name}\` of the training graph (a bug in headstart: the parameters must cover the graph)`);
       this.feeds[p.name] = { dtype: 'float32', shape: p.shape, data: t.data };
     }
   }
@@ -51,7 +51,7 @@ export class TrainingSession {
   async step(images: Float32Array, targets: Float32Array, random?: RandomSource): Promise<StepResult> {
     const b = this.graph.batch;
     for (const m of this.graph.masks) {
-      if (!random) throw new EngineError('This training graph has dropout: pass a seeded random source to step()', { hint: 'e.g. keyedRandom(seed, epoch, batch)' });
+      if (!random) throw new EngineError('E_BAD_ARGUMENT', 'This training graph has dropout: pass a seeded random source to step()', { hint: 'e.g. keyedRandom(seed, epoch, batch)' });
       const t = (this.feeds[m.name] ??= { dtype: 'float32', shape: m.shape, data: new Float32Array(m.shape.reduce((x, y) => x * y, 1)) });
       fillDropoutMask(t.data as Float32Array, m.ratio, random);
     }

@@ -5,7 +5,8 @@
  * metadata_props) can bundle it.
  */
 import { z } from 'zod';
-import { ConfigError, HeadstartError } from '../errors.js';
+import { ConfigError, HeadstartError, WeightsError } from '../errors.js';
+import { describeZodIssues } from '../zod-issues.js';
 import { PreprocessSpecSchema } from '../data/preprocess.js';
 import { parseModel, type ParsedModel } from '../onnx/serialize.js';
 
@@ -34,14 +35,16 @@ export type ClassifierMetadata = z.output<typeof ClassifierMetadataSchema>;
 /** What writeClassifier accepts: format, version and createdAt may be left out. */
 export type ClassifierMetadataInput = z.input<typeof ClassifierMetadataSchema>;
 
-export function issues(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-}
-
-export function parseMetadata(value: unknown, where: string): ClassifierMetadata {
+/**
+ * Validates classifier metadata. `from` says where it came from: a model file (a WeightsError
+ * E_BAD_MODEL_FILE when invalid) or the caller's options (a ConfigError E_BAD_OPTION).
+ */
+export function parseMetadata(value: unknown, where: string, from: 'file' | 'options'): ClassifierMetadata {
   const r = ClassifierMetadataSchema.safeParse(value);
   if (!r.success) {
-    throw new ConfigError(`${where}: invalid classifier metadata: ${issues(r.error)}`, {
+    const message = `${where}: invalid classifier metadata: ${describeZodIssues(r.error)}`;
+    if (from === 'options') throw new ConfigError('E_BAD_OPTION', message, { hint: 'check the classes, preprocessing and model given' });
+    throw new WeightsError('E_BAD_MODEL_FILE', message, {
       hint: 'the model was written by another headstart version or edited; re-export it with `headstart train` or supply --classes and --preprocess',
     });
   }
@@ -54,7 +57,7 @@ export function metadataText(bytes: Uint8Array, where: string): { text: string |
     parsed = parseModel(bytes);
   } catch (err) {
     const detail = err instanceof HeadstartError ? err.message : (err as Error).message;
-    throw new ConfigError(`${where} is not an ONNX model: ${detail}`, { hint: 'pass the model.onnx that `headstart train` or `headstart export` wrote', cause: err });
+    throw new WeightsError('E_BAD_MODEL_FILE', `${where} is not an ONNX model: ${detail}`, { hint: 'pass the model.onnx that `headstart train` or `headstart export` wrote', cause: err });
   }
   return { text: parsed.metadata[METADATA_KEY], parsed };
 }
@@ -63,7 +66,7 @@ export function decodeJson(text: string, where: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(`${where}: the \`${METADATA_KEY}\` metadata is not valid JSON`, { hint: 'the file was edited or truncated; re-export it', cause: err });
+    throw new WeightsError('E_BAD_MODEL_FILE', `${where}: the \`${METADATA_KEY}\` metadata is not valid JSON`, { hint: 'the file was edited or truncated; re-export it', cause: err });
   }
 }
 
@@ -74,10 +77,10 @@ export function decodeJson(text: string, where: string): unknown {
 export function readClassifierMetadataFromBytes(bytes: Uint8Array, source = 'model'): ClassifierMetadata {
   const { text } = metadataText(bytes, source);
   if (text === undefined) {
-    throw new ConfigError(`${source} has no \`${METADATA_KEY}\` metadata: it is an ONNX model, but not a headstart classifier`, {
+    throw new WeightsError('E_BAD_MODEL_FILE', `${source} has no \`${METADATA_KEY}\` metadata: it is an ONNX model, but not a headstart classifier`, {
       hint: 'pass a model.onnx written by `headstart train`, or give the class names and preprocessing yourself (--classes, --preprocess)',
     });
   }
-  return parseMetadata(decodeJson(text, source), source);
+  return parseMetadata(decodeJson(text, source), source, 'file');
 }
 

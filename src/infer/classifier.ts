@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { parseOrThrow } from '../zod-issues.js';
 import { buildEvalTransform } from '../data/build-transforms.js';
 import type { Pipeline } from '../data/pipeline.js';
 import { PreprocessSpecSchema } from '../data/preprocess.js';
@@ -53,12 +54,7 @@ export interface ClassifyResult {
 }
 
 export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
-  const r = schema.safeParse(value ?? {});
-  if (!r.success) {
-    const issues = r.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ');
-    throw new ConfigError(`${where}: invalid options: ${issues}`);
-  }
-  return r.data;
+  return parseOrThrow(schema, value ?? {}, `${where}: invalid options`);
 }
 
 /** Row-wise softmax of logits [n, k] into out (float32), stably. */
@@ -80,7 +76,7 @@ export class Classifier {
     const size = file.metadata.preprocess.inputSize;
     const [, , h, w] = file.input.shape;
     if ((h > 0 && h !== size) || (w > 0 && w !== size)) {
-      throw new ConfigError(`\`${modelPath}\` takes ${h}x${w} images but its preprocessing crops ${size}x${size}`, {
+      throw new ConfigError('E_SHAPE_MISMATCH', `\`${modelPath}\` takes ${h}x${w} images but its preprocessing crops ${size}x${size}`, {
         hint: 'give a preprocessing whose inputSize matches the model input',
       });
     }

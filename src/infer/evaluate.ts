@@ -57,7 +57,7 @@ const list = (names: readonly string[]) => `[${names.join(', ')}]`;
 async function labelledListing(dir: string, split: 'train' | 'val' | 'test' | undefined): Promise<SplitListing> {
   const layout = await readDatasetLayout(dir);
   const fatal = layout.problems.find((p) => p.kind === 'missing-root' || p.kind === 'missing-train');
-  if (fatal) throw new DataError(fatal.message, { hint: 'pass a folder with one sub-folder of images per class' });
+  if (fatal) throw new DataError(fatal.kind === 'missing-root' ? 'E_NOT_FOUND' : 'E_BAD_LAYOUT', fatal.message, { hint: 'pass a folder with one sub-folder of images per class' });
   let listing: SplitListing | undefined;
   if (layout.kind === 'class-folders') listing = layout.splits.train;
   else {
@@ -65,11 +65,11 @@ async function labelledListing(dir: string, split: 'train' | 'val' | 'test' | un
     listing = layout.splits[name];
     if (!listing) {
       const have = Object.keys(layout.splits).join(', ');
-      throw new ConfigError(`Dataset \`${dir}\` has no ${name}/ folder (it has ${have})`, { hint: `choose another split (${have}) or pass the class-folder directory itself` });
+      throw new ConfigError('E_BAD_OPTION', `Dataset \`${dir}\` has no ${name}/ folder (it has ${have})`, { hint: `choose another split (${have}) or pass the class-folder directory itself` });
     }
   }
   if (!listing || listing.classes.size === 0) {
-    throw new DataError(`No class folders in \`${listing?.dir ?? dir}\`: expected one sub-folder of images per class`, { hint: 'evaluate needs labelled images: <dir>/<class>/*.jpg' });
+    throw new DataError('E_NO_DATA', `No class folders in \`${listing?.dir ?? dir}\`: expected one sub-folder of images per class`, { hint: 'evaluate needs labelled images: <dir>/<class>/*.jpg' });
   }
   return listing;
 }
@@ -87,6 +87,7 @@ export async function evaluate(modelPath: string, dir: string, options?: Evaluat
       const extra = folderClasses.filter((c) => !classes.includes(c));
       const absent = classes.filter((c) => !listing.classes.has(c));
       throw new ConfigError(
+        'E_BAD_LAYOUT',
         `The class folders of \`${listing.dir}\` ${list(folderClasses)} do not match the model's classes ${list(classes)}` +
           (extra.length ? `; not in the model: ${extra.join(', ')}` : '') +
           (absent.length ? `; no folder for: ${absent.join(', ')}` : ''),
@@ -101,10 +102,10 @@ export async function evaluate(modelPath: string, dir: string, options?: Evaluat
         labelOf.set(f, classes.indexOf(name));
       }
     }
-    if (paths.length === 0) throw new DataError(`The class folders of \`${listing.dir}\` hold no image files`, { hint: 'put the labelled images in <dir>/<class>/' });
+    if (paths.length === 0) throw new DataError('E_NO_DATA', `The class folders of \`${listing.dir}\` hold no image files`, { hint: 'put the labelled images in <dir>/<class>/' });
     const { images, skipped } = await classifier.classifyFiles(paths, { batchSize: opts.batchSize, tta: opts.tta, onProgress: opts.onProgress });
     if (images.length === 0) {
-      throw new DataError(`None of the ${paths.length} images under \`${listing.dir}\` could be read (first: ${skipped[0]?.reason})`, { hint: 'run `headstart doctor` on the folder' });
+      throw new DataError('E_NO_DATA', `None of the ${paths.length} images under \`${listing.dir}\` could be read (first: ${skipped[0]?.reason})`, { hint: 'run `headstart doctor` on the folder' });
     }
     const k = classes.length;
     const labels = new Int32Array(images.length);

@@ -10,6 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, WeightsError } from '../errors.js';
+import { parseOrThrow } from '../zod-issues.js';
 import { PreprocessSpecSchema } from '../data/preprocess.js';
 import { buildInferenceGraph } from '../graphs/network-graph.js';
 import { initParams } from '../models/init-params.js';
@@ -51,13 +52,7 @@ export interface ExportResult {
 }
 
 function parseOptions(options: ExportOptions | undefined) {
-  const r = ExportOptionsSchema.safeParse(options ?? {});
-  if (!r.success) {
-    throw new ConfigError(`exportModel: invalid options: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, {
-      hint: 'options are weights, numClasses, classes, seed, onNote, fetch',
-    });
-  }
-  return r.data;
+  return parseOrThrow(ExportOptionsSchema, options ?? {}, 'exportModel: invalid options', 'options are weights, numClasses, classes, seed, onNote, fetch');
 }
 
 /** Writes `model` (a zoo name or a ModelSpec) with its weights as a standalone ONNX classifier at `out`. */
@@ -73,7 +68,7 @@ export async function exportModel(model: string | ModelSpec, out: string, option
     loaded = await spec.builtinWeights.load();
   } else {
     if (opts.weights === undefined && source && source.format !== 'pth' && source.format !== 'safetensors') {
-      throw new ConfigError(`export of ${spec.name} needs --weights: its known weights are in ${source.format} format`, { hint: 'pass a .pth or .safetensors state dict with --weights' });
+      throw new ConfigError('E_NO_WEIGHTS', `export of ${spec.name} needs --weights: its known weights are in ${source.format} format`, { hint: 'pass a .pth or .safetensors state dict with --weights' });
     }
     weightsPath = await resolveWeightsFile(opts.weights, source ? { ...source } : undefined, opts.fetch);
     loaded = await loadWeightsFile(weightsPath);
@@ -82,11 +77,11 @@ export async function exportModel(model: string | ModelSpec, out: string, option
   const headWeight = `${spec.head.name}.weight`;
   const ownClasses = loaded.get(headWeight)?.shape[0];
   if (opts.numClasses === undefined && ownClasses === undefined) {
-    throw new WeightsError(`The weights of ${spec.name} (${weightsPath}) have no \`${headWeight}\`: the class count is unknown`, { hint: 'give the class count with --num-classes (the classifier is then initialised like torch.nn.Linear)' });
+    throw new WeightsError('E_WEIGHTS_MISMATCH', `The weights of ${spec.name} (${weightsPath}) have no \`${headWeight}\`: the class count is unknown`, { hint: 'give the class count with --num-classes (the classifier is then initialised like torch.nn.Linear)' });
   }
   const numClasses = opts.classes?.length ?? opts.numClasses ?? ownClasses!;
   if (opts.classes && opts.numClasses !== undefined && opts.classes.length !== opts.numClasses) {
-    throw new ConfigError(`${opts.classes.length} class names given for --num-classes ${opts.numClasses}`, { hint: 'give one name per class' });
+    throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `${opts.classes.length} class names given for --num-classes ${opts.numClasses}`, { hint: 'give one name per class' });
   }
 
   const { params: defs } = buildInferenceGraph(spec, { batch: -1, numClasses });
@@ -95,7 +90,7 @@ export async function exportModel(model: string | ModelSpec, out: string, option
   const match = matchStateDict(expected, loaded, { classifierNames, strict: false });
   const backboneMissing = match.missing.filter((n) => !classifierNames.includes(n));
   if (backboneMissing.length > 0) {
-    throw new WeightsError(`\`${weightsPath}\` lacks ${backboneMissing.length} parameter(s) of ${spec.name}: ${backboneMissing.slice(0, 5).map((n) => `\`${n}\``).join(', ')}`, {
+    throw new WeightsError('E_WEIGHTS_MISMATCH', `\`${weightsPath}\` lacks ${backboneMissing.length} parameter(s) of ${spec.name}: ${backboneMissing.slice(0, 5).map((n) => `\`${n}\``).join(', ')}`, {
       hint: 'the weights were saved from another architecture: check --model and --weights',
     });
   }

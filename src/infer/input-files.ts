@@ -4,7 +4,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError } from '../errors.js';
+import { ConfigError, IOError } from '../errors.js';
 import { compareCodePoints } from '../data/compare-code-points.js';
 import { formatFromName } from '../data/image-format.js';
 
@@ -28,14 +28,14 @@ async function walk(dir: string, out: string[]): Promise<void> {
 
 /** Expands files and folders into a list of image paths (a file is kept whatever its extension). */
 export async function listImageInputs(inputs: readonly string[]): Promise<string[]> {
-  if (inputs.length === 0) throw new ConfigError('No input images given', { hint: 'pass image files and/or folders of images' });
+  if (inputs.length === 0) throw new ConfigError('E_NO_DATA', 'No input images given', { hint: 'pass image files and/or folders of images' });
   const out: string[] = [];
   for (const input of inputs) {
     let s;
     try {
       s = await stat(input);
     } catch (err) {
-      throw new ConfigError(`Input \`${input}\` does not exist`, { hint: 'pass image files and/or folders of images', cause: err });
+      throw new IOError('E_NOT_FOUND', `Input \`${input}\` does not exist`, { hint: 'pass image files and/or folders of images', cause: err });
     }
     if (s.isDirectory()) {
       const found: string[] = [];

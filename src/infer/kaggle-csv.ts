@@ -15,7 +15,7 @@ export interface KaggleRow {
 
 function kaggleRows(predictions: readonly Prediction[], classes: readonly string[]): KaggleRow[] {
   if (classes.length !== 2) {
-    throw new ConfigError(`--kaggle needs a model with 2 classes, this one has ${classes.length} (${classes.slice(0, 10).join(', ')}${classes.length > 10 ? ', ...' : ''})`, {
+    throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `--kaggle needs a model with 2 classes, this one has ${classes.length} (${classes.slice(0, 10).join(', ')}${classes.length > 10 ? ', ...' : ''})`, {
       hint: 'the Dogs vs Cats submission holds one probability per image; use --format csv for other models',
     });
   }
@@ -24,7 +24,7 @@ function kaggleRows(predictions: readonly Prediction[], classes: readonly string
   for (const p of predictions) {
     const other = seen.get(p.id);
     if (other !== undefined) {
-      throw new ConfigError(`Two images have the id ${p.id}: \`${other}\` and \`${p.path}\``, { hint: 'a Kaggle submission needs one row per id; predict one test folder at a time' });
+      throw new ConfigError('E_BAD_OPTION', `Two images have the id ${p.id}: \`${other}\` and \`${p.path}\``, { hint: 'a Kaggle submission needs one row per id; predict one test folder at a time' });
     }
     seen.set(p.id, p.path);
   }

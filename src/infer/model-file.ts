@@ -5,17 +5,17 @@
  * metadata_props key `headstart`. Any ONNX runtime runs the graph; headstart (and a web
  * page, through readClassifierMetadataFromBytes) reads the metadata.
  */
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { ConfigError } from '../errors.js';
-import { PreprocessSpecSchema } from '../data/preprocess.js';
+import { ConfigError, WeightsError } from '../errors.js';
+import { readFileOrThrow } from '../read-file.js';
+import { parseOrThrow } from '../zod-issues.js';
+import { PreprocessSpecSchema, type PreprocessSpec } from '../data/preprocess.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import { buildInferenceGraph, IO } from '../graphs/network-graph.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import type { NamedTensors } from '../tensor.js';
 import {
   decodeJson,
-  issues,
   METADATA_KEY,
   metadataText,
   parseMetadata,
@@ -31,7 +31,7 @@ export {
 
 /** The ONNX bytes of a classifier: the eval graph of `spec` with `params` embedded and the metadata stored. */
 export function classifierBytes(spec: ModelSpec, params: NamedTensors, metadata: ClassifierMetadataInput): { bytes: Uint8Array; metadata: ClassifierMetadata } {
-  const meta = parseMetadata(metadata, `writeClassifier(${spec.name})`);
+  const meta = parseMetadata(metadata, `writeClassifier(${spec.name})`, 'options');
   const built = buildInferenceGraph(spec, {
     batch: -1,
     numClasses: meta.classes.length,
@@ -42,7 +42,7 @@ export function classifierBytes(spec: ModelSpec, params: NamedTensors, metadata:
   // A parameter without a value would be left as a graph input: the file would not be standalone.
   const missing = built.fed;
   if (missing.length > 0) {
-    throw new ConfigError(`writeClassifier(${spec.name}): no value for ${missing.length} parameter(s): ${missing.slice(0, 5).map((n) => `\`${n}\``).join(', ')}`, {
+    throw new WeightsError('E_WEIGHTS_MISMATCH', `writeClassifier(${spec.name}): no value for ${missing.length} parameter(s): ${missing.slice(0, 5).map((n) => `\`${n}\``).join(', ')}`, {
       hint: 'pass every parameter of the network (weights, biases and BatchNorm running statistics)',
     });
   }
@@ -52,11 +52,7 @@ export function classifierBytes(spec: ModelSpec, params: NamedTensors, metadata:
 /** Writes model.onnx atomically (temp file + rename); returns the metadata as stored. */
 export async function writeClassifier(path: string, spec: ModelSpec, params: NamedTensors, metadata: ClassifierMetadataInput): Promise<ClassifierMetadata> {
   const { bytes, metadata: meta } = classifierBytes(spec, params, metadata);
-  try {
-    await writeFileAtomic(path, bytes);
-  } catch (err) {
-    throw new ConfigError(`Could not write the model file \`${path}\`: ${(err as Error).message}`, { hint: 'check that the folder exists and is writable', cause: err });
-  }
+  await writeFileAtomic(path, bytes, 'the model file');
   return meta;
 }
 
@@ -98,19 +94,9 @@ function dims(v: { type?: { tensorType?: { shape?: { dim?: { dimValue?: unknown 
  * classifier without headstart metadata may be used when `classes` and `preprocess` are given.
  */
 export async function readClassifier(path: string, options?: ReadClassifierOptions): Promise<ClassifierFile> {
-  const r = ReadOptionsSchema.safeParse(options ?? {});
-  if (!r.success) throw new ConfigError(`readClassifier: invalid options: ${issues(r.error)}`);
-  const opts = r.data;
-  let bytes: Uint8Array;
-  try {
-    const buf = await readFile(path);
-    bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-  } catch (err) {
-    throw new ConfigError(`Cannot read the model file \`${path}\`: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
-      hint: 'check the path (train writes <out>/model.onnx)',
-      cause: err,
-    });
-  }
+  const opts = parseOrThrow(ReadOptionsSchema, options ?? {}, 'readClassifier: invalid options');
+  const buf = await readFileOrThrow(path, 'the model file', 'check the path (train writes <out>/model.onnx)');
+  const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   const where = `\`${path}\``;
   const { text, parsed } = metadataText(bytes, where);
   const graph = parsed.model.graph!;
@@ -118,7 +104,7 @@ export async function readClassifier(path: string, options?: ReadClassifierOptio
   const inputs = (graph.input ?? []).filter((i) => !initializers.has(i.name));
   const outputs = graph.output ?? [];
   if (inputs.length === 0 || outputs.length === 0) {
-    throw new ConfigError(`${where} has ${inputs.length} input(s) and ${outputs.length} output(s); a classifier needs an image input and a logits output`, {
+    throw new WeightsError('E_BAD_MODEL_FILE', `${where} has ${inputs.length} input(s) and ${outputs.length} output(s); a classifier needs an image input and a logits output`, {
       hint: 'pass a model.onnx written by `headstart train` or `headstart export`',
     });
   }
@@ -128,23 +114,23 @@ export async function readClassifier(path: string, options?: ReadClassifierOptio
   let metadata: ClassifierMetadata;
   let embedded = true;
   if (text !== undefined) {
-    metadata = parseMetadata(decodeJson(text, where), where);
+    metadata = parseMetadata(decodeJson(text, where), where, 'file');
   } else if (opts.classes && opts.preprocess) {
     embedded = false;
-    metadata = parseMetadata({ model: opts.model, classes: opts.classes, preprocess: opts.preprocess, mode: 'finetune' }, where);
+    metadata = parseMetadata({ model: opts.model, classes: opts.classes, preprocess: opts.preprocess as PreprocessSpec, mode: 'finetune' }, where, 'options');
   } else {
-    throw new ConfigError(`${where} has no \`${METADATA_KEY}\` metadata: it is an ONNX model, but not a headstart classifier`, {
+    throw new WeightsError('E_BAD_MODEL_FILE', `${where} has no \`${METADATA_KEY}\` metadata: it is an ONNX model, but not a headstart classifier`, {
       hint: 'pass a model.onnx written by `headstart train`, or give the class names and preprocessing yourself (--classes, --preprocess)',
     });
   }
   const k = output.shape[output.shape.length - 1];
   if (k !== undefined && k > 0 && k !== metadata.classes.length) {
-    throw new ConfigError(`${where} outputs ${k} logits per image but its metadata lists ${metadata.classes.length} classes (${metadata.classes.join(', ')})`, {
-      hint: 'give one class name per output of the model',
-    });
+    const message = `${where} outputs ${k} logits per image but its metadata lists ${metadata.classes.length} classes (${metadata.classes.join(', ')})`;
+    if (!embedded) throw new ConfigError('E_BAD_OPTION', message, { hint: 'give one class name per output of the model' });
+    throw new WeightsError('E_BAD_MODEL_FILE', message, { hint: 'the file was edited or assembled by hand; re-export it with `headstart export`' });
   }
   if (input.shape.length !== 4 || (input.shape[1] !== 3 && input.shape[1] !== -1)) {
-    throw new ConfigError(`${where}: input \`${input.name}\` has shape [${input.shape.join(',')}], expected an image batch [N,3,H,W]`, {
+    throw new WeightsError('E_BAD_MODEL_FILE', `${where}: input \`${input.name}\` has shape [${input.shape.join(',')}], expected an image batch [N,3,H,W]`, {
       hint: 'headstart runs classifiers whose first input is a normalised NCHW float32 image batch',
     });
   }

@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { ConfigError, DataError } from '../errors.js';
+import { parseOrThrow } from '../zod-issues.js';
 
 /** Class indices: plain numbers, or the int64/int32 arrays that ONNX Runtime returns. */
 export type ClassIndices = ArrayLike<number> | BigInt64Array;
@@ -69,7 +70,7 @@ export interface ClassificationMetrics {
 
 function checkNumClasses(numClasses: number, where: string): void {
   if (!Number.isInteger(numClasses) || numClasses < 1) {
-    throw new ConfigError(`${where}: numClasses must be a positive integer, found ${numClasses}`, {
+    throw new ConfigError('E_BAD_ARGUMENT', `${where}: numClasses must be a positive integer, found ${numClasses}`, {
       hint: 'pass the number of classes of the dataset (at least 1)',
     });
   }
@@ -81,6 +82,7 @@ function toIndices(values: ClassIndices, name: string, numClasses: number, where
     const v = Number(values[i]);
     if (!Number.isInteger(v) || v < 0 || v >= numClasses) {
       throw new DataError(
+        'E_BAD_ARGUMENT',
         `${where}: ${name}[${i}] must be a class index in [0, ${numClasses - 1}], found ${String(values[i])}`,
         { hint: `check that ${name} and numClasses (${numClasses}) refer to the same class list` },
       );
@@ -92,12 +94,13 @@ function toIndices(values: ClassIndices, name: string, numClasses: number, where
 
 function checkPair(labels: ClassIndices, predictions: ClassIndices, where: string): void {
   if (labels.length === 0) {
-    throw new DataError(`${where}: no samples (labels and predictions are empty)`, {
+    throw new DataError('E_NO_DATA', `${where}: no samples (labels and predictions are empty)`, {
       hint: 'metrics need at least one labelled sample; check that the validation folder holds images',
     });
   }
   if (labels.length !== predictions.length) {
     throw new DataError(
+      'E_SHAPE_MISMATCH',
       `${where}: labels and predictions must have the same length, found ${labels.length} labels and ${predictions.length} predictions`,
       { hint: 'pass one prediction per labelled sample' },
     );
@@ -137,12 +140,7 @@ const IntervalOptionsSchema = z
 export type IntervalOptions = z.input<typeof IntervalOptionsSchema>;
 
 function parseOptions<S extends z.ZodType>(schema: S, options: unknown, where: string): z.output<S> {
-  const r = schema.safeParse(options ?? {});
-  if (!r.success) {
-    const issues = r.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ');
-    throw new ConfigError(`${where}: invalid options: ${issues}`, { hint: 'see the option types in src/metrics/classification.ts' });
-  }
-  return r.data;
+  return parseOrThrow(schema, options ?? {}, `${where}: invalid options`, 'see the option types in src/metrics/classification.ts');
 }
 
 /**
@@ -150,7 +148,7 @@ function parseOptions<S extends z.ZodType>(schema: S, options: unknown, where: s
  * < 1.2e-9), enough for a confidence interval's z.
  */
 export function normalQuantile(p: number): number {
-  if (!(p > 0 && p < 1)) throw new ConfigError(`normalQuantile: p must be in (0, 1), found ${p}`);
+  if (!(p > 0 && p < 1)) throw new ConfigError('E_BAD_ARGUMENT', `normalQuantile: p must be in (0, 1), found ${p}`);
   const a = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239];
   const b = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
   const c = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
@@ -173,12 +171,12 @@ export function normalQuantile(p: number): number {
 export function wilsonInterval(successes: number, total: number, options?: IntervalOptions): WilsonInterval {
   const { confidence } = parseOptions(IntervalOptionsSchema, options, 'wilsonInterval');
   if (!Number.isInteger(total) || total < 1) {
-    throw new DataError(`wilsonInterval: total must be a positive integer, found ${total}`, {
+    throw new DataError('E_BAD_ARGUMENT', `wilsonInterval: total must be a positive integer, found ${total}`, {
       hint: 'an interval needs at least one sample',
     });
   }
   if (!Number.isInteger(successes) || successes < 0 || successes > total) {
-    throw new DataError(`wilsonInterval: successes must be an integer in [0, ${total}], found ${successes}`);
+    throw new DataError('E_BAD_ARGUMENT', `wilsonInterval: successes must be an integer in [0, ${total}], found ${successes}`);
   }
   const z1 = normalQuantile(1 - (1 - confidence) / 2);
   const n = total;
@@ -222,16 +220,16 @@ export function metricsFromConfusion(confusion: ConfusionMatrix, options?: Class
   for (let i = 0; i < k; i++) {
     const row = confusion[i];
     if (!Array.isArray(row) || row.length !== k) {
-      throw new DataError(`${where}: confusion matrix must be ${k}x${k}, row ${i} has ${Array.isArray(row) ? row.length : 'no'} entries`);
+      throw new DataError('E_SHAPE_MISMATCH', `${where}: confusion matrix must be ${k}x${k}, row ${i} has ${Array.isArray(row) ? row.length : 'no'} entries`);
     }
     for (let j = 0; j < k; j++) {
       if (!Number.isInteger(row[j]) || row[j] < 0) {
-        throw new DataError(`${where}: confusion[${i}][${j}] must be a non-negative integer count, found ${row[j]}`);
+        throw new DataError('E_BAD_ARGUMENT', `${where}: confusion[${i}][${j}] must be a non-negative integer count, found ${row[j]}`);
       }
     }
   }
   if (opts.classNames && opts.classNames.length !== k) {
-    throw new ConfigError(`${where}: classNames has ${opts.classNames.length} names for ${k} classes`, {
+    throw new ConfigError('E_BAD_OPTION', `${where}: classNames has ${opts.classNames.length} names for ${k} classes`, {
       hint: 'pass one name per class, in class-index order',
     });
   }
@@ -246,7 +244,7 @@ export function metricsFromConfusion(confusion: ConfusionMatrix, options?: Class
     correct += confusion[i][i];
   }
   if (total === 0) {
-    throw new DataError(`${where}: the confusion matrix is empty (no samples)`, {
+    throw new DataError('E_NO_DATA', `${where}: the confusion matrix is empty (no samples)`, {
       hint: 'metrics need at least one labelled sample',
     });
   }
@@ -291,10 +289,11 @@ export function classificationMetrics(
 function checkLogits(logits: ArrayLike<number>, numClasses: number, where: string): number {
   checkNumClasses(numClasses, where);
   if (logits.length === 0) {
-    throw new DataError(`${where}: logits are empty`, { hint: 'pass a row-major [N, numClasses] batch with N >= 1' });
+    throw new DataError('E_NO_DATA', `${where}: logits are empty`, { hint: 'pass a row-major [N, numClasses] batch with N >= 1' });
   }
   if (logits.length % numClasses !== 0) {
     throw new DataError(
+      'E_SHAPE_MISMATCH',
       `${where}: logits length ${logits.length} is not a multiple of numClasses ${numClasses}`,
       { hint: 'logits must be a row-major [N, numClasses] batch' },
     );
@@ -302,7 +301,7 @@ function checkLogits(logits: ArrayLike<number>, numClasses: number, where: strin
   for (let i = 0; i < logits.length; i++) {
     if (!Number.isFinite(logits[i])) {
       const row = Math.floor(i / numClasses);
-      throw new DataError(`${where}: logits[${row}][${i % numClasses}] is ${logits[i]}, expected a finite number`, {
+      throw new DataError('E_DIVERGED', `${where}: logits[${row}][${i % numClasses}] is ${logits[i]}, expected a finite number`, {
         hint: 'the model produced a non-finite output; check the weights and the input normalisation',
       });
     }
@@ -361,10 +360,10 @@ export function topKAccuracy(logits: ArrayLike<number>, labels: ClassIndices, nu
   const where = 'topKAccuracy';
   const n = checkLogits(logits, numClasses, where);
   if (!Number.isInteger(k) || k < 1) {
-    throw new ConfigError(`${where}: k must be a positive integer, found ${k}`, { hint: 'use k = 1 for plain accuracy' });
+    throw new ConfigError('E_BAD_OPTION', `${where}: k must be a positive integer, found ${k}`, { hint: 'use k = 1 for plain accuracy' });
   }
   if (labels.length !== n) {
-    throw new DataError(`${where}: ${n} logit rows but ${labels.length} labels`, { hint: 'pass one label per row' });
+    throw new DataError('E_SHAPE_MISMATCH', `${where}: ${n} logit rows but ${labels.length} labels`, { hint: 'pass one label per row' });
   }
   const y = toIndices(labels, 'labels', numClasses, where);
   let hits = 0;

@@ -8,7 +8,8 @@
  * `seconds` is the epoch's wall time (train + val); `images_per_s` is the train phase's throughput.
  */
 import { z } from 'zod';
-import { ConfigError, TrainingError } from '../errors.js';
+import { TrainingError } from '../errors.js';
+import { describeZodIssues, parseOrThrow } from '../zod-issues.js';
 
 const finite = z.number().refine(Number.isFinite, { message: 'expected a finite number' });
 const fraction = z.number().min(0).max(1);
@@ -65,36 +66,31 @@ export type HistoryFile = z.infer<typeof HistoryFileSchema>;
 const CreateOptionsSchema = z.object({ name: z.string().min(1).optional() }).strict();
 export type CreateHistoryOptions = z.input<typeof CreateOptionsSchema>;
 
-function describeIssues(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-}
-
-function checkOrder(epochs: readonly EpochRecord[], where: string, make: (m: string) => Error): void {
+function checkOrder(epochs: readonly EpochRecord[], where: string, hint: string): void {
   for (let i = 1; i < epochs.length; i++) {
     if (epochs[i].epoch <= epochs[i - 1].epoch) {
-      throw make(`${where}: epochs must strictly increase, found epoch ${epochs[i].epoch} after epoch ${epochs[i - 1].epoch}`);
+      throw new TrainingError('E_BAD_HISTORY', `${where}: epochs must strictly increase, found epoch ${epochs[i].epoch} after epoch ${epochs[i - 1].epoch}`, { hint });
     }
   }
 }
 
 /** An empty history. */
 export function createHistory(options?: CreateHistoryOptions): History {
-  const r = CreateOptionsSchema.safeParse(options ?? {});
-  if (!r.success) throw new ConfigError(`createHistory: invalid options: ${describeIssues(r.error)}`);
-  return r.data.name === undefined ? { epochs: [] } : { name: r.data.name, epochs: [] };
+  const { name } = parseOrThrow(CreateOptionsSchema, options ?? {}, 'createHistory: invalid options');
+  return name === undefined ? { epochs: [] } : { name, epochs: [] };
 }
 
 /** A new history with `record` appended; the record is validated and must follow the last epoch. */
 export function appendEpoch(history: History, record: EpochRecord): History {
   const r = EpochRecordSchema.safeParse(record);
   if (!r.success) {
-    throw new TrainingError(`appendEpoch: invalid epoch record: ${describeIssues(r.error)}`, {
+    throw new TrainingError('E_BAD_HISTORY', `appendEpoch: invalid epoch record: ${describeZodIssues(r.error)}`, {
       hint: 'a non-finite loss should stop the run before it is recorded',
     });
   }
   const last = history.epochs[history.epochs.length - 1];
   if (last && r.data.epoch <= last.epoch) {
-    throw new TrainingError(`appendEpoch: epoch ${r.data.epoch} does not follow the last recorded epoch ${last.epoch}`, {
+    throw new TrainingError('E_BAD_HISTORY', `appendEpoch: epoch ${r.data.epoch} does not follow the last recorded epoch ${last.epoch}`, {
       hint: 'a resumed run must continue from the checkpoint\'s epoch',
     });
   }
@@ -144,16 +140,17 @@ export function historyFromJson(text: string, source = 'history.json'): History 
   try {
     raw = JSON.parse(text);
   } catch (cause) {
-    throw new TrainingError(`${source}: not valid JSON (${(cause as Error).message})`, { hint, cause });
+    throw new TrainingError('E_BAD_HISTORY', `${source}: not valid JSON (${(cause as Error).message})`, { hint, cause });
   }
   const r = HistoryFileSchema.safeParse(raw);
-  if (!r.success) throw new TrainingError(`${source}: invalid history: ${describeIssues(r.error)}`, { hint });
+  if (!r.success) throw new TrainingError('E_BAD_HISTORY', `${source}: invalid history: ${describeZodIssues(r.error)}`, { hint });
   const file = r.data;
-  checkOrder(file.epochs, source, (m) => new TrainingError(m, { hint }));
+  checkOrder(file.epochs, source, hint);
   const history: History = file.name === undefined ? { epochs: file.epochs } : { name: file.name, epochs: file.epochs };
   const best = bestEpoch(history);
   if ((best?.epoch ?? null) !== file.best_epoch || (best?.val_acc ?? null) !== file.best_val_acc) {
     throw new TrainingError(
+      'E_BAD_HISTORY',
       `${source}: best_epoch ${file.best_epoch} / best_val_acc ${file.best_val_acc} disagree with the epochs (expected ${best?.epoch ?? null} / ${best?.val_acc ?? null})`,
       { hint },
     );

@@ -65,7 +65,7 @@ function activation(b: NetBuilder, x: string, name: unknown, layer: string): str
     case 'hard_sigmoid':
       return b.g.op('HardSigmoid', [x], { alpha: 0.2, beta: 0.5 });
     default:
-      throw new GraphError(`Keras layer \`${layer}\`: activation \`${String(name)}\` is not supported`, { hint: 'supported: linear, relu, relu6, sigmoid, softmax, swish, hard_sigmoid' });
+      throw new GraphError('E_UNSUPPORTED_OP', `Keras layer \`${layer}\`: activation \`${String(name)}\` is not supported`, { hint: 'supported: linear, relu, relu6, sigmoid, softmax, swish, hard_sigmoid' });
   }
 }
 
@@ -84,7 +84,7 @@ export function buildKerasLayers(b: NetBuilder, layers: readonly KerasLayer[], i
     const cfg = layer.config as Cfg;
     const ins = inboundNames(layer).map((n) => {
       const v = values.get(n);
-      if (!v) throw new GraphError(`Keras layer \`${name}\` reads \`${n}\`, which is not built yet`);
+      if (!v) throw new GraphError('E_BAD_GRAPH', `Keras layer \`${name}\` reads \`${n}\`, which is not built yet`);
       return v;
     });
     const x = ins[0];
@@ -111,7 +111,7 @@ export function buildKerasLayers(b: NetBuilder, layers: readonly KerasLayer[], i
         const k = pair(cfg.kernel_size, 1);
         const s = pair(cfg.strides, 1);
         const d = pair(cfg.dilation_rate, 1);
-        if (k[0] !== k[1] || s[0] !== s[1] || d[0] !== d[1]) throw new GraphError(`Keras layer \`${name}\`: only square kernels, strides and dilations are supported`);
+        if (k[0] !== k[1] || s[0] !== s[1] || d[0] !== d[1]) throw new GraphError('E_UNSUPPORTED_OP', `Keras layer \`${name}\`: only square kernels, strides and dilations are supported`);
         const inC = g.shape(x)[1];
         const outC = depthwise ? inC * Number(cfg.depth_multiplier ?? 1) : Number(cfg.filters);
         const pads = kerasPads(cfg.padding, g.shape(x).slice(2), k, s, d);
@@ -120,11 +120,11 @@ export function buildKerasLayers(b: NetBuilder, layers: readonly KerasLayer[], i
         break;
       }
       case 'BatchNormalization':
-        if (g.shape(x).length !== 4) throw new GraphError(`Keras layer \`${name}\`: BatchNormalization is supported on 4-D (image) tensors only`);
+        if (g.shape(x).length !== 4) throw new GraphError('E_UNSUPPORTED_OP', `Keras layer \`${name}\`: BatchNormalization is supported on 4-D (image) tensors only`);
         out = b.batchNorm2d(x, name, { eps: Number(cfg.epsilon ?? 1e-3), momentum: 1 - Number(cfg.momentum ?? 0.99) });
         break;
       case 'ReLU': {
-        if (cfg.negative_slope && Number(cfg.negative_slope) !== 0) throw new GraphError(`Keras layer \`${name}\`: leaky ReLU is not supported`);
+        if (cfg.negative_slope && Number(cfg.negative_slope) !== 0) throw new GraphError('E_UNSUPPORTED_OP', `Keras layer \`${name}\`: leaky ReLU is not supported`);
         const max = cfg.max_value;
         out = max === null || max === undefined ? b.relu(x) : g.op('Clip', [x, g.scalar(0), g.scalar(Number(max))]);
         break;
@@ -156,7 +156,7 @@ export function buildKerasLayers(b: NetBuilder, layers: readonly KerasLayer[], i
         const pads = kerasPads(cfg.padding, hw, k, s, [1, 1]);
         if (layer.class_name === 'AveragePooling2D' && k[0] === hw[0] && k[1] === hw[1] && pads.every((v) => v === 0)) out = g.op('GlobalAveragePool', [x]);
         else if (layer.class_name === 'AveragePooling2D') {
-          if (pads.some((v) => v !== 0)) throw new GraphError(`Keras layer \`${name}\`: average pooling with 'same' padding is not supported`);
+          if (pads.some((v) => v !== 0)) throw new GraphError('E_UNSUPPORTED_OP', `Keras layer \`${name}\`: average pooling with 'same' padding is not supported`);
           out = g.op('AveragePool', [x], { kernel_shape: k, strides: s });
         } else out = g.op('MaxPool', [x], { kernel_shape: k, strides: s, pads });
         break;
@@ -174,7 +174,7 @@ export function buildKerasLayers(b: NetBuilder, layers: readonly KerasLayer[], i
         out = b.dropout(x, Number(cfg.rate ?? 0));
         break;
       default:
-        throw new GraphError(`Keras layer \`${name}\` is a ${layer.class_name}, which headstart cannot import`, {
+        throw new GraphError('E_UNSUPPORTED_OP', `Keras layer \`${name}\` is a ${layer.class_name}, which headstart cannot import`, {
           hint: 'supported: InputLayer, ZeroPadding2D, Conv2D, DepthwiseConv2D, BatchNormalization, ReLU, Activation, Add, Multiply, Concatenate, GlobalAveragePooling2D, AveragePooling2D, MaxPooling2D, Flatten, Dense, Dropout',
         });
     }
@@ -182,7 +182,7 @@ export function buildKerasLayers(b: NetBuilder, layers: readonly KerasLayer[], i
     last = out;
     if (name === options.until) return out;
   }
-  if (options.until) throw new GraphError(`Keras model has no layer \`${options.until}\``);
+  if (options.until) throw new GraphError('E_BAD_OPTION', `Keras model has no layer \`${options.until}\``);
   return last;
 }
 
@@ -191,7 +191,7 @@ export function kerasParams(layers: readonly KerasLayer[], weights: NamedTensors
   const out: NamedTensors = new Map();
   const get = (layer: string, w: string, required = true): HostTensor | undefined => {
     const t = weights.get(`${layer}/${w}`);
-    if (!t && required) throw new WeightsError(`Keras weights: \`${layer}/${w}\` is missing`, { hint: 'the weight shards do not match the topology' });
+    if (!t && required) throw new WeightsError('E_WEIGHTS_MISMATCH', `Keras weights: \`${layer}/${w}\` is missing`, { hint: 'the weight shards do not match the topology' });
     return t;
   };
   for (const layer of layers) {

@@ -2,7 +2,7 @@ import { GraphError } from '../errors.js';
 import type { Graph } from '../onnx/graph.js';
 import { batchNorm } from '../onnx/ops/index.js';
 import type { NamedTensors } from '../tensor.js';
-import { numel } from '../tensor.js';
+import { sameShape } from '../tensor.js';
 
 /** How a parameter is initialised when no pretrained value is loaded (torch's defaults). */
 export type Init =
@@ -95,12 +95,14 @@ export class NetBuilder {
    * (trained, or a running statistic being updated): such a parameter is always fed.
    */
   param(name: string, shape: number[], role: ParamRole, init: Init, changes = this.isTrainableName(name)): string {
-    if (this.params.some((p) => p.name === name)) throw new GraphError(`Parameter \`${name}\` is declared twice`);
+    if (this.params.some((p) => p.name === name)) throw new GraphError('E_BAD_GRAPH', `Parameter \`${name}\` is declared twice`);
     this.params.push({ name, shape, role, init });
     const value = changes ? undefined : this.options.constants?.get(name);
     if (value) {
-      if (numel(value.shape) !== numel(shape)) {
-        throw new GraphError(`Shape mismatch for \`${name}\`: expected [${shape}], found [${value.shape}]`);
+      if (!sameShape(value.shape, shape)) {
+        throw new GraphError('E_SHAPE_MISMATCH', `Shape mismatch for \`${name}\`: expected [${shape}], found [${value.shape}]`, {
+          hint: 'the weights were saved from another architecture or layout: check --model and --weights',
+        });
       }
       return this.g.initializer(name, { dtype: 'float32', shape, data: value.data });
     }

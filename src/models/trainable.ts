@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { parseOrThrow } from '../zod-issues.js';
 import type { ModelSpec } from './model-spec.js';
 
 /**
@@ -43,25 +44,24 @@ export function backboneStages(spec: ModelSpec): string[] {
 }
 
 export function trainableFilter(spec: ModelSpec, options: TrainableOptions): (name: string) => boolean {
-  const parsed = OptionsSchema.safeParse(options);
-  if (!parsed.success) {
-    throw new ConfigError(`Invalid trainable options ${JSON.stringify(options)}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, {
-      hint: "mode is 'finetune' or 'features'; unfreezeLast is a whole number of stages",
-    });
-  }
-  const { mode, unfreezeLast } = parsed.data;
+  const { mode, unfreezeLast } = parseOrThrow(
+    OptionsSchema,
+    options,
+    `Invalid trainable options ${JSON.stringify(options)}`,
+    "mode is 'finetune' or 'features'; unfreezeLast is a whole number of stages",
+  );
   const all = spec.stages.includes(spec.head.name) ? spec.stages : [...spec.stages, spec.head.name];
   const isHead = (name: string) => stageOf(name, all) === spec.head.name;
   if (mode === 'features') {
     if (unfreezeLast !== undefined && unfreezeLast > 0) {
-      throw new ConfigError(`unfreezeLast ${unfreezeLast} contradicts mode 'features' (only the head trains)`, { hint: "use mode 'finetune' with unfreezeLast" });
+      throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `unfreezeLast ${unfreezeLast} contradicts mode 'features' (only the head trains)`, { hint: "use mode 'finetune' with unfreezeLast" });
     }
     return isHead;
   }
   if (unfreezeLast === undefined) return () => true;
   const stages = backboneStages(spec);
   if (unfreezeLast > stages.length) {
-    throw new ConfigError(`unfreezeLast ${unfreezeLast} is more than the ${stages.length} stages of ${spec.name}`, {
+    throw new ConfigError('E_BAD_OPTION', `unfreezeLast ${unfreezeLast} is more than the ${stages.length} stages of ${spec.name}`, {
       hint: `choose 0 to ${stages.length}; the stages are ${stages.join(', ')}`,
     });
   }

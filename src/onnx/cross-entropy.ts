@@ -24,16 +24,16 @@ export interface CrossEntropyOptions {
 /** The coefficient matrix for a batch of labels (row-major [B, K]). */
 export function crossEntropyCoefficients(labels: ArrayLike<number>, numClasses: number, options: CrossEntropyOptions = {}, out?: Float32Array): Float32Array {
   const e = options.labelSmoothing ?? 0;
-  if (e < 0 || e > 1) throw new ConfigError(`label smoothing must be in [0, 1], found ${e}`);
+  if (e < 0 || e > 1) throw new ConfigError('E_BAD_OPTION', `label smoothing must be in [0, 1], found ${e}`);
   const w = options.classWeights;
-  if (w && w.length !== numClasses) throw new ConfigError(`class weights: expected ${numClasses} values (one per class), found ${w.length}`);
+  if (w && w.length !== numClasses) throw new ConfigError('E_BAD_OPTION', `class weights: expected ${numClasses} values (one per class), found ${w.length}`);
   const n = labels.length;
   const c = out ?? new Float32Array(n * numClasses);
   c.fill(0);
   let denom = 0;
   for (let i = 0; i < n; i++) {
     const y = labels[i];
-    if (y < 0 || y >= numClasses || !Number.isInteger(y)) throw new ConfigError(`label ${y} is out of range for ${numClasses} classes`);
+    if (y < 0 || y >= numClasses || !Number.isInteger(y)) throw new ConfigError('E_BAD_ARGUMENT', `label ${y} is out of range for ${numClasses} classes`);
     denom += w ? w[y] : 1;
   }
   for (let i = 0; i < n; i++) {

@@ -112,9 +112,9 @@ abstract class AdamFamily extends ParamOptimizer<AdamHyper, AdamState> {
 
   protected loadState(raw: Record<string, unknown>, param: Param, where: string): AdamState {
     const extra = Object.keys(raw).filter((k) => !['step', 'expAvg', 'expAvgSq', 'maxExpAvgSq'].includes(k));
-    if (extra.length > 0) throw new TrainingError(`${where}: unexpected ${this.type} state keys ${extra.join(', ')}`);
+    if (extra.length > 0) throw new TrainingError('E_BAD_CHECKPOINT', `${where}: unexpected ${this.type} state keys ${extra.join(', ')}`);
     if (typeof raw.step !== 'number' || !Number.isInteger(raw.step) || raw.step < 0) {
-      throw new TrainingError(`${where}: \`step\` must be a non-negative integer, found ${String(raw.step)}`);
+      throw new TrainingError('E_BAD_CHECKPOINT', `${where}: \`step\` must be a non-negative integer, found ${String(raw.step)}`);
     }
     const n = param.data.length;
     const s: AdamState = {

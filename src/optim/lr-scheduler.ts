@@ -94,15 +94,15 @@ export abstract class LrScheduler {
   restoreState(state: SchedulerStateDict): void {
     const where = `${this.type} scheduler loadStateDict`;
     if (state === null || typeof state !== 'object' || state.type !== this.type) {
-      throw new TrainingError(`${where}: the state dict is for ${describeType(state)}, this scheduler is ${this.type}`, {
+      throw new TrainingError('E_INCOMPATIBLE_OPTIONS', `${where}: the state dict is for ${describeType(state)}, this scheduler is ${this.type}`, {
         hint: 'resume with the scheduler configuration the checkpoint was trained with',
       });
     }
     if (!Number.isInteger(state.t) || state.t < 0) {
-      throw new TrainingError(`${where}: \`t\` must be a non-negative integer, found ${String(state.t)}`);
+      throw new TrainingError('E_BAD_CHECKPOINT', `${where}: \`t\` must be a non-negative integer, found ${String(state.t)}`);
     }
     if (!Array.isArray(state.baseLrs) || state.baseLrs.length !== this.baseLrs.length || !state.baseLrs.every(Number.isFinite)) {
-      throw new TrainingError(`${where}: expected ${this.baseLrs.length} finite base learning rates (one per group), found ${JSON.stringify(state.baseLrs)}`, {
+      throw new TrainingError('E_INCOMPATIBLE_OPTIONS', `${where}: expected ${this.baseLrs.length} finite base learning rates (one per group), found ${JSON.stringify(state.baseLrs)}`, {
         hint: 'build the parameter groups the same way as the run that saved it',
       });
     }
@@ -120,7 +120,7 @@ function describeType(state: unknown): string {
 export function perGroup(value: number | readonly number[], groups: number, where: string): number[] {
   if (typeof value === 'number') return new Array<number>(groups).fill(value);
   if (value.length !== groups) {
-    throw new ConfigError(`${where}: expected one value per parameter group (${groups}), found ${value.length}`, {
+    throw new ConfigError('E_BAD_OPTION', `${where}: expected one value per parameter group (${groups}), found ${value.length}`, {
       hint: 'give a single number, or an array with one number per group',
     });
   }

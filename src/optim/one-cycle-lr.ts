@@ -82,7 +82,7 @@ export class OneCycleLR extends LrScheduler {
     let start = 0;
     for (const [i, ph] of this.phases.entries()) {
       if (!(ph.endStep > start)) {
-        throw new ConfigError(`OneCycleLR: phase ${i + 1} of ${this.phases.length} is empty with totalSteps ${total} and pctStart ${p}`, {
+        throw new ConfigError('E_BAD_OPTION', `OneCycleLR: phase ${i + 1} of ${this.phases.length} is empty with totalSteps ${total} and pctStart ${p}`, {
           hint: 'use more steps, or a pctStart further from 0 and 1 (e.g. 0.3)',
         });
       }
@@ -94,7 +94,7 @@ export class OneCycleLR extends LrScheduler {
   /** Phase index and fraction through it at step t (torch's search, including its last-phase overrun). */
   private locate(t: number): { phase: Phase; pct: number } {
     if (t > this.totalSteps) {
-      throw new TrainingError(`OneCycleLR: stepped ${t} times, more than totalSteps ${this.totalSteps}`, {
+      throw new TrainingError('E_BAD_OPTION', `OneCycleLR: stepped ${t} times, more than totalSteps ${this.totalSteps}`, {
         hint: 'totalSteps must cover every step: epochs × batches per epoch',
       });
     }
@@ -104,7 +104,7 @@ export class OneCycleLR extends LrScheduler {
       if (t <= ph.endStep || i === this.phases.length - 1) return { phase: ph, pct: (t - start) / (ph.endStep - start) };
       start = ph.endStep;
     }
-    throw new Error('unreachable');
+    throw new TrainingError('E_INTERNAL', `OneCycleLR: step ${t} lies in no phase (a bug in headstart: please report it)`);
   }
 
   lrAt(t: number): number[] {

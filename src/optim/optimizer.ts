@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { ConfigError, TrainingError } from '../errors.js';
+import { describeZodIssues } from '../zod-issues.js';
 import { parseOptions } from './parse-options.js';
 
 /** A trainable tensor, updated in place by `step`. */
@@ -86,7 +87,7 @@ export abstract class ParamOptimizer<H extends { lr: number }, S> implements Opt
   ) {
     this.groupSchema = groupSchema;
     if (!Array.isArray(groups) || groups.length === 0) {
-      throw new ConfigError(`${name}: expected at least one parameter group, found ${Array.isArray(groups) ? 0 : typeof groups}`, {
+      throw new ConfigError('E_BAD_ARGUMENT', `${name}: expected at least one parameter group, found ${Array.isArray(groups) ? 0 : typeof groups}`, {
         hint: 'pass [{ params: [{ name, data }, ...] }]',
       });
     }
@@ -94,7 +95,7 @@ export abstract class ParamOptimizer<H extends { lr: number }, S> implements Opt
     this.paramGroups = groups.map((group, gi) => {
       const where = `${name} param group ${gi}`;
       if (group === null || typeof group !== 'object') {
-        throw new ConfigError(`${where}: expected { params, ...options }, found ${group === null ? 'null' : typeof group}`);
+        throw new ConfigError('E_BAD_ARGUMENT', `${where}: expected { params, ...options }, found ${group === null ? 'null' : typeof group}`);
       }
       const { params, ...overrides } = group as ParamGroupInput<H>;
       checkParams(params, seen, where);
@@ -128,6 +129,7 @@ export abstract class ParamOptimizer<H extends { lr: number }, S> implements Opt
         used++;
         if (grad.length !== param.data.length) {
           throw new TrainingError(
+            'E_SHAPE_MISMATCH',
             `${this.name}.step: gradient of \`${param.name}\` has ${grad.length} elements, the parameter has ${param.data.length}`,
             { hint: 'the training graph and the optimiser must be built from the same parameters' },
           );
@@ -142,6 +144,7 @@ export abstract class ParamOptimizer<H extends { lr: number }, S> implements Opt
     const known = new Set(this.paramGroups.flatMap((g) => g.params.map((p) => p.name)));
     const unknown = [...grads.keys()].filter((k) => !known.has(k));
     throw new TrainingError(
+      'E_BAD_ARGUMENT',
       `${this.name}.step: gradients for parameters the optimiser does not hold: ${unknown.slice(0, 5).map((n) => `\`${n}\``).join(', ')}${unknown.length > 5 ? ` and ${unknown.length - 5} more` : ''}`,
       { hint: 'add these parameters to a parameter group, or drop their gradients (frozen parameters)' },
     );
@@ -161,7 +164,7 @@ export abstract class ParamOptimizer<H extends { lr: number }, S> implements Opt
 
   protected checkPerGroup(values: readonly number[], where: string): void {
     if (values.length !== this.paramGroups.length) {
-      throw new ConfigError(`${this.name}.${where}: expected ${this.paramGroups.length} values (one per group), found ${values.length}`);
+      throw new ConfigError('E_BAD_OPTION', `${this.name}.${where}: expected ${this.paramGroups.length} values (one per group), found ${values.length}`);
     }
   }
 
@@ -178,18 +181,18 @@ export abstract class ParamOptimizer<H extends { lr: number }, S> implements Opt
     const where = `${this.name}.loadStateDict`;
     const r = StateDictSchema.safeParse(stateDict);
     if (!r.success) {
-      throw new TrainingError(`${where}: not an optimiser state dict: ${r.error.issues[0]?.message}`, {
+      throw new TrainingError('E_BAD_CHECKPOINT', `${where}: not an optimiser state dict: ${describeZodIssues(r.error, 3)}`, {
         hint: 'pass the object returned by stateDict()',
       });
     }
     const sd = r.data;
     if (sd.type !== this.type) {
-      throw new TrainingError(`${where}: the state dict is for ${sd.type}, this optimiser is ${this.type}`, {
+      throw new TrainingError('E_INCOMPATIBLE_OPTIONS', `${where}: the state dict is for ${sd.type}, this optimiser is ${this.type}`, {
         hint: 'resume with the optimiser type the checkpoint was trained with',
       });
     }
     if (sd.groups.length !== this.paramGroups.length) {
-      throw new TrainingError(`${where}: the state dict has ${sd.groups.length} parameter groups, this optimiser has ${this.paramGroups.length}`, {
+      throw new TrainingError('E_INCOMPATIBLE_OPTIONS', `${where}: the state dict has ${sd.groups.length} parameter groups, this optimiser has ${this.paramGroups.length}`, {
         hint: 'build the parameter groups the same way as the run that saved it',
       });
     }
@@ -198,13 +201,13 @@ export abstract class ParamOptimizer<H extends { lr: number }, S> implements Opt
       const { params: names, ...hyper } = saved;
       const current = this.paramGroups[gi].params.map((p) => p.name);
       if (names.length !== current.length || names.some((n, i) => n !== current[i])) {
-        throw new TrainingError(`${where}: group ${gi} holds different parameters than the state dict (${describeDiff(current, names)})`, {
+        throw new TrainingError('E_INCOMPATIBLE_OPTIONS', `${where}: group ${gi} holds different parameters than the state dict (${describeDiff(current, names)})`, {
           hint: 'build the parameter groups the same way as the run that saved it',
         });
       }
       const parsed = this.groupSchema.safeParse(hyper);
       if (!parsed.success) {
-        throw new TrainingError(`${where}: group ${gi} hyperparameters are invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+        throw new TrainingError('E_BAD_CHECKPOINT', `${where}: group ${gi} hyperparameters are invalid: ${describeZodIssues(parsed.error)}`);
       }
       return parsed.data;
     });
@@ -213,7 +216,7 @@ export abstract class ParamOptimizer<H extends { lr: number }, S> implements Opt
     for (const [name, raw] of Object.entries(sd.state)) {
       const param = params.get(name);
       if (param === undefined) {
-        throw new TrainingError(`${where}: state for \`${name}\`, which is not a parameter of this optimiser`, {
+        throw new TrainingError('E_INCOMPATIBLE_OPTIONS', `${where}: state for \`${name}\`, which is not a parameter of this optimiser`, {
           hint: 'build the parameter groups the same way as the run that saved it',
         });
       }
@@ -227,18 +230,18 @@ export abstract class ParamOptimizer<H extends { lr: number }, S> implements Opt
 
 function checkParams(params: unknown, seen: Set<string>, where: string): asserts params is readonly Param[] {
   if (!Array.isArray(params)) {
-    throw new ConfigError(`${where}: \`params\` must be an array of { name, data }, found ${typeof params}`);
+    throw new ConfigError('E_BAD_ARGUMENT', `${where}: \`params\` must be an array of { name, data }, found ${typeof params}`);
   }
   for (const p of params as unknown[]) {
     const name = (p as Param | null)?.name;
     if (typeof name !== 'string' || name.length === 0) {
-      throw new ConfigError(`${where}: every parameter needs a non-empty string \`name\`, found ${JSON.stringify(name)}`);
+      throw new ConfigError('E_BAD_ARGUMENT', `${where}: every parameter needs a non-empty string \`name\`, found ${JSON.stringify(name)}`);
     }
     if (!((p as Param).data instanceof Float32Array)) {
-      throw new ConfigError(`${where}: parameter \`${name}\` must hold a Float32Array in \`data\``);
+      throw new ConfigError('E_BAD_ARGUMENT', `${where}: parameter \`${name}\` must hold a Float32Array in \`data\``);
     }
     if (seen.has(name)) {
-      throw new ConfigError(`${where}: parameter \`${name}\` appears more than once`, {
+      throw new ConfigError('E_BAD_ARGUMENT', `${where}: parameter \`${name}\` appears more than once`, {
         hint: 'each parameter belongs to exactly one group',
       });
     }
@@ -269,10 +272,10 @@ function describeDiff(current: string[], saved: string[]): string {
 /** Copies a saved buffer into a new Float32Array after checking its type and length. */
 export function loadBuffer(value: unknown, length: number, where: string, key: string): Float32Array {
   if (!(value instanceof Float32Array)) {
-    throw new TrainingError(`${where}: \`${key}\` must be a Float32Array, found ${value === null ? 'null' : typeof value}`);
+    throw new TrainingError('E_BAD_CHECKPOINT', `${where}: \`${key}\` must be a Float32Array, found ${value === null ? 'null' : typeof value}`);
   }
   if (value.length !== length) {
-    throw new TrainingError(`${where}: \`${key}\` has ${value.length} elements, the parameter has ${length}`, {
+    throw new TrainingError('E_SHAPE_MISMATCH', `${where}: \`${key}\` has ${value.length} elements, the parameter has ${length}`, {
       hint: 'the checkpoint was saved for a different model',
     });
   }

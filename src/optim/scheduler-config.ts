@@ -98,6 +98,7 @@ export function createScheduler(config: SchedulerConfigInput, optimizer: Optimiz
   const warmup = c.warmup === undefined ? 0 : (c.warmup.steps ?? c.warmup.epochs! * perEpoch);
   if (warmup >= total) {
     throw new ConfigError(
+      'E_BAD_OPTION',
       `scheduler config: the warm-up (${warmup} ${interval === 'batch' ? 'batches' : 'epochs'}) covers the whole run (${total})`,
       { hint: 'shorten warmup or train for more epochs' },
     );
@@ -131,7 +132,7 @@ function resolveInterval(c: SchedulerConfig): SchedulerInterval {
   if (c.type === 'onecycle') return 'batch';
   const byWarmup = c.warmup?.steps !== undefined ? 'batch' : undefined;
   if (c.interval === 'epoch' && byWarmup) {
-    throw new ConfigError(`scheduler config: warmup.steps counts batches, but interval is 'epoch'`, {
+    throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `scheduler config: warmup.steps counts batches, but interval is 'epoch'`, {
       hint: "give warmup.epochs instead, or set interval: 'batch'",
     });
   }

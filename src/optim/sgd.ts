@@ -52,7 +52,7 @@ export class SGD extends ParamOptimizer<SGDHyper, SGDState> {
 
   protected override checkGroup(g: SGDHyper, where: string): void {
     if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) {
-      throw new ConfigError(`${where}: nesterov needs momentum > 0 and dampening 0, found momentum ${g.momentum}, dampening ${g.dampening}`, {
+      throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `${where}: nesterov needs momentum > 0 and dampening 0, found momentum ${g.momentum}, dampening ${g.dampening}`, {
         hint: 'set momentum (e.g. 0.9) and dampening 0, or turn nesterov off',
       });
     }
@@ -91,7 +91,7 @@ export class SGD extends ParamOptimizer<SGDHyper, SGDState> {
 
   protected loadState(raw: Record<string, unknown>, param: Param, where: string): SGDState {
     const extra = Object.keys(raw).filter((k) => k !== 'momentumBuffer');
-    if (extra.length > 0) throw new TrainingError(`${where}: unexpected SGD state keys ${extra.join(', ')}`);
+    if (extra.length > 0) throw new TrainingError('E_BAD_CHECKPOINT', `${where}: unexpected SGD state keys ${extra.join(', ')}`);
     return { momentumBuffer: loadBuffer(raw.momentumBuffer, param.data.length, where, 'momentumBuffer') };
   }
 }

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { parseOrThrow } from '../zod-issues.js';
 import type { ConfusionMatrix } from '../metrics/classification.js';
 import { heatColor, heatTextColor } from './heat-color.js';
 import type { SvgFigure } from './svg-plot.js';
@@ -25,18 +26,14 @@ export type ConfusionSvgOptions = z.input<typeof ConfusionOptionsSchema>;
 const FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"';
 const r1 = (v: number) => String(Math.round(v * 10) / 10);
 
-function confusionFigure(confusion: ConfusionMatrix, classNames: string[], options?: ConfusionSvgOptions): SvgFigure {
-  const r = ConfusionOptionsSchema.safeParse(options ?? {});
-  if (!r.success) {
-    throw new ConfigError(`confusionFigure: invalid options: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  }
-  const opts = r.data;
+export function confusionFigure(confusion: ConfusionMatrix, classNames: string[], options?: ConfusionSvgOptions): SvgFigure {
+  const opts = parseOrThrow(ConfusionOptionsSchema, options ?? {}, 'confusionFigure: invalid options');
   const k = confusion.length;
   if (k === 0 || confusion.some((row) => row.length !== k)) {
-    throw new ConfigError(`confusionFigure: expected a square, non-empty matrix, found ${k} rows of lengths ${confusion.map((x) => x.length).join(',')}`);
+    throw new ConfigError('E_SHAPE_MISMATCH', `confusionFigure: expected a square, non-empty matrix, found ${k} rows of lengths ${confusion.map((x) => x.length).join(',')}`);
   }
   if (classNames.length !== k) {
-    throw new ConfigError(`confusionFigure: ${classNames.length} class names for a ${k}x${k} matrix`, { hint: 'pass one name per class, in index order' });
+    throw new ConfigError('E_BAD_ARGUMENT', `confusionFigure: ${classNames.length} class names for a ${k}x${k} matrix`, { hint: 'pass one name per class, in index order' });
   }
   const fs = opts.fontSize;
   const cell = opts.cellSize ?? Math.max(10, Math.min(72, Math.floor(640 / k)));

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { parseOrThrow } from '../zod-issues.js';
 import { bestEpoch, totalSeconds, type History } from '../metrics/history.js';
 import { lineChart, PALETTE, sideBySide, svgDocument, type Series, type SvgFigure } from './svg-plot.js';
 
@@ -26,11 +27,7 @@ export interface CompareRun {
 }
 
 function parseOptions(value: unknown, where: string): z.output<typeof CurvesOptionsSchema> {
-  const r = CurvesOptionsSchema.safeParse(value ?? {});
-  if (!r.success) {
-    throw new ConfigError(`${where}: invalid options: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  }
-  return r.data;
+  return parseOrThrow(CurvesOptionsSchema, value ?? {}, `${where}: invalid options`);
 }
 
 /** "42 s", "3 min 05 s", "1 h 02 min". */
@@ -88,10 +85,10 @@ function panels(runs: CompareRun[], opts: z.output<typeof CurvesOptionsSchema>, 
 }
 
 function checkRuns(runs: CompareRun[], where: string): void {
-  if (runs.length === 0) throw new ConfigError(`${where}: expected at least one run, found none`);
+  if (runs.length === 0) throw new ConfigError('E_BAD_ARGUMENT', `${where}: expected at least one run, found none`);
   for (const r of runs) {
     if (r.history.epochs.length === 0) {
-      throw new ConfigError(`${where}: run '${r.name}' has no recorded epochs`, { hint: 'plot after at least one epoch has finished' });
+      throw new ConfigError('E_NO_DATA', `${where}: run '${r.name}' has no recorded epochs`, { hint: 'plot after at least one epoch has finished' });
     }
   }
 }

@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { parseOrThrow } from '../zod-issues.js';
 import { bestEpoch, totalSeconds, type History } from '../metrics/history.js';
 import type { ClassificationMetrics } from '../metrics/classification.js';
 import { compareFigure, curvesFigure, formatDuration, type CompareRun } from './curves.js';
@@ -167,17 +168,13 @@ function metricsSection(m: ClassificationMetrics, classes: string[]): string {
 
 /** The report as one HTML string. */
 export function renderHtmlReport(input: HtmlReportInput, options?: HtmlReportOptions): string {
-  const r = ReportOptionsSchema.safeParse(options ?? {});
-  if (!r.success) {
-    throw new ConfigError(`renderHtmlReport: invalid options: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  }
-  const opts = r.data;
+  const opts = parseOrThrow(ReportOptionsSchema, options ?? {}, 'renderHtmlReport: invalid options');
   const { classes, history, metrics } = input;
   if (!Array.isArray(classes) || classes.length === 0) {
-    throw new ConfigError('renderHtmlReport: classes must list at least one class name, found none');
+    throw new ConfigError('E_BAD_ARGUMENT', 'renderHtmlReport: classes must list at least one class name, found none');
   }
   if (metrics && metrics.numClasses !== classes.length) {
-    throw new ConfigError(`renderHtmlReport: metrics cover ${metrics.numClasses} classes but ${classes.length} class names were given`, {
+    throw new ConfigError('E_BAD_ARGUMENT', `renderHtmlReport: metrics cover ${metrics.numClasses} classes but ${classes.length} class names were given`, {
       hint: 'pass the class list the metrics were computed with',
     });
   }

@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { parseOrThrow } from '../zod-issues.js';
 import { formatTick, niceTicks } from './nice-ticks.js';
 import { textWidth } from './text-width.js';
 import { escapeXml } from './xml-escape.js';
@@ -80,12 +81,7 @@ function n2(v: number): string {
 }
 
 function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
-  const r = schema.safeParse(value);
-  if (!r.success) {
-    const issues = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new ConfigError(`${where}: ${issues}`, { hint: 'see the option types in src/report/svg-plot.ts' });
-  }
-  return r.data;
+  return parseOrThrow(schema, value, where, 'see the option types in src/report/svg-plot.ts');
 }
 
 function markerPath(kind: Marker, x: number, y: number, r: number): string {
@@ -129,7 +125,7 @@ export function lineChart(series: Series[], options?: LineChartOptions): SvgFigu
   const where = 'lineChart';
   const opts = parse(LineChartOptionsSchema, options ?? {}, `${where} options`);
   if (!Array.isArray(series) || series.length === 0) {
-    throw new ConfigError(`${where}: expected at least one series, found ${Array.isArray(series) ? 0 : typeof series}`, {
+    throw new ConfigError('E_BAD_ARGUMENT', `${where}: expected at least one series, found ${Array.isArray(series) ? 0 : typeof series}`, {
       hint: 'pass [{ name, x, y }, ...]',
     });
   }
@@ -175,7 +171,7 @@ export function lineChart(series: Series[], options?: LineChartOptions): SvgFigu
   const top = 10 + (opts.title ? titleFs + 10 : 0) + (opts.annotations.length ? fs + 12 : 0);
   const bottomAxis = 6 + fs + 6 + (opts.xLabel ? fs + 8 : 0) + 4;
   const plotH = H - top - bottomAxis;
-  if (plotH < 40) throw new ConfigError(`${where}: height ${H} leaves no room for the plot`, { hint: 'use a larger height' });
+  if (plotH < 40) throw new ConfigError('E_BAD_OPTION', `${where}: height ${H} leaves no room for the plot`, { hint: 'use a larger height' });
   const yt = niceTicks(ymin, ymax, { count: Math.max(2, Math.min(8, Math.floor(plotH / 45))) });
   if (opts.yBounds) {
     const [lo, hi] = opts.yBounds;
@@ -202,7 +198,7 @@ export function lineChart(series: Series[], options?: LineChartOptions): SvgFigu
   const x1 = W - right;
   const y0 = top;
   const y1 = top + plotH;
-  if (x1 - x0 < 40) throw new ConfigError(`${where}: width ${W} leaves no room for the plot`, { hint: 'use a larger width' });
+  if (x1 - x0 < 40) throw new ConfigError('E_BAD_OPTION', `${where}: width ${W} leaves no room for the plot`, { hint: 'use a larger width' });
   const px = (v: number) => x0 + ((v - xlo) / (xhi - xlo)) * (x1 - x0);
   const py = (v: number) => y1 - ((v - yt.min) / (yt.max - yt.min)) * (y1 - y0);
 
@@ -344,7 +340,7 @@ export type SideBySideOptions = z.input<typeof SideBySideOptionsSchema>;
 /** Figures in a row (top-aligned), with an optional overall title above them. */
 export function sideBySide(figures: SvgFigure[], options?: SideBySideOptions): SvgFigure {
   const opts = parse(SideBySideOptionsSchema, options ?? {}, 'sideBySide options');
-  if (figures.length === 0) throw new ConfigError('sideBySide: expected at least one figure, found none');
+  if (figures.length === 0) throw new ConfigError('E_BAD_ARGUMENT', 'sideBySide: expected at least one figure, found none');
   const head = opts.title ? opts.fontSize + 16 : 0;
   let x = 0;
   const parts: string[] = [];

@@ -7,15 +7,15 @@
  *
  * Binary layout: 8 magic bytes `HSCKPT01`, then the v8.serialize bytes of CheckpointState.
  */
-import { readFile } from 'node:fs/promises';
 import v8 from 'node:v8';
 import { z } from 'zod';
 import type { ResolvedTrainConfig } from './options.js';
 import { TrainingError } from '../errors.js';
 import type { OptimizerStateDict } from '../optim/optimizer.js';
 import type { SchedulerStateDict } from '../optim/lr-scheduler.js';
-import type { NamedTensors } from '../tensor.js';
+import { sameShape, type NamedTensors } from '../tensor.js';
 import { writeFileAtomic } from '../atomic-write.js';
+import { readFileOrThrow } from '../read-file.js';
 import type { History } from '../metrics/history.js';
 
 export const CHECKPOINT_FORMAT = 'headstart-checkpoint';
@@ -88,15 +88,7 @@ export async function writeCheckpoint(path: string, state: CheckpointState): Pro
 }
 
 export async function readCheckpoint(path: string): Promise<CheckpointState> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (cause) {
-    throw new TrainingError(`Cannot read the checkpoint \`${path}\`: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, {
-      hint: 'pass the run folder of an interrupted run (it holds checkpoint.bin) to --resume',
-      cause,
-    });
-  }
+  const bytes = await readFileOrThrow(path, 'the checkpoint', 'pass the run folder of an interrupted run (it holds checkpoint.bin) to --resume');
   return decodeCheckpoint(bytes, `\`${path}\``);
 }
 
@@ -116,8 +108,8 @@ export function copyInto(target: NamedTensors, values: NamedTensors): void {
   for (const [name, t] of values) {
     const dst = target.get(name);
     if (!dst) throw new TrainingError(`The checkpoint holds \`${name}\`, which this model does not have`, { hint: 'resume with the same --model the run was started with' });
-    if (dst.data.length !== t.data.length) {
-      throw new TrainingError(`Shape mismatch for \`${name}\` in the checkpoint: expected [${dst.shape}], found [${t.shape}]`, { hint: 'resume with the same --model and dataset classes' });
+    if (!sameShape(dst.shape, t.shape)) {
+      throw new TrainingError('E_SHAPE_MISMATCH', `Shape mismatch for \`${name}\` in the checkpoint: expected [${dst.shape}], found [${t.shape}]`, { hint: 'resume with the same --model and dataset classes' });
     }
     (dst.data as Float32Array).set(t.data as Float32Array);
   }

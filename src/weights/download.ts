@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import type { HeadstartError } from '../errors.js';
-import { ConfigError, DownloadError, WeightsError } from '../errors.js';
+import { DownloadError, HeadstartError, IOError, WeightsError, type ErrorCode } from '../errors.js';
+import { parseOrThrow } from '../zod-issues.js';
 import { cachedWeightsPath, weightsCacheDir } from './cache.js';
 import { parseWeightSource, sha256File, sha256Matches, type WeightSource } from './source.js';
 
@@ -71,11 +71,7 @@ function describeError(e: unknown): string {
 }
 
 function parseOptions(options: FetchWeightsOptions | undefined) {
-  const r = FetchWeightsOptionsSchema.safeParse(options ?? {});
-  if (!r.success) {
-    throw new ConfigError(`Invalid download options: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
-  }
-  return r.data;
+  return parseOrThrow(FetchWeightsOptionsSchema, options ?? {}, 'Invalid download options');
 }
 
 /**
@@ -92,14 +88,14 @@ export async function fetchWeights(source: WeightSource, options?: FetchWeightsO
   if (existsSync(finalPath)) {
     const found = await sha256File(finalPath);
     if (sha256Matches(found, src.sha256)) return finalPath;
-    throw new DownloadError(`Cached weight file \`${finalPath}\` has sha256 ${found}, expected ${src.sha256}`, {
+    throw new DownloadError('E_CHECKSUM', `Cached weight file \`${finalPath}\` has sha256 ${found}, expected ${src.sha256}`, {
       hint: `delete it to download ${src.url} again, or replace it with the right file`,
     });
   }
   try {
     await mkdir(dir, { recursive: true });
   } catch (cause) {
-    throw new DownloadError(`Cannot create the weights cache folder \`${dir}\`: ${describeError(cause)}`, {
+    throw new IOError('E_WRITE_FAILED', `Cannot create the weights cache folder \`${dir}\`: ${describeError(cause)}`, {
       hint: 'set HEADSTART_HOME (or XDG_CACHE_HOME) to a writable folder',
       cause,
     });
@@ -122,13 +118,13 @@ export async function fetchWeights(source: WeightSource, options?: FetchWeightsO
   const failed = last!;
   const attempts = opts.retries + 1;
   if (failed.offlineCode) {
-    throw new DownloadError(`Cannot download weights: ${src.url} is unreachable (${failed.offlineCode}); ${manual}`, {
+    throw new DownloadError('E_OFFLINE', `Cannot download weights: ${src.url} is unreachable (${failed.offlineCode}); ${manual}`, {
       hint: `on a machine with network: curl -L -o ${src.fileName} '${src.url}', then copy it to ${finalPath}`,
       cause: failed.error,
     });
   }
   if (failed.retry) {
-    throw new DownloadError(`${failed.error.message} (gave up after ${attempts} attempts)`, { hint: failed.error.hint ?? manual, cause: failed.error.cause });
+    throw new DownloadError(failed.error.code, `${failed.error.message} (gave up after ${attempts} attempts)`, { hint: failed.error.hint ?? manual, cause: failed.error.cause });
   }
   throw failed.error;
 }
@@ -141,8 +137,8 @@ async function downloadOnce(
   idleTimeoutMs: number,
   onProgress: ProgressCallback | undefined,
 ): Promise<void> {
-  const fail = (message: string, retry: boolean, hint?: string, cause?: unknown, offlineCode?: string): never => {
-    throw new AttemptError(new DownloadError(message, { hint, cause }), retry, offlineCode);
+  const fail = (code: ErrorCode, message: string, retry: boolean, hint?: string, cause?: unknown, offlineCode?: string): never => {
+    throw new AttemptError(new DownloadError(code, message, { hint, cause }), retry, offlineCode);
   };
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
@@ -161,13 +157,13 @@ async function downloadOnce(
       res = await fetchImpl(url, { signal: controller.signal, redirect: 'follow', headers: { 'accept-encoding': 'identity' } });
     } catch (cause) {
       const code = errorCode(cause);
-      return fail(`Cannot connect to ${url}: ${describeError(cause)}`, true, undefined, cause, code && OFFLINE_CODES.has(code) ? code : undefined);
+      return fail('E_OFFLINE', `Cannot connect to ${url}: ${describeError(cause)}`, true, undefined, cause, code && OFFLINE_CODES.has(code) ? code : undefined);
     }
     if (!res.ok) {
       await res.body?.cancel().catch(() => {});
       const status = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
-      if (res.status >= 500 || res.status === 429 || res.status === 408) return fail(`Download of ${url} failed: ${status}`, true);
-      return fail(`Download of ${url} failed: ${status}`, false, res.status === 404 ? 'the URL is wrong or the file has moved; download it yourself and pass --weights <file>' : 'check the URL and your access to it');
+      if (res.status >= 500 || res.status === 429 || res.status === 408) return fail('E_HTTP', `Download of ${url} failed: ${status}`, true);
+      return fail('E_HTTP', `Download of ${url} failed: ${status}`, false, res.status === 404 ? 'the URL is wrong or the file has moved; download it yourself and pass --weights <file>' : 'check the URL and your access to it');
     }
     const encoded = (res.headers.get('content-encoding') ?? 'identity') !== 'identity';
     const lengthHeader = res.headers.get('content-length');
@@ -188,17 +184,17 @@ async function downloadOnce(
       }
     } catch (cause) {
       if (cause instanceof AttemptError) throw cause;
-      return fail(`Download of ${url} is truncated: the connection broke after ${bytes}${total === undefined ? '' : ` of ${total}`} bytes (${describeError(cause)})`, true, undefined, cause);
+      return fail('E_TRUNCATED', `Download of ${url} is truncated: the connection broke after ${bytes}${total === undefined ? '' : ` of ${total}`} bytes (${describeError(cause)})`, true, undefined, cause);
     }
     if (total !== undefined && bytes !== total) {
-      fail(`Download of ${url} is truncated: received ${bytes} of ${total} bytes`, true);
+      fail('E_TRUNCATED', `Download of ${url} is truncated: received ${bytes} of ${total} bytes`, true);
     }
     await file.sync();
     await file.close();
     file = undefined;
     const found = hash.digest('hex');
     if (!sha256Matches(found, sha256)) {
-      fail(`Download of ${url} has sha256 ${found}, expected ${sha256}`, false, 'the server sent another file than the one this model expects; check the URL, or download the right file and pass --weights <file>');
+      fail('E_CHECKSUM', `Download of ${url} has sha256 ${found}, expected ${sha256}`, false, 'the server sent another file than the one this model expects; check the URL, or download the right file and pass --weights <file>');
     }
     await rename(tmp, finalPath);
   } finally {
@@ -220,13 +216,13 @@ export async function resolveWeightsFile(file: string | undefined, source: Weigh
     try {
       isFile = (await stat(path)).isFile();
     } catch (cause) {
-      throw new WeightsError(`Weight file \`${file}\` does not exist`, { hint: 'check the path given with --weights', cause });
+      throw new IOError('E_NOT_FOUND', `Weight file \`${file}\` does not exist`, { hint: 'check the path given with --weights', cause });
     }
-    if (!isFile) throw new WeightsError(`Weight file \`${file}\` is not a file`, { hint: 'pass the .pth / .safetensors file itself with --weights' });
+    if (!isFile) throw new IOError('E_READ_FAILED', `Weight file \`${file}\` is not a file`, { hint: 'pass the .pth / .safetensors file itself with --weights' });
     return path;
   }
   if (source === undefined) {
-    throw new WeightsError('No weights: this model has no known weight source', { hint: 'pass a weight file with --weights <file>' });
+    throw new WeightsError('E_NO_WEIGHTS', 'No weights: this model has no known weight source', { hint: 'pass a weight file with --weights <file>' });
   }
   return fetchWeights(source, options);
 }

@@ -20,7 +20,7 @@ export function parseJsLiteral(text: string, start: number, source = 'JS literal
   let pos = start;
   const fail = (what: string): never => {
     const around = text.slice(Math.max(0, pos - 20), pos + 20).replace(/\s+/g, ' ');
-    throw new WeightsError(`${source}: ${what} at character ${pos} (near \`${around}\`)`, {
+    throw new WeightsError('E_BAD_WEIGHTS', `${source}: ${what} at character ${pos} (near \`${around}\`)`, {
       hint: 'the file is not the expected data module; reinstall the package that ships it',
     });
   };

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { ConfigError, WeightsError } from '../errors.js';
-import type { NamedTensors } from '../tensor.js';
+import { WeightsError } from '../errors.js';
+import { parseOrThrow } from '../zod-issues.js';
+import { sameShape, type NamedTensors } from '../tensor.js';
 
 /**
  * Match a loaded state dict against the parameters a model expects: by name, then by
@@ -47,11 +48,7 @@ interface Mismatch {
 }
 
 export function matchStateDict(expected: ReadonlyMap<string, readonly number[]>, loaded: NamedTensors, options?: MatchStateOptions): StateMatch {
-  const parsed = OptionsSchema.safeParse(options ?? {});
-  if (!parsed.success) {
-    throw new ConfigError(`Invalid state-dict matching options: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
-  }
-  const { classifierNames, reinitialiseClassifier, strict } = parsed.data;
+  const { classifierNames, reinitialiseClassifier, strict } = parseOrThrow(OptionsSchema, options ?? {}, 'Invalid state-dict matching options');
   const classifier = new Set(classifierNames);
 
   const tensors: NamedTensors = new Map();
@@ -61,7 +58,7 @@ export function matchStateDict(expected: ReadonlyMap<string, readonly number[]>,
     if (ignored(name)) continue;
     const t = loaded.get(name);
     if (!t) missing.push(name);
-    else if (t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i])) tensors.set(name, t);
+    else if (sameShape(t.shape, shape)) tensors.set(name, t);
     else mismatches.push({ name, expected: shape, found: t.shape });
   }
   const unexpected = [...loaded.keys()].filter((n) => !expected.has(n) && !ignored(n));
@@ -70,7 +67,7 @@ export function matchStateDict(expected: ReadonlyMap<string, readonly number[]>,
   const others = mismatches.filter((m) => !classifier.has(m.name));
   if (others.length > 0) {
     const more = others.length > 1 ? ` (and ${others.length - 1} more: ${list(others.slice(1).map((m) => m.name))})` : '';
-    throw new WeightsError(describe(others[0]) + more, {
+    throw new WeightsError('E_SHAPE_MISMATCH', describe(others[0]) + more, {
       hint: 'the weights were saved from another architecture or variant: check --model and --weights',
     });
   }
@@ -79,7 +76,7 @@ export function matchStateDict(expected: ReadonlyMap<string, readonly number[]>,
   if (mismatches.length > 0) {
     const classes = mismatches[0].found[0];
     if (!reinitialiseClassifier) {
-      throw new WeightsError(describe(mismatches[0]), { hint: `use --num-classes ${classes} to keep the checkpoint's classifier` });
+      throw new WeightsError('E_SHAPE_MISMATCH', describe(mismatches[0]), { hint: `use --num-classes ${classes} to keep the checkpoint's classifier` });
     }
     notes.push(
       `The checkpoint's classifier has ${classes} outputs and the model ${mismatches[0].expected[0]}: ${list(reinitialised)} ${reinitialised.length === 1 ? 'is' : 'are'} re-initialised, everything else is loaded`,
@@ -87,7 +84,7 @@ export function matchStateDict(expected: ReadonlyMap<string, readonly number[]>,
   }
   if (strict && (missing.length > 0 || unexpected.length > 0)) {
     const parts = [missing.length ? `missing ${list(missing)}` : '', unexpected.length ? `unexpected ${list(unexpected)}` : ''].filter(Boolean);
-    throw new WeightsError(`The weights do not fit the model: ${parts.join('; ')}`, {
+    throw new WeightsError('E_WEIGHTS_MISMATCH', `The weights do not fit the model: ${parts.join('; ')}`, {
       hint: 'the weights were saved from another architecture or variant: check --model and --weights',
     });
   }

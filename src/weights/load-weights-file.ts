@@ -1,5 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { WeightsError } from '../errors.js';
+import { readFileOrThrow } from '../read-file.js';
 import type { NamedTensors } from '../tensor.js';
 import { readPth, type PthOptions } from './pth.js';
 import { readSafetensors } from './safetensors.js';
@@ -9,15 +8,7 @@ import { readSafetensors } from './safetensors.js';
  * a zip (torch.save, `.pth`/`.pt`/`.bin`) or safetensors. This is what `--weights <file>` uses.
  */
 export async function loadWeightsFile(path: string, options?: Omit<PthOptions, 'fileName'>): Promise<NamedTensors> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (cause) {
-    throw new WeightsError(`Cannot read weight file \`${path}\`: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, {
-      hint: 'check the path given with --weights',
-      cause,
-    });
-  }
+  const bytes = await readFileOrThrow(path, 'weight file', 'check the path given with --weights');
   // safetensors: an 8-byte header length, then a JSON object.
   if (bytes.length >= 9 && bytes[8] === 0x7b && !(bytes[0] === 0x50 && bytes[1] === 0x4b)) {
     return readSafetensors(bytes, { fileName: path });

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, WeightsError } from '../errors.js';
+import { WeightsError } from '../errors.js';
+import { readFileOrThrow } from '../read-file.js';
+import { parseOrThrow } from '../zod-issues.js';
 import { parseJsLiteral } from './js-literal.js';
 import { readTfjsLayersModel, type TfjsLayersModel } from './tfjs.js';
 
@@ -75,7 +76,7 @@ export function findNsfwjsPackageDir(): string {
     const dir = join(nm, NSFWJS_MOBILENET_V2.packageName);
     if (isPackageRoot(dir)) return dir;
   }
-  throw new WeightsError(`Cannot find the npm package \`${NSFWJS_MOBILENET_V2.packageName}\`, which holds the offline MobileNetV2 backbone`, {
+  throw new WeightsError('E_NOT_FOUND', `Cannot find the npm package \`${NSFWJS_MOBILENET_V2.packageName}\`, which holds the offline MobileNetV2 backbone`, {
     hint: installHint,
   });
 }
@@ -89,11 +90,11 @@ function exportedLiteral(text: string, first: '{' | '"', source: string): unknow
     const lit = parseJsLiteral(text, at, source);
     const next = text.slice(lit.end).trimStart()[0];
     if (next !== undefined && next !== '}' && next !== ';') {
-      throw new WeightsError(`${source}: the exported literal is followed by code (\`${text.slice(lit.end, lit.end + 20)}\`)`, { hint: installHint });
+      throw new WeightsError('E_BAD_WEIGHTS', `${source}: the exported literal is followed by code (\`${text.slice(lit.end, lit.end + 20)}\`)`, { hint: installHint });
     }
     return lit.value;
   }
-  throw new WeightsError(`${source}: no exported ${first === '{' ? 'object' : 'string'} literal found`, {
+  throw new WeightsError('E_BAD_WEIGHTS', `${source}: no exported ${first === '{' ? 'object' : 'string'} literal found`, {
     hint: `expected the file of nsfwjs@${NSFWJS_MOBILENET_V2.version}; ${installHint}`,
   });
 }
@@ -105,7 +106,7 @@ export function parseNsfwjsMobileNetV2(modelJs: string, shardJs: string): TfjsLa
   const modelJson = exportedLiteral(modelJs, '{', NSFWJS_MOBILENET_V2.modelFile);
   const b64 = exportedLiteral(shardJs, '"', NSFWJS_MOBILENET_V2.shardFile) as string;
   if (b64.length % 4 !== 0 || !BASE64.test(b64)) {
-    throw new WeightsError(`${NSFWJS_MOBILENET_V2.shardFile}: the exported string is not base64`, { hint: installHint });
+    throw new WeightsError('E_BAD_WEIGHTS', `${NSFWJS_MOBILENET_V2.shardFile}: the exported string is not base64`, { hint: installHint });
   }
   const bytes = Buffer.from(b64, 'base64');
   return readTfjsLayersModel(modelJson, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), { fileName: NSFWJS_MOBILENET_V2.modelFile });
@@ -113,20 +114,18 @@ export function parseNsfwjsMobileNetV2(modelJs: string, shardJs: string): TfjsLa
 
 /** Load the MobileNetV2 bundled in nsfwjs@4.4.0, with no network and without running its code. */
 export async function loadNsfwjsMobileNetV2(options?: NsfwjsOptions): Promise<TfjsLayersModel> {
-  const parsed = OptionsSchema.safeParse(options ?? {});
-  if (!parsed.success) throw new ConfigError(`Invalid nsfwjs loader options: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
-  const { verify } = parsed.data;
-  const root = parsed.data.packageDir ?? findNsfwjsPackageDir();
+  const { verify, packageDir } = parseOrThrow(OptionsSchema, options ?? {}, 'Invalid nsfwjs loader options');
+  const root = packageDir ?? findNsfwjsPackageDir();
   const read = async (rel: string, sha256: string): Promise<string> => {
     const path = join(root, rel);
     if (!existsSync(path)) {
-      throw new WeightsError(`\`${path}\` is missing: the nsfwjs package there does not bundle MobileNetV2`, { hint: installHint });
+      throw new WeightsError('E_NOT_FOUND', `\`${path}\` is missing: the nsfwjs package there does not bundle MobileNetV2`, { hint: installHint });
     }
-    const buf = await readFile(path);
+    const buf = await readFileOrThrow(path, 'the nsfwjs model file', installHint);
     if (verify) {
       const found = createHash('sha256').update(buf).digest('hex');
       if (found !== sha256) {
-        throw new WeightsError(`\`${path}\` has sha256 ${found}, expected ${sha256} (the file of nsfwjs@${NSFWJS_MOBILENET_V2.version})`, {
+        throw new WeightsError('E_CHECKSUM', `\`${path}\` has sha256 ${found}, expected ${sha256} (the file of nsfwjs@${NSFWJS_MOBILENET_V2.version})`, {
           hint: `${installHint}, or pass verify: false to use another version's model`,
         });
       }

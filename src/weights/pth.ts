@@ -1,7 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, WeightsError } from '../errors.js';
+import { WeightsError } from '../errors.js';
+import { readFileOrThrow } from '../read-file.js';
+import { parseOrThrow } from '../zod-issues.js';
 import type { HostTensor, NamedTensors } from '../tensor.js';
 import { materialiseView, STORAGE_TYPES, TORCH_DTYPES, type StorageDType, type TensorView } from './torch-storage.js';
 import { unpickle, type PyCallable, type PyConstant, type PyGlobal } from './unpickle.js';
@@ -68,11 +69,7 @@ class TensorRef {
 }
 
 function parseOptions(options: PthOptions | undefined) {
-  const parsed = PthOptionsSchema.safeParse(options ?? {});
-  if (!parsed.success) {
-    throw new ConfigError(`Invalid .pth reader options: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
-  }
-  return parsed.data;
+  return parseOrThrow(PthOptionsSchema, options ?? {}, 'Invalid .pth reader options');
 }
 
 function startsWith(bytes: Uint8Array, prefix: readonly number[]): boolean {
@@ -91,14 +88,14 @@ export function readPthCheckpoint(bytes: Uint8Array, options?: PthOptions): PthC
   const resave = `torch.save(torch.load('${basename(file)}', map_location='cpu'), 'resaved.pth')`;
 
   if (startsWith(bytes, LEGACY_MAGIC) || isLegacyTar(bytes)) {
-    throw new WeightsError(`\`${file}\` is in PyTorch's legacy (pre-1.6) serialization format, which headstart does not read`, {
+    throw new WeightsError('E_BAD_WEIGHTS', `\`${file}\` is in PyTorch's legacy (pre-1.6) serialization format, which headstart does not read`, {
       hint: `if you trust the file, re-save it with torch >= 1.6, whose default is the zip format (_use_new_zipfile_serialization=True), in Python: ${resave}`,
     });
   }
   if (!startsWith(bytes, [0x50, 0x4b, 0x03, 0x04])) {
     const looksSafetensors = bytes.length >= 9 && bytes[8] === 0x7b;
     const looksPickle = bytes[0] === 0x80;
-    throw new WeightsError(`\`${file}\` is not a PyTorch zip checkpoint (it does not start with a zip header)`, {
+    throw new WeightsError('E_BAD_WEIGHTS', `\`${file}\` is not a PyTorch zip checkpoint (it does not start with a zip header)`, {
       hint: looksSafetensors
         ? 'it looks like a safetensors file: load it as safetensors'
         : looksPickle
@@ -112,12 +109,12 @@ export function readPthCheckpoint(bytes: Uint8Array, options?: PthOptions): PthC
   const pkl = names.filter((n) => n === 'data.pkl' || n.endsWith('/data.pkl'));
   const prefix = pkl.length === 1 ? pkl[0].slice(0, -'data.pkl'.length) : '';
   if (names.some((n) => n.endsWith('constants.pkl') || n.includes('/code/'))) {
-    throw new WeightsError(`\`${file}\` is a TorchScript archive (torch.jit.save), not a state dict`, {
+    throw new WeightsError('E_BAD_WEIGHTS', `\`${file}\` is a TorchScript archive (torch.jit.save), not a state dict`, {
       hint: "save the model's weights instead, in Python: torch.save(torch.jit.load(f).state_dict(), 'weights.pth')",
     });
   }
   if (pkl.length !== 1) {
-    throw new WeightsError(`\`${file}\`: expected one data.pkl in the zip archive, found ${pkl.length}`, {
+    throw new WeightsError('E_BAD_WEIGHTS', `\`${file}\`: expected one data.pkl in the zip archive, found ${pkl.length}`, {
       hint: 'expected a file written by torch.save (torch >= 1.6)',
     });
   }
@@ -126,6 +123,7 @@ export function readPthCheckpoint(bytes: Uint8Array, options?: PthOptions): PthC
 
   const refuse = (qualified: string): never => {
     throw new WeightsError(
+      'E_UNSAFE_WEIGHTS',
       `\`${file}\`: refusing the pickled global \`${qualified}\`: a checkpoint may only reference tensor rebuilds, storage types and OrderedDict, and headstart never runs code from a weight file`,
       {
         hint: `if you trust the file, load it in Python and save only the model's state dict (a dict of tensors): torch.save(model.state_dict(), 'weights.pth')`,
@@ -145,7 +143,7 @@ export function readPthCheckpoint(bytes: Uint8Array, options?: PthOptions): PthC
   collectTensors(picked.node, '', refs, file);
   if (refs.size === 0) {
     const keys = root instanceof Map ? [...root.keys()].map(String).slice(0, 12).join(', ') : describe(root);
-    throw new WeightsError(`\`${file}\` holds no tensors${root instanceof Map ? ` (top-level keys: ${keys})` : ` (its top-level object is ${keys})`}`, {
+    throw new WeightsError('E_BAD_WEIGHTS', `\`${file}\` holds no tensors${root instanceof Map ? ` (top-level keys: ${keys})` : ` (its top-level object is ${keys})`}`, {
       hint: 'save a state dict: torch.save(model.state_dict(), f)',
     });
   }
@@ -162,7 +160,7 @@ export function readPthCheckpoint(bytes: Uint8Array, options?: PthOptions): PthC
   for (const [name, ref] of refs) {
     const storage = entries.get(`${prefix}data/${ref.storage.key}`);
     if (storage === undefined) {
-      throw new WeightsError(`\`${file}\`: tensor \`${name}\` refers to storage ${ref.storage.key}, which is missing from the archive`, {
+      throw new WeightsError('E_BAD_WEIGHTS', `\`${file}\`: tensor \`${name}\` refers to storage ${ref.storage.key}, which is missing from the archive`, {
         hint: 'the file is damaged: copy or download it again',
       });
     }
@@ -180,15 +178,7 @@ export function readPth(bytes: Uint8Array, options?: PthOptions): NamedTensors {
 
 /** Read a checkpoint file's tensors (the file is read whole). */
 export async function loadPth(path: string, options?: PthOptions): Promise<NamedTensors> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (cause) {
-    throw new WeightsError(`Cannot read weight file \`${path}\`: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, {
-      hint: 'check the path given with --weights',
-      cause,
-    });
-  }
+  const bytes = await readFileOrThrow(path, 'weight file', 'check the path given with --weights');
   return readPth(bytes, { fileName: path, ...options });
 }
 
@@ -201,7 +191,7 @@ const constant = (name: string, value: unknown): PyConstant => ({ kind: 'constan
 function findClass(module: string, name: string, file: string): PyGlobal | undefined {
   const qualified = `${module}.${name}`;
   const bad = (what: string): never => {
-    throw new WeightsError(`\`${file}\`: bad arguments to \`${qualified}\`: ${what}`, { hint: 'the checkpoint is damaged or was not written by torch.save' });
+    throw new WeightsError('E_BAD_WEIGHTS', `\`${file}\`: bad arguments to \`${qualified}\`: ${what}`, { hint: 'the checkpoint is damaged or was not written by torch.save' });
   };
   if (module === 'collections' && name === 'OrderedDict') {
     return callable(qualified, (args) => {
@@ -259,7 +249,7 @@ function findClass(module: string, name: string, file: string): PyGlobal | undef
       });
     }
     if (name.endsWith('Storage')) {
-      throw new WeightsError(`\`${file}\`: unsupported storage type \`${qualified}\``, {
+      throw new WeightsError('E_UNSUPPORTED_DTYPE', `\`${file}\`: unsupported storage type \`${qualified}\``, {
         hint: `supported element types: ${Object.values(STORAGE_TYPES).join(', ')}; convert the tensors in Python, e.g. t.float()`,
       });
     }
@@ -279,12 +269,12 @@ function findClass(module: string, name: string, file: string): PyGlobal | undef
 function storageRef(pid: unknown, file: string): StorageRef {
   // torch.save writes ('storage', storage_type, key, location, numel).
   if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) {
-    throw new WeightsError(`\`${file}\`: unexpected persistent id ${describe(pid)}`, { hint: 'expected a file written by torch.save (torch >= 1.6)' });
+    throw new WeightsError('E_BAD_WEIGHTS', `\`${file}\`: unexpected persistent id ${describe(pid)}`, { hint: 'expected a file written by torch.save (torch >= 1.6)' });
   }
   const type = pid[1] as PyConstant | undefined;
   const storageDType = (type?.value as { storageDType?: StorageDType } | undefined)?.storageDType;
   if (type?.kind !== 'constant' || storageDType === undefined) {
-    throw new WeightsError(`\`${file}\`: persistent id names no storage type (${describe(pid[1])})`, { hint: 'expected a file written by torch.save (torch >= 1.6)' });
+    throw new WeightsError('E_BAD_WEIGHTS', `\`${file}\`: persistent id names no storage type (${describe(pid[1])})`, { hint: 'expected a file written by torch.save (torch >= 1.6)' });
   }
   return { kind: 'storage', key: String(pid[2]), dtype: storageDType };
 }
@@ -326,7 +316,7 @@ function pickStateDict(root: unknown, key: string | undefined, file: string): { 
   if (key !== undefined) {
     if (!(root instanceof Map) || !root.has(key)) {
       const keys = root instanceof Map ? [...root.keys()].map(String).join(', ') : describe(root);
-      throw new WeightsError(`\`${file}\` has no key \`${key}\` (top-level keys: ${keys})`, { hint: 'name one of the top-level keys' });
+      throw new WeightsError('E_BAD_OPTION', `\`${file}\` has no key \`${key}\` (top-level keys: ${keys})`, { hint: 'name one of the top-level keys' });
     }
     return { node: root.get(key), path: [key] };
   }
@@ -349,7 +339,7 @@ function collectTensors(node: unknown, prefix: string, out: Map<string, TensorRe
   // A pickle can make a dict contain itself (memo references) or nest absurdly deep.
   if (seen.has(node)) return;
   if (seen.size >= 64) {
-    throw new WeightsError(`\`${file}\`: dicts nested more than 64 deep`, { hint: 'save a flat state dict: torch.save(model.state_dict(), f)' });
+    throw new WeightsError('E_BAD_WEIGHTS', `\`${file}\`: dicts nested more than 64 deep`, { hint: 'save a flat state dict: torch.save(model.state_dict(), f)' });
   }
   seen.add(node);
   for (const [k, v] of node) {

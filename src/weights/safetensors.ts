@@ -1,6 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { ConfigError, WeightsError } from '../errors.js';
+import { ConfigError, WeightsError, type ErrorCode } from '../errors.js';
+import { readFileOrThrow } from '../read-file.js';
+import { parseOrThrow } from '../zod-issues.js';
 import { numel, type HostTensor, type NamedTensors } from '../tensor.js';
 import { ELEMENT_BYTES, materialiseView, type StorageDType } from './torch-storage.js';
 
@@ -72,18 +73,14 @@ function isNonNegativeIntList(v: unknown): v is number[] {
 }
 
 function parse<S extends z.ZodType>(schema: S, options: unknown, what: string): z.output<S> {
-  const r = schema.safeParse(options ?? {});
-  if (!r.success) {
-    throw new ConfigError(`Invalid ${what} options: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
-  }
-  return r.data;
+  return parseOrThrow(schema, options ?? {}, `Invalid ${what} options`);
 }
 
 /** Parse and validate the header; the data bytes are not touched. */
 export function parseSafetensorsHeader(bytes: Uint8Array, options?: SafetensorsReadOptions): SafetensorsHeader {
   const file = parse(ReadOptionsSchema, options, 'safetensors reader').fileName ?? 'safetensors file';
-  const bad = (what: string, hint = 'the file is damaged or not a safetensors file'): never => {
-    throw new WeightsError(`\`${file}\`: ${what}`, { hint });
+  const bad = (what: string, hint = 'the file is damaged or not a safetensors file', code: ErrorCode = 'E_BAD_WEIGHTS'): never => {
+    throw new WeightsError(code, `\`${file}\`: ${what}`, { hint });
   };
   if (bytes.length < 8) bad(`truncated: ${bytes.length} bytes, shorter than the 8-byte header length`, 'download or copy the file again');
   const n64 = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
@@ -118,7 +115,7 @@ export function parseSafetensorsHeader(bytes: Uint8Array, options?: SafetensorsR
     if (typeof e.dtype !== 'string') return bad(`tensor \`${name}\`: missing dtype`);
     if (!(e.dtype in READ_DTYPES)) {
       if (UNSUPPORTED_DTYPES.includes(e.dtype)) {
-        bad(`tensor \`${name}\` has dtype ${e.dtype}, which headstart does not read`, `supported: ${Object.keys(READ_DTYPES).join(', ')}; convert it, e.g. t.float(), before saving`);
+        bad(`tensor \`${name}\` has dtype ${e.dtype}, which headstart does not read`, `supported: ${Object.keys(READ_DTYPES).join(', ')}; convert it, e.g. t.float(), before saving`, 'E_UNSUPPORTED_DTYPE');
       }
       bad(`tensor \`${name}\` has an unknown dtype \`${e.dtype}\``, `expected one of ${Object.keys(READ_DTYPES).join(', ')}`);
     }
@@ -175,15 +172,7 @@ export function readSafetensors(bytes: Uint8Array, options?: SafetensorsReadOpti
 
 /** Read a safetensors file (whole) from disk. */
 export async function loadSafetensors(path: string, options?: SafetensorsReadOptions): Promise<NamedTensors> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (cause) {
-    throw new WeightsError(`Cannot read weight file \`${path}\`: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, {
-      hint: 'check the path given with --weights',
-      cause,
-    });
-  }
+  const bytes = await readFileOrThrow(path, 'weight file', 'check the path given with --weights');
   return readSafetensors(bytes, { fileName: path, ...options });
 }
 
@@ -194,10 +183,10 @@ export function writeSafetensors(tensors: NamedTensors, options?: SafetensorsWri
   if (metadata) header.__metadata__ = metadata;
   let offset = 0;
   for (const [name, t] of tensors) {
-    if (name === '__metadata__') throw new ConfigError('A tensor cannot be named `__metadata__` in a safetensors file');
+    if (name === '__metadata__') throw new ConfigError('E_BAD_ARGUMENT', 'A tensor cannot be named `__metadata__` in a safetensors file');
     const want = numel(t.shape) * ELEMENT_BYTES[t.dtype];
     if (t.data.byteLength !== want) {
-      throw new ConfigError(`Tensor \`${name}\`: ${t.data.byteLength} data bytes for ${t.dtype} [${t.shape}], expected ${want}`);
+      throw new ConfigError('E_SHAPE_MISMATCH', `Tensor \`${name}\`: ${t.data.byteLength} data bytes for ${t.dtype} [${t.shape}], expected ${want}`);
     }
     header[name] = { dtype: WRITE_DTYPES[t.dtype], shape: t.shape, data_offsets: [offset, offset + want] };
     offset += want;

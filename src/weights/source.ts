@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { parseOrThrow } from '../zod-issues.js';
 
 /**
  * Where a model's pretrained weights come from: a URL and its sha256. The hash may be the
@@ -24,16 +25,13 @@ export type ParsedWeightSource = z.output<typeof WeightSourceSchema> & { fileNam
 
 /** Validate a source and settle its cache file name. */
 export function parseWeightSource(source: WeightSource): ParsedWeightSource {
-  const r = WeightSourceSchema.safeParse(source);
-  if (!r.success) {
-    throw new ConfigError(`Invalid weight source ${JSON.stringify(source)}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
-  }
-  const fromUrl = decodeURIComponent(new URL(r.data.url).pathname.split('/').pop() ?? '');
-  const fileName = r.data.fileName ?? fromUrl;
+  const data = parseOrThrow(WeightSourceSchema, source, `Invalid weight source ${JSON.stringify(source)}`);
+  const fromUrl = decodeURIComponent(new URL(data.url).pathname.split('/').pop() ?? '');
+  const fileName = data.fileName ?? fromUrl;
   if (!fileName || fileName === '.' || fileName === '..' || /[/\\\0]/.test(fileName) || fileName.startsWith('.')) {
-    throw new ConfigError(`Weight source ${r.data.url}: cannot use \`${fileName}\` as a cache file name`, { hint: 'give the source a plain fileName' });
+    throw new ConfigError('E_UNSAFE_WEIGHTS', `Weight source ${data.url}: cannot use \`${fileName}\` as a cache file name`, { hint: 'give the source a plain fileName' });
   }
-  return { ...r.data, fileName };
+  return { ...data, fileName };
 }
 
 /** Does a computed hex digest satisfy an expected full hash or prefix? */

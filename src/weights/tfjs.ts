@@ -1,7 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, WeightsError } from '../errors.js';
+import { WeightsError, type ErrorCode } from '../errors.js';
+import { readFileOrThrow } from '../read-file.js';
+import { describeZodIssues, parseOrThrow } from '../zod-issues.js';
 import { numel, type HostTensor, type NamedTensors } from '../tensor.js';
 import { float16ToFloat32 } from './half.js';
 
@@ -67,12 +68,7 @@ export interface TfjsLayersModel {
 const OptionsSchema = z.strictObject({ fileName: z.string().optional() });
 export type TfjsReadOptions = z.input<typeof OptionsSchema>;
 
-function issues(e: z.ZodError): string {
-  return e.issues
-    .slice(0, 3)
-    .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
-    .join('; ');
-}
+const issues = (e: z.ZodError): string => describeZodIssues(e, 3);
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {
   // A plain Uint8Array view, not a Buffer (whose slice() does not copy).
@@ -91,11 +87,10 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
  * of every manifest group, in manifest order: one buffer or the list of shards).
  */
 export function readTfjsLayersModel(modelJson: unknown, weightData: Uint8Array | readonly Uint8Array[], options?: TfjsReadOptions): TfjsLayersModel {
-  const opts = OptionsSchema.safeParse(options ?? {});
-  if (!opts.success) throw new ConfigError(`Invalid TF.js reader options: ${issues(opts.error)}`);
-  const file = opts.data.fileName ?? 'model.json';
-  const bad = (what: string, hint = 'expected a TF.js layers model (model.json written by tensorflowjs_converter or model.save)'): never => {
-    throw new WeightsError(`\`${file}\`: ${what}`, { hint });
+  const opts = parseOrThrow(OptionsSchema, options ?? {}, 'Invalid TF.js reader options');
+  const file = opts.fileName ?? 'model.json';
+  const bad = (what: string, hint = 'expected a TF.js layers model (model.json written by tensorflowjs_converter or model.save)', code: ErrorCode = 'E_BAD_WEIGHTS'): never => {
+    throw new WeightsError(code, `\`${file}\`: ${what}`, { hint });
   };
 
   const parsed = ModelJsonSchema.safeParse(modelJson);
@@ -119,7 +114,7 @@ export function readTfjsLayersModel(modelJson: unknown, weightData: Uint8Array |
     const q = spec.quantization;
     const elemBytes = q ? (q.dtype === 'uint8' ? 1 : 2) : spec.dtype === 'bool' ? 1 : 4;
     if (!q && !['float32', 'int32', 'bool'].includes(spec.dtype)) {
-      bad(`weight \`${spec.name}\` has dtype ${spec.dtype}, which headstart does not read`, 'supported: float32, int32, bool (and uint8/uint16/float16 quantisation)');
+      bad(`weight \`${spec.name}\` has dtype ${spec.dtype}, which headstart does not read`, 'supported: float32, int32, bool (and uint8/uint16/float16 quantisation)', 'E_UNSUPPORTED_DTYPE');
     }
     const size = n * elemBytes;
     if (offset + size > data.length) {
@@ -175,22 +170,14 @@ function decodeWeight(spec: TfjsWeightSpec, bytes: Uint8Array, bad: (what: strin
 
 /** Read model.json and the shard files it lists (relative to it) from disk. */
 export async function loadTfjsLayersModel(modelJsonPath: string): Promise<TfjsLayersModel> {
-  const read = async (path: string): Promise<Buffer> => {
-    try {
-      return await readFile(path);
-    } catch (cause) {
-      throw new WeightsError(`Cannot read \`${path}\`: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, {
-        hint: 'a TF.js model is model.json plus the shard files its weightsManifest lists, in the same folder',
-        cause,
-      });
-    }
-  };
+  const read = (path: string): Promise<Buffer> =>
+    readFileOrThrow(path, 'TF.js file', 'a TF.js model is model.json plus the shard files its weightsManifest lists, in the same folder');
+  const text = (await read(modelJsonPath)).toString('utf8');
   let json: unknown;
   try {
-    json = JSON.parse((await read(modelJsonPath)).toString('utf8'));
+    json = JSON.parse(text);
   } catch (cause) {
-    if (cause instanceof WeightsError) throw cause;
-    throw new WeightsError(`\`${modelJsonPath}\` is not valid JSON (${(cause as Error).message})`, { cause });
+    throw new WeightsError('E_BAD_WEIGHTS', `\`${modelJsonPath}\` is not valid JSON (${(cause as Error).message})`, { cause });
   }
   const manifest = ManifestSchema.safeParse((json as { weightsManifest?: unknown })?.weightsManifest);
   const paths = manifest.success ? manifest.data.flatMap((g) => g.paths) : [];

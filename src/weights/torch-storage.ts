@@ -159,7 +159,7 @@ export function materialiseView(storage: Uint8Array, view: TensorView, name: str
   const size = ELEMENT_BYTES[dtype];
   const available = Math.floor(storage.byteLength / size);
   const bad = (what: string): never => {
-    throw new WeightsError(`Tensor \`${name}\`: ${what}`, { hint: 'the checkpoint is damaged or was written by an incompatible tool' });
+    throw new WeightsError('E_BAD_WEIGHTS', `Tensor \`${name}\`: ${what}`, { hint: 'the checkpoint is damaged or was written by an incompatible tool' });
   };
   if (shape.length !== stride.length) bad(`sizes [${shape}] and strides [${stride}] differ in rank`);
   if (!Number.isSafeInteger(offset) || offset < 0) bad(`bad storage offset ${offset}`);

@@ -53,7 +53,7 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks): unknown {
   let pos = 0;
 
   const fail = (what: string, at = pos): never => {
-    throw new WeightsError(`${src}: ${what} at byte ${at}`, {
+    throw new WeightsError('E_BAD_WEIGHTS', `${src}: ${what} at byte ${at}`, {
       hint: 'the file is damaged or was not written by torch.save',
     });
   };

@@ -10,7 +10,7 @@ import { WeightsError } from '../errors.js';
 export function readZipEntries(bytes: Uint8Array, file: string): Map<string, Uint8Array> {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const bad = (what: string): never => {
-    throw new WeightsError(`\`${file}\` is a damaged zip archive (${what})`, { hint: 'the file is probably truncated: download or copy it again' });
+    throw new WeightsError('E_BAD_WEIGHTS', `\`${file}\` is a damaged zip archive (${what})`, { hint: 'the file is probably truncated: download or copy it again' });
   };
   const u16 = (at: number) => (at + 2 <= bytes.length ? view.getUint16(at, true) : bad('unexpected end of file'));
   const u32 = (at: number) => (at + 4 <= bytes.length ? view.getUint32(at, true) : bad('unexpected end of file'));

@@ -2,6 +2,7 @@
  * CenterCrop: torchvision's F.center_crop. Offsets use Python's round (ties to even); an image
  * smaller than the crop is first padded with zeros ((crop - size) // 2 on the left/top).
  */
+import { ConfigError } from '../../errors.js';
 import type { RandomSource } from '../../random.js';
 import type { RgbImage } from '../rgb-image.js';
 import { executeGeometry, geometrySize, identityGeometry, type Box, type Geometry, type Size } from './geometry.js';
@@ -31,7 +32,7 @@ export function centerCropBox(image: Size, crop: Size): Box {
 export function centerCrop(size: number | readonly [number, number]): GeometricTransform {
   const crop: Size = typeof size === 'number' ? { width: size, height: size } : { width: size[1], height: size[0] };
   if (!(Number.isInteger(crop.width) && crop.width > 0 && Number.isInteger(crop.height) && crop.height > 0)) {
-    throw new RangeError(`centerCrop: size must be positive integers, got ${JSON.stringify(size)}`);
+    throw new ConfigError('E_BAD_OPTION', `centerCrop: size must be positive integers, got ${JSON.stringify(size)}`);
   }
   return {
     kind: 'geometric',

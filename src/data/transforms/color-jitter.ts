@@ -4,6 +4,7 @@
  * blends in float32 with truncation, the ITU-R 601 luma PIL uses for "L", and PIL's own
  * RGB <-> HSV conversion with the hue channel shifted modulo 256.
  */
+import { ConfigError } from '../../errors.js';
 import { permutation, uniformFloat32, type RandomSource } from '../../random.js';
 import { createRgbImage, type RgbImage } from '../rgb-image.js';
 import type { PixelTransform } from './transform.js';
@@ -80,7 +81,7 @@ function roundAway(x: number): number {
 }
 
 export function adjustHue(image: RgbImage, factor: number): RgbImage {
-  if (!(factor >= -0.5 && factor <= 0.5)) throw new RangeError(`adjustHue: factor must be in [-0.5, 0.5], got ${factor}`);
+  if (!(factor >= -0.5 && factor <= 0.5)) throw new ConfigError('E_BAD_OPTION', `adjustHue: factor must be in [-0.5, 0.5], got ${factor}`);
   // np.uint8(hue_factor * 255): truncate toward zero, wrap modulo 256.
   const shift = ((Math.trunc(factor * 255) % 256) + 256) % 256;
   const d = image.data;
@@ -142,10 +143,10 @@ export function adjustHue(image: RgbImage, factor: number): RgbImage {
 
 function range(name: string, value: number | undefined, center: number, bound: [number, number], clipFirst: boolean): [number, number] | null {
   if (value === undefined || value === 0) return null;
-  if (!(value >= 0)) throw new RangeError(`colorJitter: ${name} must be >= 0, got ${value}`);
+  if (!(value >= 0)) throw new ConfigError('E_BAD_OPTION', `colorJitter: ${name} must be >= 0, got ${value}`);
   const r: [number, number] = [center - value, center + value];
   if (clipFirst) r[0] = Math.max(r[0], 0);
-  if (!(r[0] >= bound[0] && r[1] <= bound[1])) throw new RangeError(`colorJitter: ${name} range ${r} leaves [${bound}]`);
+  if (!(r[0] >= bound[0] && r[1] <= bound[1])) throw new ConfigError('E_BAD_OPTION', `colorJitter: ${name} range ${r} leaves [${bound}]`);
   return r[0] === r[1] && r[0] === center ? null : r;
 }
 

@@ -20,6 +20,6 @@ const FACTORIES: Record<string, (s: TransformSpec) => ImageTransform> = {
 
 export function transformFromSpec(spec: TransformSpec): ImageTransform {
   const make = FACTORIES[spec.op];
-  if (!make) throw new ConfigError(`Unknown transform \`${spec.op}\``, { hint: `known: ${Object.keys(FACTORIES).join(', ')}` });
+  if (!make) throw new ConfigError('E_BAD_OPTION', `Unknown transform \`${spec.op}\``, { hint: `known: ${Object.keys(FACTORIES).join(', ')}` });
   return make(spec);
 }

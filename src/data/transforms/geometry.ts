@@ -5,6 +5,7 @@
  * hand the whole thing to libvips in one decode (crop before resize, so only the needed
  * pixels are resampled), while `executeGeometry` is the pure reference in JS.
  */
+import { DataError } from '../../errors.js';
 import type { Interpolation } from '../preprocess.js';
 import type { RgbImage } from '../rgb-image.js';
 import { cropWithPadding } from './crop.js';
@@ -59,7 +60,7 @@ function isWhole(box: Box, size: Size): boolean {
 /** Pure reference: applies a geometry to a decoded image with PIL's resampling. */
 export function executeGeometry(image: RgbImage, g: Geometry): RgbImage {
   if (image.width !== g.source.width || image.height !== g.source.height) {
-    throw new RangeError(`executeGeometry: image is ${image.width}x${image.height}, geometry expects ${g.source.width}x${g.source.height}`);
+    throw new DataError('E_INTERNAL', `executeGeometry: image is ${image.width}x${image.height}, geometry expects ${g.source.width}x${g.source.height} (a bug in headstart: please report it)`);
   }
   let out = isWhole(g.crop, g.source) ? image : cropWithPadding(image, g.crop);
   if (g.resize) {

@@ -1,4 +1,5 @@
 /** RandomHorizontalFlip(p): mirrors the image left-right with probability p (torch.rand(1) < p). */
+import { ConfigError } from '../../errors.js';
 import { nextFloat, type RandomSource } from '../../random.js';
 import { createRgbImage, type RgbImage } from '../rgb-image.js';
 import type { Geometry } from './geometry.js';
@@ -23,7 +24,7 @@ export function flipHorizontal(image: RgbImage): RgbImage {
 }
 
 export function randomHorizontalFlip(p = 0.5): GeometricTransform {
-  if (!(p >= 0 && p <= 1)) throw new RangeError(`randomHorizontalFlip: p must be in [0, 1], got ${p}`);
+  if (!(p >= 0 && p <= 1)) throw new ConfigError('E_BAD_OPTION', `randomHorizontalFlip: p must be in [0, 1], got ${p}`);
   return {
     kind: 'geometric',
     name: `RandomHorizontalFlip(p=${p})`,

@@ -3,6 +3,7 @@
  * batch buffer. The arithmetic is torch's float32 sequence (x / 255, then - mean, then / std),
  * precomputed for all 256 byte values per channel, so the result equals torchvision's bit for bit.
  */
+import { DataError } from '../../errors.js';
 import type { RgbImage } from '../rgb-image.js';
 
 export type Rgb = readonly [number, number, number];
@@ -28,7 +29,7 @@ export function normalizationTable(mean: Rgb, std: Rgb): Float32Array {
 export function writeNormalized(image: RgbImage, table: Float32Array, out: Float32Array, offset = 0, flip = false): void {
   const { width, height, data } = image;
   const plane = width * height;
-  if (offset + 3 * plane > out.length) throw new RangeError(`writeNormalized: ${3 * plane} values at ${offset} overflow a buffer of ${out.length}`);
+  if (offset + 3 * plane > out.length) throw new DataError('E_INTERNAL', `writeNormalized: ${3 * plane} values at ${offset} overflow a buffer of ${out.length} (a bug in headstart: please report it)`);
   let r = offset;
   let g = offset + plane;
   let b = offset + 2 * plane;

@@ -5,6 +5,7 @@
  * offsets drawn with randint; after 10 misses, the centre crop clamped to `ratio`. The box
  * is then resized to size x size.
  */
+import { ConfigError } from '../../errors.js';
 import type { Interpolation } from '../preprocess.js';
 import { randomInt, uniformFloat32, type RandomSource } from '../../random.js';
 import type { RgbImage } from '../rgb-image.js';
@@ -62,9 +63,9 @@ export function randomResizedCrop(
 ): GeometricTransform {
   const crop: ResizedCropOptions = { scale: options.scale ?? DEFAULT_RESIZED_CROP.scale, ratio: options.ratio ?? DEFAULT_RESIZED_CROP.ratio };
   const interpolation = options.interpolation ?? 'bilinear';
-  if (!(Number.isInteger(size) && size > 0)) throw new RangeError(`randomResizedCrop: size must be a positive integer, got ${size}`);
+  if (!(Number.isInteger(size) && size > 0)) throw new ConfigError('E_BAD_OPTION', `randomResizedCrop: size must be a positive integer, got ${size}`);
   if (!(crop.scale[0] <= crop.scale[1] && crop.ratio[0] <= crop.ratio[1] && crop.scale[0] >= 0 && crop.ratio[0] > 0)) {
-    throw new RangeError(`randomResizedCrop: scale and ratio must be increasing ranges, got scale ${crop.scale}, ratio ${crop.ratio}`);
+    throw new ConfigError('E_BAD_OPTION', `randomResizedCrop: scale and ratio must be increasing ranges, got scale ${crop.scale}, ratio ${crop.ratio}`);
   }
   return {
     kind: 'geometric',

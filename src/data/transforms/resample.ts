@@ -7,6 +7,7 @@
  * `window` computes only a box of the output (e.g. the centre crop that follows a resize);
  * every output pixel depends only on its own coefficients, so the window is exact too.
  */
+import { DataError } from '../../errors.js';
 import type { Interpolation } from '../preprocess.js';
 import { createRgbImage, type RgbImage } from '../rgb-image.js';
 import type { Box, Size } from './geometry.js';
@@ -192,7 +193,7 @@ function copyWindow(image: RgbImage, w: Box): RgbImage {
 export function resample(image: RgbImage, size: Size, interpolation: Interpolation, window?: Box): RgbImage {
   const win = window ?? { left: 0, top: 0, width: size.width, height: size.height };
   if (win.left < 0 || win.top < 0 || win.left + win.width > size.width || win.top + win.height > size.height) {
-    throw new RangeError(`resample: window ${JSON.stringify(win)} leaves the ${size.width}x${size.height} output`);
+    throw new DataError('E_INTERNAL', `resample: window ${JSON.stringify(win)} leaves the ${size.width}x${size.height} output (a bug in headstart: please report it)`);
   }
   const needH = size.width !== image.width;
   const needV = size.height !== image.height;

@@ -3,6 +3,7 @@
  * longer one keeps the aspect ratio, truncated: int(size * long / short)); a [height, width]
  * pair sets both. Downscaling is antialiased (PIL's filter support grows with the scale).
  */
+import { ConfigError } from '../../errors.js';
 import type { Interpolation } from '../preprocess.js';
 import type { RandomSource } from '../../random.js';
 import type { RgbImage } from '../rgb-image.js';
@@ -21,7 +22,7 @@ export function resizedSize(input: Size, size: number | readonly [number, number
 
 export function resize(size: number | readonly [number, number], interpolation: Interpolation = 'bilinear'): GeometricTransform {
   const sizes = typeof size === 'number' ? [size] : [...size];
-  if (!sizes.every((s) => Number.isInteger(s) && s > 0)) throw new RangeError(`resize: size must be positive integers, got ${JSON.stringify(size)}`);
+  if (!sizes.every((s) => Number.isInteger(s) && s > 0)) throw new ConfigError('E_BAD_OPTION', `resize: size must be positive integers, got ${JSON.stringify(size)}`);
   return {
     kind: 'geometric',
     name: `Resize(${JSON.stringify(size)}, ${interpolation})`,
