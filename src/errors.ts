@@ -64,16 +64,10 @@ export class HeadstartError extends Error {
   readonly code: ErrorCode;
   readonly hint?: string;
 
-  constructor(code: ErrorCode, message: string, options?: HeadstartErrorOptions);
-  /** @deprecated transitional form without a specific code; being migrated to (code, message, options). */
-  constructor(message: string, options?: HeadstartErrorOptions);
-  constructor(a: string, b?: string | HeadstartErrorOptions, c?: HeadstartErrorOptions) {
-    const legacy = typeof b !== 'string';
-    const message = legacy ? a : b;
-    const options = (legacy ? b : c) ?? {};
+  constructor(code: ErrorCode, message: string, options: HeadstartErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
-    this.code = legacy ? 'E_INTERNAL' : (a as ErrorCode);
+    this.code = code;
     this.hint = options.hint;
   }
 

@@ -5,17 +5,10 @@
  * bad value, missing argument).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { HeadstartError, type ErrorCode, type HeadstartErrorOptions } from '../errors.js';
+import { HeadstartError, type ErrorCode } from '../errors.js';
 
 /** Bad flags or arguments: exit code 2. */
-export class UsageError extends HeadstartError {
-  constructor(code: ErrorCode, message: string, options?: HeadstartErrorOptions);
-  constructor(message: string, options?: HeadstartErrorOptions);
-  constructor(a: string, b?: string | HeadstartErrorOptions, c?: HeadstartErrorOptions) {
-    if (typeof b === 'string') super(a as ErrorCode, b, c);
-    else super('E_USAGE', a, b);
-  }
-}
+export class UsageError extends HeadstartError {}
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>>;

@@ -17,6 +17,7 @@ import { sameShape, type NamedTensors } from '../tensor.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import { readFileOrThrow } from '../read-file.js';
 import type { History } from '../metrics/history.js';
+import { describeZodIssues } from '../zod-issues.js';
 
 export const CHECKPOINT_FORMAT = 'headstart-checkpoint';
 export const CHECKPOINT_VERSION = 2;
@@ -67,17 +68,17 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
   const hint = 'the file is not a headstart checkpoint, or it was written by another version; start a fresh run without --resume';
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length < MAGIC.length || !buf.subarray(0, MAGIC.length).equals(MAGIC)) {
-    throw new TrainingError(`${source} does not start with the headstart checkpoint header`, { hint });
+    throw new TrainingError('E_BAD_CHECKPOINT', `${source} does not start with the headstart checkpoint header`, { hint });
   }
   let raw: unknown;
   try {
     raw = v8.deserialize(buf.subarray(MAGIC.length));
   } catch (cause) {
-    throw new TrainingError(`${source} is damaged: ${(cause as Error).message}`, { hint, cause });
+    throw new TrainingError('E_BAD_CHECKPOINT', `${source} is damaged: ${(cause as Error).message}`, { hint, cause });
   }
   const r = StateSchema.safeParse(raw);
   if (!r.success) {
-    throw new TrainingError(`${source} is not a valid checkpoint: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, { hint });
+    throw new TrainingError('E_BAD_CHECKPOINT', `${source} is not a valid checkpoint: ${describeZodIssues(r.error)}`, { hint });
   }
   return raw as CheckpointState;
 }
@@ -107,7 +108,7 @@ export function cloneTensors(tensors: NamedTensors, names?: Iterable<string>): N
 export function copyInto(target: NamedTensors, values: NamedTensors): void {
   for (const [name, t] of values) {
     const dst = target.get(name);
-    if (!dst) throw new TrainingError(`The checkpoint holds \`${name}\`, which this model does not have`, { hint: 'resume with the same --model the run was started with' });
+    if (!dst) throw new TrainingError('E_BAD_CHECKPOINT', `The checkpoint holds \`${name}\`, which this model does not have`, { hint: 'resume with the same --model the run was started with' });
     if (!sameShape(dst.shape, t.shape)) {
       throw new TrainingError('E_SHAPE_MISMATCH', `Shape mismatch for \`${name}\` in the checkpoint: expected [${dst.shape}], found [${t.shape}]`, { hint: 'resume with the same --model and dataset classes' });
     }

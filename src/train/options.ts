@@ -23,7 +23,7 @@ import { ConfigError } from '../errors.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import { OPTIMIZER_TYPES, OptimizerConfigSchema, type OptimizerConfig, type OptimizerConfigInput } from '../optim/optimizer-config.js';
 import { SCHEDULER_TYPES, SchedulerConfigSchema, type SchedulerConfig, type SchedulerConfigInput } from '../optim/scheduler-config.js';
-import { describeIssues } from './describe-issues.js';
+import { describeZodIssues } from '../zod-issues.js';
 
 export const RECIPE_NAMES = ['torchvision', 'floydhub'] as const;
 export type RecipeName = (typeof RECIPE_NAMES)[number];
@@ -223,7 +223,7 @@ export function parseTrainOptions(options: unknown): ParsedTrainOptions {
 
 function invalid(error: z.ZodError, schema: z.ZodObject, command: string): ConfigError {
   const unknown = error.issues.some((i) => i.code === 'unrecognized_keys');
-  return new ConfigError(unknown ? 'E_UNKNOWN_OPTION' : 'E_BAD_OPTION', `Invalid ${command} options: ${describeIssues(error, schema)}`, { hint: `see \`headstart ${command} --help\`` });
+  return new ConfigError(unknown ? 'E_UNKNOWN_OPTION' : 'E_BAD_OPTION', `Invalid ${command} options: ${describeZodIssues(error, Infinity, schema)}`, { hint: `see \`headstart ${command} --help\`` });
 }
 
 /** The model the options ask for (the recipe's by default). */
@@ -243,7 +243,7 @@ function resolveOptimizer(o: ParsedTrainOptions, mode: ConcreteMode, lr: number)
   const base = { ...r.optimizer, ...r.modes?.[mode]?.optimizer };
   const merged = overlay(base, asObject(o.optimizer));
   const parsed = OptimizerConfigSchema.safeParse({ ...merged, lr });
-  if (!parsed.success) throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `optimizer ${String(merged.type)}: ${describeIssues(parsed.error)}`, { hint: 'each optimiser takes its own options: see `headstart train --help`' });
+  if (!parsed.success) throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `optimizer ${String(merged.type)}: ${describeZodIssues(parsed.error)}`, { hint: 'each optimiser takes its own options: see `headstart train --help`' });
   return parsed.data;
 }
 
@@ -251,7 +251,7 @@ function resolveScheduler(o: ParsedTrainOptions, lr: number): SchedulerConfig {
   const merged = overlay(RECIPES[o.recipe].scheduler, asObject(o.scheduler));
   if (merged.type === 'onecycle' && merged.maxLr === undefined) merged.maxLr = lr * ONE_CYCLE_PEAK_FACTOR;
   const parsed = SchedulerConfigSchema.safeParse(merged);
-  if (!parsed.success) throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `scheduler ${String(merged.type)}: ${describeIssues(parsed.error)}`, { hint: 'each schedule takes its own options: see `headstart train --help`' });
+  if (!parsed.success) throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `scheduler ${String(merged.type)}: ${describeZodIssues(parsed.error)}`, { hint: 'each schedule takes its own options: see `headstart train --help`' });
   return parsed.data;
 }
 

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { PreprocessSpecSchema, type PreprocessSpec } from '../../data/preprocess.js';
+import { describeZodIssues } from '../../zod-issues.js';
 import { UsageError } from '../usage.js';
 
 function jsonOrFile(value: string, flag: string): unknown {
@@ -38,7 +39,7 @@ export function parsePreprocessFlag(value: string | undefined): PreprocessSpec |
   if (value === undefined) return undefined;
   const r = PreprocessSpecSchema.safeParse(jsonOrFile(value, 'preprocess'));
   if (!r.success) {
-    throw new UsageError('E_BAD_OPTION', `--preprocess: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, {
+    throw new UsageError('E_BAD_OPTION', `--preprocess: ${describeZodIssues(r.error)}`, {
       hint: '{"inputSize":224,"resizeSize":256,"mean":[0.485,0.456,0.406],"std":[0.229,0.224,0.225],"interpolation":"bilinear"}',
     });
   }

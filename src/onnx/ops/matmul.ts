@@ -9,7 +9,7 @@ registerOp({
   infer: (g, node) => {
     const a = g.shape(node.inputs[0]);
     const b = g.shape(node.inputs[1]);
-    if (a.length < 2 || b.length < 2) throw new GraphError('MatMul needs rank >= 2 inputs');
+    if (a.length < 2 || b.length < 2) throw new GraphError('E_UNSUPPORTED_OP', 'MatMul needs rank >= 2 inputs', { hint: 'reshape 1-D operands to 2-D first' });
     const k1 = a[a.length - 1];
     const k2 = b[b.length - 2];
     if (k1 >= 0 && k2 >= 0 && k1 !== k2) throw new GraphError('E_SHAPE_MISMATCH', `MatMul inner dimensions differ: ${k1} vs ${k2}`, { hint: 'the last axis of A must equal the second-to-last of B' });

@@ -33,7 +33,7 @@ registerOp({
     const target = g.constantInts(node.inputs[1], 'shape').map((d, i) => (d === 0 && !allowZero ? s[i] : d));
     const known = target.filter((d) => d !== -1);
     const total = product(s);
-    if (target.filter((d) => d === -1).length > 1) throw new GraphError('at most one -1 in a Reshape target');
+    if (target.filter((d) => d === -1).length > 1) throw new GraphError('E_BAD_GRAPH', 'at most one -1 in a Reshape target', { hint: 'give every other dimension explicitly' });
     const out = target.map((d) => {
       if (d !== -1) return d;
       if (total < 0 || known.some((k) => k < 0)) return -1;
