@@ -14,7 +14,8 @@ export const ERROR_CODES = [
   'E_UNKNOWN_OPTION', // an option or flag that does not exist
   'E_USAGE', // a command line that cannot be parsed (missing argument, bad flag)
   'E_UNKNOWN_MODEL', // a model name the registry does not hold
-  'E_INCOMPATIBLE_OPTIONS', // options that cannot be used together (or changed on resume)
+  'E_INCOMPATIBLE_OPTIONS', // options that contradict each other (on the command line alone)
+  'E_INCOMPATIBLE_INPUT', // an input (model file, dataset, checkpoint) that does not suit what was asked
   // graphs
   'E_SHAPE_MISMATCH', // a tensor's shape differs from the one expected
   'E_UNSUPPORTED_OP', // an op or layer (or an attribute form of one) headstart cannot build or import

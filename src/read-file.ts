@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { IOError } from './errors.js';
 
 /** The IOError for a failed read of `path`; `what` names the file ('weight file', 'the checkpoint'). */
-export function readFailure(path: string, what: string, cause: unknown, hint?: string): IOError {
+function readFailure(path: string, what: string, cause: unknown, hint?: string): IOError {
   const errno = (cause as NodeJS.ErrnoException | undefined)?.code;
   const code = errno === 'ENOENT' || errno === 'ENOTDIR' ? 'E_NOT_FOUND' : 'E_READ_FAILED';
   return new IOError(code, `Cannot read ${what} \`${path}\`: ${errno ?? (cause as Error)?.message ?? String(cause)}`, { hint, cause });

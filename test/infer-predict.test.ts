@@ -215,7 +215,7 @@ describe('predict', () => {
     const red = Number(lines[1].split(',')[1]);
     assert.ok(Math.abs(red - expectedProbs(RED, FC2)[1]) < 1e-5);
     const r3 = await predict(model3, join(dir, 'test', '1.png'), { threads: THREADS });
-    assert.throws(() => kaggleCsv(r3.predictions, r3.classes), (e: unknown) => e instanceof ConfigError && e.code === 'E_INCOMPATIBLE_OPTIONS' && /needs a model with 2 classes, this one has 3 \(blue, green, red\)/.test(e.message));
+    assert.throws(() => kaggleCsv(r3.predictions, r3.classes), (e: unknown) => e instanceof ConfigError && e.code === 'E_INCOMPATIBLE_INPUT' && /needs a model with 2 classes, this one has 3 \(blue, green, red\)/.test(e.message));
   });
 
   test('CLI: table, csv, json, --kaggle, bad flags', async () => {

@@ -10,7 +10,7 @@ import {
   totalSeconds,
   type EpochRecord,
 } from '../src/metrics/history.js';
-import { ConfigError, TrainingError } from '../src/errors.js';
+import { TrainingError } from '../src/errors.js';
 
 function rec(epoch: number, val_acc: number, extra: Partial<EpochRecord> = {}): EpochRecord {
   return {

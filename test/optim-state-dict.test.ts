@@ -150,7 +150,7 @@ describe('state dicts', () => {
     const sgd = build(SETUPS[0], initialParams()).optimizer;
     sgd.step(gradients()[0]);
     const adam = build(setup, initialParams()).optimizer;
-    assert.throws(() => adam.loadStateDict(sgd.stateDict()), (e: unknown) => e instanceof TrainingError && e.code === 'E_INCOMPATIBLE_OPTIONS' && /for sgd, this optimiser is adam/.test(e.message));
+    assert.throws(() => adam.loadStateDict(sgd.stateDict()), (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_CHECKPOINT' && /for sgd, this optimiser is adam/.test(e.message));
   });
 
   test('refuses mismatched parameters and buffers, leaving the optimiser intact', () => {
@@ -162,7 +162,7 @@ describe('state dicts', () => {
 
     const renamed = structuredClone(good);
     renamed.groups[1].params = ['head.w', 'head.bias'];
-    assert.throws(() => optimizer.loadStateDict(renamed), (e: unknown) => e instanceof TrainingError && e.code === 'E_INCOMPATIBLE_OPTIONS' && /group 1 holds different parameters/.test(e.message));
+    assert.throws(() => optimizer.loadStateDict(renamed), (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_CHECKPOINT' && /group 1 holds different parameters/.test(e.message));
 
     const short = structuredClone(good);
     short.state['head.w'].expAvgSq = new Float32Array(3);
@@ -187,11 +187,11 @@ describe('state dicts', () => {
     assert.equal(sd.type, 'warmup');
     assert.equal(sd.inner?.type, 'cosine');
     const other = build(SETUPS[2], initialParams()).scheduler;
-    assert.throws(() => other.loadStateDict(sd), (e: unknown) => e instanceof TrainingError && e.code === 'E_INCOMPATIBLE_OPTIONS' && /for warmup, this scheduler is onecycle/.test(e.message));
+    assert.throws(() => other.loadStateDict(sd), (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_CHECKPOINT' && /for warmup, this scheduler is onecycle/.test(e.message));
     const bad = { ...sd, baseLrs: [0.1] };
-    assert.throws(() => a.scheduler.loadStateDict(bad), (e: unknown) => e instanceof TrainingError && e.code === 'E_INCOMPATIBLE_OPTIONS' && /2 finite base learning rates/.test(e.message));
-    const badInner = { ...sd, inner: { ...sd.inner!, type: 'step' } };
-    assert.throws(() => a.scheduler.loadStateDict(badInner), { name: 'TrainingError', code: 'E_INCOMPATIBLE_OPTIONS' });
+    assert.throws(() => a.scheduler.loadStateDict(bad), (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_CHECKPOINT' && /2 finite base learning rates/.test(e.message));
+    const badInner = { ...sd, inner: { ...sd.inner, type: 'step' } };
+    assert.throws(() => a.scheduler.loadStateDict(badInner), { name: 'TrainingError', code: 'E_BAD_CHECKPOINT' });
     assert.deepEqual(a.scheduler.stateDict(), sd, 'a refused state leaves the scheduler unchanged');
   });
 });

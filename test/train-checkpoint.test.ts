@@ -58,7 +58,7 @@ test('a writer killed mid-write never leaves a partial checkpoint', async () => 
     const { params: _p, best: _b, ...template } = makeState(0, 1);
     const p = spawn(process.execPath, ['--import', 'tsx', child, path, JSON.stringify([template])], { stdio: ['ignore', 'pipe', 'inherit'] });
     // Wait until it has started writing, then kill it at an arbitrary moment.
-    await new Promise<void>((resolve) => p.stdout!.once('data', () => resolve()));
+    await new Promise<void>((resolve) => p.stdout.once('data', () => resolve()));
     await new Promise((r) => setTimeout(r, killAfterMs));
     p.kill('SIGKILL');
     await new Promise((r) => p.once('exit', r));

@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseTrainOptions, resolveTrainConfig } from '../src/train/options.js';
 import { TrainingError } from '../src/errors.js';
-import type { Optimizer } from '../src/optim/optimizer.js';
 import { createRunOptimizer } from '../src/train/run-optimizer.js';
 import { readCheckpoint } from '../src/train/checkpoint.js';
 import type { ModeRunner, RunnerBatch } from '../src/train/mode-runner.js';
@@ -49,7 +48,7 @@ test('a NaN loss in epoch 2 keeps epoch 1\'s checkpoint on disk, readable, and s
     valImages: 1,
     trainBatchCount: 1,
     valBatchCount: 1,
-    optimizer: optimizer as Optimizer,
+    optimizer: optimizer,
     scheduler,
     changing: new Map([['w', { dtype: 'float32', shape: [2], data: param.data }]]),
     trainBatches: one,
@@ -64,11 +63,11 @@ test('a NaN loss in epoch 2 keeps epoch 1\'s checkpoint on disk, readable, and s
   };
   const state: FitState = { epoch: 0, history: createHistory(), best: null, stopReason: null };
   const bus = new EventBus();
-  let runBus: RunBus | undefined;
-  const { ctx, tracker } = createRunContext({ out, config, classes: ['a', 'b'], state, runner: () => runner, lastCheckpoint: null, emit: (n, p) => runBus!.emit(n, p) });
+  const ref: { bus?: RunBus } = {};
+  const { ctx, tracker } = createRunContext({ out, config, classes: ['a', 'b'], state, runner: () => runner, lastCheckpoint: null, emit: (n, p) => ref.bus!.emit(n, p) });
   bus.add(tracker);
   bus.add(checkpointSaver(out));
-  runBus = bus.forRun(ctx);
+  const runBus = (ref.bus = bus.forRun(ctx));
   await assert.rejects(fit({ runner, bus: runBus, ctx, config, state, numClasses: 2 }), (err: unknown) => {
     assert.ok(err instanceof TrainingError);
     assert.match(err.message, /loss became NaN at epoch 2/);

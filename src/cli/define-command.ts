@@ -41,7 +41,7 @@ export function defineCommand<F extends Options>(def: CommandDefinition<F>): Com
     const verbose = argv.includes('--verbose');
     const json = argv.includes('--json');
     try {
-      const flags = { ...def.flags, ...COMMON } as F & typeof COMMON;
+      const flags = { ...def.flags, ...COMMON };
       const { values, positionals } = parseFlags(def.normalize ? def.normalize(argv) : argv, flags, def.name);
       if ((values as { help?: boolean }).help) {
         io.out(`${typeof def.usage === 'string' ? def.usage : def.usage()}\n`);
@@ -52,10 +52,10 @@ export function defineCommand<F extends Options>(def: CommandDefinition<F>): Com
         const message = positionals.length === 0 ? `missing ${describe}` : `expected ${describe}, found ${positionals.length}: ${positionals.join(' ')}`;
         throw new UsageError('E_USAGE', message, { hint: `usage: ${usageLine(def)}` });
       }
-      return await def.run({ values: values as FlagValues<F & typeof COMMON>, positionals, io });
+      return await def.run({ values: values, positionals, io });
     } catch (err) {
       if (json && err instanceof HeadstartError) io.out(`${JSON.stringify({ event: 'error', code: err.code, message: err.message, hint: err.hint ?? null })}\n`);
-      return reportError(err, verbose, io.err);
+      return reportError(err, verbose, (s) => io.err(s));
     }
   };
 }

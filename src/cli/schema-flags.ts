@@ -88,7 +88,7 @@ export function flagsOf(schema: z.ZodObject): FlagSpec[] {
 }
 
 function walk(schema: z.ZodObject, path: string[], group: string, out: FlagSpec[]): void {
-  for (const [key, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+  for (const [key, field] of Object.entries(schema.shape) as [string, z.ZodType][]) {
     if (path.length > 0 && key === 'type') continue; // the discriminator has its own flag (below)
     const { inner, meta, schemaDefault } = unwrap(field);
     const p = [...path, key];
@@ -135,7 +135,7 @@ export function parseArgsOptions(flags: readonly FlagSpec[]): NonNullable<ParseA
 }
 
 /** What a numeric field accepts, in words: "a whole number >= 1", "a number > 0 and < 1". */
-export function describeNumber(t: z.ZodType): string {
+function describeNumber(t: z.ZodType): string {
   const int = (t as z.ZodNumber).isInt;
   const bounds: string[] = [];
   for (const c of (t.def as { checks?: { _zod: { def: { check: string; value: number; inclusive: boolean } } }[] }).checks ?? []) {

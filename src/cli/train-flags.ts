@@ -6,7 +6,7 @@
 import { CompareOptionsSchema, RECIPES, TrainOptionsSchema, type ConcreteMode, type TrainOptions } from '../train/options.js';
 import { flagHelp, flagsOf, optionsFromFlags, parseArgsOptions, type FlagSpec } from './schema-flags.js';
 
-export const TRAIN_FLAG_SPECS = flagsOf(TrainOptionsSchema);
+const TRAIN_FLAG_SPECS = flagsOf(TrainOptionsSchema);
 export const COMPARE_FLAG_SPECS = flagsOf(CompareOptionsSchema);
 
 const OUTPUT = { json: { type: 'boolean' } } as const;
@@ -61,7 +61,7 @@ export function trainFlagHelp(specs: readonly FlagSpec[] = TRAIN_FLAG_SPECS): st
 
 /** Train options from parsed flags (only the flags given: the recipe fills the rest). */
 export function trainOptionsFromFlags(values: Record<string, string | boolean | undefined>, specs: readonly FlagSpec[] = TRAIN_FLAG_SPECS): TrainOptions {
-  return optionsFromFlags(specs, values) as TrainOptions;
+  return optionsFromFlags(specs, values);
 }
 
 /** `--resume` may stand alone (resume --out): give it an empty value so parseArgs accepts it. */

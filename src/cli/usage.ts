@@ -60,20 +60,6 @@ export function intFlag(value: string | undefined, flag: string, min = 1): numbe
   return n;
 }
 
-export function numberFlag(value: string | undefined, flag: string, range: { min?: number; max?: number; exclusiveMin?: boolean; exclusiveMax?: boolean } = {}): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  const { min, max } = range;
-  const low = min === undefined || (range.exclusiveMin ? n > min : n >= min);
-  const high = max === undefined || (range.exclusiveMax ? n < max : n <= max);
-  if (value.trim() === '' || !Number.isFinite(n) || !low || !high) {
-    const lo = min === undefined ? '' : `${range.exclusiveMin ? '>' : '>='} ${min}`;
-    const hi = max === undefined ? '' : `${range.exclusiveMax ? '<' : '<='} ${max}`;
-    throw new UsageError('E_BAD_OPTION', `--${flag} must be a number${lo || hi ? ` ${[lo, hi].filter(Boolean).join(' and ')}` : ''}, found \`${value}\``);
-  }
-  return n;
-}
-
 export function choiceFlag<T extends string>(value: string | undefined, flag: string, choices: readonly T[]): T | undefined {
   if (value === undefined) return undefined;
   if (!choices.includes(value as T)) {
@@ -87,7 +73,7 @@ export function choiceFlag<T extends string>(value: string | undefined, flag: st
 const USAGE_CODES: ReadonlySet<ErrorCode> = new Set(['E_USAGE', 'E_BAD_OPTION', 'E_UNKNOWN_OPTION', 'E_UNKNOWN_MODEL', 'E_INCOMPATIBLE_OPTIONS']);
 
 /** The exit code of a failure: 2 for bad usage or an invalid option, 1 for anything else. */
-export function exitCodeOf(err: unknown): number {
+function exitCodeOf(err: unknown): number {
   return err instanceof HeadstartError && USAGE_CODES.has(err.code) ? 2 : 1;
 }
 

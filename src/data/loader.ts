@@ -149,7 +149,7 @@ export function createLoader(samples: readonly Sample[], transform: Pipeline, op
     let inFlight = 0;
     let consumed = 0; // batches handed to the consumer
     let stopped = false;
-    let fatal: unknown = null;
+    let fatal: Error | null = null;
     let wake = new Deferred();
 
     const slotFor = (b: number): BatchSlot => {
@@ -180,7 +180,7 @@ export function createLoader(samples: readonly Sample[], transform: Pipeline, op
         slot.ok[j] = 1;
       } catch (err) {
         if (isSampleError(err)) report(index, err);
-        else fatal ??= err;
+        else fatal ??= err instanceof Error ? err : new Error(String(err));
       }
     };
 
@@ -209,7 +209,9 @@ export function createLoader(samples: readonly Sample[], transform: Pipeline, op
           await wake.promise;
           wake = new Deferred();
         }
-        if (fatal !== null) throw fatal;
+        // `fatal` is set by the decode callbacks while this loop waits.
+        const failure = fatal as Error | null;
+        if (failure !== null) throw failure;
         slots.delete(b);
         consumed = b + 1;
         pump(); // refill the window before the consumer starts on this batch

@@ -15,7 +15,7 @@ export interface KaggleRow {
 
 function kaggleRows(predictions: readonly Prediction[], classes: readonly string[]): KaggleRow[] {
   if (classes.length !== 2) {
-    throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `--kaggle needs a model with 2 classes, this one has ${classes.length} (${classes.slice(0, 10).join(', ')}${classes.length > 10 ? ', ...' : ''})`, {
+    throw new ConfigError('E_INCOMPATIBLE_INPUT', `--kaggle needs a model with 2 classes, this one has ${classes.length} (${classes.slice(0, 10).join(', ')}${classes.length > 10 ? ', ...' : ''})`, {
       hint: 'the Dogs vs Cats submission holds one probability per image; use --format csv for other models',
     });
   }

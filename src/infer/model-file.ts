@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { ConfigError, WeightsError } from '../errors.js';
 import { readFileOrThrow } from '../read-file.js';
 import { parseOrThrow } from '../zod-issues.js';
-import { PreprocessSpecSchema, type PreprocessSpec } from '../data/preprocess.js';
+import { PreprocessSpecSchema } from '../data/preprocess.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import { buildInferenceGraph, IO } from '../graphs/network-graph.js';
 import type { ModelSpec } from '../models/model-spec.js';
@@ -117,7 +117,7 @@ export async function readClassifier(path: string, options?: ReadClassifierOptio
     metadata = parseMetadata(decodeJson(text, where), where, 'file');
   } else if (opts.classes && opts.preprocess) {
     embedded = false;
-    metadata = parseMetadata({ model: opts.model, classes: opts.classes, preprocess: opts.preprocess as PreprocessSpec, mode: 'finetune' }, where, 'options');
+    metadata = parseMetadata({ model: opts.model, classes: opts.classes, preprocess: opts.preprocess, mode: 'finetune' }, where, 'options');
   } else {
     throw new WeightsError('E_BAD_MODEL_FILE', `${where} has no \`${METADATA_KEY}\` metadata: it is an ONNX model, but not a headstart classifier`, {
       hint: 'pass a model.onnx written by `headstart train`, or give the class names and preprocessing yourself (--classes, --preprocess)',

@@ -59,7 +59,7 @@ function paramRoleOfValue(src: Graph, name: string): ParamRole | undefined {
 }
 
 /** The features value: `cut`, or the data input of the last Gemm/MatMul (the classifier). */
-export function findCut(src: Graph, cut?: string): string {
+function findCut(src: Graph, cut?: string): string {
   if (cut !== undefined) {
     if (!src.has(cut)) {
       const sample = src.nodes.slice(-8).map((n) => n.outputs[0]).join(', ');
@@ -90,7 +90,7 @@ function nodesBefore(src: Graph, cut: string): Node[] {
 }
 
 /** Rebuilds the imported nodes up to `cut` on `b`, from `images`; returns the features [N, D]. */
-export function buildImportedFeatures(b: NetBuilder, src: Graph, images: string, cut: string): string {
+function buildImportedFeatures(b: NetBuilder, src: Graph, images: string, cut: string): string {
   const g = b.g;
   const map = new Map<string, string>([[src.inputs[0].name, images]]);
   const value = (name: string): string => {
@@ -145,7 +145,7 @@ export function buildImportedFeatures(b: NetBuilder, src: Graph, images: string,
  * Names, before training starts, an op on the trainable path that has no gradient rule:
  * every node between the image input and the features whose op lacks one.
  */
-export function nodesWithoutGradient(src: Graph, cut: string): Node[] {
+function nodesWithoutGradient(src: Graph, cut: string): Node[] {
   return nodesBefore(src, cut).filter((n) => n.op !== 'BatchNormalization' && n.op !== 'Dropout' && !getOp(n.op).grad && n.inputs.some((i) => i !== '' && !src.initializers.has(i)));
 }
 

@@ -36,7 +36,7 @@ function nodeLabel(n: ProtoNode, index: number): string {
 
 /** Whether a tensor proto keeps its bytes in another file (data_location = EXTERNAL). */
 export function isExternal(t: onnxProto.onnx.ITensorProto): boolean {
-  return t.dataLocation === 1;
+  return Number(t.dataLocation) === 1;
 }
 
 /** The value of a Constant node, from whichever attribute holds it. */

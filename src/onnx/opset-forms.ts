@@ -1,6 +1,6 @@
 import { GraphError } from '../errors.js';
 import type { DType, HostTensor } from '../tensor.js';
-import type { AttrValue, Graph, Node } from './graph.js';
+import type { AttrValue, Graph } from './graph.js';
 import { OPSET } from './serialize.js';
 
 /**
@@ -67,7 +67,7 @@ export function toOpset17(g: Graph, node: RawNode, opset: number): RawNode[] {
       const a = g.shape(node.inputs[0]);
       const b = g.shape(node.inputs[1]);
       const start = axis < 0 ? axis + a.length : axis;
-      const target = [...b, ...new Array(Math.max(0, a.length - start - b.length)).fill(1)];
+      const target = [...b, ...new Array<number>(Math.max(0, a.length - start - b.length)).fill(1)];
       if (b.some((d) => d < 0)) refuse(node, opset, 'legacy broadcasting of a dynamic-shaped input');
       const reshaped = g.op('Reshape', [node.inputs[1], g.ints(target)]);
       node.inputs = [node.inputs[0], reshaped];

@@ -54,7 +54,7 @@ export class LinearWarmup extends LrScheduler {
 
   override restoreState(state: SchedulerStateDict): void {
     if (state?.inner === undefined) {
-      throw new TrainingError('E_INCOMPATIBLE_OPTIONS', `warmup scheduler loadStateDict: the state dict has no \`inner\` scheduler state`, {
+      throw new TrainingError('E_BAD_CHECKPOINT', `warmup scheduler loadStateDict: the state dict has no \`inner\` scheduler state`, {
         hint: 'resume with the scheduler configuration the checkpoint was trained with',
       });
     }

@@ -94,7 +94,7 @@ export abstract class LrScheduler {
   restoreState(state: SchedulerStateDict): void {
     const where = `${this.type} scheduler loadStateDict`;
     if (state === null || typeof state !== 'object' || state.type !== this.type) {
-      throw new TrainingError('E_INCOMPATIBLE_OPTIONS', `${where}: the state dict is for ${describeType(state)}, this scheduler is ${this.type}`, {
+      throw new TrainingError('E_BAD_CHECKPOINT', `${where}: the state dict is for ${describeType(state)}, this scheduler is ${this.type}`, {
         hint: 'resume with the scheduler configuration the checkpoint was trained with',
       });
     }
@@ -102,7 +102,7 @@ export abstract class LrScheduler {
       throw new TrainingError('E_BAD_CHECKPOINT', `${where}: \`t\` must be a non-negative integer, found ${String(state.t)}`);
     }
     if (!Array.isArray(state.baseLrs) || state.baseLrs.length !== this.baseLrs.length || !state.baseLrs.every(Number.isFinite)) {
-      throw new TrainingError('E_INCOMPATIBLE_OPTIONS', `${where}: expected ${this.baseLrs.length} finite base learning rates (one per group), found ${JSON.stringify(state.baseLrs)}`, {
+      throw new TrainingError('E_BAD_CHECKPOINT', `${where}: expected ${this.baseLrs.length} finite base learning rates (one per group), found ${JSON.stringify(state.baseLrs)}`, {
         hint: 'build the parameter groups the same way as the run that saved it',
       });
     }

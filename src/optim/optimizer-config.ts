@@ -43,15 +43,15 @@ export function createOptimizer(config: OptimizerConfigInput, groups: readonly O
   switch (c.type) {
     case 'sgd': {
       const { type: _, ...options } = c;
-      return new SGD(gs as readonly SGDParamGroup[], options);
+      return new SGD(gs, options);
     }
     case 'adam': {
       const { type: _, ...options } = c;
-      return new Adam(gs as readonly AdamParamGroup[], options);
+      return new Adam(gs, options);
     }
     case 'adamw': {
       const { type: _, ...options } = c;
-      return new AdamW(gs as readonly AdamParamGroup[], options);
+      return new AdamW(gs, options);
     }
   }
 }

@@ -102,7 +102,7 @@ export abstract class ParamOptimizer<H extends { lr: number }, S> implements Opt
       const merged = { ...defaults, ...stripUndefined(overrides) };
       const hyper = parseOptions(groupSchema, merged, where);
       this.checkGroup(hyper, where);
-      return { params: [...params], ...hyper } as ParamGroup<H>;
+      return { params: [...params], ...hyper };
     });
   }
 
@@ -187,12 +187,12 @@ export abstract class ParamOptimizer<H extends { lr: number }, S> implements Opt
     }
     const sd = r.data;
     if (sd.type !== this.type) {
-      throw new TrainingError('E_INCOMPATIBLE_OPTIONS', `${where}: the state dict is for ${sd.type}, this optimiser is ${this.type}`, {
+      throw new TrainingError('E_BAD_CHECKPOINT', `${where}: the state dict is for ${sd.type}, this optimiser is ${this.type}`, {
         hint: 'resume with the optimiser type the checkpoint was trained with',
       });
     }
     if (sd.groups.length !== this.paramGroups.length) {
-      throw new TrainingError('E_INCOMPATIBLE_OPTIONS', `${where}: the state dict has ${sd.groups.length} parameter groups, this optimiser has ${this.paramGroups.length}`, {
+      throw new TrainingError('E_BAD_CHECKPOINT', `${where}: the state dict has ${sd.groups.length} parameter groups, this optimiser has ${this.paramGroups.length}`, {
         hint: 'build the parameter groups the same way as the run that saved it',
       });
     }
@@ -201,7 +201,7 @@ export abstract class ParamOptimizer<H extends { lr: number }, S> implements Opt
       const { params: names, ...hyper } = saved;
       const current = this.paramGroups[gi].params.map((p) => p.name);
       if (names.length !== current.length || names.some((n, i) => n !== current[i])) {
-        throw new TrainingError('E_INCOMPATIBLE_OPTIONS', `${where}: group ${gi} holds different parameters than the state dict (${describeDiff(current, names)})`, {
+        throw new TrainingError('E_BAD_CHECKPOINT', `${where}: group ${gi} holds different parameters than the state dict (${describeDiff(current, names)})`, {
           hint: 'build the parameter groups the same way as the run that saved it',
         });
       }
@@ -216,7 +216,7 @@ export abstract class ParamOptimizer<H extends { lr: number }, S> implements Opt
     for (const [name, raw] of Object.entries(sd.state)) {
       const param = params.get(name);
       if (param === undefined) {
-        throw new TrainingError('E_INCOMPATIBLE_OPTIONS', `${where}: state for \`${name}\`, which is not a parameter of this optimiser`, {
+        throw new TrainingError('E_BAD_CHECKPOINT', `${where}: state for \`${name}\`, which is not a parameter of this optimiser`, {
           hint: 'build the parameter groups the same way as the run that saved it',
         });
       }

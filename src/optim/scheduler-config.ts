@@ -25,7 +25,7 @@ import { StepLR } from './step-lr.js';
 const Interval = z.enum(['epoch', 'batch']).meta({ help: 'when the schedule steps: after each epoch (default) or each batch', flag: 'lr-interval' });
 const PerGroupNumber = z.union([z.number().min(0), z.array(z.number().min(0)).min(1)]);
 
-export const WarmupConfigSchema = z
+const WarmupConfigSchema = z
   .strictObject({
     epochs: z.int().positive().optional().meta({ help: 'linear warm-up over the first N epochs', flag: 'warmup-epochs' }),
     /** Batches; implies the per-batch interval. */

@@ -26,7 +26,7 @@ export type ConfusionSvgOptions = z.input<typeof ConfusionOptionsSchema>;
 const FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"';
 const r1 = (v: number) => String(Math.round(v * 10) / 10);
 
-export function confusionFigure(confusion: ConfusionMatrix, classNames: string[], options?: ConfusionSvgOptions): SvgFigure {
+function confusionFigure(confusion: ConfusionMatrix, classNames: string[], options?: ConfusionSvgOptions): SvgFigure {
   const opts = parseOrThrow(ConfusionOptionsSchema, options ?? {}, 'confusionFigure: invalid options');
   const k = confusion.length;
   if (k === 0 || confusion.some((row) => row.length !== k)) {

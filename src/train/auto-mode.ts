@@ -12,8 +12,8 @@
 import type { ConcreteMode } from './options.js';
 import { Random } from '../random.js';
 
-export const AUTO_PROBE_ACCURACY = 0.9;
-export const AUTO_MIN_IMAGES_PER_CLASS = 100;
+const AUTO_PROBE_ACCURACY = 0.9;
+const AUTO_MIN_IMAGES_PER_CLASS = 100;
 
 export interface AutoDecision {
   mode: ConcreteMode;

@@ -43,7 +43,10 @@ export interface CheckpointState {
   featureKey?: string;
 }
 
-const TensorMap = z.custom<NamedTensors>((v) => v instanceof Map && [...v.values()].every((t) => t && t.data instanceof Float32Array && Array.isArray(t.shape)), 'expected a map of float32 tensors');
+const TensorMap = z.custom<NamedTensors>(
+  (v) => v instanceof Map && [...(v as Map<string, { data?: unknown; shape?: unknown } | undefined>).values()].every((t) => t !== undefined && t.data instanceof Float32Array && Array.isArray(t.shape)),
+  'expected a map of float32 tensors',
+);
 
 const StateSchema = z.looseObject({
   format: z.literal(CHECKPOINT_FORMAT),

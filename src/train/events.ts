@@ -125,12 +125,12 @@ export class EventBus {
   }
 
   forRun(ctx: TrainContext): RunBus {
-    return { emit: (name, payload) => this.deliver(name, payload, ctx as ContextOf<typeof name>) };
+    return { emit: (name, payload) => this.deliver(name, payload, ctx) };
   }
 
   private async deliver<K extends TrainEventName>(name: K, payload: TrainEvents[K], ctx: ContextOf<K>): Promise<void> {
     for (const l of this.listeners) {
-      const h = l[name] as TrainHandler<K> | undefined;
+      const h = l[name];
       if (h) await h.call(l, payload, ctx);
     }
   }

@@ -31,7 +31,7 @@ export interface HeadRunnerArgs {
 }
 
 /** Logits of a feature matrix [N, D] through Linear(W [K, D], b [K]). */
-export function headLogits(x: Float32Array, dim: number, w: Float32Array, b: Float32Array, numClasses: number): Float32Array {
+function headLogits(x: Float32Array, dim: number, w: Float32Array, b: Float32Array, numClasses: number): Float32Array {
   const n = x.length / dim;
   const out = new Float32Array(n * numClasses);
   for (let i = 0; i < n; i++) {

@@ -82,7 +82,7 @@ function anyMemberFields(union: z.ZodDiscriminatedUnion, omit: readonly string[]
   const defaults: Record<string, Record<string, unknown>> = {};
   for (const member of union.options as z.ZodObject[]) {
     const type = String((member.shape.type as z.ZodLiteral).value);
-    for (const [key, field] of Object.entries(member.shape as Record<string, z.ZodType>)) {
+    for (const [key, field] of Object.entries(member.shape) as [string, z.ZodType][]) {
       if (key === 'type' || omit.includes(key)) continue;
       const d = defaultOf(field);
       if (d !== undefined) (defaults[key] ??= {})[type] = d;
@@ -276,7 +276,7 @@ export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, mo
     batchSize: o.batchSize ?? r.batchSize,
     lr,
     backboneLr: o.backboneLr ?? null,
-    optimizer: optimizerWithoutLr as OptimizerWithoutLr,
+    optimizer: optimizerWithoutLr,
     scheduler: resolveScheduler(o, lr),
     labelSmoothing: o.labelSmoothing,
     classWeights: o.classWeights ?? null,

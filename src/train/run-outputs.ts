@@ -19,7 +19,7 @@ import type { ValPredictions } from './mode-runner.js';
 import { bestEpoch, historyToCsv, historyToJson, type History } from '../metrics/history.js';
 import { argmaxRows, classificationMetrics, softmax, type ClassificationMetrics } from '../metrics/classification.js';
 
-export const OUTPUT_FILES = {
+const OUTPUT_FILES = {
   model: 'model.onnx',
   historyJson: 'history.json',
   historyCsv: 'history.csv',
@@ -62,7 +62,7 @@ async function thumbnail(path: string): Promise<Uint8Array | undefined> {
 }
 
 /** The most confidently wrong predictions, most confident first. */
-export async function confidentMistakes(p: ValPredictions, classes: string[], root: string, max: number): Promise<ReportMistake[]> {
+async function confidentMistakes(p: ValPredictions, classes: string[], root: string, max: number): Promise<ReportMistake[]> {
   const k = classes.length;
   if (p.labels.length === 0) return [];
   const probs = softmax(p.logits, k);

@@ -34,10 +34,10 @@ export interface RunSetup {
 }
 
 /** The preprocessing for a crop side (the model's own, or --input-size scaled with the same resize ratio). */
-export function preprocessFor(spec: ModelSpec, inputSize?: number | null): PreprocessSpec {
+function preprocessFor(spec: ModelSpec, inputSize?: number | null): PreprocessSpec {
   const p = spec.preprocess;
-  if (!inputSize || inputSize === p.inputSize) return { ...p, mean: [...p.mean], std: [...p.std] } as PreprocessSpec;
-  return { ...p, inputSize, resizeSize: Math.round((inputSize * p.resizeSize) / p.inputSize), mean: [...p.mean], std: [...p.std] } as PreprocessSpec;
+  if (!inputSize || inputSize === p.inputSize) return { ...p, mean: [...p.mean], std: [...p.std] };
+  return { ...p, inputSize, resizeSize: Math.round((inputSize * p.resizeSize) / p.inputSize), mean: [...p.mean], std: [...p.std] };
 }
 
 /** The model: a registered name, a ModelSpec, or an ONNX classifier file (bring your own backbone, src/models/onnx-backbone.ts). */

@@ -101,7 +101,7 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
   let featureCache: TrainResult['featureCache'];
   let featureKey: string | undefined;
   let runner: ModeRunner | undefined;
-  let runBus: RunBus | undefined;
+  const runBusRef: { bus?: RunBus } = {};
   const { ctx, tracker } = createRunContext({
     out,
     config,
@@ -110,12 +110,12 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
     runner: () => runner,
     lastCheckpoint: resumed ? resumed.checkpoint : null,
     featureKey: () => featureKey,
-    emit: (name, payload) => runBus!.emit(name, payload),
+    emit: (name, payload) => runBusRef.bus!.emit(name, payload),
   });
   bus.add(tracker);
   bus.add(checkpointSaver(out));
   if (config.earlyStop !== null) bus.add(earlyStopping(config.earlyStop));
-  runBus = bus.forRun(ctx);
+  const runBus = (runBusRef.bus = bus.forRun(ctx));
   const emitPhase = runBus;
 
   await runBus.emit('run_start', {

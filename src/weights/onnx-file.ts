@@ -46,7 +46,7 @@ export function readOnnxFile(file: string, options: { dynamicDim?: number } = {}
 }
 
 /** The data file of an external initializer, proven to lie inside the model's folder. */
-export function resolveExternalPath(modelFile: string, location: string, tensor: string): string {
+function resolveExternalPath(modelFile: string, location: string, tensor: string): string {
   const folder = path.dirname(path.resolve(modelFile));
   const unsafe = (why: string) =>
     new WeightsError('E_UNSAFE_WEIGHTS', `Initializer \`${tensor}\` of \`${modelFile}\` points to external data \`${location}\`, ${why}; headstart reads external data only from the model's own folder`, {

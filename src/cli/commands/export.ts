@@ -40,7 +40,7 @@ export const exportCommand = defineCommand({
   usage: USAGE,
   flags: OPTIONS,
   positionals: { min: 0, max: 0, describe: 'no arguments besides the flags' },
-  async run({ values, positionals, io }) {
+  async run({ values, io }) {
     if (!values.model) throw new UsageError('E_USAGE', '--model is required', { hint: 'e.g. --model resnet18 (see `headstart models`)' });
     if (!values.out) throw new UsageError('E_USAGE', '--out is required', { hint: 'the .onnx file to write, e.g. --out model.onnx' });
     const seed = intFlag(values.seed, 'seed', 0);

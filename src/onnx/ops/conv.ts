@@ -219,11 +219,11 @@ registerOp({
     const r = x.length - 2;
     const group = intAttr(node, 'group', 1);
     const kernel = intsAttr(node, 'kernel_shape', w.slice(2));
-    const strides = intsAttr(node, 'strides', new Array(r).fill(1));
-    const dilations = intsAttr(node, 'dilations', new Array(r).fill(1));
-    const outputPadding = intsAttr(node, 'output_padding', new Array(r).fill(0));
+    const strides = intsAttr(node, 'strides', new Array<number>(r).fill(1));
+    const dilations = intsAttr(node, 'dilations', new Array<number>(r).fill(1));
+    const outputPadding = intsAttr(node, 'output_padding', new Array<number>(r).fill(0));
     const autoPad = stringAttr(node, 'auto_pad', 'NOTSET');
-    const pads = autoPad === 'NOTSET' ? intsAttr(node, 'pads', new Array(2 * r).fill(0)) : new Array(2 * r).fill(0);
+    const pads = autoPad === 'NOTSET' ? intsAttr(node, 'pads', new Array<number>(2 * r).fill(0)) : new Array<number>(2 * r).fill(0);
     const outputShape = intsAttr(node, 'output_shape', []);
     let spatial: number[];
     if (outputShape.length > 0) spatial = outputShape.length === r + 2 ? outputShape.slice(2) : outputShape;

@@ -92,7 +92,7 @@ registerOp({
     else {
       const parts = node.outputs.length;
       if (s[axis] >= 0 && s[axis] % parts !== 0) throw new GraphError('E_SHAPE_MISMATCH', `axis ${axis} of size ${s[axis]} does not split into ${parts} equal parts`, { hint: 'give a `split` input with the part sizes' });
-      sizes = new Array(parts).fill(s[axis] < 0 ? -1 : s[axis] / parts);
+      sizes = new Array<number>(parts).fill(s[axis] < 0 ? -1 : s[axis] / parts);
     }
     if (sizes.length !== node.outputs.length) throw new GraphError('E_BAD_GRAPH', `split [${sizes}] gives ${sizes.length} parts, but the node has ${node.outputs.length} outputs`, { hint: 'one output per part' });
     if (s[axis] >= 0 && sizes.reduce((a, b) => a + b, 0) !== s[axis]) throw new GraphError('E_SHAPE_MISMATCH', `split [${sizes}] does not add up to axis ${axis}'s size ${s[axis]}`, { hint: 'fix the split sizes' });

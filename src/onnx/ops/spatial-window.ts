@@ -35,19 +35,19 @@ export function slidingWindow(node: Node, spatial: Dim[], kernelFallback?: numbe
   const r = spatial.length;
   const kernel = intsAttr(node, 'kernel_shape', kernelFallback ?? []);
   if (kernel.length !== r) throw new GraphError('E_BAD_GRAPH', `kernel_shape [${kernel}] has ${kernel.length} axes, but the input has ${r} spatial axes`, { hint: 'kernel_shape lists one size per spatial axis' });
-  const strides = intsAttr(node, 'strides', new Array(r).fill(1));
-  const dilations = intsAttr(node, 'dilations', new Array(r).fill(1));
+  const strides = intsAttr(node, 'strides', new Array<number>(r).fill(1));
+  const dilations = intsAttr(node, 'dilations', new Array<number>(r).fill(1));
   const ceil = intAttr(node, 'ceil_mode', 0) === 1;
   const autoPad = stringAttr(node, 'auto_pad', 'NOTSET');
   if (!AUTO_PADS.has(autoPad)) throw new GraphError('E_BAD_GRAPH', `auto_pad is \`${autoPad}\`, expected NOTSET, VALID, SAME_UPPER or SAME_LOWER`, { hint: 'fix the exporter' });
   if (strides.length !== r || dilations.length !== r) throw new GraphError('E_BAD_GRAPH', `strides [${strides}] and dilations [${dilations}] need ${r} values`, { hint: 'one value per spatial axis' });
-  let pads = intsAttr(node, 'pads', new Array(2 * r).fill(0));
-  if (autoPad === 'VALID') pads = new Array(2 * r).fill(0);
+  let pads = intsAttr(node, 'pads', new Array<number>(2 * r).fill(0));
+  if (autoPad === 'VALID') pads = new Array<number>(2 * r).fill(0);
   if (pads.length !== 2 * r) throw new GraphError('E_BAD_GRAPH', `pads [${pads}] need ${2 * r} values (begin and end of each spatial axis)`, { hint: 'one begin and one end per spatial axis' });
   if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
     const out = spatial.map((size, i) => (size < 0 ? -1 : Math.ceil(size / strides[i])));
     if (spatial.some((size) => size < 0)) return { kernel, strides, dilations, pads, out };
-    pads = new Array(2 * r).fill(0);
+    pads = new Array<number>(2 * r).fill(0);
     spatial.forEach((size, i) => {
       const total = Math.max(0, (out[i] - 1) * strides[i] + dilations[i] * (kernel[i] - 1) + 1 - size);
       const small = Math.floor(total / 2);

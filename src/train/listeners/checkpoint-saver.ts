@@ -10,7 +10,7 @@ import { writeCheckpoint } from '../checkpoint.js';
 import type { TrainListener } from '../events.js';
 
 export const CHECKPOINT_FILE = 'checkpoint.bin';
-export const BEST_FILE = 'best.safetensors';
+const BEST_FILE = 'best.safetensors';
 
 export function checkpointSaver(out: string): TrainListener {
   return {

@@ -6,7 +6,7 @@ import type { TrainListener } from '../events.js';
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
 
-export function formatEpochLine(e: { epoch: number; epochs: number; train_loss: number; train_acc: number; val_loss: number; val_acc: number; seconds: number; images_per_s: number; is_best: boolean }): string {
+function formatEpochLine(e: { epoch: number; epochs: number; train_loss: number; train_acc: number; val_loss: number; val_acc: number; seconds: number; images_per_s: number; is_best: boolean }): string {
   const w = String(e.epochs).length;
   return (
     `epoch ${String(e.epoch).padStart(w)}/${e.epochs}  train loss ${e.train_loss.toFixed(4)} acc ${pct(e.train_acc)}  ` +
