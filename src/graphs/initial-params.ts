@@ -1,9 +1,9 @@
 /**
- * The starting weights of a run: the pretrained backbone (a --weights file, the model's
- * builtin weights, or its first download source, fetched into the cache with a sha256
- * check), and a new classifier for the dataset's classes, initialised like torch.nn.Linear
- * from the run's seed. A checkpoint whose classifier already has the right class count
- * keeps it. Every note worth telling the user comes back in `notes`.
+ * The starting parameters of a network, for training and for export alike: the pretrained
+ * weights (a --weights file, the model's builtin weights, or its first download source,
+ * fetched into the cache with a sha256 check), matched to the network's parameters, and a
+ * classifier initialised like torch.nn.Linear from the seed where the weights have none or
+ * one of another class count. It returns what happened as data; callers word it.
  */
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -11,89 +11,112 @@ import { WeightsError } from '../errors.js';
 import { initParams } from '../models/init-params.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import type { NamedTensors } from '../tensor.js';
-import { resolveWeightsFile } from '../weights/download.js';
-import { loadWeightsFile } from '../weights/load-weights-file.js';
+import { resolveWeightsFile, type FetchWeightsOptions } from '../weights/download.js';
 import { matchStateDict } from '../weights/load-state.js';
+import { loadWeightsFile } from '../weights/load-weights-file.js';
 import { headParamNames, networkParamDefs } from './network-params.js';
 
 export interface InitialParamsOptions {
   /** A weight file, 'none' (random initialisation), or undefined (the model's own weights). */
   weights?: string;
-  numClasses: number;
+  /** Class count of the classifier; default: the weights' own classifier's. */
+  numClasses?: number;
   inputSize?: number;
   seed: number;
-  onDownloadProgress?: (bytes: number, total: number | undefined) => void;
+  /** Only state-dict formats (.pth, .safetensors) may be downloaded (export writes them whole). */
+  stateDictOnly?: boolean;
+  fetch?: FetchWeightsOptions;
+}
+
+export interface WeightsOrigin {
+  kind: 'none' | 'file' | 'builtin' | 'download';
+  /** Identifies the weights (feature cache key). */
+  id: string;
+  /** Where they came from, in words (a path, a URL, a builtin's description). */
+  label: string;
 }
 
 export interface InitialParams {
+  /** Every parameter, in the network's declaration order; fresh float32 copies training may update. */
   params: NamedTensors;
-  /** Identifies the weights (feature cache key, config.json). */
-  weightsId: string;
-  /** Human description of where the weights came from. */
-  weightsLabel: string;
-  notes: string[];
+  numClasses: number;
+  origin: WeightsOrigin;
+  /** Parameters taken from the weights. */
+  loaded: number;
+  /** The classifier's parameters, initialised from the seed (the weights had none, or another class count). */
+  initialisedHead: string[];
+  /** The class count of the weights' own classifier when it was replaced. */
+  replacedHeadClasses: number | null;
+  /** Tensors of the weights the network does not use. */
+  unused: string[];
 }
 
-export async function loadInitialParams(spec: ModelSpec, o: InitialParamsOptions): Promise<InitialParams> {
-  const defs = networkParamDefs(spec, o.numClasses, o.inputSize);
-  const expected = new Map(defs.map((d) => [d.name, d.shape] as const));
-  const heads = headParamNames(spec);
-  const notes: string[] = [];
-  let loaded: NamedTensors | undefined;
-  let weightsId: string;
-  let weightsLabel: string;
-  if (o.weights === 'none') {
-    weightsId = `none:${o.seed}`;
-    weightsLabel = 'random initialisation';
-    notes.push(`${spec.name}: no pretrained weights (--weights none): every parameter is initialised at random from seed ${o.seed}`);
-  } else if (o.weights !== undefined) {
-    const path = await resolveWeightsFile(o.weights, undefined);
+async function pretrained(spec: ModelSpec, o: InitialParamsOptions): Promise<{ loaded?: NamedTensors; origin: WeightsOrigin }> {
+  if (o.weights === 'none') return { origin: { kind: 'none', id: `none:${o.seed}`, label: 'random initialisation' } };
+  if (o.weights !== undefined) {
+    const path = await resolveWeightsFile(o.weights, undefined, o.fetch);
     const st = await stat(path);
-    loaded = await loadWeightsFile(path);
-    weightsId = `file:${resolve(path)}:${st.size}:${st.mtimeMs}`;
-    weightsLabel = path;
-  } else if (spec.builtinWeights) {
-    loaded = await spec.builtinWeights.load();
-    weightsId = `builtin:${spec.name}:${spec.builtinWeights.id}`;
-    weightsLabel = spec.builtinWeights.description;
-  } else if (spec.weights.length > 0) {
-    const source = spec.weights[0];
-    const path = await resolveWeightsFile(undefined, { url: source.url, sha256: source.sha256, licence: source.license }, o.onDownloadProgress ? { onProgress: o.onDownloadProgress } : undefined);
-    loaded = await loadWeightsFile(path);
-    weightsId = `${spec.name}:${source.id}:${source.sha256}`;
-    weightsLabel = `${source.id} (${source.url})`;
-  } else {
+    return { loaded: await loadWeightsFile(path), origin: { kind: 'file', id: `file:${resolve(path)}:${st.size}:${st.mtimeMs}`, label: path } };
+  }
+  if (spec.builtinWeights) {
+    const b = spec.builtinWeights;
+    return { loaded: await b.load(), origin: { kind: 'builtin', id: `builtin:${spec.name}:${b.id}`, label: b.description } };
+  }
+  const source = spec.weights[0];
+  if (!source) {
     throw new WeightsError('E_NO_WEIGHTS', `Model \`${spec.name}\` has no pretrained weights to download`, {
       hint: 'pass a weight file with --weights <file>, or --weights none to train from random initialisation',
     });
   }
+  if (o.stateDictOnly && source.format !== 'pth' && source.format !== 'safetensors') {
+    throw new WeightsError('E_NO_WEIGHTS', `${spec.name}'s known weights are in ${source.format} format, not a state dict`, { hint: 'pass a .pth or .safetensors state dict with --weights' });
+  }
+  const path = await resolveWeightsFile(undefined, { url: source.url, sha256: source.sha256, licence: source.license }, o.fetch);
+  return { loaded: await loadWeightsFile(path), origin: { kind: 'download', id: `${spec.name}:${source.id}:${source.sha256}`, label: `${source.id} (${source.url})` } };
+}
 
+export async function loadInitialParams(spec: ModelSpec, o: InitialParamsOptions): Promise<InitialParams> {
+  const { loaded, origin } = await pretrained(spec, o);
+  const heads = headParamNames(spec);
+  const ownClasses = loaded?.get(`${spec.head.name}.weight`)?.shape[0];
+  const numClasses = o.numClasses ?? ownClasses;
+  if (numClasses === undefined) {
+    throw new WeightsError('E_WEIGHTS_MISMATCH', `The weights of ${spec.name} (${origin.label}) have no \`${spec.head.name}.weight\`: the class count is unknown`, {
+      hint: 'give the class count with --num-classes (the classifier is then initialised like torch.nn.Linear)',
+    });
+  }
+  const defs = networkParamDefs(spec, numClasses, o.inputSize);
+  const expected = new Map(defs.map((d) => [d.name, d.shape] as const));
   const params: NamedTensors = new Map();
-  let missing = defs.map((d) => d.name);
+  let unused: string[] = [];
+  let replacedHeadClasses: number | null = null;
   if (loaded) {
     const match = matchStateDict(expected, loaded, { classifierNames: heads });
     for (const [name, t] of match.tensors) {
       // A fresh, owned float32 copy: training updates it in place.
-      const data = Float32Array.from(t.data as ArrayLike<number>);
-      params.set(name, { dtype: 'float32', shape: [...expected.get(name)!], data });
+      params.set(name, { dtype: 'float32', shape: [...expected.get(name)!], data: Float32Array.from(t.data as ArrayLike<number>) });
     }
-    missing = defs.map((d) => d.name).filter((n) => !params.has(n));
-    notes.push(...match.notes.filter((n) => !n.includes('keep their initial values')));
-    const backboneMissing = missing.filter((n) => !heads.includes(n));
+    const backboneMissing = defs.map((d) => d.name).filter((n) => !params.has(n) && !heads.includes(n));
     if (backboneMissing.length > 0) {
       throw new WeightsError(
         'E_WEIGHTS_MISMATCH',
-        `The weights of ${weightsLabel} lack ${backboneMissing.length} parameter(s) of ${spec.name}: ${backboneMissing.slice(0, 5).map((n) => `\`${n}\``).join(', ')}${backboneMissing.length > 5 ? ' ...' : ''}`,
+        `The weights of ${origin.label} lack ${backboneMissing.length} parameter(s) of ${spec.name}: ${backboneMissing.slice(0, 5).map((n) => `\`${n}\``).join(', ')}${backboneMissing.length > 5 ? ' ...' : ''}`,
         { hint: 'the weights were saved from another architecture: check --model and --weights' },
       );
     }
-    if (match.reinitialised.length === 0 && missing.some((n) => heads.includes(n))) {
-      notes.push(`The classifier \`${spec.head.name}\` is new (${o.numClasses} outputs): initialised like torch.nn.Linear from seed ${o.seed}`);
-    }
+    unused = match.unexpected;
+    if (match.reinitialised.length > 0) replacedHeadClasses = ownClasses ?? null;
   }
-  const fresh = initParams(defs.filter((d) => missing.includes(d.name)), o.seed);
-  for (const d of defs) if (!params.has(d.name)) params.set(d.name, fresh.get(d.name)!);
-  // Keep the network's declaration order.
-  const ordered: NamedTensors = new Map(defs.map((d) => [d.name, params.get(d.name)!]));
-  return { params: ordered, weightsId, weightsLabel, notes };
+  const fresh = defs.filter((d) => !params.has(d.name));
+  const init = initParams(fresh, o.seed);
+  for (const d of fresh) params.set(d.name, init.get(d.name)!);
+  return {
+    params: new Map(defs.map((d) => [d.name, params.get(d.name)!])),
+    numClasses,
+    origin,
+    loaded: defs.length - fresh.length,
+    initialisedHead: fresh.map((d) => d.name).filter((n) => heads.includes(n)),
+    replacedHeadClasses,
+    unused,
+  };
 }

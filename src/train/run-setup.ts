@@ -13,7 +13,7 @@ import type { ModelSpec } from '../models/model-spec.js';
 import { isOnnxModelPath, onnxBackboneSpec } from '../models/onnx-backbone.js';
 import { getModel } from '../models/registry.js';
 import type { NamedTensors } from '../tensor.js';
-import { loadInitialParams } from '../graphs/initial-params.js';
+import { loadInitialParams, type InitialParams } from '../graphs/initial-params.js';
 import { assertDeviceUsable } from './device-check.js';
 import type { EventBus, TrainHooks } from './events.js';
 import { requestedModel, type ParsedTrainOptions } from './options.js';
@@ -38,6 +38,16 @@ function preprocessFor(spec: ModelSpec, inputSize?: number | null): PreprocessSp
   const p = spec.preprocess;
   if (!inputSize || inputSize === p.inputSize) return { ...p, mean: [...p.mean], std: [...p.std] };
   return { ...p, inputSize, resizeSize: Math.round((inputSize * p.resizeSize) / p.inputSize), mean: [...p.mean], std: [...p.std] };
+}
+
+/** What a user should hear about the starting weights. */
+function startingWeightsNotes(spec: ModelSpec, init: InitialParams, seed: number): string[] {
+  const notes: string[] = [];
+  if (init.origin.kind === 'none') notes.push(`${spec.name}: no pretrained weights (--weights none): every parameter is initialised at random from seed ${seed}`);
+  else if (init.replacedHeadClasses !== null) notes.push(`The checkpoint's classifier has ${init.replacedHeadClasses} outputs and the model ${init.numClasses}: ${init.initialisedHead.map((n) => `\`${n}\``).join(', ')} are re-initialised, everything else is loaded`);
+  else if (init.initialisedHead.length > 0) notes.push(`The classifier \`${spec.head.name}\` is new (${init.numClasses} outputs): initialised like torch.nn.Linear from seed ${seed}`);
+  if (init.unused.length > 0) notes.push(`${init.unused.length} checkpoint tensor(s) are not used by the model: ${init.unused.slice(0, 5).map((n) => `\`${n}\``).join(', ')}${init.unused.length > 5 ? ' ...' : ''}`);
+  return notes;
 }
 
 /** The model: a registered name, a ModelSpec, or an ONNX classifier file (bring your own backbone, src/models/onnx-backbone.ts). */
@@ -70,12 +80,14 @@ export async function setUpRun(dataRoot: string, o: ParsedTrainOptions, bus: Eve
     numClasses: folder.classes.length,
     inputSize: preprocess.inputSize,
     seed: o.seed,
-    onDownloadProgress: (bytes, total) => {
-      hooks.onDownloadProgress?.(bytes, total);
-      void bus.emit('download', { bytes, total: total ?? null });
+    fetch: {
+      onProgress: (bytes, total) => {
+        hooks.onDownloadProgress?.(bytes, total);
+        void bus.emit('download', { bytes, total: total ?? null });
+      },
     },
   });
-  for (const message of init.notes) await bus.emit('log', { level: 'info', message });
+  for (const message of startingWeightsNotes(spec, init, o.seed)) await bus.emit('log', { level: 'info', message });
   return {
     spec,
     folder,
@@ -84,8 +96,8 @@ export async function setUpRun(dataRoot: string, o: ParsedTrainOptions, bus: Eve
     trainTransform,
     evalTransform,
     params: init.params,
-    weightsId: init.weightsId,
-    weightsLabel: init.weightsLabel,
+    weightsId: init.origin.id,
+    weightsLabel: init.origin.label,
     session: { threads, device: o.device },
     threads,
   };
