@@ -5,11 +5,9 @@
  * the head has it, is a mask fed from the host (seeded), so a resumed run draws the same
  * masks as an uninterrupted one.
  */
-import { IO } from './network-graph.js';
+import { appendTrainingOutputs, IO } from './network-graph.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import { NetBuilder, type ParamDef } from '../models/net-builder.js';
-import { appendBackward } from '../onnx/autodiff.js';
-import { crossEntropyLoss } from '../onnx/cross-entropy.js';
 import { Graph } from '../onnx/graph.js';
 import '../onnx/ops/index.js';
 import { serializeModel } from '../onnx/serialize.js';
@@ -36,12 +34,6 @@ export function buildHeadTrainingGraph(spec: ModelSpec, options: { batch: number
   if (p > 0) x = g.op('Mul', [x, g.input(DROPOUT_MASK, 'float32', [options.batch, featureDim])]);
   const b = new NetBuilder(g, { mode: 'train' });
   const logits = b.linear(x, spec.head.name, options.numClasses);
-  const targets = g.input(IO.targets, 'float32', [options.batch, options.numClasses]);
-  const loss = crossEntropyLoss(g, logits, targets);
-  const trainable = b.trainableParams();
-  const { gradients } = appendBackward(g, loss, trainable);
-  g.output(g.alias(loss, IO.loss));
-  g.output(g.alias(logits, IO.logits));
-  for (const [name, grad] of gradients) g.output(g.alias(grad, IO.grad(name)));
-  return { bytes: serializeModel(g), batch: options.batch, featureDim, numClasses: options.numClasses, params: b.params, trainable: [...gradients.keys()], dropout: p };
+  const trainable = appendTrainingOutputs(g, b, logits, options);
+  return { bytes: serializeModel(g), batch: options.batch, featureDim, numClasses: options.numClasses, params: b.params, trainable, dropout: p };
 }

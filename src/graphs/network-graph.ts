@@ -59,12 +59,12 @@ export function buildNetwork(b: NetBuilder, spec: ModelSpec, images: string, num
 }
 
 /** One graph for a whole training step: forward, loss, gradients, running statistics. */
-export function buildTrainingGraph(spec: ModelSpec, options: TrainingGraphOptions): TrainingGraph {
-  const g = new Graph();
-  const size = options.inputSize ?? spec.preprocess.inputSize;
-  const images = g.input(IO.images, 'float32', [options.batch, 3, size, size]);
-  const b = new NetBuilder(g, { mode: 'train', trainable: options.trainable, freezeBn: options.freezeBn, bnMomentum: options.bnMomentum, constants: options.constants });
-  const { logits } = buildNetwork(b, spec, images, options.numClasses);
+/**
+ * The training half of a training graph: the targets input, the cross-entropy loss, the
+ * backward pass of the trainable parameters, and the loss, logits and gradients as outputs.
+ * Returns the names of the parameters that get a gradient.
+ */
+export function appendTrainingOutputs(g: Graph, b: NetBuilder, logits: string, options: { batch: number; numClasses: number }): string[] {
   const targets = g.input(IO.targets, 'float32', [options.batch, options.numClasses]);
   const loss = crossEntropyLoss(g, logits, targets);
   const trainable = b.trainableParams();
@@ -72,8 +72,18 @@ export function buildTrainingGraph(spec: ModelSpec, options: TrainingGraphOption
   g.output(g.alias(loss, IO.loss));
   g.output(g.alias(logits, IO.logits));
   for (const [p, grad] of gradients) g.output(g.alias(grad, IO.grad(p)));
+  return [...gradients.keys()];
+}
+
+export function buildTrainingGraph(spec: ModelSpec, options: TrainingGraphOptions): TrainingGraph {
+  const g = new Graph();
+  const size = options.inputSize ?? spec.preprocess.inputSize;
+  const images = g.input(IO.images, 'float32', [options.batch, 3, size, size]);
+  const b = new NetBuilder(g, { mode: 'train', trainable: options.trainable, freezeBn: options.freezeBn, bnMomentum: options.bnMomentum, constants: options.constants });
+  const { logits } = buildNetwork(b, spec, images, options.numClasses);
+  const trainable = appendTrainingOutputs(g, b, logits, options);
   for (const [p, value] of b.runningUpdates) g.output(g.alias(value, IO.running(p)));
-  return { bytes: serializeModel(g), params: b.params, fed: b.fed, trainable: [...gradients.keys()], running: [...b.runningUpdates.keys()], masks: b.masks, batch: options.batch };
+  return { bytes: serializeModel(g), params: b.params, fed: b.fed, trainable, running: [...b.runningUpdates.keys()], masks: b.masks, batch: options.batch };
 }
 
 export interface InferenceGraphOptions extends NetworkGraphOptions {

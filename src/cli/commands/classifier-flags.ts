@@ -4,6 +4,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { PreprocessSpecSchema, type PreprocessSpec } from '../../data/preprocess.js';
+/** The flags predict and evaluate share: how the model runs, and what a foreign ONNX model needs. */
+export const CLASSIFIER_FLAGS = {
+  'batch-size': { type: 'string' },
+  threads: { type: 'string' },
+  device: { type: 'string' },
+  classes: { type: 'string' },
+  preprocess: { type: 'string' },
+} as const;
+
 import { describeZodIssues } from '../../zod-issues.js';
 import { UsageError } from '../usage.js';
 

@@ -6,7 +6,7 @@ import { evaluate } from '../../infer/evaluate.js';
 import { evaluationJson, formatEvaluation } from '../../infer/format-evaluation.js';
 import { defineCommand } from '../define-command.js';
 import { choiceFlag, intFlag } from '../usage.js';
-import { parseClassesFlag, parsePreprocessFlag } from './classifier-flags.js';
+import { CLASSIFIER_FLAGS, parseClassesFlag, parsePreprocessFlag } from './classifier-flags.js';
 
 const USAGE = `usage: headstart evaluate <model.onnx> <dir> [options]
 
@@ -31,11 +31,7 @@ const OPTIONS = {
   split: { type: 'string' },
   tta: { type: 'boolean' },
   mistakes: { type: 'string' },
-  'batch-size': { type: 'string' },
-  threads: { type: 'string' },
-  device: { type: 'string' },
-  classes: { type: 'string' },
-  preprocess: { type: 'string' },
+  ...CLASSIFIER_FLAGS,
 } as const;
 
 export const evaluateCommand = defineCommand({

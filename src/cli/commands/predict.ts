@@ -9,7 +9,7 @@ import { kaggleCsv } from '../../infer/kaggle-csv.js';
 import { predict } from '../../infer/predict.js';
 import { defineCommand } from '../define-command.js';
 import { choiceFlag, intFlag } from '../usage.js';
-import { parseClassesFlag, parsePreprocessFlag } from './classifier-flags.js';
+import { CLASSIFIER_FLAGS, parseClassesFlag, parsePreprocessFlag } from './classifier-flags.js';
 
 const USAGE = `usage: headstart predict <model.onnx> <image|folder>... [options]
 
@@ -34,11 +34,7 @@ const OPTIONS = {
   tta: { type: 'boolean' },
   format: { type: 'string' },
   kaggle: { type: 'string' },
-  'batch-size': { type: 'string' },
-  threads: { type: 'string' },
-  device: { type: 'string' },
-  classes: { type: 'string' },
-  preprocess: { type: 'string' },
+  ...CLASSIFIER_FLAGS,
 } as const;
 
 export const predictCommand = defineCommand({
