@@ -127,6 +127,8 @@ export const TrainOptionsSchema = z.strictObject({
   inputSize: z.int().min(8).max(1024).optional(),
   /** Random augmentation of training images (RandomResizedCrop + flip); false uses the eval transform. */
   augment: z.boolean().default(true),
+  /** Resample augmentations with PIL's exact kernels in JS (torchvision's bytes) instead of libvips'. */
+  exactAugment: z.boolean().default(false),
   /** Event listeners (objects of handlers keyed by event name). */
   listeners: z.array(z.custom<TrainListener>((v) => typeof v === 'object' && v !== null, 'expected a listener object')).default([]),
   /** Stops the run at the next batch; the last finished epoch's checkpoint is kept. */
@@ -174,6 +176,7 @@ export interface ResolvedTrainConfig extends ResolvedOptim {
   featureViews: number;
   inputSize: number | null;
   augment: boolean;
+  exactAugment: boolean;
 }
 
 function describeIssues(error: z.ZodError, schema: z.ZodObject): string {
@@ -261,6 +264,7 @@ export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, mo
     featureViews: o.featureViews,
     inputSize: o.inputSize ?? null,
     augment: o.augment,
+    exactAugment: o.exactAugment,
   };
 }
 

@@ -37,6 +37,7 @@ export const TRAIN_FLAGS = {
   'feature-views': { type: 'string' },
   'input-size': { type: 'string' },
   'no-augment': { type: 'boolean' },
+  'exact-augment': { type: 'boolean' },
   'cache-dir': { type: 'string' },
   json: { type: 'boolean' },
   verbose: { type: 'boolean' },
@@ -80,6 +81,8 @@ optimisation (defaults: the recipe's):
 data:
   --val-split X         val fraction when the root has no val/ folder (default 0.2)
   --no-augment          train on the eval transform (no RandomResizedCrop / flip)
+  --exact-augment       resample augmentations exactly as torchvision/PIL (slower; default:
+                        libvips kernels, within 0.01 mean per pixel on [0,1])
   --feature-views K     features mode: cache K augmented views per image
                         (default 0: one un-augmented view, extracted once)
   --cache-dir DIR       feature cache (default $HEADSTART_HOME/features or ~/.cache/headstart)
@@ -151,6 +154,7 @@ export function trainOptionsFromFlags(v: TrainFlagValues): TrainOptions {
     featureViews: intFlag(v['feature-views'], 'feature-views', 0),
     inputSize: intFlag(v['input-size'], 'input-size', 8),
     augment: v['no-augment'] ? false : undefined,
+    exactAugment: v['exact-augment'] ? true : undefined,
     cacheDir: v['cache-dir'],
   };
   if (v.resume !== undefined) {

@@ -209,6 +209,7 @@ export async function train(dataRoot: string, options?: TrainOptions): Promise<T
       seed: c.seed,
       valSplit: c.valSplit,
       augment: c.augment,
+      exactAugment: c.exactAugment ?? false,
       featureViews: c.featureViews,
       ...(c.inputSize !== null ? { inputSize: c.inputSize } : {}),
       ...(o.weights === undefined && c.weights !== null ? { weights: c.weights } : {}),
@@ -240,7 +241,7 @@ export async function train(dataRoot: string, options?: TrainOptions): Promise<T
   const preprocess = preprocessFor(spec, inputSize);
   const augment = o.augment;
   const evalTransform = buildEvalTransform(preprocess);
-  const trainTransform = augment ? buildTrainTransform(preprocess) : evalTransform;
+  const trainTransform = augment ? buildTrainTransform(preprocess, { exactAugment: o.exactAugment }) : evalTransform;
   const threads = o.threads ?? resumed?.config.threads ?? os.availableParallelism();
   const device = o.device;
   const session: SessionOptions = { threads, device };
