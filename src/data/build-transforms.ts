@@ -35,8 +35,9 @@ export const TrainTransformOptionsSchema = z.strictObject({
     })
     .optional(),
   /**
-   * Keep the PIL-exact resampling in JS (bit for bit torchvision's) instead of libvips' own
-   * kernels and JPEG shrink-on-load (faster, within a stated tolerance: decode-augmented.ts).
+   * Decode whole images and resample with PIL's exact kernels in JS (bit for bit torchvision's,
+   * for parity tests) instead of libvips' own kernels and JPEG shrink-on-load (faster, within
+   * a stated tolerance: decode-augmented.ts).
    */
   exactAugment: z.boolean().default(false),
 });
@@ -59,7 +60,7 @@ export function buildTrainTransform(spec: PreprocessSpec, options?: TrainTransfo
   if (o.hflip > 0) steps.push(randomHorizontalFlip(o.hflip));
   const j = o.colorJitter;
   if (j && (j.brightness || j.contrast || j.saturation || j.hue)) steps.push(colorJitter(j));
-  return new Pipeline(steps, { mean: s.mean, std: s.std, fastAugment: !o.exactAugment });
+  return new Pipeline(steps, { mean: s.mean, std: s.std, ...(o.exactAugment ? { exact: true } : { fastAugment: true }) });
 }
 
 export function buildEvalTransform(spec: PreprocessSpec): Pipeline {

@@ -6,8 +6,8 @@
  *   leading geometric transforms into one Geometry and lets libvips decode, crop and resize
  *   in one call; what cannot be composed runs in JS afterwards.
  */
-import { DataError } from '../errors.js';
-import { decodeGeometry, probeImage, type ImageInput, type ImageProbe } from './decode.js';
+import { ConfigError, DataError } from '../errors.js';
+import { decodeGeometry, decodeImage, probeImage, type ImageInput, type ImageProbe } from './decode.js';
 import { canDecodeAugmented, decodeAugmented, type MappedPixels } from './decode-augmented.js';
 import type { RandomSource } from './random.js';
 import { createRgbImage, type RgbImage } from './rgb-image.js';
@@ -27,6 +27,11 @@ export interface PipelineOptions {
    * take it (the training transform); others (the eval transform) stay exact. Default false.
    */
   fastAugment?: boolean;
+  /**
+   * Decode whole images and run every step with PIL's resampler in JS (the pure reference):
+   * bit for bit torchvision's, slowest. Default false (libvips downscales, within ~0.001).
+   */
+  exact?: boolean;
 }
 
 /** A pipeline as plain data, to rebuild it in a decode worker. */
@@ -35,6 +40,7 @@ export interface PipelineSpec {
   mean: Rgb;
   std: Rgb;
   fastAugment?: boolean;
+  exact?: boolean;
 }
 
 type Decoded = { image: RgbImage; mapped?: undefined } | { image?: undefined; mapped: MappedPixels };
@@ -65,6 +71,7 @@ export class Pipeline {
   /** Output height and width when the steps fix them (required for batching), else null. */
   readonly outputSize: Size | null;
   readonly fastAugment: boolean;
+  readonly exact: boolean;
   private readonly table: Float32Array;
 
   constructor(steps: readonly ImageTransform[], options: PipelineOptions) {
@@ -72,6 +79,8 @@ export class Pipeline {
     this.mean = options.mean;
     this.std = options.std;
     this.fastAugment = options.fastAugment ?? false;
+    this.exact = options.exact ?? false;
+    if (this.exact && this.fastAugment) throw new ConfigError('E_INCOMPATIBLE_OPTIONS', 'Pipeline: `exact` and `fastAugment` exclude each other', { hint: 'choose one resampling' });
     this.table = normalizationTable(options.mean, options.std);
     let size: Size | null = null;
     for (const s of steps) if (s.kind === 'geometric' && s.outputSize) size = s.outputSize;
@@ -88,16 +97,16 @@ export class Pipeline {
   get spec(): PipelineSpec | null {
     const steps = this.steps.map((s) => s.spec);
     if (steps.some((s) => s === undefined)) return null;
-    return { steps: steps as TransformSpec[], mean: this.mean, std: this.std, ...(this.fastAugment ? { fastAugment: true } : {}) };
+    return { steps: steps as TransformSpec[], mean: this.mean, std: this.std, ...(this.fastAugment ? { fastAugment: true } : {}), ...(this.exact ? { exact: true } : {}) };
   }
 
   static fromSpec(spec: PipelineSpec): Pipeline {
-    return new Pipeline(spec.steps.map(transformFromSpec), { mean: spec.mean, std: spec.std, fastAugment: spec.fastAugment });
+    return new Pipeline(spec.steps.map(transformFromSpec), { mean: spec.mean, std: spec.std, fastAugment: spec.fastAugment, exact: spec.exact });
   }
 
   describe(): string {
     const steps = [...this.steps.map((s) => s.name), `Normalize(mean=${this.mean}, std=${this.std})`].join(' -> ');
-    return this.fastAugment ? `${steps} [libvips resampling]` : steps;
+    return this.fastAugment ? `${steps} [libvips resampling]` : this.exact ? `${steps} [PIL-exact resampling]` : steps;
   }
 
   /** Pure reference: every step on a decoded image, 8-bit result (before normalisation). */
@@ -159,6 +168,15 @@ export class Pipeline {
    * Throws DataError if the file cannot be decoded or its result has the wrong size.
    */
   async run(bytes: ImageInput, rng: RandomSource, out: Float32Array, offset = 0, name = '<buffer>'): Promise<void> {
+    if (this.exact) {
+      const image = this.applyToImage(await decodeImage(bytes, name), rng);
+      const want = this.outputSize;
+      if (want && (image.width !== want.width || image.height !== want.height)) {
+        throw new DataError('E_BAD_IMAGE', `Image \`${name}\` came out ${image.width}x${image.height}, the pipeline promises ${want.width}x${want.height}`);
+      }
+      writeNormalized(image, this.table, out, offset);
+      return;
+    }
     const d = await this.decodeComposed(bytes, rng, name);
     const { g, next } = d;
     const want = this.outputSize;
@@ -191,6 +209,7 @@ export class Pipeline {
       await this.run(bytes, rng, t, 0, name);
       return t;
     }
+    if (this.exact) return this.tensorFromImage(await decodeImage(bytes, name), rng);
     const d = await this.decodeComposed(bytes, rng, name);
     const { g, next } = d;
     let image = d.image ?? materialize(d.mapped!);
