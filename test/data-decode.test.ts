@@ -110,5 +110,5 @@ test('sniffFormat tells real content from the name; formatFromName maps extensio
   assert.equal(formatFromName('a/B.JPEG'), 'jpeg');
   assert.equal(formatFromName('x.tif'), 'tiff');
   assert.equal(formatFromName('notes.txt'), null);
-  await assert.rejects(decodeImage(Buffer.from('not an image'), 'x.jpg'), (e: Error & { code?: string }) => e.code === 'E_DATA' && /`x\.jpg`/.test(e.message));
+  await assert.rejects(decodeImage(Buffer.from('not an image'), 'x.jpg'), (e: Error & { code?: string }) => e.code === 'E_BAD_IMAGE' && /`x\.jpg`/.test(e.message));
 });

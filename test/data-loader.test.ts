@@ -43,7 +43,7 @@ test('batches are NCHW float32 with labels and paths; broken files are skipped o
     assert.ok(b.images.every(Number.isFinite));
   }
   assert.deepEqual(skips.map((s) => s.path.slice(root.length + 1)).sort(), [...BROKEN].sort());
-  assert.ok(skips.every((s) => s.error.code === 'E_DATA' && s.reason.includes(s.path.slice(root.length + 1).split('/').pop()!)));
+  assert.ok(skips.every((s) => s.error.code === 'E_BAD_IMAGE' && s.reason.includes(s.path.slice(root.length + 1).split('/').pop()!)));
   // Every unusual-but-valid file made it into a batch.
   for (const rel of [SPECIAL.cmyk, SPECIAL.exif, SPECIAL.png16, SPECIAL.rgba, SPECIAL.tiny, SPECIAL.pngAsJpg, SPECIAL.unicode, SPECIAL.large, SPECIAL.dupTrain]) {
     assert.ok(paths.includes(join(root, rel)), `${rel} loaded`);

@@ -22,7 +22,7 @@
  * test/data-fast-augment.test.ts); `exactAugment` keeps the PIL-exact JS path instead.
  */
 import sharp from 'sharp';
-import { finishRgb, openImage, type ImageInput } from './decode.js';
+import { decodeError, finishRgb, openImage, type ImageInput } from './decode.js';
 import type { Box, Geometry, Size } from './transforms/geometry.js';
 import { boxInside } from './transforms/geometry.js';
 import { resampleBox } from './transforms/resample.js';
@@ -93,6 +93,14 @@ function pixelsOf(data: Buffer): Uint8Array {
  * column map) with libvips. `format` and `orientation` are the probe's. Requires canDecodeAugmented(g).
  */
 export async function decodeAugmented(bytes: ImageInput, g: Geometry, format: string, orientation: number, name: string): Promise<MappedPixels> {
+  try {
+    return await decodeMapped(bytes, g, format, orientation, name);
+  } catch (err) {
+    throw decodeError(name, err);
+  }
+}
+
+async function decodeMapped(bytes: ImageInput, g: Geometry, format: string, orientation: number, name: string): Promise<MappedPixels> {
   const out = g.resize as Size;
   const crop: Box = g.crop;
   const sx = out.width / crop.width;

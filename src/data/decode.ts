@@ -53,10 +53,11 @@ function tuneSharp(): void {
   sharp.concurrency(1);
 }
 
-function decodeError(name: string, err: unknown): DataError {
+/** `err` as a DataError naming the file (DataErrors pass through). */
+export function decodeError(name: string, err: unknown): DataError {
   if (err instanceof DataError) return err;
   const msg = err instanceof Error ? err.message : String(err);
-  return new DataError(`Cannot decode image \`${name}\`: ${msg.trim().split('\n')[0]}`, {
+  return new DataError('E_BAD_IMAGE', `Cannot decode image \`${name}\`: ${msg.trim().split('\n')[0]}`, {
     hint: 'the file is unreadable, truncated or not an image; run `headstart doctor <dataset>` to list such files',
     cause: err,
   });
