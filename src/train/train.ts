@@ -162,6 +162,7 @@ async function features(
     session: l.session,
     onSkip,
     hooks: extractHooks(bus, o.signal),
+    onNote: (message) => void bus.emit('log', { level: 'warn', message }),
   });
   await bus.emit('log', {
     level: 'info',
