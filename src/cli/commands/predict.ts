@@ -10,6 +10,7 @@ import { predict } from '../../infer/predict.js';
 import { processIO, type CommandIO } from '../command-io.js';
 import { choiceFlag, intFlag, parseFlags, reportError, UsageError } from '../usage.js';
 import { parseClassesFlag, parsePreprocessFlag } from './classifier-flags.js';
+import { streamPredictions } from './stream-predictions.js';
 
 const USAGE = `usage: headstart predict <model.onnx> <image|folder>... [options]
 
@@ -18,7 +19,8 @@ Classifies images with a trained model.onnx (its preprocessing and class names a
 options:
   --top-k K            classes to show per image (default 5)
   --tta                average with the horizontally flipped view
-  --format F           table (default), csv or json
+  --format F           table (default), csv, json or jsonl; csv and jsonl are written as the
+                       images are classified (any number of images in bounded memory)
   --kaggle FILE        write the Dogs vs Cats submission (id,label = P(second class)) to FILE
   --batch-size N       images per run (default 16)
   --threads N          ONNX Runtime threads (default: all cores)
@@ -52,8 +54,19 @@ export async function predictCommand(argv: string[], io: CommandIO = processIO):
       return 0;
     }
     if (positionals.length < 2) throw new UsageError(positionals.length === 0 ? 'missing <model.onnx> and images' : 'missing the images (files or folders) to classify');
-    const format = choiceFlag(values.format, 'format', ['table', 'csv', 'json'] as const) ?? 'table';
+    const format = choiceFlag(values.format, 'format', ['table', 'csv', 'json', 'jsonl'] as const) ?? 'table';
     const [modelPath, ...inputs] = positionals;
+    if ((format === 'csv' || format === 'jsonl') && !values.kaggle) {
+      return await streamPredictions(modelPath, inputs, format, io, {
+        topK: intFlag(values['top-k'], 'top-k'),
+        tta: values.tta ?? false,
+        batchSize: intFlag(values['batch-size'], 'batch-size'),
+        threads: intFlag(values.threads, 'threads'),
+        device: choiceFlag(values.device, 'device', ['cpu', 'cuda'] as const),
+        classes: parseClassesFlag(values.classes),
+        preprocess: parsePreprocessFlag(values.preprocess),
+      });
+    }
     const progress = io.tty && format === 'table' && !values.kaggle;
     const result = await predict(modelPath, inputs, {
       topK: intFlag(values['top-k'], 'top-k'),
