@@ -152,11 +152,12 @@ export function closeStore(fd: number): void {
 }
 
 /**
- * Reads the rows of pass `p` (in chunks of `chunkRows`) and places row r at
+ * Reads the rows of pass `p` (in chunks of at most `chunkBytes`) and places row r at
  * out[target(r) * dim] when target(r) >= 0 (rows of left-out samples are skipped).
  */
-export function readStoreRows(fd: number, trailer: StoreTrailer, p: number, target: (row: number) => number, out: Float32Array, chunkRows = 4096): void {
+export function readStoreRows(fd: number, trailer: StoreTrailer, p: number, target: (row: number) => number, out: Float32Array, chunkBytes = 4 << 20): void {
   const dim = trailer.dim;
+  const chunkRows = Math.max(1, Math.floor(chunkBytes / (dim * 4)));
   let position = STORE_MAGIC.length;
   for (let q = 0; q < p; q++) position += trailer.passes[q].rows * dim * 4;
   const rows = trailer.passes[p].rows;
