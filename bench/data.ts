@@ -1,17 +1,23 @@
 /**
- * bench:data — decoding + augmentation throughput of the train pipeline on 2,000 generated
- * JPEGs of 500x375 (the size of Dogs vs Cats photos): headstart's loader (sharp/libvips,
- * RandomResizedCrop(224) + RandomHorizontalFlip + Normalize, batches of 32, default options,
- * each batch released after use as a trainer does) side by side with PyTorch's DataLoader
- * (PIL, the same transforms, num_workers = cores, persistent workers, its fastest malloc
- * settings) in the same run. Epochs alternate between the two so machine noise hits both;
- * medians are reported. Each round also prints the CPU cores each side kept busy and its CPU
- * time per image (from /proc, PyTorch's worker processes included): on a shared machine the
- * images/s ratio follows how much CPU each side gets, CPU-ms/img is the efficiency.
- * The last line is {"data": R} with R = headstart images/s / PyTorch images/s (medians).
+ * bench:data — decoding + transform throughput on 2,000 generated JPEGs of 500x375 (the size
+ * of Dogs vs Cats photos), for both transforms:
+ * - train: RandomResizedCrop(224) + RandomHorizontalFlip + Normalize (headstart's default:
+ *   libvips resampling, decode-augmented.ts);
+ * - eval: Resize(256) + CenterCrop(224) + Normalize (what predict, evaluate and feature
+ *   extraction use);
+ * headstart's loader (sharp/libvips, batches of 32, default options, each batch released
+ * after use as a trainer does) side by side with PyTorch's DataLoader (PIL, the same
+ * transforms, num_workers = cores, persistent workers, its fastest malloc settings) in the
+ * same run. Epochs alternate between the two so machine noise hits both; medians are
+ * reported. Each round prints the CPU cores each side kept busy and its CPU time per image
+ * (from /proc, PyTorch's worker processes included): on a shared machine the images/s ratio
+ * follows how much CPU each side gets, CPU-ms/img is the efficiency.
+ * The last line is {"data": R, "eval": R} with R = headstart images/s / PyTorch images/s
+ * (medians) for the train and the eval transform.
  *
  *   npm run bench:data                                   (2000 images, 3 rounds, batch 32)
  *   BENCH_IMAGES=500 BENCH_ROUNDS=2 BENCH_BATCH=8 npm run bench:data
+ *   BENCH_EXACT=1 npm run bench:data     also times --exact-augment (PIL-exact JS resampling)
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,8 +25,9 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import sharp from 'sharp';
-import { buildTrainTransform } from '../src/data/build-transforms.js';
+import { buildEvalTransform, buildTrainTransform } from '../src/data/build-transforms.js';
 import { createLoader } from '../src/data/loader.js';
+import type { Pipeline } from '../src/data/pipeline.js';
 import { IMAGENET_PREPROCESS } from '../src/data/preprocess.js';
 import type { Sample } from '../src/data/sample.js';
 import { Random, randomInt } from '../src/random.js';
@@ -95,7 +102,15 @@ function treeCpuSeconds(pid: number): number {
   }
 }
 
-/** The PyTorch DataLoader in a long-lived process: one epoch per request. */
+type Kind = 'train' | 'eval';
+interface Rate {
+  rate: number;
+  cores: number;
+}
+const cpuMs = (r: Rate) => (r.cores / r.rate) * 1000;
+const show = (r: Rate) => `${r.rate.toFixed(0)} img/s (${r.cores.toFixed(2)} cores busy, ${cpuMs(r).toFixed(2)} CPU-ms/img)`;
+
+/** The PyTorch DataLoaders in a long-lived process: one epoch of a transform per request. */
 function startTorch(dir: string) {
   const child = spawn('/usr/bin/python3', ['scripts/data_bench_torch.py', dir, String(batchSize), String(cores)], {
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -110,9 +125,9 @@ function startTorch(dir: string) {
   return {
     ready: read,
     /** images/s and CPU cores used (workers included) during one epoch. */
-    async epoch(): Promise<{ rate: number; cores: number }> {
+    async epoch(kind: Kind): Promise<Rate> {
       const cpu0 = treeCpuSeconds(child.pid!);
-      child.stdin.write('epoch\n');
+      child.stdin.write(`epoch ${kind}\n`);
       const r = await read();
       return { rate: r.images / r.seconds, cores: (treeCpuSeconds(child.pid!) - cpu0) / r.seconds };
     },
@@ -127,10 +142,14 @@ async function main(): Promise<void> {
   const files = readdirSync(dir).filter((f) => f.endsWith('.jpg')).sort().slice(0, count);
   console.log(`${files.length} JPEGs of ${W}x${H} in ${dir} (${((performance.now() - t) / 1000).toFixed(1)} s to prepare); ${cores} cores, batch ${batchSize}`);
   const samples: Sample[] = files.map((f) => ({ path: join(dir, f), label: 0 }));
-  const pipeline = buildTrainTransform(IMAGENET_PREPROCESS);
+  const pipelines: Record<Kind | 'exact', Pipeline> = {
+    train: buildTrainTransform(IMAGENET_PREPROCESS),
+    eval: buildEvalTransform(IMAGENET_PREPROCESS),
+    exact: buildTrainTransform(IMAGENET_PREPROCESS, { exactAugment: true }),
+  };
   let epoch = 0;
-  const headstart = async (): Promise<{ rate: number; cores: number }> => {
-    const loader = createLoader(samples, pipeline, { batchSize, shuffle: true, seed: 1, epoch: epoch++ });
+  const headstart = async (kind: Kind | 'exact'): Promise<Rate> => {
+    const loader = createLoader(samples, pipelines[kind], { batchSize, shuffle: true, seed: 1, epoch: epoch++ });
     const cpu0 = treeCpuSeconds(process.pid);
     const t0 = performance.now();
     let n = 0;
@@ -146,24 +165,44 @@ async function main(): Promise<void> {
   const torch = startTorch(dir);
   await torch.ready();
   t = performance.now();
-  await torch.epoch(); // warm-up: worker start-up
-  await headstart(); // warm-up: JIT, libvips
+  for (const kind of ['train', 'eval'] as const) {
+    await torch.epoch(kind); // warm-up: worker start-up
+    await headstart(kind); // warm-up: JIT, libvips
+  }
   console.log(`warm-up ${((performance.now() - t) / 1000).toFixed(1)} s`);
-  const ours: number[] = [];
-  const theirs: number[] = [];
+  const kinds: Kind[] = ['train', 'eval'];
+  const ours: Record<Kind, Rate[]> = { train: [], eval: [] };
+  const theirs: Record<Kind, Rate[]> = { train: [], eval: [] };
+  const exact: Rate[] = [];
   for (let r = 0; r < rounds; r++) {
-    const t = await torch.epoch();
-    const h = await headstart();
-    theirs.push(t.rate);
-    ours.push(h.rate);
-    console.log(`round ${r + 1}: headstart ${h.rate.toFixed(0)} img/s (${h.cores.toFixed(2)} cores busy, ${((h.cores / h.rate) * 1000).toFixed(2)} CPU-ms/img), PyTorch ${t.rate.toFixed(0)} img/s (${t.cores.toFixed(2)} cores, ${((t.cores / t.rate) * 1000).toFixed(2)} CPU-ms/img)`);
+    for (const kind of kinds) {
+      const tr = await torch.epoch(kind);
+      const h = await headstart(kind);
+      theirs[kind].push(tr);
+      ours[kind].push(h);
+      console.log(`round ${r + 1} ${kind.padEnd(5)}: headstart ${show(h)}, PyTorch ${show(tr)}`);
+    }
+    if (process.env.BENCH_EXACT === '1') {
+      const e = await headstart('exact');
+      exact.push(e);
+      console.log(`round ${r + 1} train --exact-augment: headstart ${show(e)}`);
+    }
   }
   torch.stop();
-  const a = median(ours);
-  const b = median(theirs);
-  console.log(`headstart loader (sharp, ${pipeline.describe()}): ${a.toFixed(1)} images/s (median of ${rounds})`);
-  console.log(`PyTorch DataLoader (PIL, ${cores} workers):  ${b.toFixed(1)} images/s (median of ${rounds})`);
-  console.log(JSON.stringify({ data: Number((a / b).toFixed(3)) }));
+  const med = (rs: Rate[]) => ({ rate: median(rs.map((x) => x.rate)), cpuMs: median(rs.map(cpuMs)) });
+  const ratio: Record<Kind, number> = { train: 0, eval: 0 };
+  for (const kind of kinds) {
+    const a = med(ours[kind]);
+    const b = med(theirs[kind]);
+    ratio[kind] = a.rate / b.rate;
+    console.log(`${kind}: headstart (sharp, ${pipelines[kind].describe()}): ${a.rate.toFixed(1)} images/s, ${a.cpuMs.toFixed(2)} CPU-ms/img (medians of ${rounds})`);
+    console.log(`${kind}: PyTorch DataLoader (PIL, ${cores} workers): ${b.rate.toFixed(1)} images/s, ${b.cpuMs.toFixed(2)} CPU-ms/img -> ${ratio[kind].toFixed(2)}x images/s, ${(b.cpuMs / a.cpuMs).toFixed(2)}x less CPU per image`);
+  }
+  if (exact.length) {
+    const e = med(exact);
+    console.log(`train --exact-augment: headstart ${e.rate.toFixed(1)} images/s, ${e.cpuMs.toFixed(2)} CPU-ms/img`);
+  }
+  console.log(JSON.stringify({ data: Number(ratio.train.toFixed(3)), eval: Number(ratio.eval.toFixed(3)) }));
 }
 
 await main();

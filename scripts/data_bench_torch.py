@@ -1,11 +1,13 @@
-"""PyTorch side of bench:data: torchvision's train transform through a DataLoader.
+"""PyTorch side of bench:data: torchvision's train and eval transforms through DataLoaders.
 
 /usr/bin/python3 scripts/data_bench_torch.py <image_dir> <batch_size> <workers>
 
-ImageFolder-style dataset of every file in <image_dir>, PIL decode,
-RandomResizedCrop(224) + RandomHorizontalFlip + ToTensor + Normalize(ImageNet), shuffled,
-persistent workers (so epochs after the first pay no start-up). It waits on stdin: each line
-"epoch" runs one full epoch and prints {"images": n, "seconds": s}; "quit" ends.
+ImageFolder-style dataset of every file in <image_dir>, PIL decode; train:
+RandomResizedCrop(224) + RandomHorizontalFlip, eval: Resize(256) + CenterCrop(224), both
+then ToTensor + Normalize(ImageNet), shuffled, one DataLoader per transform with persistent
+workers (so epochs after the first pay no start-up). It waits on stdin: each line
+"epoch train" or "epoch eval" ("epoch" alone is train) runs one full epoch and prints
+{"images": n, "seconds": s}; "quit" ends.
 """
 import json
 import os
@@ -35,18 +37,21 @@ class Files(torch.utils.data.Dataset):
 
 def main():
     root, batch, workers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    tf = T.Compose([
-        T.RandomResizedCrop(224),
-        T.RandomHorizontalFlip(),
-        T.ToTensor(),
-        T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
-    ])
-    ds = Files(root, tf)
-    dl = torch.utils.data.DataLoader(ds, batch_size=batch, shuffle=True, num_workers=workers, persistent_workers=workers > 0)
-    print(json.dumps({"ready": len(ds)}), flush=True)
+    norm = [T.ToTensor(), T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])]
+    tfs = {
+        "train": T.Compose([T.RandomResizedCrop(224), T.RandomHorizontalFlip(), *norm]),
+        "eval": T.Compose([T.Resize(256), T.CenterCrop(224), *norm]),
+    }
+    loaders = {
+        k: torch.utils.data.DataLoader(Files(root, tf), batch_size=batch, shuffle=True, num_workers=workers, persistent_workers=workers > 0)
+        for k, tf in tfs.items()
+    }
+    print(json.dumps({"ready": len(loaders["train"].dataset)}), flush=True)
     for line in sys.stdin:
-        if line.strip() != "epoch":
+        words = line.split()
+        if not words or words[0] != "epoch":
             break
+        dl = loaders[words[1] if len(words) > 1 else "train"]
         t = time.perf_counter()
         n = 0
         for x, _ in dl:

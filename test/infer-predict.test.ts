@@ -16,8 +16,9 @@ import type { PreprocessSpec } from '../src/data/preprocess.js';
 import { buildInferenceGraph } from '../src/graphs/network-graph.js';
 import { evaluate } from '../src/infer/evaluate.js';
 import { kaggleCsv } from '../src/infer/kaggle-csv.js';
+import { predictStream } from '../src/infer/predict-stream.js';
 import { classifierBytes, readClassifier, readClassifierMetadataFromBytes, writeClassifier } from '../src/infer/model-file.js';
-import { predict } from '../src/infer/predict.js';
+import { predict, type Prediction } from '../src/infer/predict.js';
 import { predictCommand } from '../src/cli/commands/predict.js';
 import { evaluateCommand } from '../src/cli/commands/evaluate.js';
 import type { CommandIO } from '../src/cli/command-io.js';
@@ -248,7 +249,45 @@ describe('predict', () => {
     assert.match(bad.err, /unknown flag --colour.*valid flags: .*--top-k/);
     const badFormat = await capture(predictCommand, [model2, join(dir, 'test'), '--format', 'xml']);
     assert.equal(badFormat.code, 2);
-    assert.match(badFormat.err, /--format must be one of table, csv, json, found `xml`/);
+    assert.match(badFormat.err, /--format must be one of table, csv, json, jsonl, found `xml`/);
+  });
+
+  test('streaming: predictStream gives predict()\'s results batch by batch; csv/jsonl are written as they come, with a progress bar on a TTY', async () => {
+    const whole = await predict(model3, join(dir, 'test'), { topK: 2, threads: THREADS, batchSize: 2 });
+    const stream = await predictStream(model3, join(dir, 'test'), { topK: 2, threads: THREADS, batchSize: 2 });
+    assert.equal(stream.total, 4);
+    assert.deepEqual(stream.classes, CLASSES3);
+    const got: Prediction[] = [];
+    const skipped: string[] = [];
+    let batches = 0;
+    for await (const b of stream) {
+      batches++;
+      got.push(...b.predictions);
+      skipped.push(...b.skipped.map((s) => s.path));
+      assert.ok(b.predictions.length <= 2 && b.done <= b.total);
+    }
+    assert.ok(batches >= 2, 'more than one batch');
+    assert.deepEqual(got, whole.predictions);
+    assert.deepEqual(skipped, whole.skipped.map((s) => s.path));
+
+    // The CLI writes every batch's rows before the next one: out chunks interleave with progress.
+    const events: string[] = [];
+    const io = { out: (s: string) => void events.push(`out:${s}`), err: (s: string) => void events.push(`err:${s}`), tty: true };
+    assert.equal(await predictCommand([model3, join(dir, 'test'), '--format', 'csv', '--top-k', '1', '--batch-size', '1', '--threads', '1'], io), 0);
+    const out = events.filter((e) => e.startsWith('out:')).map((e) => e.slice(4));
+    assert.equal(out[0], 'path,rank,label,probability\n');
+    assert.deepEqual(out.join('').trim().split('\n').slice(1).map((l) => l.split(',').slice(1, 3).join(',')), whole.predictions.map((p) => `1,${p.top[0].label}`));
+    assert.ok(out.length >= 4, 'one write per batch');
+    const err = events.filter((e) => e.startsWith('err:')).join('');
+    assert.match(err, /predict \[=+ *\] \d\/4 images/);
+    assert.match(err, /warning: skipped .*3\.png/);
+    assert.match(err, /classified 3 of 4 images \(1 skipped\)/);
+
+    const jl = await capture(predictCommand, [model3, join(dir, 'test'), '--format', 'jsonl', '--threads', '1']);
+    assert.equal(jl.code, 0);
+    const lines = jl.out.trim().split('\n').map((l) => JSON.parse(l) as { path: string; top: { label: string }[] });
+    assert.deepEqual(lines.map((l) => l.path), whole.predictions.map((p) => p.path));
+    assert.doesNotMatch(jl.err, /images \|/, 'no progress bar off a TTY');
   });
 });
 

@@ -50,8 +50,9 @@ test('--feature-views 3 caches three augmented views of every training image, on
   const root = await makeColourDataset({ train: 5, val: 2 });
   const cacheDir = await tempDir('cache-');
   const r = await train(root, { model: tinySpec, weights: 'none', mode: 'features', epochs: 2, featureViews: 3, threads: 1, out: await tempDir(), cacheDir });
-  const set = await readFeatureCache(r.featureCache!.path);
-  assert.ok(set);
+  const read = readFeatureCache(r.featureCache!.path);
+  assert.ok('set' in read, JSON.stringify(read));
+  const set = read.set;
   assert.equal(set.train.views.length, 3);
   assert.equal(set.val.views.length, 1);
   assert.equal(set.train.labels.length, 15);

@@ -1,8 +1,9 @@
 /**
  * The train and eval pipelines of a model, built from its PreprocessSpec only, so training
  * and inference share size, normalisation and interpolation:
- * - train: RandomResizedCrop(inputSize) + RandomHorizontalFlip [+ ColorJitter];
- * - eval: Resize(resizeSize) + CenterCrop(inputSize).
+ * - train: RandomResizedCrop(inputSize) + RandomHorizontalFlip [+ ColorJitter], resampled by
+ *   libvips (within a stated tolerance of PIL) unless `exactAugment`;
+ * - eval: Resize(resizeSize) + CenterCrop(inputSize), always on the exact path.
  */
 import { z } from 'zod';
 import { parseOrThrow } from '../zod-issues.js';
@@ -33,6 +34,12 @@ export const TrainTransformOptionsSchema = z.strictObject({
       hue: z.number().min(0).max(0.5).default(0),
     })
     .optional(),
+  /**
+   * Decode whole images and resample with PIL's exact kernels in JS (bit for bit torchvision's,
+   * for parity tests) instead of libvips' own kernels and JPEG shrink-on-load (faster, within
+   * a stated tolerance: decode-augmented.ts).
+   */
+  exactAugment: z.boolean().default(false),
 });
 
 export type TrainTransformOptions = z.input<typeof TrainTransformOptionsSchema>;
@@ -48,7 +55,7 @@ export function buildTrainTransform(spec: PreprocessSpec, options?: TrainTransfo
   if (o.hflip > 0) steps.push(randomHorizontalFlip(o.hflip));
   const j = o.colorJitter;
   if (j && (j.brightness || j.contrast || j.saturation || j.hue)) steps.push(colorJitter(j));
-  return new Pipeline(steps, { mean: s.mean, std: s.std });
+  return new Pipeline(steps, { mean: s.mean, std: s.std, ...(o.exactAugment ? { exact: true } : { fastAugment: true }) });
 }
 
 export function buildEvalTransform(spec: PreprocessSpec): Pipeline {

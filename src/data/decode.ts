@@ -53,7 +53,8 @@ function tuneSharp(): void {
   sharp.concurrency(1);
 }
 
-function decodeError(name: string, err: unknown): DataError {
+/** `err` as a DataError naming the file (DataErrors pass through). */
+export function decodeError(name: string, err: unknown): DataError {
   if (err instanceof DataError) return err;
   const msg = err instanceof Error ? err.message : String(err);
   return new DataError('E_BAD_IMAGE', `Cannot decode image \`${name}\`: ${msg.trim().split('\n')[0]}`, {
@@ -62,7 +63,8 @@ function decodeError(name: string, err: unknown): DataError {
   });
 }
 
-function open(bytes: ImageInput): Sharp {
+/** A sharp pipeline on `bytes` with headstart's settings (EXIF orientation applied, strict). */
+export function openImage(bytes: ImageInput): Sharp {
   tuneSharp();
   return sharp(bytes, { autoOrient: true, failOn: 'warning' });
 }
@@ -71,11 +73,19 @@ function finish(s: Sharp): Sharp {
   return s.flatten({ background: { r: 255, g: 255, b: 255 } }).toColourspace('srgb').removeAlpha().raw({ depth: 'uchar' });
 }
 
-async function toRgb(s: Sharp, name: string, expect?: Size): Promise<RgbImage> {
+/** Runs `s` to 8-bit sRGB RGB (alpha over white); checks libvips gave 3 channels of 8 bits. */
+export async function finishRgb(s: Sharp, name: string): Promise<{ data: Buffer; info: { width: number; height: number } }> {
   const { data, info } = await finish(s).toBuffer({ resolveWithObject: true });
   if (info.channels !== 3 || data.length !== info.width * info.height * 3) {
-    throw new DataError('E_BAD_IMAGE', `Cannot decode image \`${name}\`: expected 3 channels of 8 bits, libvips gave ${info.channels} channels, ${data.length} bytes for ${info.width}x${info.height}`);
+    throw new DataError('E_BAD_IMAGE', `Cannot decode image \`${name}\`: expected 3 channels of 8 bits, libvips gave ${info.channels} channels, ${data.length} bytes for ${info.width}x${info.height}`, {
+      hint: 'run `headstart doctor <dataset>` to list unusable files',
+    });
   }
+  return { data, info };
+}
+
+async function toRgb(s: Sharp, name: string, expect?: Size): Promise<RgbImage> {
+  const { data, info } = await finishRgb(s, name);
   if (expect && (info.width !== expect.width || info.height !== expect.height)) {
     throw new DataError('E_BAD_IMAGE', `Cannot decode image \`${name}\`: expected ${expect.width}x${expect.height}, libvips gave ${info.width}x${info.height}`);
   }
@@ -110,7 +120,7 @@ export async function probeImage(bytes: ImageInput, name = '<buffer>', options: 
   const fast = options.useHeader === false ? null : readImageHeader(bytes);
   if (fast) return { ...fast, source: 'header' };
   try {
-    const m = await open(bytes).metadata();
+    const m = await openImage(bytes).metadata();
     const w = m.autoOrient?.width ?? m.width;
     const h = m.autoOrient?.height ?? m.height;
     if (!w || !h) throw new DataError('E_BAD_IMAGE', `Cannot decode image \`${name}\`: no image size in the header`);
@@ -133,11 +143,11 @@ export interface ImageInspection extends ImageProbe {
  */
 export async function inspectImage(bytes: ImageInput, name = '<buffer>'): Promise<ImageInspection> {
   try {
-    const m = await open(bytes).metadata();
+    const m = await openImage(bytes).metadata();
     const width = m.autoOrient?.width ?? m.width;
     const height = m.autoOrient?.height ?? m.height;
     if (!width || !height) throw new DataError('E_BAD_IMAGE', `Cannot decode image \`${name}\`: no image size in the header`);
-    await finish(open(bytes).resize(32, 32, { fit: 'inside' })).toBuffer();
+    await finish(openImage(bytes).resize(32, 32, { fit: 'inside' })).toBuffer();
     return {
       format: m.format ?? 'unknown', width, height, orientation: m.orientation ?? 1, channels: m.channels, depth: m.depth,
       space: m.space, hasAlpha: m.hasAlpha, isPalette: m.isPalette, pages: m.pages, source: 'libvips',
@@ -151,7 +161,7 @@ export async function inspectImage(bytes: ImageInput, name = '<buffer>'): Promis
 export async function decodeImage(input: ImageInput | string, name = typeof input === 'string' ? input : '<buffer>'): Promise<RgbImage> {
   const bytes = typeof input === 'string' ? await readImageBytes(input) : input;
   try {
-    return await toRgb(open(bytes), name);
+    return await toRgb(openImage(bytes), name);
   } catch (err) {
     throw decodeError(name, err);
   }
@@ -173,7 +183,7 @@ function isWhole(box: Box, size: Size): boolean {
 async function decodeCrop(bytes: ImageInput, source: Size, box: Box, name: string): Promise<RgbImage> {
   const inside = intersect(box, source);
   if (!inside) return createRgbImage(box.width, box.height); // all padding
-  let s = open(bytes);
+  let s = openImage(bytes);
   if (!isWhole(inside, source)) s = s.extract(inside);
   const part = await toRgb(s, name, inside);
   if (inside.left === box.left && inside.top === box.top && inside.width === box.width && inside.height === box.height) return part;
@@ -190,7 +200,7 @@ export async function decodeGeometry(bytes: ImageInput, g: Geometry, name = '<bu
     const post = g.post ?? { left: 0, top: 0, width: g.resize.width, height: g.resize.height };
     const downscale = g.resize.width <= g.crop.width && g.resize.height <= g.crop.height;
     if (downscale && boxInside(g.crop, g.source)) {
-      let s = open(bytes);
+      let s = openImage(bytes);
       if (!isWhole(g.crop, g.source)) s = s.extract(g.crop);
       s = s.resize(g.resize.width, g.resize.height, {
         fit: 'fill',

@@ -7,18 +7,31 @@
  *   in one call; what cannot be composed runs in JS afterwards.
  */
 import { ConfigError, DataError } from '../errors.js';
-import { decodeGeometry, probeImage, type ImageInput } from './decode.js';
+import { decodeGeometry, decodeImage, probeImage, type ImageInput, type ImageProbe } from './decode.js';
+import { canDecodeAugmented, decodeAugmented, type MappedPixels } from './decode-augmented.js';
 import type { RandomSource } from '../random.js';
-import type { RgbImage } from './rgb-image.js';
+import { createRgbImage, type RgbImage } from './rgb-image.js';
 import { identityGeometry, type Geometry, type Size } from './transforms/geometry.js';
 import { flipHorizontal } from './transforms/horizontal-flip.js';
-import { normalizationTable, writeNormalized, type Rgb } from './transforms/normalize.js';
+import { normalizationTable, writeNormalized, writeNormalizedMapped, type Rgb } from './transforms/normalize.js';
 import { transformFromSpec } from './transforms/from-spec.js';
 import type { ImageTransform, TransformSpec } from './transforms/transform.js';
 
 export interface PipelineOptions {
   mean: Rgb;
   std: Rgb;
+  /**
+   * Let libvips do the crop + resize of a leading random resized crop with its own kernels
+   * (and JPEG shrink-on-load), within a stated tolerance of PIL (see decode-augmented.ts),
+   * instead of the PIL-exact path. Only geometries with a single resize and no crop after it
+   * take it (the training transform); others (the eval transform) stay exact. Default false.
+   */
+  fastAugment?: boolean;
+  /**
+   * Decode whole images and run every step with PIL's resampler in JS (the pure reference):
+   * bit for bit torchvision's, slowest. Default false (libvips downscales, within ~0.001).
+   */
+  exact?: boolean;
 }
 
 /** A pipeline as plain data, to rebuild it in a decode worker. */
@@ -26,6 +39,29 @@ export interface PipelineSpec {
   steps: TransformSpec[];
   mean: Rgb;
   std: Rgb;
+  fastAugment?: boolean;
+  exact?: boolean;
+}
+
+type Decoded = { image: RgbImage; mapped?: undefined } | { image?: undefined; mapped: MappedPixels };
+
+/** The mapped pixels as an image (unflipped), for the steps that follow in JS. */
+function materialize(m: MappedPixels): RgbImage {
+  const cols = m.cols;
+  const w = cols.length;
+  const h = m.rows.length;
+  const img = createRgbImage(w, h);
+  for (let y = 0; y < h; y++) {
+    const row = m.rows[y] * m.width * 3;
+    for (let x = 0; x < w; x++) {
+      const p = row + cols[x] * 3;
+      const q = (y * w + x) * 3;
+      img.data[q] = m.data[p];
+      img.data[q + 1] = m.data[p + 1];
+      img.data[q + 2] = m.data[p + 2];
+    }
+  }
+  return img;
 }
 
 export class Pipeline {
@@ -34,12 +70,17 @@ export class Pipeline {
   readonly std: Rgb;
   /** Output height and width when the steps fix them (required for batching), else null. */
   readonly outputSize: Size | null;
+  readonly fastAugment: boolean;
+  readonly exact: boolean;
   private readonly table: Float32Array;
 
   constructor(steps: readonly ImageTransform[], options: PipelineOptions) {
     this.steps = Object.freeze([...steps]);
     this.mean = options.mean;
     this.std = options.std;
+    this.fastAugment = options.fastAugment ?? false;
+    this.exact = options.exact ?? false;
+    if (this.exact && this.fastAugment) throw new ConfigError('E_INCOMPATIBLE_OPTIONS', 'Pipeline: `exact` and `fastAugment` exclude each other', { hint: 'choose one resampling' });
     this.table = normalizationTable(options.mean, options.std);
     let size: Size | null = null;
     for (const s of steps) if (s.kind === 'geometric' && s.outputSize) size = s.outputSize;
@@ -56,15 +97,16 @@ export class Pipeline {
   get spec(): PipelineSpec | null {
     const steps = this.steps.map((s) => s.spec);
     if (steps.some((s) => s === undefined)) return null;
-    return { steps: steps as TransformSpec[], mean: this.mean, std: this.std };
+    return { steps: steps as TransformSpec[], mean: this.mean, std: this.std, ...(this.fastAugment ? { fastAugment: true } : {}), ...(this.exact ? { exact: true } : {}) };
   }
 
   static fromSpec(spec: PipelineSpec): Pipeline {
-    return new Pipeline(spec.steps.map(transformFromSpec), { mean: spec.mean, std: spec.std });
+    return new Pipeline(spec.steps.map(transformFromSpec), { mean: spec.mean, std: spec.std, fastAugment: spec.fastAugment, exact: spec.exact });
   }
 
   describe(): string {
-    return [...this.steps.map((s) => s.name), `Normalize(mean=${this.mean}, std=${this.std})`].join(' -> ');
+    const steps = [...this.steps.map((s) => s.name), `Normalize(mean=${this.mean}, std=${this.std})`].join(' -> ');
+    return this.fastAugment ? `${steps} [libvips resampling]` : this.exact ? `${steps} [PIL-exact resampling]` : steps;
   }
 
   /** Pure reference: every step on a decoded image, 8-bit result (before normalisation). */
@@ -98,13 +140,13 @@ export class Pipeline {
    * the JS header reader got the size wrong (libvips disagrees), it retries with libvips'
    * size, replaying the same random words, so the result is what a correct probe gives.
    */
-  private async decodeComposed(bytes: ImageInput, rng: RandomSource, name: string): Promise<{ image: RgbImage; g: Geometry; next: number }> {
+  private async decodeComposed(bytes: ImageInput, rng: RandomSource, name: string): Promise<Decoded & { g: Geometry; next: number }> {
     const probe = await probeImage(bytes, name);
     const words: number[] = [];
     const recording: RandomSource = { nextUint32: () => { const w = rng.nextUint32(); words.push(w); return w; } };
     const first = this.compose(probe, probe.source === 'header' ? recording : rng);
     try {
-      return { image: await decodeGeometry(bytes, first.g, name), ...first };
+      return { ...(await this.decode(bytes, first.g, probe, name)), ...first };
     } catch (err) {
       if (probe.source !== 'header') throw err;
       const checked = await probeImage(bytes, name, { useHeader: false });
@@ -112,8 +154,13 @@ export class Pipeline {
       let i = 0;
       const replay: RandomSource = { nextUint32: () => (i < words.length ? words[i++] : rng.nextUint32()) };
       const second = this.compose(checked, replay);
-      return { image: await decodeGeometry(bytes, second.g, name), ...second };
+      return { ...(await this.decode(bytes, second.g, checked, name)), ...second };
     }
+  }
+
+  private async decode(bytes: ImageInput, g: Geometry, probe: ImageProbe, name: string): Promise<Decoded> {
+    if (this.fastAugment && canDecodeAugmented(g)) return { mapped: await decodeAugmented(bytes, g, probe.format, probe.orientation, name) };
+    return { image: await decodeGeometry(bytes, g, name) };
   }
 
   /**
@@ -121,15 +168,34 @@ export class Pipeline {
    * Throws DataError if the file cannot be decoded or its result has the wrong size.
    */
   async run(bytes: ImageInput, rng: RandomSource, out: Float32Array, offset = 0, name = '<buffer>'): Promise<void> {
-    const { image: decoded, g, next } = await this.decodeComposed(bytes, rng, name);
-    let image = decoded;
+    if (this.exact) {
+      const image = this.applyToImage(await decodeImage(bytes, name), rng);
+      const want = this.outputSize;
+      if (want && (image.width !== want.width || image.height !== want.height)) {
+        throw new DataError('E_BAD_IMAGE', `Image \`${name}\` came out ${image.width}x${image.height}, the pipeline promises ${want.width}x${want.height}`);
+      }
+      writeNormalized(image, this.table, out, offset);
+      return;
+    }
+    const d = await this.decodeComposed(bytes, rng, name);
+    const { g, next } = d;
+    const want = this.outputSize;
+    if (d.mapped && next === this.steps.length) {
+      // The fused pass: mapped pixels -> normalised CHW (flip in the column map) in the batch buffer.
+      const m = d.mapped;
+      if (want && (m.cols.length !== want.width || m.rows.length !== want.height)) {
+        throw new DataError('E_BAD_IMAGE', `Image \`${name}\` came out ${m.cols.length}x${m.rows.length}, the pipeline promises ${want.width}x${want.height}`);
+      }
+      writeNormalizedMapped(m.data, m.width, m.rows, g.flip ? m.cols.slice().reverse() : m.cols, this.table, out, offset);
+      return;
+    }
+    let image = d.image ?? materialize(d.mapped!);
     let flip = g.flip;
     if (next < this.steps.length) {
       if (flip) image = flipHorizontal(image);
       flip = false;
       for (let i = next; i < this.steps.length; i++) image = this.steps[i].apply(image, rng);
     }
-    const want = this.outputSize;
     if (want && (image.width !== want.width || image.height !== want.height)) {
       throw new DataError('E_INTERNAL', `Image \`${name}\` came out ${image.width}x${image.height}, the pipeline promises ${want.width}x${want.height} (a bug in headstart's transforms: please report it)`);
     }
@@ -143,8 +209,10 @@ export class Pipeline {
       await this.run(bytes, rng, t, 0, name);
       return t;
     }
-    const { image: decoded, g, next } = await this.decodeComposed(bytes, rng, name);
-    let image = decoded;
+    if (this.exact) return this.tensorFromImage(await decodeImage(bytes, name), rng);
+    const d = await this.decodeComposed(bytes, rng, name);
+    const { g, next } = d;
+    let image = d.image ?? materialize(d.mapped!);
     if (g.flip) image = flipHorizontal(image);
     for (let i = next; i < this.steps.length; i++) image = this.steps[i].apply(image, rng);
     const t = new Float32Array(3 * image.width * image.height);

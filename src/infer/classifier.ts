@@ -48,6 +48,15 @@ export interface SkippedImage {
   reason: string;
 }
 
+export interface ClassifiedBatch {
+  images: ClassifiedImage[];
+  /** Files found unreadable since the previous batch (index: position in the input list). */
+  skipped: (SkippedImage & { index: number })[];
+  /** Files handled so far, of `total`. */
+  done: number;
+  total: number;
+}
+
 export interface ClassifyResult {
   images: ClassifiedImage[];
   skipped: SkippedImage[];
@@ -129,17 +138,33 @@ export class Classifier {
 
   /** Probabilities for image files, in input order; undecodable files are skipped and listed. */
   async classifyFiles(paths: readonly string[], options?: ClassifyOptions): Promise<ClassifyResult> {
+    const images: ClassifiedImage[] = [];
+    const skipped: (SkippedImage & { index: number })[] = [];
+    for await (const b of this.classifyBatches(paths, options)) {
+      images.push(...b.images);
+      skipped.push(...b.skipped);
+    }
+    return { images, skipped: skipped.sort((x, y) => x.index - y.index).map(({ path, reason }) => ({ path, reason })) };
+  }
+
+  /**
+   * The same, batch by batch as they are classified (memory: one batch, whatever the number
+   * of files): each batch's images in input order, the files found unreadable since the last
+   * batch, and the count of files handled so far.
+   */
+  async *classifyBatches(paths: readonly string[], options?: ClassifyOptions): AsyncGenerator<ClassifiedBatch> {
     const opts = parseOptions(ClassifyOptionsSchema, options, 'classifyFiles');
     const k = this.classes.length;
-    const images: ClassifiedImage[] = [];
+    const fresh: (SkippedImage & { index: number })[] = [];
     // The data loader decodes the next batches while this one runs, and drops unreadable files.
     const loader = createLoader(
       paths.map((path) => ({ path, label: -1 })),
       this.transform,
-      { batchSize: opts.batchSize, shuffle: false, prefetch: 1 },
+      { batchSize: opts.batchSize, shuffle: false, prefetch: 1, onSkip: (s) => fresh.push({ path: s.path, reason: s.reason, index: s.index }) },
     );
     let done = 0;
     for await (const batch of loader) {
+      const images: ClassifiedImage[] = [];
       if (batch.size > 0) {
         const probs = await this.classifyTensor(batch.images, batch.size, opts.tta);
         batch.release();
@@ -147,9 +172,9 @@ export class Classifier {
       }
       done = Math.min(paths.length, done + opts.batchSize);
       opts.onProgress?.(done, paths.length);
+      yield { images, skipped: fresh.splice(0), done, total: paths.length };
     }
-    const skipped = [...loader.skipped].sort((x, y) => x.index - y.index).map((s) => ({ path: s.path, reason: s.reason }));
-    return { images, skipped };
+    if (fresh.length) yield { images: [], skipped: fresh.splice(0), done: paths.length, total: paths.length };
   }
 
   async release(): Promise<void> {

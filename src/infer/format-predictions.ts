@@ -1,6 +1,6 @@
 /** Renderings of a PredictResult for the terminal and for files: table, CSV, JSON. */
 import { csvField } from './csv-field.js';
-import type { PredictResult } from './predict.js';
+import type { Prediction, PredictResult } from './predict.js';
 
 const pct = (p: number) => `${(100 * p).toFixed(1)}%`;
 
@@ -38,4 +38,21 @@ export function predictionsJson(result: PredictResult): string {
     null,
     2,
   )}\n`;
+}
+
+/** The CSV header of `predictionsCsv`, for writing rows as they come. */
+export const PREDICTIONS_CSV_HEADER = 'path,rank,label,probability\n';
+
+/** `predictionsCsv`'s rows for some predictions (no header). */
+export function predictionCsvRows(predictions: readonly Prediction[]): string {
+  let out = '';
+  for (const p of predictions) p.top.forEach((t, i) => (out += `${[csvField(p.path), i + 1, csvField(t.label), t.probability.toFixed(6)].join(',')}\n`));
+  return out;
+}
+
+/** One JSON object per line and image: {path, top: [{label, index, probability}]}. */
+export function predictionJsonLines(predictions: readonly Prediction[]): string {
+  let out = '';
+  for (const p of predictions) out += `${JSON.stringify({ path: p.path, top: p.top.map((t) => ({ label: t.label, index: t.index, probability: t.probability })) })}\n`;
+  return out;
 }

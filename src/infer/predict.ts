@@ -48,7 +48,7 @@ export interface PredictResult {
 }
 
 /** The file name without folder and extension. */
-function fileStem(path: string): string {
+export function fileStem(path: string): string {
   const name = basename(path);
   return name.slice(0, name.length - extname(name).length) || name;
 }

@@ -44,6 +44,7 @@ export async function extractFeatures(
     session: s.session,
     onSkip,
     phase: new PhaseReporter((n, p) => bus.emit(n, p), null, 'extract', hooks.signal),
+    onNote: (message) => void bus.emit('log', { level: 'warn', message }),
   });
   const [train, views_, val] = [r.set.train.labels.length, r.set.train.views.length, r.set.val.labels.length];
   await bus.emit('log', {

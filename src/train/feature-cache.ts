@@ -5,13 +5,16 @@
  * modification time), the model, the weights, the transform and the views. A later run —
  * more epochs, another lr, the compare command — reuses them.
  *
- * File: `<cacheDir>/<key>.bin`, magic `HSFEAT01` + v8.serialize(FeatureSet), written atomically.
+ * File: `<cacheDir>/<key>.bin` (format: feature-store.ts), written row by row as the features
+ * are computed (into a temp file, renamed when complete) and read back in chunks, so memory
+ * holds the feature matrices and nothing else. A truncated file or one from another version
+ * is recomputed with a note. `<key>.bin.lock` (cache-lock.ts) makes a second run that wants
+ * the same entry wait for the first and read its result.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import v8 from 'node:v8';
 import type { Pipeline } from '../data/pipeline.js';
 import type { Sample } from '../data/sample.js';
 import { Session, type SessionOptions } from '../engine/session.js';
@@ -19,12 +22,13 @@ import { buildInferenceGraph, IO } from '../graphs/network-graph.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import type { NamedTensors } from '../tensor.js';
 import { weightsCacheDir } from '../weights/cache.js';
-import { writeFileAtomic } from '../atomic-write.js';
+import { IOError } from '../errors.js';
+import { acquireLock } from './cache-lock.js';
+import { checkStore, closeStore, FeatureStoreWriter, readStoreRows, type StoreTrailer } from './feature-store.js';
 import { batchCount, imageBatches } from './image-batches.js';
 import type { PhaseReporter } from './phase-reporter.js';
 
-const MAGIC = Buffer.from('HSFEAT01', 'latin1');
-const CACHE_VERSION = 1;
+const CACHE_VERSION = 2;
 
 export interface FeatureSplit {
   /** One [N, dim] row-major matrix per view (val and un-augmented train: one). */
@@ -89,19 +93,69 @@ export interface ExtractArgs {
   session: SessionOptions;
   batchSize?: number;
   onSkip: (path: string, reason: string) => void;
+  /** Progress of the extraction (batches of all passes together) and interruption. */
   /** Progress of the extraction (one 'extract' phase over all passes) and interruption. */
   phase?: PhaseReporter;
+  /** Notes worth a line: a damaged cache being rebuilt, waiting on another run's lock. */
+  onNote?: (message: string) => void;
 }
 
-export async function readFeatureCache(path: string): Promise<FeatureSet | undefined> {
-  if (!existsSync(path)) return undefined;
+/** The splits of a validated store, rows placed in sample order, left-out samples dropped. */
+function assemble(fd: number, t: StoreTrailer): FeatureSet | string {
+  const skipped = new Set(t.skipped);
+  const dim = t.dim;
+  const split = (name: 'train' | 'val'): FeatureSplit | string => {
+    const { paths, labels } = t[name];
+    const rank = new Int32Array(paths.length).fill(-1);
+    const keep: number[] = [];
+    paths.forEach((p, i) => {
+      if (!skipped.has(p)) rank[i] = keep.push(i) - 1;
+    });
+    const views: Float32Array[] = [];
+    for (let p = 0; p < t.passes.length; p++) {
+      const pass = t.passes[p];
+      if (pass.split !== name) continue;
+      const m = new Float32Array(keep.length * dim);
+      const seen = new Uint8Array(keep.length);
+      let placed = 0;
+      readStoreRows(fd, t, p, (r) => {
+        const i = pass.indices[r];
+        const k = i >= 0 && i < paths.length ? rank[i] : -1;
+        if (k >= 0 && !seen[k]) {
+          seen[k] = 1;
+          placed++;
+          return k;
+        }
+        return -1;
+      }, m);
+      if (placed !== keep.length) return `its ${name} view ${views.length} has ${placed} of ${keep.length} rows`;
+      views.push(m);
+    }
+    if (views.length === 0) return `it has no ${name} view`;
+    return { views, labels: Int32Array.from(keep, (i) => labels[i]), paths: keep.map((i) => paths[i]) };
+  };
+  const v = split('val');
+  if (typeof v === 'string') return v;
+  const tr = split('train');
+  if (typeof tr === 'string') return tr;
+  return { key: t.key, dim, train: tr, val: v };
+}
+
+/**
+ * The features stored at `path` (for `key`, when given), or why they cannot be used
+ * (missing, truncated, another version, another key, inconsistent).
+ */
+export function readFeatureCache(path: string, key?: string): { set: FeatureSet } | { problem: string } {
+  if (!existsSync(path)) return { problem: 'missing' };
+  const c = checkStore(path, key);
+  if (!c.ok) return { problem: c.problem };
   try {
-    const buf = await readFile(path);
-    if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
-    const set = v8.deserialize(buf.subarray(MAGIC.length)) as FeatureSet;
-    return set && set.train && set.val && Number.isInteger(set.dim) ? set : undefined;
-  } catch {
-    return undefined; // a damaged cache entry is recomputed
+    const set = assemble(c.fd, c.trailer);
+    return typeof set === 'string' ? { problem: set } : { set };
+  } catch (err) {
+    return { problem: `it cannot be read (${(err as Error).message})` };
+  } finally {
+    closeStore(c.fd);
   }
 }
 
@@ -109,15 +163,29 @@ export async function readFeatureCache(path: string): Promise<FeatureSet | undef
 export async function loadOrExtractFeatures(a: ExtractArgs): Promise<{ set: FeatureSet; hit: boolean; seconds: number; path: string }> {
   const started = performance.now();
   const path = join(a.cacheDir, `${a.key}.bin`);
-  const cached = await readFeatureCache(path);
-  if (cached && cached.key === a.key) return { set: cached, hit: true, seconds: (performance.now() - started) / 1000, path };
+  const note = (m: string) => a.onNote?.(`features: ${m}`);
+  const first = readFeatureCache(path, a.key);
+  if ('set' in first) return { set: first.set, hit: true, seconds: (performance.now() - started) / 1000, path };
+  await mkdir(a.cacheDir, { recursive: true });
+  const lock = await acquireLock(`${path}.lock`, { onNote: note, checkStop: () => a.phase?.checkStop() });
+  try {
+    // Another run may have computed it while this one waited.
+    const again = readFeatureCache(path, a.key);
+    if ('set' in again) return { set: again.set, hit: true, seconds: (performance.now() - started) / 1000, path };
+    if (again.problem !== 'missing') note(`the cache file \`${path}\` cannot be used: ${again.problem}; computing it again`);
+    return await extract(a, path, started, () => lock.touch());
+  } finally {
+    await lock.release();
+  }
+}
 
+async function extract(a: ExtractArgs, path: string, started: number, touch: () => void): Promise<{ set: FeatureSet; hit: boolean; seconds: number; path: string }> {
   const graph = buildInferenceGraph(a.spec, { batch: -1, numClasses: 1, inputSize: a.inputSize, featuresOnly: true, constants: a.params });
   const session = await Session.create(graph.bytes, { label: 'feature extraction', ...a.session });
   const batchSize = a.batchSize ?? 32;
-  const passes = [{ samples: a.val, transform: a.evalTransform, epoch: 0 }];
+  const passes: { split: 'train' | 'val'; samples: readonly Sample[]; transform: Pipeline; epoch: number }[] = [{ split: 'val', samples: a.val, transform: a.evalTransform, epoch: 0 }];
   const trainViews = Math.max(1, a.views);
-  for (let v = 0; v < trainViews; v++) passes.push({ samples: a.train, transform: a.views > 0 ? a.trainTransform : a.evalTransform, epoch: a.views > 0 ? 1_000_000 + v : 0 });
+  for (let v = 0; v < trainViews; v++) passes.push({ split: 'train', samples: a.train, transform: a.views > 0 ? a.trainTransform : a.evalTransform, epoch: a.views > 0 ? 1_000_000 + v : 0 });
   const total = passes.reduce((n, p) => n + p.samples.length, 0);
   const batches = passes.reduce((n, p) => n + batchCount(p.samples.length, batchSize), 0);
   let done = 0;
@@ -130,44 +198,45 @@ export async function loadOrExtractFeatures(a: ExtractArgs): Promise<{ set: Feat
     if (!skipped.has(p)) a.onSkip(p, reason);
     skipped.add(p);
   };
-  const results: { rows: Map<string, Float32Array>; labels: Map<string, number> }[] = [];
+  const tmp = `${path}.tmp-${process.pid}`;
+  const writer = await FeatureStoreWriter.create(tmp);
+  let finished = false;
   try {
     for (const pass of passes) {
-      const rows = new Map<string, Float32Array>();
-      const labels = new Map<string, number>();
+      writer.beginPass(pass.split);
       for await (const batch of imageBatches(pass.samples, pass.transform, { batchSize, shuffle: false, seed: a.seed, epoch: pass.epoch, onSkip })) {
         a.phase?.checkStop();
         const n = batch.labels.length;
         const out = await session.run({ [IO.images]: { dtype: 'float32', shape: [n, 3, a.inputSize, a.inputSize], data: batch.images } }, [IO.features]);
+        const indices = batch.indices.slice(0, n);
         batch.release();
         const f = out[IO.features].data as Float32Array;
         dim = f.length / n;
-        batch.paths.forEach((p, i) => {
-          rows.set(p, f.slice(i * dim, (i + 1) * dim));
-          labels.set(p, batch.labels[i]);
-        });
+        await writer.append(f, dim, indices);
+        touch();
         done++;
         images += n;
         await a.phase?.batch(done, images);
       }
-      results.push({ rows, labels });
     }
+    const list = (samples: readonly Sample[]) => ({ paths: samples.map((s) => s.path), labels: samples.map((s) => s.label) });
+    await writer.finish(a.key, { train: list(a.train), val: list(a.val) }, skipped, dim);
+    finished = true;
+    await rename(tmp, path);
   } finally {
     await session.release();
+    if (!finished) {
+      await writer.abandon();
+      await unlink(tmp).catch(() => undefined);
+    }
   }
-  const split = (samples: readonly Sample[], parts: typeof results): FeatureSplit => {
-    const keep = samples.filter((s) => !skipped.has(s.path));
-    const views = parts.map((r) => {
-      const m = new Float32Array(keep.length * dim);
-      keep.forEach((s, i) => m.set(r.rows.get(s.path)!, i * dim));
-      return m;
+  const back = readFeatureCache(path, a.key);
+  if (!('set' in back)) {
+    throw new IOError('E_READ_FAILED', `The feature cache \`${path}\` just written cannot be read back: ${back.problem}`, {
+      hint: 'check the disk (full? another process writing the same file?) and run again',
     });
-    return { views, labels: Int32Array.from(keep, (s) => s.label), paths: keep.map((s) => s.path) };
-  };
-  const set: FeatureSet = { key: a.key, dim, val: split(a.val, results.slice(0, 1)), train: split(a.train, results.slice(1)) };
-  await mkdir(a.cacheDir, { recursive: true });
-  await writeFileAtomic(path, Buffer.concat([MAGIC, v8.serialize(set)]));
+  }
   const seconds = (performance.now() - started) / 1000;
   await a.phase?.end(null, null, images);
-  return { set, hit: false, seconds, path };
+  return { set: back.set, hit: false, seconds, path };
 }

@@ -166,6 +166,7 @@ export const TrainOptionsSchema = z.strictObject({
   resizeSize: z.int().min(8).max(2048).optional().meta(g('model', "eval resize side before the centre crop (default: the model's)")),
 
   valSplit: z.number().gt(0).lt(1).default(0.2).meta(g('data', 'val fraction when the root has no val/ folder', { placeholder: 'X' })),
+  exactAugment: z.boolean().default(false).meta(g('data', "resample augmentations with PIL's exact kernels in JS (torchvision's bytes; slower) instead of libvips'")),
   augment: z.boolean().default(true).meta(g('data', 'random augmentation of training images (RandomResizedCrop + flip)', { flagHelp: 'train on the eval transform (no RandomResizedCrop / flip)' })),
   featureViews: z.int().min(0).max(64).default(0).meta(g('data', 'features mode: cache K augmented views per image (0: one un-augmented view, extracted once)', { placeholder: 'K' })),
   cacheDir: z.string().min(1).optional().meta(g('data', 'feature cache (default $HEADSTART_HOME/features or ~/.cache/headstart/features)', { placeholder: 'DIR' })),
@@ -212,6 +213,7 @@ export interface ResolvedTrainConfig {
   featureViews: number;
   inputSize: number | null;
   augment: boolean;
+  exactAugment: boolean;
 }
 
 /** Validates train options once, at the boundary. */
@@ -290,6 +292,7 @@ export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, mo
     featureViews: o.featureViews,
     inputSize: o.inputSize ?? null,
     augment: o.augment,
+    exactAugment: o.exactAugment,
   };
 }
 

@@ -43,6 +43,7 @@ export async function loadResume(o: ParsedTrainOptions): Promise<{ options: Pars
     seed: c.seed,
     valSplit: c.valSplit,
     augment: c.augment,
+    exactAugment: c.exactAugment,
     featureViews: c.featureViews,
     ...(c.inputSize !== null ? { inputSize: c.inputSize } : {}),
     ...(o.weights === undefined && c.weights !== null ? { weights: c.weights } : {}),

@@ -72,7 +72,7 @@ export async function setUpRun(dataRoot: string, o: ParsedTrainOptions, bus: Eve
 
   const preprocess = { ...preprocessFor(spec, o.inputSize), ...(o.mean ? { mean: o.mean } : {}), ...(o.std ? { std: o.std } : {}), ...(o.resizeSize ? { resizeSize: o.resizeSize } : {}) };
   const evalTransform = buildEvalTransform(preprocess);
-  const trainTransform = o.augment ? buildTrainTransform(preprocess) : evalTransform;
+  const trainTransform = o.augment ? buildTrainTransform(preprocess, { exactAugment: o.exactAugment }) : evalTransform;
   const threads = o.threads ?? resumedThreads ?? os.availableParallelism();
 
   const init = await loadInitialParams(spec, {

@@ -9,6 +9,7 @@ import { kaggleCsv } from '../../infer/kaggle-csv.js';
 import { predict } from '../../infer/predict.js';
 import { defineCommand } from '../define-command.js';
 import { choiceFlag, intFlag } from '../usage.js';
+import { streamPredictions } from './stream-predictions.js';
 import { CLASSIFIER_FLAGS, parseClassesFlag, parsePreprocessFlag } from './classifier-flags.js';
 
 const USAGE = `usage: headstart predict <model.onnx> <image|folder>... [options]
@@ -16,9 +17,8 @@ const USAGE = `usage: headstart predict <model.onnx> <image|folder>... [options]
 Classifies images with a trained model.onnx (its preprocessing and class names are read from the file).
 
 options:
-  --top-k K            classes to show per image (default 5)
-  --tta                average with the horizontally flipped view
-  --format F           table (default), csv or json
+  --format F           table (default), csv, json or jsonl; csv and jsonl are written as the
+                       images are classified (any number of images in bounded memory)
   --kaggle FILE        write the Dogs vs Cats submission (id,label = P(second class)) to FILE
   --batch-size N       images per run (default 16)
   --threads N          ONNX Runtime threads (default: all cores)
@@ -43,8 +43,19 @@ export const predictCommand = defineCommand({
   flags: OPTIONS,
   positionals: { min: 2, max: Infinity, describe: '<model.onnx> and the images (files or folders) to classify' },
   async run({ values, positionals, io }) {
-    const format = choiceFlag(values.format, 'format', ['table', 'csv', 'json'] as const) ?? 'table';
+    const format = choiceFlag(values.format, 'format', ['table', 'csv', 'json', 'jsonl'] as const) ?? 'table';
     const [modelPath, ...inputs] = positionals;
+    if ((format === 'csv' || format === 'jsonl') && !values.kaggle) {
+      return await streamPredictions(modelPath, inputs, format, io, {
+        topK: intFlag(values['top-k'], 'top-k'),
+        tta: values.tta ?? false,
+        batchSize: intFlag(values['batch-size'], 'batch-size'),
+        threads: intFlag(values.threads, 'threads'),
+        device: choiceFlag(values.device, 'device', ['cpu', 'cuda'] as const),
+        classes: parseClassesFlag(values.classes),
+        preprocess: parsePreprocessFlag(values.preprocess),
+      });
+    }
     const progress = io.tty && format === 'table' && !values.kaggle;
     const result = await predict(modelPath, inputs, {
       topK: intFlag(values['top-k'], 'top-k'),

@@ -52,3 +52,39 @@ export function writeNormalized(image: RgbImage, table: Float32Array, out: Float
   }
 }
 
+/** The normalised CHW tensor of one image. */
+export function toTensor(image: RgbImage, mean: Rgb, std: Rgb): Float32Array {
+  const out = new Float32Array(3 * image.width * image.height);
+  writeNormalized(image, normalizationTable(mean, std), out);
+  return out;
+}
+
+/**
+ * The fused pass of the fast training path: 8-bit HWC pixels (rows of `width` pixels) read
+ * through a row and a column map (the crop window, edge clamping and the flip all live in
+ * the maps), written as normalised CHW into `out` at `offset`: one read of each source byte,
+ * one write of each float.
+ */
+export function writeNormalizedMapped(
+  data: Uint8Array, width: number, rows: Int32Array, cols: Int32Array, table: Float32Array, out: Float32Array, offset = 0,
+): void {
+  const w = cols.length;
+  const h = rows.length;
+  const plane = w * h;
+  if (offset + 3 * plane > out.length) throw new RangeError(`writeNormalizedMapped: ${3 * plane} values at ${offset} overflow a buffer of ${out.length}`);
+  const col3 = new Int32Array(w);
+  for (let x = 0; x < w; x++) col3[x] = cols[x] * 3;
+  let r = offset;
+  for (let y = 0; y < h; y++) {
+    const row = rows[y] * width * 3;
+    const g = r + plane;
+    const b = r + 2 * plane;
+    for (let x = 0; x < w; x++) {
+      const p = row + col3[x];
+      out[r + x] = table[data[p]];
+      out[g + x] = table[256 + data[p + 1]];
+      out[b + x] = table[512 + data[p + 2]];
+    }
+    r += w;
+  }
+}

@@ -42,10 +42,10 @@ interface Coefficients {
   kk: Int32Array;
 }
 
-/** precompute_coeffs + normalize_coeffs_8bpc. */
-function coefficients(inSize: number, outSize: number, interpolation: Interpolation): Coefficients {
+/** precompute_coeffs + normalize_coeffs_8bpc; [in0, in1) is the source span (PIL's `box`). */
+function coefficients(inSize: number, outSize: number, interpolation: Interpolation, in0 = 0, in1 = inSize): Coefficients {
   const filter = FILTERS[interpolation];
-  const scale = inSize / outSize;
+  const scale = (in1 - in0) / outSize;
   const filterscale = scale < 1 ? 1 : scale;
   const support = filter.support * filterscale;
   const ksize = Math.ceil(support) * 2 + 1;
@@ -54,7 +54,7 @@ function coefficients(inSize: number, outSize: number, interpolation: Interpolat
   const pre = new Float64Array(ksize);
   const ss = 1 / filterscale;
   for (let xx = 0; xx < outSize; xx++) {
-    const center = (xx + 0.5) * scale;
+    const center = in0 + (xx + 0.5) * scale;
     let xmin = Math.trunc(center - support + 0.5);
     if (xmin < 0) xmin = 0;
     let xmax = Math.trunc(center + support + 0.5);
@@ -211,4 +211,25 @@ export function resample(image: RgbImage, size: Size, interpolation: Interpolati
   const last = cv.bounds[lastRow * 2] + cv.bounds[lastRow * 2 + 1];
   const tmp = horizontal(image, first, last - first, coefficients(image.width, size.width, interpolation), win.left, win.width);
   return vertical(tmp, first, cv, win.top, win.height);
+}
+
+/** A source region with fractional edges, as PIL's `Image.resize(size, box=...)` takes it. */
+export interface SourceBox {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
+
+/**
+ * Resizes the region `box` of `image` to `size` as PIL's `Image.resize(size, resample, box)`
+ * does (the region's edges may fall between pixels; taps outside the image are clamped).
+ */
+export function resampleBox(image: RgbImage, box: SourceBox, size: Size, interpolation: Interpolation): RgbImage {
+  const ch = coefficients(image.width, size.width, interpolation, box.x0, box.x1);
+  const cv = coefficients(image.height, size.height, interpolation, box.y0, box.y1);
+  const first = cv.bounds[0];
+  const last = cv.bounds[(size.height - 1) * 2] + cv.bounds[(size.height - 1) * 2 + 1];
+  const tmp = horizontal(image, first, last - first, ch, 0, size.width);
+  return vertical(tmp, first, cv, 0, size.height);
 }

@@ -1,0 +1,32 @@
+/**
+ * `headstart predict --format csv|jsonl`: rows are written to stdout as each batch is
+ * classified (bounded memory for any number of images), with a progress bar on stderr when
+ * it is a terminal; unreadable files are reported on stderr as they are found.
+ */
+import { PREDICTIONS_CSV_HEADER, predictionCsvRows, predictionJsonLines } from '../../infer/format-predictions.js';
+import type { PredictOptions } from '../../infer/predict.js';
+import { predictStream } from '../../infer/predict-stream.js';
+import type { CommandIO } from '../command-io.js';
+import { progressLine } from '../progress-line.js';
+
+export async function streamPredictions(modelPath: string, inputs: string[], format: 'csv' | 'jsonl', io: CommandIO, options: PredictOptions): Promise<number> {
+  const stream = await predictStream(modelPath, inputs, options);
+  const bar = io.tty ? progressLine(io.err, 'predict') : null;
+  if (format === 'csv') io.out(PREDICTIONS_CSV_HEADER);
+  let skipped = 0;
+  try {
+    for await (const b of stream) {
+      io.out(format === 'csv' ? predictionCsvRows(b.predictions) : predictionJsonLines(b.predictions));
+      for (const s of b.skipped) {
+        bar?.end();
+        io.err(`warning: skipped ${s.path}: ${s.reason}\n`);
+        skipped++;
+      }
+      bar?.update(b.done, b.total);
+    }
+  } finally {
+    bar?.end();
+  }
+  if (io.tty) io.err(`classified ${stream.total - skipped} of ${stream.total} images${skipped ? ` (${skipped} skipped)` : ''}\n`);
+  return 0;
+}

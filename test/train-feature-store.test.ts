@@ -1,0 +1,106 @@
+/**
+ * The feature cache on disk: written as computed, read back in chunks; a truncated file, one
+ * from another version or a damaged one is rebuilt with a note (never read as features); two
+ * runs that want the same entry at once compute it once; a stale lock (its process gone) is
+ * taken over.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { acquireLock } from '../src/train/cache-lock.js';
+import { readFeatureCache } from '../src/train/feature-cache.js';
+import { checkStore, closeStore } from '../src/train/feature-store.js';
+import { train } from '../src/train/train.js';
+import { makeColourDataset, tempDir, tinySpec } from './train-fixtures.js';
+
+function watcher() {
+  const seen = { extracts: 0, notes: [] as string[] };
+  return {
+    seen,
+    listener: {
+      phase_start: (e: { phase: string }) => void (seen.extracts += e.phase === 'extract' ? 1 : 0),
+      log: (e: { level: string; message: string }) => void (e.level === 'warn' && seen.notes.push(e.message)),
+    },
+  };
+}
+
+test('a truncated cache file and one from another version are rebuilt with a note, never read', async () => {
+  const root = await makeColourDataset({ train: 4, val: 2 });
+  const cacheDir = await tempDir('cache-');
+  const base = { model: tinySpec, weights: 'none', mode: 'features', epochs: 1, threads: 1, cacheDir } as const;
+  const first = await train(root, { ...base, out: await tempDir() });
+  const path = first.featureCache!.path;
+  const good = readFeatureCache(path);
+  assert.ok('set' in good);
+  const size = statSync(path).size;
+  const damage: [string, () => void, RegExp][] = [
+    ['truncated', () => truncateSync(path, Math.floor(size / 2)), /truncated/],
+    ['another version', () => writeFileSync(path, Buffer.concat([Buffer.from('HSFEAT01'), readFileSync(path).subarray(8)])), /another version/],
+    ['not a cache', () => writeFileSync(path, 'hello'), /truncated|not a headstart/],
+  ];
+  for (const [what, hurt, expected] of damage) {
+    hurt();
+    const r = readFeatureCache(path);
+    assert.ok('problem' in r && expected.test(r.problem), `${what}: ${JSON.stringify(r)}`);
+    const w = watcher();
+    const again = await train(root, { ...base, out: await tempDir() }, { listeners: [w.listener] });
+    assert.equal(again.featureCache?.hit, false, `${what}: recomputed`);
+    assert.equal(w.seen.extracts, 1);
+    assert.ok(w.seen.notes.some((n) => expected.test(n) && n.includes(path)), `${what}: a note names the file and the problem: ${w.seen.notes.join(' | ')}`);
+    const back = readFeatureCache(path);
+    assert.ok('set' in back, `${what}: the rebuilt file reads`);
+    assert.deepEqual(back.set.train.views, good.set.train.views, `${what}: same features as before`);
+    assert.deepEqual(back.set.val.paths, good.set.val.paths);
+  }
+  assert.deepEqual(readdirSync(cacheDir).filter((f) => !f.endsWith('.bin')), [], 'no temp or lock files left');
+});
+
+test('two runs that want the same features at once: one computes, the other waits and reads', async () => {
+  const root = await makeColourDataset({ train: 4, val: 2 });
+  const cacheDir = await tempDir('cache-');
+  const base = { model: tinySpec, weights: 'none', mode: 'features', epochs: 1, threads: 1, cacheDir } as const;
+  const a = watcher();
+  const b = watcher();
+  const [ra, rb] = await Promise.all([train(root, { ...base, out: await tempDir() }, { listeners: [a.listener] }), train(root, { ...base, out: await tempDir() }, { listeners: [b.listener] })]);
+  assert.equal(a.seen.extracts + b.seen.extracts, 1, 'the backbone ran once');
+  assert.deepEqual([ra.featureCache?.hit, rb.featureCache?.hit].sort(), [false, true]);
+  assert.ok([...a.seen.notes, ...b.seen.notes].some((n) => /waiting for process/.test(n)), 'the waiting run says so');
+  const c = checkStore(ra.featureCache!.path);
+  assert.ok(c.ok);
+  closeStore(c.fd);
+  assert.deepEqual(readdirSync(cacheDir).filter((f) => !f.endsWith('.bin')), []);
+});
+
+test('a lock left by a process that is gone is taken over; a live one is waited for', async () => {
+  const dir = await tempDir('lock-');
+  const path = join(dir, 'x.lock');
+  const child = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
+  const deadPid = Number(child.stdout.trim());
+  writeFileSync(path, JSON.stringify({ pid: deadPid, host: (await import('node:os')).hostname(), started: new Date().toISOString() }));
+  const notes: string[] = [];
+  const lock = await acquireLock(path, { onNote: (m) => notes.push(m), pollMs: 20 });
+  assert.ok(notes.some((n) => n.includes(`process ${deadPid} is gone`)), notes.join(' | '));
+  assert.equal(JSON.parse(readFileSync(path, 'utf8')).pid, process.pid);
+  // A second taker waits until the first releases.
+  let second = false;
+  const waiting = acquireLock(path, { pollMs: 20 }).then((l) => {
+    second = true;
+    return l;
+  });
+  await new Promise((r) => setTimeout(r, 120));
+  assert.equal(second, false, 'the live lock is respected');
+  await lock.release();
+  const l2 = await waiting;
+  assert.equal(second, true);
+  await l2.release();
+  assert.deepEqual(readdirSync(dir), []);
+  // A lock untouched for longer than staleMs is stale too (a crashed run on another host).
+  writeFileSync(path, JSON.stringify({ pid: 1, host: 'elsewhere', started: '2020-01-01' }));
+  const old = new Date(Date.now() - 60_000);
+  (await import('node:fs')).utimesSync(path, old, old);
+  const l3 = await acquireLock(path, { staleMs: 30_000, pollMs: 20, onNote: (m) => notes.push(m) });
+  assert.ok(notes.some((n) => /untouched for/.test(n)));
+  await l3.release();
+});
