@@ -12,7 +12,7 @@ import { canDecodeAugmented, decodeAugmented, type MappedPixels } from './decode
 import type { RandomSource } from '../random.js';
 import { createRgbImage, type RgbImage } from './rgb-image.js';
 import { identityGeometry, type Geometry, type Size } from './transforms/geometry.js';
-import { flipHorizontal } from './transforms/horizontal-flip.js';
+import { flipHorizontal } from './transforms/flip-image.js';
 import { normalizationTable, writeNormalized, writeNormalizedMapped, type Rgb } from './transforms/normalize.js';
 import { transformFromSpec } from './transforms/from-spec.js';
 import type { ImageTransform, TransformSpec } from './transforms/transform.js';
@@ -189,7 +189,7 @@ export class Pipeline {
       writeNormalizedMapped(m.data, m.width, m.rows, g.flip ? m.cols.slice().reverse() : m.cols, this.table, out, offset);
       return;
     }
-    let image = d.image ?? materialize(d.mapped!);
+    let image = d.image ?? materialize(d.mapped);
     let flip = g.flip;
     if (next < this.steps.length) {
       if (flip) image = flipHorizontal(image);
@@ -212,7 +212,7 @@ export class Pipeline {
     if (this.exact) return this.tensorFromImage(await decodeImage(bytes, name), rng);
     const d = await this.decodeComposed(bytes, rng, name);
     const { g, next } = d;
-    let image = d.image ?? materialize(d.mapped!);
+    let image = d.image ?? materialize(d.mapped);
     if (g.flip) image = flipHorizontal(image);
     for (let i = next; i < this.steps.length; i++) image = this.steps[i].apply(image, rng);
     const t = new Float32Array(3 * image.width * image.height);

@@ -16,7 +16,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 
-export const STORE_MAGIC = Buffer.from('HSFEAT02', 'latin1');
+const STORE_MAGIC = Buffer.from('HSFEAT02', 'latin1');
 const END_MAGIC = Buffer.from('HSFEND02', 'latin1');
 
 export interface StorePass {

@@ -11,7 +11,7 @@ import { progressLine } from '../progress-line.js';
 
 export async function streamPredictions(modelPath: string, inputs: string[], format: 'csv' | 'jsonl', io: CommandIO, options: PredictOptions): Promise<number> {
   const stream = await predictStream(modelPath, inputs, options);
-  const bar = io.tty ? progressLine(io.err, 'predict') : null;
+  const bar = io.tty ? progressLine((s) => io.err(s), 'predict') : null;
   if (format === 'csv') io.out(PREDICTIONS_CSV_HEADER);
   let skipped = 0;
   try {

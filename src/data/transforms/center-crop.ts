@@ -5,7 +5,8 @@
 import { ConfigError } from '../../errors.js';
 import type { RandomSource } from '../../random.js';
 import type { RgbImage } from '../rgb-image.js';
-import { executeGeometry, geometrySize, identityGeometry, type Box, type Geometry, type Size } from './geometry.js';
+import { executeGeometry } from './execute-geometry.js';
+import { geometrySize, identityGeometry, type Box, type Geometry, type Size } from './geometry.js';
 import { roundHalfEven } from './round-half-even.js';
 import type { GeometricTransform } from './transform.js';
 

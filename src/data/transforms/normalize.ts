@@ -52,13 +52,6 @@ export function writeNormalized(image: RgbImage, table: Float32Array, out: Float
   }
 }
 
-/** The normalised CHW tensor of one image. */
-export function toTensor(image: RgbImage, mean: Rgb, std: Rgb): Float32Array {
-  const out = new Float32Array(3 * image.width * image.height);
-  writeNormalized(image, normalizationTable(mean, std), out);
-  return out;
-}
-
 /**
  * The fused pass of the fast training path: 8-bit HWC pixels (rows of `width` pixels) read
  * through a row and a column map (the crop window, edge clamping and the flip all live in

@@ -9,7 +9,8 @@ import { ConfigError } from '../../errors.js';
 import type { Interpolation } from '../preprocess.js';
 import { randomInt, uniformFloat32, type RandomSource } from '../../random.js';
 import type { RgbImage } from '../rgb-image.js';
-import { executeGeometry, identityGeometry, type Box, type Geometry, type Size } from './geometry.js';
+import { executeGeometry } from './execute-geometry.js';
+import { identityGeometry, type Box, type Geometry, type Size } from './geometry.js';
 import { roundHalfEven } from './round-half-even.js';
 import type { GeometricTransform } from './transform.js';
 

@@ -7,7 +7,8 @@ import { ConfigError } from '../../errors.js';
 import type { Interpolation } from '../preprocess.js';
 import type { RandomSource } from '../../random.js';
 import type { RgbImage } from '../rgb-image.js';
-import { executeGeometry, geometrySize, identityGeometry, type Geometry, type Size } from './geometry.js';
+import { executeGeometry } from './execute-geometry.js';
+import { geometrySize, identityGeometry, type Geometry, type Size } from './geometry.js';
 import type { GeometricTransform } from './transform.js';
 
 /** torchvision's _compute_resized_output_size for PIL images (no max_size). */
