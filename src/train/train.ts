@@ -72,6 +72,8 @@ function classWeightsFor(config: ResolvedTrainConfig, s: RunSetup): number[] | u
 export async function train(dataRoot: string, options?: TrainOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
   const started = performance.now();
   const { options: o, resumed } = await loadResume(parseTrainOptions(options));
+  // Options that contradict each other fail now, before any data or weights are loaded.
+  if (!resumed) resolveTrainConfig(o, o.mode === 'features' ? 'features' : 'finetune', '', '');
   const bus = new EventBus(hooks.listeners);
   const skipped = new Set<string>();
   const onSkip = (path: string, reason: string) => {
