@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { trainCommand } from '../src/cli/commands/train.js';
 import { readCheckpoint } from '../src/train/checkpoint.js';
-import { assertDeviceUsable } from '../src/train/device-check.js';
+import { assertDeviceUsable } from '../src/engine/device-check.js';
 import { train } from '../src/train/train.js';
 import { makeColourDataset, tempDir, tinySpec } from './train-fixtures.js';
 

@@ -14,7 +14,7 @@ import { isOnnxModelPath, onnxBackboneSpec } from '../models/onnx-backbone.js';
 import { getModel } from '../models/registry.js';
 import type { NamedTensors } from '../tensor.js';
 import { loadInitialParams, type InitialParams } from '../graphs/initial-params.js';
-import { assertDeviceUsable } from './device-check.js';
+import { assertDeviceUsable } from '../engine/device-check.js';
 import type { EventBus, TrainHooks } from './events.js';
 import { requestedModel, type ParsedTrainOptions } from './options.js';
 
