@@ -13,6 +13,7 @@ export const CLASSIFIER_FLAGS = {
   preprocess: { type: 'string' },
 } as const;
 
+import { choiceFlag, intFlag } from '../usage.js';
 import { describeZodIssues } from '../../zod-issues.js';
 import { UsageError } from '../usage.js';
 
@@ -53,4 +54,16 @@ export function parsePreprocessFlag(value: string | undefined): PreprocessSpec |
     });
   }
   return r.data;
+}
+
+/** The options the shared flags give predict and evaluate. */
+export function classifierOptions(values: { 'batch-size'?: string; threads?: string; device?: string; classes?: string; preprocess?: string; tta?: boolean }) {
+  return {
+    tta: values.tta ?? false,
+    batchSize: intFlag(values['batch-size'], 'batch-size'),
+    threads: intFlag(values.threads, 'threads'),
+    device: choiceFlag(values.device, 'device', ['cpu', 'cuda'] as const),
+    classes: parseClassesFlag(values.classes),
+    preprocess: parsePreprocessFlag(values.preprocess),
+  };
 }

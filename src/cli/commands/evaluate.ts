@@ -6,7 +6,7 @@ import { evaluate } from '../../infer/evaluate.js';
 import { evaluationJson, formatEvaluation } from '../../infer/format-evaluation.js';
 import { defineCommand } from '../define-command.js';
 import { choiceFlag, intFlag } from '../usage.js';
-import { CLASSIFIER_FLAGS, parseClassesFlag, parsePreprocessFlag } from './classifier-flags.js';
+import { CLASSIFIER_FLAGS, classifierOptions } from './classifier-flags.js';
 
 const USAGE = `usage: headstart evaluate <model.onnx> <dir> [options]
 
@@ -45,13 +45,8 @@ export const evaluateCommand = defineCommand({
     const mistakes = intFlag(values.mistakes, 'mistakes', 0);
     const result = await evaluate(modelPath, dir, {
       split: choiceFlag(values.split, 'split', ['train', 'val', 'test'] as const),
-      tta: values.tta ?? false,
       mistakes,
-      batchSize: intFlag(values['batch-size'], 'batch-size'),
-      threads: intFlag(values.threads, 'threads'),
-      device: choiceFlag(values.device, 'device', ['cpu', 'cuda'] as const),
-      classes: parseClassesFlag(values.classes),
-      preprocess: parsePreprocessFlag(values.preprocess),
+      ...classifierOptions(values),
       onProgress: progress ? (done, total) => io.err(`\rclassified ${done}/${total}`) : undefined,
     });
     if (progress) io.err('\r\x1b[K');

@@ -10,7 +10,7 @@ import { predict } from '../../infer/predict.js';
 import { defineCommand } from '../define-command.js';
 import { choiceFlag, intFlag } from '../usage.js';
 import { streamPredictions } from './stream-predictions.js';
-import { CLASSIFIER_FLAGS, parseClassesFlag, parsePreprocessFlag } from './classifier-flags.js';
+import { CLASSIFIER_FLAGS, classifierOptions } from './classifier-flags.js';
 
 const USAGE = `usage: headstart predict <model.onnx> <image|folder>... [options]
 
@@ -48,23 +48,13 @@ export const predictCommand = defineCommand({
     if ((format === 'csv' || format === 'jsonl') && !values.kaggle) {
       return await streamPredictions(modelPath, inputs, format, io, {
         topK: intFlag(values['top-k'], 'top-k'),
-        tta: values.tta ?? false,
-        batchSize: intFlag(values['batch-size'], 'batch-size'),
-        threads: intFlag(values.threads, 'threads'),
-        device: choiceFlag(values.device, 'device', ['cpu', 'cuda'] as const),
-        classes: parseClassesFlag(values.classes),
-        preprocess: parsePreprocessFlag(values.preprocess),
+        ...classifierOptions(values),
       });
     }
     const progress = io.tty && format === 'table' && !values.kaggle;
     const result = await predict(modelPath, inputs, {
       topK: intFlag(values['top-k'], 'top-k'),
-      tta: values.tta ?? false,
-      batchSize: intFlag(values['batch-size'], 'batch-size'),
-      threads: intFlag(values.threads, 'threads'),
-      device: choiceFlag(values.device, 'device', ['cpu', 'cuda'] as const),
-      classes: parseClassesFlag(values.classes),
-      preprocess: parsePreprocessFlag(values.preprocess),
+      ...classifierOptions(values),
       onProgress: progress ? (done, total) => io.err(`\rclassified ${done}/${total}`) : undefined,
     });
     if (progress) io.err('\r\x1b[K');
