@@ -14,6 +14,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { resolveBnMomentum } from './models/bn-momentum.js';
 import type { ModelSpec } from './models/model-spec.js';
 import type { TrainListener } from './train/events.js';
 
@@ -39,6 +40,8 @@ export interface Recipe {
   scheduler: (typeof SCHEDULERS)[number];
   stepSize: number;
   gamma: number;
+  /** BatchNorm momentum (torch's convention) for models that bring none of their own (src/models/bn-momentum.ts). */
+  bnMomentum: number;
 }
 
 export const RECIPES: Readonly<Record<RecipeName, Readonly<Recipe>>> = Object.freeze({
@@ -54,6 +57,7 @@ export const RECIPES: Readonly<Record<RecipeName, Readonly<Recipe>>> = Object.fr
     scheduler: 'step',
     stepSize: 7,
     gamma: 0.1,
+    bnMomentum: 0.1,
   },
   floydhub: {
     model: 'resnet18',
@@ -67,6 +71,7 @@ export const RECIPES: Readonly<Record<RecipeName, Readonly<Recipe>>> = Object.fr
     scheduler: 'step',
     stepSize: 7,
     gamma: 0.1,
+    bnMomentum: 0.1,
   },
 });
 
@@ -106,6 +111,8 @@ export const TrainOptionsSchema = z.strictObject({
   classWeights: z.union([z.literal('auto'), z.array(z.number().positive()).min(1)]).optional(),
   /** Keep every BatchNorm in inference mode while fine-tuning. */
   freezeBn: z.boolean().default(false),
+  /** BatchNorm momentum (torch's convention) while fine-tuning; default: the model's own, else the recipe's 0.1. */
+  bnMomentum: z.number().gt(0).max(1).optional(),
   /** Fine-tune only the last K stages of the backbone (and the head). */
   unfreezeLast: z.int().nonnegative().optional(),
   /** Fraction of a root holding only class folders used for validation. */
@@ -165,6 +172,8 @@ export interface ResolvedTrainConfig extends ResolvedOptim {
   labelSmoothing: number;
   classWeights: 'auto' | number[] | null;
   freezeBn: boolean;
+  /** BatchNorm momentum (torch's convention) of the fine-tuning run (src/models/bn-momentum.ts). */
+  bnMomentum: number;
   unfreezeLast: number | null;
   valSplit: number;
   seed: number;
@@ -232,8 +241,11 @@ export function resolveOptim(o: ParsedTrainOptions, mode: ConcreteMode): Resolve
   };
 }
 
-/** The full configuration for a concrete mode. */
-export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, modelName: string, weightsSource: string): ResolvedTrainConfig {
+/**
+ * The full configuration for a concrete mode. `modelBnMomentum` is the model's own BatchNorm
+ * momentum (`ModelSpec.bnMomentum`), absent for imported models.
+ */
+export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, modelName: string, weightsSource: string, modelBnMomentum?: number): ResolvedTrainConfig {
   const r = RECIPES[o.recipe];
   if (mode === 'features' && o.unfreezeLast !== undefined && o.unfreezeLast > 0) {
     throw new ConfigError(`--unfreeze-last ${o.unfreezeLast} contradicts --mode features (only the new classifier trains)`, {
@@ -252,6 +264,7 @@ export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, mo
     labelSmoothing: o.labelSmoothing,
     classWeights: o.classWeights ?? null,
     freezeBn: o.freezeBn,
+    bnMomentum: resolveBnMomentum(modelBnMomentum, o.bnMomentum, r.bnMomentum).momentum,
     unfreezeLast: o.unfreezeLast ?? null,
     valSplit: o.valSplit,
     seed: o.seed,

@@ -26,6 +26,7 @@ export const TRAIN_FLAGS = {
   'label-smoothing': { type: 'string' },
   'class-weights': { type: 'string' },
   'freeze-bn': { type: 'boolean' },
+  'bn-momentum': { type: 'string' },
   'unfreeze-last': { type: 'string' },
   'val-split': { type: 'string' },
   seed: { type: 'string' },
@@ -58,6 +59,8 @@ export const TRAIN_FLAG_HELP = `model and weights:
   --recipe R            torchvision (default) or floydhub; explicit flags override it
   --unfreeze-last K     fine-tune only the last K stages (and the new classifier)
   --freeze-bn           keep BatchNorm statistics fixed while fine-tuning
+  --bn-momentum X       how fast BatchNorm statistics follow the data while fine-tuning
+                        (torch convention; default: the model's own, 0.1 for imported ones)
   --input-size N        crop side fed to the network (default: the model's, e.g. 224)
 
 optimisation (defaults: the recipe's):
@@ -141,6 +144,7 @@ export function trainOptionsFromFlags(v: TrainFlagValues): TrainOptions {
     labelSmoothing: numberFlag(v['label-smoothing'], 'label-smoothing', { min: 0, max: 1, exclusiveMax: true }),
     classWeights: classWeightsFlag(v['class-weights']),
     freezeBn: v['freeze-bn'],
+    bnMomentum: numberFlag(v['bn-momentum'], 'bn-momentum', { min: 0, max: 1, exclusiveMin: true }),
     unfreezeLast: intFlag(v['unfreeze-last'], 'unfreeze-last', 0),
     valSplit: numberFlag(v['val-split'], 'val-split', { min: 0, max: 1, exclusiveMin: true, exclusiveMax: true }),
     seed: intFlag(v.seed, 'seed', 0),

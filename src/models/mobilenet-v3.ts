@@ -10,7 +10,8 @@ import type { NetBuilder } from './net-builder.js';
  * `classifier.3` is the replaceable head. BatchNorm uses eps 1e-3 and momentum 0.01.
  */
 
-const BN = { eps: 1e-3, momentum: 0.01 };
+// The momentum (0.01) is the spec's `bnMomentum` (zoo/mobilenet.ts), applied by the builder.
+const BN = { eps: 1e-3 };
 
 /** [input, kernel, expanded, output, squeeze-excite, hard-swish, stride] (dilation 1), as torchvision. */
 export const MOBILENET_V3_LARGE_SETTING: readonly (readonly [number, number, number, number, boolean, boolean, number])[] = [

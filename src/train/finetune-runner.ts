@@ -40,7 +40,7 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<Epoch
   const { spec, params, numClasses, config } = a;
   const B = config.batchSize;
   const build = (batch: number) =>
-    buildTrainingGraph(spec, { batch, numClasses, inputSize: a.inputSize, trainable: a.trainable, constants: params, freezeBn: config.freezeBn });
+    buildTrainingGraph(spec, { batch, numClasses, inputSize: a.inputSize, trainable: a.trainable, constants: params, freezeBn: config.freezeBn, bnMomentum: config.bnMomentum });
   const main = build(B);
   const sessions = new Map<number, Promise<TrainingSession>>();
   const sessionFor = (batch: number): Promise<TrainingSession> => {

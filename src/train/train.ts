@@ -28,6 +28,7 @@ import { keyedRandom, permutation } from '../data/random.js';
 import type { Sample } from '../data/sample.js';
 import type { SessionOptions } from '../engine/session.js';
 import { ConfigError, TrainingError } from '../errors.js';
+import { describeBnMomentum, resolveBnMomentum } from '../models/bn-momentum.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import { getModel } from '../models/registry.js';
 import { trainableFilter } from '../models/trainable.js';
@@ -277,12 +278,17 @@ export async function train(dataRoot: string, options?: TrainOptions): Promise<T
     mode = requested;
   }
 
-  let config = resolveTrainConfig(o, mode, spec.name, init.weightsLabel);
+  let config = resolveTrainConfig(o, mode, spec.name, init.weightsLabel, spec.bnMomentum);
   if (resumed) {
-    config = { ...resumed.config, epochs: o.epochs ?? resumed.config.epochs, threads: o.threads ?? resumed.config.threads, device };
+    // A checkpoint written before --bn-momentum existed continues under the policy's value.
+    config = { ...resumed.config, bnMomentum: resumed.config.bnMomentum ?? config.bnMomentum, epochs: o.epochs ?? resumed.config.epochs, threads: o.threads ?? resumed.config.threads, device };
     if (config.epochs <= resumed.epoch) {
       await log(`the checkpoint already holds ${resumed.epoch} of ${config.epochs} epochs; pass a larger --epochs to train more`, 'warn');
     }
+  }
+  if (mode === 'finetune' && !config.freezeBn) {
+    if (resumed) await log(`BatchNorm momentum ${config.bnMomentum} (torch convention), as the run was started with`);
+    else await log(describeBnMomentum(spec.name, resolveBnMomentum(spec.bnMomentum, o.bnMomentum, RECIPES[o.recipe].bnMomentum)));
   }
   const out = resolve(resumeDir ?? o.out ?? join('runs', `${timestamp()}-${spec.name}-${mode}`));
   await mkdir(out, { recursive: true });

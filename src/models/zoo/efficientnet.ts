@@ -12,6 +12,7 @@ export const efficientnetB0: ModelSpec = {
   stages: [...Array.from({ length: EFFICIENTNET_B0_SETTING.length + 2 }, (_, i) => `features.${i}`), 'classifier.1'],
   // torchvision's EfficientNet_B0_Weights transform: Resize(256, bicubic), CenterCrop(224).
   preprocess: { ...IMAGENET_PREPROCESS_MODEL, interpolation: 'bicubic' },
+  bnMomentum: 0.1,
   weights: [
     {
       id: 'imagenet1k_v1',

@@ -16,6 +16,7 @@ export const mobilenetV2: ModelSpec = {
   head: { name: 'classifier.1', dropout: 0.2 },
   stages: [...featureStages(MOBILENET_V2_FEATURE_COUNT), 'classifier.1'],
   preprocess: IMAGENET_PREPROCESS_MODEL,
+  bnMomentum: 0.1,
   weights: [
     {
       id: 'imagenet1k_v1',
@@ -37,6 +38,8 @@ export const mobilenetV3Large: ModelSpec = {
   // classifier.0 (Linear 960->1280) is the last stage of the features.
   stages: [...featureStages(MOBILENET_V3_LARGE_SETTING.length + 2), 'classifier.0', 'classifier.3'],
   preprocess: IMAGENET_PREPROCESS_MODEL,
+  // torchvision builds MobileNetV3 with BatchNorm2d(eps=0.001, momentum=0.01).
+  bnMomentum: 0.01,
   weights: [
     {
       id: 'imagenet1k_v1',

@@ -13,6 +13,7 @@ function resnetSpec(name: keyof typeof RESNET_CONFIGS, featureDim: number, url: 
     head: { name: 'fc', dropout: 0 },
     stages: STAGES,
     preprocess: IMAGENET_PREPROCESS_MODEL,
+    bnMomentum: 0.1,
     weights: [{ id: 'imagenet1k_v1', url, sha256, license: 'BSD-3-Clause (torchvision)', format: 'pth', numClasses: 1000 }],
   };
 }
