@@ -16,6 +16,8 @@
  *   E2E_REAL_TRAIN_PER_CLASS=50  E2E_REAL_VAL_PER_CLASS=50  (4 classes, 28x28 upscaled to 224)
  *   E2E_REAL_OLD_MOMENTUM=1 (0 skips the 0.001 run)  E2E_REAL_FREEZE_BN=0 (1 adds --freeze-bn on both sides)
  *   E2E_REAL_FEATURES=1 (0 skips feature extraction)  E2E_THREADS  E2E_SEED  E2E_KEEP
+ *   E2E_REAL_SIZE=224: the crop side on both sides (112 runs ~4x faster; the images are 28x28 upscaled)
+ *   E2E_REAL_LR=0.001: SGD's lr on both sides (e.g. to try --freeze-bn at a lower rate)
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -70,9 +72,12 @@ interface SideEpochs {
   best: number;
 }
 
+const SIZE = env('E2E_REAL_SIZE', 224);
+const LR = env('E2E_REAL_LR', 1e-3);
+
 function torchSide(data: string, init: string, mode: string, epochs: number, threads: number, seed: number): SideEpochs {
   log(`\n== PyTorch twin ${mode}, ${epochs} epoch(s)`);
-  const r = spawnSync(PYTHON, ['bench/e2e_torch.py', 'train', data, init, mode, String(epochs), String(threads), '0', String(seed), 'mobilenet_v2_offline'], {
+  const r = spawnSync(PYTHON, ['bench/e2e_torch.py', 'train', data, init, mode, String(epochs), String(threads), '0', String(seed), 'mobilenet_v2_offline', String(LR), String(SIZE)], {
     encoding: 'utf8',
     env: { ...process.env, ...TUNED_MALLOC },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -91,7 +96,8 @@ async function headstartSide(data: string, init: string, label: string, epochs: 
     epochs,
     batchSize: 8,
     optimizer: 'sgd',
-    lr: 1e-3,
+    lr: LR,
+    inputSize: SIZE,
     momentum: 0.9,
     scheduler: 'step',
     stepSize: 7,
@@ -144,7 +150,7 @@ export async function realDataCase(tmp: string): Promise<RealCaseResult> {
   const tFt = torchSide(data, init, 'finetune', epochs, threads, seed);
   const hFt = await headstartSide(data, init, 'finetune', epochs, threads, seed, join(tmp, 'hs-ft'), { mode: 'finetune' });
   const hOld = process.env.E2E_REAL_OLD_MOMENTUM === '0' ? null : await headstartSide(data, init, 'finetune bnMomentum 0.001', epochs, threads, seed, join(tmp, 'hs-ft-old'), { mode: 'finetune', bnMomentum: 0.001 });
-  header(`fine-tuning mobilenet_v2_offline (same weights both sides; ${epochs} epochs)`);
+  header(`fine-tuning mobilenet_v2_offline (same weights both sides; ${epochs} epochs, ${SIZE}x${SIZE} crops, lr ${LR})`);
   add('PyTorch twin train acc', tFt, 'train_acc');
   add('headstart train acc', hFt, 'train_acc');
   add('PyTorch twin val acc', tFt, 'val_acc');

@@ -4,7 +4,7 @@ run on an ImageFolder dataset (train/, val/) with a given initial state dict.
   /usr/bin/python3 bench/e2e_torch.py init OUT.pth CLASSES SEED
       writes torchvision's resnet18 with Linear(512, CLASSES), randomly initialised by
       torch from SEED, as a state dict both sides load (same initial weights).
-  /usr/bin/python3 bench/e2e_torch.py train DATA INIT MODE EPOCHS THREADS WORKERS SEED [MODEL] [LR]
+  /usr/bin/python3 bench/e2e_torch.py train DATA INIT MODE EPOCHS THREADS WORKERS SEED [MODEL] [LR] [SIZE]
       MODE finetune: every parameter trains (the tutorial's "finetuning the ConvNet");
       MODE features: requires_grad False on the backbone, only fc trains (the tutorial's
       "ConvNet as fixed feature extractor", BatchNorm still in train mode as there).
@@ -17,7 +17,8 @@ run on an ImageFolder dataset (train/, val/) with a given initial state dict.
       headstart's offline backbone (scripts/mobilenet_v2_offline_twin.py; INIT the
       .safetensors that scripts/export_offline_weights.ts writes, fc included), BatchNorm
       momentum torch's 0.1, its own preprocessing: RGB in [0, 1] without mean/std, and
-      Resize(224) + CenterCrop(224) for val. LR default 1e-3.
+      Resize(224) + CenterCrop(224) for val. LR default 1e-3. SIZE (offline
+      only, default 224) replaces 224 in its crops.
       Prints one JSON line: per-epoch records, total seconds of train_model, best val acc.
 
 Run with Debian's /usr/bin/python3 (python3-torch 1.13, torchvision 0.14).
@@ -49,10 +50,10 @@ def init(out, classes, seed):
     print(json.dumps({"out": out, "classes": classes, "tensors": len(model.state_dict())}))
 
 
-def offline_transforms():
+def offline_transforms(size):
     return {
-        "train": transforms.Compose([transforms.RandomResizedCrop(224), transforms.RandomHorizontalFlip(), transforms.ToTensor()]),
-        "val": transforms.Compose([transforms.Resize(224), transforms.CenterCrop(224), transforms.ToTensor()]),
+        "train": transforms.Compose([transforms.RandomResizedCrop(size), transforms.RandomHorizontalFlip(), transforms.ToTensor()]),
+        "val": transforms.Compose([transforms.Resize(size), transforms.CenterCrop(size), transforms.ToTensor()]),
     }
 
 
@@ -71,10 +72,10 @@ def load_model(model_name, init_path):
     return model
 
 
-def train(data, init_pth, mode, epochs, threads, workers, seed, model_name="resnet18", lr=0.001):
+def train(data, init_pth, mode, epochs, threads, workers, seed, model_name="resnet18", lr=0.001, size=224):
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
-    data_transforms = offline_transforms() if model_name == "mobilenet_v2_offline" else {
+    data_transforms = offline_transforms(size) if model_name == "mobilenet_v2_offline" else {
         "train": transforms.Compose([
             transforms.RandomResizedCrop(224),
             transforms.RandomHorizontalFlip(),
@@ -174,6 +175,7 @@ if __name__ == "__main__":
         epochs, threads, workers, seed = (int(v) for v in sys.argv[5:9])
         model_name = sys.argv[9] if len(sys.argv) > 9 else "resnet18"
         lr = float(sys.argv[10]) if len(sys.argv) > 10 else 0.001
-        train(data, init_pth, mode, epochs, threads, workers, seed, model_name, lr)
+        size = int(sys.argv[11]) if len(sys.argv) > 11 else 224
+        train(data, init_pth, mode, epochs, threads, workers, seed, model_name, lr, size)
     else:
         raise SystemExit(f"unknown command {cmd}; see the docstring")

@@ -70,7 +70,9 @@ function median(values: number[]): number {
 const torchCheck = spawnSync('/usr/bin/python3', ['-c', 'import torch, torchvision'], { encoding: 'utf8' });
 const noTorch = torchCheck.status === 0 ? false : 'needs Debian python3-torch and python3-torchvision at /usr/bin/python3';
 
-const models = listModels();
+// MULTISTEP_MODELS=resnet18,mobilenet_v2_offline limits the run (debugging; CI runs them all).
+const only = process.env.MULTISTEP_MODELS?.split(',');
+const models = listModels().filter((m) => !only || only.includes(m.name));
 const momentumOf = new Map(models.map((m) => [m.name, resolveBnMomentum(m.bnMomentum, undefined).momentum]));
 const dir = mkdtempSync(path.join(os.tmpdir(), 'headstart-multistep-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
