@@ -18,7 +18,12 @@ Writes to OUT_DIR:
 Prints one JSON object: per model its labels, sampled names, the native momenta, the float64
 losses, and torch float32's own error against float64 for each compared tensor.
 
-usage: models_multistep_reference.py OUT_DIR SIZE BATCH CLASSES SEED STEPS LR NAME=MOMENTUM...
+NAME=frozen runs the steps with every BatchNorm in eval mode (headstart's --freeze-bn) and
+writes <name>.frozen-bn.multistep-*.safetensors.
+
+NAME=MOMENTUM@SIDE gives that model its own input side instead of SIZE.
+
+usage: models_multistep_reference.py OUT_DIR SIZE BATCH CLASSES SEED STEPS LR NAME=MOMENTUM|frozen[@SIDE]...
 Run with Debian's /usr/bin/python3 (python3-torch, torchvision).
 """
 import copy
@@ -48,13 +53,17 @@ def build(name, classes):
     return builder(num_classes=classes)
 
 
-def run(model, dtype, inputs, labels, eval_input, steps, lr, param_names, running_names):
+def run(model, dtype, inputs, labels, eval_input, steps, lr, param_names, running_names, frozen_bn=False):
     net = copy.deepcopy(model).to(dtype)
     no_randomness(net)
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
     losses = []
     for s in range(steps):
         net.train()
+        if frozen_bn:  # headstart's --freeze-bn: BatchNorm in inference mode, its affine parameters train
+            for m in net.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
         opt.zero_grad()
         loss = F.cross_entropy(net(inputs[s].to(dtype)), labels[s])
         loss.backward()
@@ -70,7 +79,7 @@ def run(model, dtype, inputs, labels, eval_input, steps, lr, param_names, runnin
     return losses, logits, final
 
 
-def reference(name, momentum, out_dir, size, batch, classes, seed, steps, lr):
+def reference(name, momentum, out_dir, size, batch, classes, seed, steps, lr, frozen_bn=False):
     torch.manual_seed(seed)
     model = build(name, classes)
     if model is None:
@@ -85,23 +94,24 @@ def reference(name, momentum, out_dir, size, batch, classes, seed, steps, lr):
     for m in bns:
         m.momentum = momentum
     state = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
-    write_safetensors(f"{out_dir}/{name}.multistep-state.safetensors", state)
+    tag = f"{name}{'.frozen-bn' if frozen_bn else ''}"
+    write_safetensors(f"{out_dir}/{tag}.multistep-state.safetensors", state)
 
     param_names = [n for n, _ in model.named_parameters()]
     names = sample(param_names, [0, 0.01, 0.25, 0.5, 0.75, 0.99, 1.0])
     running_names = [n for n, _ in model.named_buffers() if n.endswith("running_mean") or n.endswith("running_var")]
     t0 = time.time()
-    losses64, logits64, final64 = run(model, torch.float64, inputs, labels, eval_input, steps, lr, names, running_names)
+    losses64, logits64, final64 = run(model, torch.float64, inputs, labels, eval_input, steps, lr, names, running_names, frozen_bn)
     t1 = time.time()
-    _, logits32, final32 = run(model, torch.float32, inputs, labels, eval_input, steps, lr, names, running_names)
-    print(f"{name}: {steps} float64 steps {t1 - t0:.1f} s, float32 {time.time() - t1:.1f} s", file=sys.stderr)
+    _, logits32, final32 = run(model, torch.float32, inputs, labels, eval_input, steps, lr, names, running_names, frozen_bn)
+    print(f"{tag}: {steps} float64 steps {t1 - t0:.1f} s, float32 {time.time() - t1:.1f} s", file=sys.stderr)
 
     ref = {"eval_input": eval_input, "inputs": inputs, "logits64": logits64}
     for n, v in final64.items():
         ref[f"final64:{n}"] = v
-    write_safetensors(f"{out_dir}/{name}.multistep-ref.safetensors", ref)
+    write_safetensors(f"{out_dir}/{tag}.multistep-ref.safetensors", ref)
     return {
-        "name": name,
+        "name": tag,
         "momentum": momentum,
         "native_momenta": native,
         "labels": labels.tolist(),
@@ -120,8 +130,10 @@ def main():
     lr = float(sys.argv[7])
     results = []
     for arg in sys.argv[8:]:
-        name, momentum = arg.split("=")
-        results.append(reference(name, float(momentum), out_dir, size, batch, classes, seed, steps, lr))
+        name, momentum, *own_size = arg.replace("@", "=").split("=")
+        frozen = momentum == "frozen"
+        side = int(own_size[0]) if own_size else size
+        results.append(reference(name, 0.1 if frozen else float(momentum), out_dir, side, batch, classes, seed, steps, lr, frozen))
     json.dump({"torch": torch.__version__, "torchvision": torchvision.__version__, "models": results}, sys.stdout)
 
 

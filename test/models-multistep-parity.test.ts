@@ -27,11 +27,14 @@ import { matchStateDict } from '../src/weights/load-state.js';
  * the eval-mode logits most directly (issue 9).
  * Tolerance (DESIGN.md): our relative error at most max(1e-4, 5 x torch fp32's own), torch's
  * own being that tensor's error or, if larger, the median over the model's compared tensors.
- * Inputs 16x16, batch 4 (every stage keeps >= 4 values per channel for BatchNorm; the float64
+ * Inputs 16x16 (32x32 for the Keras network), batch 4 (every stage keeps >= 4 values per channel for BatchNorm; the float64
  * reference is what costs, ~1 GFLOP/s in Debian torch), 5 classes.
  */
 
 const SIZE = 16;
+/** Keras's 'valid' stride-2 convolutions need a 32x32 input at least. */
+const OWN_SIZE: Record<string, number> = { mobilenet_v2_offline: 32 };
+const sizeOf = (name: string) => OWN_SIZE[name] ?? SIZE;
 const BATCH = 4;
 const CLASSES = 5;
 const STEPS = 20;
@@ -74,6 +77,10 @@ const noTorch = torchCheck.status === 0 ? false : 'needs Debian python3-torch an
 const only = process.env.MULTISTEP_MODELS?.split(',');
 const models = listModels().filter((m) => !only || only.includes(m.name));
 const momentumOf = new Map(models.map((m) => [m.name, resolveBnMomentum(m.bnMomentum, undefined).momentum]));
+// --freeze-bn (BatchNorm in inference mode, its affine parameters training) on the offline backbone.
+const FROZEN = 'mobilenet_v2_offline';
+const cases = [...models.map((spec) => ({ spec, frozen: false })), ...models.filter((m) => m.name === FROZEN).map((spec) => ({ spec, frozen: true }))];
+const key = (c: { spec: { name: string }; frozen: boolean }) => (c.frozen ? `${c.spec.name}.frozen-bn` : c.spec.name);
 const dir = mkdtempSync(path.join(os.tmpdir(), 'headstart-multistep-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -81,7 +88,7 @@ let refs = new Map<string, MultiStepRef>();
 let scriptError: string | undefined;
 if (!noTorch) {
   const args = [dir, SIZE, BATCH, CLASSES, 0, STEPS, LR].map(String);
-  const run = spawnSync('/usr/bin/python3', ['scripts/models_multistep_reference.py', ...args, ...models.map((m) => `${m.name}=${momentumOf.get(m.name)}`)], {
+  const run = spawnSync('/usr/bin/python3', ['scripts/models_multistep_reference.py', ...args, ...cases.map((c) => `${c.spec.name}=${c.frozen ? 'frozen' : momentumOf.get(c.spec.name)}@${sizeOf(c.spec.name)}`)], {
     encoding: 'utf8',
     maxBuffer: 64 << 20,
   });
@@ -93,27 +100,31 @@ function copyOf(tensors: NamedTensors): NamedTensors {
   return new Map([...tensors].map(([k, t]) => [k, { ...t, shape: [...t.shape], data: Float32Array.from(t.data as Float32Array) } as HostTensor]));
 }
 
-for (const spec of models) {
-  const ref = refs.get(spec.name);
+for (const c of cases) {
+  const { spec, frozen } = c;
+  const ref = refs.get(key(c));
   const skip = noTorch || (ref?.skip ? `${spec.name} has no PyTorch counterpart: ${ref.skip}` : false);
 
-  test(`${spec.name}: ${STEPS} SGD steps with train-mode BatchNorm, then running statistics, weights and eval logits match PyTorch`, { skip }, async (t) => {
+  const what = frozen ? 'BatchNorm frozen (--freeze-bn)' : 'train-mode BatchNorm';
+  test(`${spec.name}: ${STEPS} SGD steps with ${what}, then running statistics, weights and eval logits match PyTorch`, { skip }, async (t) => {
     assert.equal(scriptError, undefined, `scripts/models_multistep_reference.py failed: ${scriptError}`);
     assert.ok(ref, `no reference for ${spec.name}`);
     const momentum = momentumOf.get(spec.name)!;
     assert.equal(ref.momentum, momentum);
     // A model that declares its own momentum declares the one its PyTorch definition uses.
-    if (spec.bnMomentum !== undefined) assert.deepEqual(ref.native_momenta, [spec.bnMomentum], `${spec.name}'s spec declares bnMomentum ${spec.bnMomentum}, torch builds it with ${ref.native_momenta}`);
+    if (spec.bnMomentum !== undefined && !frozen) assert.deepEqual(ref.native_momenta, [spec.bnMomentum], `${spec.name}'s spec declares bnMomentum ${spec.bnMomentum}, torch builds it with ${ref.native_momenta}`);
 
-    const reference = await loadSafetensors(path.join(dir, `${spec.name}.multistep-ref.safetensors`));
+    const SIZE = sizeOf(spec.name);
+    const reference = await loadSafetensors(path.join(dir, `${key(c)}.multistep-ref.safetensors`));
     const inputs = reference.get('inputs')!.data as Float32Array;
     const perStep = BATCH * 3 * SIZE * SIZE;
 
     const trainSpec = { ...spec, head: { ...spec.head, dropout: 0 } };
-    const graph = buildTrainingGraph(trainSpec, { batch: BATCH, numClasses: CLASSES, inputSize: SIZE, trainable: () => true, bnMomentum: momentum });
+    const graph = buildTrainingGraph(trainSpec, { batch: BATCH, numClasses: CLASSES, inputSize: SIZE, trainable: () => true, bnMomentum: momentum, freezeBn: frozen });
     const expected = new Map(graph.params.map((p) => [p.name, p.shape]));
-    const params = copyOf(matchStateDict(expected, await loadSafetensors(path.join(dir, `${spec.name}.multistep-state.safetensors`)), { strict: true }).tensors);
+    const params = copyOf(matchStateDict(expected, await loadSafetensors(path.join(dir, `${key(c)}.multistep-state.safetensors`)), { strict: true }).tensors);
     const training = await TrainingSession.create(graph, params, { threads: 2 });
+    if (frozen) assert.equal(graph.running.length, 0, 'no running statistic is updated with --freeze-bn');
     const optimizer = new SGD([{ params: graph.trainable.map((name) => ({ name, data: params.get(name)!.data as Float32Array })) }], { lr: LR, momentum: 0.9 });
     const losses: number[] = [];
     for (let s = 0; s < STEPS; s++) {
