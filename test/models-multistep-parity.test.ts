@@ -38,7 +38,7 @@ const sizeOf = (name: string) => OWN_SIZE[name] ?? SIZE;
 const BATCH = 4;
 const CLASSES = 5;
 const STEPS = 20;
-const LR = 0.01;
+const LR = 1e-4;
 
 interface MultiStepRef {
   name: string;
