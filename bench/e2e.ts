@@ -19,9 +19,17 @@
  * here, so both sides fine-tune a randomly initialised network (say so when quoting accuracy).
  * PyTorch runs with tuned malloc settings (DESIGN.md: its strongest baseline here).
  *
- * Last line: {"finetune_epoch": R1, "features_run": R2, "acc_gap": G} with R1 = PyTorch s per
- * fine-tune epoch / headstart's, R2 = PyTorch s for the features run / headstart's,
- * G = headstart's best val accuracy - PyTorch's (fine-tune, in points).
+ * Then the real-data case (bench/e2e-real.ts): the offline backbone's real pretrained weights on
+ * real Fashion-MNIST, headstart vs the backbone's PyTorch twin from the same weights, 5 epochs
+ * (E2E_REAL_EPOCHS); per-epoch val accuracy of both sides, for fine-tuning and feature
+ * extraction, and headstart with the old BatchNorm momentum 0.001 to show the policy matters.
+ *
+ * Last line: {"finetune_epoch": R1, "features_run": R2, "acc_gap": G, "acc_gap_features": GF,
+ * "acc_gap_random_init": G0} with R1 = PyTorch s per fine-tune epoch / headstart's (resnet18),
+ * R2 = PyTorch s for the features run / headstart's, G and GF = headstart's best val accuracy -
+ * PyTorch's in points on the real-data case (fine-tune must be >= -2), G0 the same for the
+ * randomly initialised resnet18 of the timing case.
+ * E2E_CASE=timing runs only the resnet18 timing case, E2E_CASE=real only the real-data case.
  *
  * Environment (defaults sized for ~10 minutes on 2 cores):
  *   E2E_TRAIN_PER_CLASS=40  E2E_VAL_PER_CLASS=50  E2E_FT_EPOCHS=3  E2E_FEATURES_EPOCHS=25  E2E_IMAGE_SIZE=224
@@ -29,13 +37,13 @@
  *   E2E_KEEP=1 keeps the temp folder; E2E_TORCH_MALLOC=default runs PyTorch with glibc's defaults.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { train, type TrainResult } from '../src/train/train.js';
 import { evaluate } from '../src/infer/evaluate.js';
-import { CLASSES, DEBIAN_SOURCE, readIdxImages, readIdxLabels } from '../scripts/make_embedded_dataset.js';
+import { CLASSES } from '../scripts/make_embedded_dataset.js';
+import { makeFashionMnistFolder, realDataCase } from './e2e-real.js';
 
 const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const TRAIN_PER_CLASS = env('E2E_TRAIN_PER_CLASS', 40);
@@ -57,36 +65,9 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-/** Fashion-MNIST images of CLASSES, upscaled to 224x224 RGB JPEG, in root/train and root/val. */
-async function makeDataset(root: string): Promise<number> {
-  let n = 0;
-  for (const [split, prefix, per] of [['train', 'train', TRAIN_PER_CLASS], ['val', 't10k', VAL_PER_CLASS]] as const) {
-    const images = readIdxImages(join(DEBIAN_SOURCE, `${prefix}-images-idx3-ubyte.gz`));
-    const labels = readIdxLabels(join(DEBIAN_SOURCE, `${prefix}-labels-idx1-ubyte.gz`));
-    const px = images.rows * images.cols;
-    for (const cls of CLASSES) {
-      const dir = join(root, split, cls.folder);
-      mkdirSync(dir, { recursive: true });
-      let taken = 0;
-      const jobs: Promise<unknown>[] = [];
-      for (let i = 0; i < labels.length && taken < per; i++) {
-        if (labels[i] !== cls.label) continue;
-        const gray = Buffer.from(images.pixels.subarray(i * px, (i + 1) * px));
-        jobs.push(
-          sharp(gray, { raw: { width: images.cols, height: images.rows, channels: 1 } })
-            .resize(SIZE, SIZE, { kernel: 'cubic' })
-            .toColourspace('srgb')
-            .jpeg({ quality: 90 })
-            .toFile(join(dir, `${prefix}-${String(i).padStart(5, '0')}.jpg`)),
-        );
-        taken++;
-      }
-      await Promise.all(jobs);
-      if (taken < per) throw new Error(`${prefix}: only ${taken} images of ${cls.title}`);
-      n += taken;
-    }
-  }
-  return n;
+/** Fashion-MNIST images of CLASSES, upscaled to SIZE x SIZE RGB JPEG, in root/train and root/val. */
+function makeDataset(root: string): Promise<number> {
+  return makeFashionMnistFolder(root, { trainPerClass: TRAIN_PER_CLASS, valPerClass: VAL_PER_CLASS, size: SIZE });
 }
 
 interface TorchEpoch {
@@ -160,7 +141,14 @@ async function main(): Promise<void> {
   // Timings mean little when other processes compete for the cores (OpenMP spin-waits make PyTorch suffer most).
   if (loadStart > os.availableParallelism()) log(`warning: load average ${loadStart.toFixed(1)} on ${os.availableParallelism()} cores: other processes will distort these timings`);
   const tmp = mkdtempSync(join(os.tmpdir(), 'headstart-bench-e2e-'));
+  const which = process.env.E2E_CASE ?? 'all';
   try {
+    if (which === 'real') {
+      const r = await realDataCase(tmp);
+      console.log(r.lines.join('\n'));
+      console.log(JSON.stringify({ acc_gap: Number(r.accGap.toFixed(2)), acc_gap_features: r.accGapFeatures === null ? null : Number(r.accGapFeatures.toFixed(2)), acc_gap_old_bn_momentum: r.accGapOldMomentum === null ? null : Number(r.accGapOldMomentum.toFixed(2)) }));
+      return;
+    }
     let data = process.env.E2E_DATA;
     let classes: number = CLASSES.length;
     if (!data) {
@@ -210,7 +198,17 @@ async function main(): Promise<void> {
       `load average (1 min) at start ${loadStart.toFixed(1)}, at end ${os.loadavg()[0].toFixed(1)}, on ${os.availableParallelism()} cores`,
     ];
     console.log(lines.join('\n'));
-    console.log(JSON.stringify({ finetune_epoch: Number(r1.toFixed(3)), features_run: Number(r2.toFixed(3)), acc_gap: Number(gap.toFixed(2)) }));
+    const real = which === 'timing' ? null : await realDataCase(tmp);
+    if (real) console.log(real.lines.join('\n'));
+    console.log(
+      JSON.stringify({
+        finetune_epoch: Number(r1.toFixed(3)),
+        features_run: Number(r2.toFixed(3)),
+        acc_gap: real ? Number(real.accGap.toFixed(2)) : null,
+        acc_gap_features: real?.accGapFeatures != null ? Number(real.accGapFeatures.toFixed(2)) : null,
+        acc_gap_random_init: Number(gap.toFixed(2)),
+      }),
+    );
   } finally {
     if (process.env.E2E_KEEP) log(`kept ${tmp}`);
     else rmSync(tmp, { recursive: true, force: true });

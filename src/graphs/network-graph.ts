@@ -4,6 +4,7 @@ import { Graph } from '../onnx/graph.js';
 import '../onnx/ops/index.js';
 import { serializeModel } from '../onnx/serialize.js';
 import type { ModelSpec } from '../models/model-spec.js';
+import { resolveBnMomentum } from '../models/bn-momentum.js';
 import { NetBuilder } from '../models/net-builder.js';
 import type { DropoutMaskInput, ParamDef } from '../models/net-builder.js';
 import type { NamedTensors } from '../tensor.js';
@@ -21,6 +22,7 @@ export interface TrainingGraphOptions extends NetworkGraphOptions {
   /** Values of the frozen parameters, embedded as constants (faster: folded and pre-packed). */
   constants?: NamedTensors;
   freezeBn?: boolean;
+  /** BatchNorm momentum (torch's convention); default: the policy's (the model's own, else torch's 0.1). */
   bnMomentum?: number;
 }
 
@@ -79,7 +81,7 @@ export function buildTrainingGraph(spec: ModelSpec, options: TrainingGraphOption
   const g = new Graph();
   const size = options.inputSize ?? spec.preprocess.inputSize;
   const images = g.input(IO.images, 'float32', [options.batch, 3, size, size]);
-  const b = new NetBuilder(g, { mode: 'train', trainable: options.trainable, freezeBn: options.freezeBn, bnMomentum: options.bnMomentum, constants: options.constants });
+  const b = new NetBuilder(g, { mode: 'train', trainable: options.trainable, freezeBn: options.freezeBn, bnMomentum: options.bnMomentum ?? resolveBnMomentum(spec.bnMomentum, undefined).momentum, constants: options.constants });
   const { logits } = buildNetwork(b, spec, images, options.numClasses);
   const trainable = appendTrainingOutputs(g, b, logits, options);
   for (const [p, value] of b.runningUpdates) g.output(g.alias(value, IO.running(p)));

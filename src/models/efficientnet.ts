@@ -73,6 +73,7 @@ export const efficientnetB0: ModelSpec = {
   features: efficientnetB0Features,
   featureDim: 1280,
   head: { name: 'classifier.1', dropout: 0.2 },
+  bnMomentum: 0.1,
   // features.0 stem, features.1..7 the seven MBConv stages, features.8 the last 1x1 conv.
   stages: [...Array.from({ length: EFFICIENTNET_B0_SETTING.length + 2 }, (_, i) => `features.${i}`), 'classifier.1'],
   // torchvision's EfficientNet_B0_Weights transform: Resize(256, bicubic), CenterCrop(224).

@@ -121,7 +121,9 @@ export function buildKerasLayers(b: NetBuilder, layers: readonly KerasLayer[], i
       }
       case 'BatchNormalization':
         if (g.shape(x).length !== 4) throw new GraphError('E_UNSUPPORTED_OP', `Keras layer \`${name}\`: BatchNormalization is supported on 4-D (image) tensors only`);
-        out = b.batchNorm2d(x, name, { eps: Number(cfg.epsilon ?? 1e-3), momentum: 1 - Number(cfg.momentum ?? 0.99) });
+        // Keras's momentum (0.99, 0.999) is not carried over: the fine-tuning policy sets the
+        // rate of the running statistics (src/models/bn-momentum.ts).
+        out = b.batchNorm2d(x, name, { eps: Number(cfg.epsilon ?? 1e-3) });
         break;
       case 'ReLU': {
         if (cfg.negative_slope && Number(cfg.negative_slope) !== 0) throw new GraphError('E_UNSUPPORTED_OP', `Keras layer \`${name}\`: leaky ReLU is not supported`);

@@ -73,6 +73,7 @@ export const mobilenetV2: ModelSpec = {
   features: mobilenetV2Features,
   featureDim: 1280,
   head: { name: 'classifier.1', dropout: 0.2 },
+  bnMomentum: 0.1,
   stages: [...featureStages(MOBILENET_V2_FEATURE_COUNT), 'classifier.1'],
   preprocess: IMAGENET_PREPROCESS_MODEL,
   weights: [

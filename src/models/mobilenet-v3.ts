@@ -12,7 +12,8 @@ import type { ModelSpec } from './model-spec.js';
  * `classifier.3` is the replaceable head. BatchNorm uses eps 1e-3 and momentum 0.01.
  */
 
-const BN = { eps: 1e-3, momentum: 0.01 };
+// The momentum (0.01) is the spec's `bnMomentum` (below), applied by the builder.
+const BN = { eps: 1e-3 };
 
 /** [input, kernel, expanded, output, squeeze-excite, hard-swish, stride] (dilation 1), as torchvision. */
 const MOBILENET_V3_LARGE_SETTING: readonly (readonly [number, number, number, number, boolean, boolean, number])[] = [
@@ -100,6 +101,8 @@ export const mobilenetV3Large: ModelSpec = {
   features: mobilenetV3LargeFeatures,
   featureDim: 1280,
   head: { name: 'classifier.3', dropout: 0.2 },
+  // torchvision builds MobileNetV3 with BatchNorm2d(eps=0.001, momentum=0.01).
+  bnMomentum: 0.01,
   // classifier.0 (Linear 960->1280) is the last stage of the features.
   stages: [...featureStages(MOBILENET_V3_LARGE_SETTING.length + 2), 'classifier.0', 'classifier.3'],
   preprocess: IMAGENET_PREPROCESS_MODEL,

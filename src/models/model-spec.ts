@@ -36,6 +36,12 @@ export interface ModelSpec {
   /** Parameter-name prefixes of the stages, input to output (for "fine-tune the last k stages"). */
   stages: string[];
   preprocess: ModelPreprocess;
+  /**
+   * BatchNorm momentum (torch's convention) the network was trained with, kept when it is
+   * fine-tuned; absent for a model imported from another convention (a Keras network), whose
+   * running statistics then adapt at the recipe's rate (src/models/bn-momentum.ts).
+   */
+  bnMomentum?: number;
   /** Downloadable weight files (torchvision's, ...), first one the default. */
   weights: WeightSource[];
   /**

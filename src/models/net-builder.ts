@@ -3,6 +3,7 @@ import type { Graph } from '../onnx/graph.js';
 import { batchNorm } from '../onnx/ops/index.js';
 import type { NamedTensors } from '../tensor.js';
 import { sameShape } from '../tensor.js';
+import { TORCH_BN_MOMENTUM } from './bn-momentum.js';
 
 /** How a parameter is initialised when no pretrained value is loaded (torch's defaults). */
 export type Init =
@@ -28,6 +29,7 @@ export interface NetBuildOptions {
   trainable?: (name: string) => boolean;
   /** Keep every BatchNorm in inference mode even where its affine parameters train. */
   freezeBn?: boolean;
+  /** BatchNorm momentum (torch's convention) of every layer in train mode; default torch's 0.1. */
   bnMomentum?: number;
   /**
    * Values of parameters that stay constant for this graph's life — all of them for a
@@ -128,7 +130,7 @@ export class NetBuilder {
     return this.g.op('Conv', inputs, { kernel_shape: [k, k], strides: [s, s], pads, dilations: [d, d], group: groups }, name);
   }
 
-  batchNorm2d(x: string, name: string, options: { eps?: number; momentum?: number } = {}): string {
+  batchNorm2d(x: string, name: string, options: { eps?: number } = {}): string {
     const c = this.g.shape(x)[1];
     const scale = this.param(`${name}.weight`, [c], 'bn_weight', { kind: 'ones' });
     const bias = this.param(`${name}.bias`, [c], 'bn_bias', { kind: 'zeros' });
@@ -136,7 +138,7 @@ export class NetBuilder {
     const training = this.training && !this.options.freezeBn && (this.isTrainable(scale) || this.isTrainable(bias));
     const mean = this.param(`${name}.running_mean`, [c], 'running_mean', { kind: 'zeros' }, training);
     const variance = this.param(`${name}.running_var`, [c], 'running_var', { kind: 'ones' }, training);
-    const r = batchNorm(this.g, x, { scale, bias, mean, variance }, { training, momentum: options.momentum ?? this.options.bnMomentum ?? 0.1, epsilon: options.eps ?? 1e-5 });
+    const r = batchNorm(this.g, x, { scale, bias, mean, variance }, { training, momentum: this.options.bnMomentum ?? TORCH_BN_MOMENTUM, epsilon: options.eps ?? 1e-5 });
     if (r.runningMean && r.runningVar) {
       this.runningUpdates.set(mean, r.runningMean);
       this.runningUpdates.set(variance, r.runningVar);

@@ -62,6 +62,7 @@ function resnetSpec(name: keyof typeof RESNET_CONFIGS, featureDim: number, url: 
     features: (b, images) => resnetFeatures(b, images, RESNET_CONFIGS[name]),
     featureDim,
     head: { name: 'fc', dropout: 0 },
+    bnMomentum: 0.1,
     stages: STAGES,
     preprocess: IMAGENET_PREPROCESS_MODEL,
     weights: [{ id: 'imagenet1k_v1', url, sha256, license: 'BSD-3-Clause (torchvision)', format: 'pth', numClasses: 1000 }],

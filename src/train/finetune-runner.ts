@@ -41,7 +41,7 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
   const { spec, params, numClasses, config } = a;
   const B = config.batchSize;
   const build = (batch: number) =>
-    buildTrainingGraph(spec, { batch, numClasses, inputSize: a.inputSize, trainable: a.trainable, constants: params, freezeBn: config.freezeBn });
+    buildTrainingGraph(spec, { batch, numClasses, inputSize: a.inputSize, trainable: a.trainable, constants: params, freezeBn: config.freezeBn, bnMomentum: config.bnMomentum });
   const main = build(B);
   const sessions = new SessionsByBatchSize((batch) => TrainingSession.create(batch === B ? main : build(batch), params, a.session));
   await sessions.get(B);

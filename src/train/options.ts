@@ -24,6 +24,7 @@ import type { ModelSpec } from '../models/model-spec.js';
 import { OPTIMIZER_TYPES, OptimizerConfigSchema, type OptimizerConfig, type OptimizerConfigInput } from '../optim/optimizer-config.js';
 import { SCHEDULER_TYPES, SchedulerConfigSchema, type SchedulerConfig, type SchedulerConfigInput } from '../optim/scheduler-config.js';
 import { describeZodIssues } from '../zod-issues.js';
+import { resolveBnMomentum, TORCH_BN_MOMENTUM } from '../models/bn-momentum.js';
 
 export const RECIPE_NAMES = ['torchvision', 'floydhub'] as const;
 export type RecipeName = (typeof RECIPE_NAMES)[number];
@@ -42,6 +43,8 @@ export interface Recipe {
   optimizer: Partial<OptimizerConfig>;
   scheduler: Partial<SchedulerConfig>;
   modes?: Partial<Record<ConcreteMode, { optimizer?: Partial<OptimizerConfig> }>>;
+  /** BatchNorm momentum (torch's convention) for models that bring none of their own (src/models/bn-momentum.ts). */
+  bnMomentum: number;
 }
 
 export const RECIPES: Readonly<Record<RecipeName, Readonly<Recipe>>> = Object.freeze({
@@ -53,6 +56,7 @@ export const RECIPES: Readonly<Record<RecipeName, Readonly<Recipe>>> = Object.fr
     lr: 1e-3,
     optimizer: { type: 'sgd', momentum: 0.9, weightDecay: 0 },
     scheduler: { type: 'step', stepSize: 7, gamma: 0.1 },
+    bnMomentum: TORCH_BN_MOMENTUM,
   },
   floydhub: {
     model: 'resnet18',
@@ -63,6 +67,7 @@ export const RECIPES: Readonly<Record<RecipeName, Readonly<Recipe>>> = Object.fr
     optimizer: { type: 'sgd', momentum: 0.9, weightDecay: 0 },
     scheduler: { type: 'step', stepSize: 7, gamma: 0.1 },
     modes: { features: { optimizer: { momentum: 0 } } },
+    bnMomentum: TORCH_BN_MOMENTUM,
   },
 });
 
@@ -159,6 +164,7 @@ export const TrainOptionsSchema = z.strictObject({
 
   unfreezeLast: z.int().nonnegative().optional().meta(g('model', 'fine-tune only the last K stages (and the new classifier)', { placeholder: 'K' })),
   freezeBn: z.boolean().default(false).meta(g('model', 'keep every BatchNorm in inference mode while fine-tuning')),
+  bnMomentum: z.number().gt(0).max(1).optional().meta(g('model', "BatchNorm momentum (torch's convention) while fine-tuning: default the model's own, or the recipe's 0.1 for an imported model", { placeholder: 'X' })),
   inputSize: z.int().min(8).max(1024).optional().meta(g('model', "crop side fed to the network (default: the model's, e.g. 224); smaller is faster, less accurate")),
   cut: z.string().min(1).optional().meta(g('model', '--model x.onnx: the value at which its classifier is cut (default: the input of its last Gemm/MatMul)', { placeholder: 'NAME' })),
   mean: z.tuple([z.number(), z.number(), z.number()]).optional().meta(g('model', "normalisation mean (default: the model's; for an .onnx model its metadata, else ImageNet's)", { placeholder: 'R,G,B' })),
@@ -204,6 +210,8 @@ export interface ResolvedTrainConfig {
   labelSmoothing: number;
   classWeights: 'auto' | number[] | null;
   freezeBn: boolean;
+  /** BatchNorm momentum (torch's convention) of the fine-tuning run (src/models/bn-momentum.ts). */
+  bnMomentum: number;
   unfreezeLast: number | null;
   valSplit: number;
   seed: number;
@@ -258,7 +266,7 @@ function resolveScheduler(o: ParsedTrainOptions, lr: number): SchedulerConfig {
 }
 
 /** The full configuration for a concrete mode: the recipe's values, overridden by explicit options. */
-export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, modelName: string, weightsSource: string): ResolvedTrainConfig {
+export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, modelName: string, weightsSource: string, modelBnMomentum?: number): ResolvedTrainConfig {
   const r = RECIPES[o.recipe];
   if (mode === 'features' && o.unfreezeLast !== undefined && o.unfreezeLast > 0) {
     throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `--unfreeze-last ${o.unfreezeLast} contradicts --mode features (only the new classifier trains)`, {
@@ -283,6 +291,7 @@ export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, mo
     labelSmoothing: o.labelSmoothing,
     classWeights: o.classWeights ?? null,
     freezeBn: o.freezeBn,
+    bnMomentum: resolveBnMomentum(modelBnMomentum, o.bnMomentum, r.bnMomentum).momentum,
     unfreezeLast: o.unfreezeLast ?? null,
     valSplit: o.valSplit,
     seed: o.seed,

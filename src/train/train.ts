@@ -21,7 +21,8 @@ import { createHeadRunner } from './head-runner.js';
 import { checkpointSaver } from './listeners/checkpoint-saver.js';
 import { earlyStopping } from './listeners/early-stopping.js';
 import type { ModeRunner } from './mode-runner.js';
-import { parseTrainOptions, resolveTrainConfig, type ConcreteMode, type ResolvedTrainConfig, type TrainOptions } from './options.js';
+import { describeBnMomentum, resolveBnMomentum } from '../models/bn-momentum.js';
+import { parseTrainOptions, RECIPES, resolveTrainConfig, type ConcreteMode, type ResolvedTrainConfig, type TrainOptions } from './options.js';
 import { RunInterrupted } from './phase-reporter.js';
 import { checkResumable, loadResume, restoreRun, resumedConfig } from './resume.js';
 import { createRunContext } from './run-context.js';
@@ -87,7 +88,13 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
   if (resumed) checkResumable(resumed, s.spec.name, s.classes);
   const chosen = await chooseMode(s, o, bus, hooks, onSkip);
   const mode = chosen.mode;
-  const config = resumed ? resumedConfig(resumed, o) : resolveTrainConfig(o, mode, s.spec.name, s.weightsLabel);
+  const config = resumed ? resumedConfig(resumed, o) : resolveTrainConfig(o, mode, s.spec.name, s.weightsLabel, s.spec.bnMomentum);
+  if (mode === 'finetune' && !config.freezeBn) {
+    const message = resumed
+      ? `BatchNorm momentum ${config.bnMomentum} (torch convention), as the run was started with`
+      : describeBnMomentum(s.spec.name, resolveBnMomentum(s.spec.bnMomentum, o.bnMomentum, RECIPES[o.recipe].bnMomentum));
+    await bus.emit('log', { level: 'info', message });
+  }
   if (resumed && config.epochs <= resumed.state.epoch) {
     await bus.emit('log', { level: 'warn', message: `the checkpoint already holds ${resumed.state.epoch} of ${config.epochs} epochs; pass a larger --epochs to train more` });
   }
