@@ -22,10 +22,11 @@ function build(variant: string) {
     const xp = g.op('Pad', [xt, g.ints([0, 0, 1, 1, 0, 0, 1, 1])]);
     const dyt = g.op('Reshape', [g.op('Transpose', [dy], { perm: [1, 0, 2, 3] }), g.ints([M, N * H * H])]);
     const taps: string[] = [];
-    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) {
-      const s = g.op('Slice', [xp, g.ints([i, j]), g.ints([i + H, j + H]), g.ints([2, 3])]);
-      taps.push(g.op('Unsqueeze', [g.op('Gemm', [dyt, g.op('Reshape', [s, g.ints([C, N * H * H])])], { transB: 1 }), g.ints([2])]));
-    }
+    for (let i = 0; i < 3; i++)
+      for (let j = 0; j < 3; j++) {
+        const s = g.op('Slice', [xp, g.ints([i, j]), g.ints([i + H, j + H]), g.ints([2, 3])]);
+        taps.push(g.op('Unsqueeze', [g.op('Gemm', [dyt, g.op('Reshape', [s, g.ints([C, N * H * H])])], { transB: 1 }), g.ints([2])]));
+      }
     dw = g.op('Reshape', [g.op('Concat', taps, { axis: 2 }), g.ints([M, C, 3, 3])]);
   } else if (variant === 'shift' || variant === 'shift-pertap') {
     const Hp = H + 2;
@@ -39,10 +40,11 @@ function build(variant: string) {
     const dyp = g.op('Pad', [dyt, g.ints([0, 0, 0, 0, 0, 0, 2, 2])]);
     const dyf = g.op('Slice', [g.op('Reshape', [dyp, g.ints([M, T])]), g.ints([0]), g.ints([L]), g.ints([1])]);
     const taps: string[] = [];
-    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) {
-      const o = i * Hp + j;
-      taps.push(g.op('Slice', [xf, g.ints([o]), g.ints([o + L]), g.ints([1])]));
-    }
+    for (let i = 0; i < 3; i++)
+      for (let j = 0; j < 3; j++) {
+        const o = i * Hp + j;
+        taps.push(g.op('Slice', [xf, g.ints([o]), g.ints([o + L]), g.ints([1])]));
+      }
     if (variant === 'shift') {
       const cols = g.op('Concat', taps, { axis: 0 });
       const w = g.op('Gemm', [dyf, cols], { transB: 1 });
@@ -61,11 +63,17 @@ const x = { dtype: 'float32' as const, shape: [N, C, H, H], data: Float32Array.f
 const dy = { dtype: 'float32' as const, shape: [N, M, H, H], data: Float32Array.from({ length: N * M * H * H }, () => Math.random()) };
 const times: number[][] = variants.map(() => []);
 let ref: Float32Array | undefined;
-for (let r = 0; r < 6; r++) for (let k = 0; k < variants.length; k++) {
-  const t = performance.now();
-  const out = (await sessions[k].run({ x, dy })).dw.data as Float32Array;
-  times[k].push(performance.now() - t);
-  if (!ref) ref = out;
-  else if (r === 0) console.log(variants[k], 'max diff vs first', out.reduce((m, v, i) => Math.max(m, Math.abs(v - ref![i])), 0));
-}
+for (let r = 0; r < 6; r++)
+  for (let k = 0; k < variants.length; k++) {
+    const t = performance.now();
+    const out = (await sessions[k].run({ x, dy })).dw.data as Float32Array;
+    times[k].push(performance.now() - t);
+    if (!ref) ref = out;
+    else if (r === 0)
+      console.log(
+        variants[k],
+        'max diff vs first',
+        out.reduce((m, v, i) => Math.max(m, Math.abs(v - ref![i])), 0),
+      );
+  }
 variants.forEach((v, k) => console.log(v.padEnd(14), 'median ms', [...times[k]].sort((a, b) => a - b)[3].toFixed(1), times[k].map((t) => t.toFixed(0)).join(' ')));

@@ -79,7 +79,11 @@ async function generate(dir: string): Promise<void> {
         px[d + 2] = Math.max(0, Math.min(255, base[s + 2] + shift[2]));
       }
     }
-    jobs.push(sharp(px, { raw: { width: W, height: H, channels: 3 } }).jpeg({ quality: 85 }).toFile(join(dir, `${String(i).padStart(5, '0')}.jpg`)));
+    jobs.push(
+      sharp(px, { raw: { width: W, height: H, channels: 3 } })
+        .jpeg({ quality: 85 })
+        .toFile(join(dir, `${String(i).padStart(5, '0')}.jpg`)),
+    );
     if (jobs.length >= 8) await Promise.all(jobs.splice(0));
   }
   await Promise.all(jobs);
@@ -139,7 +143,10 @@ async function main(): Promise<void> {
   const dir = join(os.tmpdir(), `headstart-bench-data-${W}x${H}`);
   let t = performance.now();
   await generate(dir);
-  const files = readdirSync(dir).filter((f) => f.endsWith('.jpg')).sort().slice(0, count);
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.jpg'))
+    .sort()
+    .slice(0, count);
   console.log(`${files.length} JPEGs of ${W}x${H} in ${dir} (${((performance.now() - t) / 1000).toFixed(1)} s to prepare); ${cores} cores, batch ${batchSize}`);
   const samples: Sample[] = files.map((f) => ({ path: join(dir, f), label: 0 }));
   const pipelines: Record<Kind | 'exact', Pipeline> = {
@@ -196,7 +203,9 @@ async function main(): Promise<void> {
     const b = med(theirs[kind]);
     ratio[kind] = a.rate / b.rate;
     console.log(`${kind}: headstart (sharp, ${pipelines[kind].describe()}): ${a.rate.toFixed(1)} images/s, ${a.cpuMs.toFixed(2)} CPU-ms/img (medians of ${rounds})`);
-    console.log(`${kind}: PyTorch DataLoader (PIL, ${cores} workers): ${b.rate.toFixed(1)} images/s, ${b.cpuMs.toFixed(2)} CPU-ms/img -> ${ratio[kind].toFixed(2)}x images/s, ${(b.cpuMs / a.cpuMs).toFixed(2)}x less CPU per image`);
+    console.log(
+      `${kind}: PyTorch DataLoader (PIL, ${cores} workers): ${b.rate.toFixed(1)} images/s, ${b.cpuMs.toFixed(2)} CPU-ms/img -> ${ratio[kind].toFixed(2)}x images/s, ${(b.cpuMs / a.cpuMs).toFixed(2)}x less CPU per image`,
+    );
   }
   if (exact.length) {
     const e = med(exact);

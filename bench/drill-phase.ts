@@ -32,9 +32,16 @@ async function run(): Promise<void> {
     Object.assign(facts, { images: r.files.images, decoded: r.files.decoded, verdict: r.verdict });
   } else if (phase === 'extract+train' || phase === 'train-cached') {
     const r = await train(root, {
-      model, mode: 'features', epochs: 1, ...(inputSize ? { inputSize } : {}), ...(process.env.DRILL_WEIGHTS ? { weights: process.env.DRILL_WEIGHTS } : {}), out: join(work, phase === 'extract+train' ? 'run-a' : 'run-b'), cacheDir: join(work, 'cache'), batchSize: 64,
+      model,
+      mode: 'features',
+      epochs: 1,
+      ...(inputSize ? { inputSize } : {}),
+      ...(process.env.DRILL_WEIGHTS ? { weights: process.env.DRILL_WEIGHTS } : {}),
+      out: join(work, phase === 'extract+train' ? 'run-a' : 'run-b'),
+      cacheDir: join(work, 'cache'),
+      batchSize: 64,
     });
-    Object.assign(facts, { cacheHit: r.featureCache?.hit, bestValAcc: Number(r.bestValAcc.toFixed(3)), });
+    Object.assign(facts, { cacheHit: r.featureCache?.hit, bestValAcc: Number(r.bestValAcc.toFixed(3)) });
   } else if (phase === 'predict') {
     const stream = await predictStream(join(work, 'run-a', 'model.onnx'), root, { topK: 1, batchSize: 64 });
     const out = createWriteStream(join(work, 'predictions.csv'));

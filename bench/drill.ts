@@ -51,7 +51,11 @@ async function generate(root: string): Promise<number> {
       const g = ((p % W) + Math.floor(p / W)) * 0.8;
       for (let k = 0; k < 3; k++) px[p * 3 + k] = Math.max(0, Math.min(255, base[k] + g - 45 + ((rng.nextUint32() & 31) - 16)));
     }
-    jobs.push(sharp(px, { raw: { width: W, height: H, channels: 3 } }).jpeg({ quality: 85 }).toFile(join(root, split, `class${c}`, `${String(i).padStart(6, '0')}.jpg`)));
+    jobs.push(
+      sharp(px, { raw: { width: W, height: H, channels: 3 } })
+        .jpeg({ quality: 85 })
+        .toFile(join(root, split, `class${c}`, `${String(i).padStart(6, '0')}.jpg`)),
+    );
     if (jobs.length >= 16) await Promise.all(jobs.splice(0));
   }
   await Promise.all(jobs);
@@ -67,7 +71,11 @@ interface PhaseResult {
 }
 
 function runPhase(phase: string, root: string, work: string): PhaseResult {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/drill-phase.ts', phase, root, work, model, String(inputSize)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/drill-phase.ts', phase, root, work, model, String(inputSize)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 64 << 20,
+  });
   const line = r.stdout.trim().split('\n').pop() ?? '';
   if (r.status !== 0 || !line.startsWith('{')) throw new Error(`phase ${phase} failed (exit ${r.status}): ${r.stdout.slice(-2000)}`);
   return JSON.parse(line) as PhaseResult;
@@ -80,7 +88,9 @@ async function main(): Promise<void> {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   const dim = getModel(model).featureDim;
-  console.log(`${N} JPEGs of ${W}x${H} in ${root}${genSeconds ? ` (generated in ${genSeconds.toFixed(0)} s)` : ' (reused)'}; model ${model} at ${inputSize || 'its own'} px, feature dim ${dim}; ${os.availableParallelism()} cores`);
+  console.log(
+    `${N} JPEGs of ${W}x${H} in ${root}${genSeconds ? ` (generated in ${genSeconds.toFixed(0)} s)` : ' (reused)'}; model ${model} at ${inputSize || 'its own'} px, feature dim ${dim}; ${os.availableParallelism()} cores`,
+  );
   const baseline = runPhase('baseline', root, work);
   const rows: PhaseResult[] = [baseline];
   for (const phase of ['scan', 'doctor', 'extract+train', 'train-cached', 'predict']) {
@@ -95,7 +105,11 @@ async function main(): Promise<void> {
   for (const r of rows) console.log(`| ${r.phase} | ${r.seconds} | ${r.maxRssMB} |`);
   console.log('');
   console.log(`bound: baseline ${baseline.maxRssMB} MB (node + onnxruntime + sharp loaded), feature matrices ${matrixMB.toFixed(0)} MB (${N} x ${dim} x 4 bytes)`);
-  console.log(JSON.stringify({ drill: { images: N, model, inputSize, phases: Object.fromEntries(rows.map((r) => [r.phase, { seconds: r.seconds, maxRssMB: r.maxRssMB }])), featureMatrixMB: Number(matrixMB.toFixed(0)) } }));
+  console.log(
+    JSON.stringify({
+      drill: { images: N, model, inputSize, phases: Object.fromEntries(rows.map((r) => [r.phase, { seconds: r.seconds, maxRssMB: r.maxRssMB }])), featureMatrixMB: Number(matrixMB.toFixed(0)) },
+    }),
+  );
 }
 
 await main();

@@ -38,7 +38,10 @@ const log = (s: string) => process.stderr.write(`${s}\n`);
 /** Fashion-MNIST images of CLASSES (first N per class of the train and t10k files), upscaled, as JPEG in root/train and root/val. */
 export async function makeFashionMnistFolder(root: string, o: { trainPerClass: number; valPerClass: number; size: number }): Promise<number> {
   let n = 0;
-  for (const [split, prefix, per] of [['train', 'train', o.trainPerClass], ['val', 't10k', o.valPerClass]] as const) {
+  for (const [split, prefix, per] of [
+    ['train', 'train', o.trainPerClass],
+    ['val', 't10k', o.valPerClass],
+  ] as const) {
     const images = readIdxImages(join(DEBIAN_SOURCE, `${prefix}-images-idx3-ubyte.gz`));
     const labels = readIdxLabels(join(DEBIAN_SOURCE, `${prefix}-labels-idx1-ubyte.gz`));
     const px = images.rows * images.cols;
@@ -91,29 +94,33 @@ function torchSide(data: string, init: string, mode: string, epochs: number, thr
 
 async function headstartSide(data: string, init: string, label: string, epochs: number, threads: number, seed: number, out: string, extra: Partial<TrainOptions>): Promise<SideEpochs> {
   log(`\n== headstart ${label}, ${epochs} epoch(s)`);
-  const r: TrainResult = await train(data, {
-    model: 'mobilenet_v2_offline',
-    weights: init,
-    epochs,
-    batchSize: 8,
-    optimizer: { type: 'sgd', momentum: 0.9 },
-    lr: LR,
-    inputSize: SIZE,
-    scheduler: { type: 'step', stepSize: 7, gamma: 0.1 },
-    threads,
-    seed,
-    out,
-    cacheDir: join(out, 'feature-cache'),
-    ...extra,
-  }, {
-    listeners: [
-      {
-        log: (e: { message: string }) => log(`headstart: ${e.message}`),
-        epoch_end: (e: { epoch: number; epochs: number; train_acc: number; val_acc: number; seconds: number }) =>
-          log(`headstart ${label} epoch ${e.epoch}/${e.epochs}: train acc ${e.train_acc.toFixed(3)} val acc ${e.val_acc.toFixed(3)} (${e.seconds.toFixed(1)} s)`),
-      },
-    ],
-  });
+  const r: TrainResult = await train(
+    data,
+    {
+      model: 'mobilenet_v2_offline',
+      weights: init,
+      epochs,
+      batchSize: 8,
+      optimizer: { type: 'sgd', momentum: 0.9 },
+      lr: LR,
+      inputSize: SIZE,
+      scheduler: { type: 'step', stepSize: 7, gamma: 0.1 },
+      threads,
+      seed,
+      out,
+      cacheDir: join(out, 'feature-cache'),
+      ...extra,
+    },
+    {
+      listeners: [
+        {
+          log: (e: { message: string }) => log(`headstart: ${e.message}`),
+          epoch_end: (e: { epoch: number; epochs: number; train_acc: number; val_acc: number; seconds: number }) =>
+            log(`headstart ${label} epoch ${e.epoch}/${e.epochs}: train acc ${e.train_acc.toFixed(3)} val acc ${e.val_acc.toFixed(3)} (${e.seconds.toFixed(1)} s)`),
+        },
+      ],
+    },
+  );
   return { train_acc: r.history.epochs.map((e) => e.train_acc), val_acc: r.history.epochs.map((e) => e.val_acc), best: r.bestValAcc };
 }
 
@@ -148,7 +155,10 @@ export async function realDataCase(tmp: string): Promise<RealCaseResult> {
 
   const tFt = torchSide(data, init, 'finetune', epochs, threads, seed);
   const hFt = await headstartSide(data, init, 'finetune', epochs, threads, seed, join(tmp, 'hs-ft'), { mode: 'finetune' });
-  const hOld = process.env.E2E_REAL_OLD_MOMENTUM === '0' ? null : await headstartSide(data, init, 'finetune bnMomentum 0.001', epochs, threads, seed, join(tmp, 'hs-ft-old'), { mode: 'finetune', bnMomentum: 0.001 });
+  const hOld =
+    process.env.E2E_REAL_OLD_MOMENTUM === '0'
+      ? null
+      : await headstartSide(data, init, 'finetune bnMomentum 0.001', epochs, threads, seed, join(tmp, 'hs-ft-old'), { mode: 'finetune', bnMomentum: 0.001 });
   header(`fine-tuning mobilenet_v2_offline (same weights both sides; ${epochs} epochs, ${SIZE}x${SIZE} crops, lr ${LR})`);
   add('PyTorch twin train acc', tFt, 'train_acc');
   add('headstart train acc', hFt, 'train_acc');
@@ -193,7 +203,13 @@ if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   try {
     const r = await realDataCase(tmp);
     console.log(r.lines.join('\n'));
-    console.log(JSON.stringify({ acc_gap: Number(r.accGap.toFixed(2)), acc_gap_features: r.accGapFeatures === null ? null : Number(r.accGapFeatures.toFixed(2)), acc_gap_old_bn_momentum: r.accGapOldMomentum === null ? null : Number(r.accGapOldMomentum.toFixed(2)) }));
+    console.log(
+      JSON.stringify({
+        acc_gap: Number(r.accGap.toFixed(2)),
+        acc_gap_features: r.accGapFeatures === null ? null : Number(r.accGapFeatures.toFixed(2)),
+        acc_gap_old_bn_momentum: r.accGapOldMomentum === null ? null : Number(r.accGapOldMomentum.toFixed(2)),
+      }),
+    );
   } finally {
     if (process.env.E2E_KEEP) log(`kept ${tmp}`);
     else rmSync(tmp, { recursive: true, force: true });

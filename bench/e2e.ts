@@ -103,31 +103,35 @@ type PhaseSeconds = Record<'train' | 'val', number[]>;
 async function headstartRun(data: string, init: string, mode: 'finetune' | 'features', epochs: number, out: string): Promise<{ result: TrainResult; phases: PhaseSeconds }> {
   log(`\n== headstart ${mode}, ${epochs} epoch(s), ${THREADS} thread(s)`);
   const phases: PhaseSeconds = { train: [], val: [] };
-  const result = await train(data, {
-    model: 'resnet18',
-    weights: init,
-    mode,
-    epochs,
-    batchSize: 8,
-    optimizer: { type: 'sgd', momentum: 0.9 },
-    lr: 1e-3,
-    scheduler: { type: 'step', stepSize: 7, gamma: 0.1 },
-    threads: THREADS,
-    seed: SEED,
-    out,
-    cacheDir: join(out, 'feature-cache'),
-  }, {
-    listeners: [
-      {
-        log: (e: { message: string }) => log(`headstart: ${e.message}`),
-        phase_end: (e: { phase: string; seconds: number }) => {
-          if (e.phase === 'train' || e.phase === 'val') phases[e.phase].push(e.seconds);
+  const result = await train(
+    data,
+    {
+      model: 'resnet18',
+      weights: init,
+      mode,
+      epochs,
+      batchSize: 8,
+      optimizer: { type: 'sgd', momentum: 0.9 },
+      lr: 1e-3,
+      scheduler: { type: 'step', stepSize: 7, gamma: 0.1 },
+      threads: THREADS,
+      seed: SEED,
+      out,
+      cacheDir: join(out, 'feature-cache'),
+    },
+    {
+      listeners: [
+        {
+          log: (e: { message: string }) => log(`headstart: ${e.message}`),
+          phase_end: (e: { phase: string; seconds: number }) => {
+            if (e.phase === 'train' || e.phase === 'val') phases[e.phase].push(e.seconds);
+          },
+          epoch_end: (e: { epoch: number; epochs: number; train_acc: number; val_acc: number; seconds: number }) =>
+            log(`headstart ${mode} epoch ${e.epoch}/${e.epochs}: train acc ${e.train_acc.toFixed(3)} val acc ${e.val_acc.toFixed(3)} (${e.seconds.toFixed(1)} s)`),
         },
-        epoch_end: (e: { epoch: number; epochs: number; train_acc: number; val_acc: number; seconds: number }) =>
-          log(`headstart ${mode} epoch ${e.epoch}/${e.epochs}: train acc ${e.train_acc.toFixed(3)} val acc ${e.val_acc.toFixed(3)} (${e.seconds.toFixed(1)} s)`),
-      },
-    ],
-  });
+      ],
+    },
+  );
   return { result, phases };
 }
 
@@ -146,7 +150,13 @@ async function main(): Promise<void> {
     if (which === 'real') {
       const r = await realDataCase(tmp);
       console.log(r.lines.join('\n'));
-      console.log(JSON.stringify({ acc_gap: Number(r.accGap.toFixed(2)), acc_gap_features: r.accGapFeatures === null ? null : Number(r.accGapFeatures.toFixed(2)), acc_gap_old_bn_momentum: r.accGapOldMomentum === null ? null : Number(r.accGapOldMomentum.toFixed(2)) }));
+      console.log(
+        JSON.stringify({
+          acc_gap: Number(r.accGap.toFixed(2)),
+          acc_gap_features: r.accGapFeatures === null ? null : Number(r.accGapFeatures.toFixed(2)),
+          acc_gap_old_bn_momentum: r.accGapOldMomentum === null ? null : Number(r.accGapOldMomentum.toFixed(2)),
+        }),
+      );
       return;
     }
     let data = process.env.E2E_DATA;

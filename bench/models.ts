@@ -137,7 +137,12 @@ interface Timing {
 const summarise = (samples: Sample[]): Timing => ({ imagesPerSecond: BATCH / median(samples.map((s) => s.seconds)), cpuMsPerImage: (median(samples.map((s) => s.cpu)) * 1000) / BATCH });
 
 const names = args.models ? args.models.split(',') : listModels().map((m) => m.name);
-console.log(`models at ${SIZE}x${SIZE}, batch ${BATCH}, ${THREADS} threads, ${WARMUP} warm-up + ${RUNS} timed rounds in lockstep (medians); load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+console.log(
+  `models at ${SIZE}x${SIZE}, batch ${BATCH}, ${THREADS} threads, ${WARMUP} warm-up + ${RUNS} timed rounds in lockstep (medians); load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);
 const header = ['model', 'ours img/s', 'ms/img cpu', ...VARIANTS.map((v) => `torch ${v}`), 'torch best ms/img cpu', 'vs eager', 'vs best', 'vs best (cpu)'];
 const rows: string[][] = [header];
 const ratios: Record<string, number> = {};
@@ -183,8 +188,19 @@ for (const name of names) {
   console.error(`  ${name} done`);
 }
 const widths = header.map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-for (const r of rows) console.log(r.map((cell, c) => (c === 0 || c === r.length - 1 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd());
+for (const r of rows)
+  console.log(
+    r
+      .map((cell, c) => (c === 0 || c === r.length - 1 ? cell.padEnd(widths[c]) : cell.padStart(widths[c])))
+      .join('  ')
+      .trimEnd(),
+  );
 rmSync(tmp, { recursive: true, force: true });
 console.log(`JSON: ours / PyTorch images/s against ${args.baseline === 'eager' ? 'eager PyTorch' : 'the fastest PyTorch variant'}`);
-console.log(`load average after: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+console.log(
+  `load average after: ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);
 console.log(JSON.stringify(Object.fromEntries(Object.entries(ratios).map(([k, v]) => [k, Number(v.toFixed(3))]))));

@@ -31,7 +31,12 @@ const THREADS = Number(args.threads);
 function resnet18Shapes(): number[][] {
   const shapes: number[][] = [[64, 3, 7, 7], [64], [64]];
   let cin = 64;
-  for (const [cout, stride] of [[64, 1], [128, 2], [256, 2], [512, 2]]) {
+  for (const [cout, stride] of [
+    [64, 1],
+    [128, 2],
+    [256, 2],
+    [512, 2],
+  ]) {
     for (let block = 0; block < 2; block++) {
       const first = block === 0;
       shapes.push([cout, first ? cin : cout, 3, 3], [cout], [cout], [cout, cout, 3, 3], [cout], [cout]);
@@ -90,7 +95,14 @@ interface Times {
 }
 
 function benchOurs(shapes: number[][]): Map<string, Times> {
-  const params = shapes.map((s, i) => ({ name: `p${i}`, data: fill(s.reduce((a, b) => a * b, 1), i + 1, 2) }));
+  const params = shapes.map((s, i) => ({
+    name: `p${i}`,
+    data: fill(
+      s.reduce((a, b) => a * b, 1),
+      i + 1,
+      2,
+    ),
+  }));
   const grads = new Map(params.map((p, i) => [p.name, fill(p.data.length, 1000 + i, 2e-2)]));
   const out = new Map<string, Times>();
   for (const v of VARIANTS) {

@@ -18,10 +18,18 @@ const params = initParams(probe.params, 0);
 const tg = buildTrainingGraph(spec, { batch: B, numClasses: 1000, trainable, constants: params });
 const s = await TrainingSession.create(tg, params, { threads: 2, profilePrefix: '/tmp/ortprof' });
 const images = new Float32Array(B * 3 * 224 * 224).map(() => Math.random() - 0.5);
-const targets = crossEntropyCoefficients(Array.from({ length: B }, (_, i) => i % 1000), 1000);
+const targets = crossEntropyCoefficients(
+  Array.from({ length: B }, (_, i) => i % 1000),
+  1000,
+);
 for (let i = 0; i < 3; i++) await s.step(images, targets);
 s.endProfiling();
-const file = fs.readdirSync('/tmp').filter((f) => f.startsWith('ortprof')).map((f) => '/tmp/' + f).sort().pop()!;
+const file = fs
+  .readdirSync('/tmp')
+  .filter((f) => f.startsWith('ortprof'))
+  .map((f) => '/tmp/' + f)
+  .sort()
+  .pop()!;
 /** One event of ONNX Runtime's Chrome-trace profile (the fields read here). */
 interface ProfileEvent {
   name: string;
@@ -45,6 +53,18 @@ for (const e of nodes) {
   total += e.dur;
 }
 console.log('model_run ms', runs.map((r) => (r.dur / 1000).toFixed(0)).join(' '), 'sum of kernels', (total / 1000).toFixed(0));
-console.log([...byOp].sort((a, b) => b[1] - a[1]).slice(0, 20).map(([k, v]) => `${k.padEnd(24)} ${(v / 1000).toFixed(1)}`).join('\n'));
+console.log(
+  [...byOp]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 20)
+    .map(([k, v]) => `${k.padEnd(24)} ${(v / 1000).toFixed(1)}`)
+    .join('\n'),
+);
 console.log('--- top nodes');
-console.log(byNode.sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, v]) => `${k.padEnd(60)} ${(v / 1000).toFixed(1)}`).join('\n'));
+console.log(
+  byNode
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 25)
+    .map(([k, v]) => `${k.padEnd(60)} ${(v / 1000).toFixed(1)}`)
+    .join('\n'),
+);

@@ -19,7 +19,10 @@ export async function offlineWeights(numClasses: number, seed: number): Promise<
   const spec = getModel('mobilenet_v2_offline');
   const backbone = await spec.builtinWeights!.load();
   const defs = buildInferenceGraph(spec, { batch: 1, numClasses }).params;
-  const head = initParams(defs.filter((d) => !backbone.has(d.name)), seed);
+  const head = initParams(
+    defs.filter((d) => !backbone.has(d.name)),
+    seed,
+  );
   return new Map(defs.map((d) => [d.name, backbone.get(d.name) ?? head.get(d.name)!]));
 }
 

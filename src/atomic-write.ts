@@ -37,7 +37,11 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, w
     throw writeFailure(path, what, err);
   }
   const dir = await open(dirname(path), 'r').catch(() => undefined);
-  if (dir) await dir.sync().catch(() => {}).finally(() => dir.close());
+  if (dir)
+    await dir
+      .sync()
+      .catch(() => {})
+      .finally(() => dir.close());
 }
 
 /** Removes temp files a crashed writer left beside `path`; returns how many. */

@@ -21,32 +21,11 @@ export { NetBuilder } from './models/net-builder.js';
 export { scanImageFolder, type ImageFolder } from './data/image-folder.js';
 export { doctor, type DoctorOptions, type DoctorReport } from './data/doctor.js';
 
-export {
-  RECIPES,
-  TrainOptionsSchema,
-  CompareOptionsSchema,
-  type TrainOptions,
-  type CompareOptions,
-  type ResolvedTrainConfig,
-  type TrainMode,
-  type RecipeName,
-} from './train/options.js';
+export { RECIPES, TrainOptionsSchema, CompareOptionsSchema, type TrainOptions, type CompareOptions, type ResolvedTrainConfig, type TrainMode, type RecipeName } from './train/options.js';
 export { TRAIN_EVENT_NAMES, type TrainHooks, type TrainEvents, type TrainEventName, type TrainListener, type TrainContext } from './train/events.js';
 export { plainLog } from './train/listeners/plain-log.js';
 export { jsonLines } from './train/listeners/json-lines.js';
 export { earlyStopping } from './train/listeners/early-stopping.js';
 export { readCheckpoint, type CheckpointState } from './train/checkpoint.js';
 export { historyFromJson, type History, type EpochRecord } from './metrics/history.js';
-export {
-  ERROR_CODES,
-  type ErrorCode,
-  HeadstartError,
-  IOError,
-  ConfigError,
-  DataError,
-  WeightsError,
-  DownloadError,
-  EngineError,
-  GraphError,
-  TrainingError,
-} from './errors.js';
+export { ERROR_CODES, type ErrorCode, HeadstartError, IOError, ConfigError, DataError, WeightsError, DownloadError, EngineError, GraphError, TrainingError } from './errors.js';

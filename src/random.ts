@@ -72,7 +72,6 @@ export class Random implements RandomSource {
     for (const k of keys) h = Math.imul(h ^ (k >>> 0), 0x9e3779b1) + 0x7f4a7c15;
     return new Random(h >>> 0);
   }
-
 }
 
 function rotl(x: number, k: number): number {

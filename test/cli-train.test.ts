@@ -87,10 +87,29 @@ test('user errors exit with one line: an invalid value (unknown model, contradic
   assert.match(last.message, /--unfreeze-last 1 contradicts --mode features/);
 });
 
-test('--json prints one JSON object per line: epoch events with the issue\'s fields, done last', async () => {
+test("--json prints one JSON object per line: epoch events with the issue's fields, done last", async () => {
   const root = await makeColourDataset({ train: 6, val: 3 });
   const out = await tempDir();
-  const r = await run(trainCommand, [root, '--model', 'tiny_cnn', '--weights', 'none', '--mode', 'features', '--epochs', '2', '--lr', '0.05', '--threads', '1', '--json', '--out', out, '--cache-dir', await tempDir('cache-')]);
+  const r = await run(trainCommand, [
+    root,
+    '--model',
+    'tiny_cnn',
+    '--weights',
+    'none',
+    '--mode',
+    'features',
+    '--epochs',
+    '2',
+    '--lr',
+    '0.05',
+    '--threads',
+    '1',
+    '--json',
+    '--out',
+    out,
+    '--cache-dir',
+    await tempDir('cache-'),
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
   const events = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -123,7 +142,24 @@ test('plain output (not a TTY) ends with the val accuracy and where the model is
 test('compare runs both recipes with the same budget and plots them together', async () => {
   const root = await makeColourDataset({ train: 6, val: 3 });
   const out = await tempDir();
-  const r = await run(compareCommand, [root, '--model', 'tiny_cnn', '--weights', 'none', '--epochs', '2', '--lr', '0.05', '--threads', '1', '--json', '--out', out, '--cache-dir', await tempDir('cache-')]);
+  const r = await run(compareCommand, [
+    root,
+    '--model',
+    'tiny_cnn',
+    '--weights',
+    'none',
+    '--epochs',
+    '2',
+    '--lr',
+    '0.05',
+    '--threads',
+    '1',
+    '--json',
+    '--out',
+    out,
+    '--cache-dir',
+    await tempDir('cache-'),
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const last = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
   assert.equal(last.event, 'compare');

@@ -38,7 +38,11 @@ test('JPEG, PNG, WebP, GIF and TIFF decode to 8-bit RGB of the right size', asyn
 test('alpha is composited on white; 16-bit, grey, palette and CMYK become 8-bit RGB', async () => {
   const rgba = Buffer.alloc(4 * 4 * 4);
   for (let i = 0; i < 16; i++) rgba.set(i < 8 ? [10, 20, 30, 0] : [10, 20, 30, 255], i * 4);
-  const a = await decodeImage(await sharp(rgba, { raw: { width: 4, height: 4, channels: 4 } }).png().toBuffer());
+  const a = await decodeImage(
+    await sharp(rgba, { raw: { width: 4, height: 4, channels: 4 } })
+      .png()
+      .toBuffer(),
+  );
   assert.deepEqual([...a.data.subarray(0, 3)], [255, 255, 255]);
   assert.deepEqual([...a.data.subarray(45, 48)], [10, 20, 30]);
 
@@ -64,7 +68,9 @@ test('alpha is composited on white; 16-bit, grey, palette and CMYK become 8-bit 
 test('GIF: only the first frame is read', async () => {
   const frames = Buffer.alloc(8 * 12 * 3, 0);
   frames.fill(250, 0, 8 * 6 * 3);
-  const gif = await sharp(frames, { raw: { width: 8, height: 12, channels: 3, pageHeight: 6 } }).gif().toBuffer();
+  const gif = await sharp(frames, { raw: { width: 8, height: 12, channels: 3, pageHeight: 6 } })
+    .gif()
+    .toBuffer();
   const img = await decodeImage(gif);
   assert.deepEqual([img.width, img.height], [8, 6]);
   assert.ok(img.data.every((v) => v > 200));

@@ -71,7 +71,10 @@ test('every special file is named with its finding', () => {
 
 test('counts per split and class, verdict, and a JSON round trip', () => {
   assert.deepEqual(report.classes, ['bird', 'cat', 'dog']);
-  assert.deepEqual(report.splits.map((s) => s.name), ['train', 'val', 'test']);
+  assert.deepEqual(
+    report.splits.map((s) => s.name),
+    ['train', 'val', 'test'],
+  );
   const train = report.splits[0];
   // 6 generated per class + bird: cmyk, exif, rgba, huge; cat: one-pixel, dup (truncated and empty fail);
   // dog: png-as-jpg, 16-bit, unicode (the text file fails).
@@ -99,7 +102,10 @@ test('structural errors make the verdict "errors": empty class, class mismatch, 
   assert.equal(r.verdict, 'errors');
   const kinds = r.findings.filter((f) => f.severity === 'error').map((f) => `${f.kind}:${f.paths.join(',')}`);
   assert.ok(kinds.includes('empty-class:train/dog'), kinds.join(' | '));
-  assert.ok(kinds.some((k) => k.startsWith('class-mismatch:')), kinds.join(' | '));
+  assert.ok(
+    kinds.some((k) => k.startsWith('class-mismatch:')),
+    kinds.join(' | '),
+  );
   assert.ok(kinds.includes('no-usable-image:train/owl'), kinds.join(' | '));
   assert.match(r.findings.find((f) => f.kind === 'class-mismatch')!.message, /train \[cat, dog, owl\], val \[cat, eel\]/);
 });

@@ -16,8 +16,17 @@ import { float32s, meanAbsDiff, tempDir, torchvisionMissing, torchvisionReferenc
 test('eval pipeline matches torchvision Resize(256)+CenterCrop(224)+Normalize to MAD <= 0.01', { skip: torchvisionMissing }, async () => {
   const dir = tempDir('eval-parity');
   const images: [number, number, FixtureFormat][] = [
-    [500, 375, 'jpeg'], [375, 500, 'jpeg'], [640, 480, 'jpeg'], [1024, 700, 'jpeg'], [1800, 1350, 'jpeg'],
-    [120, 90, 'jpeg'], [256, 256, 'jpeg'], [224, 300, 'jpeg'], [300, 200, 'png'], [257, 255, 'png'], [97, 61, 'png'],
+    [500, 375, 'jpeg'],
+    [375, 500, 'jpeg'],
+    [640, 480, 'jpeg'],
+    [1024, 700, 'jpeg'],
+    [1800, 1350, 'jpeg'],
+    [120, 90, 'jpeg'],
+    [256, 256, 'jpeg'],
+    [224, 300, 'jpeg'],
+    [300, 200, 'png'],
+    [257, 255, 'png'],
+    [97, 61, 'png'],
   ];
   const specs: PreprocessSpec[] = [IMAGENET_PREPROCESS, { ...IMAGENET_PREPROCESS, interpolation: 'bicubic', mean: [0, 0, 0], std: [1, 1, 1] }];
   const cases = [];

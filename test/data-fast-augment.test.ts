@@ -23,11 +23,10 @@ import { Random } from '../src/random.js';
 import { float32s, meanAbsDiff, RecordingRandom, tempDir, texture, torchvisionMissing, torchvisionReference } from './data-fixtures.js';
 
 /** Real photos that Debian/rustup documentation ships (not in the repo); skipped where absent. */
-const PHOTO_DIRS = [
-  '/root/.rustup/toolchains/stable-x86_64-unknown-linux-gnu/share/doc/rust/html/embedded-book/assets',
-  '/usr/share/doc/rust-doc/html/embedded-book/assets',
-];
-const PHOTOS = PHOTO_DIRS.flatMap((d) => ['f3.jpg', 'verify.jpeg'].map((f) => join(d, f))).filter((p) => existsSync(p)).slice(0, 2);
+const PHOTO_DIRS = ['/root/.rustup/toolchains/stable-x86_64-unknown-linux-gnu/share/doc/rust/html/embedded-book/assets', '/usr/share/doc/rust-doc/html/embedded-book/assets'];
+const PHOTOS = PHOTO_DIRS.flatMap((d) => ['f3.jpg', 'verify.jpeg'].map((f) => join(d, f)))
+  .filter((p) => existsSync(p))
+  .slice(0, 2);
 
 /** Checkerboard of 8-pixel cells with thin coloured stripes: every edge is a hard one. */
 function edges(w: number, h: number): Buffer {
@@ -137,7 +136,12 @@ test('jpegShrinkOnLoad follows libvips/sharp: 1/2, 1/4, 1/8, one step lower belo
 test('the fast path writes the flip and the batch offset in the fused pass, and fromSpec keeps it', async () => {
   const dir = tempDir('fast-flip');
   const path = join(dir, 'x.png');
-  writeFileSync(path, await raw(texture(90, 70, 3), 90, 70).png().toBuffer());
+  writeFileSync(
+    path,
+    await raw(texture(90, 70, 3), 90, 70)
+      .png()
+      .toBuffer(),
+  );
   const bytes = readFileSync(path);
   const spec = { ...IMAGENET_PREPROCESS, inputSize: 32 };
   const pipe = buildTrainTransform(spec, { hflip: 1 });

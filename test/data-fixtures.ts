@@ -46,7 +46,9 @@ export type FixtureFormat = 'jpeg' | 'png' | 'webp' | 'gif' | 'tiff';
 export async function writeImage(path: string, width: number, height: number, seed: number, format: FixtureFormat = 'png'): Promise<Buffer> {
   mkdirSync(dirname(path), { recursive: true });
   const img = sharp(texture(width, height, seed), { raw: { width, height, channels: 3 } });
-  const bytes = await (format === 'jpeg' ? img.jpeg({ quality: 92 }) : format === 'webp' ? img.webp({ quality: 90 }) : format === 'gif' ? img.gif() : format === 'tiff' ? img.tiff() : img.png()).toBuffer();
+  const bytes = await (
+    format === 'jpeg' ? img.jpeg({ quality: 92 }) : format === 'webp' ? img.webp({ quality: 90 }) : format === 'gif' ? img.gif() : format === 'tiff' ? img.tiff() : img.png()
+  ).toBuffer();
   writeFileSync(path, bytes);
   return bytes;
 }
@@ -64,8 +66,7 @@ export class RecordingRandom implements RandomSource {
 
 const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch, torchvision, PIL, numpy'], { encoding: 'utf8' });
 /** Skip reason for tests that need Debian's torchvision, or false. */
-export const torchvisionMissing: string | false =
-  probe.status === 0 ? false : 'needs Debian python3-torchvision at /usr/bin/python3 (apt-get install python3-torchvision)';
+export const torchvisionMissing: string | false = probe.status === 0 ? false : 'needs Debian python3-torchvision at /usr/bin/python3 (apt-get install python3-torchvision)';
 
 /** Runs scripts/data_reference.py; returns its JSON results and a reader for the per-case outputs. */
 export function torchvisionReference<R>(mode: 'crop' | 'train' | 'eval' | 'adjust', cases: unknown[]): { results: R[]; output: (i: number) => Buffer } {
@@ -137,19 +138,57 @@ export async function buildFixtureDataset(root = tempDir('dataset'), options: { 
   writeFileSync(p(SPECIAL.truncated), jpeg.subarray(0, Math.floor(jpeg.length / 2)));
   writeFileSync(p(SPECIAL.zeroByte), Buffer.alloc(0));
   writeFileSync(p(SPECIAL.text), 'This is a text file with an image name.\n');
-  writeFileSync(p(SPECIAL.pngAsJpg), await sharp(texture(52, 40, 7), { raw: { width: 52, height: 40, channels: 3 } }).png().toBuffer());
-  writeFileSync(p(SPECIAL.cmyk), await sharp(texture(60, 44, 8), { raw: { width: 60, height: 44, channels: 3 } }).toColourspace('cmyk').jpeg().toBuffer());
-  writeFileSync(p(SPECIAL.exif), await sharp(texture(64, 40, 9), { raw: { width: 64, height: 40, channels: 3 } }).jpeg().withMetadata({ orientation: 6 }).toBuffer());
-  writeFileSync(p(SPECIAL.tiny), await sharp({ create: { width: 1, height: 1, channels: 3, background: { r: 200, g: 30, b: 60 } } }).png().toBuffer());
-  writeFileSync(p(SPECIAL.png16), await sharp(texture(50, 42, 10), { raw: { width: 50, height: 42, channels: 3 } }).toColourspace('rgb16').png().toBuffer());
+  writeFileSync(
+    p(SPECIAL.pngAsJpg),
+    await sharp(texture(52, 40, 7), { raw: { width: 52, height: 40, channels: 3 } })
+      .png()
+      .toBuffer(),
+  );
+  writeFileSync(
+    p(SPECIAL.cmyk),
+    await sharp(texture(60, 44, 8), { raw: { width: 60, height: 44, channels: 3 } })
+      .toColourspace('cmyk')
+      .jpeg()
+      .toBuffer(),
+  );
+  writeFileSync(
+    p(SPECIAL.exif),
+    await sharp(texture(64, 40, 9), { raw: { width: 64, height: 40, channels: 3 } })
+      .jpeg()
+      .withMetadata({ orientation: 6 })
+      .toBuffer(),
+  );
+  writeFileSync(
+    p(SPECIAL.tiny),
+    await sharp({ create: { width: 1, height: 1, channels: 3, background: { r: 200, g: 30, b: 60 } } })
+      .png()
+      .toBuffer(),
+  );
+  writeFileSync(
+    p(SPECIAL.png16),
+    await sharp(texture(50, 42, 10), { raw: { width: 50, height: 42, channels: 3 } })
+      .toColourspace('rgb16')
+      .png()
+      .toBuffer(),
+  );
   const rgba = Buffer.alloc(48 * 40 * 4);
   for (let i = 0; i < 48 * 40; i++) rgba.set([20, 120, 220, i % 48 < 24 ? 0 : 255], i * 4);
-  writeFileSync(p(SPECIAL.rgba), await sharp(rgba, { raw: { width: 48, height: 40, channels: 4 } }).png().toBuffer());
+  writeFileSync(
+    p(SPECIAL.rgba),
+    await sharp(rgba, { raw: { width: 48, height: 40, channels: 4 } })
+      .png()
+      .toBuffer(),
+  );
   const dup = await writeImage(p(SPECIAL.dupTrain), 58, 46, 11, 'jpeg');
   writeFileSync(p(SPECIAL.dupVal), dup);
   await writeImage(p(SPECIAL.unicode), 54, 42, 12, 'jpeg');
   const [lw, lh] = options.largeSide ?? [5000, 4000];
-  writeFileSync(p(SPECIAL.large), await sharp({ create: { width: lw, height: lh, channels: 3, background: { r: 90, g: 140, b: 60 } } }).jpeg({ quality: 50 }).toBuffer());
+  writeFileSync(
+    p(SPECIAL.large),
+    await sharp({ create: { width: lw, height: lh, channels: 3, background: { r: 90, g: 140, b: 60 } } })
+      .jpeg({ quality: 50 })
+      .toBuffer(),
+  );
   writeFileSync(p(SPECIAL.hidden), 'mac metadata');
   writeFileSync(p(SPECIAL.nonImage), 'labels were checked by hand');
   return root;

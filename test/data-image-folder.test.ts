@@ -22,28 +22,61 @@ test('train/ + val/ + test/: classes sorted by code point, labels by position, u
   const ds = await scanImageFolder(root);
   assert.deepEqual(ds.classes, ['Cat', 'cat', 'dog', 'éclair']);
   assert.equal(ds.valSource, 'folder');
-  assert.deepEqual(ds.train.map((s) => [s.path.slice(root.length + 1), s.label]), [
-    ['train/Cat/c.png', 0], ['train/cat/sub/d.webp', 1], ['train/dog/a.jpg', 2], ['train/dog/b.JPEG', 2], ['train/éclair/e.gif', 3],
-  ]);
-  assert.deepEqual(ds.val.map((s) => s.label), [0, 1, 2, 3]);
-  assert.deepEqual(ds.test?.map((s) => [s.path.slice(root.length + 1), s.label]), [['test/1.jpg', -1], ['test/2.png', -1]]);
+  assert.deepEqual(
+    ds.train.map((s) => [s.path.slice(root.length + 1), s.label]),
+    [
+      ['train/Cat/c.png', 0],
+      ['train/cat/sub/d.webp', 1],
+      ['train/dog/a.jpg', 2],
+      ['train/dog/b.JPEG', 2],
+      ['train/éclair/e.gif', 3],
+    ],
+  );
+  assert.deepEqual(
+    ds.val.map((s) => s.label),
+    [0, 1, 2, 3],
+  );
+  assert.deepEqual(
+    ds.test?.map((s) => [s.path.slice(root.length + 1), s.label]),
+    [
+      ['test/1.jpg', -1],
+      ['test/2.png', -1],
+    ],
+  );
   assert.equal(ds.warnings.length, 1);
   assert.match(ds.warnings[0], /Skipped 2 hidden and 1 non-image file/);
 });
 
 test('a root of class folders is split into train/val: seeded, stratified, deterministic', async () => {
   const root = tempDir('scan-flat');
-  for (const [c, n] of [['ants', 10], ['bees', 25], ['wasps', 3]] as const) for (let i = 0; i < n; i++) touch(root, `${c}/${String(i).padStart(2, '0')}.jpg`);
+  for (const [c, n] of [
+    ['ants', 10],
+    ['bees', 25],
+    ['wasps', 3],
+  ] as const)
+    for (let i = 0; i < n; i++) touch(root, `${c}/${String(i).padStart(2, '0')}.jpg`);
   const a = await scanImageFolder(root, { seed: 7 });
   const b = await scanImageFolder(root, { seed: 7 });
   const c = await scanImageFolder(root, { seed: 8, valFraction: 0.4 });
   assert.equal(a.valSource, 'split');
   assert.deepEqual(a, b);
   const count = (s: { label: number }[], label: number) => s.filter((x) => x.label === label).length;
-  assert.deepEqual([0, 1, 2].map((l) => count(a.val, l)), [2, 5, 1]); // round(0.2 n), at least 1
-  assert.deepEqual([0, 1, 2].map((l) => count(a.train, l)), [8, 20, 2]);
-  assert.deepEqual([0, 1, 2].map((l) => count(c.val, l)), [4, 10, 1]);
-  assert.notDeepEqual(a.val.map((s) => s.path), (await scanImageFolder(root, { seed: 9 })).val.map((s) => s.path));
+  assert.deepEqual(
+    [0, 1, 2].map((l) => count(a.val, l)),
+    [2, 5, 1],
+  ); // round(0.2 n), at least 1
+  assert.deepEqual(
+    [0, 1, 2].map((l) => count(a.train, l)),
+    [8, 20, 2],
+  );
+  assert.deepEqual(
+    [0, 1, 2].map((l) => count(c.val, l)),
+    [4, 10, 1],
+  );
+  assert.notDeepEqual(
+    a.val.map((s) => s.path),
+    (await scanImageFolder(root, { seed: 9 })).val.map((s) => s.path),
+  );
   const all = new Set([...a.train, ...a.val].map((s) => s.path));
   assert.equal(all.size, 38, 'train and val partition the files');
 });
@@ -55,7 +88,10 @@ test('train/ without val/ is split too; test/ class folders are labelled', async
   const ds = await scanImageFolder(root, { valFraction: 0.4 });
   assert.equal(ds.valSource, 'split');
   assert.equal(ds.val.length, 4);
-  assert.deepEqual(ds.test?.map((s) => s.label), [1, -1]);
+  assert.deepEqual(
+    ds.test?.map((s) => s.label),
+    [1, -1],
+  );
 });
 
 test('errors name the problem: empty class folder, class lists that differ, missing folder', async () => {
@@ -78,5 +114,8 @@ test('errors name the problem: empty class folder, class lists that differ, miss
 test('stratifiedSplit keeps one training image per class and leaves single-image classes in train', () => {
   const { train, val } = stratifiedSplit([['a1'], ['b1', 'b2'], []], 0.5, 0);
   assert.deepEqual(train.map((s) => s.label).sort(), [0, 1]);
-  assert.deepEqual(val.map((s) => s.label), [1]);
+  assert.deepEqual(
+    val.map((s) => s.label),
+    [1],
+  );
 });

@@ -43,7 +43,18 @@ test('batches are NCHW float32 with labels and paths; broken files are skipped o
     assert.ok(b.images.every(Number.isFinite));
   }
   assert.deepEqual(skips.map((s) => s.path.slice(root.length + 1)).sort(), [...BROKEN].sort());
-  assert.ok(skips.every((s) => s.error.code === 'E_BAD_IMAGE' && s.reason.includes(s.path.slice(root.length + 1).split('/').pop()!)));
+  assert.ok(
+    skips.every(
+      (s) =>
+        s.error.code === 'E_BAD_IMAGE' &&
+        s.reason.includes(
+          s.path
+            .slice(root.length + 1)
+            .split('/')
+            .pop()!,
+        ),
+    ),
+  );
   // Every unusual-but-valid file made it into a batch.
   for (const rel of [SPECIAL.cmyk, SPECIAL.exif, SPECIAL.png16, SPECIAL.rgba, SPECIAL.tiny, SPECIAL.pngAsJpg, SPECIAL.unicode, SPECIAL.large, SPECIAL.dupTrain]) {
     assert.ok(paths.includes(join(root, rel)), `${rel} loaded`);
@@ -60,9 +71,16 @@ test('same seed and epoch give the same batches bit for bit, whatever the decode
   const a = await collect(createLoader(ds.train, pipe, { batchSize: 5, shuffle: true, seed: 11, epoch: 2, concurrency: 1 }));
   const b = await collect(createLoader(ds.train, pipe, { batchSize: 5, shuffle: true, seed: 11, epoch: 2, concurrency: 8, prefetch: 4 }));
   const c = await collect(createLoader(ds.train, pipe, { batchSize: 5, shuffle: true, seed: 11, epoch: 3 }));
-  assert.deepEqual(a.map((x) => x.paths), b.map((x) => x.paths));
+  assert.deepEqual(
+    a.map((x) => x.paths),
+    b.map((x) => x.paths),
+  );
   a.forEach((x, i) => assert.deepEqual(x.images, b[i].images, `batch ${i} pixels`));
-  assert.notDeepEqual(a.map((x) => x.paths), c.map((x) => x.paths), 'another epoch, another order');
+  assert.notDeepEqual(
+    a.map((x) => x.paths),
+    c.map((x) => x.paths),
+    'another epoch, another order',
+  );
 });
 
 test('decode worker threads give the same batches and report the same skipped files', async () => {
@@ -71,7 +89,10 @@ test('decode worker threads give the same batches and report the same skipped fi
   const skipsOut: string[] = [];
   const inProcess = await collect(createLoader(ds.train, pipe, { batchSize: 6, shuffle: true, seed: 5, workers: 0, onSkip: (s) => skipsIn.push(s.path) }));
   const threaded = await collect(createLoader(ds.train, pipe, { batchSize: 6, shuffle: true, seed: 5, workers: 2, onSkip: (s) => skipsOut.push(s.path) }));
-  assert.deepEqual(threaded.map((b) => b.paths), inProcess.map((b) => b.paths));
+  assert.deepEqual(
+    threaded.map((b) => b.paths),
+    inProcess.map((b) => b.paths),
+  );
   threaded.forEach((b, i) => {
     assert.deepEqual(b.images, inProcess[i].images, `batch ${i}`);
     assert.ok(!(b.images.buffer instanceof SharedArrayBuffer), 'batches are ordinary buffers (ONNX Runtime refuses shared ones)');
@@ -98,10 +119,19 @@ test('released buffers are reused; unreleased ones are not', async () => {
 test('eval loader: no shuffle keeps the sample order; dropLast drops the short batch', async () => {
   const pipe = buildEvalTransform(spec);
   const keep = await collect(createLoader(ds.val, pipe, { batchSize: 4 }));
-  assert.deepEqual(keep.flatMap((b) => b.paths), ds.val.map((s) => s.path));
-  assert.deepEqual(keep.map((b) => b.size), [4, 4, 2]);
+  assert.deepEqual(
+    keep.flatMap((b) => b.paths),
+    ds.val.map((s) => s.path),
+  );
+  assert.deepEqual(
+    keep.map((b) => b.size),
+    [4, 4, 2],
+  );
   const drop = await collect(createLoader(ds.val, pipe, { batchSize: 4, dropLast: true }));
-  assert.deepEqual(drop.map((b) => b.size), [4, 4]);
+  assert.deepEqual(
+    drop.map((b) => b.size),
+    [4, 4],
+  );
   // Eval is deterministic: two runs agree.
   const again = await collect(createLoader(ds.val, pipe, { batchSize: 4 }));
   assert.deepEqual(again[0].images, keep[0].images);

@@ -37,7 +37,17 @@ test('roundHalfEven, resizedSize and centerCropBox follow Python/torchvision rul
 });
 
 test('RandomResizedCrop boxes equal torchvision get_params for the same random words (incl. the centre fallback)', { skip }, () => {
-  const shapes: [number, number][] = [[500, 375], [375, 500], [224, 224], [1000, 12], [12, 1000], [33, 31], [1, 1], [640, 480], [7, 300]];
+  const shapes: [number, number][] = [
+    [500, 375],
+    [375, 500],
+    [224, 224],
+    [1000, 12],
+    [12, 1000],
+    [33, 31],
+    [1, 1],
+    [640, 480],
+    [7, 300],
+  ];
   const options = [
     { scale: [0.08, 1], ratio: [3 / 4, 4 / 3] },
     { scale: [0.5, 1], ratio: [1, 1] },
@@ -69,7 +79,12 @@ test('train pipeline (RandomResizedCrop + flip + ColorJitter + Normalize) equals
   const dir = tempDir('train-parity');
   const jitter = { brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1 };
   const pipe = buildTrainTransform({ ...IMAGENET_PREPROCESS, inputSize: 64 }, { colorJitter: jitter });
-  const sizes: [number, number][] = [[200, 150], [90, 120], [40, 30], [301, 77]];
+  const sizes: [number, number][] = [
+    [200, 150],
+    [90, 120],
+    [40, 30],
+    [301, 77],
+  ];
   const cases: ({ words: number[] } & Record<string, unknown>)[] = [];
   const ours: Float32Array[] = [];
   const fast: Float32Array[] = [];
@@ -81,7 +96,18 @@ test('train pipeline (RandomResizedCrop + flip + ColorJitter + Normalize) equals
       const rng = new RecordingRandom(Random.derive(5, i, rep));
       ours.push(pipe.tensorFromImage(image, rng));
       fast.push(await pipe.tensor(readFileSync(path), Random.derive(5, i, rep)));
-      cases.push({ path, words: rng.words, size: 64, scale: [0.08, 1], ratio: [3 / 4, 4 / 3], hflip: 0.5, jitter, mean: IMAGENET_PREPROCESS.mean, std: IMAGENET_PREPROCESS.std, interpolation: 'bilinear' });
+      cases.push({
+        path,
+        words: rng.words,
+        size: 64,
+        scale: [0.08, 1],
+        ratio: [3 / 4, 4 / 3],
+        hflip: 0.5,
+        jitter,
+        mean: IMAGENET_PREPROCESS.mean,
+        std: IMAGENET_PREPROCESS.std,
+        interpolation: 'bilinear',
+      });
     }
   }
   const ref = torchvisionReference<{ used: number }>('train', cases);

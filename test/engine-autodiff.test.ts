@@ -22,7 +22,10 @@ test('an op without a gradient rule fails with an error naming the op and the no
   const x = g.input('x', 'float32', [2, 3]);
   const y = g.op('ReduceMax', [x], { axes: [1], keepdims: 0 }, 'my_max');
   const loss = g.op('ReduceSum', [y], { keepdims: 0 });
-  assert.throws(() => appendBackward(g, loss, [x]), (err: unknown) => err instanceof GraphError && /ReduceMax/.test(err.message) && /my_max/.test(err.message));
+  assert.throws(
+    () => appendBackward(g, loss, [x]),
+    (err: unknown) => err instanceof GraphError && /ReduceMax/.test(err.message) && /my_max/.test(err.message),
+  );
 });
 
 test('a frozen backbone gets no backward pass: only the head is differentiated', () => {
@@ -69,7 +72,12 @@ test('cross-entropy with label smoothing and class weights matches torch (loss a
   const logits = Array.from({ length: b * k }, () => rng.normal() * 2);
   const labels = [0, 3, 1, 1, 2];
   const weights = [0.5, 2, 1, 1.5];
-  for (const [smoothing, w] of [[0, undefined], [0.1, undefined], [0.2, weights], [0, weights]] as const) {
+  for (const [smoothing, w] of [
+    [0, undefined],
+    [0.1, undefined],
+    [0.2, weights],
+    [0, weights],
+  ] as const) {
     const g = new Graph();
     const z = g.input('z', 'float32', [b, k]);
     const c = g.input('c', 'float32', [b, k]);

@@ -18,7 +18,11 @@ import { float32, type NamedTensors } from '../src/tensor.js';
 import { copyInto } from '../src/train/checkpoint.js';
 import { describeZodIssues, parseOrThrow } from '../src/zod-issues.js';
 
-const transposed = (rows: number, cols: number) => float32([cols, rows], Float32Array.from({ length: rows * cols }, (_, i) => i));
+const transposed = (rows: number, cols: number) =>
+  float32(
+    [cols, rows],
+    Float32Array.from({ length: rows * cols }, (_, i) => i),
+  );
 
 test('error codes are unique and named E_*', () => {
   assert.equal(new Set(ERROR_CODES).size, ERROR_CODES.length);

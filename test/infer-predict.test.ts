@@ -83,7 +83,9 @@ const ORANGE: [number, number, number] = [255, 128, 0];
 
 async function solid(path: string, rgb: [number, number, number], size = 8): Promise<void> {
   mkdirSync(join(path, '..'), { recursive: true });
-  await sharp({ create: { width: size, height: size, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } }).png().toFile(path);
+  await sharp({ create: { width: size, height: size, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } })
+    .png()
+    .toFile(path);
 }
 
 /** A white image with one red column at x: the network is not mirror-symmetric (MaxPool windows). */
@@ -157,20 +159,38 @@ describe('model file', () => {
     const junk = join(dir, 'junk.onnx');
     writeFileSync(junk, 'hello, not protobuf at all \u0000\u0001');
     await assert.rejects(readClassifier(junk), (e: unknown) => e instanceof WeightsError && e.code === 'E_BAD_MODEL_FILE' && /junk\.onnx.* is not an ONNX model/.test(e.message));
-    await assert.rejects(readClassifier(join(dir, 'missing.onnx')), (e: unknown) => e instanceof IOError && e.code === 'E_NOT_FOUND' && /Cannot read the model file .*missing\.onnx.*ENOENT/.test(e.message));
+    await assert.rejects(
+      readClassifier(join(dir, 'missing.onnx')),
+      (e: unknown) => e instanceof IOError && e.code === 'E_NOT_FOUND' && /Cannot read the model file .*missing\.onnx.*ENOENT/.test(e.message),
+    );
 
     const bare = join(dir, 'bare.onnx');
     writeFileSync(bare, buildInferenceGraph(spec, { batch: -1, numClasses: 2, constants: handParams(FC2) }).bytes);
-    await assert.rejects(readClassifier(bare), (e: unknown) => e instanceof WeightsError && e.code === 'E_BAD_MODEL_FILE' && /no `headstart` metadata/.test(e.message) && /--classes/.test(e.hint ?? ''));
+    await assert.rejects(
+      readClassifier(bare),
+      (e: unknown) => e instanceof WeightsError && e.code === 'E_BAD_MODEL_FILE' && /no `headstart` metadata/.test(e.message) && /--classes/.test(e.hint ?? ''),
+    );
     // A foreign classifier is usable when the caller supplies classes and preprocessing.
     const foreign = await predict(bare, join(dir, 'test', '1.png'), { classes: ['x', 'y'], preprocess: PRE, threads: THREADS });
     assert.equal(foreign.predictions[0].top[0].label, 'y');
-    await assert.rejects(readClassifier(bare, { classes: ['a', 'b', 'c'], preprocess: PRE }), { code: 'E_BAD_OPTION', name: 'ConfigError', message: /outputs 2 logits per image but its metadata lists 3 classes/ });
+    await assert.rejects(readClassifier(bare, { classes: ['a', 'b', 'c'], preprocess: PRE }), {
+      code: 'E_BAD_OPTION',
+      name: 'ConfigError',
+      message: /outputs 2 logits per image but its metadata lists 3 classes/,
+    });
 
-    assert.throws(() => classifierBytes(spec, handParams(FC2), { model: 'x', classes: ['a', 'a'], preprocess: PRE, mode: 'finetune' }), { code: 'E_BAD_OPTION', name: 'ConfigError', message: /class names must be unique/ });
+    assert.throws(() => classifierBytes(spec, handParams(FC2), { model: 'x', classes: ['a', 'a'], preprocess: PRE, mode: 'finetune' }), {
+      code: 'E_BAD_OPTION',
+      name: 'ConfigError',
+      message: /class names must be unique/,
+    });
     const partial = handParams(FC2);
     partial.delete('bn2.running_var');
-    assert.throws(() => classifierBytes(spec, partial, { model: 'x', classes: CLASSES2, preprocess: PRE, mode: 'finetune' }), { code: 'E_WEIGHTS_MISMATCH', name: 'WeightsError', message: /no value for 1 parameter\(s\): `bn2\.running_var`/ });
+    assert.throws(() => classifierBytes(spec, partial, { model: 'x', classes: CLASSES2, preprocess: PRE, mode: 'finetune' }), {
+      code: 'E_WEIGHTS_MISMATCH',
+      name: 'WeightsError',
+      message: /no value for 1 parameter\(s\): `bn2\.running_var`/,
+    });
   });
 });
 
@@ -178,7 +198,10 @@ describe('predict', () => {
   test('probabilities are the closed-form ones, sum to 1, top-k is ordered; a corrupt file is skipped', async () => {
     const r = await predict(model3, join(dir, 'test'), { topK: 3, threads: THREADS, batchSize: 2 });
     assert.deepEqual(r.classes, CLASSES3);
-    assert.deepEqual(r.predictions.map((p) => p.id), ['1', '10', '2']); // code-point order of the walk
+    assert.deepEqual(
+      r.predictions.map((p) => p.id),
+      ['1', '10', '2'],
+    ); // code-point order of the walk
     assert.equal(r.skipped.length, 1);
     assert.match(r.skipped[0].path, /3\.png$/);
     assert.match(r.skipped[0].reason, /3\.png/);
@@ -189,13 +212,25 @@ describe('predict', () => {
       p.probabilities.forEach((v, i) => assert.ok(Math.abs(v - want[i]) < 1e-4, `${p.id} class ${i}: ${v} vs ${want[i]}`));
       assert.equal(p.top.length, 3);
       for (let i = 1; i < p.top.length; i++) assert.ok(p.top[i - 1].probability >= p.top[i].probability);
-      assert.deepEqual(p.top.map((t) => t.probability), p.top.map((t) => p.probabilities[t.index]));
+      assert.deepEqual(
+        p.top.map((t) => t.probability),
+        p.top.map((t) => p.probabilities[t.index]),
+      );
     }
     // orange: red > green > blue; pure red: red, then the blue/green tie in class order.
-    assert.deepEqual(r.predictions.find((p) => p.id === '10')!.top.map((t) => t.label), ['red', 'green', 'blue']);
-    assert.deepEqual(r.predictions.find((p) => p.id === '1')!.top.map((t) => t.label), ['red', 'blue', 'green']);
+    assert.deepEqual(
+      r.predictions.find((p) => p.id === '10')!.top.map((t) => t.label),
+      ['red', 'green', 'blue'],
+    );
+    assert.deepEqual(
+      r.predictions.find((p) => p.id === '1')!.top.map((t) => t.label),
+      ['red', 'blue', 'green'],
+    );
     const top1 = await predict(model3, [join(dir, 'test', '2.png')], { topK: 1, threads: THREADS });
-    assert.deepEqual(top1.predictions[0].top.map((t) => t.label), ['blue']);
+    assert.deepEqual(
+      top1.predictions[0].top.map((t) => t.label),
+      ['blue'],
+    );
   });
 
   test('--tta averages the image and its mirror', async () => {
@@ -212,11 +247,17 @@ describe('predict', () => {
     const csv = kaggleCsv(r.predictions, r.classes);
     const lines = csv.trim().split('\n');
     assert.equal(lines[0], 'id,label');
-    assert.deepEqual(lines.slice(1).map((l) => l.split(',')[0]), ['1', '2', '10']);
+    assert.deepEqual(
+      lines.slice(1).map((l) => l.split(',')[0]),
+      ['1', '2', '10'],
+    );
     const red = Number(lines[1].split(',')[1]);
     assert.ok(Math.abs(red - expectedProbs(RED, FC2)[1]) < 1e-5);
     const r3 = await predict(model3, join(dir, 'test', '1.png'), { threads: THREADS });
-    assert.throws(() => kaggleCsv(r3.predictions, r3.classes), (e: unknown) => e instanceof ConfigError && e.code === 'E_INCOMPATIBLE_INPUT' && /needs a model with 2 classes, this one has 3 \(blue, green, red\)/.test(e.message));
+    assert.throws(
+      () => kaggleCsv(r3.predictions, r3.classes),
+      (e: unknown) => e instanceof ConfigError && e.code === 'E_INCOMPATIBLE_INPUT' && /needs a model with 2 classes, this one has 3 \(blue, green, red\)/.test(e.message),
+    );
   });
 
   test('CLI: table, csv, json, --kaggle, bad flags', async () => {
@@ -224,11 +265,20 @@ describe('predict', () => {
     assert.equal(table.code, 0);
     const rows = table.out.trim().split('\n');
     assert.match(rows[0], /^image\s+#1\s+#2$/);
-    assert.match(rows.find((l) => l.includes('10.png'))!, /red \d+\.\d%\s+green \d+\.\d%/);
+    assert.match(
+      rows.find((l) => l.includes('10.png'))!,
+      /red \d+\.\d%\s+green \d+\.\d%/,
+    );
     assert.match(table.err, /warning: skipped .*3\.png/);
 
     const csv = await capture(predictCommand, [model3, join(dir, 'test', '2.png'), '--format', 'csv', '--top-k', '3', '--threads', '1']);
-    assert.deepEqual(csv.out.trim().split('\n').map((l) => l.split(',').slice(1, 3).join(',')), ['rank,label', '1,blue', '2,green', '3,red']);
+    assert.deepEqual(
+      csv.out
+        .trim()
+        .split('\n')
+        .map((l) => l.split(',').slice(1, 3).join(',')),
+      ['rank,label', '1,blue', '2,green', '3,red'],
+    );
 
     const json = await capture(predictCommand, [model2, join(dir, 'test'), '--format', 'json', '--threads', '1']);
     const doc = JSON.parse(json.out);
@@ -252,7 +302,7 @@ describe('predict', () => {
     assert.match(badFormat.err, /--format must be one of table, csv, json, jsonl, found `xml`/);
   });
 
-  test('streaming: predictStream gives predict()\'s results batch by batch; csv/jsonl are written as they come, with a progress bar on a TTY', async () => {
+  test("streaming: predictStream gives predict()'s results batch by batch; csv/jsonl are written as they come, with a progress bar on a TTY", async () => {
     const whole = await predict(model3, join(dir, 'test'), { topK: 2, threads: THREADS, batchSize: 2 });
     const stream = await predictStream(model3, join(dir, 'test'), { topK: 2, threads: THREADS, batchSize: 2 });
     assert.equal(stream.total, 4);
@@ -268,7 +318,10 @@ describe('predict', () => {
     }
     assert.ok(batches >= 2, 'more than one batch');
     assert.deepEqual(got, whole.predictions);
-    assert.deepEqual(skipped, whole.skipped.map((s) => s.path));
+    assert.deepEqual(
+      skipped,
+      whole.skipped.map((s) => s.path),
+    );
 
     // The CLI writes every batch's rows before the next one: out chunks interleave with progress.
     const events: string[] = [];
@@ -276,7 +329,15 @@ describe('predict', () => {
     assert.equal(await predictCommand([model3, join(dir, 'test'), '--format', 'csv', '--top-k', '1', '--batch-size', '1', '--threads', '1'], io), 0);
     const out = events.filter((e) => e.startsWith('out:')).map((e) => e.slice(4));
     assert.equal(out[0], 'path,rank,label,probability\n');
-    assert.deepEqual(out.join('').trim().split('\n').slice(1).map((l) => l.split(',').slice(1, 3).join(',')), whole.predictions.map((p) => `1,${p.top[0].label}`));
+    assert.deepEqual(
+      out
+        .join('')
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(',').slice(1, 3).join(',')),
+      whole.predictions.map((p) => `1,${p.top[0].label}`),
+    );
     assert.ok(out.length >= 4, 'one write per batch');
     const err = events.filter((e) => e.startsWith('err:')).join('');
     assert.match(err, /predict \[=+ *\] \d\/4 images/);
@@ -285,8 +346,14 @@ describe('predict', () => {
 
     const jl = await capture(predictCommand, [model3, join(dir, 'test'), '--format', 'jsonl', '--threads', '1']);
     assert.equal(jl.code, 0);
-    const lines = jl.out.trim().split('\n').map((l) => JSON.parse(l) as { path: string; top: { label: string }[] });
-    assert.deepEqual(lines.map((l) => l.path), whole.predictions.map((p) => p.path));
+    const lines = jl.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { path: string; top: { label: string }[] });
+    assert.deepEqual(
+      lines.map((l) => l.path),
+      whole.predictions.map((p) => p.path),
+    );
     assert.doesNotMatch(jl.err, /images \|/, 'no progress bar off a TTY');
   });
 });
@@ -332,7 +399,8 @@ describe('evaluate', () => {
   test('the folder classes must be the model classes: the error names both lists', async () => {
     await assert.rejects(
       evaluate(model2, join(dir, 'mismatch'), { threads: THREADS }),
-      (e: unknown) => e instanceof ConfigError && e.code === 'E_BAD_LAYOUT' && /\[blue, green\] do not match the model's classes \[blue, red\]/.test(e.message) && /not in the model: green/.test(e.message),
+      (e: unknown) =>
+        e instanceof ConfigError && e.code === 'E_BAD_LAYOUT' && /\[blue, green\] do not match the model's classes \[blue, red\]/.test(e.message) && /not in the model: green/.test(e.message),
     );
   });
 

@@ -15,8 +15,7 @@ import {
 } from '../src/metrics/classification.js';
 import { ConfigError, DataError } from '../src/errors.js';
 
-const close = (a: number, b: number, tol = 1e-9, msg?: string) =>
-  assert.ok(Math.abs(a - b) <= tol, msg ?? `expected ${b}, found ${a} (tol ${tol})`);
+const close = (a: number, b: number, tol = 1e-9, msg?: string) => assert.ok(Math.abs(a - b) <= tol, msg ?? `expected ${b}, found ${a} (tol ${tol})`);
 
 test('confusionMatrix counts [true][predicted]', () => {
   const labels = [0, 0, 1, 1, 1, 2];
@@ -34,10 +33,22 @@ test('confusionMatrix counts [true][predicted]', () => {
 });
 
 test('confusionMatrix rejects bad input with named errors', () => {
-  assert.throws(() => confusionMatrix([], [], 2), (e: unknown) => e instanceof DataError && e.code === 'E_NO_DATA' && /no samples/.test(e.message));
-  assert.throws(() => confusionMatrix([0, 1], [0], 2), (e: unknown) => e instanceof DataError && e.code === 'E_SHAPE_MISMATCH' && /same length/.test(e.message));
-  assert.throws(() => confusionMatrix([0, 2], [0, 1], 2), (e: unknown) => e instanceof DataError && e.code === 'E_BAD_ARGUMENT' && /labels\[1\].*found 2/.test(e.message));
-  assert.throws(() => confusionMatrix([0, 1], [0, 0.5], 2), (e: unknown) => e instanceof DataError && e.code === 'E_BAD_ARGUMENT' && /predictions\[1\]/.test(e.message));
+  assert.throws(
+    () => confusionMatrix([], [], 2),
+    (e: unknown) => e instanceof DataError && e.code === 'E_NO_DATA' && /no samples/.test(e.message),
+  );
+  assert.throws(
+    () => confusionMatrix([0, 1], [0], 2),
+    (e: unknown) => e instanceof DataError && e.code === 'E_SHAPE_MISMATCH' && /same length/.test(e.message),
+  );
+  assert.throws(
+    () => confusionMatrix([0, 2], [0, 1], 2),
+    (e: unknown) => e instanceof DataError && e.code === 'E_BAD_ARGUMENT' && /labels\[1\].*found 2/.test(e.message),
+  );
+  assert.throws(
+    () => confusionMatrix([0, 1], [0, 0.5], 2),
+    (e: unknown) => e instanceof DataError && e.code === 'E_BAD_ARGUMENT' && /predictions\[1\]/.test(e.message),
+  );
   assert.throws(() => confusionMatrix([0], [0], 0), { name: 'ConfigError', code: 'E_BAD_ARGUMENT' });
   assert.throws(() => accuracy([], []), { name: 'DataError', code: 'E_NO_DATA' });
 });
@@ -75,7 +86,10 @@ test('wilsonInterval matches hand-computed values', () => {
   assert.throws(() => wilsonInterval(0, 0), { name: 'DataError', code: 'E_BAD_ARGUMENT' });
   assert.throws(() => wilsonInterval(11, 10), { name: 'DataError', code: 'E_BAD_ARGUMENT' });
   assert.throws(() => wilsonInterval(1, 10, { confidence: 95 }), { name: 'ConfigError', code: 'E_BAD_OPTION' });
-  assert.throws(() => wilsonInterval(1, 10, { level: 0.9 } as never), (e: unknown) => e instanceof ConfigError && e.code === 'E_BAD_OPTION' && /level/.test(e.message));
+  assert.throws(
+    () => wilsonInterval(1, 10, { level: 0.9 } as never),
+    (e: unknown) => e instanceof ConfigError && e.code === 'E_BAD_OPTION' && /level/.test(e.message),
+  );
 });
 
 test('accuracyWithInterval', () => {
@@ -90,9 +104,18 @@ test('per-class precision, recall, F1, support and macro averages (hand-computed
   const m = classificationMetrics([0, 0, 1, 1, 1, 2], [0, 1, 1, 1, 2, 2], 3, { classNames: ['a', 'b', 'c'] });
   const [a, b, c] = m.perClass;
   assert.equal(a.name, 'a');
-  close(a.precision, 1); close(a.recall, 0.5); close(a.f1, 2 / 3); assert.equal(a.support, 2);
-  close(b.precision, 2 / 3); close(b.recall, 2 / 3); close(b.f1, 2 / 3); assert.equal(b.support, 3);
-  close(c.precision, 0.5); close(c.recall, 1); close(c.f1, 2 / 3); assert.equal(c.support, 1);
+  close(a.precision, 1);
+  close(a.recall, 0.5);
+  close(a.f1, 2 / 3);
+  assert.equal(a.support, 2);
+  close(b.precision, 2 / 3);
+  close(b.recall, 2 / 3);
+  close(b.f1, 2 / 3);
+  assert.equal(b.support, 3);
+  close(c.precision, 0.5);
+  close(c.recall, 1);
+  close(c.f1, 2 / 3);
+  assert.equal(c.support, 1);
   close(m.macro.precision, (1 + 2 / 3 + 0.5) / 3);
   close(m.macro.recall, (0.5 + 2 / 3 + 1) / 3);
   close(m.macro.f1, 2 / 3);
@@ -122,9 +145,23 @@ test('a class never predicted: precision 0 and flagged; an absent class: recall 
 });
 
 test('metricsFromConfusion validates its matrix and options', () => {
-  assert.throws(() => metricsFromConfusion([[0, 0], [0, 0]]), (e: unknown) => e instanceof DataError && e.code === 'E_NO_DATA' && /empty/.test(e.message));
+  assert.throws(
+    () =>
+      metricsFromConfusion([
+        [0, 0],
+        [0, 0],
+      ]),
+    (e: unknown) => e instanceof DataError && e.code === 'E_NO_DATA' && /empty/.test(e.message),
+  );
   assert.throws(() => metricsFromConfusion([[1, 0], [0]]), { name: 'DataError', code: 'E_SHAPE_MISMATCH' });
-  assert.throws(() => metricsFromConfusion([[1, -1], [0, 1]]), { name: 'DataError', code: 'E_BAD_ARGUMENT' });
+  assert.throws(
+    () =>
+      metricsFromConfusion([
+        [1, -1],
+        [0, 1],
+      ]),
+    { name: 'DataError', code: 'E_BAD_ARGUMENT' },
+  );
   assert.throws(() => metricsFromConfusion([[1]], { classNames: ['a', 'b'] }), { name: 'ConfigError', code: 'E_BAD_OPTION' });
   assert.throws(() => metricsFromConfusion([[1]], { names: ['a'] } as never), { name: 'ConfigError', code: 'E_BAD_OPTION' });
   const one = metricsFromConfusion([[3]]);
@@ -134,22 +171,37 @@ test('metricsFromConfusion validates its matrix and options', () => {
 
 test('softmax is stable and rows sum to 1', () => {
   const p = softmax([0, 0, Math.log(2), 1000, 1000, 1000], 3);
-  close(p[0], 0.25); close(p[1], 0.25); close(p[2], 0.5);
-  close(p[3], 1 / 3); close(p[5], 1 / 3);
+  close(p[0], 0.25);
+  close(p[1], 0.25);
+  close(p[2], 0.5);
+  close(p[3], 1 / 3);
+  close(p[5], 1 / 3);
   const q = softmax(new Float32Array([1, 2, 3]), 3);
   const e = [Math.exp(1), Math.exp(2), Math.exp(3)];
   const s = e[0] + e[1] + e[2];
   for (let i = 0; i < 3; i++) close(q[i], e[i] / s, 1e-12);
   assert.throws(() => softmax([], 3), { name: 'DataError', code: 'E_NO_DATA' });
-  assert.throws(() => softmax([1, 2, 3, 4], 3), (e: unknown) => e instanceof DataError && e.code === 'E_SHAPE_MISMATCH' && /multiple/.test(e.message));
-  assert.throws(() => softmax([1, NaN], 2), (e: unknown) => e instanceof DataError && e.code === 'E_DIVERGED' && /logits\[0\]\[1\] is NaN/.test(e.message));
+  assert.throws(
+    () => softmax([1, 2, 3, 4], 3),
+    (e: unknown) => e instanceof DataError && e.code === 'E_SHAPE_MISMATCH' && /multiple/.test(e.message),
+  );
+  assert.throws(
+    () => softmax([1, NaN], 2),
+    (e: unknown) => e instanceof DataError && e.code === 'E_DIVERGED' && /logits\[0\]\[1\] is NaN/.test(e.message),
+  );
 });
 
 test('argmaxRows and topKAccuracy, with ties ranked by lower index', () => {
   const logits = [
-    0.1, 0.7, 0.2, // argmax 1
-    0.5, 0.5, 0.0, // tie: argmax 0
-    0.3, 0.2, 0.9, // argmax 2, second 0
+    0.1,
+    0.7,
+    0.2, // argmax 1
+    0.5,
+    0.5,
+    0.0, // tie: argmax 0
+    0.3,
+    0.2,
+    0.9, // argmax 2, second 0
   ];
   assert.deepEqual(Array.from(argmaxRows(logits, 3)), [1, 0, 2]);
   const labels = [1, 1, 0];

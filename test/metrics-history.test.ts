@@ -1,15 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  appendEpoch,
-  bestEpoch,
-  createHistory,
-  historyFromJson,
-  historyToCsv,
-  historyToJson,
-  totalSeconds,
-  type EpochRecord,
-} from '../src/metrics/history.js';
+import { appendEpoch, bestEpoch, createHistory, historyFromJson, historyToCsv, historyToJson, totalSeconds, type EpochRecord } from '../src/metrics/history.js';
 import { TrainingError } from '../src/errors.js';
 
 function rec(epoch: number, val_acc: number, extra: Partial<EpochRecord> = {}): EpochRecord {
@@ -39,9 +30,18 @@ test('appendEpoch builds a history without mutating the old one', () => {
 
 test('appendEpoch rejects out-of-order and invalid records', () => {
   const h = appendEpoch(createHistory(), rec(3, 0.5));
-  assert.throws(() => appendEpoch(h, rec(3, 0.5)), (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_HISTORY' && /epoch 3 does not follow/.test(e.message));
-  assert.throws(() => appendEpoch(h, rec(4, 0.5, { train_loss: NaN })), (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_HISTORY' && /train_loss/.test(e.message));
-  assert.throws(() => appendEpoch(h, rec(4, 1.5)), (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_HISTORY' && /val_acc/.test(e.message));
+  assert.throws(
+    () => appendEpoch(h, rec(3, 0.5)),
+    (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_HISTORY' && /epoch 3 does not follow/.test(e.message),
+  );
+  assert.throws(
+    () => appendEpoch(h, rec(4, 0.5, { train_loss: NaN })),
+    (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_HISTORY' && /train_loss/.test(e.message),
+  );
+  assert.throws(
+    () => appendEpoch(h, rec(4, 1.5)),
+    (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_HISTORY' && /val_acc/.test(e.message),
+  );
   assert.throws(() => appendEpoch(h, { ...rec(4, 0.5), extra: 1 } as EpochRecord), { name: 'TrainingError', code: 'E_BAD_HISTORY' });
   assert.throws(() => appendEpoch(h, rec(0, 0.5)), { name: 'TrainingError', code: 'E_BAD_HISTORY' });
   assert.throws(() => createHistory({ title: 'x' } as never), { name: 'ConfigError', code: 'E_BAD_OPTION' });
@@ -50,7 +50,13 @@ test('appendEpoch rejects out-of-order and invalid records', () => {
 test('bestEpoch is the highest val_acc, earliest on ties', () => {
   let h = createHistory();
   assert.equal(bestEpoch(h), undefined);
-  for (const [e, a] of [[1, 0.5], [2, 0.8], [3, 0.7], [4, 0.8]] as const) h = appendEpoch(h, rec(e, a));
+  for (const [e, a] of [
+    [1, 0.5],
+    [2, 0.8],
+    [3, 0.7],
+    [4, 0.8],
+  ] as const)
+    h = appendEpoch(h, rec(e, a));
   assert.equal(bestEpoch(h)?.epoch, 2);
 });
 
@@ -66,11 +72,23 @@ test('JSON round-trip with derived fields; corrupt files are named errors', () =
   assert.equal(raw.total_seconds, 3.75);
   assert.deepEqual(historyFromJson(text), h);
 
-  assert.throws(() => historyFromJson('{', 'run/history.json'), (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_HISTORY' && /run\/history.json: not valid JSON/.test(e.message));
-  assert.throws(() => historyFromJson(JSON.stringify({ ...raw, best_epoch: 1 })), (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_HISTORY' && /disagree/.test(e.message));
-  assert.throws(() => historyFromJson(JSON.stringify({ ...raw, version: 2 })), (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_HISTORY' && /version/.test(e.message));
+  assert.throws(
+    () => historyFromJson('{', 'run/history.json'),
+    (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_HISTORY' && /run\/history.json: not valid JSON/.test(e.message),
+  );
+  assert.throws(
+    () => historyFromJson(JSON.stringify({ ...raw, best_epoch: 1 })),
+    (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_HISTORY' && /disagree/.test(e.message),
+  );
+  assert.throws(
+    () => historyFromJson(JSON.stringify({ ...raw, version: 2 })),
+    (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_HISTORY' && /version/.test(e.message),
+  );
   const swapped = { ...raw, epochs: [raw.epochs[1], raw.epochs[0]] };
-  assert.throws(() => historyFromJson(JSON.stringify(swapped)), (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_HISTORY' && /strictly increase/.test(e.message));
+  assert.throws(
+    () => historyFromJson(JSON.stringify(swapped)),
+    (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_HISTORY' && /strictly increase/.test(e.message),
+  );
   // empty history round-trips too
   assert.deepEqual(historyFromJson(historyToJson(createHistory())), { epochs: [] });
 });

@@ -24,7 +24,10 @@ test('headstart models --json: every registered model, torchvision parameter cou
   const io = capture();
   assert.equal(await modelsCommand(['--json'], io), 0, io.stderr);
   const list = JSON.parse(io.stdout) as ModelSummary[];
-  assert.deepEqual(list.map((m) => m.name), listModels().map((m) => m.name));
+  assert.deepEqual(
+    list.map((m) => m.name),
+    listModels().map((m) => m.name),
+  );
   for (const [name, count] of Object.entries(TORCHVISION_NUM_PARAMS)) {
     const m = list.find((x) => x.name === name);
     assert.ok(m?.params, `${name} listed with parameter counts`);
@@ -35,7 +38,11 @@ test('headstart models --json: every registered model, torchvision parameter cou
     assert.match(w.url!, /^https:\/\/download\.pytorch\.org\/models\/.+-([0-9a-f]{8})\.pth$/);
     assert.equal(w.sha256, /-([0-9a-f]{8})\.pth$/.exec(w.url!)![1], 'torchvision file names carry the sha256 prefix');
   }
-  for (const m of list) assert.ok(m.weights.every((w) => w.license.length > 0), `${m.name}: every weight source names its licence`);
+  for (const m of list)
+    assert.ok(
+      m.weights.every((w) => w.license.length > 0),
+      `${m.name}: every weight source names its licence`,
+    );
 });
 
 test('headstart models: a table with one row per model, filtered by name', async () => {

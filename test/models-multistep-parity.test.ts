@@ -88,10 +88,14 @@ let refs = new Map<string, MultiStepRef>();
 let scriptError: string | undefined;
 if (!noTorch) {
   const args = [dir, SIZE, BATCH, CLASSES, 0, STEPS, LR].map(String);
-  const run = spawnSync('/usr/bin/python3', ['scripts/models_multistep_reference.py', ...args, ...cases.map((c) => `${c.spec.name}=${c.frozen ? 'frozen' : momentumOf.get(c.spec.name)}@${sizeOf(c.spec.name)}`)], {
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-  });
+  const run = spawnSync(
+    '/usr/bin/python3',
+    ['scripts/models_multistep_reference.py', ...args, ...cases.map((c) => `${c.spec.name}=${c.frozen ? 'frozen' : momentumOf.get(c.spec.name)}@${sizeOf(c.spec.name)}`)],
+    {
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    },
+  );
   if (run.status !== 0) scriptError = run.stderr;
   else refs = new Map((JSON.parse(run.stdout).models as MultiStepRef[]).map((m) => [m.name, m]));
 }
@@ -112,7 +116,8 @@ for (const c of cases) {
     const momentum = momentumOf.get(spec.name)!;
     assert.equal(ref.momentum, momentum);
     // A model that declares its own momentum declares the one its PyTorch definition uses.
-    if (spec.bnMomentum !== undefined && !frozen) assert.deepEqual(ref.native_momenta, [spec.bnMomentum], `${spec.name}'s spec declares bnMomentum ${spec.bnMomentum}, torch builds it with ${ref.native_momenta}`);
+    if (spec.bnMomentum !== undefined && !frozen)
+      assert.deepEqual(ref.native_momenta, [spec.bnMomentum], `${spec.name}'s spec declares bnMomentum ${spec.bnMomentum}, torch builds it with ${ref.native_momenta}`);
 
     const SIZE = sizeOf(spec.name);
     const reference = await loadSafetensors(path.join(dir, `${key(c)}.multistep-ref.safetensors`));

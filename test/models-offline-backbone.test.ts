@@ -35,7 +35,9 @@ function split(name: 'train' | 'val', perClass: number) {
   const files: string[] = [];
   const labels: number[] = [];
   classes.forEach((c, k) => {
-    for (const f of readdirSync(join(root, name, c)).sort().slice(0, perClass)) {
+    for (const f of readdirSync(join(root, name, c))
+      .sort()
+      .slice(0, perClass)) {
       files.push(join(root, name, c, f));
       labels.push(k);
     }

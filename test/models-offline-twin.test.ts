@@ -35,7 +35,11 @@ test('mobilenet_v2_offline: the PyTorch twin on the imported weights gives our e
   const random = keyedRandom(0, 0x7731);
   const images = Float32Array.from({ length: N * 3 * S * S }, () => random.next());
   await writeFile(path.join(dir, 'input.safetensors'), writeSafetensors(new Map([['input', { dtype: 'float32', shape: [N, 3, S, S], data: images }]])));
-  const run = spawnSync('/usr/bin/python3', ['scripts/mobilenet_v2_offline_twin.py', 'logits', path.join(dir, 'weights.safetensors'), path.join(dir, 'input.safetensors'), path.join(dir, 'out.safetensors')], { encoding: 'utf8' });
+  const run = spawnSync(
+    '/usr/bin/python3',
+    ['scripts/mobilenet_v2_offline_twin.py', 'logits', path.join(dir, 'weights.safetensors'), path.join(dir, 'input.safetensors'), path.join(dir, 'out.safetensors')],
+    { encoding: 'utf8' },
+  );
   assert.equal(run.status, 0, `twin failed: ${run.stderr}`);
   const ref = await loadSafetensors(path.join(dir, 'out.safetensors'));
 

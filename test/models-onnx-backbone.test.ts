@@ -59,7 +59,8 @@ before(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'headstart-onnx-backbone-'));
   const r = spawnSync(PYTHON, ['-c', EXPORT, dir], { encoding: 'utf8', timeout: 300_000 });
   if (r.status !== 0) {
-    if (/No module named/.test(r.stderr ?? '') || r.error) skip = `Debian's python3-torch / python3-torchvision are needed to export the reference model (${(r.stderr ?? String(r.error)).trim().split('\n').pop()})`;
+    if (/No module named/.test(r.stderr ?? '') || r.error)
+      skip = `Debian's python3-torch / python3-torchvision are needed to export the reference model (${(r.stderr ?? String(r.error)).trim().split('\n').pop()})`;
     else throw new Error(`torch.onnx.export failed: ${r.stderr}`);
   }
 });
@@ -88,12 +89,15 @@ test('an exported torchvision resnet18 (with Constant nodes) imports as a backbo
   if (skip) return t.skip(skip);
   const file = path.join(dir, 'resnet18.onnx');
   const proto = onnxProto.onnx.ModelProto.decode(readFileSync(file));
-  assert.ok(proto.graph!.node!.some((n) => n.opType === 'Constant'), 'the export holds Constant nodes');
+  assert.ok(
+    proto.graph!.node!.some((n) => n.opType === 'Constant'),
+    'the export holds Constant nodes',
+  );
   const spec = onnxBackboneSpec(file);
   assert.equal(spec.featureDim, 512);
   assert.equal(spec.preprocess.inputSize, SIZE);
   const params = await spec.builtinWeights!.load();
-  assert.equal(params.size, 20 * 1 + 20 * 4, 'every conv weight and BatchNorm tensor is a parameter; the file\'s own fc is not');
+  assert.equal(params.size, 20 * 1 + 20 * 4, "every conv weight and BatchNorm tensor is a parameter; the file's own fc is not");
   assert.ok(!params.has('fc.weight'));
   const built = buildInferenceGraph(spec, { numClasses: CLASSES, batch: BATCH, featuresOnly: true, constants: params });
   const session = await Session.create(built.bytes, { threads: 2 });
@@ -152,7 +156,11 @@ function externalModel(folder: string, location: string): string {
   const init = model.graph!.initializer![0];
   init.rawData = new Uint8Array();
   init.dataLocation = onnxProto.onnx.TensorProto.DataLocation.EXTERNAL;
-  init.externalData = [{ key: 'location', value: location }, { key: 'offset', value: '0' }, { key: 'length', value: '32' }];
+  init.externalData = [
+    { key: 'location', value: location },
+    { key: 'offset', value: '0' },
+    { key: 'length', value: '32' },
+  ];
   const file = path.join(folder, 'model.onnx');
   writeFileSync(file, onnxProto.onnx.ModelProto.encode(model).finish());
   return file;
@@ -184,7 +192,10 @@ test('external data: read from beside the model; a path that leaves its folder i
         location,
       );
     }
-    assert.throws(() => readOnnxFile(externalModel(folder, 'missing.bin')), (err: unknown) => err instanceof HeadstartError && err.code === 'E_NOT_FOUND');
+    assert.throws(
+      () => readOnnxFile(externalModel(folder, 'missing.bin')),
+      (err: unknown) => err instanceof HeadstartError && err.code === 'E_NOT_FOUND',
+    );
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -198,7 +209,32 @@ test('headstart train --model x.onnx --mode features: trains on the imported bac
   try {
     const p = spawnSync(
       process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', 'train', data, '--model', path.join(dir, 'resnet18.onnx'), '--mode', 'features', '--epochs', '1', '--batch-size', '4', '--threads', '2', '--mean', '0.5,0.5,0.5', '--std', '0.25,0.25,0.25', '--out', out, '--cache-dir', path.join(out, 'cache'), '--json'],
+      [
+        '--import',
+        'tsx',
+        'src/cli/main.ts',
+        'train',
+        data,
+        '--model',
+        path.join(dir, 'resnet18.onnx'),
+        '--mode',
+        'features',
+        '--epochs',
+        '1',
+        '--batch-size',
+        '4',
+        '--threads',
+        '2',
+        '--mean',
+        '0.5,0.5,0.5',
+        '--std',
+        '0.25,0.25,0.25',
+        '--out',
+        out,
+        '--cache-dir',
+        path.join(out, 'cache'),
+        '--json',
+      ],
       { encoding: 'utf8', timeout: 300_000 },
     );
     assert.equal(p.status, 0, p.stderr);

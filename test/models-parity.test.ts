@@ -123,7 +123,10 @@ for (const spec of models) {
     const logits = out[IO.logits].data as Float32Array;
     const evalDiff = maxAbsDiff(logits, reference.get('logits_eval32')!.data as Float32Array);
     const evalDiff64 = maxAbsDiff(logits, reference.get('logits_eval64')!.data as Float32Array);
-    assert.ok(evalDiff <= 1e-4, `eval logits differ from torch fp32 by ${evalDiff.toExponential(2)} > 1e-4 (from fp64: ${evalDiff64.toExponential(2)}; torch fp32 from fp64: ${ref.torch32.logits_eval.toExponential(2)})`);
+    assert.ok(
+      evalDiff <= 1e-4,
+      `eval logits differ from torch fp32 by ${evalDiff.toExponential(2)} > 1e-4 (from fp64: ${evalDiff64.toExponential(2)}; torch fp32 from fp64: ${ref.torch32.logits_eval.toExponential(2)})`,
+    );
 
     // One train-mode step (dropout off, as in the reference), every parameter trainable, on
     // the kink-safe draw of the BatchNorm affine parameters (scripts/models_reference.py).

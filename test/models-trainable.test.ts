@@ -67,10 +67,16 @@ test('unfreezeLast K opens exactly the last K stages and the head (mobilenet_v2,
 
 test('invalid trainable options are ConfigErrors that say what is allowed', () => {
   const spec = getModel('resnet18');
-  assert.throws(() => trainableFilter(spec, { mode: 'finetune', unfreezeLast: 99 }), (e: unknown) => e instanceof ConfigError && /99 is more than the 6 stages of resnet18/.test(e.message));
+  assert.throws(
+    () => trainableFilter(spec, { mode: 'finetune', unfreezeLast: 99 }),
+    (e: unknown) => e instanceof ConfigError && /99 is more than the 6 stages of resnet18/.test(e.message),
+  );
   assert.throws(() => trainableFilter(spec, { mode: 'features', unfreezeLast: 2 }), ConfigError);
   assert.throws(() => trainableFilter(spec, { mode: 'finetune', unfreezeLast: 1.5 }), ConfigError);
-  assert.throws(() => trainableFilter(spec, { mode: 'finetune', freeze: true } as never), (e: unknown) => e instanceof ConfigError && /freeze/.test(e.message));
+  assert.throws(
+    () => trainableFilter(spec, { mode: 'finetune', freeze: true } as never),
+    (e: unknown) => e instanceof ConfigError && /freeze/.test(e.message),
+  );
   assert.throws(() => trainableFilter(spec, { mode: 'all' } as never), ConfigError);
 });
 
@@ -92,7 +98,13 @@ test('frozen stages: no gradients, BatchNorm in inference mode, running statisti
   await session.release();
 
   assert.ok(Number.isFinite(step.loss));
-  assert.deepEqual([...step.grads.keys()].sort(), graph.params.filter((p) => p.role !== 'running_mean' && p.role !== 'running_var' && trainable(p.name)).map((p) => p.name).sort());
+  assert.deepEqual(
+    [...step.grads.keys()].sort(),
+    graph.params
+      .filter((p) => p.role !== 'running_mean' && p.role !== 'running_var' && trainable(p.name))
+      .map((p) => p.name)
+      .sort(),
+  );
   let frozen = 0;
   let updated = 0;
   for (const p of graph.params) {

@@ -24,11 +24,7 @@ export const EXCLUDED: Record<string, string> = {
   test_training_dropout_default_mask: 'training-mode Dropout: the expected output and mask depend on the generator that drew the mask',
 };
 
-export type Verdict =
-  | { kind: 'pass' }
-  | { kind: 'refused'; code: string; message: string }
-  | { kind: 'wrong'; message: string }
-  | { kind: 'unclear'; message: string };
+export type Verdict = { kind: 'pass' } | { kind: 'refused'; code: string; message: string } | { kind: 'wrong'; message: string } | { kind: 'unclear'; message: string };
 
 export interface SuiteTest {
   name: string;

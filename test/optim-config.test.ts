@@ -39,7 +39,10 @@ describe('OptimizerConfig', () => {
   });
 
   test('rejects keys that do not belong to the optimiser', () => {
-    assert.throws(() => createOptimizer({ type: 'adam', momentum: 0.9 } as never, [param('w', [1])]), (e: unknown) => e instanceof ConfigError && e.code === 'E_BAD_OPTION' && /momentum/.test(e.message));
+    assert.throws(
+      () => createOptimizer({ type: 'adam', momentum: 0.9 } as never, [param('w', [1])]),
+      (e: unknown) => e instanceof ConfigError && e.code === 'E_BAD_OPTION' && /momentum/.test(e.message),
+    );
     assert.throws(() => createOptimizer({ type: 'rmsprop' } as never, [param('w', [1])]), { name: 'ConfigError', code: 'E_BAD_OPTION' });
   });
 
@@ -52,10 +55,22 @@ describe('OptimizerConfig', () => {
   });
 
   test('rejects bad groups: foreign keys, duplicates, nesterov without momentum, missing lr', () => {
-    assert.throws(() => createOptimizer({ type: 'sgd' }, [{ params: [param('w', [1])], betas: [0.9, 0.99] } as never]), (e: unknown) => e instanceof ConfigError && e.code === 'E_BAD_OPTION' && /group 0.*betas/.test(e.message));
-    assert.throws(() => createOptimizer({ type: 'sgd' }, [{ params: [param('w', [1])] }, { params: [param('w', [2])] }]), (e: unknown) => e instanceof ConfigError && e.code === 'E_BAD_ARGUMENT' && /`w` appears more than once/.test(e.message));
-    assert.throws(() => createOptimizer({ type: 'sgd', momentum: 0, nesterov: true }, [param('w', [1])]), (e: unknown) => e instanceof ConfigError && e.code === 'E_INCOMPATIBLE_OPTIONS' && /nesterov/.test(e.message));
-    assert.throws(() => new SGD([{ params: [param('w', [1])] }]), (e: unknown) => e instanceof ConfigError && e.code === 'E_BAD_OPTION' && /lr/.test(e.message));
+    assert.throws(
+      () => createOptimizer({ type: 'sgd' }, [{ params: [param('w', [1])], betas: [0.9, 0.99] } as never]),
+      (e: unknown) => e instanceof ConfigError && e.code === 'E_BAD_OPTION' && /group 0.*betas/.test(e.message),
+    );
+    assert.throws(
+      () => createOptimizer({ type: 'sgd' }, [{ params: [param('w', [1])] }, { params: [param('w', [2])] }]),
+      (e: unknown) => e instanceof ConfigError && e.code === 'E_BAD_ARGUMENT' && /`w` appears more than once/.test(e.message),
+    );
+    assert.throws(
+      () => createOptimizer({ type: 'sgd', momentum: 0, nesterov: true }, [param('w', [1])]),
+      (e: unknown) => e instanceof ConfigError && e.code === 'E_INCOMPATIBLE_OPTIONS' && /nesterov/.test(e.message),
+    );
+    assert.throws(
+      () => new SGD([{ params: [param('w', [1])] }]),
+      (e: unknown) => e instanceof ConfigError && e.code === 'E_BAD_OPTION' && /lr/.test(e.message),
+    );
     assert.throws(() => createOptimizer({ type: 'sgd' }, []), { name: 'ConfigError', code: 'E_BAD_ARGUMENT' });
   });
 });
@@ -68,8 +83,14 @@ describe('Optimizer.step boundaries', () => {
     o.step(new Map([['a', Float32Array.from([1, 1])]]));
     assert.deepEqual([...a.data], [0.5, 1.5]);
     assert.deepEqual([...b.data], [3]);
-    assert.throws(() => o.step(new Map([['c', new Float32Array(1)]])), (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_ARGUMENT' && /`c`/.test(e.message));
-    assert.throws(() => o.step(new Map([['b', new Float32Array(2)]])), (e: unknown) => e instanceof TrainingError && e.code === 'E_SHAPE_MISMATCH' && /`b` has 2 elements, the parameter has 1/.test(e.message));
+    assert.throws(
+      () => o.step(new Map([['c', new Float32Array(1)]])),
+      (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_ARGUMENT' && /`c`/.test(e.message),
+    );
+    assert.throws(
+      () => o.step(new Map([['b', new Float32Array(2)]])),
+      (e: unknown) => e instanceof TrainingError && e.code === 'E_SHAPE_MISMATCH' && /`b` has 2 elements, the parameter has 1/.test(e.message),
+    );
   });
 
   test('SGD momentum starts its buffer at the first gradient, ignoring dampening (torch)', () => {
@@ -116,7 +137,10 @@ describe('createScheduler', () => {
     assert.equal(s.interval, 'batch');
     assert.deepEqual(trace(s, 250), trace(ref, 250));
     assert.ok(s.lrAt(250)[1] < 1e-15, 'reaches etaMin at the end of the run');
-    assert.throws(() => createScheduler({ type: 'cosine', interval: 'epoch', warmup: { steps: 5 } }, createOptimizer({ type: 'sgd' }, twoGroups()), run), (e: unknown) => e instanceof ConfigError && e.code === 'E_INCOMPATIBLE_OPTIONS' && /warmup.steps/.test(e.message));
+    assert.throws(
+      () => createScheduler({ type: 'cosine', interval: 'epoch', warmup: { steps: 5 } }, createOptimizer({ type: 'sgd' }, twoGroups()), run),
+      (e: unknown) => e instanceof ConfigError && e.code === 'E_INCOMPATIBLE_OPTIONS' && /warmup.steps/.test(e.message),
+    );
   });
 
   test('one-cycle spans the run per batch, peaks at each group lr, and refuses a step past the end', () => {
@@ -130,7 +154,10 @@ describe('createScheduler', () => {
     assert.ok(Math.abs(lrs[0][0] / lrs[0][1] - 0.1) < 1e-12, 'discriminative ratio kept');
     assert.deepEqual(s.momentumAt(0), [0.95, 0.95]);
     assert.deepEqual(s.momentumAt(5), [0.85, 0.85], 'momentum lowest at the lr peak');
-    assert.throws(() => s.step(), (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_OPTION' && /totalSteps 20/.test(e.message));
+    assert.throws(
+      () => s.step(),
+      (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_OPTION' && /totalSteps 20/.test(e.message),
+    );
     assert.equal(s.stepCount, 20, 'a refused step is not counted');
   });
 
@@ -138,15 +165,26 @@ describe('createScheduler', () => {
     const o = createOptimizer({ type: 'adam' }, twoGroups());
     const s = createScheduler({ type: 'none' }, o, run);
     assert.ok(s instanceof FixedLR);
-    assert.deepEqual(trace(s, 3), [[0.001, 0.01], [0.001, 0.01], [0.001, 0.01], [0.001, 0.01]]);
+    assert.deepEqual(trace(s, 3), [
+      [0.001, 0.01],
+      [0.001, 0.01],
+      [0.001, 0.01],
+      [0.001, 0.01],
+    ]);
     const w = createScheduler({ type: 'none', warmup: { epochs: 2, startFactor: 0.5 } }, createOptimizer({ type: 'adam' }, twoGroups()), run);
-    assert.deepEqual(trace(w, 3).map((l) => l[1]), [0.005, 0.0075, 0.01, 0.01]);
+    assert.deepEqual(
+      trace(w, 3).map((l) => l[1]),
+      [0.005, 0.0075, 0.01, 0.01],
+    );
   });
 
   test('rejects bad configs', () => {
     const o = () => createOptimizer({ type: 'sgd' }, twoGroups());
     const bad = (config: unknown, pattern: RegExp, r = run) =>
-      assert.throws(() => createScheduler(config as never, o(), r), (e: unknown) => e instanceof ConfigError && pattern.test(e.message));
+      assert.throws(
+        () => createScheduler(config as never, o(), r),
+        (e: unknown) => e instanceof ConfigError && pattern.test(e.message),
+      );
     bad({ type: 'step', warmup: { epochs: 1, steps: 2 } }, /exactly one of warmup.epochs or warmup.steps/);
     bad({ type: 'cosine', warmup: { epochs: 25 } }, /covers the whole run/);
     bad({ type: 'step', stepsize: 3 }, /stepsize/);

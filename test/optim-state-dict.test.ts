@@ -40,7 +40,10 @@ function gradients(): Array<Map<string, Float32Array>> {
     const m = new Map<string, Float32Array>();
     for (const n of NAMES) {
       if (n === 'head.b' && k % 3 === 1) continue; // skipped parameters keep their own Adam step count
-      m.set(n, Float32Array.from({ length: SIZES[n] }, () => r() * 2 - 1));
+      m.set(
+        n,
+        Float32Array.from({ length: SIZES[n] }, () => r() * 2 - 1),
+      );
     }
     return m;
   });
@@ -53,7 +56,11 @@ interface Setup {
 }
 
 const SETUPS: Setup[] = [
-  { name: 'SGD nesterov + StepLR per batch + warm-up', optimizer: { type: 'sgd', lr: 0.05, nesterov: true, weightDecay: 1e-3 }, scheduler: { type: 'step', stepSize: 1, gamma: 0.7, interval: 'batch', warmup: { steps: 3 } } },
+  {
+    name: 'SGD nesterov + StepLR per batch + warm-up',
+    optimizer: { type: 'sgd', lr: 0.05, nesterov: true, weightDecay: 1e-3 },
+    scheduler: { type: 'step', stepSize: 1, gamma: 0.7, interval: 'batch', warmup: { steps: 3 } },
+  },
   { name: 'Adam amsgrad + cosine + warm-up', optimizer: { type: 'adam', lr: 0.01, amsgrad: true }, scheduler: { type: 'cosine', interval: 'batch', warmup: { epochs: 1, startFactor: 0.1 } } },
   { name: 'AdamW + one-cycle (beta1 cycling)', optimizer: { type: 'adamw', lr: 0.01 }, scheduler: { type: 'onecycle' } },
   { name: 'SGD + one-cycle three-phase + warm-up', optimizer: { type: 'sgd', lr: 0.1, momentum: 0 }, scheduler: { type: 'onecycle', threePhase: true, warmup: { steps: 2 } } },
@@ -61,10 +68,7 @@ const SETUPS: Setup[] = [
 
 function build(setup: Setup, params: Param[]): { optimizer: Optimizer; scheduler: LrScheduler } {
   const byName = new Map(params.map((p) => [p.name, p]));
-  const groups = [
-    { params: [byName.get('backbone.w')!, byName.get('backbone.b')!], lr: 0.002 },
-    { params: [byName.get('head.w')!, byName.get('head.b')!] },
-  ];
+  const groups = [{ params: [byName.get('backbone.w')!, byName.get('backbone.b')!], lr: 0.002 }, { params: [byName.get('head.w')!, byName.get('head.b')!] }];
   const optimizer = createOptimizer(setup.optimizer, groups);
   const scheduler = createScheduler(setup.scheduler, optimizer, RUN);
   return { optimizer, scheduler };
@@ -143,14 +147,23 @@ describe('state dicts', () => {
     optimizer.step(grads[1]);
     assert.deepEqual(sd.state['head.w'].expAvg, before);
     assert.equal(sd.state['head.w'].step, 1);
-    assert.deepEqual(sd.groups.map((g) => g.params), [['backbone.w', 'backbone.b'], ['head.w', 'head.b']]);
+    assert.deepEqual(
+      sd.groups.map((g) => g.params),
+      [
+        ['backbone.w', 'backbone.b'],
+        ['head.w', 'head.b'],
+      ],
+    );
   });
 
   test('refuses a state dict of another optimiser type', () => {
     const sgd = build(SETUPS[0], initialParams()).optimizer;
     sgd.step(gradients()[0]);
     const adam = build(setup, initialParams()).optimizer;
-    assert.throws(() => adam.loadStateDict(sgd.stateDict()), (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_CHECKPOINT' && /for sgd, this optimiser is adam/.test(e.message));
+    assert.throws(
+      () => adam.loadStateDict(sgd.stateDict()),
+      (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_CHECKPOINT' && /for sgd, this optimiser is adam/.test(e.message),
+    );
   });
 
   test('refuses mismatched parameters and buffers, leaving the optimiser intact', () => {
@@ -162,11 +175,17 @@ describe('state dicts', () => {
 
     const renamed = structuredClone(good);
     renamed.groups[1].params = ['head.w', 'head.bias'];
-    assert.throws(() => optimizer.loadStateDict(renamed), (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_CHECKPOINT' && /group 1 holds different parameters/.test(e.message));
+    assert.throws(
+      () => optimizer.loadStateDict(renamed),
+      (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_CHECKPOINT' && /group 1 holds different parameters/.test(e.message),
+    );
 
     const short = structuredClone(good);
     short.state['head.w'].expAvgSq = new Float32Array(3);
-    assert.throws(() => optimizer.loadStateDict(short), (e: unknown) => e instanceof TrainingError && e.code === 'E_SHAPE_MISMATCH' && /`head.w`.*expAvgSq.*3 elements.*12/.test(e.message));
+    assert.throws(
+      () => optimizer.loadStateDict(short),
+      (e: unknown) => e instanceof TrainingError && e.code === 'E_SHAPE_MISMATCH' && /`head.w`.*expAvgSq.*3 elements.*12/.test(e.message),
+    );
 
     const badHyper = structuredClone(good);
     badHyper.groups[0].betas = [0.9, 1.5];
@@ -187,9 +206,15 @@ describe('state dicts', () => {
     assert.equal(sd.type, 'warmup');
     assert.equal(sd.inner?.type, 'cosine');
     const other = build(SETUPS[2], initialParams()).scheduler;
-    assert.throws(() => other.loadStateDict(sd), (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_CHECKPOINT' && /for warmup, this scheduler is onecycle/.test(e.message));
+    assert.throws(
+      () => other.loadStateDict(sd),
+      (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_CHECKPOINT' && /for warmup, this scheduler is onecycle/.test(e.message),
+    );
     const bad = { ...sd, baseLrs: [0.1] };
-    assert.throws(() => a.scheduler.loadStateDict(bad), (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_CHECKPOINT' && /2 finite base learning rates/.test(e.message));
+    assert.throws(
+      () => a.scheduler.loadStateDict(bad),
+      (e: unknown) => e instanceof TrainingError && e.code === 'E_BAD_CHECKPOINT' && /2 finite base learning rates/.test(e.message),
+    );
     const badInner = { ...sd, inner: { ...sd.inner, type: 'step' } };
     assert.throws(() => a.scheduler.loadStateDict(badInner), { name: 'TrainingError', code: 'E_BAD_CHECKPOINT' });
     assert.deepEqual(a.scheduler.stateDict(), sd, 'a refused state leaves the scheduler unchanged');

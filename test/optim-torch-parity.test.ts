@@ -133,11 +133,7 @@ function schedulerCases(): Case[] {
     mk('OneCycleLR on plain SGD (momentum cycling turns it on)', { type: 'onecycle', totalSteps: 30 }, { type: 'sgd', lr: 0.1 }),
     mk('OneCycleLR three-phase, linear', { type: 'onecycle', totalSteps: 32, threePhase: true, anneal: 'linear', pctStart: 0.25 }),
     mk('OneCycleLR Adam (beta1 cycles), per-group maxLr', { type: 'onecycle', totalSteps: 30, maxLr: [0.005, 0.05] }, { type: 'adam', lr: 0.01 }),
-    mk(
-      'OneCycleLR AdamW, no momentum cycling',
-      { type: 'onecycle', totalSteps: 30, maxLr: 0.02, cycleMomentum: false, divFactor: 10, finalDivFactor: 100 },
-      { type: 'adamw', lr: 0.01 },
-    ),
+    mk('OneCycleLR AdamW, no momentum cycling', { type: 'onecycle', totalSteps: 30, maxLr: 0.02, cycleMomentum: false, divFactor: 10, finalDivFactor: 100 }, { type: 'adamw', lr: 0.01 }),
     mk('OneCycleLR + warm-up', { type: 'onecycle', totalSteps: 25, warmup: { steps: 5, startFactor: 0.5 } }),
   ];
 }

@@ -34,7 +34,11 @@ test('a model registered through the public entry alone trains and predicts', as
   const root = await makeColourDataset({ train: 8, val: 4 });
   const out = await mkdtemp(join(os.tmpdir(), 'headstart-public-'));
   const events: string[] = [];
-  const r = await train(root, { model: 'public_api_cnn', weights: 'none', mode: 'finetune', epochs: 2, lr: 0.05, threads: 1, out }, { listeners: [{ epoch_end: (e) => void events.push(`epoch ${e.epoch}`) }] });
+  const r = await train(
+    root,
+    { model: 'public_api_cnn', weights: 'none', mode: 'finetune', epochs: 2, lr: 0.05, threads: 1, out },
+    { listeners: [{ epoch_end: (e) => void events.push(`epoch ${e.epoch}`) }] },
+  );
   assert.deepEqual(events, ['epoch 1', 'epoch 2']);
   assert.ok(r.modelPath);
   const p = await predict(r.modelPath, [join(root, 'val')], { threads: 1 });
@@ -43,7 +47,10 @@ test('a model registered through the public entry alone trains and predicts', as
 
 test('errors carry specific codes the public entry lists', () => {
   assert.ok(headstart.ERROR_CODES.includes('E_SHAPE_MISMATCH'));
-  assert.throws(() => headstart.getModel('no_such_model'), (e: unknown) => e instanceof headstart.ConfigError && e.code === 'E_UNKNOWN_MODEL');
+  assert.throws(
+    () => headstart.getModel('no_such_model'),
+    (e: unknown) => e instanceof headstart.ConfigError && e.code === 'E_UNKNOWN_MODEL',
+  );
 });
 
 test('package.json exposes only the entry, its types and the bin', () => {

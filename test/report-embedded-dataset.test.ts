@@ -7,14 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import {
-  CLASSES,
-  DEBIAN_SOURCE,
-  TRAIN_PER_CLASS,
-  VAL_PER_CLASS,
-  makeEmbeddedDataset,
-  selectEmbeddedImages,
-} from '../scripts/make_embedded_dataset.js';
+import { CLASSES, DEBIAN_SOURCE, TRAIN_PER_CLASS, VAL_PER_CLASS, makeEmbeddedDataset, selectEmbeddedImages } from '../scripts/make_embedded_dataset.js';
 
 const ROOT = fileURLToPath(new URL('../assets/fashion-mnist-mini', import.meta.url));
 
@@ -47,8 +40,14 @@ test('shipped folder: 4 classes, 60 train + 20 val each, licence and readme, und
     const val = readdirSync(join(ROOT, 'val', c));
     assert.equal(train.length, TRAIN_PER_CLASS, `train/${c}`);
     assert.equal(val.length, VAL_PER_CLASS, `val/${c}`);
-    assert.ok(train.every((f) => /^train-\d{5}\.png$/.test(f)), `train/${c} file names`);
-    assert.ok(val.every((f) => /^t10k-\d{5}\.png$/.test(f)), `val/${c} file names`);
+    assert.ok(
+      train.every((f) => /^train-\d{5}\.png$/.test(f)),
+      `train/${c} file names`,
+    );
+    assert.ok(
+      val.every((f) => /^t10k-\d{5}\.png$/.test(f)),
+      `val/${c} file names`,
+    );
     for (const f of train) bytes += statSync(join(ROOT, 'train', c, f)).size;
     for (const f of val) bytes += statSync(join(ROOT, 'val', c, f)).size;
   }

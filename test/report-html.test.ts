@@ -14,8 +14,14 @@ function history(name: string, accs: number[]): History {
   let h = createHistory({ name });
   accs.forEach((a, i) => {
     h = appendEpoch(h, {
-      epoch: i + 1, train_loss: 1 / (i + 1), train_acc: a * 0.95, val_loss: 1.1 / (i + 1), val_acc: a,
-      lr: i < 2 ? 1e-3 : 1e-4, seconds: 2 + i, images_per_s: 30 + i,
+      epoch: i + 1,
+      train_loss: 1 / (i + 1),
+      train_acc: a * 0.95,
+      val_loss: 1.1 / (i + 1),
+      val_acc: a,
+      lr: i < 2 ? 1e-3 : 1e-4,
+      seconds: 2 + i,
+      images_per_s: 30 + i,
     });
   });
   return h;
@@ -27,7 +33,9 @@ const labels = [0, 0, 1, 1, 2, 2, 3, 3];
 const preds = [0, 1, 1, 1, 0, 3, 3, 3];
 
 async function input(): Promise<HtmlReportInput> {
-  const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } }).png().toBuffer();
+  const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } })
+    .png()
+    .toBuffer();
   return {
     classes,
     history: history('fine-tuning', [0.5, 0.75, 0.7]),
@@ -57,12 +65,15 @@ test('report.html is well-formed, self-contained and holds every section', async
   }
   assert.doesNotMatch(html, /https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
   // (base64 payloads may spell anything)
-  const bad = /.{0,60}(\bNaN\b|="undefined"|>undefined<|\[object ).{0,30}/.exec(html.replace(/base64,[A-Za-z0-9+/=]+/g, ""));
+  const bad = /.{0,60}(\bNaN\b|="undefined"|>undefined<|\[object ).{0,30}/.exec(html.replace(/base64,[A-Za-z0-9+/=]+/g, ''));
   assert.equal(bad, null, `found: ${bad?.[0]}`);
   // curves and compare: inline SVG with 4 and 8 series
   const svgs = findAll(root, (e) => e.name === 'svg');
   assert.equal(svgs.length, 2);
-  assert.deepEqual(svgs.map((s) => findAll(s, (e) => e.name === 'path' && e.attrs.class === 'series').length), [4, 8]);
+  assert.deepEqual(
+    svgs.map((s) => findAll(s, (e) => e.name === 'path' && e.attrs.class === 'series').length),
+    [4, 8],
+  );
   // best epoch highlighted in the epoch table
   const best = byClass(root, 'best');
   assert.equal(best.length, 1);
@@ -79,7 +90,15 @@ test('report.html is well-formed, self-contained and holds every section', async
   const cmRows = findAll(cm, (e) => e.name === 'tr').slice(1);
   assert.equal(cmRows.length, 4);
   const cells = cmRows.map((r) => r.children.filter((c) => c.name === 'td').slice(0, 4));
-  assert.deepEqual(cells.map((r) => r.map(textOf).map(Number)), [[1, 1, 0, 0], [0, 2, 0, 0], [1, 0, 0, 1], [0, 0, 0, 2]]);
+  assert.deepEqual(
+    cells.map((r) => r.map(textOf).map(Number)),
+    [
+      [1, 1, 0, 0],
+      [0, 2, 0, 0],
+      [1, 0, 0, 1],
+      [0, 0, 0, 2],
+    ],
+  );
   assert.match(cells[1][1].attrs.style, new RegExp(`background:${heatColor(1)}`));
   // mistakes capped, with embedded thumbnails
   const thumbs = byClass(root, 'thumb');
@@ -100,9 +119,15 @@ test('renderHtmlReport: minimal input, and named errors for inconsistent input',
   assert.equal(findAll(root, (e) => e.name === 'svg').length, 0);
   assert.doesNotMatch(html, /\bNaN\b|>undefined<|="undefined"/);
   const full = await input();
-  assert.throws(() => renderHtmlReport({ ...full, classes: ['a', 'b'] }), (e: unknown) => e instanceof ConfigError && e.code === 'E_BAD_ARGUMENT' && /4 classes but 2/.test(e.message));
+  assert.throws(
+    () => renderHtmlReport({ ...full, classes: ['a', 'b'] }),
+    (e: unknown) => e instanceof ConfigError && e.code === 'E_BAD_ARGUMENT' && /4 classes but 2/.test(e.message),
+  );
   assert.throws(() => renderHtmlReport({ ...full, classes: [] }), { name: 'ConfigError', code: 'E_BAD_ARGUMENT' });
-  assert.throws(() => renderHtmlReport(full, { theme: 'dark' } as never), (e: unknown) => e instanceof ConfigError && e.code === 'E_BAD_OPTION' && /theme/.test(e.message));
+  assert.throws(
+    () => renderHtmlReport(full, { theme: 'dark' } as never),
+    (e: unknown) => e instanceof ConfigError && e.code === 'E_BAD_OPTION' && /theme/.test(e.message),
+  );
 });
 
 test('a real XML parser (Python ElementTree) accepts report.html', async (t) => {

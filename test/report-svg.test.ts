@@ -21,8 +21,14 @@ function history(name: string, n: number, seed: number): History {
     const tl = 0.7 * Math.exp(-e / 4) + 0.1 + 0.05 * r();
     const vl = 0.5 * Math.exp(-e / 5) + 0.2 + 0.08 * r();
     h = appendEpoch(h, {
-      epoch: e, train_loss: tl, train_acc: 1 - tl * 0.6, val_loss: vl, val_acc: Math.min(1, 1 - vl * 0.5 + 0.03 * r()),
-      lr: 1e-3, seconds: 3, images_per_s: 40,
+      epoch: e,
+      train_loss: tl,
+      train_acc: 1 - tl * 0.6,
+      val_loss: vl,
+      val_acc: Math.min(1, 1 - vl * 0.5 + 0.03 * r()),
+      lr: 1e-3,
+      seconds: 3,
+      images_per_s: 40,
     });
   }
   return h;
@@ -78,21 +84,33 @@ test('lineChartSvg: well-formed, one path per series, distinct styles, finite co
   assertNoBadNumbers(root);
   const paths = seriesPaths(root);
   assert.equal(paths.length, 3);
-  assert.deepEqual(paths.map((p) => p.attrs['data-name']), ['train', 'val', 'single']);
+  assert.deepEqual(
+    paths.map((p) => p.attrs['data-name']),
+    ['train', 'val', 'single'],
+  );
   assert.equal(new Set(paths.map((p) => p.attrs.stroke)).size, 3, 'distinct colours');
-  assert.deepEqual(paths.map((p) => p.attrs['stroke-dasharray'] ?? ''), ['8 4', '', '2 3']);
+  assert.deepEqual(
+    paths.map((p) => p.attrs['stroke-dasharray'] ?? ''),
+    ['8 4', '', '2 3'],
+  );
   // the NaN breaks val into two segments
   assert.equal((paths[1].attrs.d.match(/M/g) ?? []).length, 2);
   // markers: 4 + 3 + 1 points
   const markerGroups = findAll(root, (e) => e.name === 'g' && e.attrs.class === 'markers');
-  assert.deepEqual(markerGroups.map((g) => g.children.length), [4, 3, 1]);
+  assert.deepEqual(
+    markerGroups.map((g) => g.children.length),
+    [4, 3, 1],
+  );
   assert.ok(textOf(root).includes('Loss & <friends>'), 'title escaped and restored');
   const legend = findAll(root, (e) => e.attrs.class === 'legend')[0];
   assert.deepEqual(findAll(legend, (e) => e.name === 'text').map(textOf), ['train', 'val', 'single']);
   // x ticks are the integer epochs
   const ticks = findAll(root, (e) => e.attrs.class === 'ticks')[0];
   const labels = findAll(ticks, (e) => e.name === 'text').map(textOf);
-  assert.ok(['1', '2', '3', '4'].every((l) => labels.includes(l)), labels.join(','));
+  assert.ok(
+    ['1', '2', '3', '4'].every((l) => labels.includes(l)),
+    labels.join(','),
+  );
 
   const png = await sharp(Buffer.from(svg)).png().toBuffer({ resolveWithObject: true });
   assert.equal(png.info.width, Number(root.attrs.width));
@@ -108,7 +126,10 @@ test('legend: placed in a corner free of data, else below the axes; text stays i
   const root = parseXml(svgDocument(fig));
   const box = findAll(root, (e) => e.name === 'rect' && e.attrs.class !== 'frame' && e.attrs['fill-opacity'] === '0.9')[0];
   assert.ok(box, 'legend box inside the plot');
-  const bx = Number(box.attrs.x), by = Number(box.attrs.y), bw = Number(box.attrs.width), bh = Number(box.attrs.height);
+  const bx = Number(box.attrs.x),
+    by = Number(box.attrs.y),
+    bw = Number(box.attrs.width),
+    bh = Number(box.attrs.height);
   for (const p of seriesPaths(root)) {
     const nums = p.attrs.d.match(/-?[\d.]+/g)!.map(Number);
     for (let i = 0; i < nums.length; i += 2) {
@@ -122,16 +143,26 @@ test('legend: placed in a corner free of data, else below the axes; text stays i
   assert.ok(below.height > 320);
   const r2 = parseXml(svgDocument(below));
   for (const t of findAll(r2, (e) => e.name === 'text' && !e.attrs.transform)) {
-    const x = Number(t.attrs.x), y = Number(t.attrs.y);
+    const x = Number(t.attrs.x),
+      y = Number(t.attrs.y);
     assert.ok(x >= 0 && x <= below.width && y >= 0 && y <= below.height, `text '${textOf(t)}' at ${x},${y} outside ${below.width}x${below.height}`);
   }
 });
 
 test('lineChart validates its input', () => {
   assert.throws(() => lineChart([]), { name: 'ConfigError', code: 'E_BAD_ARGUMENT' });
-  assert.throws(() => lineChart([{ name: 'a', x: [1, 2], y: [1] }]), (e: unknown) => e instanceof ConfigError && e.code === 'E_BAD_OPTION' && /series\[0\].*same length/.test(e.message));
-  assert.throws(() => lineChart([{ name: 'a', x: [1], y: [1], color: 'red' }]), (e: unknown) => e instanceof ConfigError && e.code === 'E_BAD_OPTION' && /colour/.test(e.message));
-  assert.throws(() => lineChart([{ name: 'a', x: [1], y: [1] }], { colour: 'x' } as never), (e: unknown) => e instanceof ConfigError && e.code === 'E_BAD_OPTION' && /colour/.test(e.message));
+  assert.throws(
+    () => lineChart([{ name: 'a', x: [1, 2], y: [1] }]),
+    (e: unknown) => e instanceof ConfigError && e.code === 'E_BAD_OPTION' && /series\[0\].*same length/.test(e.message),
+  );
+  assert.throws(
+    () => lineChart([{ name: 'a', x: [1], y: [1], color: 'red' }]),
+    (e: unknown) => e instanceof ConfigError && e.code === 'E_BAD_OPTION' && /colour/.test(e.message),
+  );
+  assert.throws(
+    () => lineChart([{ name: 'a', x: [1], y: [1] }], { colour: 'x' } as never),
+    (e: unknown) => e instanceof ConfigError && e.code === 'E_BAD_OPTION' && /colour/.test(e.message),
+  );
   // all-NaN series still renders (hidden path), no NaN coordinates
   const root = parseXml(lineChartSvg([{ name: 'a', x: [1, 2], y: [NaN, NaN] }]));
   assertNoBadNumbers(root);
@@ -144,7 +175,10 @@ test('curvesSvg: loss and accuracy panels, train and val, best epoch marked', ()
   assertNoBadNumbers(root);
   const paths = seriesPaths(root);
   assert.equal(paths.length, 4);
-  assert.deepEqual(paths.map((p) => p.attrs['data-name']), ['train', 'val', 'train', 'val']);
+  assert.deepEqual(
+    paths.map((p) => p.attrs['data-name']),
+    ['train', 'val', 'train', 'val'],
+  );
   const texts = findAll(root, (e) => e.name === 'text').map(textOf);
   assert.ok(texts.includes('Loss') && texts.includes('Accuracy'));
   assert.equal(findAll(root, (e) => e.attrs.class === 'annotation').length, 2);
@@ -165,9 +199,10 @@ test('compareSvg: two runs on one set of axes, colour per run and dash per phase
   const paths = seriesPaths(root);
   assert.equal(paths.length, 8);
   const panel = paths.slice(0, 4);
-  assert.deepEqual(panel.map((p) => p.attrs['data-name']), [
-    'fine-tuning train', 'fine-tuning val', 'feature extraction train', 'feature extraction val',
-  ]);
+  assert.deepEqual(
+    panel.map((p) => p.attrs['data-name']),
+    ['fine-tuning train', 'fine-tuning val', 'feature extraction train', 'feature extraction val'],
+  );
   assert.equal(new Set(panel.map((p) => `${p.attrs.stroke}|${p.attrs['stroke-dasharray'] ?? ''}`)).size, 4);
   assert.notEqual(panel[0].attrs.stroke, panel[2].attrs.stroke);
   const title = findAll(root, (e) => e.name === 'text').map(textOf)[0];
@@ -188,7 +223,12 @@ test('sideBySide lays figures out left to right', () => {
 });
 
 test('confusionSvg: k*k shaded cells with counts, labels, rotated long names', async () => {
-  const cm = [[18, 1, 0, 1], [0, 20, 0, 0], [0, 0, 19, 1], [2, 0, 0, 18]];
+  const cm = [
+    [18, 1, 0, 1],
+    [0, 20, 0, 0],
+    [0, 0, 19, 1],
+    [2, 0, 0, 18],
+  ];
   const names = ['tshirt', 'trouser', 'sneaker', 'bag'];
   const svg = confusionSvg(cm, names);
   const root = parseXml(svg);
@@ -224,8 +264,17 @@ test('a real XML parser (Python ElementTree) accepts the SVGs', (t) => {
   }
   const docs = [
     curvesSvg(history('a & b', 5, 1)),
-    compareSvg([{ name: '<ft>', history: history('x', 3, 2) }, { name: 'fe', history: history('y', 3, 4) }]),
-    confusionSvg([[1, 2], [3, 4]], ['"quoted"', "it's"]),
+    compareSvg([
+      { name: '<ft>', history: history('x', 3, 2) },
+      { name: 'fe', history: history('y', 3, 4) },
+    ]),
+    confusionSvg(
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      ['"quoted"', "it's"],
+    ),
   ];
   const script = `
 import json, sys, xml.etree.ElementTree as ET

@@ -80,8 +80,15 @@ export function parseXml(text: string): XmlElement {
     for (;;) {
       const ws = /^\s*/.exec(text.slice(i))![0].length;
       i += ws;
-      if (text.startsWith('/>', i)) { i += 2; break; }
-      if (text[i] === '>') { i += 1; stack.push(el); break; }
+      if (text.startsWith('/>', i)) {
+        i += 2;
+        break;
+      }
+      if (text[i] === '>') {
+        i += 1;
+        stack.push(el);
+        break;
+      }
       if (!ws) throw new Error(`XML: expected whitespace before an attribute at ${i} in <${el.name}>`);
       const a = /^([A-Za-z_:][-A-Za-z0-9_:.]*)\s*=\s*("([^"]*)"|'([^']*)')/.exec(text.slice(i));
       if (!a) throw new Error(`XML: bad attribute at ${i} in <${el.name}>: ${text.slice(i, i + 30)}`);

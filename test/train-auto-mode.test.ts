@@ -40,6 +40,9 @@ test('train --mode auto decides, says why, and trains in the chosen mode', async
   assert.ok(r.autoDecision);
   assert.equal(r.mode, r.autoDecision.mode);
   assert.equal(r.mode, 'features', '8 images per class is a small dataset');
-  assert.ok(logs.some((l) => /^--mode auto chose feature extraction: /.test(l)), logs.join('\n'));
-  assert.equal(extractions, 1, 'the features run reuses the probe\'s extraction');
+  assert.ok(
+    logs.some((l) => /^--mode auto chose feature extraction: /.test(l)),
+    logs.join('\n'),
+  );
+  assert.equal(extractions, 1, "the features run reuses the probe's extraction");
 });

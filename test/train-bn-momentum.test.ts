@@ -15,7 +15,7 @@ import { readCheckpoint } from '../src/train/checkpoint.js';
 import { train } from '../src/train/train.js';
 import { makeColourDataset, tempDir, tinySpec } from './train-fixtures.js';
 
-test('policy: the option wins, then the model\'s own momentum, then the recipe\'s rate', () => {
+test("policy: the option wins, then the model's own momentum, then the recipe's rate", () => {
   assert.deepEqual(resolveBnMomentum(0.01, 0.3), { momentum: 0.3, source: 'option' });
   assert.deepEqual(resolveBnMomentum(0.01, undefined), { momentum: 0.01, source: 'model' });
   assert.deepEqual(resolveBnMomentum(undefined, undefined, 0.2), { momentum: 0.2, source: 'recipe' });
@@ -36,7 +36,10 @@ test('resolveTrainConfig and the --bn-momentum flag', () => {
   const flagged = parseTrainOptions(trainOptionsFromFlags({ 'bn-momentum': '0.05' }));
   assert.equal(resolveTrainConfig(flagged, 'finetune', 'mobilenet_v3_large', 'x', 0.01).bnMomentum, 0.05);
   for (const bad of ['0', '1.5', 'fast']) assert.throws(() => trainOptionsFromFlags({ 'bn-momentum': bad }), /bn-momentum/);
-  assert.throws(() => parseTrainOptions({ bnMomentum: 0 }), (e: Error & { code?: string }) => /bnMomentum/.test(e.message));
+  assert.throws(
+    () => parseTrainOptions({ bnMomentum: 0 }),
+    (e: Error & { code?: string }) => /bnMomentum/.test(e.message),
+  );
 });
 
 test('a fine-tuning run uses the resolved momentum: config.json, the log, the running statistics', async () => {
@@ -44,14 +47,21 @@ test('a fine-tuning run uses the resolved momentum: config.json, the log, the ru
   const run = async (bnMomentum?: number) => {
     const out = await tempDir();
     const logs: string[] = [];
-    await train(root, { model: tinySpec, weights: 'none', epochs: 1, threads: 1, lr: 0.05, mode: 'finetune', out, ...(bnMomentum !== undefined ? { bnMomentum } : {}) }, { listeners: [{ log: (e) => void logs.push(e.message) }] });
+    await train(
+      root,
+      { model: tinySpec, weights: 'none', epochs: 1, threads: 1, lr: 0.05, mode: 'finetune', out, ...(bnMomentum !== undefined ? { bnMomentum } : {}) },
+      { listeners: [{ log: (e) => void logs.push(e.message) }] },
+    );
     const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
     const mean = (await readCheckpoint(join(out, 'checkpoint.bin'))).params.get('bn1.running_mean')!.data as Float32Array;
     return { config, logs, drift: Math.max(...Array.from(mean, Math.abs)) };
   };
   const policy = await run();
   assert.equal(policy.config.bnMomentum, 0.1);
-  assert.ok(policy.logs.some((l) => /BatchNorm momentum 0\.1 .*recipe's rate/.test(l)), policy.logs.join('\n'));
+  assert.ok(
+    policy.logs.some((l) => /BatchNorm momentum 0\.1 .*recipe's rate/.test(l)),
+    policy.logs.join('\n'),
+  );
   const slow = await run(1e-4);
   assert.equal(slow.config.bnMomentum, 1e-4);
   assert.ok(slow.logs.some((l) => /BatchNorm momentum 0\.0001 .*--bn-momentum/.test(l)));

@@ -28,8 +28,14 @@ test('a checkpoint round-trips bit for bit (Maps, Float32Arrays, NaN payloads)',
 
 test('a foreign, truncated or damaged file is a TrainingError that says so', async () => {
   const bytes = encodeCheckpoint(makeState(1, 1000));
-  assert.throws(() => decodeCheckpoint(new Uint8Array(Buffer.from('PK\x03\x04 not a checkpoint'))), (e: unknown) => e instanceof TrainingError && /header/.test(e.message));
-  assert.throws(() => decodeCheckpoint(bytes.subarray(0, bytes.length - 100)), (e: unknown) => e instanceof TrainingError && /damaged|not a valid/.test(e.message));
+  assert.throws(
+    () => decodeCheckpoint(new Uint8Array(Buffer.from('PK\x03\x04 not a checkpoint'))),
+    (e: unknown) => e instanceof TrainingError && /header/.test(e.message),
+  );
+  assert.throws(
+    () => decodeCheckpoint(bytes.subarray(0, bytes.length - 100)),
+    (e: unknown) => e instanceof TrainingError && /damaged|not a valid/.test(e.message),
+  );
   const dir = await tempDir();
   await assert.rejects(readCheckpoint(join(dir, 'nope.bin')), /Cannot read the checkpoint/);
 });
@@ -64,7 +70,10 @@ test('a writer killed mid-write never leaves a partial checkpoint', async () => 
     await new Promise((r) => p.once('exit', r));
     const s = await readCheckpoint(path); // throws on a partial file
     const w = s.params.get('w')!.data as Float32Array;
-    assert.ok(w.every((v) => v === s.epoch), `a consistent checkpoint (epoch ${s.epoch})`);
+    assert.ok(
+      w.every((v) => v === s.epoch),
+      `a consistent checkpoint (epoch ${s.epoch})`,
+    );
     assert.ok(w.length === 1 || w.length === 1_000_000);
     // A temp file left behind shows the kill landed mid-write; resume cleans such files up.
     leftovers += await removeStaleTemps(path);

@@ -33,7 +33,7 @@ test('a NaN loss (lr 1e9) stops the run with a message naming the epoch, the lr 
   assert.ok(!existsSync(join(out, 'checkpoint.bin')));
 });
 
-test('a NaN loss in epoch 2 keeps epoch 1\'s checkpoint on disk, readable, and says where it is', async () => {
+test("a NaN loss in epoch 2 keeps epoch 1's checkpoint on disk, readable, and says where it is", async () => {
   const out = await tempDir();
   const config = resolveTrainConfig(parseTrainOptions({ epochs: 3, weights: 'none', lr: 1, optimizer: { momentum: 0 } }), 'features', 'fake', 'none');
   const param = { name: 'w', data: new Float32Array([1, 2]) };
@@ -89,16 +89,20 @@ for (const mode of ['finetune', 'features'] as const) {
     writeFileSync(text, 'this is not an image\n');
     const skipped: string[] = [];
     const out = await tempDir();
-    const r = await train(root, {
-      model: tinySpec,
-      weights: 'none',
-      mode,
-      epochs: 2,
-      lr: 0.05,
-      threads: 1,
-      out,
-      cacheDir: await tempDir('cache-'),
-    }, { listeners: [{ skipped_image: (e) => void skipped.push(e.path) }] });
+    const r = await train(
+      root,
+      {
+        model: tinySpec,
+        weights: 'none',
+        mode,
+        epochs: 2,
+        lr: 0.05,
+        threads: 1,
+        out,
+        cacheDir: await tempDir('cache-'),
+      },
+      { listeners: [{ skipped_image: (e) => void skipped.push(e.path) }] },
+    );
     assert.equal(r.interrupted, false);
     assert.deepEqual([...new Set(skipped)].sort(), [text, truncated].sort());
     assert.equal(skipped.length, 2, 'each bad file is reported once');

@@ -48,13 +48,20 @@ test('a truncated cache file and one from another version are rebuilt with a not
     const again = await train(root, { ...base, out: await tempDir() }, { listeners: [w.listener] });
     assert.equal(again.featureCache?.hit, false, `${what}: recomputed`);
     assert.equal(w.seen.extracts, 1);
-    assert.ok(w.seen.notes.some((n) => expected.test(n) && n.includes(path)), `${what}: a note names the file and the problem: ${w.seen.notes.join(' | ')}`);
+    assert.ok(
+      w.seen.notes.some((n) => expected.test(n) && n.includes(path)),
+      `${what}: a note names the file and the problem: ${w.seen.notes.join(' | ')}`,
+    );
     const back = readFeatureCache(path);
     assert.ok('set' in back, `${what}: the rebuilt file reads`);
     assert.deepEqual(back.set.train.views, good.set.train.views, `${what}: same features as before`);
     assert.deepEqual(back.set.val.paths, good.set.val.paths);
   }
-  assert.deepEqual(readdirSync(cacheDir).filter((f) => !f.endsWith('.bin')), [], 'no temp or lock files left');
+  assert.deepEqual(
+    readdirSync(cacheDir).filter((f) => !f.endsWith('.bin')),
+    [],
+    'no temp or lock files left',
+  );
 });
 
 test('two runs that want the same features at once: one computes, the other waits and reads', async () => {
@@ -66,11 +73,17 @@ test('two runs that want the same features at once: one computes, the other wait
   const [ra, rb] = await Promise.all([train(root, { ...base, out: await tempDir() }, { listeners: [a.listener] }), train(root, { ...base, out: await tempDir() }, { listeners: [b.listener] })]);
   assert.equal(a.seen.extracts + b.seen.extracts, 1, 'the backbone ran once');
   assert.deepEqual([ra.featureCache?.hit, rb.featureCache?.hit].sort(), [false, true]);
-  assert.ok([...a.seen.notes, ...b.seen.notes].some((n) => /waiting for process/.test(n)), 'the waiting run says so');
+  assert.ok(
+    [...a.seen.notes, ...b.seen.notes].some((n) => /waiting for process/.test(n)),
+    'the waiting run says so',
+  );
   const c = checkStore(ra.featureCache!.path);
   assert.ok(c.ok);
   closeStore(c.fd);
-  assert.deepEqual(readdirSync(cacheDir).filter((f) => !f.endsWith('.bin')), []);
+  assert.deepEqual(
+    readdirSync(cacheDir).filter((f) => !f.endsWith('.bin')),
+    [],
+  );
 });
 
 test('a lock left by a process that is gone is taken over; a live one is waited for', async () => {
@@ -81,7 +94,10 @@ test('a lock left by a process that is gone is taken over; a live one is waited 
   writeFileSync(path, JSON.stringify({ pid: deadPid, host: (await import('node:os')).hostname(), started: new Date().toISOString() }));
   const notes: string[] = [];
   const lock = await acquireLock(path, { onNote: (m) => notes.push(m), pollMs: 20 });
-  assert.ok(notes.some((n) => n.includes(`process ${deadPid} is gone`)), notes.join(' | '));
+  assert.ok(
+    notes.some((n) => n.includes(`process ${deadPid} is gone`)),
+    notes.join(' | '),
+  );
   assert.equal(JSON.parse(readFileSync(path, 'utf8')).pid, process.pid);
   // A second taker waits until the first releases.
   let second = false;

@@ -33,7 +33,9 @@ async function image(rng: Random, cls: number, size: number): Promise<Buffer> {
       data[i * 3 + c] = Math.max(0, Math.min(255, Math.round(base + rng.normal() * 40)));
     }
   }
-  return sharp(data, { raw: { width: size, height: size, channels: 3 } }).png().toBuffer();
+  return sharp(data, { raw: { width: size, height: size, channels: 3 } })
+    .png()
+    .toBuffer();
 }
 
 export interface FixtureOptions {
@@ -48,7 +50,10 @@ export async function makeColourDataset(options: FixtureOptions = {}): Promise<s
   const { train = 12, val = 4, size = 20, seed = 1 } = options;
   const root = await mkdtemp(join(os.tmpdir(), 'headstart-train-'));
   const rng = new Random(seed);
-  for (const [split, n] of [['train', train], ['val', val]] as const) {
+  for (const [split, n] of [
+    ['train', train],
+    ['val', val],
+  ] as const) {
     for (let c = 0; c < COLOURS.length; c++) {
       const dir = join(root, split, COLOURS[c]);
       mkdirSync(dir, { recursive: true });

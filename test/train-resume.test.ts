@@ -45,7 +45,12 @@ function abortWhen(controller: AbortController, when: (event: string, e: { epoch
 }
 
 const cases = [
-  { mode: 'finetune', spec: tinySpec, stop: (n: string, e: { epoch: number | null; batch?: number; phase?: string }) => n === 'batch_end' && e.epoch === 3 && e.phase === 'train' && e.batch === 2, label: 'interrupted mid-epoch 3' },
+  {
+    mode: 'finetune',
+    spec: tinySpec,
+    stop: (n: string, e: { epoch: number | null; batch?: number; phase?: string }) => n === 'batch_end' && e.epoch === 3 && e.phase === 'train' && e.batch === 2,
+    label: 'interrupted mid-epoch 3',
+  },
   { mode: 'finetune', spec: tinySpecDropout, stop: (n: string, e: { epoch: number | null }) => n === 'epoch_end' && e.epoch === 2, label: 'with dropout, interrupted after epoch 2' },
   { mode: 'features', spec: tinySpecDropout, stop: (n: string, e: { epoch: number | null }) => n === 'epoch_end' && e.epoch === 2, label: 'interrupted after epoch 2' },
 ] as const;

@@ -107,7 +107,10 @@ describe('weights: verified downloads against a local server', () => {
     assert.equal(readSafetensors(readFileSync(path)).get('fc.weight')!.shape[0], 256);
     assert.deepEqual(progress[0], [0, payload.length]);
     assert.deepEqual(progress.at(-1), [payload.length, payload.length]);
-    assert.ok(progress.every(([b], i) => i === 0 || b >= progress[i - 1][0]), 'progress is monotonic');
+    assert.ok(
+      progress.every(([b], i) => i === 0 || b >= progress[i - 1][0]),
+      'progress is monotonic',
+    );
 
     const again = await fetchWeights(source('model.safetensors'), fast());
     assert.equal(again, path);
@@ -131,14 +134,22 @@ describe('weights: verified downloads against a local server', () => {
   });
 
   test('a truncated download (Content-Length larger than the body) is its own error, and leaves nothing', async () => {
-    const e = await expectDownloadError(fetchWeights(source('truncated.safetensors'), fast()), 'E_TRUNCATED', /Download of .*truncated\.safetensors is truncated: (the connection broke after \d+ of \d+ bytes|received \d+ of \d+ bytes).*gave up after 3 attempts/);
+    const e = await expectDownloadError(
+      fetchWeights(source('truncated.safetensors'), fast()),
+      'E_TRUNCATED',
+      /Download of .*truncated\.safetensors is truncated: (the connection broke after \d+ of \d+ bytes|received \d+ of \d+ bytes).*gave up after 3 attempts/,
+    );
     assert.match(e.message, new RegExp(`of ${payload.length + 5000} bytes`));
     assert.equal(hits.get('/w/truncated.safetensors'), 3);
     cacheHolds();
   });
 
   test('a connection cut in a chunked response is an error, and leaves nothing', async () => {
-    await expectDownloadError(fetchWeights(source('cut.safetensors'), { ...fast(), retries: 0 }), 'E_TRUNCATED', /Download of .*cut\.safetensors is truncated: the connection broke after \d+ bytes \(terminated/);
+    await expectDownloadError(
+      fetchWeights(source('cut.safetensors'), { ...fast(), retries: 0 }),
+      'E_TRUNCATED',
+      /Download of .*cut\.safetensors is truncated: the connection broke after \d+ bytes \(terminated/,
+    );
     cacheHolds();
   });
 
@@ -173,7 +184,7 @@ describe('weights: verified downloads against a local server', () => {
     cacheHolds();
   });
 
-  test('offline (DNS failure) is recognised through fetch\'s cause chain', async () => {
+  test("offline (DNS failure) is recognised through fetch's cause chain", async () => {
     let calls = 0;
     const fetchImpl = async () => {
       calls++;

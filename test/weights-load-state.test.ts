@@ -50,16 +50,23 @@ describe('weights: matching a state dict to a model', () => {
   test('without re-initialisation, the mismatch is an error naming the parameter, both shapes and --num-classes', () => {
     assert.throws(
       () => matchStateDict(expected, checkpoint(1000), { classifierNames, reinitialiseClassifier: false }),
-      (e: unknown) => e instanceof WeightsError && e.code === 'E_SHAPE_MISMATCH' && e.toLine() === 'Shape mismatch for `fc.weight`: expected [2,512], found [1000,512] (use --num-classes 1000 to keep the checkpoint\'s classifier)',
+      (e: unknown) =>
+        e instanceof WeightsError &&
+        e.code === 'E_SHAPE_MISMATCH' &&
+        e.toLine() === "Shape mismatch for `fc.weight`: expected [2,512], found [1000,512] (use --num-classes 1000 to keep the checkpoint's classifier)",
     );
     // Without classifier names, a classifier mismatch is an ordinary mismatch.
-    assert.throws(() => matchStateDict(expected, checkpoint(1000)), { code: 'E_SHAPE_MISMATCH', message: /Shape mismatch for `fc\.weight`: expected \[2,512\], found \[1000,512\] \(and 1 more: `fc\.bias`\)/ });
+    assert.throws(() => matchStateDict(expected, checkpoint(1000)), {
+      code: 'E_SHAPE_MISMATCH',
+      message: /Shape mismatch for `fc\.weight`: expected \[2,512\], found \[1000,512\] \(and 1 more: `fc\.bias`\)/,
+    });
   });
 
   test('a backbone mismatch is an error even when the classifier differs too', () => {
     assert.throws(
       () => matchStateDict(expected, checkpoint(1000, { 'conv1.weight': [64, 3, 3, 3] }), { classifierNames }),
-      (e: unknown) => e instanceof WeightsError && e.code === 'E_SHAPE_MISMATCH' && /^Shape mismatch for `conv1\.weight`: expected \[64,3,7,7\], found \[64,3,3,3\]$/.test(e.message) && /--model/.test(e.hint ?? ''),
+      (e: unknown) =>
+        e instanceof WeightsError && e.code === 'E_SHAPE_MISMATCH' && /^Shape mismatch for `conv1\.weight`: expected \[64,3,7,7\], found \[64,3,3,3\]$/.test(e.message) && /--model/.test(e.hint ?? ''),
     );
   });
 

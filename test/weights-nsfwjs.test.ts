@@ -17,7 +17,10 @@ function runModule(path: string): unknown {
   return structuredClone(module.exports); // into this realm, so deepEqual compares prototypes fairly
 }
 
-const digest = (t: HostTensor) => createHash('sha256').update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)).digest('hex');
+const digest = (t: HostTensor) =>
+  createHash('sha256')
+    .update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))
+    .digest('hex');
 
 /** The fields of a Keras layer config that these checks read. */
 interface KerasLayerConfig extends Record<string, unknown> {
@@ -80,7 +83,10 @@ describe('weights: the offline MobileNetV2 bundled in nsfwjs@4.4.0', () => {
     const root = findNsfwjsPackageDir();
     const ran = runModule(join(root, NSFWJS_MOBILENET_V2.modelFile)) as { modelTopology: { model_config: unknown }; weightsManifest: { weights: unknown[] }[] };
     assert.deepEqual(model.topology, ran.modelTopology.model_config);
-    assert.deepEqual(model.manifest, ran.weightsManifest.flatMap((g) => g.weights));
+    assert.deepEqual(
+      model.manifest,
+      ran.weightsManifest.flatMap((g) => g.weights),
+    );
     const b64 = runModule(join(root, NSFWJS_MOBILENET_V2.shardFile)) as string;
     const raw = Buffer.from(b64, 'base64');
     // Spot-check dequantisation against the raw uint8 codes: value = code * scale + min.
@@ -104,7 +110,10 @@ describe('weights: the offline MobileNetV2 bundled in nsfwjs@4.4.0', () => {
       const t = model.weights.get(spec.name)!;
       assert.equal(t.dtype, 'float32');
       assert.deepEqual(t.shape, spec.shape, spec.name);
-      assert.equal(t.data.length, spec.shape.reduce((a, b) => a * b, 1));
+      assert.equal(
+        t.data.length,
+        spec.shape.reduce((a, b) => a * b, 1),
+      );
       for (const x of t.data as Float32Array) if (!Number.isFinite(x)) assert.fail(`${spec.name} holds ${x}`);
       total += t.data.length;
     }
@@ -134,7 +143,10 @@ describe('weights: the offline MobileNetV2 bundled in nsfwjs@4.4.0', () => {
     try {
       cpSync(join(root, 'package.json'), join(dir, 'package.json'));
       cpSync(join(root, NSFWJS_MOBILENET_V2.modelFile), join(dir, NSFWJS_MOBILENET_V2.modelFile));
-      await assert.rejects(loadNsfwjsMobileNetV2({ packageDir: dir }), (e: unknown) => e instanceof WeightsError && e.code === 'E_NOT_FOUND' && /group1-shard1of1\.min\.js` is missing/.test(e.message));
+      await assert.rejects(
+        loadNsfwjsMobileNetV2({ packageDir: dir }),
+        (e: unknown) => e instanceof WeightsError && e.code === 'E_NOT_FOUND' && /group1-shard1of1\.min\.js` is missing/.test(e.message),
+      );
       writeFileSync(join(dir, NSFWJS_MOBILENET_V2.shardFile), 'module.exports="AAAA"');
       await assert.rejects(loadNsfwjsMobileNetV2({ packageDir: dir }), { code: 'E_CHECKSUM', message: new RegExp(`expected ${NSFWJS_MOBILENET_V2.sha256.shard}`) });
       await assert.rejects(loadNsfwjsMobileNetV2({ packageDir: dir, verify: false }), { code: 'E_BAD_WEIGHTS', message: /weight data is truncated/ });

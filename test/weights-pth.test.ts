@@ -36,7 +36,11 @@ function expectMatches(fixture: string, opts?: Parameters<typeof readPth>[1]): v
   const file = join(dir, `${fixture}.pth`);
   const loaded = readPth(readFileSync(file), { fileName: file, ...opts });
   const rows = manifest[fixture];
-  assert.deepEqual([...loaded.keys()], rows.map((r) => r.name), 'names in file order');
+  assert.deepEqual(
+    [...loaded.keys()],
+    rows.map((r) => r.name),
+    'names in file order',
+  );
   for (const row of rows) {
     const t = loaded.get(row.name)!;
     assert.equal(t.dtype, row.dtype, `${row.name} dtype`);
@@ -132,7 +136,10 @@ describe('weights: .pth reader', { skip }, () => {
 
   test('a truncated file is a clear error', () => {
     const bytes = readFileSync(join(dir, 'model.pth'));
-    assert.throws(() => readPth(bytes.subarray(0, bytes.length - 100), { fileName: 'cut.pth' }), (e: unknown) => e instanceof WeightsError && e.code === 'E_BAD_WEIGHTS' && /`cut\.pth` is a damaged zip archive/.test(e.message));
+    assert.throws(
+      () => readPth(bytes.subarray(0, bytes.length - 100), { fileName: 'cut.pth' }),
+      (e: unknown) => e instanceof WeightsError && e.code === 'E_BAD_WEIGHTS' && /`cut\.pth` is a damaged zip archive/.test(e.message),
+    );
   });
 });
 
@@ -145,11 +152,41 @@ describe('weights: .pth reader, synthetic archives', () => {
   test('a tensor view reaching past its storage is refused', () => {
     // {'w': _rebuild_tensor_v2(storage(FloatStorage, '0', 'cpu', 2), 0, (3,), (1,), False, OrderedDict())}
     const pkl = [
-      0x80, 2, 0x7d, 0x28, ...binunicode('w'),
-      0x63, ...str('torch._utils\n_rebuild_tensor_v2\n'),
-      0x28, 0x28, ...binunicode('storage'), 0x63, ...str('torch\nFloatStorage\n'), ...binunicode('0'), ...binunicode('cpu'), 0x4b, 2, 0x74, 0x51,
-      0x4b, 0, 0x4b, 3, 0x85, 0x4b, 1, 0x85, 0x89, 0x63, ...str('collections\nOrderedDict\n'), 0x29, 0x52, 0x74, 0x52,
-      0x75, 0x2e,
+      0x80,
+      2,
+      0x7d,
+      0x28,
+      ...binunicode('w'),
+      0x63,
+      ...str('torch._utils\n_rebuild_tensor_v2\n'),
+      0x28,
+      0x28,
+      ...binunicode('storage'),
+      0x63,
+      ...str('torch\nFloatStorage\n'),
+      ...binunicode('0'),
+      ...binunicode('cpu'),
+      0x4b,
+      2,
+      0x74,
+      0x51,
+      0x4b,
+      0,
+      0x4b,
+      3,
+      0x85,
+      0x4b,
+      1,
+      0x85,
+      0x89,
+      0x63,
+      ...str('collections\nOrderedDict\n'),
+      0x29,
+      0x52,
+      0x74,
+      0x52,
+      0x75,
+      0x2e,
     ];
     const bytes = pickled(pkl, { 'archive/data/0': new Uint8Array(8) });
     assert.throws(() => readPth(bytes), { code: 'E_BAD_WEIGHTS', message: /Tensor `w`: reads element 2 of a storage of 2 float32 elements/ });
@@ -160,10 +197,32 @@ describe('weights: .pth reader, synthetic archives', () => {
 
   test('a missing storage record, a bad opcode and a non-torch file are clear errors', () => {
     const pkl = [
-      0x80, 2, 0x7d, 0x28, ...binunicode('w'),
-      0x63, ...str('torch._utils\n_rebuild_tensor\n'),
-      0x28, 0x28, ...binunicode('storage'), 0x63, ...str('torch\nFloatStorage\n'), ...binunicode('7'), ...binunicode('cpu'), 0x4b, 1, 0x74, 0x51,
-      0x4b, 0, 0x29, 0x29, 0x74, 0x52, 0x75, 0x2e,
+      0x80,
+      2,
+      0x7d,
+      0x28,
+      ...binunicode('w'),
+      0x63,
+      ...str('torch._utils\n_rebuild_tensor\n'),
+      0x28,
+      0x28,
+      ...binunicode('storage'),
+      0x63,
+      ...str('torch\nFloatStorage\n'),
+      ...binunicode('7'),
+      ...binunicode('cpu'),
+      0x4b,
+      1,
+      0x74,
+      0x51,
+      0x4b,
+      0,
+      0x29,
+      0x29,
+      0x74,
+      0x52,
+      0x75,
+      0x2e,
     ];
     assert.throws(() => readPth(pickled(pkl)), { code: 'E_BAD_WEIGHTS', message: /tensor `w` refers to storage 7, which is missing/ });
     assert.throws(() => readPth(pickled([0x80, 2, 0x82, 1, 0x2e])), { code: 'E_BAD_WEIGHTS', message: /unsupported pickle opcode 0x82 at byte 2/ });
@@ -174,11 +233,41 @@ describe('weights: .pth reader, synthetic archives', () => {
   test('big-endian storages (byteorder record) are byte-swapped', () => {
     // {'w': _rebuild_tensor_v2(storage(FloatStorage, '0', 'cpu', 2), 0, (2,), (1,), False, OrderedDict())}
     const pkl = [
-      0x80, 2, 0x7d, 0x28, ...binunicode('w'),
-      0x63, ...str('torch._utils\n_rebuild_tensor_v2\n'),
-      0x28, 0x28, ...binunicode('storage'), 0x63, ...str('torch\nFloatStorage\n'), ...binunicode('0'), ...binunicode('cpu'), 0x4b, 2, 0x74, 0x51,
-      0x4b, 0, 0x4b, 2, 0x85, 0x4b, 1, 0x85, 0x89, 0x63, ...str('collections\nOrderedDict\n'), 0x29, 0x52, 0x74, 0x52,
-      0x75, 0x2e,
+      0x80,
+      2,
+      0x7d,
+      0x28,
+      ...binunicode('w'),
+      0x63,
+      ...str('torch._utils\n_rebuild_tensor_v2\n'),
+      0x28,
+      0x28,
+      ...binunicode('storage'),
+      0x63,
+      ...str('torch\nFloatStorage\n'),
+      ...binunicode('0'),
+      ...binunicode('cpu'),
+      0x4b,
+      2,
+      0x74,
+      0x51,
+      0x4b,
+      0,
+      0x4b,
+      2,
+      0x85,
+      0x4b,
+      1,
+      0x85,
+      0x89,
+      0x63,
+      ...str('collections\nOrderedDict\n'),
+      0x29,
+      0x52,
+      0x74,
+      0x52,
+      0x75,
+      0x2e,
     ];
     const be = new Uint8Array(8);
     new DataView(be.buffer).setFloat32(0, 1.5, false);
@@ -190,13 +279,48 @@ describe('weights: .pth reader, synthetic archives', () => {
   test('_rebuild_from_type_v2 (torch >= 2) is accepted for plain tensors, refused for subclasses', () => {
     // {'w': _rebuild_from_type_v2(_rebuild_tensor_v2, <type>, (storage, 0, (2,), (1,), False, OrderedDict()), {})}
     const pkl = (typeModule: string, typeName: string) => [
-      0x80, 2, 0x7d, 0x28, ...binunicode('w'),
-      0x63, ...str('torch._tensor\n_rebuild_from_type_v2\n'),
-      0x28, 0x63, ...str('torch._utils\n_rebuild_tensor_v2\n'), 0x63, ...str(`${typeModule}\n${typeName}\n`),
-      0x28, 0x28, ...binunicode('storage'), 0x63, ...str('torch\nFloatStorage\n'), ...binunicode('0'), ...binunicode('cpu'), 0x4b, 2, 0x74, 0x51,
-      0x4b, 0, 0x4b, 2, 0x85, 0x4b, 1, 0x85, 0x89, 0x63, ...str('collections\nOrderedDict\n'), 0x29, 0x52, 0x74,
-      0x7d, 0x74, 0x52,
-      0x75, 0x2e,
+      0x80,
+      2,
+      0x7d,
+      0x28,
+      ...binunicode('w'),
+      0x63,
+      ...str('torch._tensor\n_rebuild_from_type_v2\n'),
+      0x28,
+      0x63,
+      ...str('torch._utils\n_rebuild_tensor_v2\n'),
+      0x63,
+      ...str(`${typeModule}\n${typeName}\n`),
+      0x28,
+      0x28,
+      ...binunicode('storage'),
+      0x63,
+      ...str('torch\nFloatStorage\n'),
+      ...binunicode('0'),
+      ...binunicode('cpu'),
+      0x4b,
+      2,
+      0x74,
+      0x51,
+      0x4b,
+      0,
+      0x4b,
+      2,
+      0x85,
+      0x4b,
+      1,
+      0x85,
+      0x89,
+      0x63,
+      ...str('collections\nOrderedDict\n'),
+      0x29,
+      0x52,
+      0x74,
+      0x7d,
+      0x74,
+      0x52,
+      0x75,
+      0x2e,
     ];
     const data = { 'archive/data/0': new Uint8Array(new Float32Array([4, 5]).buffer) };
     assert.deepEqual([...(readPth(pickled(pkl('torch', 'Tensor'), data)).get('w')!.data as Float32Array)], [4, 5]);

@@ -70,7 +70,11 @@ describe('weights: safetensors', () => {
       assert.equal(r.status, 0, r.stderr);
       const rows = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { name: string; dtype: string; shape: number[]; file: string }[];
       const loaded = await loadSafetensors(join(dir, 'model.safetensors'));
-      assert.deepEqual([...loaded.keys()], rows.map((r) => r.name), 'file order');
+      assert.deepEqual(
+        [...loaded.keys()],
+        rows.map((r) => r.name),
+        'file order',
+      );
       for (const row of rows) {
         const t = loaded.get(row.name)!;
         assert.equal(t.dtype, row.dtype, row.name);

@@ -86,9 +86,15 @@ describe('weights: TF.js layers models', () => {
     const bytes = weightBytes();
     const m = readTfjsLayersModel(modelJson(), [bytes.subarray(0, 10), bytes.subarray(10, 40), bytes.subarray(40)]);
     assert.equal(m.topology.class_name, 'Sequential');
-    assert.deepEqual(m.layers.map((l) => l.config.name), ['dense', 'out']);
+    assert.deepEqual(
+      m.layers.map((l) => l.config.name),
+      ['dense', 'out'],
+    );
     assert.equal(m.kerasVersion, '2.2.4');
-    assert.deepEqual([...m.weights.keys()], specs.map((s) => s.name));
+    assert.deepEqual(
+      [...m.weights.keys()],
+      specs.map((s) => s.name),
+    );
     const v = (k: string) => Array.from(m.weights.get(k)!.data as ArrayLike<number>);
     assert.deepEqual(v('dense/kernel'), [1, -2, 3.25, 0, Math.fround(1e-7), -0.5]);
     assert.deepEqual(v('dense/bias'), [-1, 62.75]);
@@ -138,7 +144,10 @@ describe('weights: TF.js layers models', () => {
   test('truncated or extra data, unknown dtypes and bad manifests are clear errors', () => {
     const bytes = weightBytes();
     const err = (json: unknown, data: Uint8Array, re: RegExp) =>
-      assert.throws(() => readTfjsLayersModel(json, data, { fileName: 'm.json' }), (e: unknown) => e instanceof WeightsError && re.test(e.message));
+      assert.throws(
+        () => readTfjsLayersModel(json, data, { fileName: 'm.json' }),
+        (e: unknown) => e instanceof WeightsError && re.test(e.message),
+      );
     err(modelJson(), bytes.subarray(0, bytes.length - 1), /`m\.json`: weight data is truncated: `mask` needs bytes 45\.\.47, but the shards hold 46 bytes/);
     err(modelJson(), new Uint8Array(bytes.length + 4), /4 bytes of weight data are not described by weightsManifest/);
     err(modelJson([{ name: 'x', shape: [1], dtype: 'complex64' }]), new Uint8Array(8), /weight `x` has dtype complex64/);

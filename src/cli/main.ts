@@ -11,7 +11,6 @@ import { HEADSTART_VERSION } from '../version.js';
 import { closest } from './usage.js';
 import { HeadstartError } from '../errors.js';
 
-
 /** Command name -> one-line summary (the module is ./commands/<name>.js). */
 export const COMMANDS: Readonly<Record<string, string>> = {
   train: 'fine-tune a pretrained network (or train a new classifier on its features) on an image folder',

@@ -51,7 +51,13 @@ export function progressBars(stream: NodeJS.WriteStream = process.stderr): Train
     },
     download(e) {
       const total = e.total ?? 0;
-      if (!download) download = multi.create(Math.max(1, total), 0, { label: 'download', epoch: '', metrics: '', rate: '' }, { format: ' download [{bar}] {percentage}% | {value}/{total} bytes | ETA {eta_formatted}' });
+      if (!download)
+        download = multi.create(
+          Math.max(1, total),
+          0,
+          { label: 'download', epoch: '', metrics: '', rate: '' },
+          { format: ' download [{bar}] {percentage}% | {value}/{total} bytes | ETA {eta_formatted}' },
+        );
       download.update(e.bytes);
       if (total && e.bytes >= total) {
         multi.remove(download);

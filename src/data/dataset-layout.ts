@@ -135,7 +135,12 @@ export async function readDatasetLayout(root: string): Promise<DatasetLayout> {
     for (const e of top) {
       if (isHidden(e.name)) layout.hidden.push(rel(root, e.path));
       else if (e.isDir && ![...splitDirs.values()].includes(e.path)) {
-        layout.problems.push({ severity: 'warning', kind: 'unexpected-folder', message: `Folder \`${e.name}\` next to train/ is not a split (train, val, test) and is ignored`, paths: [rel(root, e.path)] });
+        layout.problems.push({
+          severity: 'warning',
+          kind: 'unexpected-folder',
+          message: `Folder \`${e.name}\` next to train/ is not a split (train, val, test) and is ignored`,
+          paths: [rel(root, e.path)],
+        });
       } else if (!e.isDir) layout.nonImage.push(rel(root, e.path));
     }
     for (const [split, dir] of splitDirs) layout.splits[split] = await readSplit(dir, await entries(dir));
@@ -157,11 +162,21 @@ export async function readDatasetLayout(root: string): Promise<DatasetLayout> {
     if (!listing) continue;
     for (const [name, files] of listing.classes) {
       if (files.length === 0) {
-        layout.problems.push({ severity: 'error', kind: 'empty-class', message: `Class folder \`${rel(root, join(listing.dir, name))}\` holds no image files`, paths: [rel(root, join(listing.dir, name))] });
+        layout.problems.push({
+          severity: 'error',
+          kind: 'empty-class',
+          message: `Class folder \`${rel(root, join(listing.dir, name))}\` holds no image files`,
+          paths: [rel(root, join(listing.dir, name))],
+        });
       }
     }
     if (split !== 'test' && listing.loose.length > 0) {
-      layout.problems.push({ severity: 'warning', kind: 'loose-files', message: `${listing.loose.length} image(s) directly in \`${rel(root, listing.dir) || '.'}\` have no class folder and are ignored`, paths: listing.loose.map((p) => rel(root, p)) });
+      layout.problems.push({
+        severity: 'warning',
+        kind: 'loose-files',
+        message: `${listing.loose.length} image(s) directly in \`${rel(root, listing.dir) || '.'}\` have no class folder and are ignored`,
+        paths: listing.loose.map((p) => rel(root, p)),
+      });
     }
   }
   const val = layout.splits.val;
@@ -173,8 +188,10 @@ export async function readDatasetLayout(root: string): Promise<DatasetLayout> {
       layout.problems.push({
         severity: 'error',
         kind: 'class-mismatch',
-        message: `train/ and val/ have different classes: train [${layout.classes.join(', ')}], val [${valClasses.join(', ')}]` +
-          (onlyTrain.length ? `; missing from val: ${onlyTrain.join(', ')}` : '') + (onlyVal.length ? `; missing from train: ${onlyVal.join(', ')}` : ''),
+        message:
+          `train/ and val/ have different classes: train [${layout.classes.join(', ')}], val [${valClasses.join(', ')}]` +
+          (onlyTrain.length ? `; missing from val: ${onlyTrain.join(', ')}` : '') +
+          (onlyVal.length ? `; missing from train: ${onlyVal.join(', ')}` : ''),
         paths: [...onlyTrain.map((c) => `train/${c}`), ...onlyVal.map((c) => `${rel(root, val.dir)}/${c}`)],
       });
     }
@@ -183,7 +200,12 @@ export async function readDatasetLayout(root: string): Promise<DatasetLayout> {
   if (test) {
     const unknown = [...test.classes.keys()].filter((c) => !train.classes.has(c));
     if (unknown.length) {
-      layout.problems.push({ severity: 'error', kind: 'unknown-test-class', message: `test/ has classes that train/ lacks: [${unknown.join(', ')}]; train has [${layout.classes.join(', ')}]`, paths: unknown.map((c) => `test/${c}`) });
+      layout.problems.push({
+        severity: 'error',
+        kind: 'unknown-test-class',
+        message: `test/ has classes that train/ lacks: [${unknown.join(', ')}]; train has [${layout.classes.join(', ')}]`,
+        paths: unknown.map((c) => `test/${c}`),
+      });
     }
   }
   layout.hidden.sort(compareCodePoints);

@@ -45,7 +45,11 @@ export class DecodePool {
         w.resolve(r);
       });
       worker.on('error', (err) => this.fail(err));
-      worker.on('exit', (code) => this.fail(new DataError('E_INTERNAL', `A decode worker exited with code ${code}`, { hint: 'the image decoder crashed (out of memory?); the loader option workers: 0 decodes on the main thread' })));
+      worker.on('exit', (code) =>
+        this.fail(
+          new DataError('E_INTERNAL', `A decode worker exited with code ${code}`, { hint: 'the image decoder crashed (out of memory?); the loader option workers: 0 decodes on the main thread' }),
+        ),
+      );
       this.slots.push(slot);
     }
   }

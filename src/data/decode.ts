@@ -70,16 +70,24 @@ export function openImage(bytes: ImageInput): Sharp {
 }
 
 function finish(s: Sharp): Sharp {
-  return s.flatten({ background: { r: 255, g: 255, b: 255 } }).toColourspace('srgb').removeAlpha().raw({ depth: 'uchar' });
+  return s
+    .flatten({ background: { r: 255, g: 255, b: 255 } })
+    .toColourspace('srgb')
+    .removeAlpha()
+    .raw({ depth: 'uchar' });
 }
 
 /** Runs `s` to 8-bit sRGB RGB (alpha over white); checks libvips gave 3 channels of 8 bits. */
 export async function finishRgb(s: Sharp, name: string): Promise<{ data: Buffer; info: { width: number; height: number } }> {
   const { data, info } = await finish(s).toBuffer({ resolveWithObject: true });
   if (info.channels !== 3 || data.length !== info.width * info.height * 3) {
-    throw new DataError('E_BAD_IMAGE', `Cannot decode image \`${name}\`: expected 3 channels of 8 bits, libvips gave ${info.channels} channels, ${data.length} bytes for ${info.width}x${info.height}`, {
-      hint: 'run `headstart doctor <dataset>` to list unusable files',
-    });
+    throw new DataError(
+      'E_BAD_IMAGE',
+      `Cannot decode image \`${name}\`: expected 3 channels of 8 bits, libvips gave ${info.channels} channels, ${data.length} bytes for ${info.width}x${info.height}`,
+      {
+        hint: 'run `headstart doctor <dataset>` to list unusable files',
+      },
+    );
   }
   return { data, info };
 }
@@ -149,8 +157,17 @@ export async function inspectImage(bytes: ImageInput, name = '<buffer>'): Promis
     if (!width || !height) throw new DataError('E_BAD_IMAGE', `Cannot decode image \`${name}\`: no image size in the header`);
     await finish(openImage(bytes).resize(32, 32, { fit: 'inside' })).toBuffer();
     return {
-      format: m.format ?? 'unknown', width, height, orientation: m.orientation ?? 1, channels: m.channels, depth: m.depth,
-      space: m.space, hasAlpha: m.hasAlpha, isPalette: m.isPalette, pages: m.pages, source: 'libvips',
+      format: m.format ?? 'unknown',
+      width,
+      height,
+      orientation: m.orientation ?? 1,
+      channels: m.channels,
+      depth: m.depth,
+      space: m.space,
+      hasAlpha: m.hasAlpha,
+      isPalette: m.isPalette,
+      pages: m.pages,
+      source: 'libvips',
     };
   } catch (err) {
     throw decodeError(name, err);

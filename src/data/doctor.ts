@@ -21,7 +21,11 @@ export const DoctorOptionsSchema = z.strictObject({
   /** The crop side: images with a smaller side will be upscaled, and are listed. */
   inputSize: z.number().int().positive().default(224),
   /** Images with more pixels than this are listed as very large (slow to decode). */
-  largePixels: z.number().int().positive().default(4096 * 4096),
+  largePixels: z
+    .number()
+    .int()
+    .positive()
+    .default(4096 * 4096),
   /** Largest/smallest class count above this is a warning. */
   imbalanceRatio: z.number().min(1).default(3),
   /** Files decoded at the same time. */
@@ -35,10 +39,34 @@ export type DoctorOptions = z.input<typeof DoctorOptionsSchema>;
 export type Severity = 'error' | 'warning' | 'info';
 
 export type FindingKind =
-  | 'missing-root' | 'missing-train' | 'no-classes' | 'empty-class' | 'class-mismatch' | 'unknown-test-class' | 'no-usable-image'
-  | 'empty-file' | 'not-an-image' | 'truncated' | 'unreadable' | 'extension-mismatch' | 'duplicate' | 'leak' | 'imbalance'
-  | 'loose-files' | 'unexpected-folder' | 'small-image' | 'large-image' | 'cmyk' | 'high-bit-depth' | 'alpha' | 'grayscale' | 'palette'
-  | 'exif-rotated' | 'multi-frame' | 'unusual-name' | 'skipped-files';
+  | 'missing-root'
+  | 'missing-train'
+  | 'no-classes'
+  | 'empty-class'
+  | 'class-mismatch'
+  | 'unknown-test-class'
+  | 'no-usable-image'
+  | 'empty-file'
+  | 'not-an-image'
+  | 'truncated'
+  | 'unreadable'
+  | 'extension-mismatch'
+  | 'duplicate'
+  | 'leak'
+  | 'imbalance'
+  | 'loose-files'
+  | 'unexpected-folder'
+  | 'small-image'
+  | 'large-image'
+  | 'cmyk'
+  | 'high-bit-depth'
+  | 'alpha'
+  | 'grayscale'
+  | 'palette'
+  | 'exif-rotated'
+  | 'multi-frame'
+  | 'unusual-name'
+  | 'skipped-files';
 
 export interface Finding {
   severity: Severity;
@@ -153,24 +181,37 @@ async function check(e: Entry, add: (f: Finding) => void, o: z.output<typeof Doc
   out.info = info;
   const actual = content === 'unknown' || content === 'empty' ? info.format : content;
   if (claimed && actual !== claimed) {
-    add({ severity: 'warning', kind: 'extension-mismatch', message: `\`${e.rel}\` is a ${actual.toUpperCase()} file named .${e.path.split('.').pop()} (it loads, but other tools may not)`, paths: [e.rel] });
+    add({
+      severity: 'warning',
+      kind: 'extension-mismatch',
+      message: `\`${e.rel}\` is a ${actual.toUpperCase()} file named .${e.path.split('.').pop()} (it loads, but other tools may not)`,
+      paths: [e.rel],
+    });
   }
   const { width, height } = info;
   if (Math.min(width, height) < o.inputSize) {
     add({ severity: 'info', kind: 'small-image', message: `\`${e.rel}\` is ${width}x${height}, smaller than the ${o.inputSize}px crop (it will be upscaled)`, paths: [e.rel] });
   }
   if (width * height > o.largePixels) {
-    add({ severity: 'info', kind: 'large-image', message: `\`${e.rel}\` is ${width}x${height} (${((width * height) / 1e6).toFixed(1)} MP): slow to decode every epoch; consider downscaling the dataset`, paths: [e.rel] });
+    add({
+      severity: 'info',
+      kind: 'large-image',
+      message: `\`${e.rel}\` is ${width}x${height} (${((width * height) / 1e6).toFixed(1)} MP): slow to decode every epoch; consider downscaling the dataset`,
+      paths: [e.rel],
+    });
   }
   if (info.space === 'cmyk') add({ severity: 'info', kind: 'cmyk', message: `\`${e.rel}\` is CMYK; it is converted to RGB`, paths: [e.rel] });
-  if (info.depth && !['uchar', 'char'].includes(info.depth)) add({ severity: 'info', kind: 'high-bit-depth', message: `\`${e.rel}\` has ${info.depth === 'ushort' ? '16' : info.depth}-bit channels; they are reduced to 8 bits`, paths: [e.rel] });
+  if (info.depth && !['uchar', 'char'].includes(info.depth))
+    add({ severity: 'info', kind: 'high-bit-depth', message: `\`${e.rel}\` has ${info.depth === 'ushort' ? '16' : info.depth}-bit channels; they are reduced to 8 bits`, paths: [e.rel] });
   if (info.hasAlpha) add({ severity: 'info', kind: 'alpha', message: `\`${e.rel}\` has an alpha channel; it is composited on white`, paths: [e.rel] });
   if (info.space === 'b-w' || info.space === 'grey16') add({ severity: 'info', kind: 'grayscale', message: `\`${e.rel}\` is greyscale; it is expanded to RGB`, paths: [e.rel] });
   if (info.isPalette) add({ severity: 'info', kind: 'palette', message: `\`${e.rel}\` uses a colour palette; it is expanded to RGB`, paths: [e.rel] });
-  if (info.orientation > 1) add({ severity: 'info', kind: 'exif-rotated', message: `\`${e.rel}\` has EXIF orientation ${info.orientation}; it is rotated on load (to ${width}x${height})`, paths: [e.rel] });
+  if (info.orientation > 1)
+    add({ severity: 'info', kind: 'exif-rotated', message: `\`${e.rel}\` has EXIF orientation ${info.orientation}; it is rotated on load (to ${width}x${height})`, paths: [e.rel] });
   if ((info.pages ?? 1) > 1) add({ severity: 'info', kind: 'multi-frame', message: `\`${e.rel}\` has ${info.pages} frames; only the first is used`, paths: [e.rel] });
   // eslint-disable-next-line no-control-regex
-  if (/\s|[^\x00-\x7f]/.test(basename(e.path))) add({ severity: 'info', kind: 'unusual-name', message: `\`${e.rel}\` has spaces or non-ASCII characters in its name (fine for headstart; some tools choke on it)`, paths: [e.rel] });
+  if (/\s|[^\x00-\x7f]/.test(basename(e.path)))
+    add({ severity: 'info', kind: 'unusual-name', message: `\`${e.rel}\` has spaces or non-ASCII characters in its name (fine for headstart; some tools choke on it)`, paths: [e.rel] });
   return out;
 }
 
@@ -222,7 +263,12 @@ export async function doctor(root: string, options?: DoctorOptions): Promise<Doc
     const labels = [...new Set(group.map((g) => g.label ?? '(unlabelled)'))];
     const labelNote = labels.length > 1 ? ` with different labels (${labels.join(', ')})` : '';
     if (splits.length > 1) {
-      findings.push({ severity: 'warning', kind: 'leak', message: `Identical files across ${splits.join(' and ')}${labelNote}: ${paths.map((p) => `\`${p}\``).join(', ')} (evaluation sees training images)`, paths });
+      findings.push({
+        severity: 'warning',
+        kind: 'leak',
+        message: `Identical files across ${splits.join(' and ')}${labelNote}: ${paths.map((p) => `\`${p}\``).join(', ')} (evaluation sees training images)`,
+        paths,
+      });
     } else {
       const note = splits[0] === 'all' ? ' (after the train/val split they may leak into val)' : '';
       findings.push({ severity: 'warning', kind: 'duplicate', message: `Identical files in ${splits[0]}${labelNote}: ${paths.map((p) => `\`${p}\``).join(', ')}${note}`, paths });
@@ -263,13 +309,23 @@ export async function doctor(root: string, options?: DoctorOptions): Promise<Doc
     const ratio = ln / sn;
     imbalance.push({ split: s.name, largest: { class: lc, count: ln }, smallest: { class: sc, count: sn }, ratio });
     if (ratio > o.imbalanceRatio && s.name !== 'test') {
-      findings.push({ severity: 'warning', kind: 'imbalance', message: `${s.name} is imbalanced: \`${dir}${lc}\` has ${ln} images, \`${dir}${sc}\` ${sn} (${ratio.toFixed(1)}x); consider class weights or resampling`, paths: [`${dir}${lc}`, `${dir}${sc}`] });
+      findings.push({
+        severity: 'warning',
+        kind: 'imbalance',
+        message: `${s.name} is imbalanced: \`${dir}${lc}\` has ${ln} images, \`${dir}${sc}\` ${sn} (${ratio.toFixed(1)}x); consider class weights or resampling`,
+        paths: [`${dir}${lc}`, `${dir}${sc}`],
+      });
     }
   }
 
   const skippedPaths = [...layout.hidden, ...layout.nonImage];
   if (skippedPaths.length) {
-    findings.push({ severity: 'info', kind: 'skipped-files', message: `${layout.hidden.length} hidden and ${layout.nonImage.length} non-image file(s) are skipped: ${skippedPaths.map((p) => `\`${p}\``).join(', ')}`, paths: skippedPaths });
+    findings.push({
+      severity: 'info',
+      kind: 'skipped-files',
+      message: `${layout.hidden.length} hidden and ${layout.nonImage.length} non-image file(s) are skipped: ${skippedPaths.map((p) => `\`${p}\``).join(', ')}`,
+      paths: skippedPaths,
+    });
   }
 
   const order: Record<Severity, number> = { error: 0, warning: 1, info: 2 };

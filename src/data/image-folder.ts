@@ -37,7 +37,10 @@ function summarizeSkipped(layout: DatasetLayout): string | null {
   if (layout.hidden.length) parts.push(`${layout.hidden.length} hidden`);
   if (layout.nonImage.length) parts.push(`${layout.nonImage.length} non-image`);
   if (!parts.length) return null;
-  const examples = [...layout.nonImage, ...layout.hidden].slice(0, 3).map((p) => `\`${p}\``).join(', ');
+  const examples = [...layout.nonImage, ...layout.hidden]
+    .slice(0, 3)
+    .map((p) => `\`${p}\``)
+    .join(', ');
   return `Skipped ${parts.join(' and ')} file(s), e.g. ${examples}`;
 }
 

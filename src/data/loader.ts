@@ -96,12 +96,7 @@ interface BatchSlot {
 }
 
 export function createLoader(samples: readonly Sample[], transform: Pipeline, options?: LoaderOptions): Loader {
-  const o = parseOrThrow(
-    LoaderOptionsSchema,
-    options ?? {},
-    'createLoader: invalid options',
-    'options are batchSize, shuffle, seed, epoch, dropLast, prefetch, concurrency, workers, onSkip',
-  );
+  const o = parseOrThrow(LoaderOptionsSchema, options ?? {}, 'createLoader: invalid options', 'options are batchSize, shuffle, seed, epoch, dropLast, prefetch, concurrency, workers, onSkip');
   if (!transform.outputSize) {
     throw new ConfigError('E_BAD_OPTION', `createLoader: the pipeline ${transform.describe()} has no fixed output size`, { hint: 'end it with a crop (RandomResizedCrop or CenterCrop)' });
   }

@@ -143,7 +143,13 @@ export class Pipeline {
   private async decodeComposed(bytes: ImageInput, rng: RandomSource, name: string): Promise<Decoded & { g: Geometry; next: number }> {
     const probe = await probeImage(bytes, name);
     const words: number[] = [];
-    const recording: RandomSource = { nextUint32: () => { const w = rng.nextUint32(); words.push(w); return w; } };
+    const recording: RandomSource = {
+      nextUint32: () => {
+        const w = rng.nextUint32();
+        words.push(w);
+        return w;
+      },
+    };
     const first = this.compose(probe, probe.source === 'header' ? recording : rng);
     try {
       return { ...(await this.decode(bytes, first.g, probe, name)), ...first };
@@ -197,7 +203,10 @@ export class Pipeline {
       for (let i = next; i < this.steps.length; i++) image = this.steps[i].apply(image, rng);
     }
     if (want && (image.width !== want.width || image.height !== want.height)) {
-      throw new DataError('E_INTERNAL', `Image \`${name}\` came out ${image.width}x${image.height}, the pipeline promises ${want.width}x${want.height} (a bug in headstart's transforms: please report it)`);
+      throw new DataError(
+        'E_INTERNAL',
+        `Image \`${name}\` came out ${image.width}x${image.height}, the pipeline promises ${want.width}x${want.height} (a bug in headstart's transforms: please report it)`,
+      );
     }
     writeNormalized(image, this.table, out, offset, flip);
   }

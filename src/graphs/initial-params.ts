@@ -100,7 +100,10 @@ export async function loadInitialParams(spec: ModelSpec, o: InitialParamsOptions
     if (backboneMissing.length > 0) {
       throw new WeightsError(
         'E_WEIGHTS_MISMATCH',
-        `The weights of ${origin.label} lack ${backboneMissing.length} parameter(s) of ${spec.name}: ${backboneMissing.slice(0, 5).map((n) => `\`${n}\``).join(', ')}${backboneMissing.length > 5 ? ' ...' : ''}`,
+        `The weights of ${origin.label} lack ${backboneMissing.length} parameter(s) of ${spec.name}: ${backboneMissing
+          .slice(0, 5)
+          .map((n) => `\`${n}\``)
+          .join(', ')}${backboneMissing.length > 5 ? ' ...' : ''}`,
         { hint: 'the weights were saved from another architecture: check --model and --weights' },
       );
     }

@@ -81,7 +81,13 @@ export function buildTrainingGraph(spec: ModelSpec, options: TrainingGraphOption
   const g = new Graph();
   const size = options.inputSize ?? spec.preprocess.inputSize;
   const images = g.input(IO.images, 'float32', [options.batch, 3, size, size]);
-  const b = new NetBuilder(g, { mode: 'train', trainable: options.trainable, freezeBn: options.freezeBn, bnMomentum: options.bnMomentum ?? resolveBnMomentum(spec.bnMomentum, undefined).momentum, constants: options.constants });
+  const b = new NetBuilder(g, {
+    mode: 'train',
+    trainable: options.trainable,
+    freezeBn: options.freezeBn,
+    bnMomentum: options.bnMomentum ?? resolveBnMomentum(spec.bnMomentum, undefined).momentum,
+    constants: options.constants,
+  });
   const { logits } = buildNetwork(b, spec, images, options.numClasses);
   const trainable = appendTrainingOutputs(g, b, logits, options);
   for (const [p, value] of b.runningUpdates) g.output(g.alias(value, IO.running(p)));

@@ -83,4 +83,3 @@ export function readClassifierMetadataFromBytes(bytes: Uint8Array, source = 'mod
   }
   return parseMetadata(decodeJson(text, source), source, 'file');
 }
-

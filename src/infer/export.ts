@@ -62,7 +62,8 @@ export async function exportModel(model: string | ModelSpec, out: string, option
   const { params, numClasses } = init;
   const weightsPath = init.origin.kind === 'builtin' ? `builtin:${spec.builtinWeights!.id}` : init.origin.label;
   const notes: string[] = [];
-  if (init.replacedHeadClasses !== null) notes.push(`The checkpoint's classifier has ${init.replacedHeadClasses} outputs and the model ${numClasses}: ${init.initialisedHead.join(', ')} re-initialised, everything else is loaded`);
+  if (init.replacedHeadClasses !== null)
+    notes.push(`The checkpoint's classifier has ${init.replacedHeadClasses} outputs and the model ${numClasses}: ${init.initialisedHead.join(', ')} re-initialised, everything else is loaded`);
   else if (init.initialisedHead.length > 0) notes.push(`The checkpoint has no classifier: ${init.initialisedHead.join(', ')} initialised like torch.nn.Linear (seed ${opts.seed})`);
   if (init.unused.length > 0) notes.push(`${init.unused.length} checkpoint tensor(s) are not used by the model: ${init.unused.slice(0, 5).join(', ')}${init.unused.length > 5 ? ' ...' : ''}`);
   for (const n of notes) opts.onNote?.(n);

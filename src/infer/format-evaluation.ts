@@ -5,7 +5,12 @@ const pct = (p: number) => `${(100 * p).toFixed(1)}%`;
 
 function columns(rows: string[][], rightAlign: (c: number) => boolean): string[] {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => (rightAlign(c) ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('  ').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((cell, c) => (rightAlign(c) ? cell.padStart(widths[c]) : cell.padEnd(widths[c])))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 export function formatEvaluation(result: EvaluateResult): string {

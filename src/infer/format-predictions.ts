@@ -10,7 +10,11 @@ export function formatPredictionsTable(result: PredictResult): string {
   const header = ['image', ...Array.from({ length: k }, (_, i) => (k === 1 ? 'prediction' : `#${i + 1}`))];
   const rows = result.predictions.map((p) => [p.path, ...p.top.map((t) => `${t.label} ${pct(t.probability)}`)]);
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   const out = [line(header), ...rows.map(line)];
   for (const s of result.skipped) out.push(`skipped ${s.path}: ${s.reason}`);
   return `${out.join('\n')}\n`;

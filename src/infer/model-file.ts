@@ -14,20 +14,9 @@ import { writeFileAtomic } from '../atomic-write.js';
 import { buildInferenceGraph, IO } from '../graphs/network-graph.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import type { NamedTensors } from '../tensor.js';
-import {
-  decodeJson,
-  METADATA_KEY,
-  metadataText,
-  parseMetadata,
-  type ClassifierMetadata,
-  type ClassifierMetadataInput,
-} from './classifier-metadata.js';
+import { decodeJson, METADATA_KEY, metadataText, parseMetadata, type ClassifierMetadata, type ClassifierMetadataInput } from './classifier-metadata.js';
 
-export {
-  readClassifierMetadataFromBytes,
-  type ClassifierMetadata,
-  type ClassifierMetadataInput,
-} from './classifier-metadata.js';
+export { readClassifierMetadataFromBytes, type ClassifierMetadata, type ClassifierMetadataInput } from './classifier-metadata.js';
 
 /** The ONNX bytes of a classifier: the eval graph of `spec` with `params` embedded and the metadata stored. */
 export function classifierBytes(spec: ModelSpec, params: NamedTensors, metadata: ClassifierMetadataInput): { bytes: Uint8Array; metadata: ClassifierMetadata } {
@@ -42,9 +31,16 @@ export function classifierBytes(spec: ModelSpec, params: NamedTensors, metadata:
   // A parameter without a value would be left as a graph input: the file would not be standalone.
   const missing = built.fed;
   if (missing.length > 0) {
-    throw new WeightsError('E_WEIGHTS_MISMATCH', `writeClassifier(${spec.name}): no value for ${missing.length} parameter(s): ${missing.slice(0, 5).map((n) => `\`${n}\``).join(', ')}`, {
-      hint: 'pass every parameter of the network (weights, biases and BatchNorm running statistics)',
-    });
+    throw new WeightsError(
+      'E_WEIGHTS_MISMATCH',
+      `writeClassifier(${spec.name}): no value for ${missing.length} parameter(s): ${missing
+        .slice(0, 5)
+        .map((n) => `\`${n}\``)
+        .join(', ')}`,
+      {
+        hint: 'pass every parameter of the network (weights, biases and BatchNorm running statistics)',
+      },
+    );
   }
   return { bytes: built.bytes, metadata: meta };
 }

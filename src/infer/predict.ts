@@ -58,7 +58,14 @@ export async function predict(modelPath: string, inputs: string | readonly strin
   const start = performance.now();
   const paths = await listImageInputs(typeof inputs === 'string' ? [inputs] : inputs);
   if (paths.length === 0) {
-    throw new ConfigError('E_NO_DATA', `No image files in ${[inputs].flat().map((i) => `\`${i}\``).join(', ')}`, { hint: 'pass image files or folders holding .jpg/.png/.webp/... files' });
+    throw new ConfigError(
+      'E_NO_DATA',
+      `No image files in ${[inputs]
+        .flat()
+        .map((i) => `\`${i}\``)
+        .join(', ')}`,
+      { hint: 'pass image files or folders holding .jpg/.png/.webp/... files' },
+    );
   }
   const classifier = await Classifier.load(modelPath, { threads: opts.threads, device: opts.device, classes: opts.classes, preprocess: opts.preprocess });
   try {

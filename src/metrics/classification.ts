@@ -81,11 +81,9 @@ function toIndices(values: ClassIndices, name: string, numClasses: number, where
   for (let i = 0; i < values.length; i++) {
     const v = Number(values[i]);
     if (!Number.isInteger(v) || v < 0 || v >= numClasses) {
-      throw new DataError(
-        'E_BAD_ARGUMENT',
-        `${where}: ${name}[${i}] must be a class index in [0, ${numClasses - 1}], found ${String(values[i])}`,
-        { hint: `check that ${name} and numClasses (${numClasses}) refer to the same class list` },
-      );
+      throw new DataError('E_BAD_ARGUMENT', `${where}: ${name}[${i}] must be a class index in [0, ${numClasses - 1}], found ${String(values[i])}`, {
+        hint: `check that ${name} and numClasses (${numClasses}) refer to the same class list`,
+      });
     }
     out[i] = v;
   }
@@ -99,20 +97,14 @@ function checkPair(labels: ClassIndices, predictions: ClassIndices, where: strin
     });
   }
   if (labels.length !== predictions.length) {
-    throw new DataError(
-      'E_SHAPE_MISMATCH',
-      `${where}: labels and predictions must have the same length, found ${labels.length} labels and ${predictions.length} predictions`,
-      { hint: 'pass one prediction per labelled sample' },
-    );
+    throw new DataError('E_SHAPE_MISMATCH', `${where}: labels and predictions must have the same length, found ${labels.length} labels and ${predictions.length} predictions`, {
+      hint: 'pass one prediction per labelled sample',
+    });
   }
 }
 
 /** Confusion matrix, counts indexed [true][predicted]. */
-export function confusionMatrix(
-  labels: ClassIndices,
-  predictions: ClassIndices,
-  numClasses: number,
-): ConfusionMatrix {
+export function confusionMatrix(labels: ClassIndices, predictions: ClassIndices, numClasses: number): ConfusionMatrix {
   const where = 'confusionMatrix';
   checkNumClasses(numClasses, where);
   checkPair(labels, predictions, where);
@@ -192,11 +184,7 @@ export function wilsonInterval(successes: number, total: number, options?: Inter
 }
 
 /** Accuracy with its Wilson score interval. */
-export function accuracyWithInterval(
-  labels: ClassIndices,
-  predictions: ClassIndices,
-  options?: IntervalOptions,
-): AccuracyResult {
+export function accuracyWithInterval(labels: ClassIndices, predictions: ClassIndices, options?: IntervalOptions): AccuracyResult {
   checkPair(labels, predictions, 'accuracyWithInterval');
   let correct = 0;
   for (let i = 0; i < labels.length; i++) if (Number(labels[i]) === Number(predictions[i])) correct++;
@@ -277,12 +265,7 @@ export function metricsFromConfusion(confusion: ConfusionMatrix, options?: Class
 }
 
 /** Everything `headstart evaluate` reports, from labels and predicted classes. */
-export function classificationMetrics(
-  labels: ClassIndices,
-  predictions: ClassIndices,
-  numClasses: number,
-  options?: ClassificationOptions,
-): ClassificationMetrics {
+export function classificationMetrics(labels: ClassIndices, predictions: ClassIndices, numClasses: number, options?: ClassificationOptions): ClassificationMetrics {
   return metricsFromConfusion(confusionMatrix(labels, predictions, numClasses), options);
 }
 
@@ -292,11 +275,7 @@ function checkLogits(logits: ArrayLike<number>, numClasses: number, where: strin
     throw new DataError('E_NO_DATA', `${where}: logits are empty`, { hint: 'pass a row-major [N, numClasses] batch with N >= 1' });
   }
   if (logits.length % numClasses !== 0) {
-    throw new DataError(
-      'E_SHAPE_MISMATCH',
-      `${where}: logits length ${logits.length} is not a multiple of numClasses ${numClasses}`,
-      { hint: 'logits must be a row-major [N, numClasses] batch' },
-    );
+    throw new DataError('E_SHAPE_MISMATCH', `${where}: logits length ${logits.length} is not a multiple of numClasses ${numClasses}`, { hint: 'logits must be a row-major [N, numClasses] batch' });
   }
   for (let i = 0; i < logits.length; i++) {
     if (!Number.isFinite(logits[i])) {

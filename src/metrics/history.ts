@@ -29,16 +29,7 @@ export const EpochRecordSchema = z
 export type EpochRecord = z.infer<typeof EpochRecordSchema>;
 
 /** Column order of history.csv and of the JSON records. */
-const EPOCH_FIELDS = [
-  'epoch',
-  'train_loss',
-  'train_acc',
-  'val_loss',
-  'val_acc',
-  'lr',
-  'seconds',
-  'images_per_s',
-] as const satisfies readonly (keyof EpochRecord)[];
+const EPOCH_FIELDS = ['epoch', 'train_loss', 'train_acc', 'val_loss', 'val_acc', 'lr', 'seconds', 'images_per_s'] as const satisfies readonly (keyof EpochRecord)[];
 
 export interface History {
   /** Optional label for plots and reports, e.g. "fine-tuning". */
@@ -91,7 +82,7 @@ export function appendEpoch(history: History, record: EpochRecord): History {
   const last = history.epochs[history.epochs.length - 1];
   if (last && r.data.epoch <= last.epoch) {
     throw new TrainingError('E_BAD_HISTORY', `appendEpoch: epoch ${r.data.epoch} does not follow the last recorded epoch ${last.epoch}`, {
-      hint: 'a resumed run must continue from the checkpoint\'s epoch',
+      hint: "a resumed run must continue from the checkpoint's epoch",
     });
   }
   return { ...history, epochs: [...history.epochs, r.data] };

@@ -65,7 +65,9 @@ function activation(b: NetBuilder, x: string, name: unknown, layer: string): str
     case 'hard_sigmoid':
       return b.g.op('HardSigmoid', [x], { alpha: 0.2, beta: 0.5 });
     default:
-      throw new GraphError('E_UNSUPPORTED_OP', `Keras layer \`${layer}\`: activation \`${String(name)}\` is not supported`, { hint: 'supported: linear, relu, relu6, sigmoid, softmax, swish, hard_sigmoid' });
+      throw new GraphError('E_UNSUPPORTED_OP', `Keras layer \`${layer}\`: activation \`${String(name)}\` is not supported`, {
+        hint: 'supported: linear, relu, relu6, sigmoid, softmax, swish, hard_sigmoid',
+      });
   }
 }
 
@@ -100,8 +102,7 @@ export function buildKerasLayers(b: NetBuilder, layers: readonly KerasLayer[], i
         else if (Array.isArray(p) && Array.isArray(p[0])) {
           const q = p as number[][];
           pads = [q[0][0], q[1][0], q[0][1], q[1][1]];
-        }
-        else pads = [Number((p as number[])[0]), Number((p as number[])[1]), Number((p as number[])[0]), Number((p as number[])[1])];
+        } else pads = [Number((p as number[])[0]), Number((p as number[])[1]), Number((p as number[])[0]), Number((p as number[])[1])];
         out = g.op('Pad', [x, g.ints([0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]])]);
         break;
       }

@@ -6,12 +6,7 @@ import { sameShape } from '../tensor.js';
 import { TORCH_BN_MOMENTUM } from './bn-momentum.js';
 
 /** How a parameter is initialised when no pretrained value is loaded (torch's defaults). */
-export type Init =
-  | { kind: 'zeros' }
-  | { kind: 'ones' }
-  | { kind: 'kaiming_normal_fan_out' }
-  | { kind: 'uniform'; bound: number }
-  | { kind: 'normal'; std: number };
+export type Init = { kind: 'zeros' } | { kind: 'ones' } | { kind: 'kaiming_normal_fan_out' } | { kind: 'uniform'; bound: number } | { kind: 'normal'; std: number };
 
 export type ParamRole = 'weight' | 'bias' | 'bn_weight' | 'bn_bias' | 'running_mean' | 'running_var';
 

@@ -62,7 +62,10 @@ function paramRoleOfValue(src: Graph, name: string): ParamRole | undefined {
 function findCut(src: Graph, cut?: string): string {
   if (cut !== undefined) {
     if (!src.has(cut)) {
-      const sample = src.nodes.slice(-8).map((n) => n.outputs[0]).join(', ');
+      const sample = src.nodes
+        .slice(-8)
+        .map((n) => n.outputs[0])
+        .join(', ');
       throw new ConfigError('E_BAD_OPTION', `--cut \`${cut}\` is not a value of the ONNX graph`, { hint: `value names near the end of the graph: ${sample}` });
     }
     return cut;
@@ -100,9 +103,7 @@ function buildImportedFeatures(b: NetBuilder, src: Graph, images: string, cut: s
     const t = src.initializers.get(name);
     if (!t) throw new GraphError('E_BAD_GRAPH', `The imported graph reads \`${name}\`, which is neither its image input nor a constant`, { hint: 'a backbone takes one image input' });
     const role = paramRole(src, name);
-    const out = role
-      ? b.param(name, [...t.shape], role, { kind: 'zeros' }, role === 'running_mean' || role === 'running_var' ? false : undefined)
-      : g.initializer(g.uniqueName(name), t);
+    const out = role ? b.param(name, [...t.shape], role, { kind: 'zeros' }, role === 'running_mean' || role === 'running_var' ? false : undefined) : g.initializer(g.uniqueName(name), t);
     map.set(name, out);
     return out;
   };
@@ -137,7 +138,8 @@ function buildImportedFeatures(b: NetBuilder, src: Graph, images: string, cut: s
   let features = value(cut);
   const shape = g.shape(features);
   if (shape.length === 4 && shape[2] === 1 && shape[3] === 1) features = g.op('Flatten', [features], { axis: 1 });
-  else if (shape.length !== 2) throw new GraphError('E_SHAPE_MISMATCH', `The cut value \`${cut}\` has shape [${shape}]; a backbone's features are [N, D]`, { hint: 'cut at the pooled features (--cut <value name>)' });
+  else if (shape.length !== 2)
+    throw new GraphError('E_SHAPE_MISMATCH', `The cut value \`${cut}\` has shape [${shape}]; a backbone's features are [N, D]`, { hint: 'cut at the pooled features (--cut <value name>)' });
   return features;
 }
 
@@ -151,7 +153,11 @@ function nodesWithoutGradient(src: Graph, cut: string): Node[] {
 
 function metadataTriple(v: string | undefined): [number, number, number] | undefined {
   if (!v) return undefined;
-  const parts = v.replace(/[[\]]/g, '').split(/[,\s]+/).filter(Boolean).map(Number);
+  const parts = v
+    .replace(/[[\]]/g, '')
+    .split(/[,\s]+/)
+    .filter(Boolean)
+    .map(Number);
   return parts.length === 3 && parts.every(Number.isFinite) ? (parts as [number, number, number]) : undefined;
 }
 
@@ -174,7 +180,9 @@ export function onnxBackboneSpec(file: string, options: OnnxBackboneOptions = {}
   const { graph: src, metadata } = readOnnxFile(file);
   const images = src.inputs.filter((i) => i.dtype === 'float32');
   if (src.inputs.length !== 1 || images.length !== 1 || src.shape(images[0].name).length !== 4) {
-    throw new ConfigError('E_BAD_OPTION', `\`${file}\` takes inputs ${src.inputs.map((i) => `${i.name} [${i.shape}]`).join(', ')}; a backbone takes one float image batch [N, 3, H, W]`, { hint: 'export the classifier with a single NCHW image input' });
+    throw new ConfigError('E_BAD_OPTION', `\`${file}\` takes inputs ${src.inputs.map((i) => `${i.name} [${i.shape}]`).join(', ')}; a backbone takes one float image batch [N, 3, H, W]`, {
+      hint: 'export the classifier with a single NCHW image input',
+    });
   }
   const cut = findCut(src, options.cut);
   const missing = nodesWithoutGradient(src, cut);
@@ -188,7 +196,9 @@ export function onnxBackboneSpec(file: string, options: OnnxBackboneOptions = {}
       // Autodiff would refuse the first such node; this names all of them, before any step.
       if (b.training && missing.length > 0 && params.some((p) => b.options.trainable?.(p) ?? true)) {
         const names = missing.map((n) => `${n.op} (node \`${n.name}\`)`).join(', ');
-        throw new GraphError('E_NO_GRADIENT', `Fine-tuning ${file} needs gradients through ops without a gradient rule: ${names}`, { hint: 'use --mode features, or freeze the layers before these nodes' });
+        throw new GraphError('E_NO_GRADIENT', `Fine-tuning ${file} needs gradients through ops without a gradient rule: ${names}`, {
+          hint: 'use --mode features, or freeze the layers before these nodes',
+        });
       }
       return buildImportedFeatures(b, src, x, cut);
     },

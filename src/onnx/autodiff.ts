@@ -18,7 +18,8 @@ const FLOAT_TYPES = new Set(['float32', 'float64']);
  */
 export function appendBackward(g: Graph, loss: string, wrt: readonly string[]): BackwardResult {
   const lossShape = g.shape(loss);
-  if (lossShape.reduce((a, b) => a * b, 1) !== 1) throw new GraphError('E_SHAPE_MISMATCH', `The loss \`${loss}\` must be a scalar, found shape [${lossShape}]`, { hint: 'reduce the loss to one value' });
+  if (lossShape.reduce((a, b) => a * b, 1) !== 1)
+    throw new GraphError('E_SHAPE_MISMATCH', `The loss \`${loss}\` must be a scalar, found shape [${lossShape}]`, { hint: 'reduce the loss to one value' });
   const forwardNodes = [...g.nodes];
 
   // Values that depend on a trainable parameter.

@@ -101,7 +101,9 @@ export class Graph {
   initializer(name: string, tensor: HostTensor): string {
     if (this.values.has(name)) throw new GraphError('E_BAD_GRAPH', `Duplicate initializer \`${name}\``, { hint: 'value names must be unique' });
     if (tensor.data.length !== numel(tensor.shape)) {
-      throw new GraphError('E_SHAPE_MISMATCH', `Initializer \`${name}\`: shape [${tensor.shape}] needs ${numel(tensor.shape)} values, found ${tensor.data.length}`, { hint: 'the file may be truncated' });
+      throw new GraphError('E_SHAPE_MISMATCH', `Initializer \`${name}\`: shape [${tensor.shape}] needs ${numel(tensor.shape)} values, found ${tensor.data.length}`, {
+        hint: 'the file may be truncated',
+      });
     }
     this.used.add(name);
     this.initializers.set(name, tensor);
@@ -180,12 +182,16 @@ export class Graph {
     const infer = shapeRules.get(op);
     if (!infer) throw new GraphError('E_UNSUPPORTED_OP', `Op \`${op}\` is not supported by headstart's graph builder`, { hint: `supported: ${[...shapeRules.keys()].sort().join(', ')}` });
     for (const i of inputs) {
-      if (i !== '' && !this.values.has(i)) throw new GraphError('E_BAD_GRAPH', `Node \`${options.name ?? op}\` (${op}): unknown input \`${i}\``, { hint: 'every input must be a graph input, an initializer or an earlier node\'s output' });
+      if (i !== '' && !this.values.has(i))
+        throw new GraphError('E_BAD_GRAPH', `Node \`${options.name ?? op}\` (${op}): unknown input \`${i}\``, {
+          hint: "every input must be a graph input, an initializer or an earlier node's output",
+        });
     }
     const name = this.uniqueName(options.name ?? op);
-    const outCount = typeof options.outputs === 'number' ? options.outputs : options.outputs?.length ?? 1;
-    const outputs =
-      Array.isArray(options.outputs) ? options.outputs.map((o) => (options.exactOutputs ? this.claim(o, op) : this.uniqueName(o))) : Array.from({ length: outCount }, (_, k) => this.uniqueName(`${name}_out${k === 0 ? '' : k}`));
+    const outCount = typeof options.outputs === 'number' ? options.outputs : (options.outputs?.length ?? 1);
+    const outputs = Array.isArray(options.outputs)
+      ? options.outputs.map((o) => (options.exactOutputs ? this.claim(o, op) : this.uniqueName(o)))
+      : Array.from({ length: outCount }, (_, k) => this.uniqueName(`${name}_out${k === 0 ? '' : k}`));
     const node: Node = { op, name, inputs, outputs, attrs };
     let infos: { dtype: DType; shape: Dim[] }[];
     try {

@@ -88,13 +88,19 @@ export function importGraph(bytes: Uint8Array, options: ImportOptions = {}): Imp
     let tensor: HostTensor;
     if (isExternal(t)) {
       const ext = options.externalData?.get(name);
-      if (!ext) throw new GraphError('E_BAD_MODEL_FILE', `Initializer \`${name}\` keeps its data in an external file, which was not read`, { hint: 'load the model with readOnnxFile(path), which reads external data from beside it' });
+      if (!ext)
+        throw new GraphError('E_BAD_MODEL_FILE', `Initializer \`${name}\` keeps its data in an external file, which was not read`, {
+          hint: 'load the model with readOnnxFile(path), which reads external data from beside it',
+        });
       tensor = ext;
     } else {
       try {
         tensor = tensorFromProto(t);
       } catch (err) {
-        throw new GraphError('E_UNSUPPORTED_OP', `Initializer \`${name}\` (read by ${consumerOf(name)}): ${(err as Error).message}`, { cause: err, hint: 'headstart reads float32, float64, int32, int64, uint8 and bool tensors' });
+        throw new GraphError('E_UNSUPPORTED_OP', `Initializer \`${name}\` (read by ${consumerOf(name)}): ${(err as Error).message}`, {
+          cause: err,
+          hint: 'headstart reads float32, float64, int32, int64, uint8 and bool tensors',
+        });
       }
     }
     g.initializer(name, tensor);
@@ -106,16 +112,22 @@ export function importGraph(bytes: Uint8Array, options: ImportOptions = {}): Imp
     const tt = vi.type?.tensorType;
     if (!tt) {
       const kind = vi.type?.sequenceType ? 'a sequence' : vi.type?.optionalType ? 'an optional' : vi.type?.mapType ? 'a map' : 'not a tensor';
-      throw new GraphError('E_UNSUPPORTED_OP', `Graph input \`${name}\` (read by ${consumerOf(name)}) is ${kind}; headstart's graphs hold tensors only`, { hint: 'export the model with tensor inputs' });
+      throw new GraphError('E_UNSUPPORTED_OP', `Graph input \`${name}\` (read by ${consumerOf(name)}) is ${kind}; headstart's graphs hold tensors only`, {
+        hint: 'export the model with tensor inputs',
+      });
     }
     const code = tt.elemType ?? 1;
     const dtype = ELEM_TYPES[code];
     const used = nodes.some((n) => (n.input ?? []).includes(name)) || (gp.output ?? []).some((o) => o.name === name);
     if (!dtype && !used) continue; // an unused input of a type headstart does not hold is dropped
     if (!dtype) {
-      throw new GraphError('E_UNSUPPORTED_OP', `Graph input \`${name}\` (read by ${consumerOf(name)}) has element type ${ELEM_NAMES[code] ?? code}; headstart's graphs use float32, float64, int32, int64, uint8 and bool`, {
-        hint: 'export the model with float32 inputs',
-      });
+      throw new GraphError(
+        'E_UNSUPPORTED_OP',
+        `Graph input \`${name}\` (read by ${consumerOf(name)}) has element type ${ELEM_NAMES[code] ?? code}; headstart's graphs use float32, float64, int32, int64, uint8 and bool`,
+        {
+          hint: 'export the model with float32 inputs',
+        },
+      );
     }
     const shape = (tt.shape?.dim ?? []).map((d) => (d.dimValue !== undefined && d.dimValue !== null && Number(d.dimValue) >= 0 ? Number(d.dimValue) : (options.dynamicDim ?? -1)));
     g.input(name, dtype, shape);
@@ -137,7 +149,10 @@ export function importGraph(bytes: Uint8Array, options: ImportOptions = {}): Imp
     const name = o.name ?? '';
     if (!g.has(name)) throw new GraphError('E_BAD_GRAPH', `Graph output \`${name}\` is not produced by any node`, { hint: 'the file may be truncated or malformed' });
     const tt = o.type?.tensorType;
-    if (o.type && !tt) throw new GraphError('E_UNSUPPORTED_OP', `Graph output \`${name}\` is not a tensor (a sequence or optional); headstart's graphs hold tensors only`, { hint: 'export the model with tensor outputs' });
+    if (o.type && !tt)
+      throw new GraphError('E_UNSUPPORTED_OP', `Graph output \`${name}\` is not a tensor (a sequence or optional); headstart's graphs hold tensors only`, {
+        hint: 'export the model with tensor outputs',
+      });
     g.output(name);
   }
   return { graph: g, metadata, opset };

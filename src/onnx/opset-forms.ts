@@ -35,7 +35,15 @@ function floatOf(v: AttrValue | undefined, fallback: number): number {
 function scalarLike(g: Graph, like: string, value: number): string {
   const dtype: DType = g.dtype(like);
   const data: HostTensor['data'] =
-    dtype === 'float32' ? Float32Array.of(value) : dtype === 'float64' ? Float64Array.of(value) : dtype === 'int64' ? BigInt64Array.of(BigInt(value)) : dtype === 'int32' ? Int32Array.of(value) : Uint8Array.of(value);
+    dtype === 'float32'
+      ? Float32Array.of(value)
+      : dtype === 'float64'
+        ? Float64Array.of(value)
+        : dtype === 'int64'
+          ? BigInt64Array.of(BigInt(value))
+          : dtype === 'int32'
+            ? Int32Array.of(value)
+            : Uint8Array.of(value);
   return g.initializer(g.uniqueName('const_scalar'), { dtype, shape: [], data });
 }
 

@@ -92,7 +92,8 @@ function toNumber(v: number | { toNumber(): number } | null | undefined): number
 /** Decodes a TensorProto's values into a host tensor (raw or typed fields). */
 export function tensorFromProto(t: onnxProto.onnx.ITensorProto): HostTensor {
   const dtype = CODE_DTYPES[t.dataType ?? 0];
-  if (!dtype) throw new GraphError('E_UNSUPPORTED_OP', `Tensor \`${t.name}\` has ONNX data type ${t.dataType}, which headstart does not read`, { hint: 'supported: float, double, int32, int64, uint8, bool' });
+  if (!dtype)
+    throw new GraphError('E_UNSUPPORTED_OP', `Tensor \`${t.name}\` has ONNX data type ${t.dataType}, which headstart does not read`, { hint: 'supported: float, double, int32, int64, uint8, bool' });
   const shape = (t.dims ?? []).map((d) => toNumber(d as number));
   const n = shape.reduce((a, b) => a * b, 1);
   const raw = t.rawData && t.rawData.length > 0 ? t.rawData : undefined;

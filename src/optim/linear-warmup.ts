@@ -16,7 +16,11 @@ export const LinearWarmupOptionsSchema = z.strictObject({
   /** Warm-up length, in steps of the wrapped scheduler's interval (epochs or batches). */
   steps: z.int().positive(),
   /** Fraction of the target lr at t = 0; torch's LinearLR default. */
-  startFactor: z.number().gt(0).max(1).default(1 / 3),
+  startFactor: z
+    .number()
+    .gt(0)
+    .max(1)
+    .default(1 / 3),
 });
 export type LinearWarmupOptions = z.input<typeof LinearWarmupOptionsSchema>;
 

@@ -17,7 +17,10 @@ import { SGD, SGDOptionsSchema, type SGDParamGroup } from './sgd.js';
 const SgdConfig = SGDOptionsSchema.extend({
   type: z.literal('sgd'),
   lr: z.number().min(0).default(1e-3),
-  momentum: SGDOptionsSchema.shape.momentum.unwrap().default(0.9).meta(SGDOptionsSchema.shape.momentum.meta() ?? {}),
+  momentum: SGDOptionsSchema.shape.momentum
+    .unwrap()
+    .default(0.9)
+    .meta(SGDOptionsSchema.shape.momentum.meta() ?? {}),
 });
 const AdamConfig = AdamOptionsSchema.extend({ type: z.literal('adam') });
 const AdamWConfig = AdamWOptionsSchema.extend({ type: z.literal('adamw') });

@@ -128,11 +128,9 @@ export abstract class ParamOptimizer<H extends { lr: number }, S> implements Opt
         if (grad === undefined) continue;
         used++;
         if (grad.length !== param.data.length) {
-          throw new TrainingError(
-            'E_SHAPE_MISMATCH',
-            `${this.name}.step: gradient of \`${param.name}\` has ${grad.length} elements, the parameter has ${param.data.length}`,
-            { hint: 'the training graph and the optimiser must be built from the same parameters' },
-          );
+          throw new TrainingError('E_SHAPE_MISMATCH', `${this.name}.step: gradient of \`${param.name}\` has ${grad.length} elements, the parameter has ${param.data.length}`, {
+            hint: 'the training graph and the optimiser must be built from the same parameters',
+          });
         }
         this.update(param, grad, group);
       }
@@ -145,7 +143,10 @@ export abstract class ParamOptimizer<H extends { lr: number }, S> implements Opt
     const unknown = [...grads.keys()].filter((k) => !known.has(k));
     throw new TrainingError(
       'E_BAD_ARGUMENT',
-      `${this.name}.step: gradients for parameters the optimiser does not hold: ${unknown.slice(0, 5).map((n) => `\`${n}\``).join(', ')}${unknown.length > 5 ? ` and ${unknown.length - 5} more` : ''}`,
+      `${this.name}.step: gradients for parameters the optimiser does not hold: ${unknown
+        .slice(0, 5)
+        .map((n) => `\`${n}\``)
+        .join(', ')}${unknown.length > 5 ? ` and ${unknown.length - 5} more` : ''}`,
       { hint: 'add these parameters to a parameter group, or drop their gradients (frozen parameters)' },
     );
   }

@@ -30,7 +30,12 @@ const WarmupConfigSchema = z
     epochs: z.int().positive().optional().meta({ help: 'linear warm-up over the first N epochs', flag: 'warmup-epochs' }),
     /** Batches; implies the per-batch interval. */
     steps: z.int().positive().optional().meta({ help: 'linear warm-up over the first N batches', flag: 'warmup-steps' }),
-    startFactor: z.number().gt(0).max(1).default(1 / 3).meta({ help: 'warm-up starts at this fraction of the lr', flag: 'warmup-start-factor', placeholder: 'X' }),
+    startFactor: z
+      .number()
+      .gt(0)
+      .max(1)
+      .default(1 / 3)
+      .meta({ help: 'warm-up starts at this fraction of the lr', flag: 'warmup-start-factor', placeholder: 'X' }),
   })
   .refine((w) => (w.epochs === undefined) !== (w.steps === undefined), {
     message: 'give exactly one of warmup.epochs or warmup.steps',
@@ -97,11 +102,9 @@ export function createScheduler(config: SchedulerConfigInput, optimizer: Optimiz
   const total = epochs * perEpoch;
   const warmup = c.warmup === undefined ? 0 : (c.warmup.steps ?? c.warmup.epochs! * perEpoch);
   if (warmup >= total) {
-    throw new ConfigError(
-      'E_BAD_OPTION',
-      `scheduler config: the warm-up (${warmup} ${interval === 'batch' ? 'batches' : 'epochs'}) covers the whole run (${total})`,
-      { hint: 'shorten warmup or train for more epochs' },
-    );
+    throw new ConfigError('E_BAD_OPTION', `scheduler config: the warm-up (${warmup} ${interval === 'batch' ? 'batches' : 'epochs'}) covers the whole run (${total})`, {
+      hint: 'shorten warmup or train for more epochs',
+    });
   }
 
   let inner: LrScheduler;

@@ -124,16 +124,7 @@ function sgdMomentumFirst(p: Float32Array, g: Float32Array, buf: Float32Array, l
   }
 }
 
-function sgdMomentum(
-  p: Float32Array,
-  g: Float32Array,
-  buf: Float32Array,
-  lr: number,
-  wd: number,
-  mu: number,
-  c: number,
-  nesterov: boolean,
-): void {
+function sgdMomentum(p: Float32Array, g: Float32Array, buf: Float32Array, lr: number, wd: number, mu: number, c: number, nesterov: boolean): void {
   const n = p.length;
   const n4 = n - (n & 3);
   let i = 0;

@@ -99,7 +99,7 @@ function flatten(value: unknown, prefix: string, out: Array<[string, string]>): 
     if (entries.length === 0 && prefix) out.push([prefix, '{}']);
     for (const [k, v] of entries) flatten(v, prefix ? `${prefix}.${k}` : k, out);
   } else {
-    out.push([prefix, typeof value === 'string' ? value : JSON.stringify(value) ?? String(value)]);
+    out.push([prefix, typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value))]);
   }
 }
 
@@ -136,9 +136,7 @@ function metricsSection(m: ClassificationMetrics, classes: string[]): string {
     const r = c.recallDefined ? fix(c.recall) : '0 †';
     return `<tr><td class="l">${escapeXml(classes[c.index] ?? c.name)}</td><td>${p}</td><td>${r}</td><td>${fix(c.f1)}</td><td>${c.support}</td><td>${c.predicted}</td></tr>`;
   });
-  rows.push(
-    `<tr><th class="l">macro average</th><th>${fix(m.macro.precision)}</th><th>${fix(m.macro.recall)}</th><th>${fix(m.macro.f1)}</th><th>${a.total}</th><th>${a.total}</th></tr>`,
-  );
+  rows.push(`<tr><th class="l">macro average</th><th>${fix(m.macro.precision)}</th><th>${fix(m.macro.recall)}</th><th>${fix(m.macro.f1)}</th><th>${a.total}</th><th>${a.total}</th></tr>`);
   out.push(
     `<h3>Per class</h3><table class="per-class"><thead><tr><th class="l">class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th><th>predicted</th></tr></thead><tbody>${rows.join('')}</tbody></table>`,
   );
@@ -245,9 +243,7 @@ export function renderHtmlReport(input: HtmlReportInput, options?: HtmlReportOpt
     s.push('<h2>Most confidently wrong val images</h2><div class="grid">');
     for (const m of mistakes) {
       const img = m.image ? `<img alt="${escapeXml(m.file)}" src="data:${m.mime ?? 'image/png'};base64,${base64(m.image)}"/>` : '';
-      s.push(
-        `<div class="thumb">${img}<div><b>${escapeXml(m.predicted)}</b> ${pct(m.confidence, 1)}</div><div>true: ${escapeXml(m.label)}</div><div><code>${escapeXml(m.file)}</code></div></div>`,
-      );
+      s.push(`<div class="thumb">${img}<div><b>${escapeXml(m.predicted)}</b> ${pct(m.confidence, 1)}</div><div>true: ${escapeXml(m.label)}</div><div><code>${escapeXml(m.file)}</code></div></div>`);
     }
     s.push('</div>');
   }

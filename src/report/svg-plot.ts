@@ -35,7 +35,10 @@ export const SeriesSchema = z
     name: z.string(),
     x: z.array(anyNumber),
     y: z.array(anyNumber),
-    color: z.string().regex(/^#[0-9a-fA-F]{6}$/, 'expected a #rrggbb colour').optional(),
+    color: z
+      .string()
+      .regex(/^#[0-9a-fA-F]{6}$/, 'expected a #rrggbb colour')
+      .optional(),
     dash: z.enum(Object.keys(DASH_STYLES) as [DashStyle, ...DashStyle[]]).optional(),
     marker: z.enum(MARKERS).optional(),
     /** Index of a point to ring (e.g. the best epoch). */
@@ -61,7 +64,10 @@ export const LineChartOptionsSchema = z
     /** Values the y axis must include (e.g. 0 and 1 for accuracy). */
     yInclude: z.array(z.number().refine(Number.isFinite)).default([]),
     /** Hard limits the y axis never extends past (e.g. [0, 1] for accuracy). */
-    yBounds: z.tuple([z.number(), z.number()]).refine(([a, b]) => a < b, { message: 'expected [lower, upper] with lower < upper' }).optional(),
+    yBounds: z
+      .tuple([z.number(), z.number()])
+      .refine(([a, b]) => a < b, { message: 'expected [lower, upper] with lower < upper' })
+      .optional(),
     legend: z.enum(LEGEND_POSITIONS).default('auto'),
     /** 'auto' draws markers when no series has more than 40 points. */
     markers: z.union([z.literal('auto'), z.boolean()]).default('auto'),
@@ -72,7 +78,7 @@ export const LineChartOptionsSchema = z
   .strict();
 export type LineChartOptions = z.input<typeof LineChartOptionsSchema>;
 
-const FONT = "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\"";
+const FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"';
 
 function n2(v: number): string {
   // Two decimals are sub-pixel; strip trailing zeros to keep files small.
@@ -146,18 +152,33 @@ export function lineChart(series: Series[], options?: LineChartOptions): SvgFigu
   const H = opts.height;
 
   // Data ranges over finite points only.
-  let xmin = Infinity, xmax = -Infinity, ymin = Infinity, ymax = -Infinity, maxPoints = 0;
+  let xmin = Infinity,
+    xmax = -Infinity,
+    ymin = Infinity,
+    ymax = -Infinity,
+    maxPoints = 0;
   for (const s of resolved) {
     maxPoints = Math.max(maxPoints, s.x.length);
     for (let i = 0; i < s.x.length; i++) {
       if (!Number.isFinite(s.x[i]) || !Number.isFinite(s.y[i])) continue;
-      xmin = Math.min(xmin, s.x[i]); xmax = Math.max(xmax, s.x[i]);
-      ymin = Math.min(ymin, s.y[i]); ymax = Math.max(ymax, s.y[i]);
+      xmin = Math.min(xmin, s.x[i]);
+      xmax = Math.max(xmax, s.x[i]);
+      ymin = Math.min(ymin, s.y[i]);
+      ymax = Math.max(ymax, s.y[i]);
     }
   }
-  for (const a of opts.annotations) { xmin = Math.min(xmin, a.x); xmax = Math.max(xmax, a.x); }
-  if (!Number.isFinite(xmin)) { xmin = 0; xmax = 1; }
-  if (!Number.isFinite(ymin)) { ymin = 0; ymax = 1; }
+  for (const a of opts.annotations) {
+    xmin = Math.min(xmin, a.x);
+    xmax = Math.max(xmax, a.x);
+  }
+  if (!Number.isFinite(xmin)) {
+    xmin = 0;
+    xmax = 1;
+  }
+  if (!Number.isFinite(ymin)) {
+    ymin = 0;
+    ymax = 1;
+  }
   // Headroom around the data (not around yInclude), so lines do not run along the frame.
   const incLo = Math.min(ymin, ...opts.yInclude);
   const incHi = Math.max(ymax, ...opts.yInclude);
@@ -177,7 +198,10 @@ export function lineChart(series: Series[], options?: LineChartOptions): SvgFigu
     const [lo, hi] = opts.yBounds;
     yt.min = Math.max(yt.min, lo);
     yt.max = Math.min(yt.max, hi);
-    if (yt.max <= yt.min) { yt.min = lo; yt.max = hi; }
+    if (yt.max <= yt.min) {
+      yt.min = lo;
+      yt.max = hi;
+    }
     yt.values = yt.values.filter((v) => v >= yt.min - 1e-12 && v <= yt.max + 1e-12);
   }
   const yLabels = yt.values.map((v) => formatTick(v, yt.decimals));
@@ -250,7 +274,10 @@ export function lineChart(series: Series[], options?: LineChartOptions): SvgFigu
     let pen = false;
     const pts: Array<[number, number]> = [];
     for (let i = 0; i < s.x.length; i++) {
-      if (!Number.isFinite(s.x[i]) || !Number.isFinite(s.y[i])) { pen = false; continue; }
+      if (!Number.isFinite(s.x[i]) || !Number.isFinite(s.y[i])) {
+        pen = false;
+        continue;
+      }
       const X = px(s.x[i]);
       const Y = py(s.y[i]);
       d += `${pen ? 'L' : 'M'}${n2(X)} ${n2(Y)}`;
@@ -260,9 +287,10 @@ export function lineChart(series: Series[], options?: LineChartOptions): SvgFigu
     // Sample segments densely so legend placement sees the lines, not just the vertices.
     for (let i = 0; i < pts.length; i++) {
       pixelPoints.push(pts[i]);
-      if (i > 0) for (let k = 1; k < 16; k++) {
-        pixelPoints.push([pts[i - 1][0] + ((pts[i][0] - pts[i - 1][0]) * k) / 16, pts[i - 1][1] + ((pts[i][1] - pts[i - 1][1]) * k) / 16]);
-      }
+      if (i > 0)
+        for (let k = 1; k < 16; k++) {
+          pixelPoints.push([pts[i - 1][0] + ((pts[i][0] - pts[i - 1][0]) * k) / 16, pts[i - 1][1] + ((pts[i][1] - pts[i - 1][1]) * k) / 16]);
+        }
     }
     const dash = DASH_STYLES[s.dash];
     parts.push(
@@ -299,7 +327,10 @@ export function lineChart(series: Series[], options?: LineChartOptions): SvgFigu
       for (const c of Object.values(corners)) {
         let hits = 0;
         for (const [X, Y] of pixelPoints) if (X >= c.x - 6 && X <= c.x + boxW + 6 && Y >= c.y - 6 && Y <= c.y + boxH + 6) hits++;
-        if (hits < best) { best = hits; placed = c; }
+        if (hits < best) {
+          best = hits;
+          placed = c;
+        }
       }
       if (best > 0) placed = undefined;
     } else if (opts.legend !== 'auto' && opts.legend !== 'below') {
@@ -316,13 +347,22 @@ export function lineChart(series: Series[], options?: LineChartOptions): SvgFigu
       let rowW = 0;
       itemW.forEach((w, i) => {
         const row = rows[rows.length - 1];
-        if (row.length && rowW + gap + w > W - 20) { rows.push([i]); rowW = w; } else { row.push(i); rowW += (row.length > 1 ? gap : 0) + w; }
+        if (row.length && rowW + gap + w > W - 20) {
+          rows.push([i]);
+          rowW = w;
+        } else {
+          row.push(i);
+          rowW += (row.length > 1 ? gap : 0) + w;
+        }
       });
       rows.forEach((row, r) => {
         const total = row.reduce((s, i) => s + itemW[i], 0) + gap * (row.length - 1);
         let x = (W - total) / 2;
         const y = H + r * rowH + rowH / 2;
-        for (const i of row) { items.push(legendItem(resolved[i], x, y, fs, showMarkers)); x += itemW[i] + gap; }
+        for (const i of row) {
+          items.push(legendItem(resolved[i], x, y, fs, showMarkers));
+          x += itemW[i] + gap;
+        }
       });
       height = H + rows.length * rowH + 6;
       parts[0] = `<rect x="0" y="0" width="${n2(W)}" height="${n2(height)}" fill="${escapeXml(opts.background)}"/>`;
@@ -332,9 +372,7 @@ export function lineChart(series: Series[], options?: LineChartOptions): SvgFigu
   return { width: W, height, body: `<g ${FONT} fill="#222">${parts.join('')}</g>` };
 }
 
-const SideBySideOptionsSchema = z
-  .object({ gap: z.number().min(0).default(8), title: z.string().optional(), fontSize: z.number().min(6).max(40).default(15) })
-  .strict();
+const SideBySideOptionsSchema = z.object({ gap: z.number().min(0).default(8), title: z.string().optional(), fontSize: z.number().min(6).max(40).default(15) }).strict();
 export type SideBySideOptions = z.input<typeof SideBySideOptionsSchema>;
 
 /** Figures in a row (top-aligned), with an optional overall title above them. */
@@ -362,12 +400,7 @@ export function svgDocument(figure: SvgFigure, options?: { title?: string }): st
   const w = n2(figure.width);
   const h = n2(figure.height);
   const title = options?.title ? `<title>${escapeXml(options.title)}</title>` : '';
-  return (
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}">` +
-    title +
-    figure.body +
-    '</svg>\n'
-  );
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}">` + title + figure.body + '</svg>\n';
 }
 
 /** Shorthand: a standalone SVG line chart. */

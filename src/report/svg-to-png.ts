@@ -12,5 +12,7 @@ export type SvgToPngOptions = z.input<typeof OptionsSchema>;
 /** PNG bytes of an SVG document; `scale` 2 gives a sharp image on high-density screens. */
 export async function svgToPng(svg: string, options?: SvgToPngOptions): Promise<Buffer> {
   const { scale } = parseOrThrow(OptionsSchema, options ?? {}, 'svgToPng: invalid options');
-  return sharp(Buffer.from(svg), { density: 72 * scale }).png({ compressionLevel: 9 }).toBuffer();
+  return sharp(Buffer.from(svg), { density: 72 * scale })
+    .png({ compressionLevel: 9 })
+    .toBuffer();
 }

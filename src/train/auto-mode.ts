@@ -26,12 +26,20 @@ export function decideMode(facts: { trainImages: number; numClasses: number; pro
   const probe = `a linear probe on the frozen features reaches ${(facts.probeAcc * 100).toFixed(1)}% val accuracy`;
   const size = `${facts.trainImages} training images (${perClass.toFixed(0)} per class)`;
   if (facts.probeAcc >= AUTO_PROBE_ACCURACY) {
-    return { mode: 'features', probeAcc: facts.probeAcc, reason: `${probe} (>= ${AUTO_PROBE_ACCURACY * 100}%): the pretrained features already separate the classes, so only the new classifier is trained; ${size}` };
+    return {
+      mode: 'features',
+      probeAcc: facts.probeAcc,
+      reason: `${probe} (>= ${AUTO_PROBE_ACCURACY * 100}%): the pretrained features already separate the classes, so only the new classifier is trained; ${size}`,
+    };
   }
   if (perClass < AUTO_MIN_IMAGES_PER_CLASS) {
     return { mode: 'features', probeAcc: facts.probeAcc, reason: `only ${size}, fewer than ${AUTO_MIN_IMAGES_PER_CLASS} per class: fine-tuning the whole network would overfit; ${probe}` };
   }
-  return { mode: 'finetune', probeAcc: facts.probeAcc, reason: `${size} and ${probe} (< ${AUTO_PROBE_ACCURACY * 100}%): the frozen features do not separate the classes well enough, so the whole network is fine-tuned` };
+  return {
+    mode: 'finetune',
+    probeAcc: facts.probeAcc,
+    reason: `${size} and ${probe} (< ${AUTO_PROBE_ACCURACY * 100}%): the frozen features do not separate the classes well enough, so the whole network is fine-tuned`,
+  };
 }
 
 /**
@@ -79,7 +87,7 @@ export function linearProbe(
         max = Math.max(max, s);
       }
       let sum = 0;
-      for (let k = 0; k < numClasses; k++) sum += (p[k] = Math.exp(p[k] - max));
+      for (let k = 0; k < numClasses; k++) sum += p[k] = Math.exp(p[k] - max);
       for (let k = 0; k < numClasses; k++) {
         const g = (p[k] / sum - (k === train.y[i] ? 1 : 0)) / n;
         gb[k] += g;

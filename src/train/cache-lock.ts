@@ -92,9 +92,7 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
         try {
           await rename(path, aside);
           await unlink(aside);
-          options.onNote?.(
-            `lock \`${path}\` was stale (${dead ? `process ${h.pid} is gone` : `untouched for ${Math.round((Date.now() - seen.mtimeMs) / 1000)} s`}); taking it over`,
-          );
+          options.onNote?.(`lock \`${path}\` was stale (${dead ? `process ${h.pid} is gone` : `untouched for ${Math.round((Date.now() - seen.mtimeMs) / 1000)} s`}); taking it over`);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         }

@@ -44,7 +44,8 @@ export interface CheckpointState {
 }
 
 const TensorMap = z.custom<NamedTensors>(
-  (v) => v instanceof Map && [...(v as Map<string, { data?: unknown; shape?: unknown } | undefined>).values()].every((t) => t !== undefined && t.data instanceof Float32Array && Array.isArray(t.shape)),
+  (v) =>
+    v instanceof Map && [...(v as Map<string, { data?: unknown; shape?: unknown } | undefined>).values()].every((t) => t !== undefined && t.data instanceof Float32Array && Array.isArray(t.shape)),
   'expected a map of float32 tensors',
 );
 
@@ -113,7 +114,9 @@ export function copyInto(target: NamedTensors, values: NamedTensors): void {
     const dst = target.get(name);
     if (!dst) throw new TrainingError('E_BAD_CHECKPOINT', `The checkpoint holds \`${name}\`, which this model does not have`, { hint: 'resume with the same --model the run was started with' });
     if (!sameShape(dst.shape, t.shape)) {
-      throw new TrainingError('E_SHAPE_MISMATCH', `Shape mismatch for \`${name}\` in the checkpoint: expected [${dst.shape}], found [${t.shape}]`, { hint: 'resume with the same --model and dataset classes' });
+      throw new TrainingError('E_SHAPE_MISMATCH', `Shape mismatch for \`${name}\` in the checkpoint: expected [${dst.shape}], found [${t.shape}]`, {
+        hint: 'resume with the same --model and dataset classes',
+      });
     }
     (dst.data as Float32Array).set(t.data as Float32Array);
   }

@@ -61,7 +61,6 @@ export type TrainEventName = keyof TrainEvents;
 export const SETUP_EVENT_NAMES = ['log', 'download', 'skipped_image', 'phase_start', 'batch_end', 'phase_end', 'interrupted'] as const satisfies readonly TrainEventName[];
 export type SetupEventName = (typeof SETUP_EVENT_NAMES)[number];
 
-
 /** The fixed list, in the order a run fires them. */
 export const TRAIN_EVENT_NAMES = [
   'run_start',

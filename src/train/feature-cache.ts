@@ -66,8 +66,21 @@ export interface FeatureKeyInput {
 /** Hash of everything the features depend on. Files are identified by path, size and mtime. */
 export async function featureCacheKey(input: FeatureKeyInput): Promise<string> {
   const h = createHash('sha256');
-  h.update(JSON.stringify({ v: CACHE_VERSION, model: input.model, weights: input.weightsId, transform: input.transform, inputSize: input.inputSize, views: input.views, seed: input.views > 0 ? input.seed : null }));
-  for (const [name, split] of [['train', input.train], ['val', input.val]] as const) {
+  h.update(
+    JSON.stringify({
+      v: CACHE_VERSION,
+      model: input.model,
+      weights: input.weightsId,
+      transform: input.transform,
+      inputSize: input.inputSize,
+      views: input.views,
+      seed: input.views > 0 ? input.seed : null,
+    }),
+  );
+  for (const [name, split] of [
+    ['train', input.train],
+    ['val', input.val],
+  ] as const) {
     h.update(`\n${name}:${split.length}\n`);
     for (const s of split) {
       const st = await stat(s.path).catch(() => undefined);
@@ -118,16 +131,22 @@ function assemble(fd: number, t: StoreTrailer): FeatureSet | string {
       const m = new Float32Array(keep.length * dim);
       const seen = new Uint8Array(keep.length);
       let placed = 0;
-      readStoreRows(fd, t, p, (r) => {
-        const i = pass.indices[r];
-        const k = i >= 0 && i < paths.length ? rank[i] : -1;
-        if (k >= 0 && !seen[k]) {
-          seen[k] = 1;
-          placed++;
-          return k;
-        }
-        return -1;
-      }, m);
+      readStoreRows(
+        fd,
+        t,
+        p,
+        (r) => {
+          const i = pass.indices[r];
+          const k = i >= 0 && i < paths.length ? rank[i] : -1;
+          if (k >= 0 && !seen[k]) {
+            seen[k] = 1;
+            placed++;
+            return k;
+          }
+          return -1;
+        },
+        m,
+      );
       if (placed !== keep.length) return `its ${name} view ${views.length} has ${placed} of ${keep.length} rows`;
       views.push(m);
     }

@@ -54,7 +54,12 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
   const evalFeeds = Object.fromEntries(evalGraph.fed.map((n) => [n, params.get(n)!]));
 
   const trainBatchCount = batchCount(a.train.length, B);
-  const { optimizer, scheduler } = createRunOptimizer(config, spec, main.trainable.map((name) => ({ name, data: params.get(name)!.data as Float32Array })), trainBatchCount);
+  const { optimizer, scheduler } = createRunOptimizer(
+    config,
+    spec,
+    main.trainable.map((name) => ({ name, data: params.get(name)!.data as Float32Array })),
+    trainBatchCount,
+  );
   const ce = { labelSmoothing: config.labelSmoothing, classWeights: a.classWeights };
   const evalBatch = Math.max(B, 32);
 

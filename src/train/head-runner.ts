@@ -67,7 +67,12 @@ export async function createHeadRunner(a: HeadRunnerArgs): Promise<ModeRunner<Fe
 
   const N = features.train.labels.length;
   const trainBatchCount = batchCount(N, B);
-  const { optimizer, scheduler } = createRunOptimizer(config, spec, [...changing].map(([name, t]) => ({ name, data: t.data as Float32Array })), trainBatchCount);
+  const { optimizer, scheduler } = createRunOptimizer(
+    config,
+    spec,
+    [...changing].map(([name, t]) => ({ name, data: t.data as Float32Array })),
+    trainBatchCount,
+  );
   const ce = { labelSmoothing: config.labelSmoothing, classWeights: a.classWeights };
   const views = features.train.views;
   const release = () => {};

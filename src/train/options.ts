@@ -74,8 +74,7 @@ export const RECIPES: Readonly<Record<RecipeName, Readonly<Recipe>>> = Object.fr
 /** headstart's one-cycle default: the peak is 10x the base lr (torch requires one). */
 const ONE_CYCLE_PEAK_FACTOR = 10;
 
-const isSpec = (v: unknown): v is ModelSpec =>
-  typeof v === 'object' && v !== null && typeof (v as ModelSpec).name === 'string' && typeof (v as ModelSpec).features === 'function';
+const isSpec = (v: unknown): v is ModelSpec => typeof v === 'object' && v !== null && typeof (v as ModelSpec).name === 'string' && typeof (v as ModelSpec).features === 'function';
 
 /**
  * The fields of every member of a discriminated union as one object of optional fields,
@@ -147,40 +146,94 @@ export const TrainOptionsSchema = z.strictObject({
 
   epochs: z.int().positive().optional().meta(g('optimisation', 'epochs to train')),
   batchSize: z.int().positive().optional().meta(g('optimisation', 'images per training step')),
-  lr: z.number().positive().optional().meta(g('optimisation', 'learning rate (the base of the schedule)', { placeholder: 'X' })),
+  lr: z
+    .number()
+    .positive()
+    .optional()
+    .meta(g('optimisation', 'learning rate (the base of the schedule)', { placeholder: 'X' })),
   backboneLr: z
     .number()
     .min(0)
     .optional()
-    .meta(g('optimisation', 'learning rate of the pretrained parameters when it should differ from the new classifier\'s (two parameter groups; default: --lr for all)', { placeholder: 'X' })),
+    .meta(g('optimisation', "learning rate of the pretrained parameters when it should differ from the new classifier's (two parameter groups; default: --lr for all)", { placeholder: 'X' })),
   optimizer: OptimizerOption.optional().meta(g('optimisation', 'sgd, adam or adamw', { flag: 'optimizer' })),
   scheduler: SchedulerOption.optional().meta(g('optimisation', 'step, cosine, onecycle or none', { flag: 'scheduler' })),
-  labelSmoothing: z.number().min(0).lt(1).default(0).meta(g('optimisation', 'label smoothing of the cross-entropy', { placeholder: 'X' })),
+  labelSmoothing: z
+    .number()
+    .min(0)
+    .lt(1)
+    .default(0)
+    .meta(g('optimisation', 'label smoothing of the cross-entropy', { placeholder: 'X' })),
   classWeights: z
     .union([z.literal('auto'), z.array(z.number().positive()).min(1)])
     .optional()
     .meta(g('optimisation', 'auto (inverse class frequency) or one weight per class: 1,2.5,1', { placeholder: 'W', kind: 'auto-or-numbers' })),
   earlyStop: z.int().positive().optional().meta(g('optimisation', 'stop when val accuracy has not improved for N epochs')),
 
-  unfreezeLast: z.int().nonnegative().optional().meta(g('model', 'fine-tune only the last K stages (and the new classifier)', { placeholder: 'K' })),
+  unfreezeLast: z
+    .int()
+    .nonnegative()
+    .optional()
+    .meta(g('model', 'fine-tune only the last K stages (and the new classifier)', { placeholder: 'K' })),
   freezeBn: z.boolean().default(false).meta(g('model', 'keep every BatchNorm in inference mode while fine-tuning')),
-  bnMomentum: z.number().gt(0).max(1).optional().meta(g('model', "BatchNorm momentum (torch's convention) while fine-tuning: default the model's own, or the recipe's 0.1 for an imported model", { placeholder: 'X' })),
+  bnMomentum: z
+    .number()
+    .gt(0)
+    .max(1)
+    .optional()
+    .meta(g('model', "BatchNorm momentum (torch's convention) while fine-tuning: default the model's own, or the recipe's 0.1 for an imported model", { placeholder: 'X' })),
   inputSize: z.int().min(8).max(1024).optional().meta(g('model', "crop side fed to the network (default: the model's, e.g. 224); smaller is faster, less accurate")),
-  cut: z.string().min(1).optional().meta(g('model', '--model x.onnx: the value at which its classifier is cut (default: the input of its last Gemm/MatMul)', { placeholder: 'NAME' })),
-  mean: z.tuple([z.number(), z.number(), z.number()]).optional().meta(g('model', "normalisation mean (default: the model's; for an .onnx model its metadata, else ImageNet's)", { placeholder: 'R,G,B' })),
-  std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]).optional().meta(g('model', "normalisation std (default: the model's; for an .onnx model its metadata, else ImageNet's)", { placeholder: 'R,G,B' })),
+  cut: z
+    .string()
+    .min(1)
+    .optional()
+    .meta(g('model', '--model x.onnx: the value at which its classifier is cut (default: the input of its last Gemm/MatMul)', { placeholder: 'NAME' })),
+  mean: z
+    .tuple([z.number(), z.number(), z.number()])
+    .optional()
+    .meta(g('model', "normalisation mean (default: the model's; for an .onnx model its metadata, else ImageNet's)", { placeholder: 'R,G,B' })),
+  std: z
+    .tuple([z.number().positive(), z.number().positive(), z.number().positive()])
+    .optional()
+    .meta(g('model', "normalisation std (default: the model's; for an .onnx model its metadata, else ImageNet's)", { placeholder: 'R,G,B' })),
   resizeSize: z.int().min(8).max(2048).optional().meta(g('model', "eval resize side before the centre crop (default: the model's)")),
 
-  valSplit: z.number().gt(0).lt(1).default(0.2).meta(g('data', 'val fraction when the root has no val/ folder', { placeholder: 'X' })),
+  valSplit: z
+    .number()
+    .gt(0)
+    .lt(1)
+    .default(0.2)
+    .meta(g('data', 'val fraction when the root has no val/ folder', { placeholder: 'X' })),
   exactAugment: z.boolean().default(false).meta(g('data', "resample augmentations with PIL's exact kernels in JS (torchvision's bytes; slower) instead of libvips'")),
-  augment: z.boolean().default(true).meta(g('data', 'random augmentation of training images (RandomResizedCrop + flip)', { flagHelp: 'train on the eval transform (no RandomResizedCrop / flip)' })),
-  featureViews: z.int().min(0).max(64).default(0).meta(g('data', 'features mode: cache K augmented views per image (0: one un-augmented view, extracted once)', { placeholder: 'K' })),
-  cacheDir: z.string().min(1).optional().meta(g('data', 'feature cache (default $HEADSTART_HOME/features or ~/.cache/headstart/features)', { placeholder: 'DIR' })),
+  augment: z
+    .boolean()
+    .default(true)
+    .meta(g('data', 'random augmentation of training images (RandomResizedCrop + flip)', { flagHelp: 'train on the eval transform (no RandomResizedCrop / flip)' })),
+  featureViews: z
+    .int()
+    .min(0)
+    .max(64)
+    .default(0)
+    .meta(g('data', 'features mode: cache K augmented views per image (0: one un-augmented view, extracted once)', { placeholder: 'K' })),
+  cacheDir: z
+    .string()
+    .min(1)
+    .optional()
+    .meta(g('data', 'feature cache (default $HEADSTART_HOME/features or ~/.cache/headstart/features)', { placeholder: 'DIR' })),
 
-  seed: z.int().min(0).max(2 ** 31 - 1).default(0).meta(g('run', 'same seed, same run')),
+  seed: z
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .default(0)
+    .meta(g('run', 'same seed, same run')),
   threads: z.int().positive().optional().meta(g('run', 'ONNX Runtime threads (default: all cores)')),
   device: z.enum(DEVICES).default('cpu').meta(g('run', "cpu or cuda (needs ONNX Runtime's CUDA provider)")),
-  out: z.string().min(1).optional().meta(g('run', 'output folder (default runs/<time>-<model>-<mode>)', { placeholder: 'DIR' })),
+  out: z
+    .string()
+    .min(1)
+    .optional()
+    .meta(g('run', 'output folder (default runs/<time>-<model>-<mode>)', { placeholder: 'DIR' })),
   resume: z
     .union([z.boolean(), z.string().min(1)])
     .default(false)
@@ -253,7 +306,10 @@ function resolveOptimizer(o: ParsedTrainOptions, mode: ConcreteMode, lr: number)
   const base = { ...r.optimizer, ...r.modes?.[mode]?.optimizer };
   const merged = overlay(base, asObject(o.optimizer));
   const parsed = OptimizerConfigSchema.safeParse({ ...merged, lr });
-  if (!parsed.success) throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `optimizer ${String(merged.type)}: ${describeZodIssues(parsed.error)}`, { hint: 'each optimiser takes its own options: see `headstart train --help`' });
+  if (!parsed.success)
+    throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `optimizer ${String(merged.type)}: ${describeZodIssues(parsed.error)}`, {
+      hint: 'each optimiser takes its own options: see `headstart train --help`',
+    });
   return parsed.data;
 }
 
@@ -261,7 +317,10 @@ function resolveScheduler(o: ParsedTrainOptions, lr: number): SchedulerConfig {
   const merged = overlay(RECIPES[o.recipe].scheduler, asObject(o.scheduler));
   if (merged.type === 'onecycle' && merged.maxLr === undefined) merged.maxLr = lr * ONE_CYCLE_PEAK_FACTOR;
   const parsed = SchedulerConfigSchema.safeParse(merged);
-  if (!parsed.success) throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `scheduler ${String(merged.type)}: ${describeZodIssues(parsed.error)}`, { hint: 'each schedule takes its own options: see `headstart train --help`' });
+  if (!parsed.success)
+    throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `scheduler ${String(merged.type)}: ${describeZodIssues(parsed.error)}`, {
+      hint: 'each schedule takes its own options: see `headstart train --help`',
+    });
   return parsed.data;
 }
 

@@ -60,7 +60,9 @@ export function resumedConfig(r: Resumed, o: ParsedTrainOptions): ResolvedTrainC
 /** Checks that the checkpoint fits the model and data this run found. */
 export function checkResumable(r: Resumed, model: string, classes: readonly string[]): void {
   if (r.state.config.model !== model) {
-    throw new ConfigError('E_INCOMPATIBLE_INPUT', `The checkpoint in \`${r.dir}\` was trained with --model ${r.state.config.model}, not ${model}`, { hint: `resume with --model ${r.state.config.model}` });
+    throw new ConfigError('E_INCOMPATIBLE_INPUT', `The checkpoint in \`${r.dir}\` was trained with --model ${r.state.config.model}, not ${model}`, {
+      hint: `resume with --model ${r.state.config.model}`,
+    });
   }
   if (JSON.stringify(r.state.classes) !== JSON.stringify(classes)) {
     throw new ConfigError('E_INCOMPATIBLE_INPUT', `The dataset's classes (${classes.join(', ')}) differ from the checkpoint's (${r.state.classes.join(', ')})`, {

@@ -15,7 +15,12 @@ export function createRunOptimizer(c: ResolvedTrainConfig, spec: ModelSpec, para
   const isHead = (p: Param) => p.name.startsWith(`${spec.head.name}.`);
   const backbone = params.filter((p) => !isHead(p));
   const groups: OptimizerGroup[] | readonly Param[] =
-    c.backboneLr === null || backbone.length === 0 ? params : [{ params: backbone, lr: c.backboneLr }, { params: params.filter(isHead), lr: c.lr }].filter((g) => g.params.length > 0);
+    c.backboneLr === null || backbone.length === 0
+      ? params
+      : [
+          { params: backbone, lr: c.backboneLr },
+          { params: params.filter(isHead), lr: c.lr },
+        ].filter((g) => g.params.length > 0);
   const optimizer = createOptimizer(config, groups);
   const scheduler = createScheduler(c.scheduler, optimizer, { stepsPerEpoch: Math.max(1, stepsPerEpoch), epochs: c.epochs });
   return { optimizer, scheduler };

@@ -44,9 +44,18 @@ function preprocessFor(spec: ModelSpec, inputSize?: number | null): PreprocessSp
 function startingWeightsNotes(spec: ModelSpec, init: InitialParams, seed: number): string[] {
   const notes: string[] = [];
   if (init.origin.kind === 'none') notes.push(`${spec.name}: no pretrained weights (--weights none): every parameter is initialised at random from seed ${seed}`);
-  else if (init.replacedHeadClasses !== null) notes.push(`The checkpoint's classifier has ${init.replacedHeadClasses} outputs and the model ${init.numClasses}: ${init.initialisedHead.map((n) => `\`${n}\``).join(', ')} are re-initialised, everything else is loaded`);
+  else if (init.replacedHeadClasses !== null)
+    notes.push(
+      `The checkpoint's classifier has ${init.replacedHeadClasses} outputs and the model ${init.numClasses}: ${init.initialisedHead.map((n) => `\`${n}\``).join(', ')} are re-initialised, everything else is loaded`,
+    );
   else if (init.initialisedHead.length > 0) notes.push(`The classifier \`${spec.head.name}\` is new (${init.numClasses} outputs): initialised like torch.nn.Linear from seed ${seed}`);
-  if (init.unused.length > 0) notes.push(`${init.unused.length} checkpoint tensor(s) are not used by the model: ${init.unused.slice(0, 5).map((n) => `\`${n}\``).join(', ')}${init.unused.length > 5 ? ' ...' : ''}`);
+  if (init.unused.length > 0)
+    notes.push(
+      `${init.unused.length} checkpoint tensor(s) are not used by the model: ${init.unused
+        .slice(0, 5)
+        .map((n) => `\`${n}\``)
+        .join(', ')}${init.unused.length > 5 ? ' ...' : ''}`,
+    );
   return notes;
 }
 

@@ -60,7 +60,11 @@ function timestamp(d = new Date()): string {
 /** The class weights of the loss: none, balanced from the training labels, or the user's. */
 function classWeightsFor(config: ResolvedTrainConfig, s: RunSetup): number[] | undefined {
   const classes = s.classes;
-  if (config.classWeights === 'auto') return balancedClassWeights(s.folder.train.map((x) => x.label), classes.length);
+  if (config.classWeights === 'auto')
+    return balancedClassWeights(
+      s.folder.train.map((x) => x.label),
+      classes.length,
+    );
   if (!Array.isArray(config.classWeights)) return undefined;
   if (config.classWeights.length !== classes.length) {
     throw new ConfigError('E_BAD_OPTION', `--class-weights has ${config.classWeights.length} values for ${classes.length} classes (${classes.join(', ')})`, {
@@ -244,6 +248,15 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
       : 'interrupted before the first epoch finished: nothing to resume';
     await emitPhase.emit('interrupted', { epoch: state.epoch, checkpoint, message });
     const best = bestEpoch(state.history);
-    return { ...base(), modelPath: null, history: state.history, bestValAcc: best?.val_acc ?? 0, bestEpoch: best?.epoch ?? 0, seconds: (performance.now() - started) / 1000, interrupted: true, stoppedEarly: null };
+    return {
+      ...base(),
+      modelPath: null,
+      history: state.history,
+      bestValAcc: best?.val_acc ?? 0,
+      bestEpoch: best?.epoch ?? 0,
+      seconds: (performance.now() - started) / 1000,
+      interrupted: true,
+      stoppedEarly: null,
+    };
   }
 }

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import type { HeadstartError} from '../errors.js';
+import type { HeadstartError } from '../errors.js';
 import { DownloadError, IOError, WeightsError, type ErrorCode } from '../errors.js';
 import { parseOrThrow } from '../zod-issues.js';
 import { cachedWeightsPath, weightsCacheDir } from './cache.js';
@@ -56,10 +56,11 @@ function errorCode(e: unknown): string | undefined {
   for (let cur = e, depth = 0; cur && depth < 8; depth++) {
     const c = cur as { code?: unknown; cause?: unknown; errors?: unknown[] };
     if (typeof c.code === 'string') return c.code;
-    if (Array.isArray(c.errors)) for (const sub of c.errors) {
-      const code = errorCode(sub);
-      if (code) return code;
-    }
+    if (Array.isArray(c.errors))
+      for (const sub of c.errors) {
+        const code = errorCode(sub);
+        if (code) return code;
+      }
     cur = c.cause;
   }
   return undefined;
@@ -130,14 +131,7 @@ export async function fetchWeights(source: WeightSource, options?: FetchWeightsO
   throw failed.error;
 }
 
-async function downloadOnce(
-  url: string,
-  sha256: string,
-  finalPath: string,
-  fetchImpl: FetchImpl,
-  idleTimeoutMs: number,
-  onProgress: ProgressCallback | undefined,
-): Promise<void> {
+async function downloadOnce(url: string, sha256: string, finalPath: string, fetchImpl: FetchImpl, idleTimeoutMs: number, onProgress: ProgressCallback | undefined): Promise<void> {
   const fail = (code: ErrorCode, message: string, retry: boolean, hint?: string, cause?: unknown, offlineCode?: string): never => {
     throw new AttemptError(new DownloadError(code, message, { hint, cause }), retry, offlineCode);
   };
@@ -164,7 +158,12 @@ async function downloadOnce(
       await res.body?.cancel().catch(() => {});
       const status = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
       if (res.status >= 500 || res.status === 429 || res.status === 408) return fail('E_HTTP', `Download of ${url} failed: ${status}`, true);
-      return fail('E_HTTP', `Download of ${url} failed: ${status}`, false, res.status === 404 ? 'the URL is wrong or the file has moved; download it yourself and pass --weights <file>' : 'check the URL and your access to it');
+      return fail(
+        'E_HTTP',
+        `Download of ${url} failed: ${status}`,
+        false,
+        res.status === 404 ? 'the URL is wrong or the file has moved; download it yourself and pass --weights <file>' : 'check the URL and your access to it',
+      );
     }
     const encoded = (res.headers.get('content-encoding') ?? 'identity') !== 'identity';
     const lengthHeader = res.headers.get('content-length');
@@ -185,7 +184,13 @@ async function downloadOnce(
       }
     } catch (cause) {
       if (cause instanceof AttemptError) throw cause;
-      return fail('E_TRUNCATED', `Download of ${url} is truncated: the connection broke after ${bytes}${total === undefined ? '' : ` of ${total}`} bytes (${describeError(cause)})`, true, undefined, cause);
+      return fail(
+        'E_TRUNCATED',
+        `Download of ${url} is truncated: the connection broke after ${bytes}${total === undefined ? '' : ` of ${total}`} bytes (${describeError(cause)})`,
+        true,
+        undefined,
+        cause,
+      );
     }
     if (total !== undefined && bytes !== total) {
       fail('E_TRUNCATED', `Download of ${url} is truncated: received ${bytes} of ${total} bytes`, true);
@@ -195,7 +200,12 @@ async function downloadOnce(
     file = undefined;
     const found = hash.digest('hex');
     if (!sha256Matches(found, sha256)) {
-      fail('E_CHECKSUM', `Download of ${url} has sha256 ${found}, expected ${sha256}`, false, 'the server sent another file than the one this model expects; check the URL, or download the right file and pass --weights <file>');
+      fail(
+        'E_CHECKSUM',
+        `Download of ${url} has sha256 ${found}, expected ${sha256}`,
+        false,
+        'the server sent another file than the one this model expects; check the URL, or download the right file and pass --weights <file>',
+      );
     }
     await rename(tmp, finalPath);
   } finally {

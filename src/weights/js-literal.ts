@@ -56,13 +56,27 @@ export function parseJsLiteral(text: string, start: number, source = 'JS literal
       }
       const e = text[pos++];
       switch (e) {
-        case 'n': out += '\n'; break;
-        case 't': out += '\t'; break;
-        case 'r': out += '\r'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'v': out += '\v'; break;
-        case '0': out += '\0'; break;
+        case 'n':
+          out += '\n';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'v':
+          out += '\v';
+          break;
+        case '0':
+          out += '\0';
+          break;
         case 'x': {
           const h = text.slice(pos, pos + 2);
           if (!/^[0-9a-fA-F]{2}$/.test(h)) fail('bad \\x escape');
@@ -77,7 +91,8 @@ export function parseJsLiteral(text: string, start: number, source = 'JS literal
           pos += 4;
           break;
         }
-        case '\n': break; // line continuation
+        case '\n':
+          break; // line continuation
         default:
           if (e === undefined) fail('unterminated string');
           out += e; // \" \' \\ \/ and identity escapes

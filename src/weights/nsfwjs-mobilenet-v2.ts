@@ -132,9 +132,6 @@ export async function loadNsfwjsMobileNetV2(options?: NsfwjsOptions): Promise<Tf
     }
     return buf.toString('utf8');
   };
-  const [modelJs, shardJs] = await Promise.all([
-    read(NSFWJS_MOBILENET_V2.modelFile, NSFWJS_MOBILENET_V2.sha256.model),
-    read(NSFWJS_MOBILENET_V2.shardFile, NSFWJS_MOBILENET_V2.sha256.shard),
-  ]);
+  const [modelJs, shardJs] = await Promise.all([read(NSFWJS_MOBILENET_V2.modelFile, NSFWJS_MOBILENET_V2.sha256.model), read(NSFWJS_MOBILENET_V2.shardFile, NSFWJS_MOBILENET_V2.sha256.shard)]);
   return parseNsfwjsMobileNetV2(modelJs, shardJs);
 }

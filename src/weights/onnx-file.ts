@@ -31,7 +31,9 @@ export function readOnnxFile(file: string, options: { dynamicDim?: number } = {}
     const size = statSync(data).size;
     const length = entries.length !== undefined ? Number(entries.length) : size - offset;
     if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > size) {
-      throw new WeightsError('E_BAD_WEIGHTS', `Initializer \`${t.name}\` of \`${file}\`: bytes ${offset}..${offset + length} lie outside its data file \`${location}\` (${size} bytes)`, { hint: 'the data file is truncated or belongs to another model' });
+      throw new WeightsError('E_BAD_WEIGHTS', `Initializer \`${t.name}\` of \`${file}\`: bytes ${offset}..${offset + length} lie outside its data file \`${location}\` (${size} bytes)`, {
+        hint: 'the data file is truncated or belongs to another model',
+      });
     }
     const raw = new Uint8Array(length);
     const fd = openSync(data, 'r');
@@ -49,9 +51,13 @@ export function readOnnxFile(file: string, options: { dynamicDim?: number } = {}
 function resolveExternalPath(modelFile: string, location: string, tensor: string): string {
   const folder = path.dirname(path.resolve(modelFile));
   const unsafe = (why: string) =>
-    new WeightsError('E_UNSAFE_WEIGHTS', `Initializer \`${tensor}\` of \`${modelFile}\` points to external data \`${location}\`, ${why}; headstart reads external data only from the model's own folder`, {
-      hint: 'keep the .onnx file and its data file side by side, with a relative location',
-    });
+    new WeightsError(
+      'E_UNSAFE_WEIGHTS',
+      `Initializer \`${tensor}\` of \`${modelFile}\` points to external data \`${location}\`, ${why}; headstart reads external data only from the model's own folder`,
+      {
+        hint: 'keep the .onnx file and its data file side by side, with a relative location',
+      },
+    );
   if (location === '' || location.includes('\0')) throw unsafe('an empty or invalid path');
   if (path.isAbsolute(location) || path.win32.isAbsolute(location)) throw unsafe('an absolute path');
   if (location.split(/[\\/]/).includes('..')) throw unsafe('a path that leaves the folder (`..`)');
@@ -60,7 +66,10 @@ function resolveExternalPath(modelFile: string, location: string, tensor: string
   try {
     real = realpathSync(target);
   } catch (err) {
-    throw new IOError('E_NOT_FOUND', `Initializer \`${tensor}\` of \`${modelFile}\` keeps its data in \`${location}\`, which does not exist beside the model`, { cause: err, hint: 'copy the data file next to the .onnx file' });
+    throw new IOError('E_NOT_FOUND', `Initializer \`${tensor}\` of \`${modelFile}\` keeps its data in \`${location}\`, which does not exist beside the model`, {
+      cause: err,
+      hint: 'copy the data file next to the .onnx file',
+    });
   }
   const realFolder = realpathSync(folder);
   if (!real.startsWith(realFolder + path.sep)) throw unsafe(`a link that resolves outside the folder (to \`${real}\`)`);

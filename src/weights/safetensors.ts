@@ -115,7 +115,11 @@ export function parseSafetensorsHeader(bytes: Uint8Array, options?: SafetensorsR
     if (typeof e.dtype !== 'string') return bad(`tensor \`${name}\`: missing dtype`);
     if (!(e.dtype in READ_DTYPES)) {
       if (UNSUPPORTED_DTYPES.includes(e.dtype)) {
-        bad(`tensor \`${name}\` has dtype ${e.dtype}, which headstart does not read`, `supported: ${Object.keys(READ_DTYPES).join(', ')}; convert it, e.g. t.float(), before saving`, 'E_UNSUPPORTED_DTYPE');
+        bad(
+          `tensor \`${name}\` has dtype ${e.dtype}, which headstart does not read`,
+          `supported: ${Object.keys(READ_DTYPES).join(', ')}; convert it, e.g. t.float(), before saving`,
+          'E_UNSUPPORTED_DTYPE',
+        );
       }
       bad(`tensor \`${name}\` has an unknown dtype \`${e.dtype}\``, `expected one of ${Object.keys(READ_DTYPES).join(', ')}`);
     }
@@ -144,10 +148,7 @@ export function parseSafetensorsHeader(bytes: Uint8Array, options?: SafetensorsR
   }
   if (cursor > dataLength) {
     const last = entries[entries.length - 1];
-    bad(
-      `truncated or offsets out of range: tensor \`${last.name}\` ends at data byte ${last.end}, but the file has ${dataLength} data bytes`,
-      'download or copy the file again',
-    );
+    bad(`truncated or offsets out of range: tensor \`${last.name}\` ends at data byte ${last.end}, but the file has ${dataLength} data bytes`, 'download or copy the file again');
   }
   if (cursor < dataLength) bad(`${dataLength - cursor} bytes after the last tensor are not described by the header`);
   return { entries, metadata, dataStart };

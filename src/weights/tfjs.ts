@@ -170,8 +170,7 @@ function decodeWeight(spec: TfjsWeightSpec, bytes: Uint8Array, bad: (what: strin
 
 /** Read model.json and the shard files it lists (relative to it) from disk. */
 export async function loadTfjsLayersModel(modelJsonPath: string): Promise<TfjsLayersModel> {
-  const read = (path: string): Promise<Buffer> =>
-    readFileOrThrow(path, 'TF.js file', 'a TF.js model is model.json plus the shard files its weightsManifest lists, in the same folder');
+  const read = (path: string): Promise<Buffer> => readFileOrThrow(path, 'TF.js file', 'a TF.js model is model.json plus the shard files its weightsManifest lists, in the same folder');
   const text = (await read(modelJsonPath)).toString('utf8');
   let json: unknown;
   try {

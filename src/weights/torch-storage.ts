@@ -7,17 +7,7 @@ import { bfloat16ToFloat32, float16ToFloat32 } from './half.js';
  * strides) becomes a dense host tensor. Floats of every width become float32, small
  * integers widen to int32, int64 stays int64 (BigInt64Array), bool becomes 0/1 bytes.
  */
-export type StorageDType =
-  | 'float32'
-  | 'float64'
-  | 'float16'
-  | 'bfloat16'
-  | 'int64'
-  | 'int32'
-  | 'int16'
-  | 'int8'
-  | 'uint8'
-  | 'bool';
+export type StorageDType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
 /** `torch.<Name>Storage` (the names torch.save writes) → element type. */
 export const STORAGE_TYPES: Readonly<Record<string, StorageDType>> = {
@@ -92,16 +82,24 @@ function elements(bytes: Uint8Array, dtype: StorageDType, bigEndian: boolean): E
   const buf = b.buffer;
   const off = b.byteOffset;
   switch (dtype) {
-    case 'float32': return new Float32Array(buf, off, n);
-    case 'float64': return new Float64Array(buf, off, n);
+    case 'float32':
+      return new Float32Array(buf, off, n);
+    case 'float64':
+      return new Float64Array(buf, off, n);
     case 'float16':
-    case 'bfloat16': return new Uint16Array(buf, off, n);
-    case 'int64': return new BigInt64Array(buf, off, n);
-    case 'int32': return new Int32Array(buf, off, n);
-    case 'int16': return new Int16Array(buf, off, n);
-    case 'int8': return new Int8Array(buf, off, n);
+    case 'bfloat16':
+      return new Uint16Array(buf, off, n);
+    case 'int64':
+      return new BigInt64Array(buf, off, n);
+    case 'int32':
+      return new Int32Array(buf, off, n);
+    case 'int16':
+      return new Int16Array(buf, off, n);
+    case 'int8':
+      return new Int8Array(buf, off, n);
     case 'uint8':
-    case 'bool': return new Uint8Array(buf, off, n);
+    case 'bool':
+      return new Uint8Array(buf, off, n);
   }
 }
 
@@ -178,15 +176,23 @@ export function materialiseView(storage: Uint8Array, view: TensorView, name: str
   // Bool is normalised in place below, so it never shares.
   const src = gather(elements(storage, dtype, bigEndian), view, mayShare && dtype !== 'bool');
   switch (dtype) {
-    case 'float32': return { dtype: 'float32', shape, data: src as Float32Array };
-    case 'float64': return { dtype: 'float32', shape, data: new Float32Array(src as Float64Array) };
-    case 'float16': return { dtype: 'float32', shape, data: float16ToFloat32(src as Uint16Array) };
-    case 'bfloat16': return { dtype: 'float32', shape, data: bfloat16ToFloat32(src as Uint16Array) };
-    case 'int64': return { dtype: 'int64', shape, data: src as BigInt64Array };
-    case 'int32': return { dtype: 'int32', shape, data: src as Int32Array };
+    case 'float32':
+      return { dtype: 'float32', shape, data: src as Float32Array };
+    case 'float64':
+      return { dtype: 'float32', shape, data: new Float32Array(src as Float64Array) };
+    case 'float16':
+      return { dtype: 'float32', shape, data: float16ToFloat32(src as Uint16Array) };
+    case 'bfloat16':
+      return { dtype: 'float32', shape, data: bfloat16ToFloat32(src as Uint16Array) };
+    case 'int64':
+      return { dtype: 'int64', shape, data: src as BigInt64Array };
+    case 'int32':
+      return { dtype: 'int32', shape, data: src as Int32Array };
     case 'int16':
-    case 'int8': return { dtype: 'int32', shape, data: new Int32Array(src as Int16Array) };
-    case 'uint8': return { dtype: 'uint8', shape, data: src as Uint8Array };
+    case 'int8':
+      return { dtype: 'int32', shape, data: new Int32Array(src as Int16Array) };
+    case 'uint8':
+      return { dtype: 'uint8', shape, data: src as Uint8Array };
     case 'bool': {
       const b = src as Uint8Array;
       for (let i = 0; i < b.length; i++) b[i] = b[i] ? 1 : 0;

@@ -183,28 +183,49 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks): unknown {
         return stack[0];
 
       // constants and numbers
-      case 0x4e: stack.push(null); break; // NONE
-      case 0x88: stack.push(true); break; // NEWTRUE
-      case 0x89: stack.push(false); break; // NEWFALSE
-      case 0x4b: stack.push(u8()); break; // BININT1
-      case 0x4d: stack.push(u16()); break; // BININT2
-      case 0x4a: stack.push(i32()); break; // BININT
-      case 0x8a: stack.push(longFromBytes(take(u8()))); break; // LONG1
-      case 0x8b: { // LONG4
+      case 0x4e:
+        stack.push(null);
+        break; // NONE
+      case 0x88:
+        stack.push(true);
+        break; // NEWTRUE
+      case 0x89:
+        stack.push(false);
+        break; // NEWFALSE
+      case 0x4b:
+        stack.push(u8());
+        break; // BININT1
+      case 0x4d:
+        stack.push(u16());
+        break; // BININT2
+      case 0x4a:
+        stack.push(i32());
+        break; // BININT
+      case 0x8a:
+        stack.push(longFromBytes(take(u8())));
+        break; // LONG1
+      case 0x8b: {
+        // LONG4
         const n = i32();
         if (n < 0) fail('negative LONG4 length', at);
         stack.push(longFromBytes(take(n)));
         break;
       }
-      case 0x49: stack.push(parseIntText(line())); break; // INT
-      case 0x4c: stack.push(parseIntText(line())); break; // LONG
-      case 0x47: { // BINFLOAT (big-endian double)
+      case 0x49:
+        stack.push(parseIntText(line()));
+        break; // INT
+      case 0x4c:
+        stack.push(parseIntText(line()));
+        break; // LONG
+      case 0x47: {
+        // BINFLOAT (big-endian double)
         need(8);
         stack.push(view.getFloat64(pos, false));
         pos += 8;
         break;
       }
-      case 0x46: { // FLOAT
+      case 0x46: {
+        // FLOAT
         const v = Number(line());
         if (Number.isNaN(v)) fail('bad float literal', at);
         stack.push(v);
@@ -212,122 +233,189 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks): unknown {
       }
 
       // strings and bytes
-      case 0x58: stack.push(utf8(take(u32()))); break; // BINUNICODE
-      case 0x8c: stack.push(utf8(take(u8()))); break; // SHORT_BINUNICODE
-      case 0x8d: stack.push(utf8(take(u64()))); break; // BINUNICODE8
-      case 0x55: stack.push(latin1.decode(take(u8()))); break; // SHORT_BINSTRING (py2 str)
-      case 0x54: { // BINSTRING
+      case 0x58:
+        stack.push(utf8(take(u32())));
+        break; // BINUNICODE
+      case 0x8c:
+        stack.push(utf8(take(u8())));
+        break; // SHORT_BINUNICODE
+      case 0x8d:
+        stack.push(utf8(take(u64())));
+        break; // BINUNICODE8
+      case 0x55:
+        stack.push(latin1.decode(take(u8())));
+        break; // SHORT_BINSTRING (py2 str)
+      case 0x54: {
+        // BINSTRING
         const n = i32();
         if (n < 0) fail('negative BINSTRING length', at);
         stack.push(latin1.decode(take(n)));
         break;
       }
-      case 0x43: stack.push(new Uint8Array(take(u8()))); break; // SHORT_BINBYTES
-      case 0x42: stack.push(new Uint8Array(take(u32()))); break; // BINBYTES
-      case 0x8e: stack.push(new Uint8Array(take(u64()))); break; // BINBYTES8
-      case 0x96: stack.push(new Uint8Array(take(u64()))); break; // BYTEARRAY8
+      case 0x43:
+        stack.push(new Uint8Array(take(u8())));
+        break; // SHORT_BINBYTES
+      case 0x42:
+        stack.push(new Uint8Array(take(u32())));
+        break; // BINBYTES
+      case 0x8e:
+        stack.push(new Uint8Array(take(u64())));
+        break; // BINBYTES8
+      case 0x96:
+        stack.push(new Uint8Array(take(u64())));
+        break; // BYTEARRAY8
 
       // containers
-      case 0x28: marks.push(stack.length); break; // MARK
-      case 0x29: stack.push(tuple([])); break; // EMPTY_TUPLE
-      case 0x74: stack.push(tuple(popMark())); break; // TUPLE
-      case 0x85: stack.push(tuple([pop()])); break; // TUPLE1
-      case 0x86: { // TUPLE2
+      case 0x28:
+        marks.push(stack.length);
+        break; // MARK
+      case 0x29:
+        stack.push(tuple([]));
+        break; // EMPTY_TUPLE
+      case 0x74:
+        stack.push(tuple(popMark()));
+        break; // TUPLE
+      case 0x85:
+        stack.push(tuple([pop()]));
+        break; // TUPLE1
+      case 0x86: {
+        // TUPLE2
         const b = pop();
         const a = pop();
         stack.push(tuple([a, b]));
         break;
       }
-      case 0x87: { // TUPLE3
+      case 0x87: {
+        // TUPLE3
         const c = pop();
         const b = pop();
         const a = pop();
         stack.push(tuple([a, b, c]));
         break;
       }
-      case 0x5d: stack.push([]); break; // EMPTY_LIST
-      case 0x6c: stack.push(popMark()); break; // LIST
-      case 0x61: { // APPEND
+      case 0x5d:
+        stack.push([]);
+        break; // EMPTY_LIST
+      case 0x6c:
+        stack.push(popMark());
+        break; // LIST
+      case 0x61: {
+        // APPEND
         const v = pop();
         appendItems(top(), [v]);
         break;
       }
-      case 0x65: { // APPENDS
+      case 0x65: {
+        // APPENDS
         const items = popMark();
         appendItems(top(), items);
         break;
       }
-      case 0x7d: stack.push(new Map()); break; // EMPTY_DICT
-      case 0x64: { // DICT
+      case 0x7d:
+        stack.push(new Map());
+        break; // EMPTY_DICT
+      case 0x64: {
+        // DICT
         const d = new Map<unknown, unknown>();
         setItems(d, popMark());
         stack.push(d);
         break;
       }
-      case 0x73: { // SETITEM
+      case 0x73: {
+        // SETITEM
         const v = pop();
         const k = pop();
         setItems(top(), [k, v]);
         break;
       }
-      case 0x75: { // SETITEMS
+      case 0x75: {
+        // SETITEMS
         const items = popMark();
         setItems(top(), items);
         break;
       }
-      case 0x8f: stack.push(new Set()); break; // EMPTY_SET
-      case 0x90: { // ADDITEMS
+      case 0x8f:
+        stack.push(new Set());
+        break; // EMPTY_SET
+      case 0x90: {
+        // ADDITEMS
         const items = popMark();
         addItems(top(), items);
         break;
       }
-      case 0x91: stack.push(Object.freeze(new Set(popMark()))); break; // FROZENSET
+      case 0x91:
+        stack.push(Object.freeze(new Set(popMark())));
+        break; // FROZENSET
 
       // stack manipulation
-      case 0x30: pop(); break; // POP
-      case 0x31: popMark(); break; // POP_MARK
-      case 0x32: stack.push(top()); break; // DUP
+      case 0x30:
+        pop();
+        break; // POP
+      case 0x31:
+        popMark();
+        break; // POP_MARK
+      case 0x32:
+        stack.push(top());
+        break; // DUP
 
       // memo
-      case 0x70: { // PUT
+      case 0x70: {
+        // PUT
         const k = parseIntText(line());
         memo.set(Number(k), top());
         break;
       }
-      case 0x71: memo.set(u8(), top()); break; // BINPUT
-      case 0x72: memo.set(u32(), top()); break; // LONG_BINPUT
-      case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
-      case 0x67: stack.push(memoGet(Number(parseIntText(line())))); break; // GET
-      case 0x68: stack.push(memoGet(u8())); break; // BINGET
-      case 0x6a: stack.push(memoGet(u32())); break; // LONG_BINGET
+      case 0x71:
+        memo.set(u8(), top());
+        break; // BINPUT
+      case 0x72:
+        memo.set(u32(), top());
+        break; // LONG_BINPUT
+      case 0x94:
+        memo.set(memo.size, top());
+        break; // MEMOIZE
+      case 0x67:
+        stack.push(memoGet(Number(parseIntText(line()))));
+        break; // GET
+      case 0x68:
+        stack.push(memoGet(u8()));
+        break; // BINGET
+      case 0x6a:
+        stack.push(memoGet(u32()));
+        break; // LONG_BINGET
 
       // globals and calls: only through the whitelist
-      case 0x63: { // GLOBAL
+      case 0x63: {
+        // GLOBAL
         const module = line();
         const name = line();
         stack.push(resolve(module, name));
         break;
       }
-      case 0x93: { // STACK_GLOBAL
+      case 0x93: {
+        // STACK_GLOBAL
         const name = pop();
         const module = pop();
         if (typeof module !== 'string' || typeof name !== 'string') fail('STACK_GLOBAL on non-strings', at);
         stack.push(resolve(module as string, name as string));
         break;
       }
-      case 0x52: { // REDUCE
+      case 0x52: {
+        // REDUCE
         const args = asArgs(pop(), 'REDUCE');
         const f = callable(pop(), 'REDUCE');
         stack.push(f.call(args));
         break;
       }
-      case 0x81: { // NEWOBJ
+      case 0x81: {
+        // NEWOBJ
         const args = asArgs(pop(), 'NEWOBJ');
         const cls = callable(pop(), 'NEWOBJ');
         stack.push(cls.call(args));
         break;
       }
-      case 0x92: { // NEWOBJ_EX
+      case 0x92: {
+        // NEWOBJ_EX
         const kwargs = pop();
         const args = asArgs(pop(), 'NEWOBJ_EX');
         const cls = callable(pop(), 'NEWOBJ_EX');
@@ -335,33 +423,38 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks): unknown {
         stack.push(cls.call(args));
         break;
       }
-      case 0x69: { // INST
+      case 0x69: {
+        // INST
         const module = line();
         const name = line();
         const cls = callable(resolve(module, name), 'INST');
         stack.push(cls.call(popMark()));
         break;
       }
-      case 0x6f: { // OBJ
+      case 0x6f: {
+        // OBJ
         const items = popMark();
         if (items.length === 0) fail('OBJ without a class', at);
         const cls = callable(items[0], 'OBJ');
         stack.push(cls.call(items.slice(1)));
         break;
       }
-      case 0x62: { // BUILD
+      case 0x62: {
+        // BUILD
         const state = pop();
         const obj = pop();
         stack.push(hooks.build ? hooks.build(obj, state) : obj);
         break;
       }
-      case 0x51: { // BINPERSID
+      case 0x51: {
+        // BINPERSID
         const pid = pop();
         if (!hooks.persistentLoad) fail('persistent id without a loader', at);
         stack.push(hooks.persistentLoad!(pid));
         break;
       }
-      case 0x50: { // PERSID
+      case 0x50: {
+        // PERSID
         const pid = line();
         if (!hooks.persistentLoad) fail('persistent id without a loader', at);
         stack.push(hooks.persistentLoad!(pid));

@@ -54,7 +54,7 @@ export function readZipEntries(bytes: Uint8Array, file: string): Map<string, Uin
     if (at + 46 + nameLen > bytes.length) bad('unexpected end of file');
     const name = decoder.decode(bytes.subarray(at + 46, at + 46 + nameLen));
     // ZIP64 extra field: the 64-bit values of the fields that are saturated, in order.
-    for (let e = at + 46 + nameLen, end = e + extraLen; e + 4 <= end; ) {
+    for (let e = at + 46 + nameLen, end = e + extraLen; e + 4 <= end;) {
       const id = u16(e);
       const size = u16(e + 2);
       if (id === 0x0001) {

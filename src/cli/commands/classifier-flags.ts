@@ -23,7 +23,9 @@ function jsonOrFile(value: string, flag: string): unknown {
     try {
       text = readFileSync(value, 'utf8');
     } catch (err) {
-      throw new UsageError('E_READ_FAILED', `--${flag}: cannot read \`${value}\`: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { hint: 'give inline JSON or the path of a .json file' });
+      throw new UsageError('E_READ_FAILED', `--${flag}: cannot read \`${value}\`: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+        hint: 'give inline JSON or the path of a .json file',
+      });
     }
   }
   try {

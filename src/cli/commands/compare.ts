@@ -32,7 +32,9 @@ export const compareCommand = defineCommand({
     const r = await withTerminal(json, io, (hooks) => compare(positionals[0], options, hooks));
     if (r.interrupted) return 130;
     if (json) {
-      io.out(`${JSON.stringify({ event: 'compare', finetune: { best_val_acc: r.finetune.bestValAcc, seconds: r.finetune.seconds, out: r.finetune.out }, features: { best_val_acc: r.features.bestValAcc, seconds: r.features.seconds, out: r.features.out }, speedup: r.speedup, figure: r.svgPath })}\n`);
+      io.out(
+        `${JSON.stringify({ event: 'compare', finetune: { best_val_acc: r.finetune.bestValAcc, seconds: r.finetune.seconds, out: r.finetune.out }, features: { best_val_acc: r.features.bestValAcc, seconds: r.features.seconds, out: r.features.out }, speedup: r.speedup, figure: r.svgPath })}\n`,
+      );
     } else {
       io.out(
         [

@@ -55,7 +55,9 @@ export const exportCommand = defineCommand({
       const { metadata, ...rest } = result;
       io.out(`${JSON.stringify({ ...rest, preprocess: metadata.preprocess }, null, 2)}\n`);
     } else {
-      io.out(`wrote ${result.path}: ${result.model}, ${result.numClasses} classes, ${result.loaded} tensors from ${result.weights}${result.reinitialised.length ? `, re-initialised ${result.reinitialised.join(', ')}` : ''}\n`);
+      io.out(
+        `wrote ${result.path}: ${result.model}, ${result.numClasses} classes, ${result.loaded} tensors from ${result.weights}${result.reinitialised.length ? `, re-initialised ${result.reinitialised.join(', ')}` : ''}\n`,
+      );
     }
     return 0;
   },

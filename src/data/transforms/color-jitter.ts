@@ -127,12 +127,36 @@ export function adjustHue(image: RgbImage, factor: number): RgbImage {
     let G: number;
     let B: number;
     switch (i % 6) {
-      case 0: R = uv; G = ut; B = up; break;
-      case 1: R = uq; G = uv; B = up; break;
-      case 2: R = up; G = uv; B = ut; break;
-      case 3: R = up; G = uq; B = uv; break;
-      case 4: R = ut; G = up; B = uv; break;
-      default: R = uv; G = up; B = uq; break;
+      case 0:
+        R = uv;
+        G = ut;
+        B = up;
+        break;
+      case 1:
+        R = uq;
+        G = uv;
+        B = up;
+        break;
+      case 2:
+        R = up;
+        G = uv;
+        B = ut;
+        break;
+      case 3:
+        R = up;
+        G = uq;
+        B = uv;
+        break;
+      case 4:
+        R = ut;
+        G = up;
+        B = uv;
+        break;
+      default:
+        R = uv;
+        G = up;
+        B = uq;
+        break;
     }
     o[p] = R;
     o[p + 1] = G;

@@ -58,9 +58,7 @@ export function writeNormalized(image: RgbImage, table: Float32Array, out: Float
  * the maps), written as normalised CHW into `out` at `offset`: one read of each source byte,
  * one write of each float.
  */
-export function writeNormalizedMapped(
-  data: Uint8Array, width: number, rows: Int32Array, cols: Int32Array, table: Float32Array, out: Float32Array, offset = 0,
-): void {
+export function writeNormalizedMapped(data: Uint8Array, width: number, rows: Int32Array, cols: Int32Array, table: Float32Array, out: Float32Array, offset = 0): void {
   const w = cols.length;
   const h = rows.length;
   const plane = w * h;

@@ -58,10 +58,7 @@ export function sampleResizedCropBox(image: Size, rng: RandomSource, options: Re
   return { left: Math.floor((width - w) / 2), top: Math.floor((height - h) / 2), width: w, height: h };
 }
 
-export function randomResizedCrop(
-  size: number,
-  options: Partial<ResizedCropOptions> & { interpolation?: Interpolation } = {},
-): GeometricTransform {
+export function randomResizedCrop(size: number, options: Partial<ResizedCropOptions> & { interpolation?: Interpolation } = {}): GeometricTransform {
   const crop: ResizedCropOptions = { scale: options.scale ?? DEFAULT_RESIZED_CROP.scale, ratio: options.ratio ?? DEFAULT_RESIZED_CROP.ratio };
   const interpolation = options.interpolation ?? 'bilinear';
   if (!(Number.isInteger(size) && size > 0)) throw new ConfigError('E_BAD_OPTION', `randomResizedCrop: size must be a positive integer, got ${size}`);

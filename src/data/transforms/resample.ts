@@ -96,7 +96,8 @@ function horizontal(src: RgbImage, row0: number, rows: number, c: Coefficients, 
       let s2 = HALF;
       let q = rowIn + bounds[xx * 2] * 3;
       if (xmax === 2) {
-        const k0 = kk[kb], k1 = kk[kb + 1];
+        const k0 = kk[kb],
+          k1 = kk[kb + 1];
         s0 += s[q] * k0 + s[q + 3] * k1;
         s1 += s[q + 1] * k0 + s[q + 4] * k1;
         s2 += s[q + 2] * k0 + s[q + 5] * k1;
@@ -143,19 +144,28 @@ function vertical(src: RgbImage, rowOffset: number, c: Coefficients, y0: number,
       }
     }
     if (n === 1) {
-      const r0 = rows[0], k0 = ks[0];
+      const r0 = rows[0],
+        k0 = ks[0];
       for (let x = 0; x < stride; x++) {
         const v = HALF + s[r0 + x] * k0;
         o[p++] = v <= 0 ? 0 : v >= CLIP_HIGH ? 255 : v >> PRECISION_BITS;
       }
     } else if (n === 2) {
-      const r0 = rows[0], k0 = ks[0], r1 = rows[1], k1 = ks[1];
+      const r0 = rows[0],
+        k0 = ks[0],
+        r1 = rows[1],
+        k1 = ks[1];
       for (let x = 0; x < stride; x++) {
         const v = HALF + s[r0 + x] * k0 + s[r1 + x] * k1;
         o[p++] = v <= 0 ? 0 : v >= CLIP_HIGH ? 255 : v >> PRECISION_BITS;
       }
     } else if (n === 3) {
-      const r0 = rows[0], k0 = ks[0], r1 = rows[1], k1 = ks[1], r2 = rows[2], k2 = ks[2];
+      const r0 = rows[0],
+        k0 = ks[0],
+        r1 = rows[1],
+        k1 = ks[1],
+        r2 = rows[2],
+        k2 = ks[2];
       for (let x = 0; x < stride; x++) {
         const v = HALF + s[r0 + x] * k0 + s[r1 + x] * k1 + s[r2 + x] * k2;
         o[p++] = v <= 0 ? 0 : v >= CLIP_HIGH ? 255 : v >> PRECISION_BITS;
@@ -165,7 +175,8 @@ function vertical(src: RgbImage, rowOffset: number, c: Coefficients, y0: number,
       acc ??= new Int32Array(stride);
       acc.fill(HALF);
       for (let t = 0; t < n; t++) {
-        const row = rows[t], k = ks[t];
+        const row = rows[t],
+          k = ks[t];
         for (let x = 0; x < stride; x++) acc[x] = (acc[x] + Math.imul(s[row + x], k)) | 0;
       }
       for (let x = 0; x < stride; x++) {

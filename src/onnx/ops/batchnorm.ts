@@ -48,8 +48,7 @@ export function batchNorm(g: Graph, x: string, p: BatchNormParams, options: Batc
   g.notes.set(g.nodes[g.nodes.length - 1].name, { batchStatistics: true });
   const m = options.momentum ?? 0.1;
   const unbiased = g.op('Mul', [batchVar, g.scalar(count / Math.max(count - 1, 1))]);
-  const blend = (running: string, batch: string) =>
-    g.op('Add', [g.op('Mul', [running, g.scalar(1 - m)]), g.op('Mul', [batch, g.scalar(m)])]);
+  const blend = (running: string, batch: string) => g.op('Add', [g.op('Mul', [running, g.scalar(1 - m)]), g.op('Mul', [batch, g.scalar(m)])]);
   return { y, runningMean: blend(p.mean, batchMean), runningVar: blend(p.variance, unbiased) };
 }
 
@@ -73,7 +72,8 @@ registerOp({
     const shape = staticShape(g, x);
     const c = shape[1];
     const training = g.notes.get(node.name)?.batchStatistics === true;
-    if (intAttr(node, 'training_mode', 0) === 1) throw new GraphError('E_NO_GRADIENT', `BatchNormalization node \`${node.name}\`: no gradient rule for ORT's training_mode=1`, { hint: 'build it with batchNorm()' });
+    if (intAttr(node, 'training_mode', 0) === 1)
+      throw new GraphError('E_NO_GRADIENT', `BatchNormalization node \`${node.name}\`: no gradient rule for ORT's training_mode=1`, { hint: 'build it with batchNorm()' });
     const [, , , mean, variance] = node.inputs;
     const invstd = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [variance, g.scalar(eps)])])]);
     const axes = g.ints([0, 2, 3]);

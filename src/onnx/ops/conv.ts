@@ -36,7 +36,9 @@ function convParams(g: Graph, node: Node): ConvParams {
 function require2d(g: Graph, node: Node): void {
   const rank = g.shape(node.inputs[0]).length;
   if (rank !== 4) {
-    throw new GraphError('E_NO_GRADIENT', `${node.op} node \`${node.name}\` is ${rank - 2}-D; headstart's gradient rule is for 2-D (image) ${node.op}`, { hint: 'freeze the layers before it, or train a 2-D model' });
+    throw new GraphError('E_NO_GRADIENT', `${node.op} node \`${node.name}\` is ${rank - 2}-D; headstart's gradient rule is for 2-D (image) ${node.op}`, {
+      hint: 'freeze the layers before it, or train a 2-D model',
+    });
   }
 }
 
@@ -45,7 +47,10 @@ registerOp({
   infer: (g, node) => {
     const x = g.shape(node.inputs[0]);
     const w = g.shape(node.inputs[1]);
-    if (x.length < 3 || w.length !== x.length) throw new GraphError('E_SHAPE_MISMATCH', `Conv needs an [N, C, spatial...] input and an [M, C/group, kernel...] weight of the same rank, found ranks ${x.length} and ${w.length}`, { hint: 'check the input layout (NCHW)' });
+    if (x.length < 3 || w.length !== x.length)
+      throw new GraphError('E_SHAPE_MISMATCH', `Conv needs an [N, C, spatial...] input and an [M, C/group, kernel...] weight of the same rank, found ranks ${x.length} and ${w.length}`, {
+        hint: 'check the input layout (NCHW)',
+      });
     const group = intAttr(node, 'group', 1);
     if (x[1] >= 0 && x[1] !== w[1] * group) {
       throw new GraphError('E_SHAPE_MISMATCH', `input has ${x[1]} channels but the weight expects ${w[1] * group} (${w[1]} per group x ${group} groups)`, { hint: 'check the weight shape and group' });
@@ -65,15 +70,80 @@ registerOp({
   },
   gradCases: [
     { label: '3x3 pad 1 with bias', build: (g, [x, w, b]) => g.op('Conv', [x, w, b], { pads: [1, 1, 1, 1] }), inputShapes: [[2, 3, 5, 5], [4, 3, 3, 3], [4]] },
-    { label: '3x3 stride 2 pad 1', build: (g, [x, w]) => g.op('Conv', [x, w], { strides: [2, 2], pads: [1, 1, 1, 1] }), inputShapes: [[2, 2, 6, 6], [3, 2, 3, 3]] },
-    { label: '7x7 stride 2 pad 3 (resnet stem)', build: (g, [x, w]) => g.op('Conv', [x, w], { strides: [2, 2], pads: [3, 3, 3, 3] }), inputShapes: [[1, 2, 9, 9], [2, 2, 7, 7]] },
-    { label: '1x1 stride 2 (downsample)', build: (g, [x, w]) => g.op('Conv', [x, w], { strides: [2, 2] }), inputShapes: [[2, 3, 5, 5], [4, 3, 1, 1]] },
-    { label: 'depthwise 3x3', build: (g, [x, w]) => g.op('Conv', [x, w], { group: 3, pads: [1, 1, 1, 1] }), inputShapes: [[2, 3, 5, 5], [3, 1, 3, 3]] },
-    { label: 'depthwise 5x5 stride 2', build: (g, [x, w]) => g.op('Conv', [x, w], { group: 3, strides: [2, 2], pads: [2, 2, 2, 2] }), inputShapes: [[1, 3, 7, 7], [3, 1, 5, 5]] },
-    { label: 'grouped 2 groups', build: (g, [x, w]) => g.op('Conv', [x, w], { group: 2, pads: [1, 1, 1, 1] }), inputShapes: [[1, 4, 4, 4], [6, 2, 3, 3]] },
-    { label: '3x3 on 28x28 (shifted weight gradient)', build: (g, [x, w]) => g.op('Conv', [x, w], { pads: [1, 1, 1, 1] }), inputShapes: [[1, 1, 28, 28], [2, 1, 3, 3]], wrt: [1] },
-    { label: 'dilated 3x3 asymmetric pads on 28x28 (shifted)', build: (g, [x, w]) => g.op('Conv', [x, w], { pads: [2, 1, 1, 2], dilations: [2, 2] }), inputShapes: [[1, 1, 29, 29], [2, 1, 3, 3]], wrt: [1] },
-    { label: 'dilated asymmetric pads', build: (g, [x, w]) => g.op('Conv', [x, w], { dilations: [2, 2], pads: [2, 1, 1, 2] }), inputShapes: [[1, 2, 6, 6], [2, 2, 3, 3]] },
+    {
+      label: '3x3 stride 2 pad 1',
+      build: (g, [x, w]) => g.op('Conv', [x, w], { strides: [2, 2], pads: [1, 1, 1, 1] }),
+      inputShapes: [
+        [2, 2, 6, 6],
+        [3, 2, 3, 3],
+      ],
+    },
+    {
+      label: '7x7 stride 2 pad 3 (resnet stem)',
+      build: (g, [x, w]) => g.op('Conv', [x, w], { strides: [2, 2], pads: [3, 3, 3, 3] }),
+      inputShapes: [
+        [1, 2, 9, 9],
+        [2, 2, 7, 7],
+      ],
+    },
+    {
+      label: '1x1 stride 2 (downsample)',
+      build: (g, [x, w]) => g.op('Conv', [x, w], { strides: [2, 2] }),
+      inputShapes: [
+        [2, 3, 5, 5],
+        [4, 3, 1, 1],
+      ],
+    },
+    {
+      label: 'depthwise 3x3',
+      build: (g, [x, w]) => g.op('Conv', [x, w], { group: 3, pads: [1, 1, 1, 1] }),
+      inputShapes: [
+        [2, 3, 5, 5],
+        [3, 1, 3, 3],
+      ],
+    },
+    {
+      label: 'depthwise 5x5 stride 2',
+      build: (g, [x, w]) => g.op('Conv', [x, w], { group: 3, strides: [2, 2], pads: [2, 2, 2, 2] }),
+      inputShapes: [
+        [1, 3, 7, 7],
+        [3, 1, 5, 5],
+      ],
+    },
+    {
+      label: 'grouped 2 groups',
+      build: (g, [x, w]) => g.op('Conv', [x, w], { group: 2, pads: [1, 1, 1, 1] }),
+      inputShapes: [
+        [1, 4, 4, 4],
+        [6, 2, 3, 3],
+      ],
+    },
+    {
+      label: '3x3 on 28x28 (shifted weight gradient)',
+      build: (g, [x, w]) => g.op('Conv', [x, w], { pads: [1, 1, 1, 1] }),
+      inputShapes: [
+        [1, 1, 28, 28],
+        [2, 1, 3, 3],
+      ],
+      wrt: [1],
+    },
+    {
+      label: 'dilated 3x3 asymmetric pads on 28x28 (shifted)',
+      build: (g, [x, w]) => g.op('Conv', [x, w], { pads: [2, 1, 1, 2], dilations: [2, 2] }),
+      inputShapes: [
+        [1, 1, 29, 29],
+        [2, 1, 3, 3],
+      ],
+      wrt: [1],
+    },
+    {
+      label: 'dilated asymmetric pads',
+      build: (g, [x, w]) => g.op('Conv', [x, w], { dilations: [2, 2], pads: [2, 1, 1, 2] }),
+      inputShapes: [
+        [1, 2, 6, 6],
+        [2, 2, 3, 3],
+      ],
+    },
   ],
 });
 
@@ -81,7 +151,8 @@ registerOp({
 function flippedKernel(g: Graph, w: string, group: number): string {
   const [m, cg, kh, kw] = staticShape(g, w);
   let t: string;
-  if (cg === 1 && m === group) t = w; // depthwise: channels stay in place
+  if (cg === 1 && m === group)
+    t = w; // depthwise: channels stay in place
   else {
     const r = g.op('Reshape', [w, g.ints([group, m / group, cg, kh, kw])]);
     const tr = g.op('Transpose', [r], { perm: [0, 2, 1, 3, 4] });
@@ -143,7 +214,14 @@ export function convWeightGrad(g: Graph, dy: string, x: string, wShape: number[]
         taps.push(g.op('ReduceSum', [prod, g.ints([0, 2, 3])], { keepdims: 0 }));
       }
     }
-    const stacked = taps.length === 1 ? taps[0] : g.op('Concat', taps.map((t) => g.op('Unsqueeze', [t, g.ints([1])])), { axis: 1 });
+    const stacked =
+      taps.length === 1
+        ? taps[0]
+        : g.op(
+            'Concat',
+            taps.map((t) => g.op('Unsqueeze', [t, g.ints([1])])),
+            { axis: 1 },
+          );
     return g.op('Reshape', [stacked, g.ints([m, 1, kh, kw])]);
   }
   // General groups: one dense weight gradient per group.
@@ -215,7 +293,10 @@ registerOp({
   infer: (g, node) => {
     const x = g.shape(node.inputs[0]);
     const w = g.shape(node.inputs[1]);
-    if (x.length < 3 || w.length !== x.length) throw new GraphError('E_SHAPE_MISMATCH', `ConvTranspose needs an [N, C, spatial...] input and a [C, M/group, kernel...] weight of the same rank, found ranks ${x.length} and ${w.length}`, { hint: 'check the input layout (NCHW)' });
+    if (x.length < 3 || w.length !== x.length)
+      throw new GraphError('E_SHAPE_MISMATCH', `ConvTranspose needs an [N, C, spatial...] input and a [C, M/group, kernel...] weight of the same rank, found ranks ${x.length} and ${w.length}`, {
+        hint: 'check the input layout (NCHW)',
+      });
     const r = x.length - 2;
     const group = intAttr(node, 'group', 1);
     const kernel = intsAttr(node, 'kernel_shape', w.slice(2));

@@ -8,9 +8,7 @@ import { unbroadcast } from './unbroadcast.js';
 /** Elementwise ops: arithmetic with broadcasting, activations, comparisons. */
 
 const sameAsInput = (g: Graph, node: Node): OutputInfo[] => [{ ...g.info(node.inputs[0]) }];
-const broadcastInfer = (g: Graph, node: Node): OutputInfo[] => [
-  { dtype: g.dtype(node.inputs[0]), shape: node.inputs.map((i) => g.shape(i)).reduce((a, b) => broadcastShapes(a, b)) },
-];
+const broadcastInfer = (g: Graph, node: Node): OutputInfo[] => [{ dtype: g.dtype(node.inputs[0]), shape: node.inputs.map((i) => g.shape(i)).reduce((a, b) => broadcastShapes(a, b)) }];
 const boolInfer = (g: Graph, node: Node): OutputInfo[] => [{ dtype: 'bool', shape: broadcastShapes(g.shape(node.inputs[0]), g.shape(node.inputs[1])) }];
 
 const binaryShapes = [
@@ -35,10 +33,7 @@ registerOp({
 registerOp({
   type: 'Sub',
   infer: broadcastInfer,
-  grad: (g, node, [dy], needs) => [
-    needs[0] ? unbroadcast(g, dy!, g.shape(node.inputs[0])) : undefined,
-    needs[1] ? unbroadcast(g, g.op('Neg', [dy!]), g.shape(node.inputs[1])) : undefined,
-  ],
+  grad: (g, node, [dy], needs) => [needs[0] ? unbroadcast(g, dy!, g.shape(node.inputs[0])) : undefined, needs[1] ? unbroadcast(g, g.op('Neg', [dy!]), g.shape(node.inputs[1])) : undefined],
   gradCases: [{ label: 'broadcast', build: (g, [a, b]) => g.op('Sub', [a, b]), inputShapes: broadcastShapesCase }],
 });
 
@@ -47,14 +42,18 @@ registerOp({
   infer: broadcastInfer,
   grad: (g, node, [dy], needs) => {
     const [a, b] = node.inputs;
-    return [
-      needs[0] ? unbroadcast(g, g.op('Mul', [dy!, b]), g.shape(a)) : undefined,
-      needs[1] ? unbroadcast(g, g.op('Mul', [dy!, a]), g.shape(b)) : undefined,
-    ];
+    return [needs[0] ? unbroadcast(g, g.op('Mul', [dy!, b]), g.shape(a)) : undefined, needs[1] ? unbroadcast(g, g.op('Mul', [dy!, a]), g.shape(b)) : undefined];
   },
   gradCases: [
     { label: 'same shape', build: (g, [a, b]) => g.op('Mul', [a, b]), inputShapes: binaryShapes },
-    { label: 'broadcast (SE-style channel gate)', build: (g, [a, b]) => g.op('Mul', [a, b]), inputShapes: [[2, 3, 2, 2], [2, 3, 1, 1]] },
+    {
+      label: 'broadcast (SE-style channel gate)',
+      build: (g, [a, b]) => g.op('Mul', [a, b]),
+      inputShapes: [
+        [2, 3, 2, 2],
+        [2, 3, 1, 1],
+      ],
+    },
   ],
 });
 
@@ -64,10 +63,7 @@ registerOp({
   grad: (g, node, [dy], needs) => {
     const [a, b] = node.inputs;
     const y = node.outputs[0];
-    return [
-      needs[0] ? unbroadcast(g, g.op('Div', [dy!, b]), g.shape(a)) : undefined,
-      needs[1] ? unbroadcast(g, g.op('Neg', [g.op('Div', [g.op('Mul', [dy!, y]), b])]), g.shape(b)) : undefined,
-    ];
+    return [needs[0] ? unbroadcast(g, g.op('Div', [dy!, b]), g.shape(a)) : undefined, needs[1] ? unbroadcast(g, g.op('Neg', [g.op('Div', [g.op('Mul', [dy!, y]), b])]), g.shape(b)) : undefined];
   },
   gradCases: [{ label: 'broadcast', build: (g, [a, b]) => g.op('Div', [a, b]), inputShapes: broadcastShapesCase, sample: 'positive' }],
 });
@@ -145,9 +141,7 @@ registerOp({
     }
     return [mask ? g.op('Where', [mask, dy!, g.scalar(0)]) : dy];
   },
-  gradCases: [
-    { label: 'relu6', build: (g, [a]) => g.op('Clip', [a, g.scalar(0), g.scalar(6)]), inputShapes: [[3, 4]], scale: 8 },
-  ],
+  gradCases: [{ label: 'relu6', build: (g, [a]) => g.op('Clip', [a, g.scalar(0), g.scalar(6)]), inputShapes: [[3, 4]], scale: 8 }],
 });
 
 registerOp({
@@ -171,9 +165,7 @@ registerOp({
     const inside = g.op('And', [g.op('Greater', [z, g.scalar(0)]), g.op('Less', [z, g.scalar(1)])]);
     return [g.op('Where', [inside, g.op('Mul', [dy!, g.scalar(alpha)]), g.scalar(0)])];
   },
-  gradCases: [
-    { label: 'torch hardsigmoid', build: (g, [a]) => g.op('HardSigmoid', [a], { alpha: 1 / 6, beta: 0.5 }), inputShapes: [[3, 4]], scale: 5 },
-  ],
+  gradCases: [{ label: 'torch hardsigmoid', build: (g, [a]) => g.op('HardSigmoid', [a], { alpha: 1 / 6, beta: 0.5 }), inputShapes: [[3, 4]], scale: 5 }],
 });
 
 registerOp({
@@ -200,9 +192,7 @@ registerOp({ type: 'Not', infer: sameAsInput });
 
 registerOp({
   type: 'Where',
-  infer: (g, node) => [
-    { dtype: g.dtype(node.inputs[1]), shape: node.inputs.map((i) => g.shape(i)).reduce((a, b) => broadcastShapes(a, b)) },
-  ],
+  infer: (g, node) => [{ dtype: g.dtype(node.inputs[1]), shape: node.inputs.map((i) => g.shape(i)).reduce((a, b) => broadcastShapes(a, b)) }],
   grad: (g, node, [dy], needs) => {
     const [cond, a, b] = node.inputs;
     return [
@@ -232,9 +222,13 @@ registerOp({
     const to = node.attrs.to;
     const dtype = typeof to === 'number' ? CAST_TYPES[to] : undefined;
     if (!dtype) {
-      throw new GraphError('E_UNSUPPORTED_OP', `a cast to ${typeof to === 'number' ? (ONNX_TYPE_NAMES[to] ?? `ONNX type ${to}`) : 'an unspecified type'}; headstart's graphs use float32, float64, int32, int64, uint8 and bool`, {
-        hint: 'export the model in float32',
-      });
+      throw new GraphError(
+        'E_UNSUPPORTED_OP',
+        `a cast to ${typeof to === 'number' ? (ONNX_TYPE_NAMES[to] ?? `ONNX type ${to}`) : 'an unspecified type'}; headstart's graphs use float32, float64, int32, int64, uint8 and bool`,
+        {
+          hint: 'export the model in float32',
+        },
+      );
     }
     return [{ dtype, shape: [...g.shape(node.inputs[0])] }];
   },

@@ -24,14 +24,25 @@ registerOp({
       [perm[r - 2], perm[r - 1]] = [perm[r - 1], perm[r - 2]];
       return g.op('Transpose', [x], { perm });
     };
-    return [
-      needs[0] ? unbroadcast(g, g.op('MatMul', [dy!, swapLast(b)]), g.shape(a)) : undefined,
-      needs[1] ? unbroadcast(g, g.op('MatMul', [swapLast(a), dy!]), g.shape(b)) : undefined,
-    ];
+    return [needs[0] ? unbroadcast(g, g.op('MatMul', [dy!, swapLast(b)]), g.shape(a)) : undefined, needs[1] ? unbroadcast(g, g.op('MatMul', [swapLast(a), dy!]), g.shape(b)) : undefined];
   },
   gradCases: [
-    { label: '2d', build: (g, [a, b]) => g.op('MatMul', [a, b]), inputShapes: [[3, 4], [4, 2]] },
-    { label: 'batched broadcast', build: (g, [a, b]) => g.op('MatMul', [a, b]), inputShapes: [[2, 3, 4], [4, 2]] },
+    {
+      label: '2d',
+      build: (g, [a, b]) => g.op('MatMul', [a, b]),
+      inputShapes: [
+        [3, 4],
+        [4, 2],
+      ],
+    },
+    {
+      label: 'batched broadcast',
+      build: (g, [a, b]) => g.op('MatMul', [a, b]),
+      inputShapes: [
+        [2, 3, 4],
+        [4, 2],
+      ],
+    },
   ],
 });
 
@@ -63,7 +74,22 @@ registerOp({
   },
   gradCases: [
     { label: 'linear layer (transB)', build: (g, [x, w, b]) => g.op('Gemm', [x, w, b], { transB: 1 }), inputShapes: [[3, 4], [2, 4], [2]] },
-    { label: 'transA alpha beta', build: (g, [x, w, b]) => g.op('Gemm', [x, w, b], { transA: 1, alpha: { float: 0.5 }, beta: { float: 2 } }), inputShapes: [[4, 3], [4, 2], [3, 2]] },
-    { label: 'both transposed', build: (g, [x, w]) => g.op('Gemm', [x, w], { transA: 1, transB: 1 }), inputShapes: [[4, 3], [2, 4]] },
+    {
+      label: 'transA alpha beta',
+      build: (g, [x, w, b]) => g.op('Gemm', [x, w, b], { transA: 1, alpha: { float: 0.5 }, beta: { float: 2 } }),
+      inputShapes: [
+        [4, 3],
+        [4, 2],
+        [3, 2],
+      ],
+    },
+    {
+      label: 'both transposed',
+      build: (g, [x, w]) => g.op('Gemm', [x, w], { transA: 1, transB: 1 }),
+      inputShapes: [
+        [4, 3],
+        [2, 4],
+      ],
+    },
   ],
 });

@@ -15,7 +15,9 @@ function poolInfer(g: Graph, node: Node) {
 function require2d(g: Graph, node: Node): void {
   const rank = g.shape(node.inputs[0]).length;
   if (rank !== 4) {
-    throw new GraphError('E_NO_GRADIENT', `${node.op} node \`${node.name}\` is ${rank - 2}-D; headstart's gradient rule is for 2-D (image) pooling`, { hint: 'freeze the layers before it, or train a 2-D model' });
+    throw new GraphError('E_NO_GRADIENT', `${node.op} node \`${node.name}\` is ${rank - 2}-D; headstart's gradient rule is for 2-D (image) pooling`, {
+      hint: 'freeze the layers before it, or train a 2-D model',
+    });
   }
 }
 
@@ -31,7 +33,8 @@ registerOp({
   // The forward node gains its Indices output only when a gradient flows through it.
   grad: (g, node, [dy]) => {
     require2d(g, node);
-    if (intAttr(node, 'storage_order', 0) !== 0) throw new GraphError('E_NO_GRADIENT', `MaxPool node \`${node.name}\`: no gradient rule with storage_order=1 (column-major indices)`, { hint: 'freeze the layers before it' });
+    if (intAttr(node, 'storage_order', 0) !== 0)
+      throw new GraphError('E_NO_GRADIENT', `MaxPool node \`${node.name}\`: no gradient rule with storage_order=1 (column-major indices)`, { hint: 'freeze the layers before it' });
     if (node.outputs.length < 2) {
       const name = g.uniqueName(`${node.name}_indices`);
       g.values.set(name, { name, dtype: 'int64', shape: [...g.shape(node.outputs[0])] });

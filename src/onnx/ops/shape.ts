@@ -39,7 +39,8 @@ registerOp({
       if (total < 0 || known.some((k) => k < 0)) return -1;
       return total / product(known);
     });
-    if (total >= 0 && !out.includes(-1) && product(out) !== total) throw new GraphError('E_SHAPE_MISMATCH', `cannot reshape [${s}] to [${target}]`, { hint: 'the target must hold as many values as the input' });
+    if (total >= 0 && !out.includes(-1) && product(out) !== total)
+      throw new GraphError('E_SHAPE_MISMATCH', `cannot reshape [${s}] to [${target}]`, { hint: 'the target must hold as many values as the input' });
     return [{ dtype: g.dtype(node.inputs[0]), shape: out }];
   },
   grad: (g, node, [dy], needs) => [needs[0] ? g.op('Reshape', [dy!, g.ints(staticShape(g, node.inputs[0]))]) : undefined, undefined],
@@ -50,7 +51,11 @@ registerOp({
   type: 'Transpose',
   infer: (g, node) => {
     const s = g.shape(node.inputs[0]);
-    const perm = intsAttr(node, 'perm', s.map((_, i) => s.length - 1 - i));
+    const perm = intsAttr(
+      node,
+      'perm',
+      s.map((_, i) => s.length - 1 - i),
+    );
     return [{ dtype: g.dtype(node.inputs[0]), shape: perm.map((p) => s[p]) }];
   },
   grad: (g, node, [dy]) => {
@@ -78,7 +83,16 @@ registerOp({
     const parts = g.node('Split', [dy!, g.ints(shapes.map((s) => s[axis]))], { axis }, { outputs: node.inputs.length });
     return parts;
   },
-  gradCases: [{ label: 'concat', build: (g, [a, b]) => g.op('Concat', [a, b], { axis: 1 }), inputShapes: [[2, 3], [2, 2]] }],
+  gradCases: [
+    {
+      label: 'concat',
+      build: (g, [a, b]) => g.op('Concat', [a, b], { axis: 1 }),
+      inputShapes: [
+        [2, 3],
+        [2, 2],
+      ],
+    },
+  ],
 });
 
 registerOp({
@@ -91,11 +105,14 @@ registerOp({
     if (node.inputs[1]) sizes = g.constantInts(node.inputs[1], 'split');
     else {
       const parts = node.outputs.length;
-      if (s[axis] >= 0 && s[axis] % parts !== 0) throw new GraphError('E_SHAPE_MISMATCH', `axis ${axis} of size ${s[axis]} does not split into ${parts} equal parts`, { hint: 'give a `split` input with the part sizes' });
+      if (s[axis] >= 0 && s[axis] % parts !== 0)
+        throw new GraphError('E_SHAPE_MISMATCH', `axis ${axis} of size ${s[axis]} does not split into ${parts} equal parts`, { hint: 'give a `split` input with the part sizes' });
       sizes = new Array<number>(parts).fill(s[axis] < 0 ? -1 : s[axis] / parts);
     }
-    if (sizes.length !== node.outputs.length) throw new GraphError('E_BAD_GRAPH', `split [${sizes}] gives ${sizes.length} parts, but the node has ${node.outputs.length} outputs`, { hint: 'one output per part' });
-    if (s[axis] >= 0 && sizes.reduce((a, b) => a + b, 0) !== s[axis]) throw new GraphError('E_SHAPE_MISMATCH', `split [${sizes}] does not add up to axis ${axis}'s size ${s[axis]}`, { hint: 'fix the split sizes' });
+    if (sizes.length !== node.outputs.length)
+      throw new GraphError('E_BAD_GRAPH', `split [${sizes}] gives ${sizes.length} parts, but the node has ${node.outputs.length} outputs`, { hint: 'one output per part' });
+    if (s[axis] >= 0 && sizes.reduce((a, b) => a + b, 0) !== s[axis])
+      throw new GraphError('E_SHAPE_MISMATCH', `split [${sizes}] does not add up to axis ${axis}'s size ${s[axis]}`, { hint: 'fix the split sizes' });
     return sizes.map((n) => {
       const out = [...s];
       out[axis] = n;
@@ -168,9 +185,7 @@ registerOp({
     });
     return [g.op('Pad', [dy!, g.ints(pads)])];
   },
-  gradCases: [
-    { label: 'slice', build: (g, [a]) => g.op('Slice', [a, g.ints([1]), g.ints([3]), g.ints([1])]), inputShapes: [[2, 4]] },
-  ],
+  gradCases: [{ label: 'slice', build: (g, [a]) => g.op('Slice', [a, g.ints([1]), g.ints([3]), g.ints([1])]), inputShapes: [[2, 4]] }],
 });
 
 registerOp({

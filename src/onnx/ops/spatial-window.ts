@@ -34,7 +34,8 @@ function outSize(size: number, k: number, s: number, p0: number, p1: number, d: 
 export function slidingWindow(node: Node, spatial: Dim[], kernelFallback?: number[]): Window {
   const r = spatial.length;
   const kernel = intsAttr(node, 'kernel_shape', kernelFallback ?? []);
-  if (kernel.length !== r) throw new GraphError('E_BAD_GRAPH', `kernel_shape [${kernel}] has ${kernel.length} axes, but the input has ${r} spatial axes`, { hint: 'kernel_shape lists one size per spatial axis' });
+  if (kernel.length !== r)
+    throw new GraphError('E_BAD_GRAPH', `kernel_shape [${kernel}] has ${kernel.length} axes, but the input has ${r} spatial axes`, { hint: 'kernel_shape lists one size per spatial axis' });
   const strides = intsAttr(node, 'strides', new Array<number>(r).fill(1));
   const dilations = intsAttr(node, 'dilations', new Array<number>(r).fill(1));
   const ceil = intAttr(node, 'ceil_mode', 0) === 1;
@@ -60,6 +61,9 @@ export function slidingWindow(node: Node, spatial: Dim[], kernelFallback?: numbe
     node.attrs.pads = pads;
   }
   const out = spatial.map((size, i) => (size < 0 ? -1 : outSize(size, kernel[i], strides[i], pads[i], pads[i + r], dilations[i], ceil)));
-  if (out.some((o, i) => spatial[i] >= 0 && o <= 0)) throw new GraphError('E_SHAPE_MISMATCH', `the input's spatial size [${spatial}] is smaller than the window (kernel [${kernel}], dilations [${dilations}], pads [${pads}])`, { hint: 'use a larger input image' });
+  if (out.some((o, i) => spatial[i] >= 0 && o <= 0))
+    throw new GraphError('E_SHAPE_MISMATCH', `the input's spatial size [${spatial}] is smaller than the window (kernel [${kernel}], dilations [${dilations}], pads [${pads}])`, {
+      hint: 'use a larger input image',
+    });
   return { kernel, strides, dilations, pads, out };
 }

@@ -6,7 +6,17 @@ import type { TrainListener } from '../events.js';
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
 
-function formatEpochLine(e: { epoch: number; epochs: number; train_loss: number; train_acc: number; val_loss: number; val_acc: number; seconds: number; images_per_s: number; is_best: boolean }): string {
+function formatEpochLine(e: {
+  epoch: number;
+  epochs: number;
+  train_loss: number;
+  train_acc: number;
+  val_loss: number;
+  val_acc: number;
+  seconds: number;
+  images_per_s: number;
+  is_best: boolean;
+}): string {
   const w = String(e.epochs).length;
   return (
     `epoch ${String(e.epoch).padStart(w)}/${e.epochs}  train loss ${e.train_loss.toFixed(4)} acc ${pct(e.train_acc)}  ` +
@@ -18,7 +28,9 @@ export function plainLog(write: (line: string) => void, options: { epochs?: bool
   const epochs = options.epochs ?? true;
   return {
     run_start(e) {
-      write(`${e.model}, ${e.mode === 'features' ? 'feature extraction' : 'fine-tuning'}: ${e.classes.length} classes, ${e.train_images} train / ${e.val_images} val images, epochs ${e.start_epoch}-${e.epochs}, ${e.device} x${e.threads} threads`);
+      write(
+        `${e.model}, ${e.mode === 'features' ? 'feature extraction' : 'fine-tuning'}: ${e.classes.length} classes, ${e.train_images} train / ${e.val_images} val images, epochs ${e.start_epoch}-${e.epochs}, ${e.device} x${e.threads} threads`,
+      );
     },
     log(e) {
       write(e.level === 'warn' ? `warning: ${e.message}` : e.message);
