@@ -101,7 +101,7 @@ if (!noTorch) {
 }
 
 function copyOf(tensors: NamedTensors): NamedTensors {
-  return new Map([...tensors].map(([k, t]) => [k, { ...t, shape: [...t.shape], data: Float32Array.from(t.data as Float32Array) } as HostTensor]));
+  return new Map([...tensors].map(([k, t]) => [k, { ...t, shape: [...t.shape], data: Float32Array.from(t.data as Float32Array) }]));
 }
 
 for (const c of cases) {
@@ -141,7 +141,7 @@ for (const c of cases) {
 
     const inference = buildInferenceGraph(spec, { batch: BATCH, numClasses: CLASSES, inputSize: SIZE, constants: params });
     const session = await Session.create(inference.bytes, { threads: 2 });
-    const out = await session.run({ [IO.images]: { dtype: 'float32', shape: [BATCH, 3, SIZE, SIZE], data: reference.get('eval_input')!.data as Float32Array } });
+    const out = await session.run({ [IO.images]: { dtype: 'float32', shape: [BATCH, 3, SIZE, SIZE], data: reference.get('eval_input')!.data } });
     await session.release();
 
     const failures: string[] = [];

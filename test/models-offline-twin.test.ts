@@ -55,7 +55,7 @@ test('mobilenet_v2_offline: the PyTorch twin on the imported weights gives our e
     diff = Math.max(diff, Math.abs(ours[i] - theirs[i]));
     scale = Math.max(scale, Math.abs(theirs[i]));
   }
-  t.diagnostic(`max |logit| ${scale.toFixed(3)}, ours - twin fp32 ${diff.toExponential(2)}; twin fp32 - fp64 ${JSON.parse(run.stdout).fp32_vs_fp64.toExponential(2)}`);
+  t.diagnostic(`max |logit| ${scale.toFixed(3)}, ours - twin fp32 ${diff.toExponential(2)}; twin fp32 - fp64 ${(JSON.parse(run.stdout) as { fp32_vs_fp64: number }).fp32_vs_fp64.toExponential(2)}`);
   assert.ok(scale > 0.05, 'logits are not trivially small');
   assert.ok(diff <= 1e-4, `eval logits differ from the twin by ${diff.toExponential(2)} > 1e-4`);
 });
