@@ -11,7 +11,7 @@ import { resolveBnMomentum } from '../src/models/bn-momentum.js';
 import { listModels } from '../src/models/registry.js';
 import { crossEntropyCoefficients } from '../src/onnx/cross-entropy.js';
 import { SGD } from '../src/optim/sgd.js';
-import type { HostTensor, NamedTensors } from '../src/tensor.js';
+import type { NamedTensors } from '../src/tensor.js';
 import { loadSafetensors } from '../src/weights/safetensors.js';
 import { matchStateDict } from '../src/weights/load-state.js';
 
