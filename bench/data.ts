@@ -1,8 +1,8 @@
 /**
  * bench:data — decoding + transform throughput on 2,000 generated JPEGs of 500x375 (the size
  * of Dogs vs Cats photos), for both transforms:
- * - train: RandomResizedCrop(224) + RandomHorizontalFlip + Normalize (headstart's default:
- *   libvips resampling, decode-augmented.ts);
+ * - train: RandomResizedCrop(224) + RandomHorizontalFlip + Normalize (headstart's default path:
+ *   libvips decode of the crop, JS resampling where it upscales);
  * - eval: Resize(256) + CenterCrop(224) + Normalize (what predict, evaluate and feature
  *   extraction use);
  * headstart's loader (sharp/libvips, batches of 32, default options, each batch released
@@ -18,6 +18,7 @@
  *   npm run bench:data                                   (2000 images, 3 rounds, batch 32)
  *   BENCH_IMAGES=500 BENCH_ROUNDS=2 BENCH_BATCH=8 npm run bench:data
  *   BENCH_EXACT=1 npm run bench:data     also times --exact-augment (PIL-exact JS resampling)
+ *   BENCH_LIBVIPS=1 npm run bench:data   also times the libvips crop+resize path (libvipsAugment)
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -149,13 +150,14 @@ async function main(): Promise<void> {
     .slice(0, count);
   console.log(`${files.length} JPEGs of ${W}x${H} in ${dir} (${((performance.now() - t) / 1000).toFixed(1)} s to prepare); ${cores} cores, batch ${batchSize}`);
   const samples: Sample[] = files.map((f) => ({ path: join(dir, f), label: 0 }));
-  const pipelines: Record<Kind | 'exact', Pipeline> = {
+  const pipelines: Record<Kind | 'exact' | 'libvips', Pipeline> = {
     train: buildTrainTransform(IMAGENET_PREPROCESS),
     eval: buildEvalTransform(IMAGENET_PREPROCESS),
     exact: buildTrainTransform(IMAGENET_PREPROCESS, { exactAugment: true }),
+    libvips: buildTrainTransform(IMAGENET_PREPROCESS, { libvipsAugment: true }),
   };
   let epoch = 0;
-  const headstart = async (kind: Kind | 'exact'): Promise<Rate> => {
+  const headstart = async (kind: Kind | 'exact' | 'libvips'): Promise<Rate> => {
     const loader = createLoader(samples, pipelines[kind], { batchSize, shuffle: true, seed: 1, epoch: epoch++ });
     const cpu0 = treeCpuSeconds(process.pid);
     const t0 = performance.now();
@@ -181,6 +183,7 @@ async function main(): Promise<void> {
   const ours: Record<Kind, Rate[]> = { train: [], eval: [] };
   const theirs: Record<Kind, Rate[]> = { train: [], eval: [] };
   const exact: Rate[] = [];
+  const libvips: Rate[] = [];
   for (let r = 0; r < rounds; r++) {
     for (const kind of kinds) {
       const tr = await torch.epoch(kind);
@@ -193,6 +196,11 @@ async function main(): Promise<void> {
       const e = await headstart('exact');
       exact.push(e);
       console.log(`round ${r + 1} train --exact-augment: headstart ${show(e)}`);
+    }
+    if (process.env.BENCH_LIBVIPS === '1') {
+      const e = await headstart('libvips');
+      libvips.push(e);
+      console.log(`round ${r + 1} train libvipsAugment: headstart ${show(e)}`);
     }
   }
   torch.stop();
@@ -210,6 +218,10 @@ async function main(): Promise<void> {
   if (exact.length) {
     const e = med(exact);
     console.log(`train --exact-augment: headstart ${e.rate.toFixed(1)} images/s, ${e.cpuMs.toFixed(2)} CPU-ms/img`);
+  }
+  if (libvips.length) {
+    const e = med(libvips);
+    console.log(`train libvipsAugment: headstart ${e.rate.toFixed(1)} images/s, ${e.cpuMs.toFixed(2)} CPU-ms/img`);
   }
   console.log(JSON.stringify({ data: Number(ratio.train.toFixed(3)), eval: Number(ratio.eval.toFixed(3)) }));
 }

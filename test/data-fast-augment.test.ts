@@ -81,7 +81,7 @@ test('fast training transform is within its stated tolerance of torchvision on t
     for (const src of list) {
       // Large images: crops big enough for shrink-on-load (scale 0.5-1); small: the full range.
       const scale: [number, number] = src.large ? [0.5, 1] : [0.08, 1];
-      const fastPipe = buildTrainTransform(spec, { scale });
+      const fastPipe = buildTrainTransform(spec, { scale, libvipsAugment: true });
       const exactPipe = buildTrainTransform(spec, { scale, exactAugment: true });
       const bytes = readFileSync(src.path);
       const size = await probeImage(bytes);
@@ -144,8 +144,8 @@ test('the fast path writes the flip and the batch offset in the fused pass, and 
   );
   const bytes = readFileSync(path);
   const spec = { ...IMAGENET_PREPROCESS, inputSize: 32 };
-  const pipe = buildTrainTransform(spec, { hflip: 1 });
-  const noFlip = buildTrainTransform(spec, { hflip: 0 });
+  const pipe = buildTrainTransform(spec, { hflip: 1, libvipsAugment: true });
+  const noFlip = buildTrainTransform(spec, { hflip: 0, libvipsAugment: true });
   assert.equal(pipe.spec?.fastAugment, true);
   assert.match(pipe.describe(), /libvips/);
   const out = new Float32Array(2 * 3 * 32 * 32).fill(NaN);

@@ -40,6 +40,13 @@ export const TrainTransformOptionsSchema = z.strictObject({
    * a stated tolerance: decode-augmented.ts).
    */
   exactAugment: z.boolean().default(false),
+  /**
+   * Crop and resize in one libvips call with a fused normalisation pass (decode-augmented.ts).
+   * Off by default: on a quiet 2-core machine it measured slower in wall time and CPU-ms per
+   * image than the default path (libvips decode + JS resampling where upscaling), although it
+   * executes fewer instructions in callgrind (bench:data, 2026-12-06).
+   */
+  libvipsAugment: z.boolean().default(false),
 });
 
 export type TrainTransformOptions = z.input<typeof TrainTransformOptionsSchema>;
@@ -55,7 +62,7 @@ export function buildTrainTransform(spec: PreprocessSpec, options?: TrainTransfo
   if (o.hflip > 0) steps.push(randomHorizontalFlip(o.hflip));
   const j = o.colorJitter;
   if (j && (j.brightness || j.contrast || j.saturation || j.hue)) steps.push(colorJitter(j));
-  return new Pipeline(steps, { mean: s.mean, std: s.std, ...(o.exactAugment ? { exact: true } : { fastAugment: true }) });
+  return new Pipeline(steps, { mean: s.mean, std: s.std, ...(o.exactAugment ? { exact: true } : o.libvipsAugment ? { fastAugment: true } : {}) });
 }
 
 export function buildEvalTransform(spec: PreprocessSpec): Pipeline {
