@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { doctor } from '../src/data/doctor.js';
 import { scanImageFolder } from '../src/data/image-folder.js';
 import { PREDICTIONS_CSV_HEADER, predictionCsvRows } from '../src/infer/format-predictions.js';
-import { predictStream } from '../src/infer/predict-stream.js';
+import { predictStream } from '../src/infer/predict.js';
 import { train } from '../src/train/train.js';
 
 const [phase, root, work, model, inputSizeArg] = process.argv.slice(2);

@@ -1,7 +1,8 @@
 /**
  * `predict`: top-k classes and probabilities for image files and folders, with a trained
  * model.onnx. Preprocessing comes from the model's stored PreprocessSpec; unreadable images
- * are reported in `skipped`, never fatal.
+ * are reported in `skipped`, never fatal. `predictStream` gives the same as batches come, in
+ * bounded memory (the CLI's csv/jsonl output); `predict` collects them.
  */
 import { basename, extname } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -47,15 +48,41 @@ export interface PredictResult {
   seconds: number;
 }
 
-/** The file name without folder and extension. */
-export function fileStem(path: string): string {
-  const name = basename(path);
-  return name.slice(0, name.length - extname(name).length) || name;
+export async function predict(modelPath: string, inputs: string | readonly string[], options?: PredictOptions): Promise<PredictResult> {
+  const start = performance.now();
+  const stream = await predictStream(modelPath, inputs, options);
+  const predictions: Prediction[] = [];
+  const skipped: SkippedImage[] = [];
+  for await (const b of stream) {
+    predictions.push(...b.predictions);
+    skipped.push(...b.skipped);
+  }
+  return { model: stream.model, classes: stream.classes, predictions, skipped, tta: stream.tta, seconds: (performance.now() - start) / 1000 };
 }
 
-export async function predict(modelPath: string, inputs: string | readonly string[], options?: PredictOptions): Promise<PredictResult> {
+export interface PredictionBatch {
+  predictions: Prediction[];
+  /** Files found unreadable since the previous batch. */
+  skipped: SkippedImage[];
+  /** Files handled so far, of `total`. */
+  done: number;
+  total: number;
+}
+
+export interface PredictionStream extends AsyncIterable<PredictionBatch> {
+  model: ClassifierMetadata;
+  classes: string[];
+  /** Image files found in the inputs. */
+  total: number;
+  tta: boolean;
+}
+
+/**
+ * Lists the inputs, loads the model and returns the stream of prediction batches. The model
+ * is released when the iteration ends (or is abandoned with `break`/`return`).
+ */
+export async function predictStream(modelPath: string, inputs: string | readonly string[], options?: PredictOptions): Promise<PredictionStream> {
   const opts = parseOptions(PredictOptionsSchema, options, 'predict');
-  const start = performance.now();
   const paths = await listImageInputs(typeof inputs === 'string' ? [inputs] : inputs);
   if (paths.length === 0) {
     throw new ConfigError(
@@ -68,17 +95,29 @@ export async function predict(modelPath: string, inputs: string | readonly strin
     );
   }
   const classifier = await Classifier.load(modelPath, { threads: opts.threads, device: opts.device, classes: opts.classes, preprocess: opts.preprocess });
-  try {
-    const { images, skipped } = await classifier.classifyFiles(paths, { batchSize: opts.batchSize, tta: opts.tta, onProgress: opts.onProgress });
-    const classes = classifier.classes;
-    const predictions = images.map(({ path, probabilities }) => ({
-      path,
-      id: fileStem(path),
-      top: topK(probabilities, classes, opts.topK),
-      probabilities: Array.from(probabilities),
-    }));
-    return { model: classifier.metadata, classes, predictions, skipped, tta: opts.tta, seconds: (performance.now() - start) / 1000 };
-  } finally {
-    await classifier.release();
+  const classes = classifier.classes;
+  let used = false;
+  async function* batches(): AsyncGenerator<PredictionBatch> {
+    if (used) throw new ConfigError('E_USAGE', 'predictStream: a prediction stream can be iterated once', { hint: 'call predictStream again' });
+    used = true;
+    try {
+      for await (const b of classifier.classifyBatches(paths, { batchSize: opts.batchSize, tta: opts.tta, onProgress: opts.onProgress })) {
+        yield {
+          predictions: b.images.map(({ path, probabilities }) => ({ path, id: fileStem(path), top: topK(probabilities, classes, opts.topK), probabilities: Array.from(probabilities) })),
+          skipped: b.skipped.map(({ path, reason }) => ({ path, reason })),
+          done: b.done,
+          total: b.total,
+        };
+      }
+    } finally {
+      await classifier.release();
+    }
   }
+  return { model: classifier.metadata, classes, total: paths.length, tta: opts.tta, [Symbol.asyncIterator]: batches };
+}
+
+/** The file name without folder and extension. */
+function fileStem(path: string): string {
+  const name = basename(path);
+  return name.slice(0, name.length - extname(name).length) || name;
 }

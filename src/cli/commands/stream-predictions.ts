@@ -5,7 +5,7 @@
  */
 import { PREDICTIONS_CSV_HEADER, predictionCsvRows, predictionJsonLines } from '../../infer/format-predictions.js';
 import type { PredictOptions } from '../../infer/predict.js';
-import { predictStream } from '../../infer/predict-stream.js';
+import { predictStream } from '../../infer/predict.js';
 import type { CommandIO } from '../command-io.js';
 import { progressLine } from '../progress-line.js';
 
