@@ -198,18 +198,18 @@ export async function realDataCase(tmp: string): Promise<RealCaseResult> {
   return { lines, accGap, accGapFeatures, accGapOldMomentum };
 }
 
+/** The real-data case's last JSON line: accuracy gaps (headstart − PyTorch, points). */
+export function realCaseSummary(r: RealCaseResult): Record<string, number | null> {
+  const pts = (x: number | null) => (x === null ? null : Number(x.toFixed(2)));
+  return { acc_gap: pts(r.accGap), acc_gap_features: pts(r.accGapFeatures), acc_gap_old_bn_momentum: pts(r.accGapOldMomentum) };
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   const tmp = mkdtempSync(join(os.tmpdir(), 'headstart-bench-e2e-real-'));
   try {
     const r = await realDataCase(tmp);
     console.log(r.lines.join('\n'));
-    console.log(
-      JSON.stringify({
-        acc_gap: Number(r.accGap.toFixed(2)),
-        acc_gap_features: r.accGapFeatures === null ? null : Number(r.accGapFeatures.toFixed(2)),
-        acc_gap_old_bn_momentum: r.accGapOldMomentum === null ? null : Number(r.accGapOldMomentum.toFixed(2)),
-      }),
-    );
+    console.log(JSON.stringify(realCaseSummary(r)));
   } finally {
     if (process.env.E2E_KEEP) log(`kept ${tmp}`);
     else rmSync(tmp, { recursive: true, force: true });

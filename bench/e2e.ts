@@ -43,7 +43,7 @@ import { join } from 'node:path';
 import { train, type TrainResult } from '../src/train/train.js';
 import { evaluate } from '../src/infer/evaluate.js';
 import { CLASSES } from '../scripts/make_embedded_dataset.js';
-import { makeFashionMnistFolder, realDataCase } from './e2e-real.js';
+import { makeFashionMnistFolder, realCaseSummary, realDataCase } from './e2e-real.js';
 
 const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const TRAIN_PER_CLASS = env('E2E_TRAIN_PER_CLASS', 40);
@@ -150,13 +150,7 @@ async function main(): Promise<void> {
     if (which === 'real') {
       const r = await realDataCase(tmp);
       console.log(r.lines.join('\n'));
-      console.log(
-        JSON.stringify({
-          acc_gap: Number(r.accGap.toFixed(2)),
-          acc_gap_features: r.accGapFeatures === null ? null : Number(r.accGapFeatures.toFixed(2)),
-          acc_gap_old_bn_momentum: r.accGapOldMomentum === null ? null : Number(r.accGapOldMomentum.toFixed(2)),
-        }),
-      );
+      console.log(JSON.stringify(realCaseSummary(r)));
       return;
     }
     let data = process.env.E2E_DATA;

@@ -7,6 +7,7 @@ import { smallCnn } from './small-cnn.js';
 import { crossEntropyCoefficients } from '../src/onnx/cross-entropy.js';
 import { SGD } from '../src/optim/sgd.js';
 import type { NamedTensors } from '../src/tensor.js';
+import { relError } from './rel-error.js';
 
 interface StepRef {
   loss: number;
@@ -29,16 +30,6 @@ interface Reference {
  * conv2.bias feeds a BatchNorm, so its true gradient is 0 (1e-17 in float64) and only an
  * absolute comparison means anything there.
  */
-function relError(ours: ArrayLike<number>, ref: readonly number[]): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < ref.length; i++) {
-    diff = Math.max(diff, Math.abs(ours[i] - ref[i]));
-    scale = Math.max(scale, Math.abs(ref[i]));
-  }
-  return diff / Math.max(scale, 1e-3);
-}
-
 const torch = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' });
 const skip = torch.status === 0 ? false : 'needs Debian python3-torch at /usr/bin/python3 (apt-get install python3-torch)';
 

@@ -14,6 +14,7 @@ import { SGD } from '../src/optim/sgd.js';
 import type { NamedTensors } from '../src/tensor.js';
 import { loadSafetensors } from '../src/weights/safetensors.js';
 import { matchStateDict } from '../src/weights/load-state.js';
+import { relError } from './rel-error.js';
 
 /**
  * Many training steps against PyTorch, for every registered model (torchvision's models
@@ -50,17 +51,6 @@ interface MultiStepRef {
   params: string[];
   running: string[];
   torch32: { logits: number; final: Record<string, number> };
-}
-
-function relError(ours: ArrayLike<number>, ref: ArrayLike<number>): number {
-  assert.equal(ours.length, ref.length, 'lengths differ');
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < ref.length; i++) {
-    diff = Math.max(diff, Math.abs(ours[i] - ref[i]));
-    scale = Math.max(scale, Math.abs(ref[i]));
-  }
-  return diff / Math.max(scale, 1e-3);
 }
 
 const allowed = (torch32: number) => Math.max(1e-4, 5 * torch32);

@@ -12,6 +12,7 @@ import { crossEntropyCoefficients } from '../src/onnx/cross-entropy.js';
 import type { NamedTensors } from '../src/tensor.js';
 import { loadSafetensors } from '../src/weights/safetensors.js';
 import { matchStateDict } from '../src/weights/load-state.js';
+import { relError } from './rel-error.js';
 
 /**
  * Parity of every registered architecture with torchvision (scripts/models_reference.py):
@@ -45,18 +46,6 @@ interface ModelRef {
   running: string[];
   torch32: { logits_eval: number; loss: number; grads: Record<string, number>; running: Record<string, number> };
   num_params: number;
-}
-
-/** Max abs difference relative to the reference's largest magnitude (floored at 1e-3). */
-function relError(ours: ArrayLike<number>, ref: ArrayLike<number>): number {
-  assert.equal(ours.length, ref.length, 'lengths differ');
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < ref.length; i++) {
-    diff = Math.max(diff, Math.abs(ours[i] - ref[i]));
-    scale = Math.max(scale, Math.abs(ref[i]));
-  }
-  return diff / Math.max(scale, 1e-3);
 }
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
