@@ -78,6 +78,15 @@ export async function scanImageFolder(root: string, options?: ScanOptions): Prom
   }
 
   const warnings = layout.problems.filter((p) => p.severity === 'warning').map((p) => p.message);
+  if (valSource === 'split' && valFraction > 0) {
+    const inVal = new Set(val.map((s) => s.label));
+    const unmeasured = classes.filter((_, i) => !inVal.has(i));
+    if (unmeasured.length > 0) {
+      warnings.push(
+        `the automatic val split has no images of ${unmeasured.map((c) => `\`${c}\``).join(', ')} (a class needs 2 images to give one to val): ${unmeasured.length === 1 ? 'its' : 'their'} accuracy cannot be measured`,
+      );
+    }
+  }
   const skipped = summarizeSkipped(layout);
   if (skipped) warnings.push(skipped);
   return { root, classes, train, val, ...(test ? { test } : {}), valSource, warnings };
