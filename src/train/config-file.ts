@@ -35,6 +35,7 @@ export async function runConfigFile(a: RunConfigFileInput): Promise<Record<strin
       train_images: used(folder.train),
       val_images: used(folder.val),
       val_source: folder.valSource,
+      split: folder.split,
       skipped_images: a.skipped,
       sha256: await datasetHash(root, { train: folder.train, val: folder.val }),
     },

@@ -215,6 +215,7 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
     predictions,
     config: configFile,
     timings,
+    split: s.folder.split,
   });
   const result: TrainResult = {
     ...base(),
