@@ -5,7 +5,7 @@
  */
 
 /** One CSV field: quoted when it holds a comma, a quote or a line break (quotes doubled). */
-export function csvField(value: string | number): string {
+function csvField(value: string | number): string {
   const s = String(value);
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }

@@ -12,11 +12,9 @@ import { before, test } from 'node:test';
 import sharp from 'sharp';
 import type { CommandIO } from '../src/cli/command-io.js';
 import { predictCommand } from '../src/cli/commands/predict.js';
-import { csvRow } from '../src/csv-row.js';
 import { buildInferenceGraph } from '../src/graphs/network-graph.js';
 import { Classifier } from '../src/infer/classifier.js';
 import { writeClassifier } from '../src/infer/model-file.js';
-import { historyToCsv, type History } from '../src/metrics/history.js';
 import type { NamedTensors } from '../src/tensor.js';
 import { smallCnn } from './small-cnn.js';
 
@@ -46,13 +44,21 @@ function parseCsv(text: string): string[][] {
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
     if (quoted) {
-      if (c === '"' && text[i + 1] === '"') (field += '"'), i++;
-      else if (c === '"') quoted = false;
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
       else field += c;
     } else if (c === '"') quoted = true;
-    else if (c === ',') row.push(field), (field = '');
-    else if (c === '\n') row.push(field), rows.push(row), (row = []), (field = '');
-    else field += c;
+    else if (c === ',') {
+      row.push(field);
+      field = '';
+    } else if (c === '\n') {
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = '';
+    } else field += c;
   }
   return rows;
 }
@@ -87,21 +93,28 @@ test('one CSV writer: --kaggle ids and --format csv paths and labels with commas
   assert.equal(k.code, 0, k.stderr);
   const rows = parseCsv(readFileSync(out, 'utf8'));
   assert.deepEqual(rows[0], ['id', 'label']);
-  assert.ok(rows.every((r) => r.length === 2), JSON.stringify(rows));
-  assert.deepEqual(rows.slice(1).map((r) => r[0]).sort(), ['7', 'quote"d', 'with,comma']);
+  assert.ok(
+    rows.every((r) => r.length === 2),
+    JSON.stringify(rows),
+  );
+  assert.deepEqual(
+    rows
+      .slice(1)
+      .map((r) => r[0])
+      .sort(),
+    ['7', 'quote"d', 'with,comma'],
+  );
 
   const c = await capture([model3, join(dir, 'test'), '--format', 'csv', '--top-k', '3', '--threads', '1']);
   assert.equal(c.code, 0, c.stderr);
   const table = parseCsv(c.stdout);
   assert.deepEqual(table[0], ['path', 'rank', 'label', 'probability']);
-  assert.ok(table.every((r) => r.length === 4), JSON.stringify(table));
+  assert.ok(
+    table.every((r) => r.length === 4),
+    JSON.stringify(table),
+  );
   assert.ok(table.some((r) => r[0] === join(dir, 'test', 'with,comma.png')));
   assert.deepEqual(new Set(table.slice(1).map((r) => r[2])), new Set(['a,b', 'say "hi"', 'c']));
-
-  // history.csv goes through the same writer.
-  const h: History = { name: 'x', epochs: [{ epoch: 1, train_loss: 0.5, train_acc: 0.5, val_loss: 0.25, val_acc: 0.75, lr: 0.001, seconds: 1.5, images_per_s: 10 }] } as History;
-  const lines = historyToCsv(h).trim().split('\n');
-  assert.equal(lines[1], csvRow(['1', '0.5', '0.5', '0.25', '0.75', '0.001', '1.5', '10']));
 });
 
 test('no decodable input: exit 1 with a line per refused file, in every format', async () => {
@@ -119,25 +132,16 @@ test('no decodable input: exit 1 with a line per refused file, in every format',
   assert.match(mixed.stderr, /skipped .*a\.png/);
 });
 
-test('--kaggle validates before classifying: a model without 2 classes, a missing output folder', async () => {
-  const original = Classifier.prototype.classifyBatches;
-  let classified = 0;
-  Classifier.prototype.classifyBatches = function (...args: Parameters<typeof original>) {
-    classified++;
-    return original.apply(this, args);
-  };
-  try {
-    const three = await capture([model3, join(dir, 'test'), '--kaggle', join(dir, 'k.csv'), '--threads', '1']);
-    assert.equal(three.code, 1);
-    assert.match(three.stderr, /^error: --kaggle needs a model with 2 classes, this one has 3/);
-    const missing = await capture([model2, join(dir, 'test'), '--kaggle', join(dir, 'no-such-folder', 'k.csv'), '--threads', '1']);
-    assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /^error: Cannot write .*k\.csv`: the folder `.*no-such-folder` does not exist/);
-    assert.equal(classified, 0, 'no image was classified before the checks failed');
-    const ok = await capture([model2, join(dir, 'test'), '--kaggle', join(dir, 'k.csv'), '--threads', '1']);
-    assert.equal(ok.code, 0, ok.stderr);
-    assert.equal(classified, 1);
-  } finally {
-    Classifier.prototype.classifyBatches = original;
-  }
+test('--kaggle validates before classifying: a model without 2 classes, a missing output folder', async (t) => {
+  const classify = t.mock.method(Classifier.prototype, 'classifyBatches');
+  const three = await capture([model3, join(dir, 'test'), '--kaggle', join(dir, 'k.csv'), '--threads', '1']);
+  assert.equal(three.code, 1);
+  assert.match(three.stderr, /^error: --kaggle needs a model with 2 classes, this one has 3/);
+  const missing = await capture([model2, join(dir, 'test'), '--kaggle', join(dir, 'no-such-folder', 'k.csv'), '--threads', '1']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /^error: Cannot write .*k\.csv`: the folder `.*no-such-folder` does not exist/);
+  assert.equal(classify.mock.callCount(), 0, 'no image was classified before the checks failed');
+  const ok = await capture([model2, join(dir, 'test'), '--kaggle', join(dir, 'k.csv'), '--threads', '1']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(classify.mock.callCount(), 1);
 });

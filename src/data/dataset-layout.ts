@@ -201,15 +201,16 @@ export async function readDatasetLayout(root: string): Promise<DatasetLayout> {
           message: `${rel(root, val.dir)}/ has no images of ${onlyTrain.map((c) => `\`${c}\``).join(', ')}: ${onlyTrain.length === 1 ? 'its' : 'their'} accuracy cannot be measured (the other classes are)`,
           paths: onlyTrain.map((c) => `train/${c}`),
         });
-      } else layout.problems.push({
-        severity: 'error',
-        kind: 'class-mismatch',
-        message:
-          `train/ and val/ have different classes: train [${layout.classes.join(', ')}], val [${valClasses.join(', ')}]` +
-          (onlyTrain.length ? `; missing from val: ${onlyTrain.join(', ')}` : '') +
-          (onlyVal.length ? `; missing from train: ${onlyVal.join(', ')}` : ''),
-        paths: [...onlyTrain.map((c) => `train/${c}`), ...onlyVal.map((c) => `${rel(root, val.dir)}/${c}`)],
-      });
+      } else
+        layout.problems.push({
+          severity: 'error',
+          kind: 'class-mismatch',
+          message:
+            `train/ and val/ have different classes: train [${layout.classes.join(', ')}], val [${valClasses.join(', ')}]` +
+            (onlyTrain.length ? `; missing from val: ${onlyTrain.join(', ')}` : '') +
+            (onlyVal.length ? `; missing from train: ${onlyVal.join(', ')}` : ''),
+          paths: [...onlyTrain.map((c) => `train/${c}`), ...onlyVal.map((c) => `${rel(root, val.dir)}/${c}`)],
+        });
     }
   }
   const test = layout.splits.test;

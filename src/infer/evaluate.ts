@@ -129,10 +129,7 @@ async function labelledImages(dir: string, split: 'train' | 'val' | 'test' | und
       hint: 'leave out --split to evaluate every image in it, or pass a dataset root with train/ and val/ folders',
     });
   }
-  const notes =
-    record?.source === 'split'
-      ? [`\`${dir}\` is not the folder the model's training run split automatically (its listing differs): evaluating all of its images`]
-      : [];
+  const notes = record?.source === 'split' ? [`\`${dir}\` is not the folder the model's training run split automatically (its listing differs): evaluating all of its images`] : [];
   return { listing: all, split: null, reproducedSplit: false, notes };
 }
 
@@ -147,11 +144,9 @@ export async function evaluate(modelPath: string, dir: string, options?: Evaluat
     const folderClasses = [...listing.classes.keys()].sort(compareCodePoints);
     const extra = folderClasses.filter((c) => !classes.includes(c));
     if (extra.length > 0) {
-      throw new ConfigError(
-        'E_BAD_LAYOUT',
-        `The class folders of \`${listing.dir}\` ${list(folderClasses)} do not match the model's classes ${list(classes)}; not in the model: ${extra.join(', ')}`,
-        { hint: 'evaluate on a folder laid out like the training data (one sub-folder per class the model knows)' },
-      );
+      throw new ConfigError('E_BAD_LAYOUT', `The class folders of \`${listing.dir}\` ${list(folderClasses)} do not match the model's classes ${list(classes)}; not in the model: ${extra.join(', ')}`, {
+        hint: 'evaluate on a folder laid out like the training data (one sub-folder per class the model knows)',
+      });
     }
     // A class of the model with no images here: the others are still measured.
     const unmeasured = classes.filter((c) => (listing.classes.get(c)?.length ?? 0) === 0);
