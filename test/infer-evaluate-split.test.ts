@@ -58,18 +58,30 @@ test("evaluate on the training root scores that run's val images exactly (its co
   assert.equal(ev.metrics.accuracy.total, folder.val.length);
   assert.ok(folder.val.length < 30, 'not all 30 images');
   assert.deepEqual(ev.metrics.confusion, run.metrics!.confusion, "the training run's own val predictions");
-  assert.match(ev.notes.join('\n'), /the folder the model was trained on .*evaluating that run's val images, 9 of 30 \(seed 5, val fraction 30%\)/);
+  assert.match(ev.notes.join('\n'), /the dataset the model was trained on .*evaluating that run's val images, 9 of 30 \(seed 5, val fraction 30%\)/);
 
   const tr = await evaluate(run.modelPath!, root, { threads: 1, split: 'train' });
   assert.equal(tr.split, 'train');
   assert.equal(tr.metrics.accuracy.total, folder.train.length);
-  await assert.rejects(evaluate(run.modelPath!, root, { threads: 1, split: 'test' }), { code: 'E_BAD_OPTION', message: /there is no test split/ });
+  await assert.rejects(evaluate(run.modelPath!, root, { threads: 1, split: 'test' }), { code: 'E_BAD_OPTION', message: /has no test images/ });
 
   // A copy of the same folder elsewhere is recognised too (the fingerprint is of relative paths).
   const copy = join(await tempDir('copy-'), 'elsewhere');
   cpSync(root, copy, { recursive: true });
   const again = await evaluate(run.modelPath!, copy, { threads: 1 });
   assert.deepEqual(again.metrics.confusion, ev.metrics.confusion);
+});
+
+test('a dataset root with train/ but no val/ (split at training time) is reproduced the same way', async () => {
+  const ds = await tempDir('train-only-');
+  cpSync(root, join(ds, 'train'), { recursive: true });
+  const r = await train(ds, { model: tinySpec, weights: 'none', mode: 'features', epochs: 1, threads: 1, cacheDir: await tempDir('cache-'), ...SPLIT, out: await tempDir() });
+  const ev = await evaluate(r.modelPath!, ds, { threads: 1 });
+  assert.equal(ev.reproducedSplit, true);
+  assert.equal(ev.metrics.accuracy.total, 9);
+  assert.deepEqual(ev.metrics.confusion, r.metrics!.confusion);
+  const tr = await evaluate(r.modelPath!, ds, { threads: 1, split: 'train' });
+  assert.equal(tr.metrics.accuracy.total, 21, 'train/ minus the val images split off it');
 });
 
 test('--split is refused, with the reason, where it cannot be honoured; without it every image is evaluated', async () => {

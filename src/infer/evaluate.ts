@@ -90,8 +90,27 @@ async function labelledImages(dir: string, split: 'train' | 'val' | 'test' | und
   if (fatal) throw new DataError(fatal.kind === 'missing-root' ? 'E_NOT_FOUND' : 'E_BAD_LAYOUT', fatal.message, { hint: 'pass a folder with one sub-folder of images per class' });
   const noClasses = (where: string) =>
     new DataError('E_NO_DATA', `No class folders in \`${where}\`: expected one sub-folder of images per class`, { hint: 'evaluate needs labelled images: <dir>/<class>/*.jpg' });
+  const name = split ?? 'val';
+  const train = layout.splits.train;
+
+  // No val/ folder (a root of class folders, or train/ alone): training split it off; reproduce that split if this is its data.
+  if (!layout.splits.val && train && train.classes.size > 0 && record?.source === 'split' && !(name === 'test' && layout.splits.test)) {
+    const files = layout.classes.map((c) => train.classes.get(c) ?? []);
+    if (listingFingerprint(dir, layout.classes, files) === record.listing) {
+      if (name === 'test') {
+        throw new ConfigError('E_BAD_OPTION', `\`${dir}\` has no test images: the model's training run split its images into train and val only`, {
+          hint: 'use --split val (the default) or --split train, or evaluate a separate folder of test images',
+        });
+      }
+      const chosen = stratifiedSplit(files, record.valFraction, record.seed)[name];
+      const classes = new Map<string, string[]>(layout.classes.map((c) => [c, []]));
+      for (const x of chosen) classes.get(layout.classes[x.label])!.push(x.path);
+      const note = `\`${dir}\` is the dataset the model was trained on (val split off automatically): evaluating that run's ${name} images, ${chosen.length} of ${files.flat().length} (seed ${record.seed}, val fraction ${pctOf(record.valFraction)})`;
+      return { listing: { dir: train.dir, classes, loose: [] }, split: name, reproducedSplit: true, notes: [note] };
+    }
+  }
+
   if (layout.kind === 'splits') {
-    const name = split ?? 'val';
     const listing = layout.splits[name];
     if (!listing) {
       const have = Object.keys(layout.splits).join(', ');
@@ -100,24 +119,7 @@ async function labelledImages(dir: string, split: 'train' | 'val' | 'test' | und
     if (listing.classes.size === 0) throw noClasses(listing.dir);
     return { listing, split: name, reproducedSplit: false, notes: [] };
   }
-  const all = layout.splits.train;
-  if (!all || all.classes.size === 0) throw noClasses(all?.dir ?? dir);
-  const files = layout.classes.map((c) => all.classes.get(c) ?? []);
-  const isTrainingRoot = record?.source === 'split' && listingFingerprint(dir, layout.classes, files) === record.listing;
-  if (record?.source === 'split' && isTrainingRoot) {
-    const name = split ?? 'val';
-    if (name === 'test') {
-      throw new ConfigError('E_BAD_OPTION', `\`${dir}\` holds class folders only; the model's training run split it into train and val, and there is no test split`, {
-        hint: 'use --split val (the default) or --split train, or evaluate a separate folder of test images',
-      });
-    }
-    const parts = stratifiedSplit(files, record.valFraction, record.seed);
-    const chosen = parts[name];
-    const classes = new Map<string, string[]>(layout.classes.map((c) => [c, []]));
-    for (const x of chosen) classes.get(layout.classes[x.label])!.push(x.path);
-    const note = `\`${dir}\` is the folder the model was trained on (split automatically): evaluating that run's ${name} images, ${chosen.length} of ${files.flat().length} (seed ${record.seed}, val fraction ${pctOf(record.valFraction)})`;
-    return { listing: { dir: all.dir, classes, loose: [] }, split: name, reproducedSplit: true, notes: [note] };
-  }
+  if (!train || train.classes.size === 0) throw noClasses(train?.dir ?? dir);
   if (split !== undefined) {
     const why =
       record === undefined
@@ -130,7 +132,7 @@ async function labelledImages(dir: string, split: 'train' | 'val' | 'test' | und
     });
   }
   const notes = record?.source === 'split' ? [`\`${dir}\` is not the folder the model's training run split automatically (its listing differs): evaluating all of its images`] : [];
-  return { listing: all, split: null, reproducedSplit: false, notes };
+  return { listing: train, split: null, reproducedSplit: false, notes };
 }
 
 export async function evaluate(modelPath: string, dir: string, options?: EvaluateOptions): Promise<EvaluateResult> {
