@@ -52,6 +52,8 @@ export const ERROR_CODES = [
   'E_WRITE_FAILED', // an output file or folder could not be written
   'E_READ_FAILED', // an input file could not be read (E_NOT_FOUND when it does not exist)
   'E_INTERNAL', // a bug in headstart: please report it
+  'E_TOO_FEW_CLASSES', // a dataset with fewer than 2 classes: nothing to classify
+  'E_OUTPUT_EXISTS', // an output folder that already holds a run (overwritten only with --overwrite)
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -30,7 +30,7 @@ export interface SplitListing {
 
 export interface LayoutProblem {
   severity: 'error' | 'warning';
-  kind: 'missing-root' | 'no-classes' | 'empty-class' | 'class-mismatch' | 'unknown-test-class' | 'loose-files' | 'unexpected-folder' | 'missing-train';
+  kind: 'missing-root' | 'no-classes' | 'empty-class' | 'class-mismatch' | 'unknown-test-class' | 'loose-files' | 'unexpected-folder' | 'missing-train' | 'too-few-classes';
   message: string;
   /** Paths (relative to the root) the problem is about. */
   paths: string[];
@@ -156,18 +156,26 @@ export async function readDatasetLayout(root: string): Promise<DatasetLayout> {
   layout.classes = [...train.classes.keys()].sort(compareCodePoints);
   if (layout.classes.length === 0) {
     layout.problems.push({ severity: 'error', kind: 'no-classes', message: `No class folders in \`${train.dir}\`: expected one sub-folder of images per class`, paths: [] });
+  } else if (layout.classes.length === 1) {
+    layout.problems.push({
+      severity: 'error',
+      kind: 'too-few-classes',
+      message: `classification needs at least 2 classes; found 1: \`${layout.classes[0]}\` (in \`${train.dir}\`)`,
+      paths: [rel(root, join(train.dir, layout.classes[0]))],
+    });
   }
   for (const split of ['train', 'val', 'test'] as const) {
     const listing = layout.splits[split];
     if (!listing) continue;
     for (const [name, files] of listing.classes) {
       if (files.length === 0) {
-        layout.problems.push({
-          severity: 'error',
-          kind: 'empty-class',
-          message: `Class folder \`${rel(root, join(listing.dir, name))}\` holds no image files`,
-          paths: [rel(root, join(listing.dir, name))],
-        });
+        // An empty class in val or test costs only that class's measurement; in train, the class cannot be learnt.
+        const where = rel(root, join(listing.dir, name));
+        layout.problems.push(
+          split === 'train'
+            ? { severity: 'error', kind: 'empty-class', message: `Class folder \`${where}\` holds no image files`, paths: [where] }
+            : { severity: 'warning', kind: 'empty-class', message: `Class folder \`${where}\` holds no image files: the ${split} accuracy of \`${name}\` cannot be measured`, paths: [where] },
+        );
       }
     }
     if (split !== 'test' && listing.loose.length > 0) {
@@ -185,15 +193,24 @@ export async function readDatasetLayout(root: string): Promise<DatasetLayout> {
     if (valClasses.join('\u0000') !== layout.classes.join('\u0000')) {
       const onlyTrain = layout.classes.filter((c) => !val.classes.has(c));
       const onlyVal = valClasses.filter((c) => !train.classes.has(c));
-      layout.problems.push({
-        severity: 'error',
-        kind: 'class-mismatch',
-        message:
-          `train/ and val/ have different classes: train [${layout.classes.join(', ')}], val [${valClasses.join(', ')}]` +
-          (onlyTrain.length ? `; missing from val: ${onlyTrain.join(', ')}` : '') +
-          (onlyVal.length ? `; missing from train: ${onlyVal.join(', ')}` : ''),
-        paths: [...onlyTrain.map((c) => `train/${c}`), ...onlyVal.map((c) => `${rel(root, val.dir)}/${c}`)],
-      });
+      // Classes missing from val only: training goes on, their accuracy is not measured.
+      if (onlyVal.length === 0) {
+        layout.problems.push({
+          severity: 'warning',
+          kind: 'class-mismatch',
+          message: `${rel(root, val.dir)}/ has no images of ${onlyTrain.map((c) => `\`${c}\``).join(', ')}: ${onlyTrain.length === 1 ? 'its' : 'their'} accuracy cannot be measured (the other classes are)`,
+          paths: onlyTrain.map((c) => `train/${c}`),
+        });
+      } else
+        layout.problems.push({
+          severity: 'error',
+          kind: 'class-mismatch',
+          message:
+            `train/ and val/ have different classes: train [${layout.classes.join(', ')}], val [${valClasses.join(', ')}]` +
+            (onlyTrain.length ? `; missing from val: ${onlyTrain.join(', ')}` : '') +
+            (onlyVal.length ? `; missing from train: ${onlyVal.join(', ')}` : ''),
+          paths: [...onlyTrain.map((c) => `train/${c}`), ...onlyVal.map((c) => `${rel(root, val.dir)}/${c}`)],
+        });
     }
   }
   const test = layout.splits.test;
@@ -221,6 +238,7 @@ const PROBLEM_CODES: Record<LayoutProblem['kind'], ErrorCode> = {
   'class-mismatch': 'E_BAD_LAYOUT',
   'unknown-test-class': 'E_BAD_LAYOUT',
   'missing-train': 'E_BAD_LAYOUT',
+  'too-few-classes': 'E_TOO_FEW_CLASSES',
   'loose-files': 'E_BAD_LAYOUT',
   'unexpected-folder': 'E_BAD_LAYOUT',
 };

@@ -66,7 +66,8 @@ export type FindingKind =
   | 'exif-rotated'
   | 'multi-frame'
   | 'unusual-name'
-  | 'skipped-files';
+  | 'skipped-files'
+  | 'too-few-classes';
 
 export interface Finding {
   severity: Severity;
@@ -298,7 +299,14 @@ export async function doctor(root: string, options?: DoctorOptions): Promise<Doc
     for (const [cls, n] of Object.entries(s.perClass)) {
       const files = checked.filter((c) => c.split === s.name && c.label === cls);
       if (n === 0 && files.length > 0) {
-        findings.push({ severity: 'error', kind: 'no-usable-image', message: `Class folder \`${dir}${cls}\` has no image that decodes (${files.length} file(s) fail)`, paths: [`${dir}${cls}`] });
+        // In val or test this costs only that class's measurement; in train the class cannot be learnt.
+        const measuredOnly = s.name === 'val' || s.name === 'test';
+        findings.push({
+          severity: measuredOnly ? 'warning' : 'error',
+          kind: 'no-usable-image',
+          message: `Class folder \`${dir}${cls}\` has no image that decodes (${files.length} file(s) fail)${measuredOnly ? `: the ${s.name} accuracy of \`${cls}\` cannot be measured` : ''}`,
+          paths: [`${dir}${cls}`],
+        });
       }
     }
     const counts = Object.entries(s.perClass).filter(([, n]) => n > 0);

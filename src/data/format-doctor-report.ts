@@ -35,6 +35,7 @@ const TITLES: Record<FindingKind, string> = {
   'multi-frame': 'multi-frame images',
   'unusual-name': 'unusual file names',
   'skipped-files': 'skipped files',
+  'too-few-classes': 'fewer than 2 classes',
 };
 
 function table(rows: string[][]): string[] {

@@ -7,7 +7,9 @@
 import { z } from 'zod';
 import { parseOrThrow } from '../zod-issues.js';
 import { assertLayoutUsable, readDatasetLayout, type DatasetLayout } from './dataset-layout.js';
+import { listingFingerprint } from './listing-fingerprint.js';
 import type { Sample } from './sample.js';
+import type { SplitRecord } from './split-record.js';
 import { stratifiedSplit } from './stratified-split.js';
 
 export const ScanOptionsSchema = z.strictObject({
@@ -30,6 +32,8 @@ export interface ImageFolder {
   valSource: 'folder' | 'split';
   /** Non-fatal notes (skipped files, ignored folders), one line each. */
   warnings: string[];
+  /** How val was obtained, as a trained model records it (evaluate reproduces a split from it). */
+  split: SplitRecord;
 }
 
 function summarizeSkipped(layout: DatasetLayout): string | null {
@@ -58,13 +62,17 @@ export async function scanImageFolder(root: string, options?: ScanOptions): Prom
   let train: Sample[];
   let val: Sample[];
   let valSource: ImageFolder['valSource'];
+  let split: SplitRecord;
   if (layout.splits.val) {
     train = toSamples(perClass(trainListing));
     val = toSamples(perClass(layout.splits.val));
     valSource = 'folder';
+    split = { source: 'folders' };
   } else {
-    ({ train, val } = stratifiedSplit(perClass(trainListing), valFraction, seed));
+    const files = perClass(trainListing);
+    ({ train, val } = stratifiedSplit(files, valFraction, seed));
     valSource = 'split';
+    split = { source: 'split', valFraction, seed, listing: listingFingerprint(root, classes, files), trainImages: train.length, valImages: val.length };
   }
 
   let test: Sample[] | undefined;
@@ -78,7 +86,16 @@ export async function scanImageFolder(root: string, options?: ScanOptions): Prom
   }
 
   const warnings = layout.problems.filter((p) => p.severity === 'warning').map((p) => p.message);
+  if (valSource === 'split' && valFraction > 0) {
+    const inVal = new Set(val.map((s) => s.label));
+    const unmeasured = classes.filter((_, i) => !inVal.has(i));
+    if (unmeasured.length > 0) {
+      warnings.push(
+        `the automatic val split has no images of ${unmeasured.map((c) => `\`${c}\``).join(', ')} (a class needs 2 images to give one to val): ${unmeasured.length === 1 ? 'its' : 'their'} accuracy cannot be measured`,
+      );
+    }
+  }
   const skipped = summarizeSkipped(layout);
   if (skipped) warnings.push(skipped);
-  return { root, classes, train, val, ...(test ? { test } : {}), valSource, warnings };
+  return { root, classes, train, val, ...(test ? { test } : {}), valSource, warnings, split };
 }

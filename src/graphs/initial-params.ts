@@ -12,7 +12,8 @@ import { initParams } from '../models/init-params.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import type { NamedTensors } from '../tensor.js';
 import { resolveWeightsFile, type FetchWeightsOptions } from '../weights/download.js';
-import { matchStateDict } from '../weights/load-state.js';
+import type { ParamDef } from '../models/net-builder.js';
+import { matchStateDict, type StateMatch } from '../weights/load-state.js';
 import { loadWeightsFile } from '../weights/load-weights-file.js';
 import { headParamNames, networkParamDefs } from './network-params.js';
 
@@ -75,12 +76,31 @@ async function pretrained(spec: ModelSpec, o: InitialParamsOptions): Promise<{ l
   return { loaded: await loadWeightsFile(path), origin: { kind: 'download', id: `${spec.name}:${source.id}:${source.sha256}`, label: `${source.id} (${source.url})` } };
 }
 
+/** Matches a state dict to the network's parameters; throws when the backbone does not fit (another architecture). */
+function assertBackboneFits(spec: ModelSpec, defs: readonly ParamDef[], loaded: NamedTensors, label: string, heads: readonly string[]): StateMatch {
+  const match = matchStateDict(new Map(defs.map((d) => [d.name, d.shape] as const)), loaded, { classifierNames: [...heads] });
+  const backboneMissing = defs.map((d) => d.name).filter((n) => !match.tensors.has(n) && !heads.includes(n));
+  if (backboneMissing.length > 0) {
+    throw new WeightsError(
+      'E_WEIGHTS_MISMATCH',
+      `The weights of ${label} lack ${backboneMissing.length} parameter(s) of ${spec.name}: ${backboneMissing
+        .slice(0, 5)
+        .map((n) => `\`${n}\``)
+        .join(', ')}${backboneMissing.length > 5 ? ' ...' : ''}`,
+      { hint: 'the weights were saved from another architecture: check --model and --weights' },
+    );
+  }
+  return match;
+}
+
 export async function loadInitialParams(spec: ModelSpec, o: InitialParamsOptions): Promise<InitialParams> {
   const { loaded, origin } = await pretrained(spec, o);
   const heads = headParamNames(spec);
   const ownClasses = loaded?.get(`${spec.head.name}.weight`)?.shape[0];
   const numClasses = o.numClasses ?? ownClasses;
   if (numClasses === undefined) {
+    // Weights of another architecture lack the classifier too: say that first (the class count would not help).
+    if (loaded) assertBackboneFits(spec, networkParamDefs(spec, 1, o.inputSize), loaded, origin.label, heads);
     throw new WeightsError('E_WEIGHTS_MISMATCH', `The weights of ${spec.name} (${origin.label}) have no \`${spec.head.name}.weight\`: the class count is unknown`, {
       hint: 'give the class count with --num-classes (the classifier is then initialised like torch.nn.Linear)',
     });
@@ -91,21 +111,10 @@ export async function loadInitialParams(spec: ModelSpec, o: InitialParamsOptions
   let unused: string[] = [];
   let replacedHeadClasses: number | null = null;
   if (loaded) {
-    const match = matchStateDict(expected, loaded, { classifierNames: heads });
+    const match = assertBackboneFits(spec, defs, loaded, origin.label, heads);
     for (const [name, t] of match.tensors) {
       // A fresh, owned float32 copy: training updates it in place.
       params.set(name, { dtype: 'float32', shape: [...expected.get(name)!], data: Float32Array.from(t.data as ArrayLike<number>) });
-    }
-    const backboneMissing = defs.map((d) => d.name).filter((n) => !params.has(n) && !heads.includes(n));
-    if (backboneMissing.length > 0) {
-      throw new WeightsError(
-        'E_WEIGHTS_MISMATCH',
-        `The weights of ${origin.label} lack ${backboneMissing.length} parameter(s) of ${spec.name}: ${backboneMissing
-          .slice(0, 5)
-          .map((n) => `\`${n}\``)
-          .join(', ')}${backboneMissing.length > 5 ? ' ...' : ''}`,
-        { hint: 'the weights were saved from another architecture: check --model and --weights' },
-      );
     }
     unused = match.unexpected;
     if (match.reinitialised.length > 0) replacedHeadClasses = ownClasses ?? null;

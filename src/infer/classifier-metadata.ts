@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { ConfigError, HeadstartError, WeightsError } from '../errors.js';
 import { describeZodIssues } from '../zod-issues.js';
 import { PreprocessSpecSchema } from '../data/preprocess.js';
+import { SplitRecordSchema } from '../data/split-record.js';
 import { parseModel, type ParsedModel } from '../onnx/serialize.js';
 
 /** The metadata_props key that holds the JSON of ClassifierMetadata. */
@@ -28,6 +29,8 @@ export const ClassifierMetadataSchema = z.strictObject({
   mode: z.enum(['finetune', 'features']),
   bestValAcc: z.number().min(0).max(1).optional(),
   epochs: z.number().int().nonnegative().optional(),
+  /** How the training run's val images were obtained (evaluate reproduces an automatic split from it). */
+  split: SplitRecordSchema.optional(),
   createdAt: z.iso.datetime().default(() => new Date().toISOString()),
 });
 

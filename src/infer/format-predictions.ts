@@ -1,5 +1,5 @@
 /** Renderings of a PredictResult for the terminal and for files: table, CSV, JSON. */
-import { csvField } from './csv-field.js';
+import { csvRow } from '../csv-row.js';
 import type { Prediction, PredictResult } from './predict.js';
 
 const pct = (p: number) => `${(100 * p).toFixed(1)}%`;
@@ -22,11 +22,7 @@ export function formatPredictionsTable(result: PredictResult): string {
 
 /** One row per image and rank: path,rank,label,probability. */
 export function predictionsCsv(result: PredictResult): string {
-  const out = ['path,rank,label,probability'];
-  for (const p of result.predictions) {
-    p.top.forEach((t, i) => out.push([csvField(p.path), i + 1, csvField(t.label), t.probability.toFixed(6)].join(',')));
-  }
-  return `${out.join('\n')}\n`;
+  return PREDICTIONS_CSV_HEADER + predictionCsvRows(result.predictions);
 }
 
 /** One JSON document: model, classes, per-image top k, skipped files. */
@@ -45,12 +41,12 @@ export function predictionsJson(result: PredictResult): string {
 }
 
 /** The CSV header of `predictionsCsv`, for writing rows as they come. */
-export const PREDICTIONS_CSV_HEADER = 'path,rank,label,probability\n';
+export const PREDICTIONS_CSV_HEADER = `${csvRow(['path', 'rank', 'label', 'probability'])}\n`;
 
 /** `predictionsCsv`'s rows for some predictions (no header). */
 export function predictionCsvRows(predictions: readonly Prediction[]): string {
   let out = '';
-  for (const p of predictions) p.top.forEach((t, i) => (out += `${[csvField(p.path), i + 1, csvField(t.label), t.probability.toFixed(6)].join(',')}\n`));
+  for (const p of predictions) p.top.forEach((t, i) => (out += `${csvRow([p.path, i + 1, t.label, t.probability.toFixed(6)])}\n`));
   return out;
 }
 

@@ -4,6 +4,7 @@
  * probability of the second class (with classes sorted as training sorts them, cat < dog,
  * that is P(dog)). Rows are in numeric id order when every id is a number.
  */
+import { csvRow } from '../csv-row.js';
 import { ConfigError } from '../errors.js';
 import { compareCodePoints } from '../data/compare-code-points.js';
 import type { Prediction } from './predict.js';
@@ -13,12 +14,17 @@ export interface KaggleRow {
   label: number;
 }
 
-function kaggleRows(predictions: readonly Prediction[], classes: readonly string[]): KaggleRow[] {
+/** Throws unless a submission can be made with these classes (checked before any image is classified). */
+export function assertKaggleClasses(classes: readonly string[]): void {
   if (classes.length !== 2) {
     throw new ConfigError('E_INCOMPATIBLE_INPUT', `--kaggle needs a model with 2 classes, this one has ${classes.length} (${classes.slice(0, 10).join(', ')}${classes.length > 10 ? ', ...' : ''})`, {
       hint: 'the Dogs vs Cats submission holds one probability per image; use --format csv for other models',
     });
   }
+}
+
+function kaggleRows(predictions: readonly Prediction[], classes: readonly string[]): KaggleRow[] {
+  assertKaggleClasses(classes);
   const rows = predictions.map((p) => ({ id: p.id, label: p.probabilities[1] }));
   const seen = new Map<string, string>();
   for (const p of predictions) {
@@ -34,6 +40,6 @@ function kaggleRows(predictions: readonly Prediction[], classes: readonly string
 }
 
 export function kaggleCsv(predictions: readonly Prediction[], classes: readonly string[]): string {
-  const lines = ['id,label', ...kaggleRows(predictions, classes).map((r) => `${r.id},${r.label.toFixed(6)}`)];
+  const lines = [csvRow(['id', 'label']), ...kaggleRows(predictions, classes).map((r) => csvRow([r.id, r.label.toFixed(6)]))];
   return `${lines.join('\n')}\n`;
 }

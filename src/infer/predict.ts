@@ -75,6 +75,8 @@ export interface PredictionStream extends AsyncIterable<PredictionBatch> {
   /** Image files found in the inputs. */
   total: number;
   tta: boolean;
+  /** Releases the model of a stream that will not be iterated (iterating releases it at the end). */
+  close(): Promise<void>;
 }
 
 /**
@@ -113,7 +115,12 @@ export async function predictStream(modelPath: string, inputs: string | readonly
       await classifier.release();
     }
   }
-  return { model: classifier.metadata, classes, total: paths.length, tta: opts.tta, [Symbol.asyncIterator]: batches };
+  const close = async () => {
+    if (used) return;
+    used = true;
+    await classifier.release();
+  };
+  return { model: classifier.metadata, classes, total: paths.length, tta: opts.tta, close, [Symbol.asyncIterator]: batches };
 }
 
 /** The file name without folder and extension. */

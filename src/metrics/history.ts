@@ -8,6 +8,7 @@
  * `seconds` is the epoch's wall time (train + val); `images_per_s` is the train phase's throughput.
  */
 import { z } from 'zod';
+import { csvRow } from '../csv-row.js';
 import { TrainingError } from '../errors.js';
 import { describeZodIssues, parseOrThrow } from '../zod-issues.js';
 
@@ -151,7 +152,7 @@ export function historyFromJson(text: string, source = 'history.json'): History 
 
 /** history.csv: a header of EPOCH_FIELDS, then one row per epoch (numbers as JSON writes them). */
 export function historyToCsv(history: History): string {
-  const lines = [EPOCH_FIELDS.join(',')];
-  for (const e of history.epochs) lines.push(EPOCH_FIELDS.map((f) => String(e[f])).join(','));
+  const lines = [csvRow(EPOCH_FIELDS)];
+  for (const e of history.epochs) lines.push(csvRow(EPOCH_FIELDS.map((f) => String(e[f]))));
   return lines.join('\n') + '\n';
 }

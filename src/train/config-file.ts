@@ -23,15 +23,19 @@ export interface RunConfigFileInput {
 export async function runConfigFile(a: RunConfigFileInput): Promise<Record<string, unknown>> {
   const { folder } = a.setup;
   const root = resolve(a.dataRoot);
+  // Counts are of the images used: those that could not be read are listed, not counted.
+  const skipped = new Set(a.skipped);
+  const used = (samples: readonly { path: string }[]) => samples.filter((x) => !skipped.has(x.path)).length;
   return {
     ...a.config,
     created_at: new Date().toISOString(),
     data: {
       root,
       classes: a.setup.classes,
-      train_images: folder.train.length,
-      val_images: folder.val.length,
+      train_images: used(folder.train),
+      val_images: used(folder.val),
       val_source: folder.valSource,
+      split: folder.split,
       skipped_images: a.skipped,
       sha256: await datasetHash(root, { train: folder.train, val: folder.val }),
     },

@@ -42,6 +42,8 @@ export interface FeatureSet {
   dim: number;
   train: FeatureSplit;
   val: FeatureSplit;
+  /** The samples left out because they could not be read when the features were computed, and why. */
+  skipped: { path: string; reason: string }[];
 }
 
 /** `$HEADSTART_HOME/features`, else the XDG cache's headstart/features, else ~/.cache/headstart/features. */
@@ -157,7 +159,8 @@ function assemble(fd: number, t: StoreTrailer): FeatureSet | string {
   if (typeof v === 'string') return v;
   const tr = split('train');
   if (typeof tr === 'string') return tr;
-  return { key: t.key, dim, train: tr, val: v };
+  const skippedWithReasons = t.skipped.map((path, i) => ({ path, reason: t.skipReasons?.[i] ?? 'it could not be read when the features were cached' }));
+  return { key: t.key, dim, train: tr, val: v, skipped: skippedWithReasons };
 }
 
 /**
@@ -183,14 +186,19 @@ export async function loadOrExtractFeatures(a: ExtractArgs): Promise<{ set: Feat
   const started = performance.now();
   const path = join(a.cacheDir, `${a.key}.bin`);
   const note = (m: string) => a.onNote?.(`features: ${m}`);
+  // A cache hit reports the files the extraction skipped, as the extraction itself did.
+  const hit = (set: FeatureSet) => {
+    for (const s of set.skipped) a.onSkip(s.path, s.reason);
+    return { set, hit: true, seconds: (performance.now() - started) / 1000, path };
+  };
   const first = readFeatureCache(path, a.key);
-  if ('set' in first) return { set: first.set, hit: true, seconds: (performance.now() - started) / 1000, path };
+  if ('set' in first) return hit(first.set);
   await mkdir(a.cacheDir, { recursive: true });
   const lock = await acquireLock(`${path}.lock`, { onNote: note, checkStop: () => a.phase?.checkStop() });
   try {
     // Another run may have computed it while this one waited.
     const again = readFeatureCache(path, a.key);
-    if ('set' in again) return { set: again.set, hit: true, seconds: (performance.now() - started) / 1000, path };
+    if ('set' in again) return hit(again.set);
     if (again.problem !== 'missing') note(`the cache file \`${path}\` cannot be used: ${again.problem}; computing it again`);
     return await extract(a, path, started, () => lock.touch());
   } finally {
@@ -212,10 +220,11 @@ async function extract(a: ExtractArgs, path: string, started: number, touch: () 
   let dim = a.spec.featureDim;
   await a.phase?.start(batches, total);
   // A sample skipped in any view is left out of every view, so the views stay aligned.
-  const skipped = new Set<string>();
+  const skipped = new Map<string, string>();
   const onSkip = (p: string, reason: string) => {
-    if (!skipped.has(p)) a.onSkip(p, reason);
-    skipped.add(p);
+    if (skipped.has(p)) return;
+    a.onSkip(p, reason);
+    skipped.set(p, reason);
   };
   const tmp = `${path}.tmp-${process.pid}`;
   const writer = await FeatureStoreWriter.create(tmp);

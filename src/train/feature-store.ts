@@ -41,6 +41,8 @@ export interface StoreTrailer {
   val: StoreSamples;
   /** Sample paths skipped (unreadable) in any pass: left out of every view. */
   skipped: string[];
+  /** Why each of `skipped` was skipped (same order; absent in caches written before it was kept). */
+  skipReasons?: string[];
 }
 
 /** Appends rows to a temp file as they come; `finish` writes the trailer. */
@@ -74,8 +76,19 @@ export class FeatureStoreWriter {
     for (let i = 0; i < n; i++) pass.indices.push(indices[i]);
   }
 
-  async finish(key: string, samples: { train: StoreSamples; val: StoreSamples }, skipped: Iterable<string>, dim: number): Promise<void> {
-    const trailer: StoreTrailer = { key, dim: this.dim || dim, passes: this.passes, train: samples.train, val: samples.val, skipped: [...skipped] };
+  /** Writes the trailer; `skipped` maps each left-out sample path to why (or is a list of paths). */
+  async finish(key: string, samples: { train: StoreSamples; val: StoreSamples }, skipped: Iterable<string> | ReadonlyMap<string, string>, dim: number): Promise<void> {
+    const reasons = skipped instanceof Map ? (skipped as ReadonlyMap<string, string>) : undefined;
+    const paths = reasons ? [...reasons.keys()] : [...(skipped as Iterable<string>)];
+    const trailer: StoreTrailer = {
+      key,
+      dim: this.dim || dim,
+      passes: this.passes,
+      train: samples.train,
+      val: samples.val,
+      skipped: paths,
+      ...(reasons ? { skipReasons: paths.map((p) => reasons.get(p)!) } : {}),
+    };
     const json = Buffer.from(JSON.stringify(trailer), 'utf8');
     const tail = Buffer.alloc(4 + END_MAGIC.length);
     tail.writeUInt32LE(json.length, 0);

@@ -238,6 +238,7 @@ export const TrainOptionsSchema = z.strictObject({
     .union([z.boolean(), z.string().min(1)])
     .default(false)
     .meta(g('run', 'continue the interrupted run in DIR (or in --out) from its checkpoint', { placeholder: '[DIR]', kind: 'optional-string' })),
+  overwrite: z.boolean().default(false).meta(g('run', 'replace the run already in --out (by default an existing run folder is never overwritten)')),
 });
 export type TrainOptions = z.input<typeof TrainOptionsSchema>;
 export type ParsedTrainOptions = z.output<typeof TrainOptionsSchema>;

@@ -7,6 +7,7 @@
 import { join, relative } from 'node:path';
 import sharp from 'sharp';
 import type { PreprocessSpec } from '../data/preprocess.js';
+import type { SplitRecord } from '../data/split-record.js';
 import { writeClassifier } from '../infer/model-file.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import { confusionSvg } from '../report/confusion-svg.js';
@@ -46,6 +47,8 @@ export interface RunOutputsInput {
   config: Record<string, unknown>;
   timings: Record<string, number>;
   maxMistakes?: number;
+  /** How val was obtained (recorded in model.onnx so evaluate can reproduce the split). */
+  split?: SplitRecord;
 }
 
 export async function writeHistoryFiles(out: string, history: History): Promise<void> {
@@ -88,6 +91,7 @@ export async function writeRunOutputs(o: RunOutputsInput): Promise<{ modelPath: 
     mode: o.mode,
     ...(best ? { bestValAcc: best.val_acc } : {}),
     epochs: o.history.epochs.length,
+    ...(o.split ? { split: o.split } : {}),
   });
   await writeHistoryFiles(o.out, o.history);
   await writeFileAtomic(join(o.out, OUTPUT_FILES.classes), JSON.stringify(o.classes, null, 2) + '\n');

@@ -28,6 +28,7 @@ import { checkResumable, loadResume, restoreRun, resumedConfig } from './resume.
 import { createRunContext } from './run-context.js';
 import { writeHistoryFiles, writeRunOutputs } from './run-outputs.js';
 import { setUpRun, type RunSetup } from './run-setup.js';
+import { claimOutputFolder, freshFolder } from './output-folder.js';
 import { ConfigError } from '../errors.js';
 
 export interface TrainResult {
@@ -79,6 +80,8 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
   const { options: o, resumed } = await loadResume(parseTrainOptions(options));
   // Options that contradict each other fail now, before any data or weights are loaded.
   if (!resumed) resolveTrainConfig(o, o.mode === 'features' ? 'features' : 'finetune', '', '');
+  // An existing run folder is never overwritten without `overwrite` (checked before any work).
+  if (!resumed && o.out !== undefined) await claimOutputFolder(o.out, { overwrite: o.overwrite, dataRoot });
   const bus = new EventBus(hooks.listeners);
   const skipped = new Set<string>();
   const onSkip = (path: string, reason: string) => {
@@ -106,7 +109,7 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
     const w = classWeightsFor(config, s)!;
     await bus.emit('log', { level: 'info', message: `class weights (balanced): ${s.classes.map((c, i) => `${c} ${w[i].toFixed(3)}`).join(', ')}` });
   }
-  const out = resolve(resumed?.dir ?? o.out ?? join('runs', `${timestamp()}-${s.spec.name}-${mode}`));
+  const out = resolve(resumed?.dir ?? o.out ?? freshFolder(join('runs', `${timestamp()}-${s.spec.name}-${mode}`)));
   await mkdir(out, { recursive: true });
 
   // The run: its state, context and bus exist before any run event, so none fires without them.
@@ -212,6 +215,7 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
     predictions,
     config: configFile,
     timings,
+    split: s.folder.split,
   });
   const result: TrainResult = {
     ...base(),

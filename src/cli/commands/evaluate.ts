@@ -11,11 +11,14 @@ import { CLASSIFIER_FLAGS, classifierOptions } from './classifier-flags.js';
 const USAGE = `usage: headstart evaluate <model.onnx> <dir> [options]
 
 Evaluates a trained model.onnx on labelled images: <dir>/<class>/*.jpg, or a dataset root
-(train/, val/, test/), whose val/ is used unless --split says otherwise.
+(train/, val/, test/), whose val/ is used unless --split says otherwise. On the root of class
+folders the model was trained on (split automatically), that run's val images are evaluated
+(or its train images with --split train); --split is refused for any other class-folder dir.
 
 options:
   --json               print one JSON document instead of the report
-  --split S            train, val (default) or test, for a dataset root
+  --split S            train, val (default) or test: a dataset root's folder, or the training
+                       run's own split of the class-folder root it was trained on
   --tta                average with the horizontally flipped view
   --mistakes N         most confidently wrong images to list (default 10)
   --batch-size N       images per run (default 16)
@@ -55,6 +58,8 @@ export const evaluateCommand = defineCommand({
     } else {
       io.out(formatEvaluation({ ...result, skipped: [] }));
     }
+    for (const n of result.notes) io.err(`note: ${n}\n`);
+    for (const w of result.warnings) io.err(`warning: ${w}\n`);
     for (const s of result.skipped) io.err(`warning: skipped ${s.path}: ${s.reason}\n`);
     return 0;
   },

@@ -2,11 +2,15 @@
  * headstart predict <model.onnx> <files|dir...>: top-k labels and probabilities as a table,
  * CSV or JSON; --kaggle writes the Dogs vs Cats submission (id,label).
  */
-import { writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { IOError } from '../../errors.js';
+import type { SkippedImage } from '../../infer/classifier.js';
 import { formatPredictionsTable, predictionsCsv, predictionsJson } from '../../infer/format-predictions.js';
-import { kaggleCsv } from '../../infer/kaggle-csv.js';
-import { predict } from '../../infer/predict.js';
+import { assertKaggleClasses, kaggleCsv } from '../../infer/kaggle-csv.js';
+import { predict, predictStream, type Prediction, type PredictOptions } from '../../infer/predict.js';
+import type { CommandIO } from '../command-io.js';
+import { assertSomethingClassified } from './nothing-classified.js';
 import { defineCommand } from '../define-command.js';
 import { choiceFlag, intFlag } from '../usage.js';
 import { streamPredictions } from './stream-predictions.js';
@@ -37,6 +41,46 @@ const OPTIONS = {
   ...CLASSIFIER_FLAGS,
 } as const;
 
+/** The folder a file is to be written in: it must exist (checked before any image is classified). */
+async function assertWritableTarget(file: string): Promise<void> {
+  const folder = dirname(resolve(file));
+  const st = await stat(folder).catch(() => undefined);
+  if (!st?.isDirectory()) {
+    throw new IOError('E_NOT_FOUND', `Cannot write \`${file}\`: the folder \`${folder}\` does not exist`, { hint: 'create the folder first, or pass another --kaggle path' });
+  }
+  if ((await stat(file).catch(() => undefined))?.isDirectory()) {
+    throw new IOError('E_WRITE_FAILED', `Cannot write \`${file}\`: it is a folder`, { hint: 'pass a file name for --kaggle, e.g. submission.csv' });
+  }
+}
+
+/** --kaggle: what can be checked (the output folder, 2 classes) is checked before any image is classified. */
+async function kaggleSubmission(modelPath: string, inputs: string[], file: string, io: CommandIO, options: PredictOptions): Promise<number> {
+  await assertWritableTarget(file);
+  const stream = await predictStream(modelPath, inputs, options);
+  try {
+    assertKaggleClasses(stream.classes);
+  } catch (err) {
+    await stream.close();
+    throw err;
+  }
+  const predictions: Prediction[] = [];
+  const skipped: SkippedImage[] = [];
+  for await (const b of stream) {
+    predictions.push(...b.predictions);
+    for (const s of b.skipped) io.err(`warning: skipped ${s.path}: ${s.reason}\n`);
+    skipped.push(...b.skipped);
+  }
+  assertSomethingClassified(predictions.length, skipped);
+  const csv = kaggleCsv(predictions, stream.classes);
+  try {
+    await writeFile(file, csv);
+  } catch (err) {
+    throw new IOError('E_WRITE_FAILED', `Cannot write \`${file}\`: ${(err as Error).message}`, { hint: 'check that the folder exists and is writable', cause: err });
+  }
+  io.out(`wrote ${predictions.length} rows (id, P(${stream.classes[1]})) to ${file}\n`);
+  return 0;
+}
+
 export const predictCommand = defineCommand({
   name: 'predict',
   usage: USAGE,
@@ -51,25 +95,19 @@ export const predictCommand = defineCommand({
         ...classifierOptions(values),
       });
     }
-    const progress = io.tty && format === 'table' && !values.kaggle;
+    if (values.kaggle) return await kaggleSubmission(modelPath, inputs, values.kaggle, io, { topK: intFlag(values['top-k'], 'top-k'), ...classifierOptions(values) });
+    const progress = io.tty && format === 'table';
     const result = await predict(modelPath, inputs, {
       topK: intFlag(values['top-k'], 'top-k'),
       ...classifierOptions(values),
       onProgress: progress ? (done, total) => io.err(`\rclassified ${done}/${total}`) : undefined,
     });
     if (progress) io.err('\r\x1b[K');
-    if (values.kaggle) {
-      const csv = kaggleCsv(result.predictions, result.classes);
-      try {
-        await writeFile(values.kaggle, csv);
-      } catch (err) {
-        throw new IOError('E_WRITE_FAILED', `Cannot write \`${values.kaggle}\`: ${(err as Error).message}`, { hint: 'check that the folder exists and is writable', cause: err });
-      }
-      io.out(`wrote ${result.predictions.length} rows (id, P(${result.classes[1]})) to ${values.kaggle}\n`);
-    } else if (format === 'csv') io.out(predictionsCsv(result));
+    for (const s of result.skipped) io.err(`warning: skipped ${s.path}: ${s.reason}\n`);
+    assertSomethingClassified(result.predictions.length, result.skipped);
+    if (format === 'csv') io.out(predictionsCsv(result));
     else if (format === 'json') io.out(predictionsJson(result));
     else io.out(formatPredictionsTable({ ...result, skipped: [] }));
-    for (const s of result.skipped) io.err(`warning: skipped ${s.path}: ${s.reason}\n`);
     return 0;
   },
 });

@@ -6,14 +6,17 @@
 import { PREDICTIONS_CSV_HEADER, predictionCsvRows, predictionJsonLines } from '../../infer/format-predictions.js';
 import type { PredictOptions } from '../../infer/predict.js';
 import { predictStream } from '../../infer/predict.js';
+import type { SkippedImage } from '../../infer/classifier.js';
 import type { CommandIO } from '../command-io.js';
 import { progressLine } from '../progress-line.js';
+import { assertSomethingClassified } from './nothing-classified.js';
 
 export async function streamPredictions(modelPath: string, inputs: string[], format: 'csv' | 'jsonl', io: CommandIO, options: PredictOptions): Promise<number> {
   const stream = await predictStream(modelPath, inputs, options);
   const bar = io.tty ? progressLine((s) => io.err(s), 'predict') : null;
   if (format === 'csv') io.out(PREDICTIONS_CSV_HEADER);
   let skipped = 0;
+  const refused: SkippedImage[] = [];
   try {
     for await (const b of stream) {
       io.out(format === 'csv' ? predictionCsvRows(b.predictions) : predictionJsonLines(b.predictions));
@@ -21,6 +24,7 @@ export async function streamPredictions(modelPath: string, inputs: string[], for
         bar?.end();
         io.err(`warning: skipped ${s.path}: ${s.reason}\n`);
         skipped++;
+        refused.push(s);
       }
       bar?.update(b.done, b.total);
     }
@@ -28,5 +32,6 @@ export async function streamPredictions(modelPath: string, inputs: string[], for
     bar?.end();
   }
   if (io.tty) io.err(`classified ${stream.total - skipped} of ${stream.total} images${skipped ? ` (${skipped} skipped)` : ''}\n`);
+  assertSomethingClassified(stream.total - skipped, refused);
   return 0;
 }
