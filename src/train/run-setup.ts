@@ -67,7 +67,8 @@ function resolveSpec(o: ParsedTrainOptions): ModelSpec {
   return getModel(model);
 }
 
-export async function setUpRun(dataRoot: string, o: ParsedTrainOptions, bus: EventBus, hooks: TrainHooks, resumedThreads?: number | null): Promise<RunSetup> {
+/** `resumed`: the run continues from a checkpoint (its threads, unless --threads is given; no notes about initial weights it replaces). */
+export async function setUpRun(dataRoot: string, o: ParsedTrainOptions, bus: EventBus, hooks: TrainHooks, resumed?: { threads: number | null }): Promise<RunSetup> {
   await assertDeviceUsable(o.device);
   const spec = resolveSpec(o);
 
@@ -82,7 +83,7 @@ export async function setUpRun(dataRoot: string, o: ParsedTrainOptions, bus: Eve
   const preprocess = { ...preprocessFor(spec, o.inputSize), ...(o.mean ? { mean: o.mean } : {}), ...(o.std ? { std: o.std } : {}), ...(o.resizeSize ? { resizeSize: o.resizeSize } : {}) };
   const evalTransform = buildEvalTransform(preprocess);
   const trainTransform = o.augment ? buildTrainTransform(preprocess, { exactAugment: o.exactAugment }) : evalTransform;
-  const threads = o.threads ?? resumedThreads ?? os.availableParallelism();
+  const threads = o.threads ?? resumed?.threads ?? os.availableParallelism();
 
   const init = await loadInitialParams(spec, {
     weights: o.weights,
@@ -96,7 +97,8 @@ export async function setUpRun(dataRoot: string, o: ParsedTrainOptions, bus: Eve
       },
     },
   });
-  for (const message of startingWeightsNotes(spec, init, o.seed)) await bus.emit('log', { level: 'info', message });
+  // A resumed run replaces the starting weights with the checkpoint's: how they were initialised does not matter.
+  if (!resumed) for (const message of startingWeightsNotes(spec, init, o.seed)) await bus.emit('log', { level: 'info', message });
   return {
     spec,
     folder,

@@ -76,7 +76,7 @@ function classWeightsFor(config: ResolvedTrainConfig, s: RunSetup): number[] | u
 
 export async function train(dataRoot: string, options?: TrainOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
   const started = performance.now();
-  const { options: o, resumed } = await loadResume(parseTrainOptions(options));
+  const { options: o, resumed } = await loadResume(parseTrainOptions(options), (options ?? {}) as Record<string, unknown>);
   // Options that contradict each other fail now, before any data or weights are loaded.
   if (!resumed) resolveTrainConfig(o, o.mode === 'features' ? 'features' : 'finetune', '', '');
   const bus = new EventBus(hooks.listeners);
@@ -88,7 +88,7 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
   };
 
   // Set up: data, weights, mode, configuration, output folder.
-  const s = await setUpRun(dataRoot, o, bus, hooks, resumed?.state.config.threads);
+  const s = await setUpRun(dataRoot, o, bus, hooks, resumed ? { threads: resumed.state.config.threads } : undefined);
   if (resumed) checkResumable(resumed, s.spec.name, s.classes);
   const chosen = await chooseMode(s, o, bus, hooks, onSkip);
   const mode = chosen.mode;
@@ -183,7 +183,9 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
   }
   if (resumed) {
     restoreRun(resumed, runner, state);
-    await runBus.emit('log', { level: 'info', message: `resuming ${out} after epoch ${resumed.state.epoch}` });
+    const startedWith = resumed.state.config.epochs;
+    const epochs = config.epochs === startedWith ? `of ${config.epochs}` : `of ${config.epochs} (--epochs ${config.epochs}; the run was started with ${startedWith})`;
+    await runBus.emit('log', { level: 'info', message: `resuming ${out} after epoch ${resumed.state.epoch} ${epochs}` });
   }
 
   try {
