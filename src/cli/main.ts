@@ -8,7 +8,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { processIO, type CommandIO } from './command-io.js';
 import { HEADSTART_VERSION } from '../version.js';
-import { closest } from './usage.js';
+import { closest } from '../closest-name.js';
 import { HeadstartError } from '../errors.js';
 
 /** Command name -> one-line summary (the module is ./commands/<name>.js). */

@@ -1,5 +1,5 @@
 import ort from 'onnxruntime-node';
-import os from 'node:os';
+import { threadCount } from './thread-count.js';
 import { EngineError } from '../errors.js';
 import type { DType, HostTensor } from '../tensor.js';
 
@@ -50,7 +50,7 @@ export class Session {
     try {
       const session = await ort.InferenceSession.create(model, {
         executionProviders: [device],
-        intraOpNumThreads: options.threads ?? os.availableParallelism(),
+        intraOpNumThreads: threadCount(options.threads).threads,
         interOpNumThreads: 1,
         graphOptimizationLevel: 'all',
         enableCpuMemArena: true,
