@@ -70,7 +70,7 @@ export function metadataText(bytes: Uint8Array, where: string): { text: string |
   try {
     parsed = parseModel(bytes);
   } catch (err) {
-    const detail = err instanceof HeadstartError ? err.message : (err as Error).message;
+    const detail = (err instanceof HeadstartError ? err.message : (err as Error).message).replace(/^Not a valid ONNX file: /, '');
     throw new WeightsError('E_BAD_MODEL_FILE', `${where} is not an ONNX model: ${detail}`, { hint: 'pass the model.onnx that `headstart train` or `headstart export` wrote', cause: err });
   }
   return { text: parsed.metadata[METADATA_KEY], parsed };
