@@ -17,7 +17,9 @@ function show(v: unknown): string {
   if (v === null || v === undefined) return 'none';
   if (Array.isArray(v)) return v.map(show).join(',');
   if (typeof v === 'number') return String(Number(v.toPrecision(6)));
-  return String(v);
+  if (typeof v === 'string') return v;
+  if (typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  return JSON.stringify(v);
 }
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
@@ -29,7 +31,7 @@ interface Change {
 }
 
 /** The fixed options the user gave with values other than the checkpoint's. */
-export function changedOnResume(given: Readonly<Record<string, unknown>>, o: ParsedTrainOptions, c: ResolvedTrainConfig): Change[] {
+function changedOnResume(given: Readonly<Record<string, unknown>>, o: ParsedTrainOptions, c: ResolvedTrainConfig): Change[] {
   const changes: Change[] = [];
   const has = (k: string) => given[k] !== undefined;
   const plain = ['recipe', 'seed', 'valSplit', 'featureViews', 'labelSmoothing', 'batchSize', 'lr', 'backboneLr', 'unfreezeLast', 'inputSize', 'classWeights', 'bnMomentum', 'weights'] as const;
@@ -58,7 +60,7 @@ export function changedOnResume(given: Readonly<Record<string, unknown>>, o: Par
     ] as const) {
       if (!has(key)) continue;
       const stored = c[key] as unknown as Record<string, unknown>;
-      const now = (fresh?.[key] ?? given[key]) as unknown as Record<string, unknown> | string;
+      const now = (fresh?.[key] ?? given[key]) as Record<string, unknown> | string;
       const nowObj = typeof now === 'string' ? { type: now } : now;
       for (const field of new Set([...Object.keys(stored), ...Object.keys(nowObj)])) {
         if (field === 'lr' || same(stored[field], nowObj[field]) || nowObj[field] === undefined) continue;

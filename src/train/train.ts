@@ -76,7 +76,7 @@ function classWeightsFor(config: ResolvedTrainConfig, s: RunSetup): number[] | u
 
 export async function train(dataRoot: string, options?: TrainOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
   const started = performance.now();
-  const { options: o, resumed } = await loadResume(parseTrainOptions(options), (options ?? {}) as Record<string, unknown>);
+  const { options: o, resumed } = await loadResume(parseTrainOptions(options), options ?? {});
   // Options that contradict each other fail now, before any data or weights are loaded.
   if (!resumed) resolveTrainConfig(o, o.mode === 'features' ? 'features' : 'finetune', '', '');
   const bus = new EventBus(hooks.listeners);
