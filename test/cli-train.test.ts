@@ -75,7 +75,7 @@ test('user errors exit with one line: an invalid value (unknown model, contradic
   const root = await makeColourDataset({ train: 2, val: 1 });
   let r = await run(trainCommand, [root, '--model', 'resnet19', '--weights', 'none']);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /^error: Unknown model `resnet19` \(choose one of: resnet18, .*\)\n$/);
+  assert.match(r.stderr, /^error: Unknown model `resnet19` \(did you mean resnet18\?\) \(choose one of: resnet18, .*\)\n$/);
   r = await run(trainCommand, [join(root, 'nope'), '--model', 'tiny_cnn', '--weights', 'none']);
   assert.equal(r.code, 1);
   assert.equal(r.stderr.trim().split('\n').length, 1, 'one line without --verbose');

@@ -47,7 +47,7 @@ test('every special file is named with its finding', () => {
     [SPECIAL.pngAsJpg, 'extension-mismatch'],
     [SPECIAL.cmyk, 'cmyk'],
     [SPECIAL.exif, 'exif-rotated'],
-    [SPECIAL.tiny, 'small-image'],
+    [SPECIAL.tiny, 'tiny-image'], // 1x1: a warning, not a note
     [SPECIAL.png16, 'high-bit-depth'],
     [SPECIAL.rgba, 'alpha'],
     [SPECIAL.dupTrain, 'leak'],

@@ -106,7 +106,7 @@ test('report.html is well-formed, self-contained and holds every section', async
   assert.equal(findAll(thumbs[0], (e) => e.name === 'img').length, 1);
   // config flattened, classes listed
   const config = textOf(byClass(root, 'config')[0]);
-  assert.ok(config.includes('optimizer.lr') && config.includes('0.001') && config.includes('["a","b"]'));
+  assert.ok(config.includes('optimizer · learning rate') && config.includes('0.001') && config.includes('a, b'), config);
   const items = findAll(byClass(root, 'classes')[0], (e) => e.name === 'li').map(textOf);
   assert.deepEqual(items, classes);
   assert.ok(textOf(root).includes('feature cache'));

@@ -61,7 +61,9 @@ describe('weights: loading a --weights file by its content', () => {
       assert.deepEqual([...((await loadWeightsFile(pth)).get('b')!.data as Float32Array)], [7]);
 
       writeFileSync(join(dir, 'junk'), 'hello');
-      await assert.rejects(loadWeightsFile(join(dir, 'junk')), (e: unknown) => e instanceof WeightsError && e.code === 'E_BAD_WEIGHTS' && /is not a PyTorch zip checkpoint/.test(e.message));
+      await assert.rejects(loadWeightsFile(join(dir, 'junk')), (e: unknown) => e instanceof WeightsError && e.code === 'E_BAD_WEIGHTS' && /holds text, not weights \("hello"\)/.test(e.message));
+      writeFileSync(join(dir, 'binary-junk'), Buffer.from([0, 1, 2, 3, 250, 251]));
+      await assert.rejects(loadWeightsFile(join(dir, 'binary-junk')), (e: unknown) => e instanceof WeightsError && e.code === 'E_BAD_WEIGHTS' && /is not a PyTorch zip checkpoint/.test(e.message));
       await assert.rejects(loadWeightsFile(join(dir, 'none.pth')), { code: 'E_NOT_FOUND', name: 'IOError', message: /Cannot read weight file .*none\.pth.*ENOENT/ });
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -8,7 +8,8 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { processIO, type CommandIO } from './command-io.js';
 import { HEADSTART_VERSION } from '../version.js';
-import { closest } from './usage.js';
+import { closest } from '../closest-name.js';
+import { reportError } from './usage.js';
 import { HeadstartError } from '../errors.js';
 
 /** Command name -> one-line summary (the module is ./commands/<name>.js). */
@@ -91,8 +92,8 @@ if (isEntryPoint()) {
       process.exitCode = code;
     },
     (err) => {
-      process.stderr.write(`error: ${(err as Error)?.stack ?? String(err)}\n`);
-      process.exitCode = 1;
+      // One line (the stack only with --verbose), as every command reports its errors.
+      process.exitCode = reportError(err, process.argv.includes('--verbose'));
     },
   );
 }

@@ -9,7 +9,8 @@
 import type { ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
 import { HeadstartError } from '../errors.js';
-import { closest, UsageError } from './usage.js';
+import { closest } from '../closest-name.js';
+import { UsageError } from './usage.js';
 
 export type FlagKind = 'boolean' | 'number' | 'int' | 'string' | 'enum' | 'numbers' | 'auto-or-numbers' | 'optional-string';
 

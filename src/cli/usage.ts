@@ -5,6 +5,7 @@
  * bad value, missing argument).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { closest } from '../closest-name.js';
 import { HeadstartError, type ErrorCode } from '../errors.js';
 
 /** Bad flags or arguments: exit code 2. */
@@ -14,28 +15,6 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>>;
 /** The values parseArgs gives for a flag table. */
 export type FlagValues<O extends Options> = Parsed<O>['values'];
-
-/** Levenshtein distance, for "did you mean". */
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-  }
-  return d[a.length][b.length];
-}
-
-export function closest(word: string, choices: readonly string[]): string | undefined {
-  const prefixed = choices.filter((c) => word.length >= 2 && c.startsWith(word));
-  if (prefixed.length === 1) return prefixed[0];
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const c of choices) {
-    const dd = distance(word, c);
-    if (dd < bestD) [best, bestD] = [c, dd];
-  }
-  return bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
-}
 
 /** Strict parseArgs: an unknown flag or a missing value is a UsageError that lists the valid flags. */
 export function parseFlags<O extends Options>(argv: string[], options: O, command: string): Parsed<O> {

@@ -45,7 +45,14 @@ export interface DatasetLayout {
   classes: string[];
   hidden: string[];
   nonImage: string[];
+  /** Documentation at the dataset's root (LICENSE, README.md, ...): expected there, not reported as skipped. */
+  docs: string[];
   problems: LayoutProblem[];
+}
+
+/** A dataset's own documentation, as datasets ship it next to their folders. */
+function isDatasetDoc(name: string): boolean {
+  return /^(licen[cs]e|readme|copying|citation|authors|notice|changelog)(\.[a-z]+)?$/i.test(name) || /\.(md|txt|rst|cff|bib)$/i.test(name);
 }
 
 const SPLIT_ALIASES: Record<string, SplitName> = { train: 'train', val: 'val', valid: 'val', validation: 'val', test: 'test' };
@@ -81,7 +88,7 @@ function rel(root: string, p: string): string {
 }
 
 export async function readDatasetLayout(root: string): Promise<DatasetLayout> {
-  const layout: DatasetLayout = { root, kind: 'class-folders', splits: {}, classes: [], hidden: [], nonImage: [], problems: [] };
+  const layout: DatasetLayout = { root, kind: 'class-folders', splits: {}, classes: [], hidden: [], nonImage: [], docs: [], problems: [] };
   let top;
   try {
     const isDir = (await stat(root)).isDirectory();
@@ -119,6 +126,7 @@ export async function readDatasetLayout(root: string): Promise<DatasetLayout> {
         await collect(e.path, images);
         listing.classes.set(e.name, images.sort(compareCodePoints));
       } else if (e.isFile && formatFromName(e.name)) listing.loose.push(e.path);
+      else if (dir === root && e.isFile && isDatasetDoc(e.name)) layout.docs.push(rel(root, e.path));
       else layout.nonImage.push(rel(root, e.path));
     }
     return listing;
@@ -141,7 +149,8 @@ export async function readDatasetLayout(root: string): Promise<DatasetLayout> {
           message: `Folder \`${e.name}\` next to train/ is not a split (train, val, test) and is ignored`,
           paths: [rel(root, e.path)],
         });
-      } else if (!e.isDir) layout.nonImage.push(rel(root, e.path));
+      } else if (e.isFile && isDatasetDoc(e.name)) layout.docs.push(rel(root, e.path));
+      else if (!e.isDir) layout.nonImage.push(rel(root, e.path));
     }
     for (const [split, dir] of splitDirs) layout.splits[split] = await readSplit(dir, await entries(dir));
   } else if (splitDirs.has('val') || splitDirs.has('test')) {

@@ -10,6 +10,7 @@
  * crop that leaves the image, are finished in JS with the exact port of PIL's resampler.
  */
 import { availableParallelism } from 'node:os';
+import { describeDecodeFailure } from './decode-failure.js';
 import sharp, { type Sharp } from 'sharp';
 import { DataError, IOError } from '../errors.js';
 import { readFileSyncOrThrow } from '../read-file.js';
@@ -57,7 +58,7 @@ function tuneSharp(): void {
 export function decodeError(name: string, err: unknown): DataError {
   if (err instanceof DataError) return err;
   const msg = err instanceof Error ? err.message : String(err);
-  return new DataError('E_BAD_IMAGE', `Cannot decode image \`${name}\`: ${msg.trim().split('\n')[0]}`, {
+  return new DataError('E_BAD_IMAGE', `Cannot decode image \`${name}\`: ${describeDecodeFailure(msg)}`, {
     hint: 'the file is unreadable, truncated or not an image; run `headstart doctor <dataset>` to list such files',
     cause: err,
   });

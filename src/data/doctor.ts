@@ -57,6 +57,7 @@ export type FindingKind =
   | 'loose-files'
   | 'unexpected-folder'
   | 'small-image'
+  | 'tiny-image'
   | 'large-image'
   | 'cmyk'
   | 'high-bit-depth'
@@ -121,6 +122,9 @@ interface Checked extends Entry {
   info?: ImageInspection;
   ok: boolean;
 }
+
+/** Below this side (px) an image holds too little to learn from: a warning, not a note. */
+const TINY_SIDE = 8;
 
 const TRUNCATION = /premature end|truncat|unexpected end|end of (file|stream)|incomplete|short read|corrupt data/i;
 
@@ -190,7 +194,14 @@ async function check(e: Entry, add: (f: Finding) => void, o: z.output<typeof Doc
     });
   }
   const { width, height } = info;
-  if (Math.min(width, height) < o.inputSize) {
+  if (Math.min(width, height) < TINY_SIDE) {
+    add({
+      severity: 'warning',
+      kind: 'tiny-image',
+      message: `\`${e.rel}\` is ${width}x${height}: too small to show anything (upscaled to the ${o.inputSize}px crop it is a blur); remove it or check how it was exported`,
+      paths: [e.rel],
+    });
+  } else if (Math.min(width, height) < o.inputSize) {
     add({ severity: 'info', kind: 'small-image', message: `\`${e.rel}\` is ${width}x${height}, smaller than the ${o.inputSize}px crop (it will be upscaled)`, paths: [e.rel] });
   }
   if (width * height > o.largePixels) {

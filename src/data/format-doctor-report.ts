@@ -25,6 +25,7 @@ const TITLES: Record<FindingKind, string> = {
   'loose-files': 'images outside class folders',
   'unexpected-folder': 'ignored folders',
   'small-image': 'images smaller than the crop',
+  'tiny-image': 'images too small to use',
   'large-image': 'very large images',
   cmyk: 'CMYK images',
   'high-bit-depth': '16-bit images',
@@ -46,6 +47,48 @@ function table(rows: string[][]): string[] {
       .join('  ')
       .trimEnd(),
   );
+}
+
+/** A note about one file ("is greyscale; it is expanded to RGB") said of several. */
+function plural(text: string): string {
+  return text
+    .replace(/^is /, 'are ')
+    .replace(/^has /, 'have ')
+    .replace(/^uses /, 'use ')
+    .replace(/\bit is\b/g, 'they are')
+    .replace(/\bit will\b/g, 'they will')
+    .replace(/\bits name\b/g, 'their names');
+}
+
+/** Examples shown for a group of identical notes. */
+const EXAMPLES = 3;
+
+/**
+ * Notes of one kind, grouped by what they say about each file (the message without its leading
+ * file name): one line per distinct note with its count and a few example files.
+ */
+function groupedNotes(list: readonly Finding[], max: number): string[] {
+  const byText = new Map<string, string[]>();
+  for (const f of list) {
+    const m = /^`([^`]*)` (.*)$/s.exec(f.message);
+    const [file, text] = m ? [m[1], m[2]] : [null, f.message];
+    byText.set(text, [...(byText.get(text) ?? []), ...(file !== null ? [file] : [])]);
+  }
+  const lines: string[] = [];
+  const groups = [...byText].sort((a, b) => b[1].length - a[1].length);
+  for (const [text, files] of groups.slice(0, max)) {
+    if (files.length <= 1) {
+      lines.push(`      ${files.length ? `\`${files[0]}\` ` : ''}${text}`);
+      continue;
+    }
+    const shown = files
+      .slice(0, EXAMPLES)
+      .map((f) => `\`${f}\``)
+      .join(', ');
+    lines.push(`      ${files.length} files ${plural(text)}: e.g. ${shown}${files.length > EXAMPLES ? ` and ${files.length - EXAMPLES} more` : ''}`);
+  }
+  if (groups.length > max) lines.push(`      ... and ${groups.length - max} more kinds of note (use --all or --json)`);
+  return lines;
 }
 
 export function formatDoctorReport(report: DoctorReport, options: FormatDoctorOptions = {}): string {
@@ -78,6 +121,10 @@ export function formatDoctorReport(report: DoctorReport, options: FormatDoctorOp
     const label: Record<Severity, string> = { error: 'ERROR  ', warning: 'WARNING', info: 'info   ' };
     for (const [kind, list] of groups) {
       lines.push(`  ${label[list[0].severity]} ${TITLES[kind]} (${list.length})`);
+      if (list[0].severity === 'info' && Number.isFinite(max)) {
+        lines.push(...groupedNotes(list, max));
+        continue;
+      }
       for (const f of list.slice(0, max)) lines.push(`      ${f.message}`);
       if (list.length > max) lines.push(`      ... and ${list.length - max} more (use --all or --json)`);
     }

@@ -1,5 +1,5 @@
 import ort from 'onnxruntime-node';
-import os from 'node:os';
+import { threadCount } from './thread-count.js';
 import { EngineError } from '../errors.js';
 import type { DType, HostTensor } from '../tensor.js';
 
@@ -44,13 +44,13 @@ export class Session {
     const device = options.device ?? 'cpu';
     if (device === 'cuda' && !ort.listSupportedBackends().some((b) => b.name === 'cuda')) {
       throw new EngineError('E_DEVICE', 'CUDA was requested but this onnxruntime-node build has no CUDA provider', {
-        hint: 'reinstall onnxruntime-node with CUDA enabled (`npm rebuild onnxruntime-node --onnxruntime-node-install-cuda=v12`) or use --device cpu',
+        hint: 'reinstall onnxruntime-node with CUDA enabled (`ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --ignore-scripts=false`) or use --device cpu',
       });
     }
     try {
       const session = await ort.InferenceSession.create(model, {
         executionProviders: [device],
-        intraOpNumThreads: options.threads ?? os.availableParallelism(),
+        intraOpNumThreads: threadCount(options.threads).threads,
         interOpNumThreads: 1,
         graphOptimizationLevel: 'all',
         enableCpuMemArena: true,

@@ -54,12 +54,26 @@ export function parseMetadata(value: unknown, where: string, from: 'file' | 'opt
   return r.data;
 }
 
-export function metadataText(bytes: Uint8Array, where: string): { text: string | undefined; parsed: ParsedModel } {
+/** A graph input or output as the protobuf decodes it (only what readers use). */
+interface GraphValueInfo {
+  name?: string | null;
+  type?: { tensorType?: { shape?: { dim?: { dimValue?: unknown }[] | null } | null } | null } | null;
+}
+
+/**
+ * The decoded model's graph, typed structurally: onnx-proto's own types (and its `Long`) stay
+ * out of the public declarations (a consumer with `skipLibCheck: false` would otherwise fail).
+ */
+interface DecodedModel {
+  model: { graph?: { input?: GraphValueInfo[] | null; output?: GraphValueInfo[] | null; initializer?: { name?: string | null }[] | null } | null };
+}
+
+export function metadataText(bytes: Uint8Array, where: string): { text: string | undefined; parsed: DecodedModel } {
   let parsed: ParsedModel;
   try {
     parsed = parseModel(bytes);
   } catch (err) {
-    const detail = err instanceof HeadstartError ? err.message : (err as Error).message;
+    const detail = (err instanceof HeadstartError ? err.message : (err as Error).message).replace(/^Not a valid ONNX file: /, '');
     throw new WeightsError('E_BAD_MODEL_FILE', `${where} is not an ONNX model: ${detail}`, { hint: 'pass the model.onnx that `headstart train` or `headstart export` wrote', cause: err });
   }
   return { text: parsed.metadata[METADATA_KEY], parsed };

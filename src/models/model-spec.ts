@@ -49,6 +49,11 @@ export interface ModelSpec {
    * when present, they are the default instead of `weights`.
    */
   builtinWeights?: BuiltinWeights;
+  /**
+   * Preprocessing values that were assumed rather than known (an ONNX file without
+   * preprocessing metadata): one sentence each, saying which value and why; runs show them.
+   */
+  assumedPreprocess?: readonly string[];
 }
 
 export interface BuiltinWeights {

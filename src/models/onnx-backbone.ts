@@ -161,17 +161,31 @@ function metadataTriple(v: string | undefined): [number, number, number] | undef
   return parts.length === 3 && parts.every(Number.isFinite) ? (parts as [number, number, number]) : undefined;
 }
 
-/** Preprocessing: options, then the model's metadata (`mean`, `std`, `input_size`, `resize_size`), then ImageNet's. */
-function preprocessOf(metadata: Record<string, string>, inputShape: number[], o: OnnxBackboneOptions): ModelPreprocess {
+/**
+ * Preprocessing: options, then the model's metadata (`mean`, `std`, `input_size`, `resize_size`),
+ * then its input shape, then ImageNet's (torchvision's evaluation transform). `assumed` says
+ * which values were guessed and why.
+ */
+function preprocessOf(metadata: Record<string, string>, inputShape: number[], o: OnnxBackboneOptions): { preprocess: ModelPreprocess; assumed: string[] } {
   const fromFile = inputShape.length === 4 && inputShape[2] > 0 ? inputShape[2] : undefined;
   const inputSize = o.inputSize ?? (Number(metadata.input_size) || fromFile || 224);
   const resizeSize = o.resizeSize ?? (Number(metadata.resize_size) || Math.round((inputSize * 256) / 224));
+  const mean = o.mean ?? metadataTriple(metadata.mean);
+  const std = o.std ?? metadataTriple(metadata.std);
+  const assumed: string[] = [];
+  if (!mean || !std) {
+    const which = [!mean && '--mean', !std && '--std'].filter(Boolean).join(' and ');
+    assumed.push(
+      `normalisation: assumed ImageNet's mean [${IMAGENET_PREPROCESS_MODEL.mean.join(', ')}] and std [${IMAGENET_PREPROCESS_MODEL.std.join(', ')}] (the file records none; most pretrained ONNX classifiers use them): pass ${which} if it was trained otherwise`,
+    );
+  }
+  if (o.inputSize === undefined && !Number(metadata.input_size) && !fromFile)
+    assumed.push(`input size: assumed 224 (the model's input shape has no fixed side and the file records none): pass --input-size if it expects another`);
+  if (o.resizeSize === undefined && !Number(metadata.resize_size))
+    assumed.push(`resize side: assumed ${resizeSize} before the ${inputSize} centre crop (torchvision's 256/224 ratio): pass --resize-size to change it`);
   return {
-    inputSize,
-    resizeSize,
-    mean: o.mean ?? metadataTriple(metadata.mean) ?? IMAGENET_PREPROCESS_MODEL.mean,
-    std: o.std ?? metadataTriple(metadata.std) ?? IMAGENET_PREPROCESS_MODEL.std,
-    interpolation: 'bilinear',
+    preprocess: { inputSize, resizeSize, mean: mean ?? IMAGENET_PREPROCESS_MODEL.mean, std: std ?? IMAGENET_PREPROCESS_MODEL.std, interpolation: 'bilinear' },
+    assumed,
   };
 }
 
@@ -186,7 +200,7 @@ export function onnxBackboneSpec(file: string, options: OnnxBackboneOptions = {}
   }
   const cut = findCut(src, options.cut);
   const missing = nodesWithoutGradient(src, cut);
-  const preprocess = preprocessOf(metadata, src.shape(images[0].name), options);
+  const { preprocess, assumed } = preprocessOf(metadata, src.shape(images[0].name), options);
   const { dim, params } = probeBackbone(src, cut, preprocess.inputSize);
   const headName = params.some((p) => p.startsWith('fc.')) ? 'classifier_head' : 'fc';
   return {
@@ -206,6 +220,7 @@ export function onnxBackboneSpec(file: string, options: OnnxBackboneOptions = {}
     head: { name: headName, dropout: 0 },
     stages: [params[0] ?? headName, headName],
     preprocess,
+    ...(assumed.length ? { assumedPreprocess: assumed } : {}),
     weights: [],
     builtinWeights: {
       id: `onnx:${path.resolve(file)}`,

@@ -1,3 +1,4 @@
+import { closest } from '../closest-name.js';
 import { ConfigError } from '../errors.js';
 import { efficientnetB0 } from './efficientnet.js';
 import type { ModelSpec } from './model-spec.js';
@@ -15,7 +16,10 @@ export function registerModel(spec: ModelSpec): void {
 
 export function getModel(name: string): ModelSpec {
   const spec = models.get(name);
-  if (!spec) throw new ConfigError('E_UNKNOWN_MODEL', `Unknown model \`${name}\``, { hint: `choose one of: ${[...models.keys()].join(', ')}` });
+  if (!spec) {
+    const guess = closest(name, [...models.keys()]);
+    throw new ConfigError('E_UNKNOWN_MODEL', `Unknown model \`${name}\`${guess ? ` (did you mean ${guess}?)` : ''}`, { hint: `choose one of: ${[...models.keys()].join(', ')}` });
+  }
   return spec;
 }
 

@@ -35,7 +35,7 @@ function nodeLabel(n: ProtoNode, index: number): string {
 }
 
 /** Whether a tensor proto keeps its bytes in another file (data_location = EXTERNAL). */
-export function isExternal(t: onnxProto.onnx.ITensorProto): boolean {
+export function isExternal(t: { dataLocation?: number | null }): boolean {
   return Number(t.dataLocation) === 1;
 }
 

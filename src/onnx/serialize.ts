@@ -129,7 +129,10 @@ export function parseModel(bytes: Uint8Array): ParsedModel {
   try {
     model = onnx.ModelProto.decode(bytes);
   } catch (err) {
-    throw new GraphError('E_BAD_MODEL_FILE', 'Not a valid ONNX file: the protobuf could not be decoded', { cause: err, hint: 'check that the file is a complete .onnx model' });
+    throw new GraphError('E_BAD_MODEL_FILE', 'Not a valid ONNX file: the protobuf could not be decoded (the file is truncated, or another kind of file)', {
+      cause: err,
+      hint: 'check that the file is a complete .onnx model',
+    });
   }
   if (!model.graph) throw new GraphError('E_BAD_MODEL_FILE', 'The ONNX file holds no graph', { hint: 'check that the file is an ONNX model, not another protobuf' });
   const metadata = Object.fromEntries((model.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));

@@ -6,6 +6,7 @@
  *
  * The markup is also well-formed XML, so tests (and tools) can parse it strictly.
  */
+import { configRows } from './config-rows.js';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { parseOrThrow } from '../zod-issues.js';
@@ -91,16 +92,6 @@ function fmt(v: number, digits = 4): string {
 /** Fixed decimals (metrics and losses, so columns line up). */
 function fix(v: number, decimals = 3): string {
   return Number.isFinite(v) ? v.toFixed(decimals) : String(v);
-}
-
-function flatten(value: unknown, prefix: string, out: Array<[string, string]>): void {
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    const entries = Object.entries(value as Record<string, unknown>);
-    if (entries.length === 0 && prefix) out.push([prefix, '{}']);
-    for (const [k, v] of entries) flatten(v, prefix ? `${prefix}.${k}` : k, out);
-  } else {
-    out.push([prefix, typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value))]);
-  }
 }
 
 function base64(bytes: Uint8Array): string {
@@ -249,10 +240,9 @@ export function renderHtmlReport(input: HtmlReportInput, options?: HtmlReportOpt
   }
 
   if (input.config && Object.keys(input.config).length) {
-    const rows: Array<[string, string]> = [];
-    flatten(input.config, '', rows);
+    const rows = configRows(input.config);
     s.push('<h2>Configuration</h2>');
-    s.push(`<table class="config"><tbody>${rows.map(([k, v]) => `<tr><td class="l"><code>${escapeXml(k)}</code></td><td class="l">${escapeXml(v)}</td></tr>`).join('')}</tbody></table>`);
+    s.push(`<table class="config"><tbody>${rows.map(([k, v]) => `<tr><td class="l">${escapeXml(k)}</td><td class="l">${escapeXml(v)}</td></tr>`).join('')}</tbody></table>`);
   }
 
   s.push(`<h2>Classes (${classes.length})</h2>`);

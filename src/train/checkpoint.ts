@@ -78,7 +78,7 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
   try {
     raw = v8.deserialize(buf.subarray(MAGIC.length));
   } catch (cause) {
-    throw new TrainingError('E_BAD_CHECKPOINT', `${source} is damaged: ${(cause as Error).message}`, { hint, cause });
+    throw new TrainingError('E_BAD_CHECKPOINT', `${source} is damaged: its contents cannot be read back (the file was cut short or overwritten)`, { hint, cause });
   }
   const r = StateSchema.safeParse(raw);
   if (!r.success) {

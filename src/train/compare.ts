@@ -4,7 +4,7 @@
  * classifier on frozen features — then both on one set of loss and accuracy curves (the
  * PyTorch tutorial's figures) with the time each took.
  */
-import { mkdir } from 'node:fs/promises';
+import { makeOutDir } from './out-dir.js';
 import { join, resolve } from 'node:path';
 import { parseCompareOptions, requestedModel, type CompareOptions } from './options.js';
 import type { TrainHooks } from './events.js';
@@ -35,7 +35,7 @@ export async function compare(dataRoot: string, options?: CompareOptions, hooks:
   const name = typeof model === 'string' ? model : model.name;
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
   const out = resolve(o.out ?? join('runs', `${stamp}-${name}-compare`));
-  await mkdir(out, { recursive: true });
+  await makeOutDir(out);
   const given = { ...(options ?? {}) } as Record<string, unknown>;
   delete given.out;
   const finetune = await train(dataRoot, { ...given, mode: 'finetune', out: join(out, 'finetune') }, hooks);

@@ -13,7 +13,8 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, rename, stat, unlink } from 'node:fs/promises';
+import { rename, stat, unlink } from 'node:fs/promises';
+import { makeOutDir } from './out-dir.js';
 import { dirname, join, resolve } from 'node:path';
 import type { Pipeline } from '../data/pipeline.js';
 import type { Sample } from '../data/sample.js';
@@ -193,7 +194,7 @@ export async function loadOrExtractFeatures(a: ExtractArgs): Promise<{ set: Feat
   };
   const first = readFeatureCache(path, a.key);
   if ('set' in first) return hit(first.set);
-  await mkdir(a.cacheDir, { recursive: true });
+  await makeOutDir(a.cacheDir, '--cache-dir');
   const lock = await acquireLock(`${path}.lock`, { onNote: note, checkStop: () => a.phase?.checkStop() });
   try {
     // Another run may have computed it while this one waited.

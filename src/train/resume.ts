@@ -1,7 +1,8 @@
 /**
  * `--resume`: continuing an interrupted run from the checkpoint in its folder. The run keeps
- * its own settings (seed, split, transforms, weights, mode, optimiser and schedule); only the
- * number of epochs, the threads and the device may change.
+ * its own settings (seed, split, transforms, weights, mode, optimiser and schedule; given again
+ * with other values they are refused: src/train/resume-options.ts); only the number of epochs,
+ * early stopping, the threads and the device may change.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import type { FitState } from './fit.js';
 import { CHECKPOINT_FILE } from './listeners/checkpoint-saver.js';
 import type { ModeRunner } from './mode-runner.js';
 import type { ParsedTrainOptions, ResolvedTrainConfig } from './options.js';
+import { refuseChangedOnResume } from './resume-options.js';
 
 export interface Resumed {
   dir: string;
@@ -20,7 +22,7 @@ export interface Resumed {
 }
 
 /** The checkpoint to resume, if the options ask for one, and the options with the run's own settings. */
-export async function loadResume(o: ParsedTrainOptions): Promise<{ options: ParsedTrainOptions; resumed?: Resumed }> {
+export async function loadResume(o: ParsedTrainOptions, given: Readonly<Record<string, unknown>> = {}): Promise<{ options: ParsedTrainOptions; resumed?: Resumed }> {
   const dir = typeof o.resume === 'string' ? o.resume : o.resume ? o.out : undefined;
   if (o.resume && !dir) {
     throw new ConfigError('E_USAGE', '--resume needs the run folder to continue', { hint: 'pass --resume <run folder> (or --out <run folder> --resume)' });
@@ -35,6 +37,7 @@ export async function loadResume(o: ParsedTrainOptions): Promise<{ options: Pars
   await removeStaleTemps(checkpoint);
   const state = await readCheckpoint(checkpoint);
   const c = state.config;
+  refuseChangedOnResume(given, o, c, dir);
   const options: ParsedTrainOptions = {
     ...o,
     recipe: c.recipe,
@@ -54,7 +57,7 @@ export async function loadResume(o: ParsedTrainOptions): Promise<{ options: Pars
 /** The resumed run's configuration: the checkpoint's, with the settings that may change. */
 export function resumedConfig(r: Resumed, o: ParsedTrainOptions): ResolvedTrainConfig {
   const c = r.state.config;
-  return { ...c, epochs: o.epochs ?? c.epochs, threads: o.threads ?? c.threads, device: o.device };
+  return { ...c, epochs: o.epochs ?? c.epochs, earlyStop: o.earlyStop ?? c.earlyStop, threads: o.threads ?? c.threads, device: o.device };
 }
 
 /** Checks that the checkpoint fits the model and data this run found. */

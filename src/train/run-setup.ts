@@ -2,7 +2,6 @@
  * Setting a run up, before its mode and epochs: the device check, the model, the data folder
  * (scanned and split), the preprocessing and transforms, and the starting weights.
  */
-import os from 'node:os';
 import { buildEvalTransform, buildTrainTransform } from '../data/build-transforms.js';
 import { scanImageFolder, type ImageFolder } from '../data/image-folder.js';
 import type { Pipeline } from '../data/pipeline.js';
@@ -15,6 +14,7 @@ import { getModel } from '../models/registry.js';
 import type { NamedTensors } from '../tensor.js';
 import { loadInitialParams, type InitialParams } from '../graphs/initial-params.js';
 import { assertDeviceUsable } from '../engine/device-check.js';
+import { threadCount } from '../engine/thread-count.js';
 import type { EventBus, TrainHooks } from './events.js';
 import { requestedModel, type ParsedTrainOptions } from './options.js';
 
@@ -67,9 +67,11 @@ function resolveSpec(o: ParsedTrainOptions): ModelSpec {
   return getModel(model);
 }
 
-export async function setUpRun(dataRoot: string, o: ParsedTrainOptions, bus: EventBus, hooks: TrainHooks, resumedThreads?: number | null): Promise<RunSetup> {
+/** `resumed`: the run continues from a checkpoint (its threads, unless --threads is given; no notes about initial weights it replaces). */
+export async function setUpRun(dataRoot: string, o: ParsedTrainOptions, bus: EventBus, hooks: TrainHooks, resumed?: { threads: number | null }): Promise<RunSetup> {
   await assertDeviceUsable(o.device);
   const spec = resolveSpec(o);
+  for (const note of spec.assumedPreprocess ?? []) await bus.emit('log', { level: 'warn', message: `${spec.name}: ${note}` });
 
   const folder = await scanImageFolder(dataRoot, { valFraction: o.valSplit, seed: o.seed });
   for (const w of folder.warnings) await bus.emit('log', { level: 'warn', message: w });
@@ -82,7 +84,9 @@ export async function setUpRun(dataRoot: string, o: ParsedTrainOptions, bus: Eve
   const preprocess = { ...preprocessFor(spec, o.inputSize), ...(o.mean ? { mean: o.mean } : {}), ...(o.std ? { std: o.std } : {}), ...(o.resizeSize ? { resizeSize: o.resizeSize } : {}) };
   const evalTransform = buildEvalTransform(preprocess);
   const trainTransform = o.augment ? buildTrainTransform(preprocess, { exactAugment: o.exactAugment }) : evalTransform;
-  const threads = o.threads ?? resumedThreads ?? os.availableParallelism();
+  const threadChoice = threadCount(o.threads ?? resumed?.threads);
+  if (threadChoice.note) await bus.emit('log', { level: 'warn', message: threadChoice.note });
+  const threads = threadChoice.threads;
 
   const init = await loadInitialParams(spec, {
     weights: o.weights,
@@ -96,7 +100,8 @@ export async function setUpRun(dataRoot: string, o: ParsedTrainOptions, bus: Eve
       },
     },
   });
-  for (const message of startingWeightsNotes(spec, init, o.seed)) await bus.emit('log', { level: 'info', message });
+  // A resumed run replaces the starting weights with the checkpoint's: how they were initialised does not matter.
+  if (!resumed) for (const message of startingWeightsNotes(spec, init, o.seed)) await bus.emit('log', { level: 'info', message });
   return {
     spec,
     folder,

@@ -4,7 +4,6 @@
  * fit (src/train/fit.ts) -> write the outputs. Everything the user sees goes through events
  * (src/train/events.ts) to listeners.
  */
-import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ClassificationMetrics } from '../metrics/classification.js';
 import { bestEpoch, createHistory, type History } from '../metrics/history.js';
@@ -26,6 +25,7 @@ import { parseTrainOptions, RECIPES, resolveTrainConfig, type ConcreteMode, type
 import { RunInterrupted } from './phase-reporter.js';
 import { checkResumable, loadResume, restoreRun, resumedConfig } from './resume.js';
 import { createRunContext } from './run-context.js';
+import { makeOutDir, removeIfEmpty } from './out-dir.js';
 import { writeHistoryFiles, writeRunOutputs } from './run-outputs.js';
 import { setUpRun, type RunSetup } from './run-setup.js';
 import { claimOutputFolder, freshFolder } from './output-folder.js';
@@ -77,7 +77,7 @@ function classWeightsFor(config: ResolvedTrainConfig, s: RunSetup): number[] | u
 
 export async function train(dataRoot: string, options?: TrainOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
   const started = performance.now();
-  const { options: o, resumed } = await loadResume(parseTrainOptions(options));
+  const { options: o, resumed } = await loadResume(parseTrainOptions(options), options ?? {});
   // Options that contradict each other fail now, before any data or weights are loaded.
   if (!resumed) resolveTrainConfig(o, o.mode === 'features' ? 'features' : 'finetune', '', '');
   // An existing run folder is never overwritten without `overwrite` (checked before any work).
@@ -91,7 +91,7 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
   };
 
   // Set up: data, weights, mode, configuration, output folder.
-  const s = await setUpRun(dataRoot, o, bus, hooks, resumed?.state.config.threads);
+  const s = await setUpRun(dataRoot, o, bus, hooks, resumed ? { threads: resumed.state.config.threads } : undefined);
   if (resumed) checkResumable(resumed, s.spec.name, s.classes);
   const chosen = await chooseMode(s, o, bus, hooks, onSkip);
   const mode = chosen.mode;
@@ -110,7 +110,7 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
     await bus.emit('log', { level: 'info', message: `class weights (balanced): ${s.classes.map((c, i) => `${c} ${w[i].toFixed(3)}`).join(', ')}` });
   }
   const out = resolve(resumed?.dir ?? o.out ?? freshFolder(join('runs', `${timestamp()}-${s.spec.name}-${mode}`)));
-  await mkdir(out, { recursive: true });
+  const createdOut = await makeOutDir(out);
 
   // The run: its state, context and bus exist before any run event, so none fires without them.
   const state: FitState = { epoch: 0, history: createHistory({ name: mode === 'features' ? 'feature extraction' : 'fine-tuning' }), best: null, stopReason: null };
@@ -186,7 +186,9 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
   }
   if (resumed) {
     restoreRun(resumed, runner, state);
-    await runBus.emit('log', { level: 'info', message: `resuming ${out} after epoch ${resumed.state.epoch}` });
+    const startedWith = resumed.state.config.epochs;
+    const epochs = config.epochs === startedWith ? `of ${config.epochs}` : `of ${config.epochs} (--epochs ${config.epochs}; the run was started with ${startedWith})`;
+    await runBus.emit('log', { level: 'info', message: `resuming ${out} after epoch ${resumed.state.epoch} ${epochs}` });
   }
 
   try {
@@ -247,9 +249,12 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
   async function finishInterrupted(): Promise<TrainResult> {
     if (state.history.epochs.length) await writeHistoryFiles(out, state.history);
     const checkpoint = ctx.lastCheckpoint;
+    // Before the first epoch nothing is saved: a folder this run created and left empty goes.
+    const removed = !checkpoint && createdOut && (await removeIfEmpty(out));
+    const kept = featureCache ? `; the extracted features stay cached (${featureCache.path}), so the next run starts training at once` : '';
     const message = checkpoint
       ? `interrupted: epoch ${state.epoch} is saved in ${checkpoint}; continue with: headstart train ${dataRoot} --resume ${out}`
-      : 'interrupted before the first epoch finished: nothing to resume';
+      : `interrupted before the first epoch finished: nothing to resume${removed ? ` (removed the empty ${out})` : ''}${kept}`;
     await emitPhase.emit('interrupted', { epoch: state.epoch, checkpoint, message });
     const best = bestEpoch(state.history);
     return {

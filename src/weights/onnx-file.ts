@@ -1,9 +1,9 @@
 import { closeSync, openSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { IOError, WeightsError } from '../errors.js';
+import { HeadstartError, IOError, WeightsError } from '../errors.js';
 import type { ImportedGraph } from '../onnx/import-graph.js';
 import { importGraph, isExternal } from '../onnx/import-graph.js';
-import { parseModel, tensorFromProto } from '../onnx/serialize.js';
+import { parseModel, tensorFromProto, type ParsedModel } from '../onnx/serialize.js';
 import type { HostTensor } from '../tensor.js';
 
 /**
@@ -20,7 +20,16 @@ export function readOnnxFile(file: string, options: { dynamicDim?: number } = {}
     const code = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_READ_FAILED';
     throw new IOError(code, `Cannot read the ONNX model \`${file}\`: ${(err as Error).message}`, { cause: err, hint: 'check the path given to --model' });
   }
-  const { model } = parseModel(bytes);
+  let model: ParsedModel['model'];
+  try {
+    ({ model } = parseModel(bytes));
+  } catch (err) {
+    if (!(err instanceof HeadstartError)) throw err;
+    throw new WeightsError('E_BAD_MODEL_FILE', `\`${file}\` is not an ONNX model: ${err.message.replace(/^The ONNX file /, 'it ').replace(/^Not a valid ONNX file: /, '')}`, {
+      hint: err.hint,
+      cause: err,
+    });
+  }
   const external = new Map<string, HostTensor>();
   for (const t of model.graph?.initializer ?? []) {
     if (!isExternal(t)) continue;

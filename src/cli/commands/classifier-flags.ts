@@ -14,6 +14,8 @@ export const CLASSIFIER_FLAGS = {
 } as const;
 
 import { choiceFlag, intFlag } from '../usage.js';
+import { threadCount } from '../../engine/thread-count.js';
+import type { CommandIO } from '../command-io.js';
 import { describeZodIssues } from '../../zod-issues.js';
 import { UsageError } from '../usage.js';
 
@@ -56,6 +58,12 @@ export function parsePreprocessFlag(value: string | undefined): PreprocessSpec |
     });
   }
   return r.data;
+}
+
+/** --threads above the core count: says it is capped (the session caps it: src/engine/thread-count.ts). */
+export function warnAboutThreads(values: { threads?: string }, io: CommandIO): void {
+  const note = threadCount(intFlag(values.threads, 'threads')).note;
+  if (note) io.err(`warning: ${note}\n`);
 }
 
 /** The options the shared flags give predict and evaluate. */

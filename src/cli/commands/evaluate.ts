@@ -6,7 +6,7 @@ import { evaluate } from '../../infer/evaluate.js';
 import { evaluationJson, formatEvaluation } from '../../infer/format-evaluation.js';
 import { defineCommand } from '../define-command.js';
 import { choiceFlag, intFlag } from '../usage.js';
-import { CLASSIFIER_FLAGS, classifierOptions } from './classifier-flags.js';
+import { CLASSIFIER_FLAGS, classifierOptions, warnAboutThreads } from './classifier-flags.js';
 
 const USAGE = `usage: headstart evaluate <model.onnx> <dir> [options]
 
@@ -44,6 +44,7 @@ export const evaluateCommand = defineCommand({
   positionals: { min: 2, max: 2, describe: '<model.onnx> <dir>' },
   async run({ values, positionals, io }) {
     const [modelPath, dir] = positionals;
+    warnAboutThreads(values, io);
     const progress = io.tty && !values.json;
     const mistakes = intFlag(values.mistakes, 'mistakes', 0);
     const result = await evaluate(modelPath, dir, {

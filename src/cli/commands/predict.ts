@@ -12,9 +12,9 @@ import { predict, predictStream, type Prediction, type PredictOptions } from '..
 import type { CommandIO } from '../command-io.js';
 import { assertSomethingClassified } from './nothing-classified.js';
 import { defineCommand } from '../define-command.js';
-import { choiceFlag, intFlag } from '../usage.js';
+import { choiceFlag, intFlag, UsageError } from '../usage.js';
 import { streamPredictions } from './stream-predictions.js';
-import { CLASSIFIER_FLAGS, classifierOptions } from './classifier-flags.js';
+import { CLASSIFIER_FLAGS, classifierOptions, warnAboutThreads } from './classifier-flags.js';
 
 const USAGE = `usage: headstart predict <model.onnx> <image|folder>... [options]
 
@@ -23,6 +23,7 @@ Classifies images with a trained model.onnx (its preprocessing and class names a
 options:
   --format F           table (default), csv, json or jsonl; csv and jsonl are written as the
                        images are classified (any number of images in bounded memory)
+  --json               same as --format json
   --kaggle FILE        write the Dogs vs Cats submission (id,label = P(second class)) to FILE
   --batch-size N       images per run (default 16)
   --threads N          ONNX Runtime threads (default: all cores)
@@ -37,6 +38,7 @@ const OPTIONS = {
   'top-k': { type: 'string' },
   tta: { type: 'boolean' },
   format: { type: 'string' },
+  json: { type: 'boolean' },
   kaggle: { type: 'string' },
   ...CLASSIFIER_FLAGS,
 } as const;
@@ -87,7 +89,11 @@ export const predictCommand = defineCommand({
   flags: OPTIONS,
   positionals: { min: 2, max: Infinity, describe: '<model.onnx> and the images (files or folders) to classify' },
   async run({ values, positionals, io }) {
-    const format = choiceFlag(values.format, 'format', ['table', 'csv', 'json', 'jsonl'] as const) ?? 'table';
+    if (values.json && values.format !== undefined && values.format !== 'json') {
+      throw new UsageError('E_INCOMPATIBLE_OPTIONS', `--json is short for --format json and contradicts --format ${values.format}`, { hint: 'give one of them' });
+    }
+    const format = values.json ? 'json' : (choiceFlag(values.format, 'format', ['table', 'csv', 'json', 'jsonl'] as const) ?? 'table');
+    warnAboutThreads(values, io);
     const [modelPath, ...inputs] = positionals;
     if ((format === 'csv' || format === 'jsonl') && !values.kaggle) {
       return await streamPredictions(modelPath, inputs, format, io, {

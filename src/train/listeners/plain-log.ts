@@ -24,12 +24,20 @@ function formatEpochLine(e: {
   );
 }
 
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** The epochs a run will train: "epochs 1-25", "epoch 1", or none left (a resumed run that already holds them). */
+function epochRange(start: number, end: number): string {
+  if (start > end) return `no epochs left to train (${plural(start - 1, 'epoch')} done of ${end})`;
+  return start === end ? `epoch ${start}` : `epochs ${start}-${end}`;
+}
+
 export function plainLog(write: (line: string) => void, options: { epochs?: boolean } = {}): TrainListener {
   const epochs = options.epochs ?? true;
   return {
     run_start(e) {
       write(
-        `${e.model}, ${e.mode === 'features' ? 'feature extraction' : 'fine-tuning'}: ${e.classes.length} classes, ${e.train_images} train / ${e.val_images} val images, epochs ${e.start_epoch}-${e.epochs}, ${e.device} x${e.threads} threads`,
+        `${e.model}, ${e.mode === 'features' ? 'feature extraction' : 'fine-tuning'}: ${plural(e.classes.length, 'class', 'classes')}, ${e.train_images} train / ${e.val_images} val images, ${epochRange(e.start_epoch, e.epochs)}, ${e.device} x${plural(e.threads, 'thread')}`,
       );
     },
     log(e) {
