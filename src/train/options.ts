@@ -238,6 +238,12 @@ export const TrainOptionsSchema = z.strictObject({
     .union([z.boolean(), z.string().min(1)])
     .default(false)
     .meta(g('run', 'continue the interrupted run in DIR (or in --out) from its checkpoint', { placeholder: '[DIR]', kind: 'optional-string' })),
+  trainFraction: z
+    .number()
+    .gt(0)
+    .max(1)
+    .default(1)
+    .meta(g('data', 'train on this stratified, seeded fraction of the training images (a learning curve point; val is kept whole)', { placeholder: 'X' })),
 });
 export type TrainOptions = z.input<typeof TrainOptionsSchema>;
 export type ParsedTrainOptions = z.output<typeof TrainOptionsSchema>;
@@ -365,7 +371,14 @@ export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, mo
 }
 
 /** `compare(dataRoot, options)`: the train options shared by both runs (no mode, no resume). */
-export const CompareOptionsSchema = TrainOptionsSchema.omit({ mode: true, resume: true });
+export const CompareOptionsSchema = TrainOptionsSchema.omit({ mode: true, resume: true, trainFraction: true }).extend({
+  seeds: z.int().min(1).max(100).default(1).meta(g('compare', 'run each mode N times (seeds --seed .. --seed+N-1): mean and 95% interval per mode, a paired test')),
+  fractions: z
+    .array(z.number().gt(0).max(1))
+    .min(1)
+    .optional()
+    .meta(g('compare', 'learning curve: also train both modes on these fractions of the training images, e.g. 0.25,0.5,1', { placeholder: 'F,F,...', kind: 'numbers' })),
+});
 export type CompareOptions = z.input<typeof CompareOptionsSchema>;
 
 export function parseCompareOptions(options: unknown): z.output<typeof CompareOptionsSchema> {
