@@ -176,7 +176,7 @@ export async function compare(dataRoot: string, options?: CompareOptions, hooks:
           seconds: modes[m].seconds,
           cold_seconds: modes[m].coldSeconds,
           ...(modes[m].extraction ? { extraction: modes[m].extraction } : {}),
-          runs: modes[m].runs.map((r, i) => ({ seed: seeds[i], best_val_acc: r.bestValAcc, best_epoch: r.bestEpoch, seconds: r.seconds, out: r.out })),
+          runs: modes[m].runs.map((r, i) => ({ seed: seeds[i], best_val_acc: r.bestValAcc, best_epoch: r.bestEpoch, seconds: r.seconds, out: r.out, ...(r.featureCache ? { cache_hit: r.featureCache.hit } : {}) })),
         },
       ]),
     ),
