@@ -11,7 +11,7 @@
  * for the last epoch (not chosen on val), and the worst seed. The last line is JSON.
  *
  * Environment: BENCH_FR_SEEDS=5  BENCH_FR_TRAIN_PER_CLASS=200  BENCH_FR_VAL_PER_CLASS=200
- *   BENCH_FR_EPOCHS=25  BENCH_FR_SIZE=224 (crop side; smaller is faster)  BENCH_FR_ONLY=name,name
+ *   BENCH_FR_EPOCHS=25  BENCH_FR_SIZE=224 (crop side; smaller is faster)  BENCH_FR_ONLY='name|name'
  *   BENCH_FR_EMBEDDED_ONLY=1 (skip the Fashion-MNIST folder)  BENCH_KEEP=1 (keep the temp folder)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -32,9 +32,11 @@ const CANDIDATES: Array<{ name: string; options: Partial<TrainOptions> }> = [
   { name: 'torchvision (sgd 1e-3, step 7)', options: { recipe: 'torchvision', lr: 1e-3, optimizer: { type: 'sgd', momentum: 0.9 }, scheduler: { type: 'step', stepSize: 7, gamma: 0.1 } } },
   { name: 'sgd 1e-2, step 7', options: { lr: 1e-2, optimizer: { type: 'sgd', momentum: 0.9 }, scheduler: { type: 'step', stepSize: 7, gamma: 0.1 } } },
   { name: 'sgd 1e-2, cosine', options: { lr: 1e-2, optimizer: { type: 'sgd', momentum: 0.9 }, scheduler: { type: 'cosine' } } },
+  { name: 'sgd 2e-2, cosine', options: { lr: 2e-2, optimizer: { type: 'sgd', momentum: 0.9 }, scheduler: { type: 'cosine' } } },
   { name: 'sgd 3e-2, cosine', options: { lr: 3e-2, optimizer: { type: 'sgd', momentum: 0.9 }, scheduler: { type: 'cosine' } } },
   { name: 'sgd 1e-1, cosine', options: { lr: 1e-1, optimizer: { type: 'sgd', momentum: 0.9 }, scheduler: { type: 'cosine' } } },
   { name: 'adamw 1e-3, cosine', options: { lr: 1e-3, optimizer: { type: 'adamw' }, scheduler: { type: 'cosine' } } },
+  { name: 'adamw 3e-3, cosine', options: { lr: 3e-3, optimizer: { type: 'adamw' }, scheduler: { type: 'cosine' } } },
 ];
 
 interface Row {
@@ -50,7 +52,7 @@ async function main(): Promise<void> {
   const seeds = env('BENCH_FR_SEEDS', 5);
   const epochs = env('BENCH_FR_EPOCHS', 25);
   const size = env('BENCH_FR_SIZE', 224);
-  const only = process.env.BENCH_FR_ONLY?.split(',');
+  const only = process.env.BENCH_FR_ONLY?.split('|');
   const tmp = mkdtempSync(join(os.tmpdir(), 'headstart-features-recipe-'));
   const datasets: Array<{ name: string; root: string }> = [{ name: 'embedded (240/80)', root: fileURLToPath(new URL('../assets/fashion-mnist-mini', import.meta.url)) }];
   if (process.env.BENCH_FR_EMBEDDED_ONLY !== '1') {
