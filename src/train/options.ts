@@ -171,7 +171,7 @@ export const TrainOptionsSchema = z.strictObject({
   recipe: z
     .enum(RECIPE_NAMES)
     .default(DEFAULT_RECIPE)
-    .meta(g('model', "where the defaults come from; explicit options override it. headstart: torchvision's for fine-tuning, a measured one for feature extraction (SGD 1e-2, cosine)")),
+    .meta(g('model', "where the defaults come from; explicit options override it. headstart = the PyTorch tutorial's for fine-tuning, a measured one for feature extraction (SGD 1e-2, cosine)")),
 
   epochs: z.int().positive().optional().meta(g('optimisation', 'epochs to train')),
   batchSize: z.int().positive().optional().meta(g('optimisation', 'images per training step')),
