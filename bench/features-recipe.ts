@@ -103,7 +103,9 @@ async function main(): Promise<void> {
     ...rows.map((r) => `| ${r.dataset} | ${r.candidate} | ${ci(r.best)} | ${ci(r.last)} | ${pct(Math.min(...r.best))} / ${pct(Math.min(...r.last))} |`),
   ];
   process.stdout.write(lines.join('\n') + '\n');
-  process.stdout.write(JSON.stringify({ bench: 'features-recipe', seeds, epochs, size, rows: rows.map((r) => ({ ...r, best_mean: meanInterval(r.best).mean, last_mean: meanInterval(r.last).mean })) }) + '\n');
+  process.stdout.write(
+    JSON.stringify({ bench: 'features-recipe', seeds, epochs, size, rows: rows.map((r) => ({ ...r, best_mean: meanInterval(r.best).mean, last_mean: meanInterval(r.last).mean })) }) + '\n',
+  );
 }
 
 await main();

@@ -45,7 +45,10 @@ test("McNemar's exact test matches exact rational arithmetic, small and large co
     const ref = exactP(b, c);
     assert.ok(Math.abs(p - ref) <= 1e-12 + 1e-9 * ref, `${b}, ${c}: ${p} vs ${ref}`);
   }
-  assert.throws(() => mcnemarExact(-1, 3), (e: Error & { code?: string }) => e.code === 'E_BAD_ARGUMENT' && /onlyFirst must be a count/.test(e.message));
+  assert.throws(
+    () => mcnemarExact(-1, 3),
+    (e: Error & { code?: string }) => e.code === 'E_BAD_ARGUMENT' && /onlyFirst must be a count/.test(e.message),
+  );
   assert.throws(() => mcnemarExact(1.5, 3), /found 1.5/);
 });
 
@@ -78,7 +81,10 @@ test("Student's t quantiles and the mean's 95% interval", () => {
   assert.ok(Math.abs(m.upper - (0.92 + half)) < 1e-12 && Math.abs(m.lower - (0.92 - half)) < 1e-12);
   const one = meanInterval([0.5]);
   assert.deepEqual([one.lower, one.upper, one.n], [0.5, 0.5, 1]);
-  assert.throws(() => meanInterval([]), (e: Error & { code?: string }) => e.code === 'E_NO_DATA');
+  assert.throws(
+    () => meanInterval([]),
+    (e: Error & { code?: string }) => e.code === 'E_NO_DATA',
+  );
 });
 
 test('stratifiedSubset: per-class fractions, seeded, smaller fractions nested in larger ones', () => {
@@ -86,11 +92,23 @@ test('stratifiedSubset: per-class fractions, seeded, smaller fractions nested in
   const half = stratifiedSubset(labels, 0.5, 7);
   const quarter = stratifiedSubset(labels, 0.25, 7);
   const count = (idx: number[], c: number) => idx.filter((i) => labels[i] === c).length;
-  assert.deepEqual([0, 1, 2].map((c) => count(half, c)), [20, 10, 2]);
-  assert.deepEqual([0, 1, 2].map((c) => count(quarter, c)), [10, 5, 1]);
-  assert.ok(quarter.every((i) => half.includes(i)), 'the quarter is inside the half');
+  assert.deepEqual(
+    [0, 1, 2].map((c) => count(half, c)),
+    [20, 10, 2],
+  );
+  assert.deepEqual(
+    [0, 1, 2].map((c) => count(quarter, c)),
+    [10, 5, 1],
+  );
+  assert.ok(
+    quarter.every((i) => half.includes(i)),
+    'the quarter is inside the half',
+  );
   assert.deepEqual(stratifiedSubset(labels, 0.5, 7), half, 'same seed, same subset');
   assert.notDeepEqual(stratifiedSubset(labels, 0.5, 8), half, 'another seed, another subset');
   assert.equal(stratifiedSubset(labels, 1, 7).length, labels.length);
-  assert.deepEqual([...half].sort((a, b) => a - b), half);
+  assert.deepEqual(
+    [...half].sort((a, b) => a - b),
+    half,
+  );
 });

@@ -33,7 +33,7 @@ test('fine-tuning defaults to the torchvision recipe: resnet18, batch 8, SGD 1e-
   assert.deepEqual(resolveTrainConfig(parseTrainOptions({ recipe: 'torchvision' }), 'finetune', 'resnet18', 'imagenet'), { ...c, recipe: 'torchvision' });
 });
 
-test("the default recipe (headstart) trains the head on cached features with SGD 1e-2 and a cosine schedule; explicit options win", () => {
+test('the default recipe (headstart) trains the head on cached features with SGD 1e-2 and a cosine schedule; explicit options win', () => {
   const o = parseTrainOptions({});
   assert.equal(o.recipe, 'headstart');
   const fe = resolveTrainConfig(o, 'features', 'resnet18', 'x');

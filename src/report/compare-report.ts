@@ -28,7 +28,16 @@ export interface CompareReportInput {
   verdict: string;
   /** Fine-tuning first, then feature extraction. */
   modes: CompareReportMode[];
-  paired: { onlyFirst: number; onlySecond: number; bothRight: number; bothWrong: number; p: number; rule: string; images: number; perSeed: Array<{ seed: number; p: number; onlyFinetune: number; onlyFeatures: number }> };
+  paired: {
+    onlyFirst: number;
+    onlySecond: number;
+    bothRight: number;
+    bothWrong: number;
+    p: number;
+    rule: string;
+    images: number;
+    perSeed: Array<{ seed: number; p: number; onlyFinetune: number; onlyFeatures: number }>;
+  };
   curve: { points: Array<{ fraction: number; trainImages: number; finetune: MeanInterval; features: MeanInterval }>; summary: string } | null;
   /** The first seed's runs, for the loss and accuracy curves. */
   curves: CompareRun[];
@@ -70,7 +79,9 @@ export function renderCompareReport(input: CompareReportInput): string {
   const seeds = input.modes[0].runs.length;
   s.push(`<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"/><title>${escapeXml(`headstart compare: ${input.model}`)}</title><style>${CSS}</style></head><body><main>`);
   s.push(`<h1>${escapeXml(`headstart compare: ${input.model}`)}</h1>`);
-  const sub = [input.dataRoot, `${input.epochs} epochs`, `recipe ${input.recipe}`, `${seeds} seed${seeds === 1 ? '' : 's'}`, input.generatedAt ? `generated ${input.generatedAt}` : ''].filter(Boolean).join(' · ');
+  const sub = [input.dataRoot, `${input.epochs} epochs`, `recipe ${input.recipe}`, `${seeds} seed${seeds === 1 ? '' : 's'}`, input.generatedAt ? `generated ${input.generatedAt}` : '']
+    .filter(Boolean)
+    .join(' · ');
   s.push(`<p class="sub">${escapeXml(sub)}</p>`);
   s.push(`<p class="verdict">${escapeXml(input.verdict)}</p>`);
 
@@ -94,7 +105,16 @@ export function renderCompareReport(input: CompareReportInput): string {
 
   s.push('<h2>Runs</h2>');
   const runRows = input.modes.flatMap((m) =>
-    m.runs.map((r) => row([td(escapeXml(m.name), true), td(String(r.seed)), td(pct(r.bestValAcc, 2)), td(String(r.bestEpoch)), td(escapeXml(formatDuration(r.seconds))), td(`<a href="${escapeXml(r.report)}">report</a>`, true)])),
+    m.runs.map((r) =>
+      row([
+        td(escapeXml(m.name), true),
+        td(String(r.seed)),
+        td(pct(r.bestValAcc, 2)),
+        td(String(r.bestEpoch)),
+        td(escapeXml(formatDuration(r.seconds))),
+        td(`<a href="${escapeXml(r.report)}">report</a>`, true),
+      ]),
+    ),
   );
   s.push(`<table><thead><tr><th class="l">mode</th><th>seed</th><th>best val acc</th><th>best epoch</th><th>time</th><th class="l">report</th></tr></thead><tbody>${runRows.join('')}</tbody></table>`);
 
@@ -113,7 +133,9 @@ export function renderCompareReport(input: CompareReportInput): string {
       .map(([k, v]) => row([td(escapeXml(k), true), td(v)]))
       .join('')}</tbody></table>`,
   );
-  s.push(`<p class="sub">${escapeXml(`${p.rule}. Only the images one mode gets right and the other wrong carry information; p is the chance of a split at least this uneven if both modes were equally accurate.`)}</p>`);
+  s.push(
+    `<p class="sub">${escapeXml(`${p.rule}. Only the images one mode gets right and the other wrong carry information; p is the chance of a split at least this uneven if both modes were equally accurate.`)}</p>`,
+  );
   if (p.perSeed.length > 1) {
     s.push(
       `<table><thead><tr><th>seed</th><th>right only with ${escapeXml(a)}</th><th>right only with ${escapeXml(b)}</th><th>p</th></tr></thead><tbody>${p.perSeed.map((x) => row([td(String(x.seed)), td(String(x.onlyFinetune)), td(String(x.onlyFeatures)), td(pValue(x.p))])).join('')}</tbody></table>`,
@@ -147,7 +169,9 @@ export function renderCompareReport(input: CompareReportInput): string {
       color: PALETTE[k],
       marker: (['square', 'circle'] as const)[k],
     }));
-    s.push(`<figure>${svgInline(svgDocument(lineChart(series, { title: 'Best val accuracy against training images', xLabel: 'training images', yLabel: 'val accuracy', yBounds: [0, 1], xInteger: true })), 'learning curve')}</figure>`);
+    s.push(
+      `<figure>${svgInline(svgDocument(lineChart(series, { title: 'Best val accuracy against training images', xLabel: 'training images', yLabel: 'val accuracy', yBounds: [0, 1], xInteger: true })), 'learning curve')}</figure>`,
+    );
     s.push(
       `<table><thead><tr><th>fraction</th><th>training images</th><th>${escapeXml(a)}</th><th>${escapeXml(b)}</th></tr></thead><tbody>${c.points.map((q) => row([td(String(q.fraction)), td(String(q.trainImages)), td(interval(q.finetune)), td(interval(q.features))])).join('')}</tbody></table>`,
     );

@@ -176,11 +176,28 @@ export async function compare(dataRoot: string, options?: CompareOptions, hooks:
           seconds: modes[m].seconds,
           cold_seconds: modes[m].coldSeconds,
           ...(modes[m].extraction ? { extraction: modes[m].extraction } : {}),
-          runs: modes[m].runs.map((r, i) => ({ seed: seeds[i], best_val_acc: r.bestValAcc, best_epoch: r.bestEpoch, seconds: r.seconds, out: r.out, ...(r.featureCache ? { cache_hit: r.featureCache.hit } : {}) })),
+          runs: modes[m].runs.map((r, i) => ({
+            seed: seeds[i],
+            best_val_acc: r.bestValAcc,
+            best_epoch: r.bestEpoch,
+            seconds: r.seconds,
+            out: r.out,
+            ...(r.featureCache ? { cache_hit: r.featureCache.hit } : {}),
+          })),
         },
       ]),
     ),
-    paired: { test: 'McNemar exact', rule: paired.rule, images: paired.images, only_finetune: paired.onlyFirst, only_features: paired.onlySecond, both_right: paired.bothRight, both_wrong: paired.bothWrong, p: paired.p, per_seed: paired.perSeed },
+    paired: {
+      test: 'McNemar exact',
+      rule: paired.rule,
+      images: paired.images,
+      only_finetune: paired.onlyFirst,
+      only_features: paired.onlySecond,
+      both_right: paired.bothRight,
+      both_wrong: paired.bothWrong,
+      p: paired.p,
+      per_seed: paired.perSeed,
+    },
     ...(curve ? { learning_curve: curve } : {}),
   };
   await writeFileAtomic(join(out, 'compare.json'), JSON.stringify(summary, null, 2) + '\n');
@@ -256,7 +273,12 @@ function verdictLine(modes: Record<CompareMode, CompareModeSummary>, paired: Pai
   return `${COMPARE_NAMES[winner]} is more accurate here (by ${diff}, ${p}) ${tail}${seedsNote}`;
 }
 
-function learningCurve(fractions: number[], seeds: number[], full: Record<CompareMode, TrainResult[]>, curveRuns: Array<{ fraction: number; mode: CompareMode; seed: number; result: TrainResult }>): LearningCurve {
+function learningCurve(
+  fractions: number[],
+  seeds: number[],
+  full: Record<CompareMode, TrainResult[]>,
+  curveRuns: Array<{ fraction: number; mode: CompareMode; seed: number; result: TrainResult }>,
+): LearningCurve {
   const accs = (fraction: number, mode: CompareMode): number[] =>
     fraction === 1 ? full[mode].map((r) => r.bestValAcc) : seeds.map((s) => curveRuns.find((c) => c.fraction === fraction && c.mode === mode && c.seed === s)!.result.bestValAcc);
   const trainImages = (fraction: number) => {

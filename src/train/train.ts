@@ -165,7 +165,8 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
       }
       const features = o.trainFraction < 1 ? { ...f.set, train: subsetFeatureSplit(f.set.train, stratifiedSubset(f.set.train.labels, o.trainFraction, o.seed), f.set.dim) } : f.set;
       trainImages = features.train.labels.length;
-      if (features !== f.set) await emitPhase.emit('log', { level: 'info', message: `training on ${features.train.labels.length} of ${f.set.train.labels.length} train images (--train-fraction ${o.trainFraction})` });
+      if (features !== f.set)
+        await emitPhase.emit('log', { level: 'info', message: `training on ${features.train.labels.length} of ${f.set.train.labels.length} train images (--train-fraction ${o.trainFraction})` });
       return createHeadRunner({ spec: s.spec, params: s.params, numClasses: s.classes.length, features, config, classWeights, session: s.session });
     }
     const kept = stratifiedSubset(
@@ -174,7 +175,8 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
       o.seed,
     );
     trainImages = kept.length;
-    if (kept.length < s.folder.train.length) await emitPhase.emit('log', { level: 'info', message: `training on ${kept.length} of ${s.folder.train.length} train images (--train-fraction ${o.trainFraction})` });
+    if (kept.length < s.folder.train.length)
+      await emitPhase.emit('log', { level: 'info', message: `training on ${kept.length} of ${s.folder.train.length} train images (--train-fraction ${o.trainFraction})` });
     const trainable = trainableFilter(s.spec, { mode: 'finetune', ...(config.unfreezeLast !== null ? { unfreezeLast: config.unfreezeLast } : {}) });
     return createFinetuneRunner({
       spec: s.spec,

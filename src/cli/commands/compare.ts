@@ -44,7 +44,13 @@ export const compareCommand = defineCommand({
     if (r.interrupted) return 130;
     const p = r.paired;
     if (json) {
-      const mode = (m: CompareModeSummary) => ({ best_val_acc: m.accuracy, seconds: m.seconds, cold_seconds: m.coldSeconds, ...(m.extraction ? { extraction: m.extraction } : {}), runs: m.runs.map((x) => ({ best_val_acc: x.bestValAcc, seconds: x.seconds, out: x.out })) });
+      const mode = (m: CompareModeSummary) => ({
+        best_val_acc: m.accuracy,
+        seconds: m.seconds,
+        cold_seconds: m.coldSeconds,
+        ...(m.extraction ? { extraction: m.extraction } : {}),
+        runs: m.runs.map((x) => ({ best_val_acc: x.bestValAcc, seconds: x.seconds, out: x.out })),
+      });
       io.out(
         `${JSON.stringify({
           event: 'compare',
@@ -67,7 +73,8 @@ export const compareCommand = defineCommand({
       ];
       if (r.curve) {
         lines.push('learning curve (best val accuracy):');
-        for (const q of r.curve.points) lines.push(`  ${String(q.fraction).padEnd(5)} ${String(q.trainImages).padStart(6)} images  fine-tuning ${interval(q.finetune)}  feature extraction ${interval(q.features)}`);
+        for (const q of r.curve.points)
+          lines.push(`  ${String(q.fraction).padEnd(5)} ${String(q.trainImages).padStart(6)} images  fine-tuning ${interval(q.finetune)}  feature extraction ${interval(q.features)}`);
         lines.push(r.curve.summary);
       }
       lines.push(`verdict: ${r.verdict}`, `figure ${r.svgPath}`, `report ${r.reportPath}`);
