@@ -34,7 +34,7 @@ test('compare --seeds 3 --fractions: intervals, paired test, cold timing, verdic
   }
   // Timing is cold: the first feature-extraction run computed its features (a fresh cache), later seeds reuse them.
   assert.equal(r.modes.features.extraction?.hit, false);
-  assert.ok(r.modes.features.extraction!.seconds > 0);
+  assert.ok(r.modes.features.extraction.seconds > 0);
   // (--weights none: each seed draws another random backbone, so each seed extracts its own features.)
   assert.deepEqual(
     r.modes.features.runs.map((x) => x.featureCache?.hit),
