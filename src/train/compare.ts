@@ -1,6 +1,6 @@
 /**
  * `compare(dataRoot, options)`: the two classic recipes with the same budget (same data,
- * epochs, optimiser and seeds) — fine-tuning the whole network and training only the new
+ * epochs and seeds; each mode with its recipe's optimiser settings) — fine-tuning the whole network and training only the new
  * classifier on frozen features — each run `seeds` times, then:
  *   - the mean best val accuracy of each mode with its 95% Student-t interval over the seeds;
  *   - McNemar's exact test on the same val images (paired: which images one mode gets right

@@ -10,8 +10,9 @@ import { withTerminal } from './train.js';
 
 export const compareUsage = () => `usage: headstart compare <data> [options]
 
-Runs fine-tuning and feature extraction with the same data, epochs, optimiser and seeds
-(--seeds N: each mode N times), then reports each mode's mean val accuracy with its 95%
+Runs fine-tuning and feature extraction with the same data, epochs and seeds, each with
+its recipe's optimiser settings (--recipe torchvision: the same for both), --seeds N times
+each, then reports each mode's mean val accuracy with its 95%
 interval, McNemar's exact test on the same val images, the time each took (the first
 feature-extraction run computes its features cold) and a verdict in plain words;
 --fractions adds a learning curve. Outputs: <out>/compare.svg, compare.png, compare.html,
