@@ -15,6 +15,7 @@ import { compareCommand } from '../src/cli/commands/compare.js';
 import { mcnemarExact } from '../src/metrics/paired-test.js';
 import { registerModel } from '../src/models/registry.js';
 import { compare } from '../src/train/compare.js';
+import { findAll, parseXml } from './report-xml.js';
 import { makeColourDataset, tempDir, tinySpec } from './train-fixtures.js';
 
 registerModel(tinySpec);
@@ -61,6 +62,12 @@ test('compare --seeds 3 --fractions: intervals, paired test, cold timing, verdic
   assert.match(r.curve!.summary, /doubling the training images would likely bring: feature extraction [+-][\d.]+ points \(95% interval/);
   // compare.html: both modes on the cards, the runs table, the epoch table, links to every run's report.
   const html = readFileSync(r.reportPath, 'utf8');
+  const root = parseXml(html);
+  assert.equal(root.name, 'html');
+  assert.equal(findAll(root, (e) => e.name === 'script' || e.name === 'link').length, 0, 'self-contained');
+  const modeCards = findAll(root, (e) => e.attrs.class === 'mode');
+  assert.equal(modeCards.length, 2, 'a column of cards per mode');
+  for (const m of modeCards) assert.ok(findAll(m, (e) => e.attrs.class === 'card').length >= 2);
   assert.match(html, /<h3>fine-tuning<\/h3>/);
   assert.match(html, /<h3>feature extraction<\/h3>/);
   const links = [...html.matchAll(/<a href="([^"]+)">report<\/a>/g)].map((m) => m[1]);
