@@ -32,6 +32,7 @@ test('compare --seeds 3 --fractions: intervals, paired test, cold timing, verdic
     const accs = m.runs.map((x) => x.bestValAcc);
     assert.ok(Math.abs(m.accuracy.mean - accs.reduce((a, b) => a + b) / 3) < 1e-12);
     assert.ok(m.accuracy.lower <= m.accuracy.mean && m.accuracy.mean <= m.accuracy.upper);
+    assert.ok(m.accuracy.lower >= 0 && m.accuracy.upper <= 1, 'an accuracy interval stays within [0, 1]');
   }
   // Timing is cold: the first feature-extraction run computed its features (a fresh cache), later seeds reuse them.
   assert.equal(r.modes.features.extraction?.hit, false);
@@ -62,10 +63,10 @@ test('compare --seeds 3 --fractions: intervals, paired test, cold timing, verdic
   assert.match(r.curve!.summary, /doubling the training images would likely bring: feature extraction [+-][\d.]+ points \(95% interval/);
   // compare.html: both modes on the cards, the runs table, the epoch table, links to every run's report.
   const html = readFileSync(r.reportPath, 'utf8');
-  const root = parseXml(html);
-  assert.equal(root.name, 'html');
-  assert.equal(findAll(root, (e) => e.name === 'script' || e.name === 'link').length, 0, 'self-contained');
-  const modeCards = findAll(root, (e) => e.attrs.class === 'mode');
+  const doc = parseXml(html);
+  assert.equal(doc.name, 'html');
+  assert.equal(findAll(doc, (e) => e.name === 'script' || e.name === 'link').length, 0, 'self-contained');
+  const modeCards = findAll(doc, (e) => e.attrs.class === 'mode');
   assert.equal(modeCards.length, 2, 'a column of cards per mode');
   for (const m of modeCards) assert.ok(findAll(m, (e) => e.attrs.class === 'card').length >= 2);
   assert.match(html, /<h3>fine-tuning<\/h3>/);

@@ -204,6 +204,12 @@ export async function compare(dataRoot: string, options?: CompareOptions, hooks:
   return { out, ...first, seeds, modes, paired, curve, verdict, svgPath, pngPath, reportPath, speedup, interrupted: false };
 }
 
+/** An accuracy's mean and 95% interval, the interval kept within [0, 1] (the t interval ignores the bounds). */
+function accuracyInterval(values: number[]): MeanInterval {
+  const m = meanInterval(values);
+  return { ...m, lower: Math.max(0, m.lower), upper: Math.min(1, m.upper) };
+}
+
 function emptyPaired(): PairedComparison {
   return { onlyFirst: 0, onlySecond: 0, bothRight: 0, bothWrong: 0, p: 1, rule: '', images: 0, perSeed: [] };
 }
@@ -213,7 +219,7 @@ function summarise(mode: CompareMode, runs: TrainResult[]): CompareModeSummary {
   return {
     name: COMPARE_NAMES[mode],
     runs,
-    accuracy: meanInterval(runs.map((r) => r.bestValAcc)),
+    accuracy: accuracyInterval(runs.map((r) => r.bestValAcc)),
     seconds: meanInterval(runs.map((r) => r.seconds)),
     coldSeconds: runs[0].seconds,
     ...(cache ? { extraction: { seconds: cache.seconds, hit: cache.hit } } : {}),
@@ -286,7 +292,12 @@ function learningCurve(
     return r.trainImages ?? 0;
   };
   const all = fractions.includes(1) ? fractions : [...fractions, 1];
-  const points = all.map((fraction) => ({ fraction, trainImages: trainImages(fraction), finetune: meanInterval(accs(fraction, 'finetune')), features: meanInterval(accs(fraction, 'features')) }));
+  const points = all.map((fraction) => ({
+    fraction,
+    trainImages: trainImages(fraction),
+    finetune: accuracyInterval(accs(fraction, 'finetune')),
+    features: accuracyInterval(accs(fraction, 'features')),
+  }));
   if (points.length < 2) return { points, doubling: null, from: null, summary: 'one training-set size only: give at least two fractions (e.g. 0.5,1) for a learning curve' };
   const [fa, fb] = [all[all.length - 2], all[all.length - 1]];
   const doublings = Math.log2(fb / fa);
