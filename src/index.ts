@@ -6,7 +6,7 @@
  *   const { predictions } = await predict(run.modelPath!, ['photo.jpg']);
  */
 export { train, type TrainResult } from './train/train.js';
-export { compare, type CompareResult } from './train/compare.js';
+export { compare, type CompareResult, type CompareModeSummary, type PairedComparison, type LearningCurve } from './train/compare.js';
 export { predict, type PredictOptions, type PredictResult, type Prediction } from './infer/predict.js';
 export { evaluate, type EvaluateOptions, type EvaluateResult } from './infer/evaluate.js';
 export { exportModel, type ExportOptions, type ExportResult } from './infer/export.js';
@@ -29,3 +29,4 @@ export { earlyStopping } from './train/listeners/early-stopping.js';
 export { readCheckpoint, type CheckpointState } from './train/checkpoint.js';
 export { historyFromJson, type History, type EpochRecord } from './metrics/history.js';
 export { ERROR_CODES, type ErrorCode, HeadstartError, IOError, ConfigError, DataError, WeightsError, DownloadError, EngineError, GraphError, TrainingError } from './errors.js';
+export { mcnemarExact, mcnemarTest, meanInterval, type McNemarResult, type MeanInterval } from './metrics/paired-test.js';

@@ -163,8 +163,10 @@ test('compare runs both recipes with the same budget and plots them together', a
   assert.equal(r.code, 0, r.stderr);
   const last = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
   assert.equal(last.event, 'compare');
-  assert.equal(typeof last.finetune.seconds, 'number');
-  assert.equal(typeof last.features.seconds, 'number');
+  assert.equal(typeof last.finetune.cold_seconds, 'number');
+  assert.equal(typeof last.features.best_val_acc.mean, 'number');
+  assert.equal(typeof last.paired.p, 'number');
+  assert.equal(typeof last.verdict, 'string');
   for (const f of ['compare.svg', 'compare.png', 'compare.html', 'compare.json', 'finetune/model.onnx', 'features/model.onnx']) assert.ok(existsSync(join(out, f)), f);
 });
 

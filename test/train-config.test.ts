@@ -7,7 +7,7 @@ import { trainOptionsFromFlags } from '../src/cli/train-flags.js';
 
 const momentum = (c: ResolvedTrainConfig) => (c.optimizer.type === 'sgd' ? c.optimizer.momentum : undefined);
 
-test('the default is the torchvision recipe: resnet18, batch 8, SGD 1e-3 momentum 0.9, StepLR 7/0.1, 25 epochs', () => {
+test('fine-tuning defaults to the torchvision recipe: resnet18, batch 8, SGD 1e-3 momentum 0.9, StepLR 7/0.1, 25 epochs', () => {
   const o = parseTrainOptions({});
   const c = resolveTrainConfig(o, 'finetune', 'resnet18', 'imagenet');
   assert.equal(RECIPES.torchvision.model, 'resnet18');
@@ -27,8 +27,21 @@ test('the default is the torchvision recipe: resnet18, batch 8, SGD 1e-3 momentu
     },
     { epochs: 25, batchSize: 8, optimizer: 'sgd', lr: 1e-3, momentum: 0.9, weightDecay: 0, scheduler: 'step', stepSize: 7, gamma: 0.1, labelSmoothing: 0 },
   );
-  // The tutorial's feature extractor uses the same optimiser.
-  assert.equal(momentum(resolveTrainConfig(o, 'features', 'resnet18', 'x')), 0.9);
+  // The tutorial's feature extractor uses the same optimiser, under --recipe torchvision.
+  const tvFeatures = resolveTrainConfig(parseTrainOptions({ recipe: 'torchvision' }), 'features', 'resnet18', 'x');
+  assert.deepEqual([tvFeatures.lr, momentum(tvFeatures), tvFeatures.scheduler], [1e-3, 0.9, { type: 'step', stepSize: 7, gamma: 0.1 }]);
+  assert.deepEqual(resolveTrainConfig(parseTrainOptions({ recipe: 'torchvision' }), 'finetune', 'resnet18', 'imagenet'), { ...c, recipe: 'torchvision' });
+});
+
+test('the default recipe (headstart) trains the head on cached features with SGD 1e-2 and a cosine schedule; explicit options win', () => {
+  const o = parseTrainOptions({});
+  assert.equal(o.recipe, 'headstart');
+  const fe = resolveTrainConfig(o, 'features', 'resnet18', 'x');
+  assert.deepEqual([fe.lr, fe.optimizer.type, momentum(fe), fe.scheduler.type, fe.epochs, fe.batchSize], [1e-2, 'sgd', 0.9, 'cosine', 25, 8]);
+  const given = resolveTrainConfig(parseTrainOptions({ lr: 1e-3, scheduler: 'step' }), 'features', 'resnet18', 'x');
+  assert.deepEqual([given.lr, given.scheduler], [1e-3, { type: 'step', stepSize: 7, gamma: 0.1 }]);
+  const lrOnly = resolveTrainConfig(parseTrainOptions({ lr: 0.05 }), 'features', 'resnet18', 'x');
+  assert.deepEqual([lrOnly.lr, lrOnly.scheduler.type], [0.05, 'cosine']);
 });
 
 test('floydhub: lr 1e-4; SGD momentum 0.9 when fine-tuning, plain SGD for feature extraction; flags override', () => {

@@ -3,7 +3,7 @@
  * schema (src/train/options.ts): their parseArgs table, their --help text with each default
  * (the recipe's, else the schema's), and their conversion into train options.
  */
-import { CompareOptionsSchema, RECIPES, TrainOptionsSchema, type ConcreteMode, type TrainOptions } from '../train/options.js';
+import { CompareOptionsSchema, DEFAULT_RECIPE, RECIPE_NAMES, RECIPES, TrainOptionsSchema, type ConcreteMode, type RecipeName, type TrainOptions } from '../train/options.js';
 import { flagHelp, flagsOf, optionsFromFlags, parseArgsOptions, type FlagSpec } from './schema-flags.js';
 
 const TRAIN_FLAG_SPECS = flagsOf(TrainOptionsSchema);
@@ -24,26 +24,30 @@ function at(obj: unknown, path: readonly string[]): unknown {
   return cur;
 }
 
-/** A flag's default for --help: the torchvision recipe's (with floydhub's where it differs), else the schema's. */
+/** A flag's default for --help: the default recipe's (with its feature-extraction value and the other recipes' where they differ), else the schema's. */
 function defaultOf(f: FlagSpec): string | undefined {
   if (f.kind === 'boolean') return undefined;
-  const recipe = (name: keyof typeof RECIPES, mode: ConcreteMode) => {
+  const recipe = (name: RecipeName, mode: ConcreteMode) => {
     const r = RECIPES[name];
-    return at({ ...r, optimizer: { ...r.optimizer, ...r.modes?.[mode]?.optimizer } }, f.path);
+    const m = r.modes?.[mode];
+    return at({ ...r, optimizer: { ...r.optimizer, ...m?.optimizer }, lr: m?.lr ?? r.lr, scheduler: m?.scheduler ?? r.scheduler }, f.path);
   };
-  const tv = recipe('torchvision', 'finetune');
-  if (tv !== undefined) {
+  const main = recipe(DEFAULT_RECIPE, 'finetune');
+  const mainFe = recipe(DEFAULT_RECIPE, 'features');
+  if (main !== undefined || mainFe !== undefined) {
     const others: string[] = [];
-    for (const n of ['floydhub'] as const) {
+    if (mainFe !== undefined && mainFe !== main) others.push(`features: ${show(mainFe)}`);
+    for (const n of RECIPE_NAMES.filter((x) => x !== DEFAULT_RECIPE)) {
       const ft = recipe(n, 'finetune');
       const fe = recipe(n, 'features');
-      if (ft !== undefined && ft !== tv) others.push(`${n}: ${show(ft)}`);
-      if (fe !== undefined && fe !== ft) others.push(`${n} features: ${show(fe)}`);
+      if (ft !== undefined && ft !== main) others.push(`${n}: ${show(ft)}`);
+      if (fe !== undefined && fe !== ft && fe !== mainFe) others.push(`${n} features: ${show(fe)}`);
     }
     // A field of another optimiser or schedule type keeps that type's own default.
-    const type = at(RECIPES.torchvision, [...f.path.slice(0, -1), 'type']);
-    for (const [t, v] of Object.entries(f.defaults ?? {})) if (t !== type && v !== tv) others.push(`${t}: ${show(v)}`);
-    return [show(tv), ...others].join('; ');
+    const type = at(RECIPES[DEFAULT_RECIPE], [...f.path.slice(0, -1), 'type']);
+    for (const [t, v] of Object.entries(f.defaults ?? {})) if (t !== type && v !== main) others.push(`${t}: ${show(v)}`);
+    if (main === undefined) return others.length ? others.join('; ') : undefined;
+    return [show(main), ...others].join('; ');
   }
   if (f.schemaDefault !== undefined) return show(f.schemaDefault);
   if (f.defaults) {

@@ -79,7 +79,8 @@ function panels(runs: CompareRun[], opts: z.output<typeof CurvesOptionsSchema>, 
   const annotations = best ? [{ x: best.epoch, label: `best val: epoch ${best.epoch}` }] : [];
   const common = { width: opts.panelWidth, height: opts.panelHeight, xLabel: 'epoch', xInteger: true, annotations };
   return [
-    lineChart(loss, { ...common, title: 'Loss', yLabel: 'cross-entropy loss', yInclude: [0] }),
+    // Several runs: one legend (on the accuracy panel), not the same legend twice.
+    lineChart(loss, { ...common, title: 'Loss', yLabel: 'cross-entropy loss', yInclude: [0], ...(single ? {} : { legend: 'none' as const }) }),
     lineChart(acc, { ...common, title: 'Accuracy', yLabel: 'accuracy', yInclude: [1], yBounds: [0, 1] }),
   ];
 }

@@ -30,6 +30,8 @@ import { writeHistoryFiles, writeRunOutputs } from './run-outputs.js';
 import { setUpRun, type RunSetup } from './run-setup.js';
 import { claimOutputFolder, freshFolder } from './output-folder.js';
 import { ConfigError } from '../errors.js';
+import { argmaxRows } from '../metrics/classification.js';
+import { stratifiedSubset, subsetFeatureSplit } from './train-subset.js';
 
 export interface TrainResult {
   out: string;
@@ -51,6 +53,10 @@ export interface TrainResult {
   config: ResolvedTrainConfig;
   autoDecision?: AutoDecision;
   featureCache?: { path: string; hit: boolean; seconds: number };
+  /** Per val image, the label and the prediction of the kept weights (paired comparisons). */
+  valPredictions?: { paths: string[]; labels: Int32Array; predicted: Int32Array };
+  /** Training images the run trained on (fewer than the split's with trainFraction < 1). */
+  trainImages?: number;
 }
 
 function timestamp(d = new Date()): string {
@@ -149,6 +155,7 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
 
   // The runner of the chosen mode (feature extraction first extracts, as a phase of the run).
   const timings: Record<string, number> = {};
+  let trainImages = s.folder.train.length;
   async function createRunner(): Promise<ModeRunner> {
     const classWeights = classWeightsFor(config, s);
     if (mode === 'features') {
@@ -159,15 +166,27 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
       if (resumed?.state.featureKey && resumed.state.featureKey !== featureKey) {
         await emitPhase.emit('log', { level: 'warn', message: 'the cached features differ from those the checkpoint was trained on (the data, weights or transform changed)' });
       }
-      return createHeadRunner({ spec: s.spec, params: s.params, numClasses: s.classes.length, features: f.set, config, classWeights, session: s.session });
+      const features = o.trainFraction < 1 ? { ...f.set, train: subsetFeatureSplit(f.set.train, stratifiedSubset(f.set.train.labels, o.trainFraction, o.seed), f.set.dim) } : f.set;
+      trainImages = features.train.labels.length;
+      if (features !== f.set)
+        await emitPhase.emit('log', { level: 'info', message: `training on ${features.train.labels.length} of ${f.set.train.labels.length} train images (--train-fraction ${o.trainFraction})` });
+      return createHeadRunner({ spec: s.spec, params: s.params, numClasses: s.classes.length, features, config, classWeights, session: s.session });
     }
+    const kept = stratifiedSubset(
+      s.folder.train.map((x) => x.label),
+      o.trainFraction,
+      o.seed,
+    );
+    trainImages = kept.length;
+    if (kept.length < s.folder.train.length)
+      await emitPhase.emit('log', { level: 'info', message: `training on ${kept.length} of ${s.folder.train.length} train images (--train-fraction ${o.trainFraction})` });
     const trainable = trainableFilter(s.spec, { mode: 'finetune', ...(config.unfreezeLast !== null ? { unfreezeLast: config.unfreezeLast } : {}) });
     return createFinetuneRunner({
       spec: s.spec,
       params: s.params,
       numClasses: s.classes.length,
       inputSize: s.preprocess.inputSize,
-      train: s.folder.train,
+      train: kept.length < s.folder.train.length ? kept.map((i) => s.folder.train[i]) : s.folder.train,
       val: s.folder.val,
       trainTransform: s.trainTransform,
       evalTransform: s.evalTransform,
@@ -229,6 +248,8 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
     ...(metrics ? { metrics } : {}),
     interrupted: false,
     stoppedEarly: state.stopReason,
+    trainImages,
+    valPredictions: { paths: predictions.paths, labels: predictions.labels, predicted: argmaxRows(predictions.logits, s.classes.length) },
   };
   await runBus.emit('done', { best_val_acc: result.bestValAcc, best_epoch: result.bestEpoch, epochs: state.history.epochs.length, seconds: result.seconds, out });
   return result;
