@@ -11,7 +11,7 @@ jitter factors and pixels out, if and only if headstart samples as torchvision d
 
 Modes (each case's outputs go to <outdir>/<i>.bin, results as JSON on stdout):
   crop    {width, height, scale, ratio, words}           -> {top, left, height, width, used}
-  train   {path, words, size, scale, ratio, hflip, jitter, mean, std, interpolation}
+  train   {path, words, size, scale, ratio, hflip, jitter, preset?, mean, std, interpolation}
                                                           -> float32 CHW tensor, {used}
   eval    {path, resizeSize, inputSize, mean, std, interpolation} -> float32 CHW tensor
   adjust  {path, op, factor}                              -> uint8 HWC image (F.adjust_<op>)
@@ -116,8 +116,17 @@ def run_train(case, out):
     j = case.get("jitter")
     if j:
         steps.append(T.ColorJitter(brightness=j["brightness"], contrast=j["contrast"], saturation=j["saturation"], hue=j["hue"]))
+    preset = case.get("preset")
+    if preset == "trivial":
+        steps.append(T.TrivialAugmentWide())
+    elif preset == "randaugment":
+        steps.append(T.RandAugment())
+    AA.torch = ShimTorch(w)
     steps += [T.ToTensor(), T.Normalize(case["mean"], case["std"])]
-    x = T.Compose(steps)(load_rgb(case["path"]))
+    try:
+        x = T.Compose(steps)(load_rgb(case["path"]))
+    finally:
+        AA.torch = torch
     x.numpy().astype(np.float32).tofile(out)
     return {"used": w.used, "shape": list(x.shape)}
 

@@ -5,13 +5,17 @@
  * them into torchvision.transforms.autoaugment).
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { buildTrainTransform } from '../src/data/build-transforms.js';
 import { decodeImage } from '../src/data/decode.js';
+import { Pipeline } from '../src/data/pipeline.js';
+import { IMAGENET_PREPROCESS } from '../src/data/preprocess.js';
 import { AUGMENT_OP_NAMES, applyAugmentOp, type AugmentOpName } from '../src/data/transforms/augment-ops.js';
 import { randAugment, randAugmentSpace, trivialAugmentSpace, trivialAugmentWide } from '../src/data/transforms/auto-augment.js';
 import { Random } from '../src/random.js';
-import { RecordingRandom, tempDir, torchvisionMissing, torchvisionReference, writeImage } from './data-fixtures.js';
+import { float32s, meanAbsDiff, RecordingRandom, tempDir, torchvisionMissing, torchvisionReference, writeImage } from './data-fixtures.js';
 
 const skip = torchvisionMissing;
 
@@ -91,5 +95,40 @@ test('TrivialAugmentWide and RandAugment equal torchvision for the same random w
   ref.results.forEach((r, i) => {
     assert.equal(r.used, cases[i].words.length, `case ${i} (${cases[i].kind}): torchvision drew as many words`);
     assert.equal(differing(ours[i], ref.output(i)), 0, `case ${i} (${cases[i].kind}): bytes differ`);
+  });
+});
+
+test('the trivial and randaugment presets (crop + flip + op + Normalize) equal torchvision; the loader path and a worker rebuild agree', { skip }, async () => {
+  const dir = tempDir('preset');
+  const cases: ({ words: number[] } & Record<string, unknown>)[] = [];
+  const ours: Float32Array[] = [];
+  const sizes: [number, number][] = [
+    [90, 70],
+    [50, 64],
+  ];
+  for (const preset of ['trivial', 'randaugment'] as const) {
+    const pipe = buildTrainTransform({ ...IMAGENET_PREPROCESS, inputSize: 48 }, { preset });
+    assert.match(pipe.describe(), preset === 'trivial' ? /TrivialAugmentWide/ : /RandAugment\(num_ops=2, magnitude=9/);
+    const rebuilt = Pipeline.fromSpec(pipe.spec!);
+    for (const [i, [w, h]] of sizes.entries()) {
+      const path = join(dir, `${preset}-${i}.png`);
+      await writeImage(path, w, h, 40 + i, 'png');
+      const image = await decodeImage(path);
+      for (let rep = 0; rep < 6; rep++) {
+        const rng = new RecordingRandom(Random.derive(9, i, rep));
+        const t = pipe.tensorFromImage(image, rng);
+        ours.push(t);
+        assert.deepEqual(rebuilt.tensorFromImage(image, Random.derive(9, i, rep)), t, 'a pipeline rebuilt from its spec draws and computes the same');
+        const fast = await pipe.tensor(readFileSync(path), Random.derive(9, i, rep));
+        // The loader path resamples with libvips when downscaling; the ops after it see nearly the same pixels.
+        assert.ok(meanAbsDiff(fast, t).mean < 0.05, `loader path close to the reference (${meanAbsDiff(fast, t).mean})`);
+        cases.push({ path, words: rng.words, size: 48, scale: [0.08, 1], ratio: [3 / 4, 4 / 3], hflip: 0.5, preset, mean: IMAGENET_PREPROCESS.mean, std: IMAGENET_PREPROCESS.std, interpolation: 'bilinear' });
+      }
+    }
+  }
+  const ref = torchvisionReference<{ used: number }>('train', cases);
+  ref.results.forEach((r, i) => {
+    assert.equal(r.used, cases[i].words.length, `case ${i}: torchvision drew as many words`);
+    assert.ok(meanAbsDiff(ours[i], float32s(ref.output(i))).max <= 1e-6, `case ${i} (${String(cases[i].preset)}): tensors differ`);
   });
 });

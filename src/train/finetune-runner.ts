@@ -2,7 +2,9 @@
  * Fine-tuning: every epoch runs the training images (augmented) through the whole network
  * in one ONNX Runtime graph per step — forward, loss, gradients, BatchNorm statistics — and
  * the val images through an eval graph. Frozen parameters (--unfreeze-last) are embedded as
- * constants. Graphs have a fixed batch, so a smaller last batch gets its own graph, built
+ * constants. With --mixup/--cutmix each training batch is mixed (src/data/mix-batch.ts) and its
+ * cross-entropy coefficients mixed alike; train accuracy counts the dominant label of each
+ * pair. Graphs have a fixed batch, so a smaller last batch gets its own graph, built
  * once and kept.
  */
 import type { ResolvedTrainConfig } from './options.js';
@@ -14,6 +16,7 @@ import { buildInferenceGraph, buildTrainingGraph, IO } from '../graphs/network-g
 import { TrainingSession } from '../graphs/training-session.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import { crossEntropyCoefficients } from '../onnx/cross-entropy.js';
+import { dominantLabels, drawBatchMix, mixImages, mixRows } from '../data/mix-batch.js';
 import type { NamedTensors } from '../tensor.js';
 import { coefficientLoss, type ModeRunner } from './mode-runner.js';
 import { SessionsByBatchSize } from './sessions-by-batch-size.js';
@@ -62,6 +65,7 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
   );
   const ce = { labelSmoothing: config.labelSmoothing, classWeights: a.classWeights };
   const evalBatch = Math.max(B, 32);
+  const mixing = { mixup: config.mixup ?? 0, cutmix: config.cutmix ?? 0 };
 
   return {
     trainImages: a.train.length,
@@ -73,8 +77,14 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
     changing,
     trainBatches: (epoch) => imageBatches(a.train, a.trainTransform, { batchSize: B, shuffle: true, seed: config.seed, epoch, onSkip: a.onSkip }),
     async trainStep(batch, epoch, index) {
-      const session = await sessions.get(batch.labels.length);
-      return session.step(batch.images, crossEntropyCoefficients(batch.labels, numClasses, ce), keyedRandom(config.seed, epoch, index, 0xd2));
+      const n = batch.labels.length;
+      const session = await sessions.get(n);
+      const coefficients = crossEntropyCoefficients(batch.labels, numClasses, ce);
+      const S = a.inputSize;
+      const mix = drawBatchMix(keyedRandom(config.seed, epoch, index, 0x3c), n, S, S, mixing);
+      if (!mix) return session.step(batch.images, coefficients, keyedRandom(config.seed, epoch, index, 0xd2));
+      const r = await session.step(mixImages(batch.images, [n, 3, S, S], mix), mixRows(coefficients, numClasses, mix), keyedRandom(config.seed, epoch, index, 0xd2));
+      return { ...r, accuracyLabels: dominantLabels(batch.labels, mix) };
     },
     valBatches: () => imageBatches(a.val, a.evalTransform, { batchSize: evalBatch, shuffle: false, seed: config.seed, epoch: 0, onSkip: a.onSkip }),
     async evalStep(batch) {

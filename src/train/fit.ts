@@ -89,7 +89,7 @@ async function trainPhase(a: FitArgs, epoch: number, lr: number): Promise<PhaseS
     if (!Number.isFinite(r.loss)) throw diverged(a, r.loss, `epoch ${epoch}, batch ${index}/${runner.trainBatchCount}`, lr);
     optimizer.step(r.grads);
     if (scheduler.interval === 'batch') scheduler.step();
-    meter.add(r.loss, r.logits, batch.labels, numClasses);
+    meter.add(r.loss, r.logits, r.accuracyLabels ?? batch.labels, numClasses);
     batch.release();
     await phase.batch(index, meter.images, meter.loss, meter.acc);
   }

@@ -25,6 +25,8 @@ export interface TrainStepResult {
   logits: Float32Array;
   /** Gradients of the trainable parameters; nothing has been updated yet. */
   grads: Gradients;
+  /** The labels train accuracy counts against when they are not the batch's (MixUp/CutMix: the dominant label of each pair). */
+  accuracyLabels?: Int32Array;
 }
 
 export interface EvalStepResult {

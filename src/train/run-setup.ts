@@ -3,7 +3,7 @@
  * (scanned and split), the preprocessing and transforms, and the starting weights.
  */
 import os from 'node:os';
-import { buildEvalTransform, buildTrainTransform } from '../data/build-transforms.js';
+import { buildEvalTransform, buildPresetTransform } from '../data/build-transforms.js';
 import { scanImageFolder, type ImageFolder } from '../data/image-folder.js';
 import type { Pipeline } from '../data/pipeline.js';
 import type { PreprocessSpec } from '../data/preprocess.js';
@@ -16,7 +16,7 @@ import type { NamedTensors } from '../tensor.js';
 import { loadInitialParams, type InitialParams } from '../graphs/initial-params.js';
 import { assertDeviceUsable } from '../engine/device-check.js';
 import type { EventBus, TrainHooks } from './events.js';
-import { requestedModel, type ParsedTrainOptions } from './options.js';
+import { augmentPreset, requestedModel, type ParsedTrainOptions } from './options.js';
 
 export interface RunSetup {
   spec: ModelSpec;
@@ -81,7 +81,8 @@ export async function setUpRun(dataRoot: string, o: ParsedTrainOptions, bus: Eve
 
   const preprocess = { ...preprocessFor(spec, o.inputSize), ...(o.mean ? { mean: o.mean } : {}), ...(o.std ? { std: o.std } : {}), ...(o.resizeSize ? { resizeSize: o.resizeSize } : {}) };
   const evalTransform = buildEvalTransform(preprocess);
-  const trainTransform = o.augment ? buildTrainTransform(preprocess, { exactAugment: o.exactAugment }) : evalTransform;
+  const preset = augmentPreset(o.augment);
+  const trainTransform = preset === 'none' ? evalTransform : buildPresetTransform(preprocess, preset, { exactAugment: o.exactAugment });
   const threads = o.threads ?? resumedThreads ?? os.availableParallelism();
 
   const init = await loadInitialParams(spec, {

@@ -22,7 +22,7 @@ import { checkpointSaver } from './listeners/checkpoint-saver.js';
 import { earlyStopping } from './listeners/early-stopping.js';
 import type { ModeRunner } from './mode-runner.js';
 import { describeBnMomentum, resolveBnMomentum } from '../models/bn-momentum.js';
-import { parseTrainOptions, RECIPES, resolveTrainConfig, type ConcreteMode, type ResolvedTrainConfig, type TrainOptions } from './options.js';
+import { augmentPreset, parseTrainOptions, RECIPES, resolveTrainConfig, type ConcreteMode, type ResolvedTrainConfig, type TrainOptions } from './options.js';
 import { RunInterrupted } from './phase-reporter.js';
 import { checkResumable, loadResume, restoreRun, resumedConfig } from './resume.js';
 import { createRunContext } from './run-context.js';
@@ -149,7 +149,7 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
   async function createRunner(): Promise<ModeRunner> {
     const classWeights = classWeightsFor(config, s);
     if (mode === 'features') {
-      const f = chosen.features ?? (await extractFeatures(s, o, emitPhase, hooks, s.folder, o.augment ? config.featureViews : 0, onSkip));
+      const f = chosen.features ?? (await extractFeatures(s, o, emitPhase, hooks, s.folder, augmentPreset(o.augment) !== 'none' ? config.featureViews : 0, onSkip));
       featureCache = { path: f.path, hit: f.hit, seconds: f.seconds };
       featureKey = f.set.key;
       timings['feature extraction'] = f.seconds;
