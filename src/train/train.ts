@@ -20,6 +20,7 @@ import { fit, restoreBestAndPredict, type FitState } from './fit.js';
 import { createHeadRunner } from './head-runner.js';
 import { checkpointSaver } from './listeners/checkpoint-saver.js';
 import { earlyStopping } from './listeners/early-stopping.js';
+import { batchLog } from './listeners/batch-log.js';
 import type { ModeRunner } from './mode-runner.js';
 import { describeBnMomentum, resolveBnMomentum } from '../models/bn-momentum.js';
 import { augmentPreset, parseTrainOptions, RECIPES, resolveTrainConfig, type ConcreteMode, type ResolvedTrainConfig, type TrainOptions } from './options.js';
@@ -128,6 +129,8 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
   bus.add(tracker);
   bus.add(checkpointSaver(out));
   if (config.earlyStop !== null) bus.add(earlyStopping(config.earlyStop));
+  const batches = batchLog();
+  bus.add(batches.listener);
   const runBus = (runBusRef.bus = bus.forRun(ctx));
   const emitPhase = runBus;
 
@@ -212,6 +215,11 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
     predictions,
     config: configFile,
     timings,
+    batches: batches.records,
+    train: s.folder.train,
+    val: s.folder.val,
+    trainTransform: s.trainTransform,
+    seed: config.seed,
   });
   const result: TrainResult = {
     ...base(),
