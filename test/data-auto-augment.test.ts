@@ -122,7 +122,18 @@ test('the trivial and randaugment presets (crop + flip + op + Normalize) equal t
         const fast = await pipe.tensor(readFileSync(path), Random.derive(9, i, rep));
         // The loader path resamples with libvips when downscaling; the ops after it see nearly the same pixels.
         assert.ok(meanAbsDiff(fast, t).mean < 0.05, `loader path close to the reference (${meanAbsDiff(fast, t).mean})`);
-        cases.push({ path, words: rng.words, size: 48, scale: [0.08, 1], ratio: [3 / 4, 4 / 3], hflip: 0.5, preset, mean: IMAGENET_PREPROCESS.mean, std: IMAGENET_PREPROCESS.std, interpolation: 'bilinear' });
+        cases.push({
+          path,
+          words: rng.words,
+          size: 48,
+          scale: [0.08, 1],
+          ratio: [3 / 4, 4 / 3],
+          hflip: 0.5,
+          preset,
+          mean: IMAGENET_PREPROCESS.mean,
+          std: IMAGENET_PREPROCESS.std,
+          interpolation: 'bilinear',
+        });
       }
     }
   }

@@ -67,9 +67,18 @@ test('mostConfused and perClassAccuracy read the confusion matrix; intervals are
     ],
   );
   assert.deepEqual(pc[1].interval, wilsonInterval(7, 10));
-  assert.equal(perClassAccuracy([[0, 0], [1, 1]])[0].interval, null);
+  assert.equal(
+    perClassAccuracy([
+      [0, 0],
+      [1, 1],
+    ])[0].interval,
+    null,
+  );
   // fastai's debiased EMA: the first value is the first loss; a constant stays constant.
-  assert.deepEqual(smoothLoss([2, 2, 2]).map((v) => Number(v.toFixed(12))), [2, 2, 2]);
+  assert.deepEqual(
+    smoothLoss([2, 2, 2]).map((v) => Number(v.toFixed(12))),
+    [2, 2, 2],
+  );
   assert.ok(Math.abs(smoothLoss([1, 3])[1] - (0.98 * 0.02 * 1 + 0.02 * 3) / (1 - 0.98 ** 2)) < 1e-12);
 });
 
@@ -97,7 +106,10 @@ test('a run writes report.html with the explaining sections, report.json with th
   for (const c of json.perClass) assert.ok(c.lower <= c.estimate && c.estimate <= c.upper);
   const correct = json.perClass.reduce((s: number, c: { correct: number }) => s + c.correct, 0);
   assert.equal(correct, r.metrics!.accuracy.correct);
-  assert.equal(json.confused.reduce((s: number, c: { count: number }) => s + c.count, 0), 9 - correct);
+  assert.equal(
+    json.confused.reduce((s: number, c: { count: number }) => s + c.count, 0),
+    9 - correct,
+  );
   assert.deepEqual(
     json.augmentation.images.map((i: { views: number }) => i.views),
     [16, 16],
@@ -108,7 +120,8 @@ test('a run writes report.html with the explaining sections, report.json with th
   const html = readFileSync(join(out, 'report.html'), 'utf8');
   const doc = parseXml(html);
   const h2 = findAll(doc, (e) => e.name === 'h2').map(textOf);
-  for (const s of ['Top losses', 'Most confused pairs', 'Accuracy per class', 'Learning rate and loss per batch', 'Augmentation preview']) assert.ok(h2.includes(s), `report.html has "${s}" (has: ${h2.join(', ')})`);
+  for (const s of ['Top losses', 'Most confused pairs', 'Accuracy per class', 'Learning rate and loss per batch', 'Augmentation preview'])
+    assert.ok(h2.includes(s), `report.html has "${s}" (has: ${h2.join(', ')})`);
   const imgs = findAll(doc, (e) => e.name === 'img').filter((i) => i.attrs.src.startsWith('data:image/png;base64,'));
   assert.ok(imgs.length >= 9 + 2 * 17, `thumbnails and preview views are embedded (${imgs.length})`);
 

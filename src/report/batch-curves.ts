@@ -27,6 +27,8 @@ export function batchCurvesFigure(points: readonly BatchPoint[]): SvgFigure {
   if (points.length === 0) throw new ConfigError('E_NO_DATA', 'batchCurvesFigure: no training batches recorded', { hint: 'plot after at least one training step' });
   const x = points.map((p) => p.epoch - 1 + p.batch / p.batches);
   const losses = points.map((p) => p.loss);
+  const lrs = points.map((p) => p.lr);
+  const maxLr = Math.max(...lrs);
   const common = { width: 520, height: 320, xLabel: 'epoch', markers: false as const };
   return sideBySide(
     [
@@ -37,7 +39,14 @@ export function batchCurvesFigure(points: readonly BatchPoint[]): SvgFigure {
         ],
         { ...common, title: 'Training loss per batch', yLabel: 'cross-entropy loss', yInclude: [0] },
       ),
-      lineChart([{ name: 'learning rate', x, y: points.map((p) => p.lr), color: '#0072B2' }], { ...common, title: 'Learning rate per batch', yLabel: 'learning rate', yInclude: [0], legend: 'none' }),
+      lineChart([{ name: 'learning rate', x, y: lrs, color: '#0072B2' }], {
+        ...common,
+        title: 'Learning rate per batch',
+        yLabel: 'learning rate',
+        yInclude: [0],
+        ...(maxLr > 0 ? { yBounds: [0, maxLr * 1.1] as [number, number] } : {}),
+        legend: 'none',
+      }),
     ],
     { title: 'Per batch' },
   );

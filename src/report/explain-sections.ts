@@ -82,7 +82,7 @@ function intervalBar(estimate: number, lower: number, upper: number): string {
 }
 
 export const EXPLAIN_CSS = `
-.aug{display:grid;grid-template-columns:repeat(auto-fill,minmax(72px,1fr));gap:4px;background:#fff;border:1px solid #ddd;border-radius:6px;padding:6px;margin:0 0 12px}
+.aug{display:grid;grid-template-columns:repeat(17,minmax(0,1fr));gap:4px;background:#fff;border:1px solid #ddd;border-radius:6px;padding:6px;margin:0 0 12px}
 .aug img{width:100%;image-rendering:pixelated;display:block}
 .aug .orig{outline:2px solid #D55E00}
 .loss{font-variant-numeric:tabular-nums}
@@ -94,7 +94,9 @@ export function explainSections(e: ReportExplanation): string {
 
   if (e.topLosses?.length) {
     s.push('<h2>Top losses</h2>');
-    s.push('<p class="sub">The val images with the highest loss (-log of the probability given to the true class), highest first: predicted class and its probability, true class, loss.</p><div class="grid">');
+    s.push(
+      '<p class="sub">The val images with the highest loss (-log of the probability given to the true class), highest first: predicted class and its probability, true class, loss.</p><div class="grid">',
+    );
     for (const t of e.topLosses) {
       const right = t.label === t.predicted;
       s.push(
@@ -110,7 +112,9 @@ export function explainSections(e: ReportExplanation): string {
     if (e.confused.length === 0) s.push('<p>No val image was given a wrong class.</p>');
     else {
       const rows = e.confused.map((c) => `<tr><td class="l">${escapeXml(c.actual)}</td><td class="l">${escapeXml(c.predicted)}</td><td>${c.count}</td><td>${pct(c.share)}</td></tr>`);
-      s.push(`<table class="confused"><thead><tr><th class="l">true class</th><th class="l">predicted as</th><th>images</th><th>share of the true class</th></tr></thead><tbody>${rows.join('')}</tbody></table>`);
+      s.push(
+        `<table class="confused"><thead><tr><th class="l">true class</th><th class="l">predicted as</th><th>images</th><th>share of the true class</th></tr></thead><tbody>${rows.join('')}</tbody></table>`,
+      );
     }
   }
 
@@ -123,7 +127,9 @@ export function explainSections(e: ReportExplanation): string {
         ? `<tr><td class="l">${escapeXml(c.name)}</td><td>-</td><td>0</td><td>-</td><td class="l">no val images</td></tr>`
         : `<tr><td class="l">${escapeXml(c.name)}</td><td>${pct(c.estimate)}</td><td>${c.correct} / ${c.total}</td><td>[${pct(c.lower)}, ${pct(c.upper)}]</td><td class="l">${intervalBar(c.estimate, c.lower, c.upper)}</td></tr>`,
     );
-    s.push(`<table class="per-class-acc"><thead><tr><th class="l">class</th><th>accuracy</th><th>correct</th><th>${conf}% interval</th><th class="l">0% – 100%</th></tr></thead><tbody>${rows.join('')}</tbody></table>`);
+    s.push(
+      `<table class="per-class-acc"><thead><tr><th class="l">class</th><th>accuracy</th><th>correct</th><th>${conf}% interval</th><th class="l">0% – 100%</th></tr></thead><tbody>${rows.join('')}</tbody></table>`,
+    );
   }
 
   if (e.batches?.length) {
@@ -137,9 +143,13 @@ export function explainSections(e: ReportExplanation): string {
 
   if (e.augmentation?.images.length) {
     s.push('<h2>Augmentation preview</h2>');
-    s.push(`<p class="sub">${e.augmentation.images[0].views.length} random training views of each image (outlined: the original), as the network saw them: <code>${escapeXml(e.augmentation.pipeline)}</code></p>`);
+    s.push(
+      `<p class="sub">${e.augmentation.images[0].views.length} random training views of each image (outlined: the original), as the network saw them: <code>${escapeXml(e.augmentation.pipeline)}</code></p>`,
+    );
     for (const im of e.augmentation.images) {
-      s.push(`<p class="sub"><code>${escapeXml(im.file)}</code></p><div class="aug">${imgTag(im.original, `${im.file} (original)`, 'orig')}${im.views.map((v, i) => imgTag(v, `${im.file} view ${i + 1}`)).join('')}</div>`);
+      s.push(
+        `<p class="sub"><code>${escapeXml(im.file)}</code></p><div class="aug">${imgTag(im.original, `${im.file} (original)`, 'orig')}${im.views.map((v, i) => imgTag(v, `${im.file} view ${i + 1}`)).join('')}</div>`,
+      );
     }
   }
   return s.join('\n');

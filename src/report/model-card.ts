@@ -40,19 +40,27 @@ export function renderModelCard(c: ModelCardInput): string {
   const L: string[] = [];
   L.push(`# Model card: ${c.model}, ${c.classes.length}-class image classifier`);
   L.push('');
-  L.push(`Written by headstart ${cell(versions.headstart ?? '')} on ${cell(cfg.created_at ?? 'an unknown date')}. The model is \`model.onnx\` in this folder: a standard ONNX graph (input \`images\`, float32 [N, 3, ${pre?.inputSize ?? 'S'}, ${pre?.inputSize ?? 'S'}]; output \`logits\`, [N, ${c.classes.length}]) with its class names and preprocessing in its metadata (\`metadata_props\` key \`headstart\`).`);
+  L.push(
+    `Written by headstart ${cell(versions.headstart ?? '')} on ${cell(cfg.created_at ?? 'an unknown date')}. The model is \`model.onnx\` in this folder: a standard ONNX graph (input \`images\`, float32 [N, 3, ${pre?.inputSize ?? 'S'}, ${pre?.inputSize ?? 'S'}]; output \`logits\`, [N, ${c.classes.length}]) with its class names and preprocessing in its metadata (\`metadata_props\` key \`headstart\`).`,
+  );
   L.push('');
   L.push('## Model');
   L.push('');
-  L.push(`- Architecture: \`${c.model}\`, ${c.mode === 'finetune' ? 'fine-tuned (the pretrained network trained further, with a new classifier)' : 'feature extraction (the pretrained network frozen, a new linear classifier trained on its features)'}.`);
+  L.push(
+    `- Architecture: \`${c.model}\`, ${c.mode === 'finetune' ? 'fine-tuned (the pretrained network trained further, with a new classifier)' : 'feature extraction (the pretrained network frozen, a new linear classifier trained on its features)'}.`,
+  );
   L.push(`- Starting weights: ${cell(cfg.weightsSource ?? cfg.weights ?? 'the model’s pretrained weights')}.`);
   if (c.bestEpoch !== undefined) L.push(`- Kept weights: those of epoch ${c.bestEpoch} of ${cell(cfg.epochs)}, the best val accuracy.`);
   L.push('');
   L.push('## Data');
   L.push('');
-  L.push(`- Folder: \`${cell(data.root ?? '?')}\`; val images ${data.val_source === 'split' ? `split from train (${cell(cfg.valSplit)} of each class, seed ${cell(cfg.seed)})` : 'from its val/ folder'}.`);
+  L.push(
+    `- Folder: \`${cell(data.root ?? '?')}\`; val images ${data.val_source === 'split' ? `split from train (${cell(cfg.valSplit)} of each class, seed ${cell(cfg.seed)})` : 'from its val/ folder'}.`,
+  );
   L.push(`- Fingerprint (sha256 of every file's path, size and bytes): \`${cell(data.sha256 ?? 'unknown')}\`.`);
-  L.push(`- ${cell(data.train_images ?? '?')} train and ${cell(data.val_images ?? '?')} val images${Array.isArray(data.skipped_images) && data.skipped_images.length ? `; ${data.skipped_images.length} unreadable file(s) skipped (listed in config.json)` : ''}.`);
+  L.push(
+    `- ${cell(data.train_images ?? '?')} train and ${cell(data.val_images ?? '?')} val images${Array.isArray(data.skipped_images) && data.skipped_images.length ? `; ${data.skipped_images.length} unreadable file(s) skipped (listed in config.json)` : ''}.`,
+  );
   L.push('');
   L.push('| # | class | train | val |');
   L.push('|---:|---|---:|---:|');
@@ -90,21 +98,31 @@ export function renderModelCard(c: ModelCardInput): string {
       L.push('');
       L.push(`| class | accuracy | correct | ${conf}% interval |`);
       L.push('|---|---:|---:|---|');
-      for (const p of c.perClass) L.push(p.estimate === null ? `| ${cell(p.name)} | - | 0 / 0 | no val images |` : `| ${cell(p.name)} | ${pct(p.estimate)} | ${p.correct} / ${p.total} | [${pct(p.lower!)}, ${pct(p.upper!)}] |`);
+      for (const p of c.perClass)
+        L.push(p.estimate === null ? `| ${cell(p.name)} | - | 0 / 0 | no val images |` : `| ${cell(p.name)} | ${pct(p.estimate)} | ${p.correct} / ${p.total} | [${pct(p.lower!)}, ${pct(p.upper!)}] |`);
     }
   } else L.push('No val predictions were recorded.');
   for (const n of c.notes ?? []) L.push(`- Note: ${n}`);
   L.push('');
   L.push('## Intended use and limits');
   L.push('');
-  L.push(`- Intended use: sorting images like those in the training folder into these ${c.classes.length} classes. It always answers with one of them: an image of anything else still gets a class, often with high probability.`);
-  L.push('- The numbers above hold for images drawn like the val set. Another camera, lighting, framing or population can lower them; check on a sample of your own data (`headstart evaluate model.onnx <folder>`).');
-  L.push(`- The val set is small evidence when the intervals above are wide${c.metrics && c.metrics.accuracy.total < 200 ? ` (${c.metrics.accuracy.total} images here)` : ''}; the best epoch was chosen on it, so its accuracy is slightly optimistic.`);
+  L.push(
+    `- Intended use: sorting images like those in the training folder into these ${c.classes.length} classes. It always answers with one of them: an image of anything else still gets a class, often with high probability.`,
+  );
+  L.push(
+    '- The numbers above hold for images drawn like the val set. Another camera, lighting, framing or population can lower them; check on a sample of your own data (`headstart evaluate model.onnx <folder>`).',
+  );
+  L.push(
+    `- The val set is small evidence when the intervals above are wide${c.metrics && c.metrics.accuracy.total < 200 ? ` (${c.metrics.accuracy.total} images here)` : ''}; the best epoch was chosen on it, so its accuracy is slightly optimistic.`,
+  );
   L.push('- The pretrained weights carry the biases of their source data (e.g. ImageNet); this card does not measure them.');
   L.push('');
   L.push('## Loading the model');
   L.push('');
-  L.push('Preprocessing (the same everywhere): decode to RGB, resize the shorter side to ' + `${pre?.resizeSize ?? '?'} (${pre?.interpolation ?? 'bilinear'}), centre-crop ${pre?.inputSize ?? '?'}x${pre?.inputSize ?? '?'}, scale to [0, 1], subtract mean ${JSON.stringify(pre?.mean ?? [])} and divide by std ${JSON.stringify(pre?.std ?? [])} per channel, CHW layout; softmax the logits.`);
+  L.push(
+    'Preprocessing (the same everywhere): decode to RGB, resize the shorter side to ' +
+      `${pre?.resizeSize ?? '?'} (${pre?.interpolation ?? 'bilinear'}), centre-crop ${pre?.inputSize ?? '?'}x${pre?.inputSize ?? '?'}, scale to [0, 1], subtract mean ${JSON.stringify(pre?.mean ?? [])} and divide by std ${JSON.stringify(pre?.std ?? [])} per channel, CHW layout; softmax the logits.`,
+  );
   L.push('');
   L.push('Node, with headstart (reads the classes and preprocessing from the file):');
   L.push('');
@@ -114,7 +132,7 @@ export function renderModelCard(c: ModelCardInput): string {
   L.push('console.log(predictions[0].top[0]); // { label, probability, ... }');
   L.push('```');
   L.push('');
-  L.push('Browser, with onnxruntime-web (it cannot read `metadata_props`: headstart\'s `readClassifierMetadataFromBytes` reads the classes and preprocessing from the bytes):');
+  L.push("Browser, with onnxruntime-web (it cannot read `metadata_props`: headstart's `readClassifierMetadataFromBytes` reads the classes and preprocessing from the bytes):");
   L.push('');
   L.push('```js');
   L.push("import * as ort from 'onnxruntime-web';");
@@ -135,8 +153,8 @@ export function renderModelCard(c: ModelCardInput): string {
   L.push("img = Image.open('photo.jpg').convert('RGB')");
   L.push("w, h, r, c = img.width, img.height, p['resizeSize'], p['inputSize']");
   L.push("img = img.resize((r, int(r * h / w)) if w <= h else (int(r * w / h), r), Image.BICUBIC if p['interpolation'] == 'bicubic' else Image.BILINEAR)");
-  L.push("left, top = int(round((img.width - c) / 2)), int(round((img.height - c) / 2))");
-  L.push("img = img.crop((left, top, left + c, top + c))");
+  L.push('left, top = int(round((img.width - c) / 2)), int(round((img.height - c) / 2))');
+  L.push('img = img.crop((left, top, left + c, top + c))');
   L.push("x = (np.asarray(img, np.float32) / 255 - p['mean']) / p['std']");
   L.push("logits = session.run(['logits'], {'images': x.transpose(2, 0, 1)[None].astype(np.float32)})[0]");
   L.push("print(meta['classes'][int(logits.argmax())])");

@@ -232,7 +232,11 @@ export const TrainOptionsSchema = z.strictObject({
     .min(0)
     .max(100)
     .default(0)
-    .meta(g('data', "CutMix: paste a box of another training image, area ~ Beta(X, X), soft targets (torchvision v2's CutMix; 0: off; e.g. 1; with --mixup each batch picks one)", { placeholder: 'ALPHA' })),
+    .meta(
+      g('data', "CutMix: paste a box of another training image, area ~ Beta(X, X), soft targets (torchvision v2's CutMix; 0: off; e.g. 1; with --mixup each batch picks one)", {
+        placeholder: 'ALPHA',
+      }),
+    ),
   cacheDir: z
     .string()
     .min(1)

@@ -134,7 +134,8 @@ export function randAugment(options: { numOps?: number; magnitude?: number; bins
   const bins = options.bins ?? 31;
   checkBins(bins);
   if (!(Number.isInteger(numOps) && numOps >= 0 && numOps <= 16)) throw new ConfigError('E_BAD_OPTION', `randAugment: numOps must be an integer in [0, 16], got ${numOps}`);
-  if (!(Number.isInteger(magnitude) && magnitude >= 0 && magnitude < bins)) throw new ConfigError('E_BAD_OPTION', `randAugment: magnitude must be an integer bin in [0, ${bins - 1}], got ${magnitude}`);
+  if (!(Number.isInteger(magnitude) && magnitude >= 0 && magnitude < bins))
+    throw new ConfigError('E_BAD_OPTION', `randAugment: magnitude must be an integer bin in [0, ${bins - 1}], got ${magnitude}`);
   return {
     kind: 'pixel',
     name: `RandAugment(num_ops=${numOps}, magnitude=${magnitude}, bins=${bins})`,
