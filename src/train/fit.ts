@@ -51,6 +51,7 @@ export async function fit(a: FitArgs): Promise<void> {
     const started = performance.now();
 
     const train = await trainPhase(a, epoch, lr);
+    await runner.afterTrainPhase?.(epoch);
     const val = await evalPhase(a, epoch, false);
     if (!Number.isFinite(val.stats.loss)) throw diverged(a, val.stats.loss!, `epoch ${epoch} (val)`, lr);
 

@@ -50,6 +50,8 @@ export interface ModeRunner<B extends RunnerBatch = RunnerBatch> {
   valBatches(): AsyncIterable<B>;
   /** Loss and logits of a val batch with the current weights. */
   evalStep(batch: B): Promise<EvalStepResult>;
+  /** Work between an epoch's train and val phases (progressive resizing: BatchNorm statistics at the final size). */
+  afterTrainPhase?(epoch: number): Promise<void>;
   release(): Promise<void>;
 }
 

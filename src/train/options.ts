@@ -237,6 +237,20 @@ export const TrainOptionsSchema = z.strictObject({
         placeholder: 'ALPHA',
       }),
     ),
+  progressive: z
+    .array(z.int().min(8).max(1024))
+    .min(2)
+    .max(8)
+    .optional()
+    .meta(
+      g(
+        'data',
+        "progressive resizing (fine-tuning): train the early epochs at smaller crops, the last at the model's size, e.g. 128,224; BatchNorm statistics recomputed at the final size before each val phase",
+        {
+          placeholder: 'S1,S2',
+        },
+      ),
+    ),
   cacheDir: z
     .string()
     .min(1)
@@ -301,6 +315,8 @@ export interface ResolvedTrainConfig {
   /** MixUp's and CutMix's Beta alpha (0: off); absent in the config files of older runs. */
   mixup?: number;
   cutmix?: number;
+  /** Progressive resizing's crop sizes, the last the model's (null: off); absent in older config files. */
+  progressive?: number[] | null;
 }
 
 /** The preset an `augment` option names (true and false, the older boolean form, are basic and none). */
@@ -363,6 +379,11 @@ export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, mo
       hint: 'use --mode finetune with --unfreeze-last, or drop --unfreeze-last',
     });
   }
+  if (mode === 'features' && o.progressive) {
+    throw new ConfigError('E_INCOMPATIBLE_OPTIONS', '--progressive changes the crop size between epochs, and --mode features trains on features cached at one size', {
+      hint: 'use --mode finetune with --progressive, or drop it',
+    });
+  }
   if (mode === 'features' && (o.mixup > 0 || o.cutmix > 0)) {
     throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `--${o.mixup > 0 ? 'mixup' : 'cutmix'} mixes images, and --mode features trains on cached features of unmixed images`, {
       hint: 'use --mode finetune with --mixup/--cutmix, or drop them (with features, --feature-views K --augment trivial adds variety)',
@@ -399,6 +420,7 @@ export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, mo
     exactAugment: o.exactAugment,
     mixup: o.mixup,
     cutmix: o.cutmix,
+    progressive: o.progressive ?? null,
   };
 }
 

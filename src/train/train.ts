@@ -21,6 +21,7 @@ import { createHeadRunner } from './head-runner.js';
 import { checkpointSaver } from './listeners/checkpoint-saver.js';
 import { earlyStopping } from './listeners/early-stopping.js';
 import { batchLog } from './listeners/batch-log.js';
+import { buildPresetTransform } from '../data/build-transforms.js';
 import type { ModeRunner } from './mode-runner.js';
 import { describeBnMomentum, resolveBnMomentum } from '../models/bn-momentum.js';
 import { augmentPreset, parseTrainOptions, RECIPES, resolveTrainConfig, type ConcreteMode, type ResolvedTrainConfig, type TrainOptions } from './options.js';
@@ -171,6 +172,10 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
       val: s.folder.val,
       trainTransform: s.trainTransform,
       evalTransform: s.evalTransform,
+      transformAt: (size) =>
+        buildPresetTransform({ ...s.preprocess, inputSize: size, resizeSize: Math.round((size * s.preprocess.resizeSize) / s.preprocess.inputSize) }, config.augment, {
+          exactAugment: config.exactAugment,
+        }),
       config,
       trainable,
       classWeights,
