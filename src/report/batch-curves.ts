@@ -4,7 +4,7 @@
  * moving average with beta 0.98, debiased as fastai's), and the learning rate of each step.
  */
 import { ConfigError } from '../errors.js';
-import { lineChart, sideBySide, svgDocument, type SvgFigure } from './svg-plot.js';
+import { lineChart, sideBySide, type SvgFigure } from './svg-plot.js';
 
 export interface BatchPoint {
   epoch: number;
@@ -50,8 +50,4 @@ export function batchCurvesFigure(points: readonly BatchPoint[]): SvgFigure {
     ],
     { title: 'Per batch' },
   );
-}
-
-export function batchCurvesSvg(points: readonly BatchPoint[]): string {
-  return svgDocument(batchCurvesFigure(points), { title: 'Learning rate and loss per batch' });
 }

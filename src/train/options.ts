@@ -226,14 +226,14 @@ export const TrainOptionsSchema = z.strictObject({
     .min(0)
     .max(100)
     .default(0)
-    .meta(g('data', "MixUp: blend each training image with another, weight ~ Beta(X, X), soft targets (torchvision v2's MixUp; 0: off; e.g. 0.2; fine-tuning only)", { placeholder: 'ALPHA' })),
+    .meta(g('data', "MixUp: blend each training image with another, weight ~ Beta(ALPHA, ALPHA), soft targets (torchvision v2's MixUp; 0: off; e.g. 0.2; fine-tuning only)", { placeholder: 'ALPHA' })),
   cutmix: z
     .number()
     .min(0)
     .max(100)
     .default(0)
     .meta(
-      g('data', "CutMix: paste a box of another training image, area ~ Beta(X, X), soft targets (torchvision v2's CutMix; 0: off; e.g. 1; with --mixup each batch picks one)", {
+      g('data', "CutMix: paste a box of another training image, area ~ Beta(ALPHA, ALPHA), soft targets (torchvision v2's CutMix; 0: off; e.g. 1; with --mixup each batch picks one)", {
         placeholder: 'ALPHA',
       }),
     ),
@@ -386,7 +386,7 @@ export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, mo
   }
   if (mode === 'features' && (o.mixup > 0 || o.cutmix > 0)) {
     throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `--${o.mixup > 0 ? 'mixup' : 'cutmix'} mixes images, and --mode features trains on cached features of unmixed images`, {
-      hint: 'use --mode finetune with --mixup/--cutmix, or drop them (with features, --feature-views K --augment trivial adds variety)',
+      hint: 'use --mode finetune with --mixup/--cutmix, or drop them; with features, --feature-views K --augment trivial adds variety',
     });
   }
   const lr = o.lr ?? r.lr;

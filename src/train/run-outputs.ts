@@ -27,7 +27,7 @@ import type { NamedTensors } from '../tensor.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import type { ValPredictions } from './mode-runner.js';
 import { bestEpoch, historyToCsv, historyToJson, type History } from '../metrics/history.js';
-import { argmaxRows, classificationMetrics, softmax, type ClassificationMetrics } from '../metrics/classification.js';
+import { argmaxRows, classificationMetrics, type ClassificationMetrics } from '../metrics/classification.js';
 
 const OUTPUT_FILES = {
   model: 'model.onnx',

@@ -49,7 +49,7 @@ function copyPixel(src: Uint8Array, si: number, dst: Uint8Array, di: number): vo
  * PIL's Image.transform(size, AFFINE, a, NEAREST) with fill 0: output pixel (x, y) takes the
  * input pixel at (a0 x + a1 y + a2, a3 x + a4 y + a5), sampled at pixel centres.
  */
-export function affineNearest(image: RgbImage, a: readonly number[]): RgbImage {
+function affineNearest(image: RgbImage, a: readonly number[]): RgbImage {
   const { width: w, height: h, data: src } = image;
   const out = createRgbImage(w, h);
   const o = out.data;
@@ -117,7 +117,7 @@ const radians = (deg: number): number => deg * (Math.PI / 180);
 const degrees = (rad: number): number => rad * (180 / Math.PI);
 
 /** torchvision's _get_inverse_affine_matrix (angle and shear in degrees). */
-export function inverseAffineMatrix(center: [number, number], angle: number, translate: [number, number], scale: number, shear: [number, number]): number[] {
+function inverseAffineMatrix(center: [number, number], angle: number, translate: [number, number], scale: number, shear: [number, number]): number[] {
   const rot = radians(angle);
   const sx = radians(shear[0]);
   const sy = radians(shear[1]);
@@ -153,7 +153,7 @@ function transpose(image: RgbImage, angle: 90 | 180 | 270): RgbImage {
 }
 
 /** PIL's Image.rotate(angle, NEAREST, expand=False, center=None, fillcolor=0) (counter-clockwise degrees). */
-export function rotateNearest(image: RgbImage, angleDeg: number): RgbImage {
+function rotateNearest(image: RgbImage, angleDeg: number): RgbImage {
   const angle = ((angleDeg % 360) + 360) % 360;
   if (angle === 0) return createRgbImage(image.width, image.height, image.data.slice());
   if (angle === 180) return transpose(image, 180);
@@ -194,7 +194,7 @@ function smooth(image: RgbImage): Uint8Array {
   return o;
 }
 
-export function adjustSharpness(image: RgbImage, factor: number): RgbImage {
+function adjustSharpness(image: RgbImage, factor: number): RgbImage {
   const d = smooth(image);
   return blend(image, (i) => d[i], factor);
 }
@@ -224,19 +224,19 @@ function histograms(image: RgbImage): Int32Array[] {
 
 const identityLut = Uint8Array.from({ length: 256 }, (_, i) => i);
 
-export function posterize(image: RgbImage, bits: number): RgbImage {
+function posterize(image: RgbImage, bits: number): RgbImage {
   if (!(Number.isInteger(bits) && bits >= 0 && bits <= 8)) throw new ConfigError('E_BAD_OPTION', `posterize: bits must be an integer in [0, 8], got ${bits}`);
   const mask = ~(2 ** (8 - bits) - 1);
   const lut = identityLut.map((i) => i & mask);
   return applyLut(image, () => lut);
 }
 
-export function solarize(image: RgbImage, threshold: number): RgbImage {
+function solarize(image: RgbImage, threshold: number): RgbImage {
   const lut = identityLut.map((i) => (i < threshold ? i : 255 - i));
   return applyLut(image, () => lut);
 }
 
-export function autocontrast(image: RgbImage): RgbImage {
+function autocontrast(image: RgbImage): RgbImage {
   const hs = histograms(image);
   return applyLut(image, (c) => {
     const h = hs[c];
@@ -251,7 +251,7 @@ export function autocontrast(image: RgbImage): RgbImage {
   });
 }
 
-export function equalize(image: RgbImage): RgbImage {
+function equalize(image: RgbImage): RgbImage {
   const hs = histograms(image);
   return applyLut(image, (c) => {
     const h = hs[c];

@@ -25,7 +25,7 @@ export interface AugmentSpaceEntry {
  * halfway point, plus float32 k * step per lane), the rest one by one with fused
  * multiply-adds. Checked against torch.linspace in test/data-auto-augment.test.ts.
  */
-export function linspaceFloat32(start: number, end: number, steps: number): number[] {
+function linspaceFloat32(start: number, end: number, steps: number): number[] {
   const f = Math.fround;
   const s = f(start);
   const e = f(end);
@@ -93,7 +93,7 @@ function checkBins(bins: number): void {
 }
 
 /** TrivialAugmentWide.forward's draws: op, bin, sign. */
-export function drawTrivialAugment(rng: RandomSource, bins = 31): DrawnOp {
+function drawTrivialAugment(rng: RandomSource, bins = 31): DrawnOp {
   const sp = trivialAugmentSpace(bins);
   const e = sp[randomInt(rng, 0, sp.length)];
   let magnitude = e.magnitudes ? e.magnitudes[randomInt(rng, 0, e.magnitudes.length)] : 0;
@@ -102,7 +102,7 @@ export function drawTrivialAugment(rng: RandomSource, bins = 31): DrawnOp {
 }
 
 /** RandAugment.forward's draws for an image size: numOps times (op, sign). */
-export function drawRandAugment(rng: RandomSource, width: number, height: number, numOps = 2, magnitude = 9, bins = 31): DrawnOp[] {
+function drawRandAugment(rng: RandomSource, width: number, height: number, numOps = 2, magnitude = 9, bins = 31): DrawnOp[] {
   const sp = randAugmentSpace(bins, width, height);
   const ops: DrawnOp[] = [];
   for (let k = 0; k < numOps; k++) {
