@@ -173,7 +173,7 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
       trainTransform: s.trainTransform,
       evalTransform: s.evalTransform,
       transformAt: (size) =>
-        buildPresetTransform({ ...s.preprocess, inputSize: size, resizeSize: Math.round((size * s.preprocess.resizeSize) / s.preprocess.inputSize) }, config.augment, {
+        buildPresetTransform({ ...s.preprocess, inputSize: size, resizeSize: Math.round((size * s.preprocess.resizeSize) / s.preprocess.inputSize) }, augmentPreset(config.augment), {
           exactAugment: config.exactAugment,
         }),
       config,
