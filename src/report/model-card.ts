@@ -47,7 +47,7 @@ export function renderModelCard(c: ModelCardInput): string {
   L.push('## Model');
   L.push('');
   L.push(
-    `- Architecture: \`${c.model}\`, ${c.mode === 'finetune' ? 'fine-tuned (the pretrained network trained further, with a new classifier)' : 'feature extraction (the pretrained network frozen, a new linear classifier trained on its features)'}.`,
+    `- Architecture: \`${c.model}\`, ${c.mode === 'finetune' ? 'fine-tuned (the network trained further from its starting weights, with a new classifier)' : 'feature extraction (the network frozen at its starting weights, a new linear classifier trained on its features)'}.`,
   );
   L.push(`- Starting weights: ${cell(cfg.weightsSource ?? cfg.weights ?? 'the model’s pretrained weights')}.`);
   if (c.bestEpoch !== undefined) L.push(`- Kept weights: those of epoch ${c.bestEpoch} of ${cell(cfg.epochs)}, the best val accuracy.`);
@@ -102,6 +102,7 @@ export function renderModelCard(c: ModelCardInput): string {
         L.push(p.estimate === null ? `| ${cell(p.name)} | - | 0 / 0 | no val images |` : `| ${cell(p.name)} | ${pct(p.estimate)} | ${p.correct} / ${p.total} | [${pct(p.lower!)}, ${pct(p.upper!)}] |`);
     }
   } else L.push('No val predictions were recorded.');
+  if (c.notes?.length) L.push('');
   for (const n of c.notes ?? []) L.push(`- Note: ${n}`);
   L.push('');
   L.push('## Intended use and limits');
@@ -115,7 +116,7 @@ export function renderModelCard(c: ModelCardInput): string {
   L.push(
     `- The val set is small evidence when the intervals above are wide${c.metrics && c.metrics.accuracy.total < 200 ? ` (${c.metrics.accuracy.total} images here)` : ''}; the best epoch was chosen on it, so its accuracy is slightly optimistic.`,
   );
-  L.push('- The pretrained weights carry the biases of their source data (e.g. ImageNet); this card does not measure them.');
+  if (cfg.weights !== 'none') L.push('- The pretrained weights carry the biases of their source data (e.g. ImageNet); this card does not measure them.');
   L.push('');
   L.push('## Loading the model');
   L.push('');
@@ -129,7 +130,7 @@ export function renderModelCard(c: ModelCardInput): string {
   L.push('```js');
   L.push("import { predict } from 'headstart';");
   L.push("const { predictions } = await predict('model.onnx', ['photo.jpg']);");
-  L.push('console.log(predictions[0].top[0]); // { label, probability, ... }');
+  L.push('console.log(predictions[0].top[0]); // { index, label, probability }');
   L.push('```');
   L.push('');
   L.push("Browser, with onnxruntime-web (it cannot read `metadata_props`: headstart's `readClassifierMetadataFromBytes` reads the classes and preprocessing from the bytes):");
