@@ -45,3 +45,18 @@ test('--feature-views K draws its views from the --augment preset (a randaugment
   assert.notEqual(basic.featureCache!.path, rand.featureCache!.path);
   assert.equal(rand.featureCache!.hit, false);
 });
+
+test('--mode auto with --mixup fine-tunes, and says why', async () => {
+  const root = await makeColourDataset({ train: 4, val: 2 });
+  const logs: string[] = [];
+  const r = await train(
+    root,
+    { model: tinySpec, weights: 'none', mode: 'auto', epochs: 1, lr: 0.05, mixup: 0.2, threads: 1, out: await tempDir(), cacheDir: await tempDir('cache-') },
+    { listeners: [{ log: (e) => void logs.push(e.message) }] },
+  );
+  assert.equal(r.mode, 'finetune');
+  assert.ok(
+    logs.some((l) => /--mode auto chose fine-tuning: --mixup applies only to fine-tuning/.test(l)),
+    logs.join('\n'),
+  );
+});
