@@ -11,10 +11,13 @@ jitter factors and pixels out, if and only if headstart samples as torchvision d
 
 Modes (each case's outputs go to <outdir>/<i>.bin, results as JSON on stdout):
   crop    {width, height, scale, ratio, words}           -> {top, left, height, width, used}
-  train   {path, words, size, scale, ratio, hflip, jitter, mean, std, interpolation}
+  train   {path, words, size, scale, ratio, hflip, jitter, preset?, mean, std, interpolation}
                                                           -> float32 CHW tensor, {used}
   eval    {path, resizeSize, inputSize, mean, std, interpolation} -> float32 CHW tensor
   adjust  {path, op, factor}                              -> uint8 HWC image (F.adjust_<op>)
+  augop   {path, op, magnitude}                           -> uint8 HWC image (autoaugment._apply_op, NEAREST)
+  autoaug {path, kind: trivial|rand, words, numOps?, magnitude?} -> uint8 HWC image, {used}
+  space   {kind: trivial|rand, bins, width, height}      -> {op: [magnitudes | null, signed]} in order
 """
 import json
 import sys
@@ -24,6 +27,7 @@ import torch
 import torchvision.transforms as T
 import torchvision.transforms.functional as F
 import torchvision.transforms.transforms as TT
+import torchvision.transforms.autoaugment as AA
 from PIL import Image
 
 torch.set_num_threads(1)
@@ -73,7 +77,9 @@ class ShimTorch:
     def rand(self, *size, **kw):
         return torch.tensor([(self.w.next() & 0xFFFFFF) / 16777216.0], dtype=torch.float32)
 
-    def randint(self, low, high, size=None, **kw):
+    def randint(self, low, high=None, size=None, **kw):
+        if high is None or isinstance(high, (tuple, list)):  # randint(high, size)
+            low, high = 0, low
         return torch.tensor([low + self.w.next() % (high - low)])
 
     def randperm(self, n, **kw):
@@ -110,8 +116,17 @@ def run_train(case, out):
     j = case.get("jitter")
     if j:
         steps.append(T.ColorJitter(brightness=j["brightness"], contrast=j["contrast"], saturation=j["saturation"], hue=j["hue"]))
+    preset = case.get("preset")
+    if preset == "trivial":
+        steps.append(T.TrivialAugmentWide())
+    elif preset == "randaugment":
+        steps.append(T.RandAugment())
+    AA.torch = ShimTorch(w)
     steps += [T.ToTensor(), T.Normalize(case["mean"], case["std"])]
-    x = T.Compose(steps)(load_rgb(case["path"]))
+    try:
+        x = T.Compose(steps)(load_rgb(case["path"]))
+    finally:
+        AA.torch = torch
     x.numpy().astype(np.float32).tofile(out)
     return {"used": w.used, "shape": list(x.shape)}
 
@@ -136,9 +151,40 @@ def run_adjust(case, out):
     return {"shape": list(y.shape)}
 
 
+def run_augop(case, out):
+    img = load_rgb(case["path"])
+    y = AA._apply_op(img, case["op"], float(case["magnitude"]), interpolation=T.InterpolationMode.NEAREST, fill=None)
+    y = np.asarray(y, dtype=np.uint8)
+    y.tofile(out)
+    return {"shape": list(y.shape)}
+
+
+def run_autoaug(case, out):
+    w = Words(case["words"])
+    AA.torch = ShimTorch(w)
+    try:
+        if case["kind"] == "trivial":
+            tf = T.TrivialAugmentWide()
+        else:
+            tf = T.RandAugment(num_ops=case.get("numOps", 2), magnitude=case.get("magnitude", 9))
+        y = np.asarray(tf(load_rgb(case["path"])), dtype=np.uint8)
+    finally:
+        AA.torch = torch
+    y.tofile(out)
+    return {"used": w.used, "shape": list(y.shape)}
+
+
+def run_space(case, out):
+    if case["kind"] == "trivial":
+        sp = T.TrivialAugmentWide()._augmentation_space(case["bins"])
+    else:
+        sp = T.RandAugment()._augmentation_space(case["bins"], (case["height"], case["width"]))
+    return [[name, m.tolist() if m.ndim > 0 else None, bool(signed)] for name, (m, signed) in sp.items()]
+
+
 def main():
     mode, cases_path, outdir = sys.argv[1], sys.argv[2], sys.argv[3]
-    run = {"crop": run_crop, "train": run_train, "eval": run_eval, "adjust": run_adjust}[mode]
+    run = {"crop": run_crop, "train": run_train, "eval": run_eval, "adjust": run_adjust, "augop": run_augop, "autoaug": run_autoaug, "space": run_space}[mode]
     with open(cases_path) as f:
         cases = json.load(f)
     results = [run(c, f"{outdir}/{i}.bin") for i, c in enumerate(cases)]

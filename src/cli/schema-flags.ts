@@ -111,6 +111,14 @@ function walk(schema: z.ZodObject, path: string[], group: string, out: FlagSpec[
   }
 }
 
+/** The enum of an enum field, or of the enum member of a union (`z.union([z.enum([...]), z.boolean()])` with meta({ kind: 'enum' })). */
+function enumOf(leaf: z.ZodType): z.ZodEnum {
+  if (leaf.def.type !== 'union') return leaf as z.ZodEnum;
+  const e = ((leaf as z.ZodUnion).options as z.ZodType[]).find((m) => m.def.type === 'enum');
+  if (!e) throw new HeadstartError('E_INTERNAL', 'schema-flags: an enum-kind union field needs an enum member');
+  return e as z.ZodEnum;
+}
+
 function spec(path: string[], flag: string, kind: FlagKind, leaf: z.ZodType, meta: FieldMeta, schemaDefault: unknown): FlagSpec {
   const defaults = meta.defaults ? Object.values(meta.defaults) : [];
   const negated = kind === 'boolean' && (schemaDefault === true || (defaults.length > 0 && defaults.every((d) => d === true)));
@@ -120,7 +128,7 @@ function spec(path: string[], flag: string, kind: FlagKind, leaf: z.ZodType, met
     path,
     kind,
     leaf,
-    ...(kind === 'enum' ? { choices: (leaf as z.ZodEnum).options.map(String) } : {}),
+    ...(kind === 'enum' ? { choices: enumOf(leaf).options.map(String) } : {}),
     help: meta.flagHelp ?? meta.help ?? '',
     group: meta.group ?? 'options',
     placeholder,

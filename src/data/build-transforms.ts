@@ -1,8 +1,9 @@
 /**
  * The train and eval pipelines of a model, built from its PreprocessSpec only, so training
  * and inference share size, normalisation and interpolation:
- * - train: RandomResizedCrop(inputSize) + RandomHorizontalFlip [+ ColorJitter], resampled by
- *   libvips (within a stated tolerance of PIL) unless `exactAugment`;
+ * - train: RandomResizedCrop(inputSize) + RandomHorizontalFlip [+ ColorJitter] [+ TrivialAugmentWide
+ *   or RandAugment, the `preset`], resampled by libvips (within a stated tolerance of PIL) unless
+ *   `exactAugment`;
  * - eval: Resize(resizeSize) + CenterCrop(inputSize), always on the exact path.
  */
 import { z } from 'zod';
@@ -11,6 +12,7 @@ import { Pipeline } from './pipeline.js';
 import { PreprocessSpecSchema, type PreprocessSpec } from './preprocess.js';
 import { centerCrop } from './transforms/center-crop.js';
 import { colorJitter } from './transforms/color-jitter.js';
+import { randAugment, trivialAugmentWide } from './transforms/auto-augment.js';
 import { randomHorizontalFlip } from './transforms/horizontal-flip.js';
 import { randomResizedCrop } from './transforms/random-resized-crop.js';
 import { resize } from './transforms/resize.js';
@@ -18,7 +20,16 @@ import type { ImageTransform } from './transforms/transform.js';
 
 const range = z.tuple([z.number(), z.number()]).refine(([a, b]) => a <= b, { message: 'range must be [low, high] with low <= high' });
 
+/**
+ * The augmentation presets: none (the eval transform), basic (RandomResizedCrop + flip),
+ * trivial (basic + TrivialAugmentWide), randaugment (basic + RandAugment(2, 9)).
+ */
+export const AUGMENT_PRESETS = ['none', 'basic', 'trivial', 'randaugment'] as const;
+export type AugmentPreset = (typeof AUGMENT_PRESETS)[number];
+
 export const TrainTransformOptionsSchema = z.strictObject({
+  /** What follows the crop and flip: 'basic' nothing, 'trivial' TrivialAugmentWide, 'randaugment' RandAugment(2, 9). */
+  preset: z.enum(['basic', 'trivial', 'randaugment']).default('basic'),
   /** RandomResizedCrop's area fraction range. */
   scale: range.default([0.08, 1]),
   /** RandomResizedCrop's aspect-ratio range. */
@@ -62,10 +73,17 @@ export function buildTrainTransform(spec: PreprocessSpec, options?: TrainTransfo
   if (o.hflip > 0) steps.push(randomHorizontalFlip(o.hflip));
   const j = o.colorJitter;
   if (j && (j.brightness || j.contrast || j.saturation || j.hue)) steps.push(colorJitter(j));
+  if (o.preset === 'trivial') steps.push(trivialAugmentWide());
+  else if (o.preset === 'randaugment') steps.push(randAugment());
   return new Pipeline(steps, { mean: s.mean, std: s.std, ...(o.exactAugment ? { exact: true } : o.libvipsAugment ? { fastAugment: true } : {}) });
 }
 
 export function buildEvalTransform(spec: PreprocessSpec): Pipeline {
   const s = parse(PreprocessSpecSchema, spec, 'buildEvalTransform: invalid preprocess spec');
   return new Pipeline([resize(s.resizeSize, s.interpolation), centerCrop(s.inputSize)], { mean: s.mean, std: s.std });
+}
+
+/** The training transform of a preset: the eval transform for 'none'. */
+export function buildPresetTransform(spec: PreprocessSpec, preset: AugmentPreset, options?: Omit<TrainTransformOptions, 'preset'>): Pipeline {
+  return preset === 'none' ? buildEvalTransform(spec) : buildTrainTransform(spec, { ...options, preset });
 }

@@ -16,6 +16,7 @@ import { compareFigure, curvesFigure, formatDuration, type CompareRun } from './
 import { heatColor, heatTextColor } from './heat-color.js';
 import { svgDocument } from './svg-plot.js';
 import { escapeXml } from './xml-escape.js';
+import { EXPLAIN_CSS, explainSections, type ReportExplanation } from './explain-sections.js';
 
 export interface ReportMistake {
   /** Path or name of the image, as the user knows it. */
@@ -43,6 +44,8 @@ export interface HtmlReportInput {
   timings?: Record<string, number>;
   /** Passed in (not read from the clock) so the output is reproducible. */
   generatedAt?: string;
+  /** Sections that explain the model (src/report/explain-sections.ts). */
+  explanation?: ReportExplanation;
 }
 
 const ReportOptionsSchema = z
@@ -172,7 +175,7 @@ export function renderHtmlReport(input: HtmlReportInput, options?: HtmlReportOpt
   const s: string[] = [];
   s.push('<!DOCTYPE html>');
   s.push('<html lang="en"><head><meta charset="utf-8"/><meta name="viewport" content="width=device-width, initial-scale=1"/>');
-  s.push(`<title>${escapeXml(opts.title)}</title><style>${CSS}</style></head><body><main>`);
+  s.push(`<title>${escapeXml(opts.title)}</title><style>${CSS}${input.explanation ? EXPLAIN_CSS : ''}</style></head><body><main>`);
   s.push(`<h1>${escapeXml(opts.title)}</h1>`);
   const sub = [history.name, input.generatedAt ? `generated ${input.generatedAt}` : undefined].filter(Boolean).join(' · ');
   if (sub) s.push(`<p class="sub">${escapeXml(sub)}</p>`);
@@ -238,6 +241,8 @@ export function renderHtmlReport(input: HtmlReportInput, options?: HtmlReportOpt
     }
     s.push('</div>');
   }
+
+  if (input.explanation) s.push(explainSections(input.explanation));
 
   if (input.config && Object.keys(input.config).length) {
     const rows = configRows(input.config);

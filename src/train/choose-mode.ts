@@ -32,6 +32,11 @@ export interface ChosenMode {
 export async function chooseMode(s: RunSetup, o: ParsedTrainOptions, bus: EventBus, hooks: TrainHooks, onSkip: (path: string, reason: string) => void): Promise<ChosenMode> {
   const requested = o.mode ?? RECIPES[o.recipe].mode;
   if (requested !== 'auto') return { mode: requested };
+  const finetuneOnly = [o.mixup > 0 && '--mixup', o.cutmix > 0 && '--cutmix', o.progressive && '--progressive'].filter(Boolean);
+  if (finetuneOnly.length) {
+    await bus.emit('log', { level: 'info', message: `--mode auto chose fine-tuning: ${finetuneOnly.join(', ')} appl${finetuneOnly.length > 1 ? 'y' : 'ies'} only to fine-tuning` });
+    return { mode: 'finetune' };
+  }
   const { folder } = s;
   const split = { train: subset(folder.train, PROBE_TRAIN, o.seed), val: subset(folder.val, PROBE_VAL, o.seed) };
   const probe = await extractFeatures(s, o, bus, hooks, split, 0, onSkip);

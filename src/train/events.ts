@@ -34,7 +34,8 @@ export interface TrainEvents {
   /** A phase begins: train or val of an epoch, or the one-off feature extraction (epoch null). */
   phase_start: { epoch: number | null; phase: Phase; batches: number; images: number };
   /** Running mean loss and accuracy of the phase so far (null in feature extraction, which has no labels' loss). */
-  batch_end: { epoch: number | null; phase: Phase; batch: number; batches: number; images: number; loss: number | null; acc: number | null };
+  /** `loss`/`acc`: running means of the phase; train batches also carry the step's own loss and learning rate (the largest group's). */
+  batch_end: { epoch: number | null; phase: Phase; batch: number; batches: number; images: number; loss: number | null; acc: number | null; batch_loss?: number; lr?: number };
   phase_end: { epoch: number | null; phase: Phase; loss: number | null; acc: number | null; images: number; seconds: number; images_per_s: number };
   /** One finished epoch: its history record, and whether it is the best so far. */
   epoch_end: EpochRecord & { epochs: number; is_best: boolean };

@@ -2,7 +2,9 @@
  * Fine-tuning: every epoch runs the training images (augmented) through the whole network
  * in one ONNX Runtime graph per step — forward, loss, gradients, BatchNorm statistics — and
  * the val images through an eval graph. Frozen parameters (--unfreeze-last) are embedded as
- * constants. Graphs have a fixed batch, so a smaller last batch gets its own graph, built
+ * constants. With --mixup/--cutmix each training batch is mixed (src/data/mix-batch.ts) and its
+ * cross-entropy coefficients mixed alike; train accuracy counts the dominant label of each
+ * pair. Graphs have a fixed batch, so a smaller last batch gets its own graph, built
  * once and kept.
  */
 import type { ResolvedTrainConfig } from './options.js';
@@ -14,11 +16,14 @@ import { buildInferenceGraph, buildTrainingGraph, IO } from '../graphs/network-g
 import { TrainingSession } from '../graphs/training-session.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import { crossEntropyCoefficients } from '../onnx/cross-entropy.js';
+import { dominantLabels, drawBatchMix, mixImages, mixRows } from '../data/mix-batch.js';
 import type { NamedTensors } from '../tensor.js';
 import { coefficientLoss, type ModeRunner } from './mode-runner.js';
 import { SessionsByBatchSize } from './sessions-by-batch-size.js';
 import { batchCount, imageBatches, type ImageBatch } from './image-batches.js';
 import { createRunOptimizer } from './run-optimizer.js';
+import { checkProgressive, progressiveSize, RunningStatsAverage } from './progressive-resizing.js';
+import { ConfigError } from '../errors.js';
 
 export interface FinetuneRunnerArgs {
   spec: ModelSpec;
@@ -35,16 +40,37 @@ export interface FinetuneRunnerArgs {
   classWeights?: number[];
   session: SessionOptions;
   onSkip: (path: string, reason: string) => void;
+  /** The training transform at another crop size (progressive resizing). */
+  transformAt?: (size: number) => Pipeline;
 }
+
+/** Keys the augmentation draws of the BatchNorm pass apart from the training epochs'. */
+const BN_PASS_EPOCH = 0x40000000;
 
 export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeRunner<ImageBatch>> {
   const { spec, params, numClasses, config } = a;
   const B = config.batchSize;
-  const build = (batch: number) =>
-    buildTrainingGraph(spec, { batch, numClasses, inputSize: a.inputSize, trainable: a.trainable, constants: params, freezeBn: config.freezeBn, bnMomentum: config.bnMomentum });
+  const build = (batch: number, inputSize = a.inputSize, bnMomentum = config.bnMomentum) =>
+    buildTrainingGraph(spec, { batch, numClasses, inputSize, trainable: a.trainable, constants: params, freezeBn: config.freezeBn, bnMomentum });
   const main = build(B);
   const sessions = new SessionsByBatchSize((batch) => TrainingSession.create(batch === B ? main : build(batch), params, a.session));
   await sessions.get(B);
+  // Progressive resizing: the sessions of the current smaller size, and of the BatchNorm pass at the final size.
+  const sizes = config.progressive ?? null;
+  if (sizes) checkProgressive(sizes, a.inputSize, config.epochs);
+  if (sizes && !a.transformAt) throw new ConfigError('E_BAD_ARGUMENT', 'createFinetuneRunner: --progressive needs `transformAt` (the training transform of a crop size)');
+  const sizeOf = (epoch: number) => (sizes ? progressiveSize(epoch, config.epochs, sizes) : a.inputSize);
+  let stage: { size: number; sessions: SessionsByBatchSize<TrainingSession>; transform: Pipeline } | null = null;
+  let bnPass: SessionsByBatchSize<TrainingSession> | null = null;
+  const sessionsAt = async (size: number): Promise<SessionsByBatchSize<TrainingSession>> => {
+    if (size === a.inputSize) return sessions;
+    if (stage?.size !== size) {
+      await stage?.sessions.release();
+      stage = { size, sessions: new SessionsByBatchSize((batch) => TrainingSession.create(build(batch, size), params, a.session)), transform: a.transformAt!(size) };
+    }
+    return stage.sessions;
+  };
+  let currentSize = a.inputSize;
 
   const changingNames = new Set([...main.trainable, ...main.running]);
   const changing: NamedTensors = new Map([...changingNames].map((n) => [n, params.get(n)!]));
@@ -62,6 +88,7 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
   );
   const ce = { labelSmoothing: config.labelSmoothing, classWeights: a.classWeights };
   const evalBatch = Math.max(B, 32);
+  const mixing = { mixup: config.mixup ?? 0, cutmix: config.cutmix ?? 0 };
 
   return {
     trainImages: a.train.length,
@@ -71,10 +98,21 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
     optimizer,
     scheduler,
     changing,
-    trainBatches: (epoch) => imageBatches(a.train, a.trainTransform, { batchSize: B, shuffle: true, seed: config.seed, epoch, onSkip: a.onSkip }),
+    async *trainBatches(epoch) {
+      currentSize = sizeOf(epoch);
+      await sessionsAt(currentSize);
+      const transform = currentSize === a.inputSize ? a.trainTransform : stage!.transform;
+      yield* imageBatches(a.train, transform, { batchSize: B, shuffle: true, seed: config.seed, epoch, onSkip: a.onSkip });
+    },
     async trainStep(batch, epoch, index) {
-      const session = await sessions.get(batch.labels.length);
-      return session.step(batch.images, crossEntropyCoefficients(batch.labels, numClasses, ce), keyedRandom(config.seed, epoch, index, 0xd2));
+      const n = batch.labels.length;
+      const session = await (await sessionsAt(currentSize)).get(n);
+      const coefficients = crossEntropyCoefficients(batch.labels, numClasses, ce);
+      const S = currentSize;
+      const mix = drawBatchMix(keyedRandom(config.seed, epoch, index, 0x3c), n, S, S, mixing);
+      if (!mix) return session.step(batch.images, coefficients, keyedRandom(config.seed, epoch, index, 0xd2));
+      const r = await session.step(mixImages(batch.images, [n, 3, S, S], mix), mixRows(coefficients, numClasses, mix), keyedRandom(config.seed, epoch, index, 0xd2));
+      return { ...r, accuracyLabels: dominantLabels(batch.labels, mix) };
     },
     valBatches: () => imageBatches(a.val, a.evalTransform, { batchSize: evalBatch, shuffle: false, seed: config.seed, epoch: 0, onSkip: a.onSkip }),
     async evalStep(batch) {
@@ -83,8 +121,25 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
       const logits = out[IO.logits].data as Float32Array;
       return { loss: coefficientLoss(logits, crossEntropyCoefficients(batch.labels, numClasses, ce), numClasses), logits };
     },
+    async afterTrainPhase(epoch) {
+      if (sizeOf(epoch) === a.inputSize || main.running.length === 0) return;
+      // BatchNorm statistics at the final size: momentum 1 leaves each batch's, averaged over one pass.
+      bnPass ??= new SessionsByBatchSize((batch) => TrainingSession.create(build(batch, a.inputSize, 1), params, a.session));
+      const saved = new Map(main.running.map((n) => [n, (params.get(n)!.data as Float32Array).slice()]));
+      const average = new RunningStatsAverage(params, main.running);
+      const targets = new Float32Array(B * numClasses);
+      for await (const batch of imageBatches(a.train, a.trainTransform, { batchSize: B, shuffle: true, seed: config.seed, epoch: BN_PASS_EPOCH + epoch, onSkip: a.onSkip })) {
+        const n = batch.labels.length;
+        await (await bnPass.get(n)).step(batch.images, targets.subarray(0, n * numClasses), keyedRandom(config.seed, epoch, 0, 0xb7));
+        average.add();
+        batch.release();
+      }
+      average.finish(saved);
+    },
     async release() {
       await sessions.release();
+      await (stage as { sessions: SessionsByBatchSize<TrainingSession> } | null)?.sessions.release();
+      await bnPass?.release();
       await evalSession.release();
     },
   };

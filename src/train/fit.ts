@@ -51,6 +51,7 @@ export async function fit(a: FitArgs): Promise<void> {
     const started = performance.now();
 
     const train = await trainPhase(a, epoch, lr);
+    await runner.afterTrainPhase?.(epoch);
     const val = await evalPhase(a, epoch, false);
     if (!Number.isFinite(val.stats.loss)) throw diverged(a, val.stats.loss!, `epoch ${epoch} (val)`, lr);
 
@@ -87,11 +88,12 @@ async function trainPhase(a: FitArgs, epoch: number, lr: number): Promise<PhaseS
     phase.checkStop();
     const r = await runner.trainStep(batch, epoch, index++);
     if (!Number.isFinite(r.loss)) throw diverged(a, r.loss, `epoch ${epoch}, batch ${index}/${runner.trainBatchCount}`, lr);
+    const stepLr = Math.max(...optimizer.getLr());
     optimizer.step(r.grads);
     if (scheduler.interval === 'batch') scheduler.step();
-    meter.add(r.loss, r.logits, batch.labels, numClasses);
+    meter.add(r.loss, r.logits, r.accuracyLabels ?? batch.labels, numClasses);
     batch.release();
-    await phase.batch(index, meter.images, meter.loss, meter.acc);
+    await phase.batch(index, meter.images, meter.loss, meter.acc, { batch_loss: r.loss, lr: stepLr });
   }
   if (scheduler.interval === 'epoch') scheduler.step();
   return phase.end(meter.loss, meter.acc, meter.images);

@@ -25,6 +25,8 @@ export interface TrainStepResult {
   logits: Float32Array;
   /** Gradients of the trainable parameters; nothing has been updated yet. */
   grads: Gradients;
+  /** The labels train accuracy counts against when they are not the batch's (MixUp/CutMix: the dominant label of each pair). */
+  accuracyLabels?: Int32Array;
 }
 
 export interface EvalStepResult {
@@ -48,6 +50,8 @@ export interface ModeRunner<B extends RunnerBatch = RunnerBatch> {
   valBatches(): AsyncIterable<B>;
   /** Loss and logits of a val batch with the current weights. */
   evalStep(batch: B): Promise<EvalStepResult>;
+  /** Work between an epoch's train and val phases (progressive resizing: BatchNorm statistics at the final size). */
+  afterTrainPhase?(epoch: number): Promise<void>;
   release(): Promise<void>;
 }
 

@@ -28,6 +28,7 @@ import { OPTIMIZER_TYPES, OptimizerConfigSchema, type OptimizerConfig, type Opti
 import { SCHEDULER_TYPES, SchedulerConfigSchema, type SchedulerConfig, type SchedulerConfigInput } from '../optim/scheduler-config.js';
 import { describeZodIssues } from '../zod-issues.js';
 import { resolveBnMomentum, TORCH_BN_MOMENTUM } from '../models/bn-momentum.js';
+import { AUGMENT_PRESETS, type AugmentPreset } from '../data/build-transforms.js';
 
 export const RECIPE_NAMES = ['torchvision', 'floydhub', 'headstart'] as const;
 export type RecipeName = (typeof RECIPE_NAMES)[number];
@@ -235,15 +236,50 @@ export const TrainOptionsSchema = z.strictObject({
     .meta(g('data', 'val fraction when the root has no val/ folder', { placeholder: 'X' })),
   exactAugment: z.boolean().default(false).meta(g('data', "resample augmentations with PIL's exact kernels in JS (torchvision's bytes; slower) instead of libvips'")),
   augment: z
-    .boolean()
-    .default(true)
-    .meta(g('data', 'random augmentation of training images (RandomResizedCrop + flip)', { flagHelp: 'train on the eval transform (no RandomResizedCrop / flip)' })),
+    .union([z.enum(AUGMENT_PRESETS), z.boolean()])
+    .default('basic')
+    .meta(
+      g('data', 'training augmentation: none (the eval transform), basic (RandomResizedCrop + flip), trivial (+ TrivialAugmentWide), randaugment (+ RandAugment(2, 9))', {
+        kind: 'enum',
+        placeholder: 'PRESET',
+      }),
+    ),
   featureViews: z
     .int()
     .min(0)
     .max(64)
     .default(0)
-    .meta(g('data', 'features mode: cache K augmented views per image (0: one un-augmented view, extracted once)', { placeholder: 'K' })),
+    .meta(g('data', 'features mode: cache K views per image drawn from the --augment preset (0: one un-augmented view, extracted once)', { placeholder: 'K' })),
+  mixup: z
+    .number()
+    .min(0)
+    .max(100)
+    .default(0)
+    .meta(g('data', "MixUp: blend each training image with another, weight ~ Beta(ALPHA, ALPHA), soft targets (torchvision v2's MixUp; 0: off; e.g. 0.2; fine-tuning only)", { placeholder: 'ALPHA' })),
+  cutmix: z
+    .number()
+    .min(0)
+    .max(100)
+    .default(0)
+    .meta(
+      g('data', "CutMix: paste a box of another training image, area ~ Beta(ALPHA, ALPHA), soft targets (torchvision v2's CutMix; 0: off; e.g. 1; with --mixup each batch picks one)", {
+        placeholder: 'ALPHA',
+      }),
+    ),
+  progressive: z
+    .array(z.int().min(8).max(1024))
+    .min(2)
+    .max(8)
+    .optional()
+    .meta(
+      g(
+        'data',
+        "progressive resizing (fine-tuning): train the early epochs at smaller crops, the last at the model's size, e.g. 128,224; BatchNorm statistics recomputed at the final size before each val phase",
+        {
+          placeholder: 'S1,S2',
+        },
+      ),
+    ),
   cacheDir: z
     .string()
     .min(1)
@@ -309,8 +345,19 @@ export interface ResolvedTrainConfig {
   earlyStop: number | null;
   featureViews: number;
   inputSize: number | null;
-  augment: boolean;
+  /** The augmentation preset (a boolean in older config files: true = basic, false = none). */
+  augment: AugmentPreset;
   exactAugment: boolean;
+  /** MixUp's and CutMix's Beta alpha (0: off); absent in the config files of older runs. */
+  mixup?: number;
+  cutmix?: number;
+  /** Progressive resizing's crop sizes, the last the model's (null: off); absent in older config files. */
+  progressive?: number[] | null;
+}
+
+/** The preset an `augment` option names (true and false, the older boolean form, are basic and none). */
+export function augmentPreset(augment: AugmentPreset | boolean): AugmentPreset {
+  return augment === true ? 'basic' : augment === false ? 'none' : augment;
 }
 
 /** Validates train options once, at the boundary. */
@@ -369,6 +416,16 @@ export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, mo
       hint: 'use --mode finetune with --unfreeze-last, or drop --unfreeze-last',
     });
   }
+  if (mode === 'features' && o.progressive) {
+    throw new ConfigError('E_INCOMPATIBLE_OPTIONS', '--progressive changes the crop size between epochs, and --mode features trains on features cached at one size', {
+      hint: 'use --mode finetune with --progressive, or drop it',
+    });
+  }
+  if (mode === 'features' && (o.mixup > 0 || o.cutmix > 0)) {
+    throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `--${o.mixup > 0 ? 'mixup' : 'cutmix'} mixes images, and --mode features trains on cached features of unmixed images`, {
+      hint: 'use --mode finetune with --mixup/--cutmix, or drop them; with features, --feature-views K --augment trivial adds variety',
+    });
+  }
   const lr = o.lr ?? r.modes?.[mode]?.lr ?? r.lr;
   const optimizer = resolveOptimizer(o, mode, lr);
   const { lr: _, ...optimizerWithoutLr } = optimizer;
@@ -396,8 +453,11 @@ export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, mo
     earlyStop: o.earlyStop ?? null,
     featureViews: o.featureViews,
     inputSize: o.inputSize ?? null,
-    augment: o.augment,
+    augment: augmentPreset(o.augment),
     exactAugment: o.exactAugment,
+    mixup: o.mixup,
+    cutmix: o.cutmix,
+    progressive: o.progressive ?? null,
   };
 }
 

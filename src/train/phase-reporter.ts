@@ -45,8 +45,8 @@ export class PhaseReporter {
     if (this.signal?.aborted) throw new RunInterrupted();
   }
 
-  async batch(batch: number, images: number, loss: number | null = null, acc: number | null = null): Promise<void> {
-    await this.emit('batch_end', { epoch: this.epoch, phase: this.phase, batch, batches: this.batches, images, loss, acc });
+  async batch(batch: number, images: number, loss: number | null = null, acc: number | null = null, step?: { batch_loss: number; lr: number }): Promise<void> {
+    await this.emit('batch_end', { epoch: this.epoch, phase: this.phase, batch, batches: this.batches, images, loss, acc, ...step });
   }
 
   async end(loss: number | null, acc: number | null, images: number): Promise<PhaseStats> {

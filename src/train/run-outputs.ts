@@ -1,8 +1,9 @@
 /**
  * The files a finished run leaves in its output folder: model.onnx (the whole classifier,
  * through src/infer/model-file.ts), history.json/.csv, curves.svg/.png, confusion.svg,
- * report.html (with the most confidently wrong val images as thumbnails), config.json and
- * classes.json. All written atomically.
+ * report.html and report.json (the top losses as thumbnails, the most confused pairs, accuracy
+ * per class with Wilson intervals, the learning rate and loss per batch, an augmentation
+ * preview), MODEL_CARD.md, config.json and classes.json. All written atomically.
  */
 import { join, relative } from 'node:path';
 import sharp from 'sharp';
@@ -12,13 +13,22 @@ import { writeClassifier } from '../infer/model-file.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import { confusionSvg } from '../report/confusion-svg.js';
 import { curvesSvg } from '../report/curves.js';
-import { renderHtmlReport, type ReportMistake } from '../report/html-report.js';
+import { renderHtmlReport } from '../report/html-report.js';
+import type { ReportExplanation, ReportTopLoss } from '../report/explain-sections.js';
+import { renderModelCard } from '../report/model-card.js';
+import { topLosses } from '../metrics/top-losses.js';
+import { mostConfused } from '../metrics/most-confused.js';
+import { perClassAccuracy } from '../metrics/per-class-accuracy.js';
+import type { Pipeline } from '../data/pipeline.js';
+import type { Sample } from '../data/sample.js';
+import { augmentationPreview } from './augmentation-preview.js';
+import type { BatchRecord } from './listeners/batch-log.js';
 import { svgToPng } from '../report/svg-to-png.js';
 import type { NamedTensors } from '../tensor.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import type { ValPredictions } from './mode-runner.js';
 import { bestEpoch, historyToCsv, historyToJson, type History } from '../metrics/history.js';
-import { argmaxRows, classificationMetrics, softmax, type ClassificationMetrics } from '../metrics/classification.js';
+import { argmaxRows, classificationMetrics, type ClassificationMetrics } from '../metrics/classification.js';
 
 const OUTPUT_FILES = {
   model: 'model.onnx',
@@ -28,6 +38,8 @@ const OUTPUT_FILES = {
   curvesPng: 'curves.png',
   confusion: 'confusion.svg',
   report: 'report.html',
+  reportJson: 'report.json',
+  modelCard: 'MODEL_CARD.md',
   config: 'config.json',
   classes: 'classes.json',
 } as const;
@@ -46,9 +58,17 @@ export interface RunOutputsInput {
   predictions: ValPredictions;
   config: Record<string, unknown>;
   timings: Record<string, number>;
+  /** Images in the top-losses gallery (default 24). */
   maxMistakes?: number;
   /** How val was obtained (recorded in model.onnx so evaluate can reproduce the split). */
   split?: SplitRecord;
+  /** Loss and learning rate of every training step (listeners/batch-log.ts). */
+  batches?: readonly BatchRecord[];
+  /** The training images and transform, for the augmentation preview and the per-class counts. */
+  train?: readonly Sample[];
+  val?: readonly Sample[];
+  trainTransform?: Pipeline;
+  seed?: number;
 }
 
 export async function writeHistoryFiles(out: string, history: History): Promise<void> {
@@ -64,21 +84,74 @@ async function thumbnail(path: string): Promise<Uint8Array | undefined> {
   }
 }
 
-/** The most confidently wrong predictions, most confident first. */
-async function confidentMistakes(p: ValPredictions, classes: string[], root: string, max: number): Promise<ReportMistake[]> {
-  const k = classes.length;
-  if (p.labels.length === 0) return [];
-  const probs = softmax(p.logits, k);
-  const pred = argmaxRows(p.logits, k);
-  const wrong: { i: number; conf: number }[] = [];
-  for (let i = 0; i < p.labels.length; i++) if (pred[i] !== p.labels[i]) wrong.push({ i, conf: probs[i * k + pred[i]] });
-  wrong.sort((a, b) => b.conf - a.conf);
-  const out: ReportMistake[] = [];
-  for (const { i, conf } of wrong.slice(0, max)) {
-    const image = await thumbnail(p.paths[i]);
-    out.push({ file: relative(root, p.paths[i]), label: classes[p.labels[i]], predicted: classes[pred[i]], confidence: conf, ...(image ? { image, mime: 'image/png' as const } : {}) });
+/** The val images with the highest loss, with thumbnails. */
+async function topLossGallery(p: ValPredictions, classes: string[], root: string, max: number): Promise<ReportTopLoss[]> {
+  const out: ReportTopLoss[] = [];
+  for (const t of topLosses(p.logits, p.labels, classes.length, max)) {
+    const image = await thumbnail(p.paths[t.index]);
+    out.push({
+      file: relative(root, p.paths[t.index]),
+      label: classes[t.label],
+      predicted: classes[t.predicted],
+      probability: t.probability,
+      trueProbability: t.trueProbability,
+      loss: t.loss,
+      ...(image ? { image: { bytes: image, mime: 'image/png' as const } } : {}),
+    });
   }
   return out;
+}
+
+function countsPerClass(samples: readonly Sample[] | undefined, k: number): number[] {
+  const c = new Array<number>(k).fill(0);
+  for (const s of samples ?? []) c[s.label]++;
+  return c;
+}
+
+/** What the report explains, from the run's val predictions, batches and transform. */
+async function explanation(o: RunOutputsInput, metrics: ClassificationMetrics | undefined): Promise<ReportExplanation> {
+  const e: ReportExplanation = { topLosses: await topLossGallery(o.predictions, o.classes, o.dataRoot, o.maxMistakes ?? 24) };
+  if (metrics) {
+    e.confused = mostConfused(metrics.confusion, { max: 20 }).map((c) => ({ actual: o.classes[c.actual], predicted: o.classes[c.predicted], count: c.count, share: c.share }));
+    e.confidence = metrics.accuracy.confidence;
+    e.perClass = perClassAccuracy(metrics.confusion, metrics.accuracy.confidence).map((c) => ({
+      name: o.classes[c.index],
+      correct: c.correct,
+      total: c.total,
+      estimate: c.interval?.estimate ?? null,
+      lower: c.interval?.lower ?? null,
+      upper: c.interval?.upper ?? null,
+    }));
+  }
+  if (o.batches?.length) e.batches = [...o.batches];
+  if (o.trainTransform && o.train?.length) {
+    const aug = await augmentationPreview(o.trainTransform, o.train, { seed: o.seed ?? 0, root: o.dataRoot });
+    if (aug) e.augmentation = aug;
+  }
+  const mix = [o.config.mixup, o.config.cutmix].some((v) => typeof v === 'number' && v > 0);
+  if (mix) e.notes = ['Train accuracy is counted against the dominant label of each MixUp/CutMix pair, on mixed images: it is not comparable with val accuracy.'];
+  return e;
+}
+
+/** report.json: the report's data without the image bytes. */
+function reportJson(o: RunOutputsInput, e: ReportExplanation, metrics: ClassificationMetrics | undefined): string {
+  const { augmentation, topLosses: losses, ...rest } = e;
+  return (
+    JSON.stringify(
+      {
+        model: o.spec.name,
+        mode: o.mode,
+        classes: o.classes,
+        history: o.history.epochs,
+        ...(metrics ? { metrics: { accuracy: metrics.accuracy, macro: metrics.macro, confusion: metrics.confusion } } : {}),
+        topLosses: (losses ?? []).map(({ image: _image, ...t }) => t),
+        ...rest,
+        ...(augmentation ? { augmentation: { pipeline: augmentation.pipeline, images: augmentation.images.map((i) => ({ file: i.file, views: i.views.length })) } } : {}),
+      },
+      null,
+      2,
+    ) + '\n'
+  );
 }
 
 export async function writeRunOutputs(o: RunOutputsInput): Promise<{ modelPath: string; metrics: ClassificationMetrics | undefined }> {
@@ -107,11 +180,24 @@ export async function writeRunOutputs(o: RunOutputsInput): Promise<{ modelPath: 
     metrics = classificationMetrics(o.predictions.labels, pred, o.classes.length, { classNames: o.classes });
     await writeFileAtomic(join(o.out, OUTPUT_FILES.confusion), confusionSvg(metrics.confusion, o.classes));
   }
-  const mistakes = await confidentMistakes(o.predictions, o.classes, o.dataRoot, o.maxMistakes ?? 24);
+  const explained = await explanation(o, metrics);
   const html = renderHtmlReport(
-    { classes: o.classes, history: o.history, config: o.config, ...(metrics ? { metrics } : {}), mistakes, timings: o.timings, generatedAt: new Date().toISOString() },
+    { classes: o.classes, history: o.history, config: o.config, ...(metrics ? { metrics } : {}), explanation: explained, timings: o.timings, generatedAt: new Date().toISOString() },
     { title: `headstart: ${o.spec.name}, ${o.mode === 'features' ? 'feature extraction' : 'fine-tuning'}` },
   );
   await writeFileAtomic(join(o.out, OUTPUT_FILES.report), html);
+  await writeFileAtomic(join(o.out, OUTPUT_FILES.reportJson), reportJson(o, explained, metrics));
+  const card = renderModelCard({
+    model: o.spec.name,
+    mode: o.mode,
+    classes: o.classes,
+    config: o.config,
+    ...(metrics ? { metrics } : {}),
+    ...(explained.perClass ? { perClass: explained.perClass } : {}),
+    ...(best ? { bestEpoch: best.epoch } : {}),
+    ...(o.train && o.val ? { counts: { train: countsPerClass(o.train, o.classes.length), val: countsPerClass(o.val, o.classes.length) } } : {}),
+    ...(explained.notes ? { notes: explained.notes } : {}),
+  });
+  await writeFileAtomic(join(o.out, OUTPUT_FILES.modelCard), card);
   return { modelPath, metrics };
 }

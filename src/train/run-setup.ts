@@ -2,7 +2,7 @@
  * Setting a run up, before its mode and epochs: the device check, the model, the data folder
  * (scanned and split), the preprocessing and transforms, and the starting weights.
  */
-import { buildEvalTransform, buildTrainTransform } from '../data/build-transforms.js';
+import { buildEvalTransform, buildPresetTransform } from '../data/build-transforms.js';
 import { scanImageFolder, type ImageFolder } from '../data/image-folder.js';
 import type { Pipeline } from '../data/pipeline.js';
 import type { PreprocessSpec } from '../data/preprocess.js';
@@ -16,7 +16,7 @@ import { loadInitialParams, type InitialParams } from '../graphs/initial-params.
 import { assertDeviceUsable } from '../engine/device-check.js';
 import { threadCount } from '../engine/thread-count.js';
 import type { EventBus, TrainHooks } from './events.js';
-import { requestedModel, type ParsedTrainOptions } from './options.js';
+import { augmentPreset, requestedModel, type ParsedTrainOptions } from './options.js';
 
 export interface RunSetup {
   spec: ModelSpec;
@@ -83,7 +83,8 @@ export async function setUpRun(dataRoot: string, o: ParsedTrainOptions, bus: Eve
 
   const preprocess = { ...preprocessFor(spec, o.inputSize), ...(o.mean ? { mean: o.mean } : {}), ...(o.std ? { std: o.std } : {}), ...(o.resizeSize ? { resizeSize: o.resizeSize } : {}) };
   const evalTransform = buildEvalTransform(preprocess);
-  const trainTransform = o.augment ? buildTrainTransform(preprocess, { exactAugment: o.exactAugment }) : evalTransform;
+  const preset = augmentPreset(o.augment);
+  const trainTransform = preset === 'none' ? evalTransform : buildPresetTransform(preprocess, preset, { exactAugment: o.exactAugment });
   const threadChoice = threadCount(o.threads ?? resumed?.threads);
   if (threadChoice.note) await bus.emit('log', { level: 'warn', message: threadChoice.note });
   const threads = threadChoice.threads;

@@ -19,9 +19,11 @@ import { fit, restoreBestAndPredict, type FitState } from './fit.js';
 import { createHeadRunner } from './head-runner.js';
 import { checkpointSaver } from './listeners/checkpoint-saver.js';
 import { earlyStopping } from './listeners/early-stopping.js';
+import { batchLog } from './listeners/batch-log.js';
+import { buildPresetTransform } from '../data/build-transforms.js';
 import type { ModeRunner } from './mode-runner.js';
 import { describeBnMomentum, resolveBnMomentum } from '../models/bn-momentum.js';
-import { parseTrainOptions, RECIPES, resolveTrainConfig, type ConcreteMode, type ResolvedTrainConfig, type TrainOptions } from './options.js';
+import { augmentPreset, parseTrainOptions, RECIPES, resolveTrainConfig, type ConcreteMode, type ResolvedTrainConfig, type TrainOptions } from './options.js';
 import { RunInterrupted } from './phase-reporter.js';
 import { checkResumable, loadResume, restoreRun, resumedConfig } from './resume.js';
 import { createRunContext } from './run-context.js';
@@ -137,6 +139,8 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
   bus.add(tracker);
   bus.add(checkpointSaver(out));
   if (config.earlyStop !== null) bus.add(earlyStopping(config.earlyStop));
+  const batches = batchLog();
+  bus.add(batches.listener);
   const runBus = (runBusRef.bus = bus.forRun(ctx));
   const emitPhase = runBus;
 
@@ -159,7 +163,7 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
   async function createRunner(): Promise<ModeRunner> {
     const classWeights = classWeightsFor(config, s);
     if (mode === 'features') {
-      const f = chosen.features ?? (await extractFeatures(s, o, emitPhase, hooks, s.folder, o.augment ? config.featureViews : 0, onSkip));
+      const f = chosen.features ?? (await extractFeatures(s, o, emitPhase, hooks, s.folder, augmentPreset(o.augment) !== 'none' ? config.featureViews : 0, onSkip));
       featureCache = { path: f.path, hit: f.hit, seconds: f.seconds };
       featureKey = f.set.key;
       timings['feature extraction'] = f.seconds;
@@ -190,6 +194,10 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
       val: s.folder.val,
       trainTransform: s.trainTransform,
       evalTransform: s.evalTransform,
+      transformAt: (size) =>
+        buildPresetTransform({ ...s.preprocess, inputSize: size, resizeSize: Math.round((size * s.preprocess.resizeSize) / s.preprocess.inputSize) }, augmentPreset(config.augment), {
+          exactAugment: config.exactAugment,
+        }),
       config,
       trainable,
       classWeights,
@@ -237,6 +245,11 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
     config: configFile,
     timings,
     split: s.folder.split,
+    batches: batches.records,
+    train: s.folder.train,
+    val: s.folder.val,
+    trainTransform: s.trainTransform,
+    seed: config.seed,
   });
   const result: TrainResult = {
     ...base(),

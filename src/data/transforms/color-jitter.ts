@@ -30,7 +30,7 @@ export interface ColorJitterParams {
 const f32 = Math.fround;
 
 /** Image.blend(degenerate, image, alpha) as Pillow computes it (float32, truncating, clipping when extrapolating). */
-function blend(image: RgbImage, degenerate: (i: number) => number, factor: number): RgbImage {
+export function blend(image: RgbImage, degenerate: (i: number) => number, factor: number): RgbImage {
   const alpha = f32(factor);
   const out = createRgbImage(image.width, image.height);
   const src = image.data;

@@ -3,6 +3,7 @@ import { ConfigError } from '../../errors.js';
 import type { Interpolation } from '../preprocess.js';
 import { centerCrop } from './center-crop.js';
 import { colorJitter } from './color-jitter.js';
+import { randAugment, trivialAugmentWide } from './auto-augment.js';
 import { randomHorizontalFlip } from './horizontal-flip.js';
 import { randomResizedCrop } from './random-resized-crop.js';
 import { resize } from './resize.js';
@@ -16,6 +17,8 @@ const FACTORIES: Record<string, (s: TransformSpec) => ImageTransform> = {
   resize: (s) => resize(s.size as Size, s.interpolation as Interpolation),
   centerCrop: (s) => centerCrop(s.size as Size),
   colorJitter: ({ op: _op, ...options }) => colorJitter(options),
+  trivialAugmentWide: (s) => trivialAugmentWide({ bins: s.bins as number }),
+  randAugment: (s) => randAugment({ numOps: s.numOps as number, magnitude: s.magnitude as number, bins: s.bins as number }),
 };
 
 export function transformFromSpec(spec: TransformSpec): ImageTransform {
