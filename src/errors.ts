@@ -52,6 +52,9 @@ export const ERROR_CODES = [
   'E_WRITE_FAILED', // an output file or folder could not be written
   'E_READ_FAILED', // an input file could not be read (E_NOT_FOUND when it does not exist)
   'E_INTERNAL', // a bug in headstart: please report it
+  // web app (headstart serve)
+  'E_OUTSIDE_ROOT', // a requested path that leaves the served folder (.., absolute, a symlink out)
+  'E_DATASET_LOCKED', // another server or tab holds the dataset's change-log lock
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -19,6 +19,7 @@ import { createFinetuneRunner } from './finetune-runner.js';
 import { fit, restoreBestAndPredict, type FitState } from './fit.js';
 import { createHeadRunner } from './head-runner.js';
 import { checkpointSaver } from './listeners/checkpoint-saver.js';
+import { eventsFile } from './listeners/events-file.js';
 import { earlyStopping } from './listeners/early-stopping.js';
 import type { ModeRunner } from './mode-runner.js';
 import { describeBnMomentum, resolveBnMomentum } from '../models/bn-momentum.js';
@@ -127,6 +128,7 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
   });
   bus.add(tracker);
   bus.add(checkpointSaver(out));
+  bus.add(eventsFile());
   if (config.earlyStop !== null) bus.add(earlyStopping(config.earlyStop));
   const runBus = (runBusRef.bus = bus.forRun(ctx));
   const emitPhase = runBus;
