@@ -247,7 +247,9 @@ export async function startServer(options?: ServeOptions): Promise<ServeHandle> 
     return c.json({ ...(await summariseRun(runsDir, name, jobs.isRunning(name))), history: (await runHistory(dir)).epochs, job: job ? { state: job.state, error: job.error ?? null } : null });
   });
   app.get('/api/runs/:name/curves.svg', async (c) => {
-    const history = await runHistory(await runDir(c));
+    // A run started from the page has no folder until its data and weights are loaded.
+    const starting = jobs.isRunning(runName(c)) && !existsSync(join(runsDir, runName(c)));
+    const history = starting ? { epochs: [] } : await runHistory(await runDir(c));
     if (history.epochs.length === 0) return c.body('<svg xmlns="http://www.w3.org/2000/svg" width="480" height="60"><text x="10" y="30" font-family="sans-serif" font-size="14">no finished epoch yet</text></svg>', 200, { 'Content-Type': MIME['.svg'] });
     return c.body(curvesSvg(history, { title: runName(c) }), 200, { 'Content-Type': MIME['.svg'] });
   });

@@ -230,7 +230,8 @@ function LivePage({ name }) {
   if (total) {
     const within = s.batch && s.batch.epoch ? s.batch.batch / s.batch.batches : 0;
     progress = s.done ? 1 : Math.min(1, ((last?.epoch ?? 0) + (s.batch?.phase === 'train' ? within * 0.9 : s.batch?.phase === 'val' ? 0.9 + within * 0.1 : 0)) / total);
-    if (s.batch && s.phase && s.batch.phase === s.phase.phase && s.batch.t > s.phase.t) speed = s.batch.images / ((s.batch.t - s.phase.t) / 1000);
+    // Events arrive in bursts: measure over at least a second of a phase, else show the last epoch's throughput.
+    if (!finished && s.batch && s.phase && s.batch.phase === s.phase.phase && s.batch.t - s.phase.t > 1000) speed = s.batch.images / ((s.batch.t - s.phase.t) / 1000);
     else if (last) speed = last.images_per_s;
     const elapsed = t0.current ? (performance.now() - t0.current) / 1000 : null;
     if (elapsed && progress > 0.02 && !finished) eta = (elapsed * (1 - progress)) / progress;
