@@ -7,7 +7,8 @@
  * equals the CLI's for the same seed; Stop keeps the checkpoint.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -17,6 +18,7 @@ import { buildWeb } from '../scripts/build-web.js';
 import { main } from '../src/cli/main.js';
 import { predict } from '../src/infer/predict.js';
 import { startServer, type ServeHandle } from '../src/serve/serve.js';
+import { DatasetChanges } from '../src/serve/dataset-changes.js';
 
 const EMBEDDED = fileURLToPath(new URL('../assets/fashion-mnist-mini', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
@@ -26,6 +28,8 @@ const RUN_FLAGS = { model: 'mobilenet_v2_offline', mode: 'features', epochs: 2, 
 
 let tmp: string;
 let runs: string;
+/** A copy of the embedded dataset the review page may change. */
+let data: string;
 let server: ServeHandle;
 let cli: { best: number; valAccs: number[] };
 let browser: Browser | undefined;
@@ -34,6 +38,8 @@ before(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'headstart-serve-'));
   runs = join(tmp, 'runs');
   mkdirSync(runs);
+  data = join(tmp, 'data');
+  cpSync(EMBEDDED, data, { recursive: true });
   await buildWeb();
   const lines: string[] = [];
   const io = { out: (t: string) => void lines.push(...t.split('\n').filter(Boolean)), err: () => {}, tty: false };
@@ -44,7 +50,7 @@ before(async () => {
   assert.equal(code, 0, lines.join('\n'));
   const events = lines.map((l) => JSON.parse(l) as Record<string, number | string>);
   cli = { best: events.find((e) => e.event === 'done')!.best_val_acc as number, valAccs: events.filter((e) => e.event === 'epoch').map((e) => e.val_acc as number) };
-  server = await startServer({ runs, data: EMBEDDED });
+  server = await startServer({ runs, data });
   if (!noBrowser) browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
 });
 
@@ -233,4 +239,111 @@ test('live training: a features run started from the page shows its epochs live 
   assert.match(await page.textContent('p.interrupted') ?? '', /--resume/);
   assert.deepEqual(pageErrors(page), []);
   await page.close();
+});
+
+/** sha256 over every file's relative path and bytes (the log, lock and trash excluded), and the list of folders. */
+function treeHash(root: string): string {
+  const h = createHash('sha256');
+  const walk = (dir: string, rel: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (e.name.startsWith('.headstart-')) continue;
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) {
+        h.update(`dir ${r}\n`);
+        walk(join(dir, e.name), r);
+      } else h.update(`file ${r} ${createHash('sha256').update(readFileSync(join(dir, e.name))).digest('hex')}\n`);
+    }
+  };
+  walk(root, '');
+  return h.digest('hex');
+}
+
+test('review: relabel, remove, mark fine, undo and undo-all leave the dataset exactly as it was; the log lists every change', { skip: noBrowser }, async () => {
+  const original = treeHash(data);
+  const page = await openPage('/review/cli-run');
+  await page.waitForSelector('.card[data-path]', { timeout: 60_000 });
+  await page.screenshot({ path: join(tmpdir(), 'headstart-serve-review.png'), fullPage: true });
+  // Ranked by loss: the first card has the highest loss, so the model disagrees with its label.
+  const cards = await page.$$eval('.card[data-path]', (els) => els.slice(0, 3).map((e) => e.getAttribute('data-path')!));
+  const [a, b, c] = cards;
+  const aClass = a.split('/')[1];
+  const to = ['bag', 'sneaker', 'trouser', 'tshirt'].find((x) => x !== aClass)!;
+  await page.selectOption(`.card[data-path="${a}"] select.relabel`, to);
+  await page.waitForSelector(`.change-log li.relabel`);
+  assert.ok(!existsSync(join(data, a)));
+  assert.ok(existsSync(join(data, a.split('/')[0], to, a.split('/')[2])), 'moved to the new class folder');
+  await page.click(`.card[data-path="${b}"] button.remove`);
+  await page.waitForSelector(`.change-log li.remove`);
+  assert.ok(existsSync(join(data, '.headstart-trash', b)), 'removed = moved to the trash');
+  await page.click(`.card[data-path="${c}"] button.fine`);
+  await page.waitForSelector(`.change-log li.fine`);
+  assert.notEqual(treeHash(data), original);
+  await page.screenshot({ path: join(tmpdir(), 'headstart-serve-review-changed.png'), fullPage: true });
+  // Undo the relabel alone, then everything else at once.
+  await page.click('.change-log li.relabel button.undo');
+  await page.waitForSelector('.change-log li.relabel.undone');
+  assert.ok(existsSync(join(data, a)), 'relabel undone');
+  await page.click('button.undo-all');
+  await page.waitForSelector('.change-log li.remove.undone');
+  assert.equal(treeHash(data), original, 'the dataset is exactly as it was');
+  assert.ok(!existsSync(join(data, '.headstart-trash')), 'the emptied trash folder is gone');
+  const log = readFileSync(join(data, '.headstart-changes.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { op: string; from?: string });
+  assert.deepEqual(
+    log.map((x) => x.op),
+    ['relabel', 'remove', 'fine', 'undo', 'undo'],
+  );
+  assert.deepEqual(
+    log.slice(0, 3).map((x) => x.from),
+    [a, b, c],
+  );
+  assert.equal(await page.locator('.change-log li').count(), 5);
+  assert.deepEqual(pageErrors(page), []);
+  await page.close();
+});
+
+test('review API: a relabel out of the root, a traversal, a missing class and a held lock are refused; nothing moves', async () => {
+  const original = treeHash(data);
+  const post = (path: string, body: unknown) =>
+    fetch(server.origin + path, { method: 'POST', headers: { ...auth(), 'content-type': 'application/json', origin: server.origin }, body: JSON.stringify(body) });
+  const img = `train/bag/${readdirSync(join(data, 'train', 'bag')).sort()[0]}`;
+  const cases: [string, unknown, number, string][] = [
+    ['/api/data/relabel', { path: img, to: '../../outside' }, 403, 'E_OUTSIDE_ROOT'],
+    ['/api/data/relabel', { path: img, to: '..' }, 403, 'E_OUTSIDE_ROOT'],
+    ['/api/data/relabel', { path: img, to: '/tmp' }, 403, 'E_OUTSIDE_ROOT'],
+    ['/api/data/relabel', { path: img, to: 'no-such-class' }, 400, 'E_BAD_ARGUMENT'],
+    ['/api/data/relabel', { path: '../../etc/passwd', to: 'sneaker' }, 403, 'E_OUTSIDE_ROOT'],
+    ['/api/data/remove', { path: '/etc/passwd' }, 403, 'E_OUTSIDE_ROOT'],
+    ['/api/data/remove', { path: 'train/bag/none.png' }, 404, 'E_NOT_FOUND'],
+    ['/api/data/remove', { path: '.headstart-changes.jsonl' }, 403, 'E_OUTSIDE_ROOT'],
+  ];
+  for (const [path, body, status, code] of cases) {
+    const r = await post(path, body);
+    assert.equal(r.status, status, `${path} ${JSON.stringify(body)}`);
+    assert.equal(((await r.json()) as { error: string }).error, code);
+  }
+  // Another server on the same dataset holds the lock: refused, and the message says so.
+  writeFileSync(join(data, '.headstart-changes.lock'), '999999 2026-01-01T00:00:00Z\n');
+  const locked = await post('/api/data/remove', { path: img });
+  assert.equal(locked.status, 409);
+  assert.equal(((await locked.json()) as { error: string }).error, 'E_DATASET_LOCKED');
+  rmSync(join(data, '.headstart-changes.lock'));
+  assert.equal(treeHash(data), original, 'nothing moved');
+});
+
+test('dataset changes: a name clash gets a suffix, never an overwrite; undo refuses when the old name is taken again', async () => {
+  const root = join(tmp, 'clash');
+  for (const cls of ['a', 'b']) mkdirSync(join(root, 'train', cls), { recursive: true });
+  writeFileSync(join(root, 'train', 'a', 'x.png'), 'A');
+  writeFileSync(join(root, 'train', 'b', 'x.png'), 'B');
+  const changes = await DatasetChanges.open(root);
+  const moved = await changes.relabel('train/a/x.png', 'b');
+  assert.equal(moved.to, 'train/b/x-1.png');
+  assert.equal(readFileSync(join(root, 'train', 'b', 'x.png'), 'utf8'), 'B', 'the file already there is untouched');
+  assert.equal(readFileSync(join(root, 'train', 'b', 'x-1.png'), 'utf8'), 'A');
+  writeFileSync(join(root, 'train', 'a', 'x.png'), 'NEW');
+  await assert.rejects(changes.undo(), (e: Error & { code?: string }) => e.code === 'E_BAD_ARGUMENT');
+  assert.equal(readFileSync(join(root, 'train', 'a', 'x.png'), 'utf8'), 'NEW');
+  rmSync(join(root, 'train', 'a', 'x.png'));
+  await changes.undo();
+  assert.equal(readFileSync(join(root, 'train', 'a', 'x.png'), 'utf8'), 'A');
 });

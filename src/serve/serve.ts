@@ -28,6 +28,8 @@ import { accessGuard, contentSecurityPolicy, isToken, TOKEN_COOKIE } from './acc
 import { confinedPath } from './confined-path.js';
 import { isRunName, listRuns, parseEvents, runHistory, summariseRun } from './run-folders.js';
 import { TrainingJobs } from './training-jobs.js';
+import { DatasetChanges } from './dataset-changes.js';
+import { reviewImages } from './review-predictions.js';
 
 const ServeOptionsSchema = z.strictObject({
   /** Folder of run folders (default `runs`). */
@@ -105,6 +107,7 @@ function errorStatus(err: unknown): number {
   const code = err instanceof HeadstartError ? err.code : '';
   if (code === 'E_OUTSIDE_ROOT') return 403;
   if (code === 'E_NOT_FOUND') return 404;
+  if (code === 'E_DATASET_LOCKED') return 409;
   if (err instanceof ConfigError) return 400;
   return 500;
 }
@@ -306,6 +309,36 @@ export async function startServer(options?: ServeOptions): Promise<ServeHandle> 
     job.stop();
     return c.json({ state: job.state });
   });
+
+  // Review the data: the dataset's images (ranked by a run's model), relabel / remove / mark fine, undo.
+  let changes: Promise<DatasetChanges> | undefined;
+  const dataset = (): Promise<DatasetChanges> => {
+    if (!dataDir) throw new ConfigError('E_NOT_FOUND', 'no dataset is served', { hint: 'start headstart serve with --data DIR to review a dataset' });
+    return (changes ??= DatasetChanges.open(dataDir));
+  };
+  const PathBody = z.strictObject({ path: z.string().min(1) });
+  const RelabelBody = z.strictObject({ path: z.string().min(1), to: z.string().min(1) });
+  const UndoBody = z.strictObject({ id: z.string().min(1).optional() });
+  const bodyOf = async <T>(c: Context, schema: z.ZodType<T>, what: string): Promise<T> => parseOrThrow(schema, await c.req.json().catch(() => null), what);
+  app.get('/api/data', async (c) => {
+    const d = await dataset();
+    const run = c.req.query('run');
+    let model: string | undefined;
+    if (run) {
+      if (!isRunName(run)) throw new ConfigError('E_OUTSIDE_ROOT', `\`${run}\` is not a run folder name`);
+      model = await confinedPath(runsDir, `${run}/model.onnx`);
+    }
+    return c.json({ root: d.root, ...(await reviewImages(d.root, model)), changes: await d.log() });
+  });
+  app.get('/api/data/changes', async (c) => c.json(await (await dataset()).log()));
+  app.post('/api/data/relabel', async (c) => {
+    const b = await bodyOf(c, RelabelBody, 'relabel');
+    return c.json(await (await dataset()).relabel(b.path, b.to));
+  });
+  app.post('/api/data/remove', async (c) => c.json(await (await dataset()).remove((await bodyOf(c, PathBody, 'remove')).path)));
+  app.post('/api/data/fine', async (c) => c.json(await (await dataset()).markFine((await bodyOf(c, PathBody, 'mark as fine')).path)));
+  app.post('/api/data/undo', async (c) => c.json(await (await dataset()).undo((await bodyOf(c, UndoBody, 'undo')).id)));
+  app.post('/api/data/undo-all', async (c) => c.json(await (await dataset()).undoAll()));
 
   const server = serve({ fetch: app.fetch, hostname: o.host, port: o.port });
   await new Promise<void>((ok, fail) => {

@@ -42,7 +42,7 @@ function Nav() {
   const item = (href, label) => html`<a href="#${href}" class=${r.startsWith(href) ? 'active' : ''}>${label}</a>`;
   return html`<header>
     <a class="brand" href="#/runs">headstart</a>
-    <nav>${item('/runs', 'Runs')}${item('/train', 'Train')}${item('/try', 'Try it')}</nav>
+    <nav>${item('/runs', 'Runs')}${item('/train', 'Train')}${item('/try', 'Try it')}${item('/review', 'Review data')}</nav>
     <span class="where">${info.value ? `runs: ${info.value.runsDir}` : ''}</span>
   </header>`;
 }
@@ -445,6 +445,103 @@ function TryPage({ name }) {
   </section>`;
 }
 
+// ---------- Review the data ----------
+
+function ReviewPage({ run }) {
+  const i = info.value;
+  const [data, setData] = useState(null);
+  const [runs, setRuns] = useState([]);
+  const [error, setError] = useState(null);
+  const [split, setSplit] = useState('');
+  const [cls, setCls] = useState('');
+  const [onlySuspects, setOnlySuspects] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const load = () =>
+    api(`/api/data${run ? `?run=${enc(run)}` : ''}`).then(
+      (d) => {
+        setData(d);
+        setError(null);
+      },
+      setError,
+    );
+  useEffect(() => {
+    if (!i?.dataDir) return;
+    setData(null);
+    load();
+    api('/api/runs').then((r) => setRuns(r.filter((x) => x.files.includes('model.onnx'))), () => {});
+  }, [run, i?.dataDir]);
+  if (i && !i.dataDir) return html`<section><h1>Review the data</h1><div class="empty">No dataset is served. Start <code>headstart serve --data DIR</code> to review a dataset folder here.</div></section>`;
+  if (error && !data) return html`<${ErrorBox} error=${error} />`;
+  if (!data) return html`<p class="muted">${run ? `Classifying the dataset with ${run}…` : 'Loading the dataset…'}</p>`;
+  const act = async (path, body) => {
+    setBusy(true);
+    try {
+      const change = await post(path, body);
+      setError(null);
+      if (change.op === 'relabel') setData((d) => ({ ...d, items: d.items.map((x) => (x.path === change.from ? { ...x, path: change.to, label: body.to } : x)), changes: [...d.changes, change] }));
+      else if (change.op === 'remove') setData((d) => ({ ...d, items: d.items.filter((x) => x.path !== change.from), changes: [...d.changes, change] }));
+      else if (change.op === 'fine') setData((d) => ({ ...d, changes: [...d.changes, change] }));
+      else await load();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const undone = new Set(data.changes.filter((c) => c.op === 'undo').map((c) => c.undoes));
+  const fine = new Set(data.changes.filter((c) => c.op === 'fine').map((c) => c.from));
+  const splits = [...new Set(data.items.map((x) => x.split))];
+  const shown = data.items.filter((x) => (!split || x.split === split) && (!cls || x.label === cls) && (!onlySuspects || x.likelyLabelError)).slice(0, 60);
+  const pendingCount = data.changes.filter((c) => (c.op === 'relabel' || c.op === 'remove') && !undone.has(c.id)).length;
+  return html`<section class="review">
+    <h1>Review the data</h1>
+    <p class="muted">Dataset <code>${data.root}</code>: ${data.items.length} images in ${data.classes.length} classes. Moves stay inside the dataset; removed images go to <code>.headstart-trash/</code>; every change is logged in <code>.headstart-changes.jsonl</code> and can be undone.</p>
+    <p class="filters">
+      <label>rank by run <select class="rank-run" value=${run || ''} onChange=${(e) => (location.hash = `/review/${enc(e.target.value)}`)}>
+        <option value="">(none: folder order)</option>
+        ${runs.map((r) => html`<option value=${r.name}>${r.name}</option>`)}
+      </select></label>
+      <label>split <select value=${split} onChange=${(e) => setSplit(e.target.value)}><option value="">all</option>${splits.map((x) => html`<option value=${x}>${x}</option>`)}</select></label>
+      <label>class <select value=${cls} onChange=${(e) => setCls(e.target.value)}><option value="">all</option>${data.classes.map((x) => html`<option value=${x}>${x}</option>`)}</select></label>
+      ${run ? html`<label><input type="checkbox" checked=${onlySuspects} onChange=${(e) => setOnlySuspects(e.target.checked)} /> only likely label errors (${data.items.filter((x) => x.likelyLabelError).length})</label>` : null}
+    </p>
+    <${ErrorBox} error=${error} />
+    <div class="review-body">
+      <div class="cards-grid">
+        ${shown.map(
+          (x) => html`<div class=${`card ${x.likelyLabelError ? 'suspect' : ''} ${fine.has(x.path) ? 'fine' : ''}`} data-path=${x.path}>
+            <img src="/files/data/${x.path.split('/').map(enc).join('/')}" alt=${x.path} loading="lazy" />
+            <div class="path" title=${x.path}>${x.path}</div>
+            <div>label <b>${x.label}</b></div>
+            ${x.predicted !== null ? html`<div class=${x.predicted === x.label ? 'muted' : 'disagree'}>model: ${x.predicted} ${pct(x.pPredicted, 0)}; ${x.label} ${pct(x.pLabel, 0)}</div>` : null}
+            ${x.likelyLabelError ? html`<div class="badge">likely label error</div>` : null}
+            <div class="card-actions">
+              <select class="relabel" disabled=${busy} onChange=${(e) => e.target.value && act('/api/data/relabel', { path: x.path, to: e.target.value })}>
+                <option value="">relabel…</option>
+                ${data.classes.filter((c) => c !== x.label).map((c) => html`<option value=${c}>${c}</option>`)}
+              </select>
+              <button class="remove" disabled=${busy} onClick=${() => act('/api/data/remove', { path: x.path })}>Remove</button>
+              <button class="fine secondary" disabled=${busy} onClick=${() => act('/api/data/fine', { path: x.path })}>Fine</button>
+            </div>
+          </div>`,
+        )}
+      </div>
+      <aside class="changes">
+        <h2>Changes <button class="undo-all" disabled=${busy || pendingCount === 0} onClick=${() => act('/api/data/undo-all', {})}>Undo all (${pendingCount})</button></h2>
+        ${data.changes.length === 0 ? html`<p class="muted">No changes yet.</p>` : null}
+        <ol class="change-log" reversed>
+          ${[...data.changes].reverse().map(
+            (c) => html`<li class=${`change ${c.op} ${undone.has(c.id) ? 'undone' : ''}`} data-id=${c.id}>
+              <b>${c.op}</b> ${c.op === 'undo' ? html`<code>${c.from}</code> → <code>${c.to}</code>` : c.to ? html`<code>${c.from}</code> → <code>${c.to}</code>` : html`<code>${c.from}</code>`}
+              ${(c.op === 'relabel' || c.op === 'remove') && !undone.has(c.id) ? html` <button class="undo secondary" disabled=${busy} onClick=${() => act('/api/data/undo', { id: c.id })}>Undo</button>` : null}
+            </li>`,
+          )}
+        </ol>
+      </aside>
+    </div>
+  </section>`;
+}
+
 // ---------- The app ----------
 
 function App() {
@@ -458,6 +555,7 @@ function App() {
   else if (parts[0] === 'train') page = html`<${TrainPage} />`;
   else if (parts[0] === 'live' && parts[1]) page = html`<${LivePage} name=${parts[1]} />`;
   else if (parts[0] === 'try') page = html`<${TryPage} name=${parts[1]} />`;
+  else if (parts[0] === 'review') page = html`<${ReviewPage} run=${parts[1]} />`;
   else page = html`<${RunsPage} />`;
   return html`<${Nav} /><main>${page}</main>`;
 }
