@@ -44,7 +44,23 @@ before(async () => {
   const lines: string[] = [];
   const io = { out: (t: string) => void lines.push(...t.split('\n').filter(Boolean)), err: () => {}, tty: false };
   const code = await main(
-    ['train', EMBEDDED, '--model', RUN_FLAGS.model, '--mode', RUN_FLAGS.mode, '--epochs', String(RUN_FLAGS.epochs), '--seed', String(RUN_FLAGS.seed), '--input-size', String(RUN_FLAGS.inputSize), '--out', join(runs, 'cli-run'), '--json'],
+    [
+      'train',
+      EMBEDDED,
+      '--model',
+      RUN_FLAGS.model,
+      '--mode',
+      RUN_FLAGS.mode,
+      '--epochs',
+      String(RUN_FLAGS.epochs),
+      '--seed',
+      String(RUN_FLAGS.seed),
+      '--input-size',
+      String(RUN_FLAGS.inputSize),
+      '--out',
+      join(runs, 'cli-run'),
+      '--json',
+    ],
     io,
   );
   assert.equal(code, 0, lines.join('\n'));
@@ -63,7 +79,9 @@ after(async () => {
 const auth = () => ({ authorization: `Bearer ${server.token}` });
 
 test('the trainer appends its events to events.jsonl in the run folder', () => {
-  const lines = readFileSync(join(runs, 'cli-run', 'events.jsonl'), 'utf8').trim().split('\n');
+  const lines = readFileSync(join(runs, 'cli-run', 'events.jsonl'), 'utf8')
+    .trim()
+    .split('\n');
   const events = lines.map((l) => (JSON.parse(l) as { event: string }).event);
   assert.equal(events[0], 'run_start');
   assert.equal(events.at(-1), 'done');
@@ -189,7 +207,9 @@ test('try it: a picked image’s top-1 label and probability equal `headstart pr
   assert.equal(await page.getAttribute('.model-info', 'data-classes'), expected.classes.join(','));
   await page.setInputFiles('input.images', files);
   await page.waitForFunction((n) => document.querySelectorAll('.result[data-label]').length === n, files.length, { timeout: 60_000 });
-  const got = await page.$$eval('.result[data-label]', (els) => els.map((e) => ({ name: e.getAttribute('data-name'), label: e.getAttribute('data-label'), prob: Number(e.getAttribute('data-prob')) })));
+  const got = await page.$$eval('.result[data-label]', (els) =>
+    els.map((e) => ({ name: e.getAttribute('data-name'), label: e.getAttribute('data-label'), prob: Number(e.getAttribute('data-prob')) })),
+  );
   for (const p of expected.predictions) {
     const name = p.path.split('/').at(-1);
     const g = got.find((x) => x.name === name);
@@ -236,7 +256,7 @@ test('live training: a features run started from the page shows its epochs live 
   const stopped = (await page.getAttribute('section.live', 'data-run'))!;
   assert.ok(existsSync(join(runs, stopped, 'checkpoint.bin')), 'checkpoint kept');
   assert.ok(!existsSync(join(runs, stopped, 'model.onnx')), 'a stopped run writes no final model');
-  assert.match(await page.textContent('p.interrupted') ?? '', /--resume/);
+  assert.match((await page.textContent('p.interrupted')) ?? '', /--resume/);
   assert.deepEqual(pageErrors(page), []);
   await page.close();
 });
@@ -251,7 +271,12 @@ function treeHash(root: string): string {
       if (e.isDirectory()) {
         h.update(`dir ${r}\n`);
         walk(join(dir, e.name), r);
-      } else h.update(`file ${r} ${createHash('sha256').update(readFileSync(join(dir, e.name))).digest('hex')}\n`);
+      } else
+        h.update(
+          `file ${r} ${createHash('sha256')
+            .update(readFileSync(join(dir, e.name)))
+            .digest('hex')}\n`,
+        );
     }
   };
   walk(root, '');
@@ -287,7 +312,10 @@ test('review: relabel, remove, mark fine, undo and undo-all leave the dataset ex
   await page.waitForSelector('.change-log li.remove.undone');
   assert.equal(treeHash(data), original, 'the dataset is exactly as it was');
   assert.ok(!existsSync(join(data, '.headstart-trash')), 'the emptied trash folder is gone');
-  const log = readFileSync(join(data, '.headstart-changes.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { op: string; from?: string });
+  const log = readFileSync(join(data, '.headstart-changes.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { op: string; from?: string });
   assert.deepEqual(
     log.map((x) => x.op),
     ['relabel', 'remove', 'fine', 'undo', 'undo'],

@@ -87,7 +87,7 @@ export async function summariseRun(runsDir: string, name: string, running: boole
   const dir = join(runsDir, name);
   const files = (await readdir(dir)).sort();
   const config = (await readJson(join(dir, 'config.json'))) as Record<string, unknown> | undefined;
-  const classes = (await readJson(join(dir, 'classes.json'))) as unknown;
+  const classes = await readJson(join(dir, 'classes.json'));
   const events = await readRunEvents(dir);
   const history = await runHistory(dir);
   const start = events.find((e) => e.event === 'run_start');

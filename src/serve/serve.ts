@@ -253,7 +253,10 @@ export async function startServer(options?: ServeOptions): Promise<ServeHandle> 
     // A run started from the page has no folder until its data and weights are loaded.
     const starting = jobs.isRunning(runName(c)) && !existsSync(join(runsDir, runName(c)));
     const history = starting ? { epochs: [] } : await runHistory(await runDir(c));
-    if (history.epochs.length === 0) return c.body('<svg xmlns="http://www.w3.org/2000/svg" width="480" height="60"><text x="10" y="30" font-family="sans-serif" font-size="14">no finished epoch yet</text></svg>', 200, { 'Content-Type': MIME['.svg'] });
+    if (history.epochs.length === 0)
+      return c.body('<svg xmlns="http://www.w3.org/2000/svg" width="480" height="60"><text x="10" y="30" font-family="sans-serif" font-size="14">no finished epoch yet</text></svg>', 200, {
+        'Content-Type': MIME['.svg'],
+      });
     return c.body(curvesSvg(history, { title: runName(c) }), 200, { 'Content-Type': MIME['.svg'] });
   });
   app.get('/api/runs/:name/events', async (c) => {
@@ -344,7 +347,12 @@ export async function startServer(options?: ServeOptions): Promise<ServeHandle> 
   await new Promise<void>((ok, fail) => {
     server.once('listening', ok);
     server.once('error', (err: NodeJS.ErrnoException) =>
-      fail(new ConfigError('E_BAD_OPTION', `cannot listen on ${o.host}:${o.port}: ${err.message}`, { hint: err.code === 'EADDRINUSE' ? 'pick another --port, or 0 for a free one' : 'check --host', cause: err })),
+      fail(
+        new ConfigError('E_BAD_OPTION', `cannot listen on ${o.host}:${o.port}: ${err.message}`, {
+          hint: err.code === 'EADDRINUSE' ? 'pick another --port, or 0 for a free one' : 'check --host',
+          cause: err,
+        }),
+      ),
     );
   });
   const port = (server.address() as AddressInfo).port;

@@ -38,7 +38,8 @@ export const serveCommand = defineCommand({
   async run({ values, io }) {
     const port = values.port === undefined ? 0 : Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('E_BAD_OPTION', `--port must be a whole number from 0 to 65535, found \`${values.port}\``);
-    if (values.token !== undefined && values.token.length < 16) throw new UsageError('E_BAD_OPTION', `--token must be at least 16 characters, found ${values.token.length}`, { hint: 'leave it out to get a random one' });
+    if (values.token !== undefined && values.token.length < 16)
+      throw new UsageError('E_BAD_OPTION', `--token must be at least 16 characters, found ${values.token.length}`, { hint: 'leave it out to get a random one' });
     const host = values.host ?? '127.0.0.1';
     const server = await startServer({ runs: values.runs ?? 'runs', ...(values.data ? { data: values.data } : {}), host, port, ...(values.token ? { token: values.token } : {}) });
     if (!isLoopback(host)) io.err(`warning: listening on ${host}: anyone on your network who has the token can see your runs and data and start training\n`);

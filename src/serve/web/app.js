@@ -67,32 +67,46 @@ function RunsPage() {
   const toggle = (name) => setPicked((p) => (p.includes(name) ? p.filter((x) => x !== name) : [...p, name].slice(-2)));
   return html`<section>
     <h1>Runs</h1>
-    ${runs.length === 0
-      ? html`<div class="empty">
-          <p>No runs in <code>${info.value?.runsDir}</code> yet.</p>
-          <p><a class="button" href="#/train">Train a model</a> or run <code>headstart train DATA --out ${info.value?.runsDir}/NAME</code> in a terminal.</p>
-        </div>`
-      : html`<table class="runs">
-          <thead><tr><th></th><th>run</th><th>model</th><th>mode</th><th>status</th><th>best val accuracy (95% CI)</th><th>epochs</th><th>time</th></tr></thead>
-          <tbody>
-            ${runs.map(
-              (r) => html`<tr data-run=${r.name}>
-                <td><input type="checkbox" title="compare" checked=${picked.includes(r.name)} onChange=${() => toggle(r.name)} /></td>
-                <td><a href="#/runs/${enc(r.name)}">${r.name}</a></td>
-                <td>${r.model ?? '–'}</td>
-                <td>${r.mode ?? '–'}</td>
-                <td><span class="status ${r.status}">${r.status}</span></td>
-                <td class="num">${accuracyText(r)}</td>
-                <td class="num">${r.epochs}${r.epochsPlanned ? ` / ${r.epochsPlanned}` : ''}</td>
-                <td class="num">${duration(r.seconds)}</td>
-              </tr>`,
-            )}
-          </tbody>
-        </table>
-        <p>
-          <a class=${`button ${picked.length === 2 ? '' : 'disabled'}`} href=${picked.length === 2 ? `#/compare/${enc(picked[0])}/${enc(picked[1])}` : undefined}>Compare the two ticked runs</a>
-          <span class="muted"> tick two runs to see them side by side</span>
-        </p>`}
+    ${
+      runs.length === 0
+        ? html`<div class="empty">
+            <p>No runs in <code>${info.value?.runsDir}</code> yet.</p>
+            <p><a class="button" href="#/train">Train a model</a> or run <code>headstart train DATA --out ${info.value?.runsDir}/NAME</code> in a terminal.</p>
+          </div>`
+        : html`<table class="runs">
+              <thead>
+                <tr>
+                  <th></th>
+                  <th>run</th>
+                  <th>model</th>
+                  <th>mode</th>
+                  <th>status</th>
+                  <th>best val accuracy (95% CI)</th>
+                  <th>epochs</th>
+                  <th>time</th>
+                </tr>
+              </thead>
+              <tbody>
+                ${runs.map(
+                  (r) =>
+                    html`<tr data-run=${r.name}>
+                      <td><input type="checkbox" title="compare" checked=${picked.includes(r.name)} onChange=${() => toggle(r.name)} /></td>
+                      <td><a href="#/runs/${enc(r.name)}">${r.name}</a></td>
+                      <td>${r.model ?? '–'}</td>
+                      <td>${r.mode ?? '–'}</td>
+                      <td><span class="status ${r.status}">${r.status}</span></td>
+                      <td class="num">${accuracyText(r)}</td>
+                      <td class="num">${r.epochs}${r.epochsPlanned ? ` / ${r.epochsPlanned}` : ''}</td>
+                      <td class="num">${duration(r.seconds)}</td>
+                    </tr>`,
+                )}
+              </tbody>
+            </table>
+            <p>
+              <a class=${`button ${picked.length === 2 ? '' : 'disabled'}`} href=${picked.length === 2 ? `#/compare/${enc(picked[0])}/${enc(picked[1])}` : undefined}>Compare the two ticked runs</a>
+              <span class="muted"> tick two runs to see them side by side</span>
+            </p>`
+    }
   </section>`;
 }
 
@@ -109,13 +123,34 @@ function RunDetail({ name, compact }) {
   return html`<section class="run" data-run=${name}>
     <h2>${name}</h2>
     <dl class="cards">
-      <div><dt>model</dt><dd>${run.model ?? '–'}</dd></div>
-      <div><dt>mode</dt><dd>${run.mode ?? '–'}</dd></div>
-      <div><dt>best val accuracy</dt><dd class="best-acc" data-value=${run.bestValAcc}>${accuracyText(run)}</dd></div>
-      <div><dt>best epoch</dt><dd>${run.bestEpoch ?? '–'} of ${run.epochs}</dd></div>
-      <div><dt>val images</dt><dd>${run.valImages ?? '–'}</dd></div>
-      <div><dt>time</dt><dd>${duration(run.seconds)}</dd></div>
-      <div><dt>status</dt><dd><span class="status ${run.status}">${run.status}</span></dd></div>
+      <div>
+        <dt>model</dt>
+        <dd>${run.model ?? '–'}</dd>
+      </div>
+      <div>
+        <dt>mode</dt>
+        <dd>${run.mode ?? '–'}</dd>
+      </div>
+      <div>
+        <dt>best val accuracy</dt>
+        <dd class="best-acc" data-value=${run.bestValAcc}>${accuracyText(run)}</dd>
+      </div>
+      <div>
+        <dt>best epoch</dt>
+        <dd>${run.bestEpoch ?? '–'} of ${run.epochs}</dd>
+      </div>
+      <div>
+        <dt>val images</dt>
+        <dd>${run.valImages ?? '–'}</dd>
+      </div>
+      <div>
+        <dt>time</dt>
+        <dd>${duration(run.seconds)}</dd>
+      </div>
+      <div>
+        <dt>status</dt>
+        <dd><span class="status ${run.status}">${run.status}</span></dd>
+      </div>
     </dl>
     <p class="actions">
       ${has('model.onnx') ? html`<a class="button" href="#/try/${enc(name)}">Try this model</a>` : null}
@@ -138,8 +173,20 @@ function TrainPage() {
   const [busy, setBusy] = useState(false);
   const [runs, setRuns] = useState([]);
   useEffect(() => {
-    if (i && !form) setForm({ data: i.defaultData, model: i.models.includes('mobilenet_v2_offline') ? 'mobilenet_v2_offline' : i.models[0], mode: 'features', recipe: i.recipes[0], epochs: 5, seed: 0, inputSize: '' });
-    api('/api/runs').then((r) => setRuns(r.filter((x) => x.status === 'running' || x.status === 'unknown')), () => {});
+    if (i && !form)
+      setForm({
+        data: i.defaultData,
+        model: i.models.includes('mobilenet_v2_offline') ? 'mobilenet_v2_offline' : i.models[0],
+        mode: 'features',
+        recipe: i.recipes[0],
+        epochs: 5,
+        seed: 0,
+        inputSize: '',
+      });
+    api('/api/runs').then(
+      (r) => setRuns(r.filter((x) => x.status === 'running' || x.status === 'unknown')),
+      () => {},
+    );
   }, [i]);
   if (!form) return html`<p class="muted">Loading…</p>`;
   const set = (k) => (e) => setForm({ ...form, [k]: e.target.value });
@@ -162,23 +209,40 @@ function TrainPage() {
     <h1>Train a model</h1>
     <form class="train" onSubmit=${start}>
       <label>data folder <input name="data" value=${form.data} onInput=${set('data')} size="60" /></label>
-      <label>model <select name="model" value=${form.model} onChange=${set('model')}>${i.models.map((m) => html`<option value=${m}>${m}</option>`)}</select></label>
-      <label>mode <select name="mode" value=${form.mode} onChange=${set('mode')}>
-        <option value="features">features (train a new head on frozen features: seconds)</option>
-        <option value="finetune">finetune (train the whole network: slower, usually better)</option>
-        <option value="auto">auto (headstart decides)</option>
-      </select></label>
-      <label>recipe <select name="recipe" value=${form.recipe} onChange=${set('recipe')}>${i.recipes.map((m) => html`<option value=${m}>${m}</option>`)}</select></label>
+      <label
+        >model
+        <select name="model" value=${form.model} onChange=${set('model')}>
+          ${i.models.map((m) => html`<option value=${m}>${m}</option>`)}
+        </select></label
+      >
+      <label
+        >mode
+        <select name="mode" value=${form.mode} onChange=${set('mode')}>
+          <option value="features">features (train a new head on frozen features: seconds)</option>
+          <option value="finetune">finetune (train the whole network: slower, usually better)</option>
+          <option value="auto">auto (headstart decides)</option>
+        </select></label
+      >
+      <label
+        >recipe
+        <select name="recipe" value=${form.recipe} onChange=${set('recipe')}>
+          ${i.recipes.map((m) => html`<option value=${m}>${m}</option>`)}
+        </select></label
+      >
       <label>epochs <input name="epochs" type="number" min="1" max="1000" value=${form.epochs} onInput=${set('epochs')} /></label>
       <label>seed <input name="seed" type="number" min="0" value=${form.seed} onInput=${set('seed')} /></label>
       <label>input size <input name="inputSize" type="number" min="8" max="1024" placeholder="model default" value=${form.inputSize} onInput=${set('inputSize')} /></label>
       <button type="submit" disabled=${busy}>${busy ? 'Starting…' : 'Start training'}</button>
     </form>
     <${ErrorBox} error=${error} />
-    ${runs.length
-      ? html`<h2>Runs that may be under way</h2>
-          <ul>${runs.map((r) => html`<li><a href="#/live/${enc(r.name)}">${r.name}</a> <span class="status ${r.status}">${r.status}</span></li>`)}</ul>`
-      : null}
+    ${
+      runs.length
+        ? html`<h2>Runs that may be under way</h2>
+            <ul>
+              ${runs.map((r) => html`<li><a href="#/live/${enc(r.name)}">${r.name}</a> <span class="status ${r.status}">${r.status}</span></li>`)}
+            </ul>`
+        : null
+    }
     <p class="muted">A run started in a terminal (<code>headstart train … --out ${i.runsDir}/NAME</code>) shows up in Runs; open it and press “Watch live”.</p>
   </section>`;
 }
@@ -259,12 +323,41 @@ function LivePage({ name }) {
     ${s.done ? html`<p class="done" data-best=${s.done.best_val_acc}>Finished: best val accuracy <b>${pct(s.done.best_val_acc, 2)}</b> at epoch ${s.done.best_epoch} in ${duration(s.done.seconds)}. <a href="#/runs/${enc(name)}">See the run</a> · <a href="#/try/${enc(name)}">Try the model</a></p>` : null}
     ${s.interrupted ? html`<p class="interrupted">Stopped at epoch ${s.interrupted.epoch}. ${s.interrupted.checkpoint ? html`Checkpoint kept: <code>${s.interrupted.checkpoint}</code>; go on with <code>headstart train --resume ${s.interrupted.checkpoint}</code>` : 'No epoch had finished: nothing to resume.'}</p>` : null}
     ${s.job?.state === 'failed' ? html`<${ErrorBox} error=${s.job.error} />` : null}
-    ${s.logs.length ? html`<ul class="logs">${s.logs.map((l) => html`<li class=${l.level}>${l.message}</li>`)}</ul>` : null}
+    ${
+      s.logs.length
+        ? html`<ul class="logs">
+            ${s.logs.map((l) => html`<li class=${l.level}>${l.message}</li>`)}
+          </ul>`
+        : null
+    }
     <div class="figures">
       <figure><img class="curves" alt="live loss and accuracy curves" src="/api/runs/${enc(name)}/curves.svg?e=${s.epochs.length}" /></figure>
       <table class="epochs">
-        <thead><tr><th>epoch</th><th>train loss</th><th>train acc</th><th>val loss</th><th>val acc</th><th>images/s</th><th>time</th></tr></thead>
-        <tbody>${s.epochs.map((e) => html`<tr class="epoch-row" data-epoch=${e.epoch}><td>${e.epoch}${e.is_best ? ' ★' : ''}</td><td>${e.train_loss.toFixed(4)}</td><td>${pct(e.train_acc)}</td><td>${e.val_loss.toFixed(4)}</td><td class="val-acc" data-value=${e.val_acc}>${pct(e.val_acc)}</td><td>${e.images_per_s.toFixed(0)}</td><td>${duration(e.seconds)}</td></tr>`)}</tbody>
+        <thead>
+          <tr>
+            <th>epoch</th>
+            <th>train loss</th>
+            <th>train acc</th>
+            <th>val loss</th>
+            <th>val acc</th>
+            <th>images/s</th>
+            <th>time</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${s.epochs.map(
+            (e) =>
+              html`<tr class="epoch-row" data-epoch=${e.epoch}>
+                <td>${e.epoch}${e.is_best ? ' ★' : ''}</td>
+                <td>${e.train_loss.toFixed(4)}</td>
+                <td>${pct(e.train_acc)}</td>
+                <td>${e.val_loss.toFixed(4)}</td>
+                <td class="val-acc" data-value=${e.val_acc}>${pct(e.val_acc)}</td>
+                <td>${e.images_per_s.toFixed(0)}</td>
+                <td>${duration(e.seconds)}</td>
+              </tr>`,
+          )}
+        </tbody>
       </table>
     </div>
   </section>`;
@@ -396,52 +489,62 @@ function TryPage({ name }) {
     <h1>Try a model</h1>
     <p class="muted">The model runs in this browser (onnxruntime-web, WebAssembly). Images never leave your computer.</p>
     <p class="pick">
-      <label>run <select onChange=${(e) => (location.hash = `/try/${enc(e.target.value)}`)} value=${name || ''}>
-        <option value="" disabled>choose a run…</option>
-        ${runs.map((r) => html`<option value=${r.name}>${r.name} (${pct(r.bestValAcc)})</option>`)}
-      </select></label>
+      <label
+        >run
+        <select onChange=${(e) => (location.hash = `/try/${enc(e.target.value)}`)} value=${name || ''}>
+          <option value="" disabled>choose a run…</option>
+          ${runs.map((r) => html`<option value=${r.name}>${r.name} (${pct(r.bestValAcc)})</option>`)}
+        </select></label
+      >
       <span>or a model file <input type="file" accept=".onnx" onChange=${openLocal} /></span>
     </p>
     ${status ? html`<p class="muted">${status}</p>` : null}
     <${ErrorBox} error=${error} />
-    ${model
-      ? html`<p class="model-info" data-classes=${model.meta.classes.join(',')}>
-            <b>${model.meta.model}</b> (${model.meta.mode}), ${model.meta.classes.length} classes: ${model.meta.classes.join(', ')}; input ${model.meta.preprocess.inputSize}px
-            ${model.meta.bestValAcc !== undefined ? html`; val accuracy ${pct(model.meta.bestValAcc)}` : null}
-            ${model.session.outputNames.includes('unknown') ? '; says “unknown” for images unlike its classes' : ''}
-          </p>
-          <div
-            class=${`drop ${over ? 'over' : ''}`}
-            onDragOver=${(e) => {
-              e.preventDefault();
-              setOver(true);
-            }}
-            onDragLeave=${() => setOver(false)}
-            onDrop=${(e) => {
-              e.preventDefault();
-              setOver(false);
-              addImages([...e.dataTransfer.files]);
-            }}
-          >
-            Drop images here, or <label class="button">pick files<input class="images" type="file" accept="image/*" multiple hidden onChange=${(e) => addImages([...e.target.files])} /></label>
-            ${camera ? html`<button onClick=${capture}>Capture</button>` : html`<button onClick=${startCamera}>Use the webcam</button>`}
-          </div>
-          ${camera ? html`<video ref=${video} autoplay playsinline muted class="camera"></video>` : null}
-          <div class="results">
-            ${results.map((r) =>
-              r.error
-                ? html`<div class="result failed"><b>${r.name}</b>: ${r.error}</div>`
-                : html`<div class="result" data-name=${r.name} data-label=${r.ranked[0].label} data-prob=${r.ranked[0].prob}>
-                    <img src=${r.url} alt=${r.name} />
-                    <div class="bars">
-                      <div class="name">${r.name}</div>
-                      ${r.unknown?.flag ? html`<div class="unknown">unknown: unlike every class${r.unknown.score !== null ? ` (score ${r.unknown.score.toFixed(3)})` : ''}</div>` : null}
-                      ${r.ranked.slice(0, k).map((c, i) => html`<div class=${`bar ${i === 0 && !r.unknown?.flag ? 'top' : ''}`}><span class="label">${c.label}</span><span class="track"><span style=${{ width: `${(c.prob * 100).toFixed(1)}%` }}></span></span><span class="p">${pct(c.prob)}</span></div>`)}
-                    </div>
-                  </div>`,
-            )}
-          </div>`
-      : null}
+    ${
+      model
+        ? html`<p class="model-info" data-classes=${model.meta.classes.join(',')}>
+              <b>${model.meta.model}</b> (${model.meta.mode}), ${model.meta.classes.length} classes: ${model.meta.classes.join(', ')}; input ${model.meta.preprocess.inputSize}px
+              ${model.meta.bestValAcc !== undefined ? html`; val accuracy ${pct(model.meta.bestValAcc)}` : null}
+              ${model.session.outputNames.includes('unknown') ? '; says “unknown” for images unlike its classes' : ''}
+            </p>
+            <div
+              class=${`drop ${over ? 'over' : ''}`}
+              onDragOver=${(e) => {
+                e.preventDefault();
+                setOver(true);
+              }}
+              onDragLeave=${() => setOver(false)}
+              onDrop=${(e) => {
+                e.preventDefault();
+                setOver(false);
+                addImages([...e.dataTransfer.files]);
+              }}
+            >
+              Drop images here, or <label class="button">pick files<input class="images" type="file" accept="image/*" multiple hidden onChange=${(e) => addImages([...e.target.files])} /></label>
+              ${camera ? html`<button onClick=${capture}>Capture</button>` : html`<button onClick=${startCamera}>Use the webcam</button>`}
+            </div>
+            ${camera ? html`<video ref=${video} autoplay playsinline muted class="camera"></video>` : null}
+            <div class="results">
+              ${results.map((r) =>
+                r.error
+                  ? html`<div class="result failed"><b>${r.name}</b>: ${r.error}</div>`
+                  : html`<div class="result" data-name=${r.name} data-label=${r.ranked[0].label} data-prob=${r.ranked[0].prob}>
+                      <img src=${r.url} alt=${r.name} />
+                      <div class="bars">
+                        <div class="name">${r.name}</div>
+                        ${r.unknown?.flag ? html`<div class="unknown">unknown: unlike every class${r.unknown.score !== null ? ` (score ${r.unknown.score.toFixed(3)})` : ''}</div>` : null}
+                        ${r.ranked.slice(0, k).map(
+                          (c, i) =>
+                            html`<div class=${`bar ${i === 0 && !r.unknown?.flag ? 'top' : ''}`}>
+                              <span class="label">${c.label}</span><span class="track"><span style=${{ width: `${(c.prob * 100).toFixed(1)}%` }}></span></span><span class="p">${pct(c.prob)}</span>
+                            </div>`,
+                        )}
+                      </div>
+                    </div>`,
+              )}
+            </div>`
+        : null
+    }
   </section>`;
 }
 
@@ -457,20 +560,24 @@ function ReviewPage({ run }) {
   const [onlySuspects, setOnlySuspects] = useState(false);
   const [busy, setBusy] = useState(false);
   const load = () =>
-    api(`/api/data${run ? `?run=${enc(run)}` : ''}`).then(
-      (d) => {
-        setData(d);
-        setError(null);
-      },
-      setError,
-    );
+    api(`/api/data${run ? `?run=${enc(run)}` : ''}`).then((d) => {
+      setData(d);
+      setError(null);
+    }, setError);
   useEffect(() => {
     if (!i?.dataDir) return;
     setData(null);
     load();
-    api('/api/runs').then((r) => setRuns(r.filter((x) => x.files.includes('model.onnx'))), () => {});
+    api('/api/runs').then(
+      (r) => setRuns(r.filter((x) => x.files.includes('model.onnx'))),
+      () => {},
+    );
   }, [run, i?.dataDir]);
-  if (i && !i.dataDir) return html`<section><h1>Review the data</h1><div class="empty">No dataset is served. Start <code>headstart serve --data DIR</code> to review a dataset folder here.</div></section>`;
+  if (i && !i.dataDir)
+    return html`<section>
+      <h1>Review the data</h1>
+      <div class="empty">No dataset is served. Start <code>headstart serve --data DIR</code> to review a dataset folder here.</div>
+    </section>`;
   if (error && !data) return html`<${ErrorBox} error=${error} />`;
   if (!data) return html`<p class="muted">${run ? `Classifying the dataset with ${run}…` : 'Loading the dataset…'}</p>`;
   const act = async (path, body) => {
@@ -495,47 +602,69 @@ function ReviewPage({ run }) {
   const pendingCount = data.changes.filter((c) => (c.op === 'relabel' || c.op === 'remove') && !undone.has(c.id)).length;
   return html`<section class="review">
     <h1>Review the data</h1>
-    <p class="muted">Dataset <code>${data.root}</code>: ${data.items.length} images in ${data.classes.length} classes. Moves stay inside the dataset; removed images go to <code>.headstart-trash/</code>; every change is logged in <code>.headstart-changes.jsonl</code> and can be undone.</p>
+    <p class="muted">
+      Dataset <code>${data.root}</code>: ${data.items.length} images in ${data.classes.length} classes. Moves stay inside the dataset; removed images go to <code>.headstart-trash/</code>; every change
+      is logged in <code>.headstart-changes.jsonl</code> and can be undone.
+    </p>
     <p class="filters">
-      <label>rank by run <select class="rank-run" value=${run || ''} onChange=${(e) => (location.hash = `/review/${enc(e.target.value)}`)}>
-        <option value="">(none: folder order)</option>
-        ${runs.map((r) => html`<option value=${r.name}>${r.name}</option>`)}
-      </select></label>
-      <label>split <select value=${split} onChange=${(e) => setSplit(e.target.value)}><option value="">all</option>${splits.map((x) => html`<option value=${x}>${x}</option>`)}</select></label>
-      <label>class <select value=${cls} onChange=${(e) => setCls(e.target.value)}><option value="">all</option>${data.classes.map((x) => html`<option value=${x}>${x}</option>`)}</select></label>
+      <label
+        >rank by run
+        <select class="rank-run" value=${run || ''} onChange=${(e) => (location.hash = `/review/${enc(e.target.value)}`)}>
+          <option value="">(none: folder order)</option>
+          ${runs.map((r) => html`<option value=${r.name}>${r.name}</option>`)}
+        </select></label
+      >
+      <label
+        >split
+        <select value=${split} onChange=${(e) => setSplit(e.target.value)}>
+          <option value="">all</option>
+          ${splits.map((x) => html`<option value=${x}>${x}</option>`)}
+        </select></label
+      >
+      <label
+        >class
+        <select value=${cls} onChange=${(e) => setCls(e.target.value)}>
+          <option value="">all</option>
+          ${data.classes.map((x) => html`<option value=${x}>${x}</option>`)}
+        </select></label
+      >
       ${run ? html`<label><input type="checkbox" checked=${onlySuspects} onChange=${(e) => setOnlySuspects(e.target.checked)} /> only likely label errors (${data.items.filter((x) => x.likelyLabelError).length})</label>` : null}
     </p>
     <${ErrorBox} error=${error} />
     <div class="review-body">
       <div class="cards-grid">
         ${shown.map(
-          (x) => html`<div class=${`card ${x.likelyLabelError ? 'suspect' : ''} ${fine.has(x.path) ? 'fine' : ''}`} data-path=${x.path}>
-            <img src="/files/data/${x.path.split('/').map(enc).join('/')}" alt=${x.path} loading="lazy" />
-            <div class="path" title=${x.path}>${x.path}</div>
-            <div>label <b>${x.label}</b></div>
-            ${x.predicted !== null ? html`<div class=${x.predicted === x.label ? 'muted' : 'disagree'}>model: ${x.predicted} ${pct(x.pPredicted, 0)}; ${x.label} ${pct(x.pLabel, 0)}</div>` : null}
-            ${x.likelyLabelError ? html`<div class="badge">likely label error</div>` : null}
-            <div class="card-actions">
-              <select class="relabel" disabled=${busy} onChange=${(e) => e.target.value && act('/api/data/relabel', { path: x.path, to: e.target.value })}>
-                <option value="">relabel…</option>
-                ${data.classes.filter((c) => c !== x.label).map((c) => html`<option value=${c}>${c}</option>`)}
-              </select>
-              <button class="remove" disabled=${busy} onClick=${() => act('/api/data/remove', { path: x.path })}>Remove</button>
-              <button class="fine secondary" disabled=${busy} onClick=${() => act('/api/data/fine', { path: x.path })}>Fine</button>
-            </div>
-          </div>`,
+          (x) =>
+            html`<div class=${`card ${x.likelyLabelError ? 'suspect' : ''} ${fine.has(x.path) ? 'fine' : ''}`} data-path=${x.path}>
+              <img src="/files/data/${x.path.split('/').map(enc).join('/')}" alt=${x.path} loading="lazy" />
+              <div class="path" title=${x.path}>${x.path}</div>
+              <div>label <b>${x.label}</b></div>
+              ${x.predicted !== null ? html`<div class=${x.predicted === x.label ? 'muted' : 'disagree'}>model: ${x.predicted} ${pct(x.pPredicted, 0)}; ${x.label} ${pct(x.pLabel, 0)}</div>` : null}
+              ${x.likelyLabelError ? html`<div class="badge">likely label error</div>` : null}
+              <div class="card-actions">
+                <select class="relabel" disabled=${busy} onChange=${(e) => e.target.value && act('/api/data/relabel', { path: x.path, to: e.target.value })}>
+                  <option value="">relabel…</option>
+                  ${data.classes.filter((c) => c !== x.label).map((c) => html`<option value=${c}>${c}</option>`)}
+                </select>
+                <button class="remove" disabled=${busy} onClick=${() => act('/api/data/remove', { path: x.path })}>Remove</button>
+                <button class="fine secondary" disabled=${busy} onClick=${() => act('/api/data/fine', { path: x.path })}>Fine</button>
+              </div>
+            </div>`,
         )}
       </div>
       <aside class="changes">
         <h2>Changes <button class="undo-all" disabled=${busy || pendingCount === 0} onClick=${() => act('/api/data/undo-all', {})}>Undo all (${pendingCount})</button></h2>
         ${data.changes.length === 0 ? html`<p class="muted">No changes yet.</p>` : null}
         <ol class="change-log" reversed>
-          ${[...data.changes].reverse().map(
-            (c) => html`<li class=${`change ${c.op} ${undone.has(c.id) ? 'undone' : ''}`} data-id=${c.id}>
-              <b>${c.op}</b> ${c.op === 'undo' ? html`<code>${c.from}</code> → <code>${c.to}</code>` : c.to ? html`<code>${c.from}</code> → <code>${c.to}</code>` : html`<code>${c.from}</code>`}
-              ${(c.op === 'relabel' || c.op === 'remove') && !undone.has(c.id) ? html` <button class="undo secondary" disabled=${busy} onClick=${() => act('/api/data/undo', { id: c.id })}>Undo</button>` : null}
-            </li>`,
-          )}
+          ${[...data.changes]
+            .reverse()
+            .map(
+              (c) =>
+                html`<li class=${`change ${c.op} ${undone.has(c.id) ? 'undone' : ''}`} data-id=${c.id}>
+                  <b>${c.op}</b> ${c.op === 'undo' ? html`<code>${c.from}</code> → <code>${c.to}</code>` : c.to ? html`<code>${c.from}</code> → <code>${c.to}</code>` : html`<code>${c.from}</code>`}
+                  ${(c.op === 'relabel' || c.op === 'remove') && !undone.has(c.id) ? html` <button class="undo secondary" disabled=${busy} onClick=${() => act('/api/data/undo', { id: c.id })}>Undo</button>` : null}
+                </li>`,
+            )}
         </ol>
       </aside>
     </div>
@@ -546,7 +675,10 @@ function ReviewPage({ run }) {
 
 function App() {
   useEffect(() => {
-    api('/api/info').then((i) => (info.value = i), () => {});
+    api('/api/info').then(
+      (i) => (info.value = i),
+      () => {},
+    );
   }, []);
   const parts = route.value.split('/').filter(Boolean).map(decodeURIComponent);
   let page;
@@ -557,7 +689,8 @@ function App() {
   else if (parts[0] === 'try') page = html`<${TryPage} name=${parts[1]} />`;
   else if (parts[0] === 'review') page = html`<${ReviewPage} run=${parts[1]} />`;
   else page = html`<${RunsPage} />`;
-  return html`<${Nav} /><main>${page}</main>`;
+  return html`<${Nav} />
+    <main>${page}</main>`;
 }
 
 const root = document.getElementById('app');

@@ -40,4 +40,3 @@ export function eventsFile(options: { batchEveryMs?: number } = {}): TrainListen
   };
   return listener;
 }
-
