@@ -18,7 +18,7 @@ function sameToken(given: string | undefined, token: string): boolean {
 }
 
 /** The token a request carries (header first, then the cookie), or undefined. */
-export function requestToken(header: string | undefined, cookie: string | undefined): string | undefined {
+function requestToken(header: string | undefined, cookie: string | undefined): string | undefined {
   const m = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
   return m ? m[1] : cookie;
 }

@@ -15,9 +15,9 @@ import { basename, dirname, extname, join, relative, sep } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { confinedPath } from './confined-path.js';
 
-export const CHANGE_LOG = '.headstart-changes.jsonl';
-export const CHANGE_LOCK = '.headstart-changes.lock';
-export const TRASH = '.headstart-trash';
+const CHANGE_LOG = '.headstart-changes.jsonl';
+const CHANGE_LOCK = '.headstart-changes.lock';
+const TRASH = '.headstart-trash';
 
 export interface DatasetChange {
   id: string;

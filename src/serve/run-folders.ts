@@ -59,7 +59,7 @@ export function parseEvents(text: string): Record<string, unknown>[] {
 }
 
 /** The history the epoch events of an events.jsonl describe. */
-export function historyFromEvents(events: readonly Record<string, unknown>[]): History {
+function historyFromEvents(events: readonly Record<string, unknown>[]): History {
   let h = createHistory();
   for (const e of events) {
     if (e.event !== 'epoch') continue;
@@ -69,7 +69,7 @@ export function historyFromEvents(events: readonly Record<string, unknown>[]): H
   return h;
 }
 
-export async function readRunEvents(dir: string): Promise<Record<string, unknown>[]> {
+async function readRunEvents(dir: string): Promise<Record<string, unknown>[]> {
   const path = join(dir, EVENTS_FILE);
   return existsSync(path) ? parseEvents(await readFile(path, 'utf8')) : [];
 }

@@ -72,10 +72,11 @@ function packageRoot(): string {
   }
 }
 
-/** The root folder of an installed npm package. */
-function packageDir(name: string): string {
-  const require = createRequire(import.meta.url);
-  let dir = dirname(require.resolve(name));
+const require = createRequire(import.meta.url);
+
+/** The root folder of an installed npm package, from a file `require.resolve` found in it. */
+function packageDir(name: string, resolved: string): string {
+  let dir = dirname(resolved);
   while (!existsSync(join(dir, 'package.json')) || !dir.endsWith(name.split('/').at(-1)!)) {
     const up = dirname(dir);
     if (up === dir) throw new HeadstartError('E_NOT_FOUND', `headstart serve: package \`${name}\` is not installed`, { hint: 'run npm ci' });
@@ -184,13 +185,14 @@ export async function startServer(options?: ServeOptions): Promise<ServeHandle> 
   const coreBundle = join(root, 'dist', 'web');
   const embedded = join(root, 'assets', 'fashion-mnist-mini');
   const vendor: Record<string, string> = {
-    'preact.mjs': join(packageDir('preact'), 'dist', 'preact.mjs'),
-    'hooks.mjs': join(packageDir('preact'), 'hooks', 'dist', 'hooks.mjs'),
-    'htm.mjs': join(packageDir('htm'), 'dist', 'htm.mjs'),
-    'signals.mjs': join(packageDir('@preact/signals'), 'dist', 'signals.mjs'),
-    'signals-core.mjs': join(packageDir('@preact/signals-core'), 'dist', 'signals-core.mjs'),
+    'preact.mjs': join(packageDir('preact', require.resolve('preact')), 'dist', 'preact.mjs'),
+    'hooks.mjs': join(packageDir('preact', require.resolve('preact')), 'hooks', 'dist', 'hooks.mjs'),
+    'htm.mjs': join(packageDir('htm', require.resolve('htm')), 'dist', 'htm.mjs'),
+    'signals.mjs': join(packageDir('@preact/signals', require.resolve('@preact/signals')), 'dist', 'signals.mjs'),
+    // @preact/signals' own dependency (resolved from there, as the browser's import map does).
+    'signals-core.mjs': join(packageDir('@preact/signals-core', createRequire(require.resolve('@preact/signals')).resolve('@preact/signals-core')), 'dist', 'signals-core.mjs'),
   };
-  const ortDir = join(packageDir('onnxruntime-web'), 'dist');
+  const ortDir = join(packageDir('onnxruntime-web', require.resolve('onnxruntime-web')), 'dist');
   const { html, scriptHash } = pageHtml();
   const jobs = new TrainingJobs(runsDir);
   let origins: string[] = [];

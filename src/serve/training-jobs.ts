@@ -10,7 +10,7 @@ import { ConfigError, HeadstartError } from '../errors.js';
 import { parseOrThrow } from '../zod-issues.js';
 import { train } from '../train/train.js';
 
-export const StartRunSchema = z.strictObject({
+const StartRunSchema = z.strictObject({
   data: z.string().min(1),
   model: z.string().min(1).default('mobilenet_v2_offline'),
   mode: z.enum(['features', 'finetune', 'auto']).default('features'),
@@ -20,7 +20,6 @@ export const StartRunSchema = z.strictObject({
   inputSize: z.int().min(8).max(1024).optional(),
   threads: z.int().min(1).max(64).optional(),
 });
-export type StartRun = z.input<typeof StartRunSchema>;
 
 export interface TrainingJob {
   name: string;

@@ -365,9 +365,12 @@ function LivePage({ name }) {
 
 // ---------- Try it (the model runs in this browser) ----------
 
+// Served by headstart serve: onnxruntime-web from node_modules, the bundle of src/serve/web-core.ts from dist/web.
+const ORT_MODULE = '/ort/ort.wasm.min.mjs';
+const CORE_MODULE = '/core/core.js';
 let ortPromise = null;
 function loadOrt() {
-  ortPromise ??= import('/ort/ort.wasm.min.mjs').then((ort) => {
+  ortPromise ??= import(ORT_MODULE).then((ort) => {
     ort.env.wasm.wasmPaths = '/ort/';
     ort.env.wasm.numThreads = 1;
     ort.env.wasm.proxy = false;
@@ -376,7 +379,7 @@ function loadOrt() {
   return ortPromise;
 }
 let corePromise = null;
-const loadCore = () => (corePromise ??= import('/core/core.js'));
+const loadCore = () => (corePromise ??= import(CORE_MODULE));
 
 async function loadModel(bytes, source) {
   const [ort, core] = await Promise.all([loadOrt(), loadCore()]);
