@@ -92,6 +92,7 @@ export async function summariseRun(runsDir: string, name: string, running: boole
   const history = await runHistory(dir);
   const start = events.find((e) => e.event === 'run_start');
   const last = events.at(-1)?.event;
+  const done = events.find((e) => e.event === 'done');
   const best = bestEpoch(history);
   const valImages = typeof start?.val_images === 'number' ? start.val_images : null;
   let interval: [number, number] | null = null;
@@ -113,7 +114,8 @@ export async function summariseRun(runsDir: string, name: string, running: boole
     interval,
     valImages,
     classes: Array.isArray(classes) ? classes.filter((c): c is string => typeof c === 'string') : Array.isArray(start?.classes) ? (start.classes as string[]) : [],
-    seconds: history.epochs.length ? totalSeconds(history) : null,
+    // The whole run's wall time (feature extraction included) when it finished; else the epochs' sum so far.
+    seconds: typeof done?.seconds === 'number' ? done.seconds : history.epochs.length ? totalSeconds(history) : null,
     modified: (await stat(dir)).mtime.toISOString(),
     files,
   };

@@ -231,7 +231,7 @@ function TrainPage() {
       >
       <label>epochs <input name="epochs" type="number" min="1" max="1000" value=${form.epochs} onInput=${set('epochs')} /></label>
       <label>seed <input name="seed" type="number" min="0" value=${form.seed} onInput=${set('seed')} /></label>
-      <label>input size <input name="inputSize" type="number" min="8" max="1024" placeholder="model default" value=${form.inputSize} onInput=${set('inputSize')} /></label>
+      <label>input size <input name="inputSize" type="number" min="8" max="1024" placeholder="default" value=${form.inputSize} onInput=${set('inputSize')} /></label>
       <button type="submit" disabled=${busy}>${busy ? 'Starting…' : 'Start training'}</button>
     </form>
     <${ErrorBox} error=${error} />
