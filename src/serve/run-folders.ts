@@ -15,7 +15,7 @@ export interface RunSummary {
   name: string;
   model: string | null;
   mode: string | null;
-  status: 'finished' | 'running' | 'stopped' | 'unknown';
+  status: 'finished' | 'running' | 'stopped' | 'incomplete';
   epochs: number;
   epochsPlanned: number | null;
   bestValAcc: number | null;
@@ -100,7 +100,9 @@ export async function summariseRun(runsDir: string, name: string, running: boole
     const w = wilsonInterval(Math.round(best.val_acc * valImages), valImages);
     interval = [w.lower, w.upper];
   }
-  const status: RunSummary['status'] = running ? 'running' : files.includes('model.onnx') ? 'finished' : last === 'interrupted' ? 'stopped' : 'unknown';
+  // A run of another process (the CLI) counts as running while its events.jsonl changed in the last minute.
+  const eventsAge = files.includes(EVENTS_FILE) ? Date.now() - (await stat(join(dir, EVENTS_FILE))).mtimeMs : Infinity;
+  const status: RunSummary['status'] = files.includes('model.onnx') ? 'finished' : last === 'interrupted' ? 'stopped' : running || (last !== 'done' && eventsAge < 60_000) ? 'running' : 'incomplete';
   const str = (v: unknown) => (typeof v === 'string' ? v : null);
   return {
     name,

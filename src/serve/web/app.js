@@ -154,7 +154,7 @@ function RunDetail({ name, compact }) {
     </dl>
     <p class="actions">
       ${has('model.onnx') ? html`<a class="button" href="#/try/${enc(name)}">Try this model</a>` : null}
-      ${run.status === 'running' || run.status === 'unknown' ? html`<a class="button" href="#/live/${enc(name)}">Watch live</a>` : null}
+      ${run.status === 'running' || run.status === 'incomplete' ? html`<a class="button" href="#/live/${enc(name)}">Watch live</a>` : null}
       ${has('report.html') ? html`<a href="/files/runs/${enc(name)}/report.html" target="_blank" rel="noopener">full report</a>` : null}
     </p>
     <div class=${compact ? 'figures stacked' : 'figures'}>
@@ -184,7 +184,7 @@ function TrainPage() {
         inputSize: '',
       });
     api('/api/runs').then(
-      (r) => setRuns(r.filter((x) => x.status === 'running' || x.status === 'unknown')),
+      (r) => setRuns(r.filter((x) => x.status === 'running' || x.status === 'incomplete')),
       () => {},
     );
   }, [i]);
@@ -256,6 +256,8 @@ function LivePage({ name }) {
     const es = new EventSource(`/api/runs/${enc(name)}/events`);
     es.addEventListener('train', (m) => {
       const e = JSON.parse(m.data);
+      // A run of another process ends with done or interrupted; one started here also gets a `job` event.
+      if ((e.event === 'done' || e.event === 'interrupted') && !s.job) setTimeout(() => es.close(), 1500);
       setS((p) => {
         switch (e.event) {
           case 'run_start':
