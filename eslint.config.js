@@ -65,4 +65,10 @@ export default defineConfig(
     languageOptions: { globals: globals.node },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
+  {
+    // The web app's browser modules (src/serve/web/, served as is, no build): browser globals, no type information.
+    files: ['src/serve/web/**/*.js'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: { globals: globals.browser, sourceType: 'module' },
+  },
 );

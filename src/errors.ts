@@ -54,6 +54,9 @@ export const ERROR_CODES = [
   'E_INTERNAL', // a bug in headstart: please report it
   'E_TOO_FEW_CLASSES', // a dataset with fewer than 2 classes: nothing to classify
   'E_OUTPUT_EXISTS', // an output folder that already holds a run (overwritten only with --overwrite)
+  // web app (headstart serve)
+  'E_OUTSIDE_ROOT', // a requested path that leaves the served folder (.., absolute, a symlink out)
+  'E_DATASET_LOCKED', // another server or tab holds the dataset's change-log lock
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -30,3 +30,5 @@ export { readCheckpoint, type CheckpointState } from './train/checkpoint.js';
 export { historyFromJson, type History, type EpochRecord } from './metrics/history.js';
 export { ERROR_CODES, type ErrorCode, HeadstartError, IOError, ConfigError, DataError, WeightsError, DownloadError, EngineError, GraphError, TrainingError } from './errors.js';
 export { mcnemarExact, mcnemarTest, meanInterval, type McNemarResult, type MeanInterval } from './metrics/paired-test.js';
+export { startServer, type ServeOptions, type ServeHandle } from './serve/serve.js';
+export { eventsFile } from './train/listeners/events-file.js';

@@ -21,6 +21,7 @@ export const COMMANDS: Readonly<Record<string, string>> = {
   export: 'write a zoo network with its weights as one standalone ONNX file',
   doctor: 'check a dataset folder: counts, unreadable files, duplicates, leakage',
   models: 'list the architectures, their parameter counts and where their weights come from',
+  serve: 'a local web app: runs, live training, try the model in your browser',
 };
 
 export const MAIN_USAGE = `usage: headstart <command> [options]

@@ -18,6 +18,7 @@ import { createFinetuneRunner } from './finetune-runner.js';
 import { fit, restoreBestAndPredict, type FitState } from './fit.js';
 import { createHeadRunner } from './head-runner.js';
 import { checkpointSaver } from './listeners/checkpoint-saver.js';
+import { eventsFile } from './listeners/events-file.js';
 import { earlyStopping } from './listeners/early-stopping.js';
 import { batchLog } from './listeners/batch-log.js';
 import { buildPresetTransform } from '../data/build-transforms.js';
@@ -138,6 +139,7 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
   });
   bus.add(tracker);
   bus.add(checkpointSaver(out));
+  bus.add(eventsFile());
   if (config.earlyStop !== null) bus.add(earlyStopping(config.earlyStop));
   const batches = batchLog();
   bus.add(batches.listener);
