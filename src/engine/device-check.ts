@@ -12,7 +12,7 @@ import { serializeModel } from '../onnx/serialize.js';
 export async function assertDeviceUsable(device: 'cpu' | 'cuda'): Promise<void> {
   if (device === 'cpu') return;
   const hint =
-    'install ONNX Runtime with CUDA (`ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --ignore-scripts=false`, with CUDA 12 and cuDNN 9 on the library path) or use --device cpu';
+    'install ONNX Runtime with CUDA (`ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --dangerously-allow-all-scripts`, with CUDA 12 and cuDNN 9 on the library path) or use --device cpu';
   if (!ort.listSupportedBackends().some((b) => b.name === 'cuda')) {
     throw new EngineError('E_DEVICE', '--device cuda: this onnxruntime-node build has no CUDA provider', { hint });
   }

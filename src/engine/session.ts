@@ -44,7 +44,7 @@ export class Session {
     const device = options.device ?? 'cpu';
     if (device === 'cuda' && !ort.listSupportedBackends().some((b) => b.name === 'cuda')) {
       throw new EngineError('E_DEVICE', 'CUDA was requested but this onnxruntime-node build has no CUDA provider', {
-        hint: 'reinstall onnxruntime-node with CUDA enabled (`ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --ignore-scripts=false`) or use --device cpu',
+        hint: 'reinstall onnxruntime-node with CUDA enabled (`ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --dangerously-allow-all-scripts`) or use --device cpu',
       });
     }
     try {
