@@ -4,7 +4,8 @@
  * alike; prints the median and worst step of each (a development tool for the engine levers
  * of issue 10; ratios against PyTorch come from bench:engine on a quiet machine).
  * MODEL=resnet18 B=16 SIZE=224 ROUNDS=7 VARIANTS=plain,blocked28,blocked14 node --import tsx bench/step-ab.ts
- * Variants: plain, blocked<min size> (e.g. blocked28: blocked convs at inputs of 28 px and more).
+ * Variants: plain, blocked<min size> (e.g. blocked28: blocked convs at inputs of 28 px and more),
+ * each optionally with +daz (denormals as zero) and/or +nospin (no intra-op spinning), e.g. plain+nospin.
  */
 import os from 'node:os';
 import { blockedConvLayout } from '../src/engine/blocked-layout.js';
@@ -23,7 +24,7 @@ const threads = Number(process.env.THREADS ?? os.availableParallelism());
 const variants = (process.env.VARIANTS ?? 'plain,blocked28').split(',');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-const layout = await blockedConvLayout({});
+const layout = await blockedConvLayout({ HEADSTART_BLOCKED_CONV: '1' });
 const trainable = () => true;
 const probe = buildTrainingGraph(spec, { batch: B, numClasses: 1000, inputSize: size, trainable });
 const rng = new Random(0);
@@ -34,11 +35,15 @@ const targets = crossEntropyCoefficients(
 );
 const sessions: { name: string; session: TrainingSession; times: number[]; cpu: number[] }[] = [];
 for (const v of variants) {
-  const m = /^blocked(\d+)$/.exec(v);
+  const [base, ...flags] = v.split('+');
+  const m = /^blocked(\d+)$/.exec(base);
   if (m && !layout) throw new Error('the blocked-layout self-test failed on this machine');
   const params = initParams(probe.params, 0);
   const graph = buildTrainingGraph(spec, { batch: B, numClasses: 1000, inputSize: size, trainable, blocked: m ? { block: layout!.block, minSize: Number(m[1]) } : undefined });
-  const session = await TrainingSession.create(graph, params, { threads });
+  const config: Record<string, string> = {};
+  if (flags.includes('daz')) config['session.set_denormal_as_zero'] = '1';
+  if (flags.includes('nospin')) config['session.intra_op.allow_spinning'] = '0';
+  const session = await TrainingSession.create(graph, params, { threads, config });
   await session.step(images, targets); // warm-up
   sessions.push({ name: v, session, times: [], cpu: [] });
 }

@@ -9,6 +9,7 @@ import type { ResolvedTrainConfig } from './options.js';
 import type { Pipeline } from '../data/pipeline.js';
 import type { Sample } from '../data/sample.js';
 import { Session, type SessionOptions } from '../engine/session.js';
+import { blockedConvLayout } from '../engine/blocked-layout.js';
 import { keyedRandom } from '../random.js';
 import { buildInferenceGraph, buildTrainingGraph, IO } from '../graphs/network-graph.js';
 import { TrainingSession } from '../graphs/training-session.js';
@@ -40,8 +41,10 @@ export interface FinetuneRunnerArgs {
 export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeRunner<ImageBatch>> {
   const { spec, params, numClasses, config } = a;
   const B = config.batchSize;
+  // Blocked-layout convolutions where this ONNX Runtime passes their self-test (CPU only).
+  const blocked = a.session.device === 'cuda' ? undefined : await blockedConvLayout();
   const build = (batch: number) =>
-    buildTrainingGraph(spec, { batch, numClasses, inputSize: a.inputSize, trainable: a.trainable, constants: params, freezeBn: config.freezeBn, bnMomentum: config.bnMomentum });
+    buildTrainingGraph(spec, { batch, numClasses, inputSize: a.inputSize, trainable: a.trainable, constants: params, freezeBn: config.freezeBn, bnMomentum: config.bnMomentum, blocked });
   const main = build(B);
   const sessions = new SessionsByBatchSize((batch) => TrainingSession.create(batch === B ? main : build(batch), params, a.session));
   await sessions.get(B);

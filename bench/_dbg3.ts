@@ -1,0 +1,10 @@
+import { buildTrainingGraph } from '../src/graphs/network-graph.js';
+import { getModel } from '../src/models/registry.js';
+import { parseModel } from '../src/onnx/serialize.js';
+const spec = getModel('mobilenet_v2');
+const g = buildTrainingGraph(spec, { batch: 2, numClasses: 3, inputSize: 32, trainable: () => true, blocked: { block: 16, minSize: 32 } });
+const nodes = parseModel(g.bytes).model.graph!.node!;
+const idx = nodes.findIndex((n) => n.domain === 'com.microsoft.nchwc');
+for (const n of nodes.slice(Math.max(0, idx - 4), idx + 12)) console.log(n.opType, n.domain, n.input, n.output, JSON.stringify(n.attribute?.map((a) => [a.name, a.i, a.ints])));
+const users = nodes.filter((n) => n.input!.includes('images'));
+for (const n of users) console.log('uses images:', n.opType, n.domain, n.input, n.output);
