@@ -130,7 +130,10 @@ const rss = peakRss();
 
 console.log(
   `ResNet18 224x224 (other models at their input size), batch ${batch}, ${threads} threads, median of ${rounds} rounds x ${reps} reps (images/s); ` +
-    `convolutions: ${blocked ? `blocked layout (block ${blocked.block}, from ${blocked.minSize} px)` : 'plain'}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    `convolutions: ${blocked ? `blocked layout (block ${blocked.block}, from ${blocked.minSize} px)` : 'plain'}; load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
 );
 console.log('phase                     headstart   pytorch   ratio');
 const ratios: Record<string, number> = {};

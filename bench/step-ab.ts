@@ -5,7 +5,8 @@
  * of issue 10; ratios against PyTorch come from bench:engine on a quiet machine).
  * MODEL=resnet18 B=16 SIZE=224 ROUNDS=7 VARIANTS=plain,blocked28,blocked14 node --import tsx bench/step-ab.ts
  * Variants: plain, blocked<min size> (e.g. blocked28: blocked convs at inputs of 28 px and more),
- * each optionally with +daz (denormals as zero) and/or +nospin (no intra-op spinning), e.g. plain+nospin.
+ * each optionally with +daz (denormals as zero), +nospin (no intra-op spinning) and/or +slice
+ * (kernel flips by Slice step -1 instead of the anti-identity MatMul), e.g. plain+nospin.
  */
 import os from 'node:os';
 import { blockedConvLayout } from '../src/engine/blocked-layout.js';
@@ -39,7 +40,9 @@ for (const v of variants) {
   const m = /^blocked(\d+)$/.exec(base);
   if (m && !layout) throw new Error('the blocked-layout self-test failed on this machine');
   const params = initParams(probe.params, 0);
+  if (flags.includes('slice')) process.env.HEADSTART_FLIP_SLICE = '1';
   const graph = buildTrainingGraph(spec, { batch: B, numClasses: 1000, inputSize: size, trainable, blocked: m ? { block: layout!.block, minSize: Number(m[1]) } : undefined });
+  delete process.env.HEADSTART_FLIP_SLICE;
   const config: Record<string, string> = {};
   if (flags.includes('daz')) config['session.set_denormal_as_zero'] = '1';
   if (flags.includes('nospin')) config['session.intra_op.allow_spinning'] = '0';
@@ -57,11 +60,18 @@ for (let r = 0; r < rounds; r++) {
     s.cpu.push((used.user + used.system) / 1000);
   }
 }
-console.log(`${spec.name} ${size}px batch ${B}, ${threads} threads, ${rounds} alternating rounds, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(
+  `${spec.name} ${size}px batch ${B}, ${threads} threads, ${rounds} alternating rounds, load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
 for (const s of sessions) {
   const med = median(s.times);
   const cpu = median(s.cpu);
   console.log(
-    `${s.name.padEnd(12)} median ${med.toFixed(0).padStart(6)} ms  worst ${Math.max(...s.times).toFixed(0).padStart(6)} ms  ${((B * 1000) / med).toFixed(2).padStart(7)} img/s  cpu ${cpu.toFixed(0).padStart(6)} ms/step`,
+    `${s.name.padEnd(12)} median ${med.toFixed(0).padStart(6)} ms  worst ${Math.max(...s.times)
+      .toFixed(0)
+      .padStart(6)} ms  ${((B * 1000) / med).toFixed(2).padStart(7)} img/s  cpu ${cpu.toFixed(0).padStart(6)} ms/step`,
   );
 }
