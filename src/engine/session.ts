@@ -24,7 +24,7 @@ export interface SessionOptions {
  * HEADSTART_ORT_DENORMAL_ZERO=1 flushes denormals to zero, HEADSTART_ORT_SPINNING=0 stops the
  * intra-op threads spinning between kernels. Unset: ONNX Runtime's defaults.
  */
-export function sessionTuning(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+function sessionTuning(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const config: Record<string, string> = {};
   if (env.HEADSTART_ORT_DENORMAL_ZERO === '1') config['session.set_denormal_as_zero'] = '1';
   if (env.HEADSTART_ORT_SPINNING === '0' || env.HEADSTART_ORT_SPINNING === '1') config['session.intra_op.allow_spinning'] = env.HEADSTART_ORT_SPINNING;
