@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Session } from '../src/engine/session.js';
 import { appendBackward } from '../src/onnx/autodiff.js';
-import { Graph } from '../src/onnx/graph.js';
+import { Graph, type AttrValue } from '../src/onnx/graph.js';
 import '../src/onnx/ops/index.js';
 import { serializeModel } from '../src/onnx/serialize.js';
 import { Random } from '../src/random.js';
@@ -13,7 +13,7 @@ import { Random } from '../src/random.js';
  * for dense, grouped, depthwise and non-square kernels. The finite-difference check of the rule
  * itself is test/engine-gradcheck.test.ts.
  */
-const cases = [
+const cases: { label: string; x: number[]; w: number[]; attrs: Record<string, AttrValue> }[] = [
   { label: 'dense 3x3', x: [2, 4, 6, 6], w: [5, 4, 3, 3], attrs: { pads: [1, 1, 1, 1] } },
   { label: 'grouped 3x3', x: [1, 4, 5, 5], w: [6, 2, 3, 3], attrs: { pads: [1, 1, 1, 1], group: 2 } },
   { label: 'depthwise 5x5', x: [1, 3, 7, 7], w: [3, 1, 5, 5], attrs: { pads: [2, 2, 2, 2], group: 3 } },
