@@ -12,6 +12,23 @@ export interface SessionOptions {
   profilePrefix?: string;
   /** Name for error messages. */
   label?: string;
+  /**
+   * ONNX Runtime session config entries (`session.set_denormal_as_zero`,
+   * `session.intra_op.allow_spinning`, ...). Default: those of sessionTuning(process.env).
+   */
+  config?: Record<string, string>;
+}
+
+/**
+ * Session settings from the environment, for A/B measurements of issue 10's lever 5:
+ * HEADSTART_ORT_DENORMAL_ZERO=1 flushes denormals to zero, HEADSTART_ORT_SPINNING=0 stops the
+ * intra-op threads spinning between kernels. Unset: ONNX Runtime's defaults.
+ */
+function sessionTuning(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const config: Record<string, string> = {};
+  if (env.HEADSTART_ORT_DENORMAL_ZERO === '1') config['session.set_denormal_as_zero'] = '1';
+  if (env.HEADSTART_ORT_SPINNING === '0' || env.HEADSTART_ORT_SPINNING === '1') config['session.intra_op.allow_spinning'] = env.HEADSTART_ORT_SPINNING;
+  return config;
 }
 
 const ORT_TYPES: Record<DType, ort.Tensor.Type> = {
@@ -30,6 +47,18 @@ function toOrtTensor(t: HostTensor): ort.Tensor {
 function fromOrtTensor(t: ort.Tensor): HostTensor {
   const dtype = (t.type === 'bool' ? 'bool' : t.type) as DType;
   return { dtype, shape: [...t.dims], data: t.data as HostTensor['data'] };
+}
+
+/** `a.b.c: v` config keys as onnxruntime-node's nested `extra` object. */
+function nestConfig(config: Record<string, string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) {
+    const parts = key.split('.');
+    let node = out;
+    for (const part of parts.slice(0, -1)) node = (node[part] ??= {}) as Record<string, unknown>;
+    node[parts[parts.length - 1]] = value;
+  }
+  return out;
 }
 
 /** One ONNX Runtime session over a graph: created once, run at every step. */
@@ -58,6 +87,7 @@ export class Session {
         enableProfiling: options.profilePrefix !== undefined,
         profileFilePrefix: options.profilePrefix,
         logSeverityLevel: 3,
+        extra: nestConfig(options.config ?? sessionTuning()),
       });
       return new Session(session, label);
     } catch (err) {

@@ -1,4 +1,5 @@
 import { appendBackward } from '../onnx/autodiff.js';
+import { blockConvs, type BlockedConvOptions } from '../onnx/blocked-convs.js';
 import { crossEntropyLoss } from '../onnx/cross-entropy.js';
 import { Graph } from '../onnx/graph.js';
 import '../onnx/ops/index.js';
@@ -24,6 +25,11 @@ export interface TrainingGraphOptions extends NetworkGraphOptions {
   freezeBn?: boolean;
   /** BatchNorm momentum (torch's convention); default: the policy's (the model's own, else torch's 0.1). */
   bnMomentum?: number;
+  /**
+   * Rewrite the trainable convolutions into ONNX Runtime's blocked layout (onnxruntime-node only;
+   * src/engine/blocked-layout.ts decides, after a self-test). Default: plain ONNX ops.
+   */
+  blocked?: BlockedConvOptions;
 }
 
 /** Input and output names of graphs headstart builds. */
@@ -91,6 +97,7 @@ export function buildTrainingGraph(spec: ModelSpec, options: TrainingGraphOption
   const { logits } = buildNetwork(b, spec, images, options.numClasses);
   const trainable = appendTrainingOutputs(g, b, logits, options);
   for (const [p, value] of b.runningUpdates) g.output(g.alias(value, IO.running(p)));
+  if (options.blocked) blockConvs(g, options.blocked);
   return { bytes: serializeModel(g), params: b.params, fed: b.fed, trainable, running: [...b.runningUpdates.keys()], masks: b.masks, batch: options.batch };
 }
 

@@ -2,6 +2,7 @@ import onnxProto from 'onnx-proto';
 import { GraphError } from '../errors.js';
 import type { DType, HostTensor } from '../tensor.js';
 import type { AttrValue, Dim, Graph, Node, ValueInfo } from './graph.js';
+import { NCHWC_DOMAIN, NCHWC_PREFIX } from './ops/nchwc.js';
 
 const { onnx } = onnxProto;
 
@@ -65,12 +66,18 @@ export function serializeModel(g: Graph, options: SerializeOptions = {}): Uint8A
     producerName: 'headstart',
     producerVersion: '0.1.0',
     docString: options.docString ?? '',
-    opsetImport: [{ domain: '', version: OPSET }],
+    opsetImport: g.nodes.some((n) => n.op.startsWith(NCHWC_PREFIX))
+      ? [
+          { domain: '', version: OPSET },
+          { domain: NCHWC_DOMAIN, version: 1 },
+        ]
+      : [{ domain: '', version: OPSET }],
     metadataProps: Object.entries(options.metadata ?? {}).map(([key, value]) => ({ key, value })),
     graph: {
       name: options.graphName ?? 'headstart',
       node: g.nodes.map((n: Node) => ({
-        opType: n.op,
+        // Contrib ops are registered as `nchwc:Op` (src/onnx/ops/nchwc.ts); ONNX names the domain apart.
+        ...(n.op.startsWith(NCHWC_PREFIX) ? { opType: n.op.slice(NCHWC_PREFIX.length), domain: NCHWC_DOMAIN } : { opType: n.op }),
         name: n.name,
         input: n.inputs,
         output: n.outputs,

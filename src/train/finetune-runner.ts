@@ -11,6 +11,7 @@ import type { ResolvedTrainConfig } from './options.js';
 import type { Pipeline } from '../data/pipeline.js';
 import type { Sample } from '../data/sample.js';
 import { Session, type SessionOptions } from '../engine/session.js';
+import { blockedConvLayout } from '../engine/blocked-layout.js';
 import { keyedRandom } from '../random.js';
 import { buildInferenceGraph, buildTrainingGraph, IO } from '../graphs/network-graph.js';
 import { TrainingSession } from '../graphs/training-session.js';
@@ -50,8 +51,10 @@ const BN_PASS_EPOCH = 0x40000000;
 export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeRunner<ImageBatch>> {
   const { spec, params, numClasses, config } = a;
   const B = config.batchSize;
+  // Blocked-layout convolutions where this ONNX Runtime passes their self-test (CPU only).
+  const blocked = a.session.device === 'cuda' ? undefined : await blockedConvLayout();
   const build = (batch: number, inputSize = a.inputSize, bnMomentum = config.bnMomentum) =>
-    buildTrainingGraph(spec, { batch, numClasses, inputSize, trainable: a.trainable, constants: params, freezeBn: config.freezeBn, bnMomentum });
+    buildTrainingGraph(spec, { batch, numClasses, inputSize, trainable: a.trainable, constants: params, freezeBn: config.freezeBn, bnMomentum, blocked });
   const main = build(B);
   const sessions = new SessionsByBatchSize((batch) => TrainingSession.create(batch === B ? main : build(batch), params, a.session));
   await sessions.get(B);

@@ -8,6 +8,7 @@ import './conv.js';
 import './pool.js';
 import './batchnorm.js';
 import './dropout.js';
+import './nchwc.js';
 
 export { batchNorm } from './batchnorm.js';
 export { dropout } from './dropout.js';

@@ -1,0 +1,77 @@
+/**
+ * A/B of training-step variants in one process: the same model, batch and parameters, one
+ * session per variant, steps alternating between them so machine noise hits every variant
+ * alike; prints the median and worst step of each (a development tool for the engine levers
+ * of issue 10; ratios against PyTorch come from bench:engine on a quiet machine).
+ * MODEL=resnet18 B=16 SIZE=224 ROUNDS=7 VARIANTS=plain,blocked28,blocked14 node --import tsx bench/step-ab.ts
+ * Variants: plain, blocked<min size> (e.g. blocked28: blocked convs at inputs of 28 px and more),
+ * each optionally with +daz (denormals as zero), +nospin (no intra-op spinning) and/or +slice
+ * (kernel flips by Slice step -1 instead of the anti-identity MatMul), e.g. plain+nospin.
+ */
+import os from 'node:os';
+import { blockedConvLayout } from '../src/engine/blocked-layout.js';
+import { buildTrainingGraph } from '../src/graphs/network-graph.js';
+import { TrainingSession } from '../src/graphs/training-session.js';
+import { initParams } from '../src/models/init-params.js';
+import { getModel } from '../src/models/registry.js';
+import { crossEntropyCoefficients } from '../src/onnx/cross-entropy.js';
+import { Random, randomInt } from '../src/random.js';
+
+const spec = getModel(process.env.MODEL ?? 'resnet18');
+const B = Number(process.env.B ?? 16);
+const size = Number(process.env.SIZE ?? spec.preprocess.inputSize);
+const rounds = Number(process.env.ROUNDS ?? 7);
+const threads = Number(process.env.THREADS ?? os.availableParallelism());
+const variants = (process.env.VARIANTS ?? 'plain,blocked28').split(',');
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+const layout = await blockedConvLayout({ HEADSTART_BLOCKED_CONV: '1' });
+const trainable = () => true;
+const probe = buildTrainingGraph(spec, { batch: B, numClasses: 1000, inputSize: size, trainable });
+const rng = new Random(0);
+const images = Float32Array.from({ length: B * 3 * size * size }, () => rng.normal());
+const targets = crossEntropyCoefficients(
+  Array.from({ length: B }, () => randomInt(rng, 0, 1000)),
+  1000,
+);
+const sessions: { name: string; session: TrainingSession; times: number[]; cpu: number[] }[] = [];
+for (const v of variants) {
+  const [base, ...flags] = v.split('+');
+  const m = /^blocked(\d+)$/.exec(base);
+  if (m && !layout) throw new Error('the blocked-layout self-test failed on this machine');
+  const params = initParams(probe.params, 0);
+  if (flags.includes('slice')) process.env.HEADSTART_FLIP_SLICE = '1';
+  const graph = buildTrainingGraph(spec, { batch: B, numClasses: 1000, inputSize: size, trainable, blocked: m ? { block: layout!.block, minSize: Number(m[1]) } : undefined });
+  delete process.env.HEADSTART_FLIP_SLICE;
+  const config: Record<string, string> = {};
+  if (flags.includes('daz')) config['session.set_denormal_as_zero'] = '1';
+  if (flags.includes('nospin')) config['session.intra_op.allow_spinning'] = '0';
+  const session = await TrainingSession.create(graph, params, { threads, config });
+  await session.step(images, targets); // warm-up
+  sessions.push({ name: v, session, times: [], cpu: [] });
+}
+for (let r = 0; r < rounds; r++) {
+  for (const s of sessions) {
+    const t = performance.now();
+    const c = process.cpuUsage();
+    await s.session.step(images, targets);
+    s.times.push(performance.now() - t);
+    const used = process.cpuUsage(c);
+    s.cpu.push((used.user + used.system) / 1000);
+  }
+}
+console.log(
+  `${spec.name} ${size}px batch ${B}, ${threads} threads, ${rounds} alternating rounds, load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
+for (const s of sessions) {
+  const med = median(s.times);
+  const cpu = median(s.cpu);
+  console.log(
+    `${s.name.padEnd(12)} median ${med.toFixed(0).padStart(6)} ms  worst ${Math.max(...s.times)
+      .toFixed(0)
+      .padStart(6)} ms  ${((B * 1000) / med).toFixed(2).padStart(7)} img/s  cpu ${cpu.toFixed(0).padStart(6)} ms/step`,
+  );
+}
