@@ -15,6 +15,7 @@ import { compareFigure, curvesFigure, formatDuration, type CompareRun } from './
 import { heatColor, heatTextColor } from './heat-color.js';
 import { svgDocument } from './svg-plot.js';
 import { escapeXml } from './xml-escape.js';
+import { trustSection, type ReportTrust } from './trust-section.js';
 
 export interface ReportMistake {
   /** Path or name of the image, as the user knows it. */
@@ -42,6 +43,8 @@ export interface HtmlReportInput {
   timings?: Record<string, number>;
   /** Passed in (not read from the clock) so the output is reproducible. */
   generatedAt?: string;
+  /** Calibration and "unknown" threshold (trust-section.ts). */
+  trust?: ReportTrust;
 }
 
 const ReportOptionsSchema = z
@@ -237,6 +240,8 @@ export function renderHtmlReport(input: HtmlReportInput, options?: HtmlReportOpt
     s.push('<h2>Final validation metrics</h2>');
     s.push(metricsSection(metrics, classes));
   }
+
+  if (input.trust) s.push(trustSection(input.trust));
 
   const mistakes = (input.mistakes ?? []).slice(0, opts.maxMistakes);
   if (mistakes.length) {

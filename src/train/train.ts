@@ -28,6 +28,7 @@ import { checkResumable, loadResume, restoreRun, resumedConfig } from './resume.
 import { createRunContext } from './run-context.js';
 import { writeHistoryFiles, writeRunOutputs } from './run-outputs.js';
 import { setUpRun, type RunSetup } from './run-setup.js';
+import { describeTrust } from './describe-trust.js';
 import { ConfigError } from '../errors.js';
 
 export interface TrainResult {
@@ -200,7 +201,7 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
   const best = bestEpoch(state.history);
   timings.total = (performance.now() - started) / 1000;
   const configFile = await runConfigFile({ config, dataRoot, setup: s, skipped: [...skipped], autoDecision: chosen.autoDecision, featureCache });
-  const { modelPath, metrics } = await writeRunOutputs({
+  const { modelPath, metrics, trust } = await writeRunOutputs({
     out,
     dataRoot: resolve(dataRoot),
     spec: s.spec,
@@ -212,7 +213,9 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
     predictions,
     config: configFile,
     timings,
+    trust: { calibrate: o.calibrate, rejectRate: o.rejectRate, unknownScore: o.unknownScore, verifySamples: o.verifySamples, evalTransform: s.evalTransform, threads: s.threads, ...(o.unknownDir ? { unknownDir: o.unknownDir } : {}) },
   });
+  for (const message of describeTrust(trust)) await runBus.emit('log', { level: 'info', message });
   const result: TrainResult = {
     ...base(),
     modelPath,
