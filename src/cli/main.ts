@@ -20,6 +20,7 @@ export const COMMANDS: Readonly<Record<string, string>> = {
   export: 'write a zoo network with its weights as one standalone ONNX file',
   doctor: 'check a dataset folder: counts, unreadable files, duplicates, leakage',
   models: 'list the architectures, their parameter counts and where their weights come from',
+  verify: "check that this runtime (or --browser: onnxruntime-web in Chromium) reproduces a model's stored self-check",
 };
 
 export const MAIN_USAGE = `usage: headstart <command> [options]

@@ -115,7 +115,7 @@ export interface VerifyReport {
 export function verificationOf(file: ClassifierFile, where: string): VerificationRecord {
   if (!file.verification) {
     throw new WeightsError('E_INCOMPATIBLE_INPUT', `${where} carries no self-check (no \`headstart.verification\` metadata)`, {
-      hint: 'models written by `headstart train` since version 0.1 carry one; retrain, or check the model with `headstart evaluate` instead',
+      hint: 'retrain with `headstart train` (it stores --verify-samples val images, 3 by default), or check the model with `headstart evaluate`',
     });
   }
   return file.verification;
