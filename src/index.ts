@@ -29,3 +29,8 @@ export { earlyStopping } from './train/listeners/early-stopping.js';
 export { readCheckpoint, type CheckpointState } from './train/checkpoint.js';
 export { historyFromJson, type History, type EpochRecord } from './metrics/history.js';
 export { ERROR_CODES, type ErrorCode, HeadstartError, IOError, ConfigError, DataError, WeightsError, DownloadError, EngineError, GraphError, TrainingError } from './errors.js';
+export { verifyClassifier, type VerifyOptions, type VerifyReport } from './infer/verification.js';
+export { verifyClassifierInBrowser } from './infer/verify-browser.js';
+export { VERIFICATION_KEY, type VerificationRecord } from './infer/verification-record.js';
+export { CLASSIFIER_OUTPUTS } from './graphs/calibrated-outputs.js';
+export { type RejectionEvaluation } from './infer/rejection-evaluation.js';

@@ -13,6 +13,8 @@ import { PreprocessSpecSchema } from '../data/preprocess.js';
 import { argmaxRow, classificationMetrics, type ClassificationMetrics } from '../metrics/classification.js';
 import { Classifier, parseOptions, type SkippedImage } from './classifier.js';
 import type { ClassifierMetadata } from './model-file.js';
+import { listImageInputs } from './input-files.js';
+import { evaluateRejection, type RejectionEvaluation } from './rejection-evaluation.js';
 
 export const EvaluateOptionsSchema = z.strictObject({
   /** Which split of a dataset root (train/, val/, test/) to evaluate; default val. Ignored for a plain class-folder dir. */
@@ -28,6 +30,8 @@ export const EvaluateOptionsSchema = z.strictObject({
   classes: z.array(z.string().min(1)).min(1).optional(),
   preprocess: PreprocessSpecSchema.optional(),
   onProgress: z.custom<(done: number, total: number) => void>((v) => typeof v === 'function', 'expected a function').optional(),
+  /** Images of none of the classes: report how well the "unknown" score rejects them (rejection-evaluation.ts). */
+  unknownDir: z.string().min(1).optional(),
 });
 export type EvaluateOptions = z.input<typeof EvaluateOptionsSchema>;
 
@@ -49,6 +53,8 @@ export interface EvaluateResult {
   skipped: SkippedImage[];
   tta: boolean;
   seconds: number;
+  /** With `unknownDir`: AUROC, FPR at 95% TPR, and what the model's threshold accepts. */
+  rejection?: RejectionEvaluation;
 }
 
 const list = (names: readonly string[]) => `[${names.join(', ')}]`;
@@ -118,6 +124,19 @@ export async function evaluate(modelPath: string, dir: string, options?: Evaluat
       if (best !== labels[i]) wrong.push({ path: img.path, label: classes[labels[i]], predicted: classes[best], probability: img.probabilities[best] });
     });
     const metrics = classificationMetrics(labels, predicted, k, { classNames: classes, confidence: opts.confidence });
+    let rejection: RejectionEvaluation | undefined;
+    if (opts.unknownDir) {
+      const unknown = await classifier.classifyFiles(await listImageInputs([opts.unknownDir]), { batchSize: opts.batchSize, tta: opts.tta });
+      if (unknown.images.length === 0) throw new DataError('E_NO_DATA', `--unknown-dir \`${opts.unknownDir}\` holds no readable image`, { hint: 'give a folder of images that belong to none of the classes' });
+      skipped.push(...unknown.skipped);
+      const r = classifier.metadata.rejection;
+      rejection = evaluateRejection(
+        images,
+        images.map((_, i) => predicted[i] === labels[i]),
+        unknown.images,
+        { unknownDir: opts.unknownDir, ...(r ? { score: r.score, threshold: r.threshold } : {}) },
+      );
+    }
     wrong.sort((a, b) => b.probability - a.probability || compareCodePoints(a.path, b.path));
     return {
       model: classifier.metadata,
@@ -128,6 +147,7 @@ export async function evaluate(modelPath: string, dir: string, options?: Evaluat
       skipped,
       tta: opts.tta,
       seconds: (performance.now() - start) / 1000,
+      ...(rejection ? { rejection } : {}),
     };
   } finally {
     await classifier.release();

@@ -18,6 +18,7 @@ options:
   --split S            train, val (default) or test, for a dataset root
   --tta                average with the horizontally flipped view
   --mistakes N         most confidently wrong images to list (default 10)
+  --unknown-dir DIR    images of none of the classes: AUROC and FPR at 95% TPR of the "unknown" score, and what the model's threshold accepts
   --batch-size N       images per run (default 16)
   --threads N          ONNX Runtime threads (default: all cores)
   --device D           cpu (default) or cuda
@@ -31,6 +32,7 @@ const OPTIONS = {
   split: { type: 'string' },
   tta: { type: 'boolean' },
   mistakes: { type: 'string' },
+  'unknown-dir': { type: 'string' },
   ...CLASSIFIER_FLAGS,
 } as const;
 
@@ -46,6 +48,7 @@ export const evaluateCommand = defineCommand({
     const result = await evaluate(modelPath, dir, {
       split: choiceFlag(values.split, 'split', ['train', 'val', 'test'] as const),
       mistakes,
+      ...(values['unknown-dir'] ? { unknownDir: values['unknown-dir'] } : {}),
       ...classifierOptions(values),
       onProgress: progress ? (done, total) => io.err(`\rclassified ${done}/${total}`) : undefined,
     });
