@@ -83,7 +83,10 @@ test('model.onnx stores the temperature, the threshold and the self-check, and i
   await session.release();
   const logits = r.logits.data as Float32Array;
   const T = m.calibration.temperature;
-  const want = softmax(Float32Array.from(logits, (v) => v / T), 3);
+  const want = softmax(
+    Float32Array.from(logits, (v) => v / T),
+    3,
+  );
   const got = r.probabilities.data as Float32Array;
   for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i]) < 1e-5, `probability ${i}: ${got[i]} vs ${want[i]}`);
   const scores = unknownScores(logits, 3, 'msp', T);
@@ -96,7 +99,9 @@ test('model.onnx stores the temperature, the threshold and the self-check, and i
 });
 
 test('the exported graph passes the official ONNX checker (full check)', { skip: onnxMissing }, () => {
-  const p = spawnSync(PY, ['-c', 'import onnx, sys; m = onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); print([o.name for o in m.graph.output])', run.modelPath!], { encoding: 'utf8' });
+  const p = spawnSync(PY, ['-c', 'import onnx, sys; m = onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); print([o.name for o in m.graph.output])', run.modelPath!], {
+    encoding: 'utf8',
+  });
   assert.equal(p.status, 0, p.stderr);
   assert.match(p.stdout, /'logits', 'probabilities', 'score', 'unknown'/);
 });
@@ -152,7 +157,10 @@ test('predict.mjs (plain onnxruntime-node + sharp, under 40 lines) reproduces th
   });
   const p = spawnSync(process.execPath, [snippet, ...pngs], { encoding: 'utf8' });
   assert.equal(p.status, 0, p.stderr);
-  const rows = p.stdout.trim().split('\n').map((l) => JSON.parse(l) as { guess: string; unknown: boolean; probabilities: Record<string, number> });
+  const rows = p.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { guess: string; unknown: boolean; probabilities: Record<string, number> });
   assert.equal(rows.length, samples.length);
   rows.forEach((row, i) => {
     for (const t of samples[i].top) assert.ok(Math.abs(row.probabilities[file.metadata.classes[t.index]] - t.probability) <= 1e-4);
@@ -167,10 +175,22 @@ test('--unknown-dir sets the threshold against images of none of the classes; ev
   await greyImages(unknownTrain, 12, 5);
   await greyImages(unknownTest, 12, 6);
   const out = await tempDir();
-  const r = await train(root, { model: tinySpec, weights: 'none', mode: 'finetune', epochs: 3, lr: 0.05, threads: 1, out, unknownDir: unknownTrain, verifySamples: 0 });
+  const r = await train(root, { model: tinySpec, weights: 'none', mode: 'finetune', epochs: 3, lr: 0.05, threads: 1, out, unknownDir: unknownTrain, unknownScore: 'energy', verifySamples: 0 });
   const file = await readClassifier(r.modelPath!);
   const rej = file.metadata.rejection!;
   assert.equal(rej.method, 'unknown-dir');
+  assert.equal(rej.score, 'energy');
+  // The graph's energy score against T * logsumexp(logits / T) computed in JS.
+  const session = await Session.create(file.bytes, { threads: 1 });
+  const rng = new Random(9);
+  const x = Float32Array.from({ length: 3 * 3 * 16 * 16 }, () => rng.normal());
+  const out = await session.run({ images: { dtype: 'float32', shape: [3, 3, 16, 16], data: x } });
+  await session.release();
+  const energy = unknownScores(out.logits.data as Float32Array, 3, 'energy', file.metadata.calibration!.temperature);
+  for (let i = 0; i < 3; i++) {
+    assert.ok(Math.abs(Number(out.score.data[i]) - energy[i]) < 1e-4 * Math.max(1, Math.abs(energy[i])), `energy ${out.score.data[i]} vs ${energy[i]}`);
+    if (Math.abs(energy[i] - rej.threshold) > 1e-4) assert.equal(Boolean(out.unknown.data[i]), energy[i] < rej.threshold);
+  }
   assert.equal(rej.unknownImages, 12);
   assert.ok(rej.auroc !== undefined && rej.auroc >= 0 && rej.auroc <= 1);
   assert.equal(file.verification, undefined);

@@ -127,7 +127,8 @@ export async function evaluate(modelPath: string, dir: string, options?: Evaluat
     let rejection: RejectionEvaluation | undefined;
     if (opts.unknownDir) {
       const unknown = await classifier.classifyFiles(await listImageInputs([opts.unknownDir]), { batchSize: opts.batchSize, tta: opts.tta });
-      if (unknown.images.length === 0) throw new DataError('E_NO_DATA', `--unknown-dir \`${opts.unknownDir}\` holds no readable image`, { hint: 'give a folder of images that belong to none of the classes' });
+      if (unknown.images.length === 0)
+        throw new DataError('E_NO_DATA', `--unknown-dir \`${opts.unknownDir}\` holds no readable image`, { hint: 'give a folder of images that belong to none of the classes' });
       skipped.push(...unknown.skipped);
       const r = classifier.metadata.rejection;
       rejection = evaluateRejection(

@@ -16,15 +16,7 @@ import { ConfigError, WeightsError } from '../errors.js';
 import { softmaxRowInto } from '../metrics/classification.js';
 import type { ClassifierMetadata } from './classifier-metadata.js';
 import { readClassifier, type ClassifierFile } from './model-file.js';
-import {
-  channelStats,
-  compareSample,
-  preprocessDifferences,
-  VERIFY_TOLERANCE,
-  type SampleObservation,
-  type VerificationRecord,
-  type VerificationSample,
-} from './verification-record.js';
+import { channelStats, compareSample, preprocessDifferences, VERIFY_TOLERANCE, type SampleObservation, type VerificationRecord, type VerificationSample } from './verification-record.js';
 
 const TOP_K = 5;
 

@@ -79,7 +79,7 @@ export function rejectionAuroc(known: ArrayLike<number>, unknown: ArrayLike<numb
   const all = [...Array.from(known, (s) => ({ s, known: 1 })), ...Array.from(unknown, (s) => ({ s, known: 0 }))].sort((a, b) => a.s - b.s);
   // Mann-Whitney U with mid-ranks.
   let rankSum = 0;
-  for (let i = 0; i < all.length; ) {
+  for (let i = 0; i < all.length;) {
     let j = i;
     while (j < all.length && all[j].s === all[i].s) j++;
     const mid = (i + 1 + j) / 2;

@@ -41,7 +41,9 @@ export function trustSection(t: ReportTrust): string {
         `<tr><td class="l">before (T = 1)</td><td>${c.before.ece.toFixed(4)}</td><td>${c.before.nll.toFixed(4)}</td></tr>` +
         `<tr><td class="l">after</td><td>${c.after.ece.toFixed(4)}</td><td>${c.after.nll.toFixed(4)}</td></tr></tbody></table>`,
     );
-    const svg = svgDocument(reliabilityFigure(c)).trimEnd().replace(/^<svg /, '<svg role="img" aria-label="reliability diagram" ');
+    const svg = svgDocument(reliabilityFigure(c))
+      .trimEnd()
+      .replace(/^<svg /, '<svg role="img" aria-label="reliability diagram" ');
     s.push(`<figure>${svg}</figure>`);
   }
   const r = t.rejection;
@@ -50,7 +52,9 @@ export function trustSection(t: ReportTrust): string {
       r.method === 'unknown-dir'
         ? `at the best F1 between accepted known images and rejected unknown images (${r.unknownImages ?? 0} images of none of the classes)`
         : `so that about ${pct(r.rejectRate ?? 0)} of the val images are rejected`;
-    s.push(`<p>The model answers <b>unknown</b> (output <code>unknown</code>) when its <code>${escapeXml(r.score)}</code> score is below <b>${r.threshold.toPrecision(5)}</b>, chosen ${escapeXml(how)}.</p>`);
+    s.push(
+      `<p>The model answers <b>unknown</b> (output <code>unknown</code>) when its <code>${escapeXml(r.score)}</code> score is below <b>${r.threshold.toPrecision(5)}</b>, chosen ${escapeXml(how)}.</p>`,
+    );
     const rows = [[`val images rejected`, pct(r.valRejected)]];
     if (r.unknownRejected !== undefined) rows.push(['unknown images rejected', pct(r.unknownRejected)]);
     if (r.auroc !== undefined) rows.push(['AUROC (known vs unknown)', r.auroc.toFixed(4)]);

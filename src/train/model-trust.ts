@@ -63,12 +63,7 @@ export async function logitsOfFiles(bytes: Uint8Array, paths: readonly string[],
  * Fits the calibration and the threshold from the val predictions (and the unknown images,
  * run through `bytesWithCalibration` — the classifier, calibrated but without a threshold).
  */
-export async function fitModelTrust(
-  p: ValPredictions,
-  k: number,
-  o: TrustOptions,
-  unknownLogits: () => Promise<{ logits: Float32Array; images: number }>,
-): Promise<ModelTrust> {
+export async function fitModelTrust(p: ValPredictions, k: number, o: TrustOptions, unknownLogits: () => Promise<{ logits: Float32Array; images: number }>): Promise<ModelTrust> {
   const trust: ModelTrust = {};
   if (p.labels.length === 0) return trust;
   if (o.calibrate) trust.calibration = calibrateTemperature(p.logits, p.labels, k);

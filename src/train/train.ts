@@ -213,7 +213,15 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
     predictions,
     config: configFile,
     timings,
-    trust: { calibrate: o.calibrate, rejectRate: o.rejectRate, unknownScore: o.unknownScore, verifySamples: o.verifySamples, evalTransform: s.evalTransform, threads: s.threads, ...(o.unknownDir ? { unknownDir: o.unknownDir } : {}) },
+    trust: {
+      calibrate: o.calibrate,
+      rejectRate: o.rejectRate,
+      unknownScore: o.unknownScore,
+      verifySamples: o.verifySamples,
+      evalTransform: s.evalTransform,
+      threads: s.threads,
+      ...(o.unknownDir ? { unknownDir: o.unknownDir } : {}),
+    },
   });
   for (const message of describeTrust(trust)) await runBus.emit('log', { level: 'info', message });
   const result: TrainResult = {

@@ -61,7 +61,8 @@ export const verifyCommand = defineCommand({
       report = await verifyClassifier(modelPath, { ...(mean ? { mean } : {}), ...(std ? { std } : {}), ...(threads ? { threads } : {}) });
     }
     if (values.json) io.out(`${JSON.stringify({ ok: true, ...report }, null, 2)}\n`);
-    else io.out(`ok: ${report.runtime} reproduces the ${report.samples} stored samples of ${report.model} (largest difference ${report.maxDifference.toExponential(2)}, tolerance ${report.tolerance})\n`);
+    else
+      io.out(`ok: ${report.runtime} reproduces the ${report.samples} stored samples of ${report.model} (largest difference ${report.maxDifference.toExponential(2)}, tolerance ${report.tolerance})\n`);
     return 0;
   },
 });
