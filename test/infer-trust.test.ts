@@ -188,7 +188,7 @@ test('--unknown-dir sets the threshold against images of none of the classes; ev
   await session.release();
   const energy = unknownScores(out.logits.data as Float32Array, 3, 'energy', file.metadata.calibration!.temperature);
   for (let i = 0; i < 3; i++) {
-    assert.ok(Math.abs(Number(out.score.data[i]) - energy[i]) < 1e-4 * Math.max(1, Math.abs(energy[i])), `energy ${out.score.data[i]} vs ${energy[i]}`);
+    assert.ok(Math.abs(Number(out.score.data[i]) - energy[i]) < 1e-4 * Math.max(1, Math.abs(energy[i])), `energy ${Number(out.score.data[i])} vs ${energy[i]}`);
     if (Math.abs(energy[i] - rej.threshold) > 1e-4) assert.equal(Boolean(out.unknown.data[i]), energy[i] < rej.threshold);
   }
   assert.equal(rej.unknownImages, 12);

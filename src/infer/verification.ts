@@ -21,7 +21,7 @@ import { channelStats, compareSample, preprocessDifferences, VERIFY_TOLERANCE, t
 const TOP_K = 5;
 
 /** The normalised CHW tensor of an input-size RGB image, exactly as the data pipeline writes it. */
-export function normalizedInput(image: RgbImage, mean: Rgb, std: Rgb): Float32Array {
+function normalizedInput(image: RgbImage, mean: Rgb, std: Rgb): Float32Array {
   const out = new Float32Array(3 * image.width * image.height);
   writeNormalized(image, normalizationTable(mean, std), out);
   return out;

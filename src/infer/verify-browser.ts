@@ -106,7 +106,8 @@ export async function verifyClassifierInBrowser(modelPath: string, options: Omit
     });
   }
   const { chromium } = await import('playwright-core');
-  const dist = dirname(createRequire(import.meta.url).resolve('onnxruntime-web'));
+  const require = createRequire(import.meta.url);
+  const dist = dirname(require.resolve('onnxruntime-web'));
   let browser;
   try {
     browser = await chromium.launch({ executablePath: exe, args: ['--no-sandbox'] });
