@@ -15,7 +15,8 @@ import onnxProto from 'onnx-proto';
 import sharp from 'sharp';
 import { evaluate } from '../src/infer/evaluate.js';
 import { readClassifier } from '../src/infer/model-file.js';
-import { predict } from '../src/infer/predict.js';
+import { predict, type PredictResult } from '../src/infer/predict.js';
+import { formatPredictionsTable, predictionJsonLines } from '../src/infer/format-predictions.js';
 import { verifyClassifier } from '../src/infer/verification.js';
 import { chromiumPath, verifyClassifierInBrowser } from '../src/infer/verify-browser.js';
 import { softmax } from '../src/metrics/classification.js';
@@ -184,12 +185,12 @@ test('--unknown-dir sets the threshold against images of none of the classes; ev
   const session = await Session.create(file.bytes, { threads: 1 });
   const rng = new Random(9);
   const x = Float32Array.from({ length: 3 * 3 * 16 * 16 }, () => rng.normal());
-  const out = await session.run({ images: { dtype: 'float32', shape: [3, 3, 16, 16], data: x } });
+  const res = await session.run({ images: { dtype: 'float32', shape: [3, 3, 16, 16], data: x } });
   await session.release();
-  const energy = unknownScores(out.logits.data as Float32Array, 3, 'energy', file.metadata.calibration!.temperature);
+  const energy = unknownScores(res.logits.data as Float32Array, 3, 'energy', file.metadata.calibration!.temperature);
   for (let i = 0; i < 3; i++) {
-    assert.ok(Math.abs(Number(out.score.data[i]) - energy[i]) < 1e-4 * Math.max(1, Math.abs(energy[i])), `energy ${Number(out.score.data[i])} vs ${energy[i]}`);
-    if (Math.abs(energy[i] - rej.threshold) > 1e-4) assert.equal(Boolean(out.unknown.data[i]), energy[i] < rej.threshold);
+    assert.ok(Math.abs(Number(res.score.data[i]) - energy[i]) < 1e-4 * Math.max(1, Math.abs(energy[i])), `energy ${Number(res.score.data[i])} vs ${energy[i]}`);
+    if (Math.abs(energy[i] - rej.threshold) > 1e-4) assert.equal(Boolean(res.unknown.data[i]), energy[i] < rej.threshold);
   }
   assert.equal(rej.unknownImages, 12);
   assert.ok(rej.auroc !== undefined && rej.auroc >= 0 && rej.auroc <= 1);
@@ -201,4 +202,32 @@ test('--unknown-dir sets the threshold against images of none of the classes; ev
   const p = await predict(r.modelPath!, unknownTest, { threads: 1 });
   const rejected = p.predictions.filter((x) => x.unknown).length;
   assert.equal(rejected / p.predictions.length, e.rejection.unknownRejected);
+});
+
+test('predict shows "unknown" with the best guess beside it (table) and the flag and score (JSON lines)', () => {
+  const result = {
+    model: { model: 'm' },
+    classes: ['cat', 'dog'],
+    tta: false,
+    seconds: 0,
+    skipped: [],
+    predictions: [
+      { path: 'a.png', id: 'a', top: [{ index: 0, label: 'cat', probability: 0.55 }], probabilities: [0.55, 0.45], unknown: true, score: 0.55 },
+      { path: 'b.png', id: 'b', top: [{ index: 1, label: 'dog', probability: 0.97 }], probabilities: [0.03, 0.97], unknown: false, score: 0.97 },
+    ],
+  } as unknown as PredictResult;
+  const table = formatPredictionsTable(result);
+  assert.match(table, /a\.png\s+unknown \(best guess cat 55\.0%\)/);
+  assert.match(table, /b\.png\s+dog 97\.0%/);
+  const lines = predictionJsonLines(result.predictions)
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { unknown: boolean; score: number });
+  assert.deepEqual(
+    lines.map((l) => [l.unknown, l.score]),
+    [
+      [true, 0.55],
+      [false, 0.97],
+    ],
+  );
 });

@@ -8,7 +8,7 @@ import { ConfigError } from '../errors.js';
 import { argmaxRow, logSumExpRow } from './classification.js';
 
 /** Search range of the temperature: outside it a fit says more about the split than the model. */
-const TEMPERATURE_RANGE = [0.05, 20] as const;
+export const TEMPERATURE_RANGE = [0.05, 20] as const;
 const ECE_BINS = 15;
 
 function rows(logits: ArrayLike<number>, labels: ArrayLike<number>, k: number, where: string): number {

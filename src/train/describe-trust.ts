@@ -1,5 +1,6 @@
 /** The notes a finished run prints about its calibration and "unknown" threshold. */
 import type { ModelTrust } from './model-trust.js';
+import { TEMPERATURE_RANGE } from '../metrics/calibration.js';
 
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 
@@ -10,6 +11,11 @@ export function describeTrust(t: ModelTrust): string[] {
     out.push(
       `calibration: temperature ${c.temperature.toFixed(3)} fitted on ${c.images} val images; ECE (15 bins) ${c.before.ece.toFixed(4)} -> ${c.after.ece.toFixed(4)}, NLL ${c.before.nll.toFixed(4)} -> ${c.after.nll.toFixed(4)}`,
     );
+    if (c.temperature <= TEMPERATURE_RANGE[0] * 1.001 || c.temperature >= TEMPERATURE_RANGE[1] * 0.999) {
+      out.push(
+        `calibration: the temperature is at the end of its range [${TEMPERATURE_RANGE.join(', ')}]: the val split is (nearly) separable or too small to calibrate on; treat the probabilities with care`,
+      );
+    }
   }
   const r = t.rejection;
   if (r) {
