@@ -25,6 +25,7 @@ import { Random } from '../src/random.js';
 import { train, type TrainResult } from '../src/train/train.js';
 import { makeColourDataset, tempDir, tinySpec } from './train-fixtures.js';
 import { Session } from '../src/engine/session.js';
+import { findAll, parseXml } from './report-xml.js';
 
 const PY = '/usr/bin/python3';
 const onnxMissing = spawnSync(PY, ['-c', 'import onnx'], { encoding: 'utf8' }).status === 0 ? false : 'needs Debian python3-onnx at /usr/bin/python3 (apt-get install python3-onnx)';
@@ -96,7 +97,10 @@ test('model.onnx stores the temperature, the threshold and the self-check, and i
     assert.equal(Boolean(r.unknown.data[i]), Number(r.score.data[i]) < m.rejection.threshold);
   }
   assert.ok(existsSync(join(run.out, 'reliability.svg')) && existsSync(join(run.out, 'reliability.png')));
-  assert.match(readFileSync(join(run.out, 'report.html'), 'utf8'), /Calibration and unknown answers[\s\S]*reliability diagram/);
+  const html = readFileSync(join(run.out, 'report.html'), 'utf8');
+  assert.match(html, /Calibration and unknown answers[\s\S]*reliability diagram/);
+  const doc = parseXml(html);
+  assert.equal(findAll(doc, (e) => e.name === 'table' && e.attrs.class === 'calibration').length, 1);
 });
 
 test('the exported graph passes the official ONNX checker (full check)', { skip: onnxMissing }, () => {

@@ -26,11 +26,11 @@ test('fitTemperature finds the minimum of the NLL (brute-force check) and lowers
   const t = fitTemperature(logits, labels, 4);
   let bestT = 1;
   let bestNll = Infinity;
-  for (let u = Math.log(0.05); u <= Math.log(20); u += 0.0005) {
+  for (let u = Math.log(0.05); u <= Math.log(20); u += 0.002) {
     const v = nllAt(logits, labels, 4, Math.exp(u));
     if (v < bestNll) [bestNll, bestT] = [v, Math.exp(u)];
   }
-  assert.ok(Math.abs(Math.log(t) - Math.log(bestT)) < 1e-3, `golden section T=${t}, grid T=${bestT}`);
+  assert.ok(Math.abs(Math.log(t) - Math.log(bestT)) < 2e-3, `golden section T=${t}, grid T=${bestT}`);
   assert.ok(t > 1, `overconfident logits need T > 1, found ${t}`);
   const before = calibrationSummary(logits, labels, 4, 1);
   const after = calibrationSummary(logits, labels, 4, t);
