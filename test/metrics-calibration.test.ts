@@ -63,8 +63,9 @@ test('thresholds: reject rate on known scores, best F1 against unknown, FPR at 9
   const best = thresholdBestF1([5, 6, 7, 8], [1, 2, 3]);
   assert.equal(best.f1, 1);
   assert.ok(best.threshold > 3 && best.threshold <= 5);
-  // 95% of 20 known accepted: threshold 2; unknown scores 1.5 and 3 -> one of two accepted.
-  assert.equal(fprAt95Tpr(known, [1.5, 3]), 0.5);
+  assert.equal(t, 1.5); // midway between the rejected 1 and the accepted 2
+  // 95% of 20 known accepted: threshold 1.5; unknown scores 1.4 and 3 -> one of two accepted.
+  assert.equal(fprAt95Tpr(known, [1.4, 3]), 0.5);
 });
 
 test('unknownScores: msp is the top probability of softmax(z / T), energy is T * logsumexp(z / T)', () => {

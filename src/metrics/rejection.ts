@@ -31,14 +31,17 @@ export function unknownScores(logits: ArrayLike<number>, k: number, kind: Unknow
 }
 
 /**
- * The threshold that rejects (score < threshold) at most `rate` of `known` scores: the
- * floor(rate * N)-th smallest score, so that many images lie strictly below it (fewer on ties).
+ * The threshold that rejects (score < threshold) floor(rate * N) of the `known` scores (fewer
+ * on ties): midway between the m-th and (m+1)-th smallest, so no image sits on the threshold
+ * (where float32 in the graph and float64 here could disagree).
  */
 export function thresholdAtRejectRate(known: ArrayLike<number>, rate: number): number {
   if (known.length === 0) throw new ConfigError('E_BAD_ARGUMENT', 'thresholdAtRejectRate: no known-class scores', { hint: 'the validation split must hold images' });
   if (!(rate >= 0 && rate < 1)) throw new ConfigError('E_BAD_ARGUMENT', `thresholdAtRejectRate: rate ${rate} is outside [0, 1)`);
   const sorted = Float64Array.from(known).sort();
-  return sorted[Math.floor(rate * sorted.length)];
+  const m = Math.floor(rate * sorted.length);
+  if (m === 0) return sorted[0] - 1e-6 * Math.max(1, Math.abs(sorted[0]));
+  return sorted[m - 1] === sorted[m] ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
 }
 
 /** Fractions of each set below (rejected) a threshold. */
