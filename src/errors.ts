@@ -51,6 +51,8 @@ export const ERROR_CODES = [
   'E_NOT_FOUND', // a file, folder or package that does not exist
   'E_WRITE_FAILED', // an output file or folder could not be written
   'E_READ_FAILED', // an input file could not be read (E_NOT_FOUND when it does not exist)
+  'E_VERIFY_MISMATCH', // a model's stored self-check disagrees with what the runtime (or the stored preprocessing) gives
+  'E_NO_BROWSER', // the headless browser needed (Chromium) is absent or cannot start
   'E_INTERNAL', // a bug in headstart: please report it
   'E_TOO_FEW_CLASSES', // a dataset with fewer than 2 classes: nothing to classify
   'E_OUTPUT_EXISTS', // an output folder that already holds a run (overwritten only with --overwrite)

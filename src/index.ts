@@ -32,3 +32,8 @@ export { ERROR_CODES, type ErrorCode, HeadstartError, IOError, ConfigError, Data
 export { mcnemarExact, mcnemarTest, meanInterval, type McNemarResult, type MeanInterval } from './metrics/paired-test.js';
 export { startServer, type ServeOptions, type ServeHandle } from './serve/serve.js';
 export { eventsFile } from './train/listeners/events-file.js';
+export { verifyClassifier, type VerifyOptions, type VerifyReport } from './infer/verification.js';
+export { verifyClassifierInBrowser } from './infer/verify-browser.js';
+export { VERIFICATION_KEY, type VerificationRecord } from './infer/verification-record.js';
+export { CLASSIFIER_OUTPUTS } from './graphs/calibrated-outputs.js';
+export { type RejectionEvaluation } from './infer/rejection-evaluation.js';

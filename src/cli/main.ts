@@ -22,6 +22,7 @@ export const COMMANDS: Readonly<Record<string, string>> = {
   doctor: 'check a dataset folder: counts, unreadable files, duplicates, leakage',
   models: 'list the architectures, their parameter counts and where their weights come from',
   serve: 'a local web app: runs, live training, try the model in your browser',
+  verify: "check that this runtime (or --browser: onnxruntime-web in Chromium) reproduces a model's stored self-check",
 };
 
 export const MAIN_USAGE = `usage: headstart <command> [options]

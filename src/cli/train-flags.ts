@@ -13,7 +13,7 @@ const OUTPUT = { json: { type: 'boolean' } } as const;
 export const TRAIN_FLAGS = { ...parseArgsOptions(TRAIN_FLAG_SPECS), ...OUTPUT };
 export const COMPARE_FLAGS = { ...parseArgsOptions(COMPARE_FLAG_SPECS), ...OUTPUT };
 
-const GROUP_TITLES = { model: 'model and weights', optimisation: "optimisation (defaults: the recipe's)", data: 'data', run: 'run' };
+const GROUP_TITLES = { model: 'model and weights', optimisation: "optimisation (defaults: the recipe's)", data: 'data', run: 'run', trust: 'calibration, "unknown" answers, self-check' };
 
 const show = (v: unknown): string =>
   Array.isArray(v) ? v.map(show).join(',') : typeof v === 'number' ? (v !== 0 && Math.abs(v) < 1e-3 ? v.toExponential() : String(Number(v.toPrecision(4)))) : String(v);

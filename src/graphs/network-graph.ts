@@ -9,6 +9,7 @@ import { resolveBnMomentum } from '../models/bn-momentum.js';
 import { NetBuilder } from '../models/net-builder.js';
 import type { DropoutMaskInput, ParamDef } from '../models/net-builder.js';
 import type { NamedTensors } from '../tensor.js';
+import { appendCalibratedOutputs, type CalibratedOutputsOptions } from './calibrated-outputs.js';
 
 export interface NetworkGraphOptions {
   numClasses: number;
@@ -109,6 +110,8 @@ export interface InferenceGraphOptions extends NetworkGraphOptions {
   /** Output only the features (no classifier): a backbone for feature extraction. */
   featuresOnly?: boolean;
   metadata?: Record<string, string>;
+  /** After the logits: calibrated probabilities, and the score and `unknown` with a threshold (calibrated-outputs.ts). */
+  calibration?: CalibratedOutputsOptions;
 }
 
 /** Eval-mode forward graph: logits (and/or features), BatchNorm on running statistics. */
@@ -123,6 +126,7 @@ export function buildInferenceGraph(spec: ModelSpec, options: InferenceGraphOpti
     const { features, logits } = buildNetwork(b, spec, images, options.numClasses);
     g.output(g.alias(logits, IO.logits));
     if (options.withFeatures) g.output(g.alias(features, IO.features));
+    if (options.calibration) appendCalibratedOutputs(g, IO.logits, options.calibration);
   }
   return { bytes: serializeModel(g, { metadata: options.metadata }), params: b.params, fed: b.fed };
 }

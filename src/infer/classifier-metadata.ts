@@ -10,6 +10,7 @@ import { describeZodIssues } from '../zod-issues.js';
 import { PreprocessSpecSchema } from '../data/preprocess.js';
 import { SplitRecordSchema } from '../data/split-record.js';
 import { parseModel, type ParsedModel } from '../onnx/serialize.js';
+import { UNKNOWN_SCORES } from '../metrics/rejection.js';
 
 /** The metadata_props key that holds the JSON of ClassifierMetadata. */
 export const METADATA_KEY = 'headstart';
@@ -32,6 +33,36 @@ export const ClassifierMetadataSchema = z.strictObject({
   /** How the training run's val images were obtained (evaluate reproduces an automatic split from it). */
   split: SplitRecordSchema.optional(),
   createdAt: z.iso.datetime().default(() => new Date().toISOString()),
+  /** Temperature scaling: the graph's `probabilities` output is Softmax(logits / temperature). */
+  calibration: z
+    .strictObject({
+      temperature: z.number().positive(),
+      /** The split it was fitted on, and its size. */
+      fittedOn: z.string().min(1),
+      images: z.number().int().nonnegative(),
+      /** 15-bin expected calibration error and mean NLL on that split, before and after. */
+      eceBefore: z.number(),
+      eceAfter: z.number(),
+      nllBefore: z.number(),
+      nllAfter: z.number(),
+    })
+    .optional(),
+  /** "Unknown" rejection: the graph's `unknown` output is `score < threshold`. */
+  rejection: z
+    .strictObject({
+      score: z.enum(UNKNOWN_SCORES),
+      threshold: z.number(),
+      /** How the threshold was chosen: a target false-rejection rate on val, or the best F1 against --unknown-dir images. */
+      method: z.enum(['reject-rate', 'unknown-dir']),
+      rejectRate: z.number().min(0).lt(1).optional(),
+      /** Share of the val images (all of known classes) the threshold rejects. */
+      valRejected: z.number().min(0).max(1),
+      /** With --unknown-dir: how many images, the share rejected, the AUROC of the score. */
+      unknownImages: z.number().int().nonnegative().optional(),
+      unknownRejected: z.number().min(0).max(1).optional(),
+      auroc: z.number().min(0).max(1).optional(),
+    })
+    .optional(),
 });
 
 export type ClassifierMetadata = z.output<typeof ClassifierMetadataSchema>;
@@ -65,6 +96,7 @@ interface GraphValueInfo {
  * out of the public declarations (a consumer with `skipLibCheck: false` would otherwise fail).
  */
 interface DecodedModel {
+  metadata: Record<string, string>;
   model: { graph?: { input?: GraphValueInfo[] | null; output?: GraphValueInfo[] | null; initializer?: { name?: string | null }[] | null } | null };
 }
 

@@ -16,6 +16,7 @@ import { Session } from '../engine/session.js';
 import { flipBatchHorizontal } from './flip-batch.js';
 import { readClassifier, type ClassifierFile, type ClassifierMetadata } from './model-file.js';
 import { softmaxRowInto } from '../metrics/classification.js';
+import { CLASSIFIER_OUTPUTS } from '../graphs/calibrated-outputs.js';
 
 export const ClassifierOptionsSchema = z.strictObject({
   /** Intra-op threads of ONNX Runtime (default: all cores). */
@@ -39,8 +40,18 @@ export type ClassifyOptions = z.input<typeof ClassifyOptionsSchema>;
 
 export interface ClassifiedImage {
   path: string;
-  /** Softmax probabilities, one per class (averaged over the views with TTA). */
+  /** Softmax probabilities, one per class (averaged over the views with TTA); calibrated when the model is. */
   probabilities: Float32Array;
+  /** With a model that has an "unknown" threshold: its score (averaged over the views) and whether it is below the threshold. */
+  score?: number;
+  unknown?: boolean;
+}
+
+/** Probabilities of a batch, with the rejection score and answer when the model has a threshold. */
+export interface ClassifiedTensor {
+  probabilities: Float32Array;
+  score?: Float32Array;
+  unknown?: Uint8Array;
 }
 
 export interface SkippedImage {
@@ -104,16 +115,45 @@ export class Classifier {
 
   /** Probabilities for a normalised NCHW batch of n images. */
   async classifyTensor(tensor: Float32Array, n: number, tta = false): Promise<Float32Array> {
+    return (await this.classifyTensorFull(tensor, n, tta)).probabilities;
+  }
+
+  /**
+   * Probabilities (the graph's calibrated `probabilities` output where it has one), and the
+   * graph's `score` and `unknown` where the model has a threshold; with TTA the probabilities
+   * and scores are averaged over the views and `unknown` is the averaged score below the threshold.
+   */
+  async classifyTensorFull(tensor: Float32Array, n: number, tta = false): Promise<ClassifiedTensor> {
     const size = this.metadata.preprocess.inputSize;
     const k = this.classes.length;
-    const fixedBatch = this.file.input.shape[0] > 0 ? this.file.input.shape[0] : 0;
-    const out = new Float32Array(n * k);
     const views = tta ? [tensor, flipBatchHorizontal(tensor, size)] : [tensor];
-    for (const view of views) {
-      const logits = await this.runLogits(view, n, fixedBatch);
-      softmaxInto(logits, n, k, out, 1 / views.length, view !== views[0]);
+    const names = this.file.outputNames;
+    if (!names.includes(CLASSIFIER_OUTPUTS.probabilities)) {
+      const fixedBatch = this.file.input.shape[0] > 0 ? this.file.input.shape[0] : 0;
+      const out = new Float32Array(n * k);
+      for (const view of views) {
+        const logits = await this.runLogits(view, n, fixedBatch);
+        softmaxInto(logits, n, k, out, 1 / views.length, view !== views[0]);
+      }
+      return { probabilities: out };
     }
-    return out;
+    const wanted = [CLASSIFIER_OUTPUTS.probabilities, CLASSIFIER_OUTPUTS.score, CLASSIFIER_OUTPUTS.unknown].filter((o) => names.includes(o));
+    const probabilities = new Float32Array(n * k);
+    const score = names.includes(CLASSIFIER_OUTPUTS.score) ? new Float32Array(n) : undefined;
+    let unknown: Uint8Array | undefined;
+    for (const view of views) {
+      const r = await this.session.run({ [this.file.input.name]: { dtype: 'float32', shape: [n, 3, size, size], data: view } }, wanted);
+      const p = r[CLASSIFIER_OUTPUTS.probabilities].data as Float32Array;
+      for (let i = 0; i < p.length; i++) probabilities[i] += p[i] / views.length;
+      if (score) {
+        const sc = r[CLASSIFIER_OUTPUTS.score].data as Float32Array;
+        for (let i = 0; i < n; i++) score[i] += sc[i] / views.length;
+      }
+      if (r[CLASSIFIER_OUTPUTS.unknown] && views.length === 1) unknown = Uint8Array.from(r[CLASSIFIER_OUTPUTS.unknown].data as ArrayLike<number>, (v) => (v ? 1 : 0));
+    }
+    const threshold = this.metadata.rejection?.threshold;
+    if (score && views.length > 1 && threshold !== undefined) unknown = Uint8Array.from(score, (v) => (v < threshold ? 1 : 0));
+    return { probabilities, ...(score ? { score } : {}), ...(unknown ? { unknown } : {}) };
   }
 
   private async runLogits(view: Float32Array, n: number, fixedBatch: number): Promise<Float32Array> {
@@ -166,9 +206,16 @@ export class Classifier {
     for await (const batch of loader) {
       const images: ClassifiedImage[] = [];
       if (batch.size > 0) {
-        const probs = await this.classifyTensor(batch.images, batch.size, opts.tta);
+        const r = await this.classifyTensorFull(batch.images, batch.size, opts.tta);
         batch.release();
-        batch.paths.forEach((path, i) => images.push({ path, probabilities: probs.slice(i * k, (i + 1) * k) }));
+        batch.paths.forEach((path, i) =>
+          images.push({
+            path,
+            probabilities: r.probabilities.slice(i * k, (i + 1) * k),
+            ...(r.score ? { score: r.score[i] } : {}),
+            ...(r.unknown ? { unknown: r.unknown[i] === 1 } : {}),
+          }),
+        );
       }
       done = Math.min(paths.length, done + opts.batchSize);
       opts.onProgress?.(done, paths.length);

@@ -18,6 +18,8 @@ import { PreprocessSpecSchema } from '../data/preprocess.js';
 import { argmaxRow, classificationMetrics, type ClassificationMetrics } from '../metrics/classification.js';
 import { Classifier, parseOptions, type SkippedImage } from './classifier.js';
 import type { ClassifierMetadata } from './model-file.js';
+import { listImageInputs } from './input-files.js';
+import { evaluateRejection, type RejectionEvaluation } from './rejection-evaluation.js';
 
 export const EvaluateOptionsSchema = z.strictObject({
   /**
@@ -37,6 +39,8 @@ export const EvaluateOptionsSchema = z.strictObject({
   classes: z.array(z.string().min(1)).min(1).optional(),
   preprocess: PreprocessSpecSchema.optional(),
   onProgress: z.custom<(done: number, total: number) => void>((v) => typeof v === 'function', 'expected a function').optional(),
+  /** Images of none of the classes: report how well the "unknown" score rejects them (rejection-evaluation.ts). */
+  unknownDir: z.string().min(1).optional(),
 });
 export type EvaluateOptions = z.input<typeof EvaluateOptionsSchema>;
 
@@ -66,6 +70,8 @@ export interface EvaluateResult {
   notes: string[];
   /** What could not be measured (a class with no images in the folder), one line each. */
   warnings: string[];
+  /** With `unknownDir`: AUROC, FPR at 95% TPR, and what the model's threshold accepts. */
+  rejection?: RejectionEvaluation;
 }
 
 const list = (names: readonly string[]) => `[${names.join(', ')}]`;
@@ -182,6 +188,20 @@ export async function evaluate(modelPath: string, dir: string, options?: Evaluat
       if (best !== labels[i]) wrong.push({ path: img.path, label: classes[labels[i]], predicted: classes[best], probability: img.probabilities[best] });
     });
     const metrics = classificationMetrics(labels, predicted, k, { classNames: classes, confidence: opts.confidence });
+    let rejection: RejectionEvaluation | undefined;
+    if (opts.unknownDir) {
+      const unknown = await classifier.classifyFiles(await listImageInputs([opts.unknownDir]), { batchSize: opts.batchSize, tta: opts.tta });
+      if (unknown.images.length === 0)
+        throw new DataError('E_NO_DATA', `--unknown-dir \`${opts.unknownDir}\` holds no readable image`, { hint: 'give a folder of images that belong to none of the classes' });
+      skipped.push(...unknown.skipped);
+      const r = classifier.metadata.rejection;
+      rejection = evaluateRejection(
+        images,
+        images.map((_, i) => predicted[i] === labels[i]),
+        unknown.images,
+        { unknownDir: opts.unknownDir, ...(r ? { score: r.score, threshold: r.threshold } : {}) },
+      );
+    }
     wrong.sort((a, b) => b.probability - a.probability || compareCodePoints(a.path, b.path));
     return {
       model: classifier.metadata,
@@ -196,6 +216,7 @@ export async function evaluate(modelPath: string, dir: string, options?: Evaluat
       reproducedSplit: chosen.reproducedSplit,
       notes: chosen.notes,
       warnings,
+      ...(rejection ? { rejection } : {}),
     };
   } finally {
     await classifier.release();

@@ -34,6 +34,16 @@ export function formatEvaluation(result: EvaluateResult): string {
     out.push('most confident mistakes');
     out.push(...columns([['image', 'true', 'predicted', 'p'], ...result.mistakes.map((x) => [x.path, x.label, x.predicted, pct(x.probability)])], (c) => c === 3));
   }
+  const r = result.rejection;
+  if (r) {
+    out.push('');
+    out.push(`unknown images (${r.unknownImages} in ${r.unknownDir}), ${r.score} score: AUROC ${r.auroc.toFixed(4)}, FPR at 95% TPR ${pct(r.fprAt95Tpr)}`);
+    if (r.threshold !== undefined) {
+      out.push(
+        `at the model's threshold ${r.threshold.toPrecision(5)}: ${pct(r.knownAccepted!)} of known images accepted (accuracy ${pct(r.acceptedAccuracy!)} on ${r.acceptedImages}), ${pct(r.unknownRejected!)} of unknown images rejected`,
+      );
+    } else out.push('the model has no "unknown" threshold (train it with headstart train, which sets one)');
+  }
   for (const s of result.skipped) out.push(`skipped ${s.path}: ${s.reason}`);
   return `${out.join('\n')}\n`;
 }

@@ -4,11 +4,14 @@ import type { Prediction, PredictResult } from './predict.js';
 
 const pct = (p: number) => `${(100 * p).toFixed(1)}%`;
 
+/** `unknown` and `score`, for a model with an "unknown" threshold. */
+const rejectionFields = (p: Prediction) => (p.unknown !== undefined ? { unknown: p.unknown, ...(p.score !== undefined ? { score: p.score } : {}) } : {});
+
 /** Aligned columns: image, then `label probability` for each of the top k. */
 export function formatPredictionsTable(result: PredictResult): string {
   const k = Math.max(0, ...result.predictions.map((p) => p.top.length));
   const header = ['image', ...Array.from({ length: k }, (_, i) => (k === 1 ? 'prediction' : `#${i + 1}`))];
-  const rows = result.predictions.map((p) => [p.path, ...p.top.map((t) => `${t.label} ${pct(t.probability)}`)]);
+  const rows = result.predictions.map((p) => [p.path, ...p.top.map((t, i) => (i === 0 && p.unknown ? `unknown (best guess ${t.label} ${pct(t.probability)})` : `${t.label} ${pct(t.probability)}`))]);
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
   const line = (cells: string[]) =>
     cells
@@ -32,7 +35,7 @@ export function predictionsJson(result: PredictResult): string {
       model: result.model.model,
       classes: result.classes,
       tta: result.tta,
-      predictions: result.predictions.map((p) => ({ path: p.path, top: p.top.map((t) => ({ label: t.label, index: t.index, probability: t.probability })) })),
+      predictions: result.predictions.map((p) => ({ path: p.path, top: p.top.map((t) => ({ label: t.label, index: t.index, probability: t.probability })), ...rejectionFields(p) })),
       skipped: result.skipped,
     },
     null,
@@ -53,6 +56,6 @@ export function predictionCsvRows(predictions: readonly Prediction[]): string {
 /** One JSON object per line and image: {path, top: [{label, index, probability}]}. */
 export function predictionJsonLines(predictions: readonly Prediction[]): string {
   let out = '';
-  for (const p of predictions) out += `${JSON.stringify({ path: p.path, top: p.top.map((t) => ({ label: t.label, index: t.index, probability: t.probability })) })}\n`;
+  for (const p of predictions) out += `${JSON.stringify({ path: p.path, top: p.top.map((t) => ({ label: t.label, index: t.index, probability: t.probability })), ...rejectionFields(p) })}\n`;
   return out;
 }

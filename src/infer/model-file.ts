@@ -14,19 +14,38 @@ import { writeFileAtomic } from '../atomic-write.js';
 import { buildInferenceGraph, IO } from '../graphs/network-graph.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import type { NamedTensors } from '../tensor.js';
+import { parseVerificationRecord, VERIFICATION_KEY, type VerificationRecord } from './verification-record.js';
 import { decodeJson, METADATA_KEY, metadataText, parseMetadata, type ClassifierMetadata, type ClassifierMetadataInput } from './classifier-metadata.js';
 
 export { readClassifierMetadataFromBytes, type ClassifierMetadata, type ClassifierMetadataInput } from './classifier-metadata.js';
 
-/** The ONNX bytes of a classifier: the eval graph of `spec` with `params` embedded and the metadata stored. */
-export function classifierBytes(spec: ModelSpec, params: NamedTensors, metadata: ClassifierMetadataInput): { bytes: Uint8Array; metadata: ClassifierMetadata } {
+export interface ClassifierBytesOptions {
+  /** The self-check stored beside the metadata (src/infer/verification-record.ts). */
+  verification?: VerificationRecord;
+}
+
+/**
+ * The ONNX bytes of a classifier: the eval graph of `spec` with `params` embedded and the
+ * metadata stored. With calibration or rejection in the metadata, the graph also outputs
+ * `probabilities` (and `score`, `unknown`) after `logits` (src/graphs/calibrated-outputs.ts).
+ */
+export function classifierBytes(spec: ModelSpec, params: NamedTensors, metadata: ClassifierMetadataInput, options: ClassifierBytesOptions = {}): { bytes: Uint8Array; metadata: ClassifierMetadata } {
   const meta = parseMetadata(metadata, `writeClassifier(${spec.name})`, 'options');
+  const calibrated = meta.calibration || meta.rejection;
   const built = buildInferenceGraph(spec, {
     batch: -1,
     numClasses: meta.classes.length,
     inputSize: meta.preprocess.inputSize,
     constants: params,
-    metadata: { [METADATA_KEY]: JSON.stringify(meta) },
+    metadata: { [METADATA_KEY]: JSON.stringify(meta), ...(options.verification ? { [VERIFICATION_KEY]: JSON.stringify(options.verification) } : {}) },
+    ...(calibrated
+      ? {
+          calibration: {
+            temperature: meta.calibration?.temperature ?? 1,
+            ...(meta.rejection ? { rejection: { score: meta.rejection.score, threshold: meta.rejection.threshold } } : {}),
+          },
+        }
+      : {}),
   });
   // A parameter without a value would be left as a graph input: the file would not be standalone.
   const missing = built.fed;
@@ -46,8 +65,8 @@ export function classifierBytes(spec: ModelSpec, params: NamedTensors, metadata:
 }
 
 /** Writes model.onnx atomically (temp file + rename); returns the metadata as stored. */
-export async function writeClassifier(path: string, spec: ModelSpec, params: NamedTensors, metadata: ClassifierMetadataInput): Promise<ClassifierMetadata> {
-  const { bytes, metadata: meta } = classifierBytes(spec, params, metadata);
+export async function writeClassifier(path: string, spec: ModelSpec, params: NamedTensors, metadata: ClassifierMetadataInput, options: ClassifierBytesOptions = {}): Promise<ClassifierMetadata> {
+  const { bytes, metadata: meta } = classifierBytes(spec, params, metadata, options);
   await writeFileAtomic(path, bytes, 'the model file');
   return meta;
 }
@@ -66,6 +85,10 @@ export interface ClassifierFile {
   output: TensorSignature;
   /** True when the metadata came from the file, false when supplied by the caller. */
   embedded: boolean;
+  /** Every output name of the graph, in order (`logits`, then `probabilities`, `score`, `unknown` when calibrated). */
+  outputNames: string[];
+  /** The stored self-check (`headstart.verification`), when the file has one. */
+  verification?: VerificationRecord;
 }
 
 const ReadOptionsSchema = z.strictObject({
@@ -130,5 +153,14 @@ export async function readClassifier(path: string, options?: ReadClassifierOptio
       hint: 'headstart runs classifiers whose first input is a normalised NCHW float32 image batch',
     });
   }
-  return { bytes, metadata, input, output, embedded };
+  const verificationText = parsed.metadata[VERIFICATION_KEY];
+  return {
+    bytes,
+    metadata,
+    input,
+    output,
+    embedded,
+    outputNames: outputs.map((o) => o.name ?? ''),
+    ...(verificationText !== undefined ? { verification: parseVerificationRecord(verificationText, where) } : {}),
+  };
 }

@@ -37,6 +37,9 @@ export interface Prediction {
   top: RankedClass[];
   /** Probability of every class, in the model's class order. */
   probabilities: number[];
+  /** With a model that has an "unknown" threshold: true when the image looks like none of the classes (`top` is then the best guess), and the score. */
+  unknown?: boolean;
+  score?: number;
 }
 
 export interface PredictResult {
@@ -105,7 +108,14 @@ export async function predictStream(modelPath: string, inputs: string | readonly
     try {
       for await (const b of classifier.classifyBatches(paths, { batchSize: opts.batchSize, tta: opts.tta, onProgress: opts.onProgress })) {
         yield {
-          predictions: b.images.map(({ path, probabilities }) => ({ path, id: fileStem(path), top: topK(probabilities, classes, opts.topK), probabilities: Array.from(probabilities) })),
+          predictions: b.images.map(({ path, probabilities, unknown, score }) => ({
+            path,
+            id: fileStem(path),
+            top: topK(probabilities, classes, opts.topK),
+            probabilities: Array.from(probabilities),
+            ...(unknown !== undefined ? { unknown } : {}),
+            ...(score !== undefined ? { score } : {}),
+          })),
           skipped: b.skipped.map(({ path, reason }) => ({ path, reason })),
           done: b.done,
           total: b.total,

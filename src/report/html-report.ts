@@ -17,6 +17,7 @@ import { heatColor, heatTextColor } from './heat-color.js';
 import { svgDocument } from './svg-plot.js';
 import { escapeXml } from './xml-escape.js';
 import { EXPLAIN_CSS, explainSections, type ReportExplanation } from './explain-sections.js';
+import { trustSection, type ReportTrust } from './trust-section.js';
 
 export interface ReportMistake {
   /** Path or name of the image, as the user knows it. */
@@ -46,6 +47,8 @@ export interface HtmlReportInput {
   generatedAt?: string;
   /** Sections that explain the model (src/report/explain-sections.ts). */
   explanation?: ReportExplanation;
+  /** Calibration and "unknown" threshold (trust-section.ts). */
+  trust?: ReportTrust;
 }
 
 const ReportOptionsSchema = z
@@ -231,6 +234,8 @@ export function renderHtmlReport(input: HtmlReportInput, options?: HtmlReportOpt
     s.push('<h2>Final validation metrics</h2>');
     s.push(metricsSection(metrics, classes));
   }
+
+  if (input.trust) s.push(trustSection(input.trust));
 
   const mistakes = (input.mistakes ?? []).slice(0, opts.maxMistakes);
   if (mistakes.length) {

@@ -27,6 +27,7 @@ import type { ModelSpec } from '../models/model-spec.js';
 import { OPTIMIZER_TYPES, OptimizerConfigSchema, type OptimizerConfig, type OptimizerConfigInput } from '../optim/optimizer-config.js';
 import { SCHEDULER_TYPES, SchedulerConfigSchema, type SchedulerConfig, type SchedulerConfigInput } from '../optim/scheduler-config.js';
 import { describeZodIssues } from '../zod-issues.js';
+import { UNKNOWN_SCORES } from '../metrics/rejection.js';
 import { resolveBnMomentum, TORCH_BN_MOMENTUM } from '../models/bn-momentum.js';
 import { AUGMENT_PRESETS, type AugmentPreset } from '../data/build-transforms.js';
 
@@ -310,6 +311,24 @@ export const TrainOptionsSchema = z.strictObject({
     .max(1)
     .default(1)
     .meta(g('data', 'train on this stratified, seeded fraction of the training images (a learning curve point; val is kept whole)', { placeholder: 'X' })),
+
+  calibrate: z
+    .boolean()
+    .default(true)
+    .meta(g('trust', 'fit temperature scaling on the val split and store it in model.onnx (calibrated `probabilities` output)', { flagHelp: 'store uncalibrated probabilities (T = 1)' })),
+  rejectRate: z
+    .number()
+    .min(0)
+    .max(0.5)
+    .default(0.05)
+    .meta(g('trust', 'the "unknown" threshold rejects this share of the val images (0: no `unknown` output)', { placeholder: 'X' })),
+  unknownDir: z
+    .string()
+    .min(1)
+    .optional()
+    .meta(g('trust', 'images of none of the classes: the threshold is set at the best F1 between accepted known and rejected unknown images', { placeholder: 'DIR' })),
+  unknownScore: z.enum(UNKNOWN_SCORES).default('msp').meta(g('trust', 'score of the "unknown" answer: msp (maximum calibrated probability) or energy (T * logsumexp(logits / T))')),
+  verifySamples: z.int().min(0).max(8).default(3).meta(g('trust', 'val images stored in model.onnx with their expected outputs, for `headstart verify` (0: none)')),
 });
 export type TrainOptions = z.input<typeof TrainOptionsSchema>;
 export type ParsedTrainOptions = z.output<typeof TrainOptionsSchema>;

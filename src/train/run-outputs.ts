@@ -9,7 +9,13 @@ import { join, relative } from 'node:path';
 import sharp from 'sharp';
 import type { PreprocessSpec } from '../data/preprocess.js';
 import type { SplitRecord } from '../data/split-record.js';
-import { writeClassifier } from '../infer/model-file.js';
+import { classifierBytes, writeClassifier, type ClassifierMetadataInput } from '../infer/model-file.js';
+import { predictSnippet, PREDICT_SNIPPET_FILE } from '../infer/predict-snippet.js';
+import { recordVerification } from '../infer/verification.js';
+import type { VerificationRecord } from '../infer/verification-record.js';
+import type { Pipeline } from '../data/pipeline.js';
+import { reliabilitySvg } from '../report/reliability-svg.js';
+import { fitModelTrust, logitsOfFiles, unknownFiles, verificationImages, type ModelTrust, type TrustOptions } from './model-trust.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import { confusionSvg } from '../report/confusion-svg.js';
 import { curvesSvg } from '../report/curves.js';
@@ -19,7 +25,6 @@ import { renderModelCard } from '../report/model-card.js';
 import { topLosses } from '../metrics/top-losses.js';
 import { mostConfused } from '../metrics/most-confused.js';
 import { perClassAccuracy } from '../metrics/per-class-accuracy.js';
-import type { Pipeline } from '../data/pipeline.js';
 import type { Sample } from '../data/sample.js';
 import { augmentationPreview } from './augmentation-preview.js';
 import type { BatchRecord } from './listeners/batch-log.js';
@@ -42,6 +47,9 @@ const OUTPUT_FILES = {
   modelCard: 'MODEL_CARD.md',
   config: 'config.json',
   classes: 'classes.json',
+  reliabilitySvg: 'reliability.svg',
+  reliabilityPng: 'reliability.png',
+  snippet: PREDICT_SNIPPET_FILE,
 } as const;
 
 export interface RunOutputsInput {
@@ -69,6 +77,8 @@ export interface RunOutputsInput {
   val?: readonly Sample[];
   trainTransform?: Pipeline;
   seed?: number;
+  /** Calibration, "unknown" threshold and self-check (src/train/model-trust.ts); none when left out. */
+  trust?: TrustOptions & { evalTransform: Pipeline; threads?: number };
 }
 
 export async function writeHistoryFiles(out: string, history: History): Promise<void> {
@@ -154,10 +164,32 @@ function reportJson(o: RunOutputsInput, e: ReportExplanation, metrics: Classific
   );
 }
 
-export async function writeRunOutputs(o: RunOutputsInput): Promise<{ modelPath: string; metrics: ClassificationMetrics | undefined }> {
+/** The classifier metadata with the fitted calibration and threshold. */
+function trustMetadata(base: ClassifierMetadataInput, t: ModelTrust): ClassifierMetadataInput {
+  const c = t.calibration;
+  return {
+    ...base,
+    ...(c
+      ? {
+          calibration: {
+            temperature: c.temperature,
+            fittedOn: 'val',
+            images: c.images,
+            eceBefore: c.before.ece,
+            eceAfter: c.after.ece,
+            nllBefore: c.before.nll,
+            nllAfter: c.after.nll,
+          },
+        }
+      : {}),
+    ...(t.rejection ? { rejection: t.rejection } : {}),
+  };
+}
+
+/** Fits the trust part (calibration, threshold) and records the self-check; writes model.onnx. */
+async function writeModel(o: RunOutputsInput, modelPath: string): Promise<ModelTrust> {
   const best = bestEpoch(o.history);
-  const modelPath = join(o.out, OUTPUT_FILES.model);
-  await writeClassifier(modelPath, o.spec, o.params, {
+  const base: ClassifierMetadataInput = {
     model: o.spec.name,
     classes: o.classes,
     preprocess: o.preprocess,
@@ -165,7 +197,41 @@ export async function writeRunOutputs(o: RunOutputsInput): Promise<{ modelPath: 
     ...(best ? { bestValAcc: best.val_acc } : {}),
     epochs: o.history.epochs.length,
     ...(o.split ? { split: o.split } : {}),
+  };
+  const t = o.trust;
+  if (!t) {
+    await writeClassifier(modelPath, o.spec, o.params, base);
+    return {};
+  }
+  const k = o.classes.length;
+  const trust = await fitModelTrust(o.predictions, k, t, async () => {
+    const files = await unknownFiles(t.unknownDir!);
+    const logits = await logitsOfFiles(classifierBytes(o.spec, o.params, base).bytes, files, t.evalTransform, o.preprocess.inputSize, k, t.threads);
+    return { logits, images: logits.length / k };
   });
+  const meta = trustMetadata(base, trust);
+  let verification: VerificationRecord | undefined;
+  if (t.verifySamples > 0 && o.predictions.labels.length > 0) {
+    const images = await verificationImages(o.predictions, o.classes, t.evalTransform, t.verifySamples);
+    if (images.length) {
+      const built = classifierBytes(o.spec, o.params, meta);
+      verification = await recordVerification(built.bytes, built.metadata, images, { threads: t.threads });
+    }
+  }
+  const written = await writeClassifier(modelPath, o.spec, o.params, meta, verification ? { verification } : {});
+  await writeFileAtomic(join(o.out, OUTPUT_FILES.snippet), predictSnippet(written));
+  if (trust.calibration) {
+    const svg = reliabilitySvg(trust.calibration);
+    await writeFileAtomic(join(o.out, OUTPUT_FILES.reliabilitySvg), svg);
+    await writeFileAtomic(join(o.out, OUTPUT_FILES.reliabilityPng), await svgToPng(svg));
+  }
+  return trust;
+}
+
+export async function writeRunOutputs(o: RunOutputsInput): Promise<{ modelPath: string; metrics: ClassificationMetrics | undefined; trust: ModelTrust }> {
+  const best = bestEpoch(o.history);
+  const modelPath = join(o.out, OUTPUT_FILES.model);
+  const trust = await writeModel(o, modelPath);
   await writeHistoryFiles(o.out, o.history);
   await writeFileAtomic(join(o.out, OUTPUT_FILES.classes), JSON.stringify(o.classes, null, 2) + '\n');
   await writeFileAtomic(join(o.out, OUTPUT_FILES.config), JSON.stringify(o.config, null, 2) + '\n');
@@ -182,7 +248,16 @@ export async function writeRunOutputs(o: RunOutputsInput): Promise<{ modelPath: 
   }
   const explained = await explanation(o, metrics);
   const html = renderHtmlReport(
-    { classes: o.classes, history: o.history, config: o.config, ...(metrics ? { metrics } : {}), explanation: explained, timings: o.timings, generatedAt: new Date().toISOString() },
+    {
+      classes: o.classes,
+      history: o.history,
+      config: o.config,
+      ...(metrics ? { metrics } : {}),
+      explanation: explained,
+      timings: o.timings,
+      generatedAt: new Date().toISOString(),
+      trust: { ...(trust.calibration ? { calibration: trust.calibration } : {}), ...(trust.rejection ? { rejection: trust.rejection } : {}) },
+    },
     { title: `headstart: ${o.spec.name}, ${o.mode === 'features' ? 'feature extraction' : 'fine-tuning'}` },
   );
   await writeFileAtomic(join(o.out, OUTPUT_FILES.report), html);
@@ -199,5 +274,5 @@ export async function writeRunOutputs(o: RunOutputsInput): Promise<{ modelPath: 
     ...(explained.notes ? { notes: explained.notes } : {}),
   });
   await writeFileAtomic(join(o.out, OUTPUT_FILES.modelCard), card);
-  return { modelPath, metrics };
+  return { modelPath, metrics, trust };
 }

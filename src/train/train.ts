@@ -32,6 +32,7 @@ import { makeOutDir, removeIfEmpty } from './out-dir.js';
 import { writeHistoryFiles, writeRunOutputs } from './run-outputs.js';
 import { setUpRun, type RunSetup } from './run-setup.js';
 import { claimOutputFolder, freshFolder } from './output-folder.js';
+import { describeTrust } from './describe-trust.js';
 import { ConfigError } from '../errors.js';
 import { argmaxRows } from '../metrics/classification.js';
 import { stratifiedSubset, subsetFeatureSplit } from './train-subset.js';
@@ -234,7 +235,7 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
   const best = bestEpoch(state.history);
   timings.total = (performance.now() - started) / 1000;
   const configFile = await runConfigFile({ config, dataRoot, setup: s, skipped: [...skipped], autoDecision: chosen.autoDecision, featureCache });
-  const { modelPath, metrics } = await writeRunOutputs({
+  const { modelPath, metrics, trust } = await writeRunOutputs({
     out,
     dataRoot: resolve(dataRoot),
     spec: s.spec,
@@ -252,7 +253,17 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
     val: s.folder.val,
     trainTransform: s.trainTransform,
     seed: config.seed,
+    trust: {
+      calibrate: o.calibrate,
+      rejectRate: o.rejectRate,
+      unknownScore: o.unknownScore,
+      verifySamples: o.verifySamples,
+      evalTransform: s.evalTransform,
+      threads: s.threads,
+      ...(o.unknownDir ? { unknownDir: o.unknownDir } : {}),
+    },
   });
+  for (const message of describeTrust(trust)) await runBus.emit('log', { level: 'info', message });
   const result: TrainResult = {
     ...base(),
     modelPath,

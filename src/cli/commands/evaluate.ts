@@ -21,6 +21,7 @@ options:
                        run's own split of the class-folder root it was trained on
   --tta                average with the horizontally flipped view
   --mistakes N         most confidently wrong images to list (default 10)
+  --unknown-dir DIR    images of none of the classes: AUROC and FPR at 95% TPR of the "unknown" score, and what the model's threshold accepts
   --batch-size N       images per run (default 16)
   --threads N          ONNX Runtime threads (default: all cores)
   --device D           cpu (default) or cuda
@@ -34,6 +35,7 @@ const OPTIONS = {
   split: { type: 'string' },
   tta: { type: 'boolean' },
   mistakes: { type: 'string' },
+  'unknown-dir': { type: 'string' },
   ...CLASSIFIER_FLAGS,
 } as const;
 
@@ -50,6 +52,7 @@ export const evaluateCommand = defineCommand({
     const result = await evaluate(modelPath, dir, {
       split: choiceFlag(values.split, 'split', ['train', 'val', 'test'] as const),
       mistakes,
+      ...(values['unknown-dir'] ? { unknownDir: values['unknown-dir'] } : {}),
       ...classifierOptions(values),
       onProgress: progress ? (done, total) => io.err(`\rclassified ${done}/${total}`) : undefined,
     });

@@ -1,0 +1,64 @@
+/**
+ * The report's "Calibration and unknown answers" section: the temperature, ECE and NLL
+ * before and after (with the reliability diagram), and how the "unknown" threshold was
+ * chosen and what it rejects.
+ */
+import type { TemperatureCalibration } from '../metrics/calibration.js';
+import { reliabilityFigure } from './reliability-svg.js';
+import { svgDocument } from './svg-plot.js';
+import { escapeXml } from './xml-escape.js';
+
+export interface ReportRejection {
+  score: string;
+  threshold: number;
+  method: 'reject-rate' | 'unknown-dir';
+  rejectRate?: number;
+  valRejected: number;
+  unknownImages?: number;
+  unknownRejected?: number;
+  auroc?: number;
+}
+
+export interface ReportTrust {
+  calibration?: TemperatureCalibration;
+  rejection?: ReportRejection;
+}
+
+const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+
+export function trustSection(t: ReportTrust): string {
+  const s: string[] = [];
+  if (!t.calibration && !t.rejection) return '';
+  s.push('<h2>Calibration and unknown answers</h2>');
+  const c = t.calibration;
+  if (c) {
+    s.push(
+      `<p>Temperature scaling fitted on ${c.images} val images: the model divides its logits by <b>T = ${c.temperature.toFixed(4)}</b> before the softmax ` +
+        `(output <code>probabilities</code>; <code>logits</code> stay raw).</p>`,
+    );
+    s.push(
+      `<table class="calibration"><thead><tr><th class="l"></th><th>ECE (15 bins)</th><th>NLL</th></tr></thead><tbody>` +
+        `<tr><td class="l">before (T = 1)</td><td>${c.before.ece.toFixed(4)}</td><td>${c.before.nll.toFixed(4)}</td></tr>` +
+        `<tr><td class="l">after</td><td>${c.after.ece.toFixed(4)}</td><td>${c.after.nll.toFixed(4)}</td></tr></tbody></table>`,
+    );
+    const svg = svgDocument(reliabilityFigure(c))
+      .trimEnd()
+      .replace(/^<svg /, '<svg role="img" aria-label="reliability diagram" ');
+    s.push(`<figure>${svg}</figure>`);
+  }
+  const r = t.rejection;
+  if (r) {
+    const how =
+      r.method === 'unknown-dir'
+        ? `at the best F1 between accepted known images and rejected unknown images (${r.unknownImages ?? 0} images of none of the classes)`
+        : `so that about ${pct(r.rejectRate ?? 0)} of the val images are rejected`;
+    s.push(
+      `<p>The model answers <b>unknown</b> (output <code>unknown</code>) when its <code>${escapeXml(r.score)}</code> score is below <b>${r.threshold.toPrecision(5)}</b>, chosen ${escapeXml(how)}.</p>`,
+    );
+    const rows = [[`val images rejected`, pct(r.valRejected)]];
+    if (r.unknownRejected !== undefined) rows.push(['unknown images rejected', pct(r.unknownRejected)]);
+    if (r.auroc !== undefined) rows.push(['AUROC (known vs unknown)', r.auroc.toFixed(4)]);
+    s.push(`<table class="rejection"><tbody>${rows.map(([k, v]) => `<tr><td class="l">${escapeXml(k)}</td><td>${escapeXml(v)}</td></tr>`).join('')}</tbody></table>`);
+  }
+  return s.join('\n');
+}
