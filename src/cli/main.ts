@@ -20,6 +20,7 @@ export const COMMANDS: Readonly<Record<string, string>> = {
   export: 'write a zoo network with its weights as one standalone ONNX file',
   doctor: 'check a dataset folder: counts, unreadable files, duplicates, leakage',
   models: 'list the architectures, their parameter counts and where their weights come from',
+  'lr-find': "fastai's learning-rate range test: a plot of loss against lr, and suggested rates",
 };
 
 export const MAIN_USAGE = `usage: headstart <command> [options]
@@ -44,7 +45,7 @@ type CommandFn = (argv: string[], io?: CommandIO) => Promise<number>;
 async function loadCommand(name: string): Promise<CommandFn> {
   // A computed specifier: each command module is loaded only when it runs.
   const mod = (await import(`./commands/${name}.js`)) as Record<string, unknown>;
-  const fn = mod[`${name}Command`];
+  const fn = mod[`${name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())}Command`];
   if (typeof fn !== 'function') throw new HeadstartError('E_INTERNAL', `src/cli/commands/${name}.ts does not export ${name}Command (a bug in this build)`);
   return fn as CommandFn;
 }

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { HeadstartError } from '../errors.js';
 import { closest, UsageError } from './usage.js';
 
-export type FlagKind = 'boolean' | 'number' | 'int' | 'string' | 'enum' | 'numbers' | 'auto-or-numbers' | 'optional-string';
+export type FlagKind = 'boolean' | 'number' | 'int' | 'string' | 'enum' | 'numbers' | 'auto-or-numbers' | 'optional-string' | 'auto-or-number';
 
 export interface FlagSpec {
   flag: string;
@@ -173,6 +173,12 @@ function coerce(f: FlagSpec, raw: string | boolean): unknown {
       const nums = v.split(',').map((s) => (s.trim() === '' ? NaN : Number(s)));
       if (nums.some((n) => !Number.isFinite(n)) || !f.leaf.safeParse(nums).success) bad(`numbers separated by commas (${f.placeholder})`);
       return nums;
+    }
+    case 'auto-or-number': {
+      if (v === 'auto') return v;
+      const n = Number(v);
+      if (v.trim() === '' || !Number.isFinite(n) || !f.leaf.safeParse(n).success) bad('`auto` or a positive number');
+      return n;
     }
     case 'auto-or-numbers': {
       if (v === 'auto') return v;

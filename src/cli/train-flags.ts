@@ -34,7 +34,7 @@ function defaultOf(f: FlagSpec): string | undefined {
   const tv = recipe('torchvision', 'finetune');
   if (tv !== undefined) {
     const others: string[] = [];
-    for (const n of ['floydhub'] as const) {
+    for (const n of ['floydhub', 'fastai'] as const) {
       const ft = recipe(n, 'finetune');
       const fe = recipe(n, 'features');
       if (ft !== undefined && ft !== tv) others.push(`${n}: ${show(ft)}`);

@@ -54,7 +54,7 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
   const evalFeeds = Object.fromEntries(evalGraph.fed.map((n) => [n, params.get(n)!]));
 
   const trainBatchCount = batchCount(a.train.length, B);
-  const { optimizer, scheduler } = createRunOptimizer(
+  const { optimizer, scheduler, groupNames } = createRunOptimizer(
     config,
     spec,
     main.trainable.map((name) => ({ name, data: params.get(name)!.data as Float32Array })),
@@ -71,6 +71,7 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
     optimizer,
     scheduler,
     changing,
+    groupNames,
     trainBatches: (epoch) => imageBatches(a.train, a.trainTransform, { batchSize: B, shuffle: true, seed: config.seed, epoch, onSkip: a.onSkip }),
     async trainStep(batch, epoch, index) {
       const session = await sessions.get(batch.labels.length);

@@ -26,7 +26,7 @@ import { SCHEDULER_TYPES, SchedulerConfigSchema, type SchedulerConfig, type Sche
 import { describeZodIssues } from '../zod-issues.js';
 import { resolveBnMomentum, TORCH_BN_MOMENTUM } from '../models/bn-momentum.js';
 
-export const RECIPE_NAMES = ['torchvision', 'floydhub'] as const;
+export const RECIPE_NAMES = ['torchvision', 'floydhub', 'fastai'] as const;
 export type RecipeName = (typeof RECIPE_NAMES)[number];
 export const MODES = ['finetune', 'features', 'auto'] as const;
 export type TrainMode = (typeof MODES)[number];
@@ -45,6 +45,12 @@ export interface Recipe {
   modes?: Partial<Record<ConcreteMode, { optimizer?: Partial<OptimizerConfig> }>>;
   /** BatchNorm momentum (torch's convention) for models that bring none of their own (src/models/bn-momentum.ts). */
   bnMomentum: number;
+  /** fastai's fine_tune: epochs of the head alone (from the feature cache) before everything unfreezes, and that phase's schedule. */
+  freeze?: { epochs: number; scheduler: Partial<SchedulerConfig>; unfreezeLrFactor: number };
+  /** Discriminative learning rates: lr / lrMult at the first stage up to lr at the head (src/train/stage-lrs.ts). */
+  lrMult?: number;
+  /** One-cycle's peak is each group's lr (fastai), not 10x lr. */
+  oneCyclePeakIsLr?: boolean;
 }
 
 export const RECIPES: Readonly<Record<RecipeName, Readonly<Recipe>>> = Object.freeze({
@@ -68,6 +74,22 @@ export const RECIPES: Readonly<Record<RecipeName, Readonly<Recipe>>> = Object.fr
     scheduler: { type: 'step', stepSize: 7, gamma: 0.1 },
     modes: { features: { optimizer: { momentum: 0 } } },
     bnMomentum: TORCH_BN_MOMENTUM,
+  },
+  fastai: {
+    // fastai 2.7's vision_learner + fine_tune: Adam(0.9, 0.99, eps 1e-5) with true (decoupled)
+    // weight decay 0.01, base lr 2e-3, bs 64; freeze_epochs 1 of fit_one_cycle(pct_start 0.99),
+    // then lr/2 and fit_one_cycle(slice(lr/2/100, lr/2), pct_start 0.3, div 5); moms 0.95-0.85.
+    model: 'resnet18',
+    mode: 'finetune',
+    epochs: 5,
+    batchSize: 64,
+    lr: 2e-3,
+    optimizer: { type: 'adamw', betas: [0.9, 0.99], eps: 1e-5, weightDecay: 0.01 },
+    scheduler: { type: 'onecycle', pctStart: 0.3, divFactor: 5, finalDivFactor: 1e5, baseMomentum: 0.85, maxMomentum: 0.95 },
+    bnMomentum: TORCH_BN_MOMENTUM,
+    freeze: { epochs: 1, scheduler: { pctStart: 0.99, divFactor: 25 }, unfreezeLrFactor: 0.5 },
+    lrMult: 100,
+    oneCyclePeakIsLr: true,
   },
 });
 
@@ -147,10 +169,9 @@ export const TrainOptionsSchema = z.strictObject({
   epochs: z.int().positive().optional().meta(g('optimisation', 'epochs to train')),
   batchSize: z.int().positive().optional().meta(g('optimisation', 'images per training step')),
   lr: z
-    .number()
-    .positive()
+    .union([z.number().positive(), z.literal('auto')])
     .optional()
-    .meta(g('optimisation', 'learning rate (the base of the schedule)', { placeholder: 'X' })),
+    .meta(g('optimisation', 'learning rate (the base of the schedule), or auto: run the lr finder first (headstart lr-find) and take its valley suggestion', { placeholder: 'X', kind: 'auto-or-number' })),
   backboneLr: z
     .number()
     .min(0)
@@ -238,6 +259,22 @@ export const TrainOptionsSchema = z.strictObject({
     .union([z.boolean(), z.string().min(1)])
     .default(false)
     .meta(g('run', 'continue the interrupted run in DIR (or in --out) from its checkpoint', { placeholder: '[DIR]', kind: 'optional-string' })),
+
+  freezeEpochs: z
+    .int()
+    .nonnegative()
+    .optional()
+    .meta(g('optimisation', 'recipe fastai: the first N of --epochs train the new classifier alone, on cached features, before everything unfreezes')),
+  lrMult: z
+    .number()
+    .min(1)
+    .optional()
+    .meta(g('optimisation', "discriminative learning rates: one parameter group per model stage, lr/X at the stem rising geometrically to lr at the classifier (fastai's lr_mult)", { placeholder: 'X' })),
+  unfreezeLr: z
+    .number()
+    .positive()
+    .optional()
+    .meta(g('optimisation', "recipe fastai: the classifier's peak lr once everything unfreezes (default: lr/2, as fastai's fine_tune)", { placeholder: 'X' })),
 });
 export type TrainOptions = z.input<typeof TrainOptionsSchema>;
 export type ParsedTrainOptions = z.output<typeof TrainOptionsSchema>;
@@ -275,6 +312,12 @@ export interface ResolvedTrainConfig {
   inputSize: number | null;
   augment: boolean;
   exactAugment: boolean;
+  /** Discriminative learning rates over the model's stages (lr/lrMult .. lr), or null for one rate. */
+  lrMult: number | null;
+  /** fastai's fine_tune: the head alone (cached features) for freeze.epochs, then everything at unfreezeLr; null otherwise. */
+  freeze: { epochs: number; lr: number; scheduler: SchedulerConfig; unfreezeLr: number } | null;
+  /** What --lr auto found (src/train/lr-find.ts), when it was asked for. */
+  lrFind?: { picked: string; lr: number; suggestions: Record<string, number> };
 }
 
 /** Validates train options once, at the boundary. */
@@ -313,9 +356,10 @@ function resolveOptimizer(o: ParsedTrainOptions, mode: ConcreteMode, lr: number)
   return parsed.data;
 }
 
-function resolveScheduler(o: ParsedTrainOptions, lr: number): SchedulerConfig {
-  const merged = overlay(RECIPES[o.recipe].scheduler, asObject(o.scheduler));
-  if (merged.type === 'onecycle' && merged.maxLr === undefined) merged.maxLr = lr * ONE_CYCLE_PEAK_FACTOR;
+function resolveScheduler(o: ParsedTrainOptions, lr: number, extra: Record<string, unknown> = {}): SchedulerConfig {
+  const given = overlay(RECIPES[o.recipe].scheduler, asObject(o.scheduler));
+  const merged = given.type === 'onecycle' ? { ...given, ...extra } : given;
+  if (merged.type === 'onecycle' && merged.maxLr === undefined && !RECIPES[o.recipe].oneCyclePeakIsLr) merged.maxLr = lr * ONE_CYCLE_PEAK_FACTOR;
   const parsed = SchedulerConfigSchema.safeParse(merged);
   if (!parsed.success)
     throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `scheduler ${String(merged.type)}: ${describeZodIssues(parsed.error)}`, {
@@ -332,8 +376,27 @@ export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, mo
       hint: 'use --mode finetune with --unfreeze-last, or drop --unfreeze-last',
     });
   }
-  const lr = o.lr ?? r.lr;
+  // --lr auto is settled before the configuration is final (src/train/lr-find.ts); until then, the recipe's.
+  const lr = typeof o.lr === 'number' ? o.lr : r.lr;
   const optimizer = resolveOptimizer(o, mode, lr);
+  const lrMult = o.lrMult ?? (mode === 'finetune' ? r.lrMult : undefined) ?? null;
+  if (lrMult !== null && o.backboneLr !== undefined) {
+    throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `--backbone-lr ${o.backboneLr} and --lr-mult ${lrMult} both set the pretrained parameters' learning rates`, {
+      hint: 'give one of them (the fastai recipe sets --lr-mult 100)',
+    });
+  }
+  const freezeEpochs = mode === 'finetune' ? (o.freezeEpochs ?? r.freeze?.epochs ?? 0) : 0;
+  if (o.freezeEpochs !== undefined && o.freezeEpochs > 0 && mode !== 'finetune') {
+    throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `--freeze-epochs ${o.freezeEpochs} needs fine-tuning; --mode ${mode} trains only the new classifier`, {
+      hint: 'drop --freeze-epochs, or use --mode finetune',
+    });
+  }
+  const epochs = o.epochs ?? r.epochs;
+  if (freezeEpochs > 0 && freezeEpochs >= epochs) {
+    throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `--freeze-epochs ${freezeEpochs} leaves none of the ${epochs} epochs to fine-tune`, {
+      hint: `use --epochs ${freezeEpochs + 1} or more, or fewer --freeze-epochs`,
+    });
+  }
   const { lr: _, ...optimizerWithoutLr } = optimizer;
   return {
     recipe: o.recipe,
@@ -341,7 +404,7 @@ export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, mo
     weights: o.weights ?? null,
     weightsSource,
     mode,
-    epochs: o.epochs ?? r.epochs,
+    epochs,
     batchSize: o.batchSize ?? r.batchSize,
     lr,
     backboneLr: o.backboneLr ?? null,
@@ -361,6 +424,11 @@ export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, mo
     inputSize: o.inputSize ?? null,
     augment: o.augment,
     exactAugment: o.exactAugment,
+    lrMult,
+    freeze:
+      freezeEpochs > 0
+        ? { epochs: freezeEpochs, lr, scheduler: resolveScheduler(o, lr, r.freeze?.scheduler ?? {}), unfreezeLr: o.unfreezeLr ?? lr * (r.freeze?.unfreezeLrFactor ?? 1) }
+        : null,
   };
 }
 
