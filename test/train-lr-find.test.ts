@@ -77,7 +77,10 @@ test('lr range test on a quadratic: stops past the stability limit, suggestions 
   const last = r.lrs.at(-1)!;
   assert.ok(last > 0.2 && last < 10, `stopped at lr ${last}`);
   assert.equal(r.lrs.length, r.smoothed.length);
-  assert.ok(r.lrs.every((lr, i) => i === 0 || lr > r.lrs[i - 1]), 'exponentially increasing');
+  assert.ok(
+    r.lrs.every((lr, i) => i === 0 || lr > r.lrs[i - 1]),
+    'exponentially increasing',
+  );
   assert.ok(Math.abs(r.lrs[1] / r.lrs[0] - (10 / 1e-7) ** (1 / 99)) < 1e-9, 'the ratio of fastai’s schedule over 100 iterations');
   const byName = Object.fromEntries(r.suggestions.map((s) => [s.name, s.lr]));
   // Where plain SGD on these curvatures converges within a few steps: 1e-3 .. 0.2.
@@ -87,7 +90,7 @@ test('lr range test on a quadratic: stops past the stability limit, suggestions 
 test('suggestions follow fastai: minimum/10 at the lowest loss, steepest descent against log lr, valley inside the longest descent', () => {
   // A synthetic curve: flat, a fall from index 30 to 70 (steepest at 50), a rise after.
   const n = 100;
-  const lrs = Array.from({ length: n }, (_, i) => 1e-7 * (1e8) ** (i / (n - 1)));
+  const lrs = Array.from({ length: n }, (_, i) => 1e-7 * 1e8 ** (i / (n - 1)));
   const losses = Array.from({ length: n }, (_, i) => (i < 30 ? 2 : i < 70 ? 2 - Math.sin((Math.PI / 2) * ((i - 30) / 40)) ** 2 * 1.5 : 0.5 + (i - 70) * 0.1));
   const [valley, steep, minimum] = suggestLrs(lrs, losses, n);
   assert.equal(minimum.name, 'minimum');
@@ -159,7 +162,10 @@ test('lr-find writes its plot and curve; train --lr auto takes the valley and sa
   assert.ok(t.config.lrFind, 'config records the sweep');
   assert.equal(t.config.lr, t.config.lrFind.lr);
   assert.equal(t.config.lrFind.picked, 'valley');
-  assert.ok(logs.some((m) => m.startsWith('--lr auto:') && m.includes(t.config.lr.toExponential(2))), logs.join('\n'));
+  assert.ok(
+    logs.some((m) => m.startsWith('--lr auto:') && m.includes(t.config.lr.toExponential(2))),
+    logs.join('\n'),
+  );
   const config = JSON.parse(readFileSync(join(runOut, 'config.json'), 'utf8'));
   assert.equal(config.lr, t.config.lr);
 });

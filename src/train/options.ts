@@ -171,7 +171,9 @@ export const TrainOptionsSchema = z.strictObject({
   lr: z
     .union([z.number().positive(), z.literal('auto')])
     .optional()
-    .meta(g('optimisation', 'learning rate (the base of the schedule), or auto: run the lr finder first (headstart lr-find) and take its valley suggestion', { placeholder: 'X', kind: 'auto-or-number' })),
+    .meta(
+      g('optimisation', 'learning rate (the base of the schedule), or auto: run the lr finder first (headstart lr-find) and take its valley suggestion', { placeholder: 'X', kind: 'auto-or-number' }),
+    ),
   backboneLr: z
     .number()
     .min(0)
@@ -260,16 +262,14 @@ export const TrainOptionsSchema = z.strictObject({
     .default(false)
     .meta(g('run', 'continue the interrupted run in DIR (or in --out) from its checkpoint', { placeholder: '[DIR]', kind: 'optional-string' })),
 
-  freezeEpochs: z
-    .int()
-    .nonnegative()
-    .optional()
-    .meta(g('optimisation', 'recipe fastai: the first N of --epochs train the new classifier alone, on cached features, before everything unfreezes')),
+  freezeEpochs: z.int().nonnegative().optional().meta(g('optimisation', 'recipe fastai: the first N of --epochs train the new classifier alone, on cached features, before everything unfreezes')),
   lrMult: z
     .number()
     .min(1)
     .optional()
-    .meta(g('optimisation', "discriminative learning rates: one parameter group per model stage, lr/X at the stem rising geometrically to lr at the classifier (fastai's lr_mult)", { placeholder: 'X' })),
+    .meta(
+      g('optimisation', "discriminative learning rates: one parameter group per model stage, lr/X at the stem rising geometrically to lr at the classifier (fastai's lr_mult)", { placeholder: 'X' }),
+    ),
   unfreezeLr: z
     .number()
     .positive()
@@ -425,10 +425,7 @@ export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, mo
     augment: o.augment,
     exactAugment: o.exactAugment,
     lrMult,
-    freeze:
-      freezeEpochs > 0
-        ? { epochs: freezeEpochs, lr, scheduler: resolveScheduler(o, lr, r.freeze?.scheduler ?? {}), unfreezeLr: o.unfreezeLr ?? lr * (r.freeze?.unfreezeLrFactor ?? 1) }
-        : null,
+    freeze: freezeEpochs > 0 ? { epochs: freezeEpochs, lr, scheduler: resolveScheduler(o, lr, r.freeze?.scheduler ?? {}), unfreezeLr: o.unfreezeLr ?? lr * (r.freeze?.unfreezeLrFactor ?? 1) } : null,
   };
 }
 

@@ -12,12 +12,7 @@ import { createScheduler } from '../optim/scheduler-config.js';
 import type { ResolvedTrainConfig } from './options.js';
 import { stageParamGroups } from './stage-lrs.js';
 
-export function createRunOptimizer(
-  c: ResolvedTrainConfig,
-  spec: ModelSpec,
-  params: readonly Param[],
-  stepsPerEpoch: number,
-): { optimizer: Optimizer; scheduler: LrScheduler; groupNames: string[] } {
+export function createRunOptimizer(c: ResolvedTrainConfig, spec: ModelSpec, params: readonly Param[], stepsPerEpoch: number): { optimizer: Optimizer; scheduler: LrScheduler; groupNames: string[] } {
   const config = { ...c.optimizer, lr: c.lr } as OptimizerConfigInput;
   const isHead = (p: Param) => p.name.startsWith(`${spec.head.name}.`);
   const backbone = params.filter((p) => !isHead(p));

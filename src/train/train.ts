@@ -95,7 +95,9 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
   const chosen = await chooseMode(s, o, bus, hooks, onSkip);
   const mode = chosen.mode;
   const lrAuto = !resumed && o.lr === 'auto' ? await autoLr(s, o, mode, bus, hooks, onSkip, chosen) : undefined;
-  const config = resumed ? resumedConfig(resumed, o) : { ...resolveTrainConfig(lrAuto ? { ...o, lr: lrAuto.lr } : o, mode, s.spec.name, s.weightsLabel, s.spec.bnMomentum), ...(lrAuto ? { lrFind: lrAuto } : {}) };
+  const config = resumed
+    ? resumedConfig(resumed, o)
+    : { ...resolveTrainConfig(lrAuto ? { ...o, lr: lrAuto.lr } : o, mode, s.spec.name, s.weightsLabel, s.spec.bnMomentum), ...(lrAuto ? { lrFind: lrAuto } : {}) };
   if (mode === 'finetune' && !config.freezeBn) {
     const message = resumed
       ? `BatchNorm momentum ${config.bnMomentum} (torch convention), as the run was started with`
