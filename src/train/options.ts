@@ -262,13 +262,21 @@ export const TrainOptionsSchema = z.strictObject({
     .default(false)
     .meta(g('run', 'continue the interrupted run in DIR (or in --out) from its checkpoint', { placeholder: '[DIR]', kind: 'optional-string' })),
 
-  freezeEpochs: z.int().nonnegative().optional().meta(g('optimisation', 'recipe fastai: the first N of --epochs train the new classifier alone, on cached features, before everything unfreezes')),
+  freezeEpochs: z
+    .int()
+    .nonnegative()
+    .optional()
+    .meta(g('optimisation', 'the first N of --epochs train the new classifier alone, on cached features, before everything unfreezes (fastai: 1; others: 0)')),
   lrMult: z
     .number()
     .min(1)
     .optional()
     .meta(
-      g('optimisation', "discriminative learning rates: one parameter group per model stage, lr/X at the stem rising geometrically to lr at the classifier (fastai's lr_mult)", { placeholder: 'X' }),
+      g(
+        'optimisation',
+        "discriminative learning rates: one parameter group per model stage, lr/X at the stem rising geometrically to lr at the classifier (fastai's lr_mult; fastai: 100, others: one rate)",
+        { placeholder: 'X' },
+      ),
     ),
   unfreezeLr: z
     .number()
