@@ -42,9 +42,7 @@ for (const unfreezeLast of [1, 2, 3]) {
     await fullSession.release();
 
     const cached: NamedTensors = cloneTensors(init.params);
-    const changing = new Set([...full.trainable, ...full.running]);
-    const frozen: NamedTensors = new Map([...cached].filter(([n]) => !changing.has(n)));
-    const cut = buildFrozenCut(tinySpec, { ...options, constants: cached }, frozen);
+    const cut = buildFrozenCut(tinySpec, { ...options, constants: cached });
     const prefix = await Session.create(cut.prefix, { threads: 1 });
     const x = (await prefix.run({ [IO.images]: { dtype: 'float32', shape: [B, 3, S, S], data: images } }, [IO.features]))[IO.features].data as Float32Array;
     assert.equal(x.length, B * cut.dim);

@@ -141,24 +141,29 @@ function trainingIR(spec: ModelSpec, o: TrainingGraphOptions) {
   const g = new Graph();
   const size = o.inputSize ?? spec.preprocess.inputSize;
   const images = g.input(IO.images, 'float32', [o.batch, 3, size, size]);
-  const b = new NetBuilder(g, { mode: 'train', trainable: o.trainable, freezeBn: o.freezeBn, bnMomentum: o.bnMomentum ?? resolveBnMomentum(spec.bnMomentum, undefined).momentum, constants: o.constants });
+  const b = new NetBuilder(g, {
+    mode: 'train',
+    trainable: o.trainable,
+    freezeBn: o.freezeBn,
+    bnMomentum: o.bnMomentum ?? resolveBnMomentum(spec.bnMomentum, undefined).momentum,
+    constants: o.constants,
+  });
   const { logits } = buildNetwork(b, spec, images, o.numClasses);
   const trainable = appendTrainingOutputs(g, b, logits, o);
   for (const [p, value] of b.runningUpdates) g.output(g.alias(value, IO.running(p)));
   return { g, b, trainable };
 }
 
-/**
- * The cut of `spec` for a run that trains `options.trainable` (the frozen parameters' values in
- * `options.constants`; `frozen`: those values alone, for the eval graph).
- */
-export function buildFrozenCut(spec: ModelSpec, options: TrainingGraphOptions, frozen: NamedTensors): FrozenCut {
+/** The cut of `spec` for a run that trains `options.trainable` (every parameter's value in `options.constants`). */
+export function buildFrozenCut(spec: ModelSpec, options: TrainingGraphOptions): FrozenCut {
   const trainingAt = (batch: number) => {
     const { g, b, trainable } = trainingIR(spec, { ...options, batch });
     const s = split(g, IO.images);
     return { s, b, trainable };
   };
   const main = trainingAt(options.batch);
+  const fed = new Set(main.b.fed);
+  const frozen: NamedTensors = new Map([...(options.constants ?? new Map())].filter(([n]) => !fed.has(n)));
   const size = options.inputSize ?? spec.preprocess.inputSize;
 
   // The prefix, from the eval-mode network (frozen BatchNorm is in inference mode in both).

@@ -54,7 +54,16 @@ export function cutFeeds(x: Float32Array, n: number, cut: readonly CutValue[], d
 }
 
 /** One training step of a suffix graph: the same outputs as TrainingSession.step, fed cut values instead of images. */
-export async function cachedStep(session: Session, graph: TrainingGraph, params: NamedTensors, cut: readonly CutValue[], dim: number, x: Float32Array, targets: Float32Array, random?: ReturnType<typeof keyedRandom>) {
+export async function cachedStep(
+  session: Session,
+  graph: TrainingGraph,
+  params: NamedTensors,
+  cut: readonly CutValue[],
+  dim: number,
+  x: Float32Array,
+  targets: Float32Array,
+  random?: ReturnType<typeof keyedRandom>,
+) {
   const n = graph.batch;
   const numClasses = targets.length / n;
   const feeds: Record<string, HostTensor> = { ...cutFeeds(x, n, cut, dim), [IO.targets]: { dtype: 'float32', shape: [n, numClasses], data: targets } };

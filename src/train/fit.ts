@@ -39,12 +39,14 @@ export interface FitArgs {
   state: FitState;
   numClasses: number;
   signal?: AbortSignal;
+  /** The epoch this call trains up to (default config.epochs; a phase of the run ends earlier). */
+  lastEpoch?: number;
 }
 
 /** Trains epochs state.epoch+1 .. config.epochs; returns when done or stopped early, throws RunInterrupted when interrupted. */
 export async function fit(a: FitArgs): Promise<void> {
   const { runner, bus, config, state } = a;
-  for (let epoch = state.epoch + 1; epoch <= config.epochs; epoch++) {
+  for (let epoch = state.epoch + 1; epoch <= (a.lastEpoch ?? config.epochs); epoch++) {
     if (a.signal?.aborted) throw new RunInterrupted();
     const lr = runner.optimizer.getLr()[0];
     const lrs = groupLrs(runner);

@@ -278,6 +278,15 @@ export const TrainOptionsSchema = z.strictObject({
         { placeholder: 'X' },
       ),
     ),
+  cacheFrozen: z
+    .boolean()
+    .default(false)
+    .meta(
+      g(
+        'model',
+        'with --unfreeze-last K: run the frozen stages once per image (per --feature-views view) and cache their output on disk, so each epoch runs only the last K stages (the training images are then the cached views, not a fresh augmentation per epoch)',
+      ),
+    ),
   unfreezeLr: z
     .number()
     .positive()
@@ -324,6 +333,8 @@ export interface ResolvedTrainConfig {
   lrMult: number | null;
   /** fastai's fine_tune: the head alone (cached features) for freeze.epochs, then everything at unfreezeLr; null otherwise. */
   freeze: { epochs: number; lr: number; scheduler: SchedulerConfig; unfreezeLr: number } | null;
+  /** Cached partial fine-tuning: the frozen stages' output comes from the feature cache (src/train/cached-partial-runner.ts). */
+  cacheFrozen: boolean;
   /** What --lr auto found (src/train/lr-find.ts), when it was asked for. */
   lrFind?: { picked: string; lr: number; suggestions: Record<string, number> };
 }
@@ -393,6 +404,15 @@ export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, mo
       hint: 'give one of them (the fastai recipe sets --lr-mult 100)',
     });
   }
+  if (o.cacheFrozen && (mode !== 'finetune' || o.unfreezeLast === undefined || o.unfreezeLast === 0)) {
+    throw new ConfigError(
+      'E_INCOMPATIBLE_OPTIONS',
+      `--cache-frozen caches the frozen stages of a partial fine-tune; ${mode !== 'finetune' ? `--mode ${mode} trains only the new classifier (its features are cached anyway)` : `it needs --unfreeze-last K (1 or more)`}`,
+      {
+        hint: 'add --unfreeze-last K with --mode finetune, or drop --cache-frozen',
+      },
+    );
+  }
   const freezeEpochs = mode === 'finetune' ? (o.freezeEpochs ?? r.freeze?.epochs ?? 0) : 0;
   if (o.freezeEpochs !== undefined && o.freezeEpochs > 0 && mode !== 'finetune') {
     throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `--freeze-epochs ${o.freezeEpochs} needs fine-tuning; --mode ${mode} trains only the new classifier`, {
@@ -433,6 +453,7 @@ export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, mo
     augment: o.augment,
     exactAugment: o.exactAugment,
     lrMult,
+    cacheFrozen: o.cacheFrozen,
     freeze: freezeEpochs > 0 ? { epochs: freezeEpochs, lr, scheduler: resolveScheduler(o, lr, r.freeze?.scheduler ?? {}), unfreezeLr: o.unfreezeLr ?? lr * (r.freeze?.unfreezeLrFactor ?? 1) } : null,
   };
 }

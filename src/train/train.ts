@@ -31,6 +31,8 @@ import { setUpRun, type RunSetup } from './run-setup.js';
 import { ConfigError } from '../errors.js';
 import { fitPhases, restoreAtPhaseStart, widenBest } from './freeze-phases.js';
 import { autoLr } from './lr-find.js';
+import { buildFrozenCut } from '../graphs/frozen-cut.js';
+import { createCachedPartialRunner } from './cached-partial-runner.js';
 
 export interface TrainResult {
   out: string;
@@ -165,6 +167,24 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
       return createHeadRunner({ spec: s.spec, params: s.params, numClasses: s.classes.length, features: f.set, config, classWeights, session: s.session });
     }
     const trainable = trainableFilter(s.spec, { mode: 'finetune', ...(config.unfreezeLast !== null ? { unfreezeLast: config.unfreezeLast } : {}) });
+    if (config.cacheFrozen) {
+      // Cached partial fine-tuning: the frozen stages' output goes through the feature cache once.
+      const cut = buildFrozenCut(s.spec, {
+        batch: config.batchSize,
+        numClasses: s.classes.length,
+        inputSize: s.preprocess.inputSize,
+        trainable,
+        constants: s.params,
+        freezeBn: config.freezeBn,
+        bnMomentum: config.bnMomentum,
+      });
+      const id = `frozen-stages:${config.unfreezeLast}${config.freezeBn ? ':freeze-bn' : ''}`;
+      const f = await extractFeatures(s, o, emitPhase, hooks, s.folder, o.augment ? config.featureViews : 0, onSkip, { id, graph: cut.prefix });
+      featureCache = { path: f.path, hit: f.hit, seconds: f.seconds };
+      featureKey = f.set.key;
+      timings['frozen stages (cached)'] = f.seconds;
+      return createCachedPartialRunner({ spec: s.spec, params: s.params, numClasses: s.classes.length, cut, activations: f.set, config, classWeights, session: s.session });
+    }
     return createFinetuneRunner({
       spec: s.spec,
       params: s.params,
@@ -198,7 +218,7 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
     if (phase.message) await runBus.emit('log', { level: 'info', message: phase.message });
     widenBest(state, runner);
     try {
-      await fit({ runner, bus: runBus, ctx, config: { ...config, epochs: phase.lastEpoch }, state, numClasses: s.classes.length, signal: hooks.signal });
+      await fit({ runner, bus: runBus, ctx, config, state, numClasses: s.classes.length, signal: hooks.signal, lastEpoch: phase.lastEpoch });
     } catch (err) {
       await runner.release();
       if (!(err instanceof RunInterrupted)) throw err;
