@@ -13,6 +13,7 @@ import { loadInitialParams } from '../src/graphs/initial-params.js';
 import { buildInferenceGraph, buildTrainingGraph, IO } from '../src/graphs/network-graph.js';
 import { TrainingSession } from '../src/graphs/training-session.js';
 import { trainableFilter } from '../src/models/trainable.js';
+import { getModel } from '../src/models/registry.js';
 import { crossEntropyCoefficients } from '../src/onnx/cross-entropy.js';
 import { Random } from '../src/random.js';
 import type { NamedTensors } from '../src/tensor.js';
@@ -83,3 +84,32 @@ test('train --unfreeze-last 1 --cache-frozen: the frozen stages run once (featur
   assert.equal(r.history.epochs.length, 2);
   assert.ok(r.bestValAcc >= 0.5, `best val acc ${r.bestValAcc} on an easy task`);
 });
+
+for (const name of ['resnet18', 'mobilenet_v2_offline']) {
+  test(`${name} --unfreeze-last 1 at 32 px: the cached step's gradients equal the whole training step's (1e-5 relative)`, async () => {
+    const spec = getModel(name);
+    const S32 = 32;
+    const init = await loadInitialParams(spec, { weights: 'none', numClasses: 3, inputSize: S32, seed: 3 });
+    const options = { batch: B, numClasses: 3, inputSize: S32, trainable: trainableFilter(spec, { mode: 'finetune', unfreezeLast: 1 }) };
+    const rng = new Random(11);
+    const images = Float32Array.from({ length: B * 3 * S32 * S32 }, () => rng.normal());
+    const targets = crossEntropyCoefficients(Int32Array.from([0, 2, 1, 2]), 3, {});
+    const whole = cloneTensors(init.params);
+    const full = buildTrainingGraph(spec, { ...options, constants: whole });
+    const fullSession = await TrainingSession.create(full, whole, { threads: 1 });
+    const ref = await fullSession.step(images, targets);
+    const refGrads = new Map([...ref.grads].map(([k, v]) => [k, v.slice()]));
+    await fullSession.release();
+    const cached = cloneTensors(init.params);
+    const cut = buildFrozenCut(spec, { ...options, constants: cached });
+    const prefix = await Session.create(cut.prefix, { threads: 1 });
+    const x = (await prefix.run({ [IO.images]: { dtype: 'float32', shape: [B, 3, S32, S32], data: images } }, [IO.features]))[IO.features].data as Float32Array;
+    const graph = cut.training(B);
+    const suffix = await Session.create(graph.bytes, { threads: 1 });
+    const got = await cachedStep(suffix, graph, cached, cut.cut, cut.dim, x, targets);
+    assert.ok(refGrads.size > 2, 'the last stage and the head train');
+    for (const [p, g] of refGrads) assert.ok(relError(got.grads.get(p)!, g) <= 1e-5, `gradient of ${p}: ${relError(got.grads.get(p)!, g)}`);
+    assert.ok(Math.abs(got.loss - ref.loss) <= 1e-5 * Math.abs(ref.loss));
+    await Promise.all([prefix.release(), suffix.release()]);
+  });
+}
