@@ -20,7 +20,7 @@ import { GraphError } from '../errors.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import { resolveBnMomentum } from '../models/bn-momentum.js';
 import { NetBuilder } from '../models/net-builder.js';
-import type { NamedTensors } from '../tensor.js';
+import type { HostTensor, NamedTensors } from '../tensor.js';
 import { appendTrainingOutputs, buildNetwork, IO, type BuiltGraph, type TrainingGraph, type TrainingGraphOptions } from './network-graph.js';
 
 /** One cut value: its name in a graph and its per-image shape. */
@@ -163,7 +163,7 @@ export function buildFrozenCut(spec: ModelSpec, options: TrainingGraphOptions): 
   };
   const main = trainingAt(options.batch);
   const fed = new Set(main.b.fed);
-  const frozen: NamedTensors = new Map([...(options.constants ?? new Map())].filter(([n]) => !fed.has(n)));
+  const frozen: NamedTensors = new Map([...(options.constants ?? new Map<string, HostTensor>())].filter(([n]) => !fed.has(n)));
   const size = options.inputSize ?? spec.preprocess.inputSize;
 
   // The prefix, from the eval-mode network (frozen BatchNorm is in inference mode in both).

@@ -19,7 +19,7 @@ export interface LrSuggestion {
 }
 
 /** The part of the curve fastai suggests from: without the first numIt/10 points and the last 5 (when that leaves any). */
-export function suggestionWindow(lrs: readonly number[], losses: readonly number[], numIt: number): { lrs: number[]; losses: number[] } {
+function suggestionWindow(lrs: readonly number[], losses: readonly number[], numIt: number): { lrs: number[]; losses: number[] } {
   const start = Math.floor(numIt / 10);
   const end = losses.length - 5;
   if (end - start < 2) return { lrs: [...lrs], losses: [...losses] };

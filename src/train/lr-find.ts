@@ -9,7 +9,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { TrainingError } from '../errors.js';
 import type { LrSuggestion } from '../optim/lr-suggestions.js';
 import { trainableFilter } from '../models/trainable.js';
@@ -28,7 +28,7 @@ import { ConfigError } from '../errors.js';
 import { describeZodIssues } from '../zod-issues.js';
 
 /** The suggestion `--lr auto` takes (fastai's default, valley). */
-export const AUTO_LR_SUGGESTION = 'valley';
+const AUTO_LR_SUGGESTION = 'valley';
 
 /** lr-find's options: a training run's (what the sweep runs on) and the sweep's own. */
 export const LrFindOptionsSchema = TrainOptionsSchema.omit({ resume: true }).extend({
@@ -56,7 +56,7 @@ export interface LrFindResult extends LrFindSweep {
  * Runs the range test for a set-up run in `mode` (what `--lr auto` calls before the run's
  * configuration is final). Throws E_LR_FIND_FAILED when the sweep leaves too few points.
  */
-export async function sweepLr(
+async function sweepLr(
   s: RunSetup,
   o: ParsedTrainOptions,
   mode: ConcreteMode,
@@ -106,7 +106,7 @@ export async function sweepLr(
 }
 
 /** One line on what the sweep suggested (for logs and the CLI). */
-export function describeSuggestions(r: LrFindSweep): string {
+function describeSuggestions(r: LrFindSweep): string {
   return r.suggestions.map((x) => `${x.name === 'minimum' ? 'minimum/10' : x.name} ${x.lr.toExponential(2)}`).join(', ');
 }
 

@@ -24,7 +24,7 @@ function allStages(spec: ModelSpec): string[] {
 }
 
 /** lr of stage i of n: lr / lrMult at i = 0 rising geometrically to lr at i = n - 1. */
-export function stageLr(lr: number, lrMult: number, i: number, n: number): number {
+function stageLr(lr: number, lrMult: number, i: number, n: number): number {
   return n <= 1 ? lr : lr / lrMult ** ((n - 1 - i) / (n - 1));
 }
 
