@@ -47,6 +47,7 @@ export const ERROR_CODES = [
   'E_NO_CHECKPOINT', // --resume without a checkpoint, or one from another run
   'E_BAD_CHECKPOINT', // a checkpoint (or an optimiser/scheduler state in it) that is truncated or of another version
   'E_BAD_HISTORY', // a training history (history.json or an epoch record) that is invalid or out of order
+  'E_LR_FIND_FAILED', // the learning-rate range test could not suggest a rate (too few batches, or the loss diverged at once)
   // file system
   'E_NOT_FOUND', // a file, folder or package that does not exist
   'E_WRITE_FAILED', // an output file or folder could not be written

@@ -7,6 +7,7 @@
  */
 export { train, type TrainResult } from './train/train.js';
 export { compare, type CompareResult, type CompareModeSummary, type PairedComparison, type LearningCurve } from './train/compare.js';
+export { lrFind, LrFindOptionsSchema, type LrFindOptions, type LrFindResult } from './train/lr-find.js';
 export { predict, type PredictOptions, type PredictResult, type Prediction } from './infer/predict.js';
 export { evaluate, type EvaluateOptions, type EvaluateResult } from './infer/evaluate.js';
 export { exportModel, type ExportOptions, type ExportResult } from './infer/export.js';

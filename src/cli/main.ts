@@ -23,6 +23,7 @@ export const COMMANDS: Readonly<Record<string, string>> = {
   models: 'list the architectures, their parameter counts and where their weights come from',
   serve: 'a local web app: runs, live training, try the model in your browser',
   verify: "check that this runtime (or --browser: onnxruntime-web in Chromium) reproduces a model's stored self-check",
+  'lr-find': "fastai's learning-rate range test: a plot of loss against lr, and suggested rates",
 };
 
 export const MAIN_USAGE = `usage: headstart <command> [options]
@@ -47,7 +48,7 @@ type CommandFn = (argv: string[], io?: CommandIO) => Promise<number>;
 async function loadCommand(name: string): Promise<CommandFn> {
   // A computed specifier: each command module is loaded only when it runs.
   const mod = (await import(`./commands/${name}.js`)) as Record<string, unknown>;
-  const fn = mod[`${name}Command`];
+  const fn = mod[`${name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())}Command`];
   if (typeof fn !== 'function') throw new HeadstartError('E_INTERNAL', `src/cli/commands/${name}.ts does not export ${name}Command (a bug in this build)`);
   return fn as CommandFn;
 }

@@ -12,7 +12,7 @@ import { HeadstartError } from '../errors.js';
 import { closest } from '../closest-name.js';
 import { UsageError } from './usage.js';
 
-export type FlagKind = 'boolean' | 'number' | 'int' | 'string' | 'enum' | 'numbers' | 'auto-or-numbers' | 'optional-string';
+export type FlagKind = 'boolean' | 'number' | 'int' | 'string' | 'enum' | 'numbers' | 'auto-or-numbers' | 'optional-string' | 'auto-or-number';
 
 export interface FlagSpec {
   flag: string;
@@ -182,6 +182,12 @@ function coerce(f: FlagSpec, raw: string | boolean): unknown {
       const nums = v.split(',').map((s) => (s.trim() === '' ? NaN : Number(s)));
       if (nums.some((n) => !Number.isFinite(n)) || !f.leaf.safeParse(nums).success) bad(`numbers separated by commas (${f.placeholder})`);
       return nums;
+    }
+    case 'auto-or-number': {
+      if (v === 'auto') return v;
+      const n = Number(v);
+      if (v.trim() === '' || !Number.isFinite(n) || !f.leaf.safeParse(n).success) bad('`auto` or a positive number');
+      return n;
     }
     case 'auto-or-numbers': {
       if (v === 'auto') return v;

@@ -25,6 +25,8 @@ export const EpochRecordSchema = z
     lr: finite.refine((v) => v >= 0, { message: 'expected lr >= 0' }),
     seconds: finite.refine((v) => v >= 0, { message: 'expected seconds >= 0' }),
     images_per_s: finite.refine((v) => v >= 0, { message: 'expected images_per_s >= 0' }),
+    /** The lr of each parameter group at the epoch's start, by group name, when there are several (discriminative rates). */
+    lrs: z.record(z.string(), finite).optional(),
   })
   .strict();
 export type EpochRecord = z.infer<typeof EpochRecordSchema>;
@@ -150,9 +152,14 @@ export function historyFromJson(text: string, source = 'history.json'): History 
   return history;
 }
 
-/** history.csv: a header of EPOCH_FIELDS, then one row per epoch (numbers as JSON writes them). */
+/**
+ * history.csv: a header of EPOCH_FIELDS, then one row per epoch (numbers as JSON writes them);
+ * with per-group learning rates, one more column per group (`lr_<group>`, empty where an
+ * epoch had no such group).
+ */
 export function historyToCsv(history: History): string {
-  const lines = [csvRow(EPOCH_FIELDS)];
-  for (const e of history.epochs) lines.push(csvRow(EPOCH_FIELDS.map((f) => String(e[f]))));
+  const groups = [...new Set(history.epochs.flatMap((e) => Object.keys(e.lrs ?? {})))];
+  const lines = [csvRow([...EPOCH_FIELDS, ...groups.map((g) => `lr_${g}`)])];
+  for (const e of history.epochs) lines.push(csvRow([...EPOCH_FIELDS.map((f) => String(e[f])), ...groups.map((g) => (e.lrs?.[g] === undefined ? '' : String(e.lrs[g])))]));
   return lines.join('\n') + '\n';
 }

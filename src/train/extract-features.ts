@@ -26,10 +26,12 @@ export async function extractFeatures(
   split: { train: readonly Sample[]; val: readonly Sample[] },
   views: number,
   onSkip: (path: string, reason: string) => void,
+  /** Cache another graph's output instead of the backbone's features (`id` names it in the key). */
+  backbone?: { id: string; graph: Uint8Array },
 ): Promise<ExtractedFeatures> {
   const inputSize = s.preprocess.inputSize;
   const transform = `${views > 0 ? s.trainTransform.describe() : ''} | ${s.evalTransform.describe()}`;
-  const key = await featureCacheKey({ ...split, model: s.spec.name, weightsId: s.weightsId, transform, inputSize, views, seed: o.seed });
+  const key = await featureCacheKey({ ...split, model: backbone ? `${s.spec.name}|${backbone.id}` : s.spec.name, weightsId: s.weightsId, transform, inputSize, views, seed: o.seed });
   const r = await loadOrExtractFeatures({
     spec: s.spec,
     params: s.params,
@@ -45,6 +47,7 @@ export async function extractFeatures(
     onSkip,
     phase: new PhaseReporter((n, p) => bus.emit(n, p), null, 'extract', hooks.signal),
     onNote: (message) => void bus.emit('log', { level: 'warn', message }),
+    ...(backbone ? { graph: backbone.graph } : {}),
   });
   const [train, views_, val] = [r.set.train.labels.length, r.set.train.views.length, r.set.val.labels.length];
   await bus.emit('log', {

@@ -114,6 +114,8 @@ export interface ExtractArgs {
   phase?: PhaseReporter;
   /** Notes worth a line: a damaged cache being rebuilt, waiting on another run's lock. */
   onNote?: (message: string) => void;
+  /** Another graph from `images` (dynamic batch) to `features` to cache instead of the backbone's (cached partial fine-tuning's frozen stages). */
+  graph?: Uint8Array;
 }
 
 /** The splits of a validated store, rows placed in sample order, left-out samples dropped. */
@@ -208,8 +210,8 @@ export async function loadOrExtractFeatures(a: ExtractArgs): Promise<{ set: Feat
 }
 
 async function extract(a: ExtractArgs, path: string, started: number, touch: () => void): Promise<{ set: FeatureSet; hit: boolean; seconds: number; path: string }> {
-  const graph = buildInferenceGraph(a.spec, { batch: -1, numClasses: 1, inputSize: a.inputSize, featuresOnly: true, constants: a.params });
-  const session = await Session.create(graph.bytes, { label: 'feature extraction', ...a.session });
+  const bytes = a.graph ?? buildInferenceGraph(a.spec, { batch: -1, numClasses: 1, inputSize: a.inputSize, featuresOnly: true, constants: a.params }).bytes;
+  const session = await Session.create(bytes, { label: 'feature extraction', ...a.session });
   const batchSize = a.batchSize ?? 32;
   const passes: { split: 'train' | 'val'; samples: readonly Sample[]; transform: Pipeline; epoch: number }[] = [{ split: 'val', samples: a.val, transform: a.evalTransform, epoch: 0 }];
   const trainViews = Math.max(1, a.views);

@@ -83,7 +83,7 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
   const evalFeeds = Object.fromEntries(evalGraph.fed.map((n) => [n, params.get(n)!]));
 
   const trainBatchCount = batchCount(a.train.length, B);
-  const { optimizer, scheduler } = createRunOptimizer(
+  const { optimizer, scheduler, groupNames } = createRunOptimizer(
     config,
     spec,
     main.trainable.map((name) => ({ name, data: params.get(name)!.data as Float32Array })),
@@ -101,6 +101,7 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
     optimizer,
     scheduler,
     changing,
+    groupNames,
     async *trainBatches(epoch) {
       currentSize = sizeOf(epoch);
       await sessionsAt(currentSize);

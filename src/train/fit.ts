@@ -39,14 +39,17 @@ export interface FitArgs {
   state: FitState;
   numClasses: number;
   signal?: AbortSignal;
+  /** The epoch this call trains up to (default config.epochs; a phase of the run ends earlier). */
+  lastEpoch?: number;
 }
 
 /** Trains epochs state.epoch+1 .. config.epochs; returns when done or stopped early, throws RunInterrupted when interrupted. */
 export async function fit(a: FitArgs): Promise<void> {
   const { runner, bus, config, state } = a;
-  for (let epoch = state.epoch + 1; epoch <= config.epochs; epoch++) {
+  for (let epoch = state.epoch + 1; epoch <= (a.lastEpoch ?? config.epochs); epoch++) {
     if (a.signal?.aborted) throw new RunInterrupted();
     const lr = runner.optimizer.getLr()[0];
+    const lrs = groupLrs(runner);
     await bus.emit('epoch_start', { epoch, epochs: config.epochs, lr });
     const started = performance.now();
 
@@ -64,6 +67,7 @@ export async function fit(a: FitArgs): Promise<void> {
       lr,
       seconds: (performance.now() - started) / 1000,
       images_per_s: train.seconds > 0 ? train.images / train.seconds : 0,
+      ...(lrs ? { lrs } : {}),
     };
     state.history = appendEpoch(state.history, record);
     state.epoch = epoch;
@@ -137,6 +141,14 @@ function diverged(a: FitArgs, loss: number, where: string, lr: number): Training
   return new TrainingError('E_DIVERGED', `The training loss became ${loss} at ${where} with lr ${formatLr(lr)}: the run diverged and was stopped`, {
     hint: `lower --lr (now ${formatLr(a.config.lr)})${ckpt ? `; the last good checkpoint (epoch ${a.state.epoch}) is kept at ${ckpt}` : '; no epoch had finished, so there is no checkpoint'}`,
   });
+}
+
+/** The lr of each parameter group by name, when the runner has several named groups. */
+function groupLrs(runner: ModeRunner): Record<string, number> | undefined {
+  const names = runner.groupNames;
+  const values = runner.optimizer.getLr();
+  if (!names || names.length < 2 || names.length !== values.length) return undefined;
+  return Object.fromEntries(names.map((n, i) => [n, values[i]]));
 }
 
 function formatLr(lr: number): string {

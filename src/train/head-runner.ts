@@ -67,7 +67,7 @@ export async function createHeadRunner(a: HeadRunnerArgs): Promise<ModeRunner<Fe
 
   const N = features.train.labels.length;
   const trainBatchCount = batchCount(N, B);
-  const { optimizer, scheduler } = createRunOptimizer(
+  const { optimizer, scheduler, groupNames } = createRunOptimizer(
     config,
     spec,
     [...changing].map(([name, t]) => ({ name, data: t.data as Float32Array })),
@@ -85,6 +85,7 @@ export async function createHeadRunner(a: HeadRunnerArgs): Promise<ModeRunner<Fe
     optimizer,
     scheduler,
     changing,
+    groupNames,
     async *trainBatches(epoch) {
       const order = epochOrder(N, true, config.seed, epoch);
       const viewRng = keyedRandom(config.seed, epoch, 0x71e3);

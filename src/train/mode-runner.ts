@@ -43,6 +43,8 @@ export interface ModeRunner<B extends RunnerBatch = RunnerBatch> {
   readonly scheduler: LrScheduler;
   /** The parameters training changes, live (sessions read them; restore by copying into them). */
   readonly changing: NamedTensors;
+  /** A name per optimiser parameter group (a model stage with discriminative rates), for the history's per-group lr columns. */
+  readonly groupNames?: readonly string[];
   /** The training batches of an epoch, in the epoch's seeded order. */
   trainBatches(epoch: number): AsyncIterable<B>;
   /** Forward and backward of one training batch (`index` keys its dropout masks). */

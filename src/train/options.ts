@@ -31,7 +31,7 @@ import { UNKNOWN_SCORES } from '../metrics/rejection.js';
 import { resolveBnMomentum, TORCH_BN_MOMENTUM } from '../models/bn-momentum.js';
 import { AUGMENT_PRESETS, type AugmentPreset } from '../data/build-transforms.js';
 
-export const RECIPE_NAMES = ['torchvision', 'floydhub', 'headstart'] as const;
+export const RECIPE_NAMES = ['torchvision', 'floydhub', 'headstart', 'fastai'] as const;
 export type RecipeName = (typeof RECIPE_NAMES)[number];
 export const MODES = ['finetune', 'features', 'auto'] as const;
 export type TrainMode = (typeof MODES)[number];
@@ -51,6 +51,12 @@ export interface Recipe {
   modes?: Partial<Record<ConcreteMode, { optimizer?: Partial<OptimizerConfig>; lr?: number; scheduler?: Partial<SchedulerConfig> }>>;
   /** BatchNorm momentum (torch's convention) for models that bring none of their own (src/models/bn-momentum.ts). */
   bnMomentum: number;
+  /** fastai's fine_tune: epochs of the head alone (from the feature cache) before everything unfreezes, and that phase's schedule. */
+  freeze?: { epochs: number; scheduler: Partial<SchedulerConfig>; unfreezeLrFactor: number };
+  /** Discriminative learning rates: lr / lrMult at the first stage up to lr at the head (src/train/stage-lrs.ts). */
+  lrMult?: number;
+  /** One-cycle's peak is each group's lr (fastai), not 10x lr. */
+  oneCyclePeakIsLr?: boolean;
 }
 
 /**
@@ -93,6 +99,22 @@ export const RECIPES: Readonly<Record<RecipeName, Readonly<Recipe>>> = Object.fr
     scheduler: { type: 'step', stepSize: 7, gamma: 0.1 },
     modes: { features: { lr: HEAD_LR, scheduler: { type: 'cosine' } } },
     bnMomentum: TORCH_BN_MOMENTUM,
+  },
+  fastai: {
+    // fastai 2.7's vision_learner + fine_tune: Adam(0.9, 0.99, eps 1e-5) with true (decoupled)
+    // weight decay 0.01, base lr 2e-3, bs 64; freeze_epochs 1 of fit_one_cycle(pct_start 0.99),
+    // then lr/2 and fit_one_cycle(slice(lr/2/100, lr/2), pct_start 0.3, div 5); moms 0.95-0.85.
+    model: 'resnet18',
+    mode: 'finetune',
+    epochs: 5,
+    batchSize: 64,
+    lr: 2e-3,
+    optimizer: { type: 'adamw', betas: [0.9, 0.99], eps: 1e-5, weightDecay: 0.01 },
+    scheduler: { type: 'onecycle', pctStart: 0.3, divFactor: 5, finalDivFactor: 1e5, baseMomentum: 0.85, maxMomentum: 0.95 },
+    bnMomentum: TORCH_BN_MOMENTUM,
+    freeze: { epochs: 1, scheduler: { pctStart: 0.99, divFactor: 25 }, unfreezeLrFactor: 0.5 },
+    lrMult: 100,
+    oneCyclePeakIsLr: true,
   },
 });
 
@@ -178,10 +200,11 @@ export const TrainOptionsSchema = z.strictObject({
   epochs: z.int().positive().optional().meta(g('optimisation', 'epochs to train')),
   batchSize: z.int().positive().optional().meta(g('optimisation', 'images per training step')),
   lr: z
-    .number()
-    .positive()
+    .union([z.number().positive(), z.literal('auto')])
     .optional()
-    .meta(g('optimisation', 'learning rate (the base of the schedule)', { placeholder: 'X' })),
+    .meta(
+      g('optimisation', 'learning rate (the base of the schedule), or auto: run the lr finder first (headstart lr-find) and take its valley suggestion', { placeholder: 'X', kind: 'auto-or-number' }),
+    ),
   backboneLr: z
     .number()
     .min(0)
@@ -329,6 +352,37 @@ export const TrainOptionsSchema = z.strictObject({
     .meta(g('trust', 'images of none of the classes: the threshold is set at the best F1 between accepted known and rejected unknown images', { placeholder: 'DIR' })),
   unknownScore: z.enum(UNKNOWN_SCORES).default('msp').meta(g('trust', 'score of the "unknown" answer: msp (maximum calibrated probability) or energy (T * logsumexp(logits / T))')),
   verifySamples: z.int().min(0).max(8).default(3).meta(g('trust', 'val images stored in model.onnx with their expected outputs, for `headstart verify` (0: none)')),
+
+  freezeEpochs: z
+    .int()
+    .nonnegative()
+    .optional()
+    .meta(g('optimisation', 'the first N of --epochs train the new classifier alone, on cached features, before everything unfreezes (fastai: 1; others: 0)')),
+  lrMult: z
+    .number()
+    .min(1)
+    .optional()
+    .meta(
+      g(
+        'optimisation',
+        "discriminative learning rates: one parameter group per model stage, lr/X at the stem rising geometrically to lr at the classifier (fastai's lr_mult; fastai: 100, others: one rate)",
+        { placeholder: 'X' },
+      ),
+    ),
+  cacheFrozen: z
+    .boolean()
+    .default(false)
+    .meta(
+      g(
+        'model',
+        'with --unfreeze-last K: run the frozen stages once per image (per --feature-views view) and cache their output on disk, so each epoch runs only the last K stages (the training images are then the cached views, not a fresh augmentation per epoch)',
+      ),
+    ),
+  unfreezeLr: z
+    .number()
+    .positive()
+    .optional()
+    .meta(g('optimisation', "recipe fastai: the classifier's peak lr once everything unfreezes (default: lr/2, as fastai's fine_tune)", { placeholder: 'X' })),
 });
 export type TrainOptions = z.input<typeof TrainOptionsSchema>;
 export type ParsedTrainOptions = z.output<typeof TrainOptionsSchema>;
@@ -372,6 +426,14 @@ export interface ResolvedTrainConfig {
   cutmix?: number;
   /** Progressive resizing's crop sizes, the last the model's (null: off); absent in older config files. */
   progressive?: number[] | null;
+  /** Discriminative learning rates over the model's stages (lr/lrMult .. lr), or null for one rate. */
+  lrMult: number | null;
+  /** fastai's fine_tune: the head alone (cached features) for freeze.epochs, then everything at unfreezeLr; null otherwise. */
+  freeze: { epochs: number; lr: number; scheduler: SchedulerConfig; unfreezeLr: number } | null;
+  /** Cached partial fine-tuning: the frozen stages' output comes from the feature cache (src/train/cached-partial-runner.ts). */
+  cacheFrozen: boolean;
+  /** What --lr auto found (src/train/lr-find.ts), when it was asked for. */
+  lrFind?: { picked: string; lr: number; suggestions: Record<string, number> };
 }
 
 /** The preset an `augment` option names (true and false, the older boolean form, are basic and none). */
@@ -415,10 +477,11 @@ function resolveOptimizer(o: ParsedTrainOptions, mode: ConcreteMode, lr: number)
   return parsed.data;
 }
 
-function resolveScheduler(o: ParsedTrainOptions, mode: ConcreteMode, lr: number): SchedulerConfig {
+function resolveScheduler(o: ParsedTrainOptions, mode: ConcreteMode, lr: number, extra: Record<string, unknown> = {}): SchedulerConfig {
   const r = RECIPES[o.recipe];
-  const merged = overlay(r.modes?.[mode]?.scheduler ?? r.scheduler, asObject(o.scheduler));
-  if (merged.type === 'onecycle' && merged.maxLr === undefined) merged.maxLr = lr * ONE_CYCLE_PEAK_FACTOR;
+  const given = overlay(r.modes?.[mode]?.scheduler ?? r.scheduler, asObject(o.scheduler));
+  const merged = given.type === 'onecycle' ? { ...given, ...extra } : given;
+  if (merged.type === 'onecycle' && merged.maxLr === undefined && !r.oneCyclePeakIsLr) merged.maxLr = lr * ONE_CYCLE_PEAK_FACTOR;
   const parsed = SchedulerConfigSchema.safeParse(merged);
   if (!parsed.success)
     throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `scheduler ${String(merged.type)}: ${describeZodIssues(parsed.error)}`, {
@@ -445,8 +508,36 @@ export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, mo
       hint: 'use --mode finetune with --mixup/--cutmix, or drop them; with features, --feature-views K --augment trivial adds variety',
     });
   }
-  const lr = o.lr ?? r.modes?.[mode]?.lr ?? r.lr;
+  // --lr auto is settled before the configuration is final (src/train/lr-find.ts); until then, the recipe's.
+  const lr = typeof o.lr === 'number' ? o.lr : (r.modes?.[mode]?.lr ?? r.lr);
   const optimizer = resolveOptimizer(o, mode, lr);
+  const lrMult = o.lrMult ?? (mode === 'finetune' ? r.lrMult : undefined) ?? null;
+  if (lrMult !== null && o.backboneLr !== undefined) {
+    throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `--backbone-lr ${o.backboneLr} and --lr-mult ${lrMult} both set the pretrained parameters' learning rates`, {
+      hint: 'give one of them (the fastai recipe sets --lr-mult 100)',
+    });
+  }
+  if (o.cacheFrozen && (mode !== 'finetune' || o.unfreezeLast === undefined || o.unfreezeLast === 0)) {
+    throw new ConfigError(
+      'E_INCOMPATIBLE_OPTIONS',
+      `--cache-frozen caches the frozen stages of a partial fine-tune; ${mode !== 'finetune' ? `--mode ${mode} trains only the new classifier (its features are cached anyway)` : `it needs --unfreeze-last K (1 or more)`}`,
+      {
+        hint: 'add --unfreeze-last K with --mode finetune, or drop --cache-frozen',
+      },
+    );
+  }
+  const freezeEpochs = mode === 'finetune' ? (o.freezeEpochs ?? r.freeze?.epochs ?? 0) : 0;
+  if (o.freezeEpochs !== undefined && o.freezeEpochs > 0 && mode !== 'finetune') {
+    throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `--freeze-epochs ${o.freezeEpochs} needs fine-tuning; --mode ${mode} trains only the new classifier`, {
+      hint: 'drop --freeze-epochs, or use --mode finetune',
+    });
+  }
+  const epochs = o.epochs ?? r.epochs;
+  if (freezeEpochs > 0 && freezeEpochs >= epochs) {
+    throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `--freeze-epochs ${freezeEpochs} leaves none of the ${epochs} epochs to fine-tune`, {
+      hint: `use --epochs ${freezeEpochs + 1} or more, or fewer --freeze-epochs`,
+    });
+  }
   const { lr: _, ...optimizerWithoutLr } = optimizer;
   return {
     recipe: o.recipe,
@@ -454,7 +545,7 @@ export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, mo
     weights: o.weights ?? null,
     weightsSource,
     mode,
-    epochs: o.epochs ?? r.epochs,
+    epochs,
     batchSize: o.batchSize ?? r.batchSize,
     lr,
     backboneLr: o.backboneLr ?? null,
@@ -477,6 +568,9 @@ export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, mo
     mixup: o.mixup,
     cutmix: o.cutmix,
     progressive: o.progressive ?? null,
+    lrMult,
+    cacheFrozen: o.cacheFrozen,
+    freeze: freezeEpochs > 0 ? { epochs: freezeEpochs, lr, scheduler: resolveScheduler(o, mode, lr, r.freeze?.scheduler ?? {}), unfreezeLr: o.unfreezeLr ?? lr * (r.freeze?.unfreezeLrFactor ?? 1) } : null,
   };
 }
 

@@ -42,7 +42,7 @@ function changedOnResume(given: Readonly<Record<string, unknown>>, o: ParsedTrai
     if (!same(stored, value)) changes.push({ flag: flagOf(k), stored: show(stored), given: show(value) });
   }
   for (const k of ['augment', 'exactAugment', 'freezeBn'] as const) {
-    if (has(k) && o[k] !== c[k]) changes.push({ flag: k === 'augment' ? '--augment / --no-augment' : flagOf(k), stored: String(c[k]), given: String(o[k]) });
+    if (has(k) && o[k] !== c[k]) changes.push({ flag: flagOf(k), stored: String(c[k]), given: String(o[k]) });
   }
   if (has('mode') && o.mode !== 'auto' && o.mode !== c.mode) changes.push({ flag: '--mode', stored: c.mode, given: String(o.mode) });
   if (typeof o.model === 'string' && !isOnnxModelPath(o.model) && o.model !== c.model) changes.push({ flag: '--model', stored: c.model, given: o.model });

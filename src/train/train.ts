@@ -36,6 +36,10 @@ import { describeTrust } from './describe-trust.js';
 import { ConfigError } from '../errors.js';
 import { argmaxRows } from '../metrics/classification.js';
 import { stratifiedSubset, subsetFeatureSplit } from './train-subset.js';
+import { fitPhases, restoreAtPhaseStart, widenBest } from './freeze-phases.js';
+import { autoLr } from './lr-find.js';
+import { buildFrozenCut } from '../graphs/frozen-cut.js';
+import { createCachedPartialRunner } from './cached-partial-runner.js';
 
 export interface TrainResult {
   out: string;
@@ -105,7 +109,10 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
   if (resumed) checkResumable(resumed, s.spec.name, s.classes);
   const chosen = await chooseMode(s, o, bus, hooks, onSkip);
   const mode = chosen.mode;
-  const config = resumed ? resumedConfig(resumed, o) : resolveTrainConfig(o, mode, s.spec.name, s.weightsLabel, s.spec.bnMomentum);
+  const lrAuto = !resumed && o.lr === 'auto' ? await autoLr(s, o, mode, bus, hooks, onSkip, chosen) : undefined;
+  const config = resumed
+    ? resumedConfig(resumed, o)
+    : { ...resolveTrainConfig(lrAuto ? { ...o, lr: lrAuto.lr } : o, mode, s.spec.name, s.weightsLabel, s.spec.bnMomentum), ...(lrAuto ? { lrFind: lrAuto } : {}) };
   if (mode === 'finetune' && !config.freezeBn) {
     const message = resumed
       ? `BatchNorm momentum ${config.bnMomentum} (torch convention), as the run was started with`
@@ -163,9 +170,10 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
   // The runner of the chosen mode (feature extraction first extracts, as a phase of the run).
   const timings: Record<string, number> = {};
   let trainImages = s.folder.train.length;
-  async function createRunner(): Promise<ModeRunner> {
+  async function createRunner(c: ResolvedTrainConfig = config, m: ConcreteMode = mode): Promise<ModeRunner> {
+    const config = c;
     const classWeights = classWeightsFor(config, s);
-    if (mode === 'features') {
+    if (m === 'features') {
       const f = chosen.features ?? (await extractFeatures(s, o, emitPhase, hooks, s.folder, augmentPreset(o.augment) !== 'none' ? config.featureViews : 0, onSkip));
       featureCache = { path: f.path, hit: f.hit, seconds: f.seconds };
       featureKey = f.set.key;
@@ -188,6 +196,24 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
     if (kept.length < s.folder.train.length)
       await emitPhase.emit('log', { level: 'info', message: `training on ${kept.length} of ${s.folder.train.length} train images (--train-fraction ${o.trainFraction})` });
     const trainable = trainableFilter(s.spec, { mode: 'finetune', ...(config.unfreezeLast !== null ? { unfreezeLast: config.unfreezeLast } : {}) });
+    if (config.cacheFrozen) {
+      // Cached partial fine-tuning: the frozen stages' output goes through the feature cache once.
+      const cut = buildFrozenCut(s.spec, {
+        batch: config.batchSize,
+        numClasses: s.classes.length,
+        inputSize: s.preprocess.inputSize,
+        trainable,
+        constants: s.params,
+        freezeBn: config.freezeBn,
+        bnMomentum: config.bnMomentum,
+      });
+      const id = `frozen-stages:${config.unfreezeLast}${config.freezeBn ? ':freeze-bn' : ''}`;
+      const f = await extractFeatures(s, o, emitPhase, hooks, s.folder, augmentPreset(o.augment) !== 'none' ? config.featureViews : 0, onSkip, { id, graph: cut.prefix });
+      featureCache = { path: f.path, hit: f.hit, seconds: f.seconds };
+      featureKey = f.set.key;
+      timings['frozen stages (cached)'] = f.seconds;
+      return createCachedPartialRunner({ spec: s.spec, params: s.params, numClasses: s.classes.length, cut, activations: f.set, config, classWeights, session: s.session });
+    }
     return createFinetuneRunner({
       spec: s.spec,
       params: s.params,
@@ -208,30 +234,41 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
       onSkip,
     });
   }
-  try {
-    runner = await createRunner();
-  } catch (err) {
-    if (!(err instanceof RunInterrupted)) throw err;
-    return finishInterrupted();
-  }
-  if (resumed) {
-    restoreRun(resumed, runner, state);
-    const startedWith = resumed.state.config.epochs;
-    const epochs = config.epochs === startedWith ? `of ${config.epochs}` : `of ${config.epochs} (--epochs ${config.epochs}; the run was started with ${startedWith})`;
-    await runBus.emit('log', { level: 'info', message: `resuming ${out} after epoch ${resumed.state.epoch} ${epochs}` });
-  }
-
-  try {
-    await fit({ runner, bus: runBus, ctx, config, state, numClasses: s.classes.length, signal: hooks.signal });
-  } catch (err) {
-    await runner.release();
-    if (!(err instanceof RunInterrupted)) throw err;
-    return finishInterrupted();
+  // fastai's fine_tune (config.freeze): the head alone on cached features, then everything (src/train/freeze-phases.ts).
+  const phases = fitPhases(config, mode, resumed?.state.epoch ?? 0);
+  for (const [i, phase] of phases.entries()) {
+    try {
+      runner = await createRunner(phase.config, phase.mode);
+    } catch (err) {
+      if (!(err instanceof RunInterrupted)) throw err;
+      return finishInterrupted();
+    }
+    if (resumed && i === 0) {
+      if (phase.firstEpoch > 0 && resumed.state.epoch === phase.firstEpoch) restoreAtPhaseStart(resumed, runner, state);
+      else restoreRun(resumed, runner, state);
+      const startedWith = resumed.state.config.epochs;
+      const epochs = config.epochs === startedWith ? `of ${config.epochs}` : `of ${config.epochs} (--epochs ${config.epochs}; the run was started with ${startedWith})`;
+      await runBus.emit('log', { level: 'info', message: `resuming ${out} after epoch ${resumed.state.epoch} ${epochs}` });
+    }
+    if (phase.message) await runBus.emit('log', { level: 'info', message: phase.message });
+    widenBest(state, runner);
+    try {
+      await fit({ runner, bus: runBus, ctx, config, state, numClasses: s.classes.length, signal: hooks.signal, lastEpoch: phase.lastEpoch });
+    } catch (err) {
+      await runner.release();
+      if (!(err instanceof RunInterrupted)) throw err;
+      return finishInterrupted();
+    }
+    if (i < phases.length - 1) {
+      if (state.stopReason) break;
+      await runner.release();
+    }
   }
 
   // Outputs: the best weights, their val predictions, model.onnx, curves, report, config.json.
-  const predictions = await restoreBestAndPredict(runner, state, s.classes.length);
-  await runner.release();
+  const last = runner!;
+  const predictions = await restoreBestAndPredict(last, state, s.classes.length);
+  await last.release();
   const best = bestEpoch(state.history);
   timings.total = (performance.now() - started) / 1000;
   const configFile = await runConfigFile({ config, dataRoot, setup: s, skipped: [...skipped], autoDecision: chosen.autoDecision, featureCache });

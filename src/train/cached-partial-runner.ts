@@ -1,0 +1,165 @@
+/**
+ * Cached partial fine-tuning (--unfreeze-last K --cache-frozen): the frozen stages run once per
+ * image (per cached view) and their output is cached on disk by the feature cache (same key,
+ * version header and lock); each epoch then runs only the trainable stages (src/graphs/frozen-cut.ts).
+ * The frozen stages' BatchNorm is in inference mode, as in the uncached run, so a step on a
+ * cached batch computes the same loss, gradients and running statistics as the whole graph on
+ * the same images. The training images are the cached views (un-augmented, or --feature-views
+ * K augmented views), not a fresh augmentation every epoch.
+ */
+import type { ResolvedTrainConfig } from './options.js';
+import { keyedRandom, randomInt } from '../random.js';
+import { fillDropoutMask } from '../graphs/dropout-mask.js';
+import { Session, type SessionOptions } from '../engine/session.js';
+import { IO, type TrainingGraph } from '../graphs/network-graph.js';
+import type { FrozenCut, CutValue } from '../graphs/frozen-cut.js';
+import type { ModelSpec } from '../models/model-spec.js';
+import { crossEntropyCoefficients } from '../onnx/cross-entropy.js';
+import type { HostTensor, NamedTensors } from '../tensor.js';
+import { coefficientLoss, type ModeRunner, type RunnerBatch } from './mode-runner.js';
+import { SessionsByBatchSize } from './sessions-by-batch-size.js';
+import type { FeatureSet } from './feature-cache.js';
+import { batchCount, epochOrder } from './image-batches.js';
+import { createRunOptimizer } from './run-optimizer.js';
+
+export interface CachedPartialRunnerArgs {
+  spec: ModelSpec;
+  /** Every parameter of the network; the trainable ones (and their BatchNorm statistics) are changed in place. */
+  params: NamedTensors;
+  numClasses: number;
+  cut: FrozenCut;
+  /** The cut values of every image (rows of `cut.dim` floats), from the feature cache. */
+  activations: FeatureSet;
+  config: ResolvedTrainConfig;
+  classWeights?: number[];
+  session: SessionOptions;
+}
+
+interface ActivationBatch extends RunnerBatch {
+  readonly x: Float32Array;
+}
+
+/** Feeds for the cut values of `n` rows of concatenated activations. */
+export function cutFeeds(x: Float32Array, n: number, cut: readonly CutValue[], dim: number): Record<string, HostTensor> {
+  if (cut.length === 1) return { [cut[0].name]: { dtype: 'float32', shape: [n, ...cut[0].shape], data: x } };
+  const feeds: Record<string, HostTensor> = {};
+  let offset = 0;
+  for (const c of cut) {
+    const data = new Float32Array(n * c.size);
+    for (let i = 0; i < n; i++) data.set(x.subarray(i * dim + offset, i * dim + offset + c.size), i * c.size);
+    feeds[c.name] = { dtype: 'float32', shape: [n, ...c.shape], data };
+    offset += c.size;
+  }
+  return feeds;
+}
+
+/** One training step of a suffix graph: the same outputs as TrainingSession.step, fed cut values instead of images. */
+export async function cachedStep(
+  session: Session,
+  graph: TrainingGraph,
+  params: NamedTensors,
+  cut: readonly CutValue[],
+  dim: number,
+  x: Float32Array,
+  targets: Float32Array,
+  random?: ReturnType<typeof keyedRandom>,
+) {
+  const n = graph.batch;
+  const numClasses = targets.length / n;
+  const feeds: Record<string, HostTensor> = { ...cutFeeds(x, n, cut, dim), [IO.targets]: { dtype: 'float32', shape: [n, numClasses], data: targets } };
+  const shapes = new Map(graph.params.map((p) => [p.name, p.shape]));
+  for (const name of graph.fed) feeds[name] = { dtype: 'float32', shape: shapes.get(name)!, data: params.get(name)!.data };
+  for (const m of graph.masks) {
+    const data = new Float32Array(m.shape.reduce((a, b) => a * b, 1));
+    if (random) fillDropoutMask(data, m.ratio, random);
+    feeds[m.name] = { dtype: 'float32', shape: m.shape, data };
+  }
+  const names = [IO.loss, IO.logits, ...graph.trainable.map(IO.grad), ...graph.running.map(IO.running)];
+  const out = await session.run(feeds, names);
+  for (const p of graph.running) (params.get(p)!.data as Float32Array).set(out[IO.running(p)].data as Float32Array);
+  return {
+    loss: (out[IO.loss].data as Float32Array)[0],
+    logits: out[IO.logits].data as Float32Array,
+    grads: new Map(graph.trainable.map((p) => [p, out[IO.grad(p)].data as Float32Array])),
+  };
+}
+
+export async function createCachedPartialRunner(a: CachedPartialRunnerArgs): Promise<ModeRunner<ActivationBatch>> {
+  const { spec, params, numClasses, config, cut, activations } = a;
+  const B = config.batchSize;
+  const D = cut.dim;
+  const sessions = new SessionsByBatchSize(async (batch) => {
+    const graph = cut.training(batch);
+    const session = await Session.create(graph.bytes, { label: 'training (trainable stages)', ...a.session });
+    return { graph, session, release: () => session.release() };
+  });
+  const N = activations.train.labels.length;
+  const first = await sessions.get(Math.min(B, Math.max(1, N)));
+  const changingNames = new Set([...first.graph.trainable, ...first.graph.running]);
+  const changing: NamedTensors = new Map([...changingNames].map((n) => [n, params.get(n)!]));
+  const evalSession = await Session.create(cut.evalGraph.bytes, { label: 'eval (trainable stages)', ...a.session });
+  const evalShapes = new Map(cut.evalGraph.params.map((p) => [p.name, p.shape]));
+
+  const trainBatchCount = batchCount(N, B);
+  const { optimizer, scheduler, groupNames } = createRunOptimizer(
+    config,
+    spec,
+    first.graph.trainable.map((name) => ({ name, data: params.get(name)!.data as Float32Array })),
+    trainBatchCount,
+  );
+  const ce = { labelSmoothing: config.labelSmoothing, classWeights: a.classWeights };
+  const views = activations.train.views;
+  const release = () => {};
+
+  return {
+    trainImages: N,
+    valImages: activations.val.labels.length,
+    trainBatchCount,
+    valBatchCount: batchCount(activations.val.labels.length, B),
+    optimizer,
+    scheduler,
+    changing,
+    groupNames,
+    async *trainBatches(epoch) {
+      const order = epochOrder(N, true, config.seed, epoch);
+      const viewRng = keyedRandom(config.seed, epoch, 0x71e3);
+      const viewOf = Int32Array.from(order, () => (views.length > 1 ? randomInt(viewRng, 0, views.length) : 0));
+      for (let start = 0; start < N; start += B) {
+        const n = Math.min(B, N - start);
+        const x = new Float32Array(n * D);
+        const labels = new Int32Array(n);
+        const paths: string[] = [];
+        for (let i = 0; i < n; i++) {
+          const s = order[start + i];
+          x.set(views[viewOf[start + i]].subarray(s * D, (s + 1) * D), i * D);
+          labels[i] = activations.train.labels[s];
+          paths.push(activations.train.paths[s]);
+        }
+        yield { x, labels, paths, release };
+      }
+    },
+    async trainStep(batch, epoch, index) {
+      const { graph, session } = await sessions.get(batch.labels.length);
+      return cachedStep(session, graph, params, cut.cut, D, batch.x, crossEntropyCoefficients(batch.labels, numClasses, ce), keyedRandom(config.seed, epoch, index, 0xd2));
+    },
+    async *valBatches() {
+      const val = activations.val;
+      for (let s = 0; s < val.labels.length; s += B) {
+        const e = Math.min(s + B, val.labels.length);
+        yield { x: val.views[0].subarray(s * D, e * D), labels: val.labels.subarray(s, e), paths: val.paths.slice(s, e), release };
+      }
+    },
+    async evalStep(batch) {
+      const n = batch.labels.length;
+      const feeds = cutFeeds(batch.x, n, cut.evalCut, D);
+      for (const name of cut.evalGraph.fed) feeds[name] = { dtype: 'float32', shape: evalShapes.get(name)!, data: params.get(name)!.data };
+      const out = await evalSession.run(feeds, [IO.logits]);
+      const logits = out[IO.logits].data as Float32Array;
+      return { loss: coefficientLoss(logits, crossEntropyCoefficients(batch.labels, numClasses, ce), numClasses), logits };
+    },
+    async release() {
+      await sessions.release();
+      await evalSession.release();
+    },
+  };
+}
