@@ -570,7 +570,8 @@ export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, mo
     progressive: o.progressive ?? null,
     lrMult,
     cacheFrozen: o.cacheFrozen,
-    freeze: freezeEpochs > 0 ? { epochs: freezeEpochs, lr, scheduler: resolveScheduler(o, mode, lr, r.freeze?.scheduler ?? {}), unfreezeLr: o.unfreezeLr ?? lr * (r.freeze?.unfreezeLrFactor ?? 1) } : null,
+    freeze:
+      freezeEpochs > 0 ? { epochs: freezeEpochs, lr, scheduler: resolveScheduler(o, mode, lr, r.freeze?.scheduler ?? {}), unfreezeLr: o.unfreezeLr ?? lr * (r.freeze?.unfreezeLrFactor ?? 1) } : null,
   };
 }
 
