@@ -47,7 +47,7 @@ test('flag errors exit with code 2 and list what is valid', async () => {
     ['--optimizer', 'adam2', /one of sgd, adam, adamw/],
     ['--scheduler', 'linear', /one of step, cosine, onecycle, none/],
     ['--device', 'gpu', /one of cpu, cuda/],
-    ['--recipe', 'keras', /one of torchvision, floydhub, fastai/],
+    ['--recipe', 'keras', /one of torchvision, floydhub, headstart, fastai/],
     ['--lr', '0', /--lr must be `auto` or a positive number, found `0`/],
     ['--lr', 'fast', /--lr must be `auto` or a positive number, found `fast`/],
     ['--lr', '-1', /argument is ambiguous.*--lr=-XYZ/],

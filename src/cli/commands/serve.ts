@@ -19,6 +19,7 @@ options:
   --host HOST          address to listen on (default 127.0.0.1; another host is reachable
                        from the network: a warning is printed, the token still required)
   --token TOKEN        access token (at least 16 characters; default: a random one)
+  --json               print the address as one JSON line ({"event":"listening","url",...})
   --verbose            print stack traces on errors
   -h, --help           this help
 
@@ -33,6 +34,7 @@ export const serveCommand = defineCommand({
     port: { type: 'string' },
     host: { type: 'string' },
     token: { type: 'string' },
+    json: { type: 'boolean' },
   },
   positionals: { min: 0, max: 0, describe: 'no positional argument' },
   async run({ values, io }) {
@@ -43,7 +45,8 @@ export const serveCommand = defineCommand({
     const host = values.host ?? '127.0.0.1';
     const server = await startServer({ runs: values.runs ?? 'runs', ...(values.data ? { data: values.data } : {}), host, port, ...(values.token ? { token: values.token } : {}) });
     if (!isLoopback(host)) io.err(`warning: listening on ${host}: anyone on your network who has the token can see your runs and data and start training\n`);
-    io.out(`headstart serve: runs in ${server.runsDir}\nopen ${server.url}\n(Ctrl-C to stop)\n`);
+    if (values.json) io.out(JSON.stringify({ event: 'listening', url: server.url, runs: server.runsDir }) + '\n');
+    else io.out(`headstart serve: runs in ${server.runsDir}\nopen ${server.url}\n(Ctrl-C to stop)\n`);
     await new Promise<void>((done) => process.once('SIGINT', () => done()));
     io.err('stopping (runs started from the page keep their last checkpoint)...\n');
     await server.close();
