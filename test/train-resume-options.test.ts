@@ -41,7 +41,7 @@ test('--resume refuses changed fixed options, accepts repeated ones, applies --e
   await refused({ mode: 'finetune' }, /--mode finetune/, 'features', 'finetune');
   await refused({ seed: 9 }, /--seed 9/, '3', '9');
   await refused({ optimizer: { momentum: 0.5 } }, /--momentum 0\.5/, '0.9', '0.5');
-  await refused({ scheduler: 'cosine' }, /--scheduler cosine/, 'step', 'cosine');
+  await refused({ scheduler: 'step' }, /--scheduler step/, 'cosine', 'step');
   await refused({ model: 'resnet18' }, /--model resnet18/, 'tiny_cnn', 'resnet18');
   await refused({ weights: 'x.pth' }, /--weights x\.pth/, 'none', 'x.pth');
 

@@ -20,7 +20,7 @@ import { z } from 'zod';
 import { ConfigError, HeadstartError } from '../errors.js';
 import { parseOrThrow } from '../zod-issues.js';
 import { listModels } from '../models/registry.js';
-import { RECIPE_NAMES } from '../train/options.js';
+import { DEFAULT_RECIPE, RECIPE_NAMES } from '../train/options.js';
 import { EVENTS_FILE } from '../train/listeners/events-file.js';
 import { curvesSvg } from '../report/curves.js';
 import { HEADSTART_VERSION } from '../version.js';
@@ -236,6 +236,7 @@ export async function startServer(options?: ServeOptions): Promise<ServeHandle> 
       defaultData: dataDir ?? embedded,
       models: listModels().map((m) => m.name),
       recipes: RECIPE_NAMES,
+      defaultRecipe: DEFAULT_RECIPE,
     }),
   );
   app.get('/api/runs', async (c) => c.json(await listRuns(runsDir, (n) => jobs.isRunning(n))));

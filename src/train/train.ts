@@ -4,6 +4,7 @@
  * fit (src/train/fit.ts) -> write the outputs. Everything the user sees goes through events
  * (src/train/events.ts) to listeners.
  */
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ClassificationMetrics } from '../metrics/classification.js';
 import { bestEpoch, createHistory, type History } from '../metrics/history.js';
@@ -18,7 +19,7 @@ import { createFinetuneRunner } from './finetune-runner.js';
 import { fit, restoreBestAndPredict, type FitState } from './fit.js';
 import { createHeadRunner } from './head-runner.js';
 import { checkpointSaver } from './listeners/checkpoint-saver.js';
-import { eventsFile } from './listeners/events-file.js';
+import { eventsFile, EVENTS_FILE } from './listeners/events-file.js';
 import { earlyStopping } from './listeners/early-stopping.js';
 import { batchLog } from './listeners/batch-log.js';
 import { buildPresetTransform } from '../data/build-transforms.js';
@@ -334,6 +335,8 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
     if (state.history.epochs.length) await writeHistoryFiles(out, state.history);
     const checkpoint = ctx.lastCheckpoint;
     // Before the first epoch nothing is saved: a folder this run created and left empty goes.
+    // (Its event log, events.jsonl, is all it holds then: it goes with the folder.)
+    if (!checkpoint && createdOut && state.history.epochs.length === 0) await rm(join(out, EVENTS_FILE), { force: true });
     const removed = !checkpoint && createdOut && (await removeIfEmpty(out));
     const kept = featureCache ? `; the extracted features stay cached (${featureCache.path}), so the next run starts training at once` : '';
     const message = checkpoint

@@ -178,7 +178,7 @@ function TrainPage() {
         data: i.defaultData,
         model: i.models.includes('mobilenet_v2_offline') ? 'mobilenet_v2_offline' : i.models[0],
         mode: 'features',
-        recipe: i.recipes[0],
+        recipe: i.defaultRecipe ?? i.recipes[0],
         epochs: 5,
         seed: 0,
         inputSize: '',
@@ -406,12 +406,13 @@ async function classify(model, source) {
   const input = new model.ort.Tensor('float32', x, [1, 3, p.inputSize, p.inputSize]);
   const outputs = await model.session.run({ [model.session.inputNames[0]]: input });
   const logitsName = model.session.outputNames.includes('logits') ? 'logits' : model.session.outputNames[0];
-  const probs = model.core.softmaxRow(outputs[logitsName].data);
+  // A calibrated model has a `probabilities` output (softmax of logits / T): the probabilities predict reports.
+  const probs = model.session.outputNames.includes('probabilities') ? Array.from(outputs.probabilities.data, Number) : model.core.softmaxRow(outputs[logitsName].data);
   const ranked = probs.map((prob, i) => ({ label: model.meta.classes[i], prob })).sort((a, b) => b.prob - a.prob);
   // A model with a rejection threshold (a boolean `unknown` output, and its score) says when an image is none of its classes.
   let unknown = null;
   if (model.session.outputNames.includes('unknown')) {
-    const scoreName = model.session.outputNames.find((n) => n !== 'unknown' && n !== logitsName && /score/.test(n));
+    const scoreName = model.session.outputNames.find((n) => n !== 'unknown' && n !== logitsName && n !== 'probabilities' && /score/.test(n));
     unknown = { flag: Boolean(outputs.unknown.data[0]), score: scoreName ? Number(outputs[scoreName].data[0]) : null };
   }
   return { ranked, unknown, width, height };

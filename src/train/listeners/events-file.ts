@@ -18,7 +18,14 @@ export function eventsFile(options: { batchEveryMs?: number } = {}): TrainListen
   let path: string | null = null;
   let lastBatch = 0;
   const write = (line: string) => {
-    if (path) appendFileSync(path, `${line}\n`);
+    if (!path) return;
+    try {
+      appendFileSync(path, `${line}\n`);
+    } catch (err) {
+      // The run removed its folder (interrupted before anything was saved): nothing left to log to.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      path = null;
+    }
   };
   const lines = jsonLines(write);
   const listener: TrainListener = {
