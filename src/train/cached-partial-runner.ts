@@ -8,7 +8,7 @@
  * K augmented views), not a fresh augmentation every epoch.
  */
 import type { ResolvedTrainConfig } from './options.js';
-import { keyedRandom, randomInt } from '../random.js';
+import { keyedRandom } from '../random.js';
 import { fillDropoutMask } from '../graphs/dropout-mask.js';
 import { Session, type SessionOptions } from '../engine/session.js';
 import { IO, type TrainingGraph } from '../graphs/network-graph.js';
@@ -16,10 +16,11 @@ import type { FrozenCut, CutValue } from '../graphs/frozen-cut.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import { crossEntropyCoefficients } from '../onnx/cross-entropy.js';
 import type { HostTensor, NamedTensors } from '../tensor.js';
-import { coefficientLoss, type ModeRunner, type RunnerBatch } from './mode-runner.js';
+import { coefficientLoss, type ModeRunner } from './mode-runner.js';
 import { SessionsByBatchSize } from './sessions-by-batch-size.js';
 import type { FeatureSet } from './feature-cache.js';
-import { batchCount, epochOrder } from './image-batches.js';
+import { batchCount } from './image-batches.js';
+import { trainRowBatches, valRowBatches, type CachedRowBatch } from './cached-row-batches.js';
 import { createRunOptimizer } from './run-optimizer.js';
 
 export interface CachedPartialRunnerArgs {
@@ -33,10 +34,6 @@ export interface CachedPartialRunnerArgs {
   config: ResolvedTrainConfig;
   classWeights?: number[];
   session: SessionOptions;
-}
-
-interface ActivationBatch extends RunnerBatch {
-  readonly x: Float32Array;
 }
 
 /** Feeds for the cut values of `n` rows of concatenated activations. */
@@ -84,7 +81,7 @@ export async function cachedStep(
   };
 }
 
-export async function createCachedPartialRunner(a: CachedPartialRunnerArgs): Promise<ModeRunner<ActivationBatch>> {
+export async function createCachedPartialRunner(a: CachedPartialRunnerArgs): Promise<ModeRunner<CachedRowBatch>> {
   const { spec, params, numClasses, config, cut, activations } = a;
   const B = config.batchSize;
   const D = cut.dim;
@@ -108,8 +105,6 @@ export async function createCachedPartialRunner(a: CachedPartialRunnerArgs): Pro
     trainBatchCount,
   );
   const ce = { labelSmoothing: config.labelSmoothing, classWeights: a.classWeights };
-  const views = activations.train.views;
-  const release = () => {};
 
   return {
     trainImages: N,
@@ -120,35 +115,12 @@ export async function createCachedPartialRunner(a: CachedPartialRunnerArgs): Pro
     scheduler,
     changing,
     groupNames,
-    async *trainBatches(epoch) {
-      const order = epochOrder(N, true, config.seed, epoch);
-      const viewRng = keyedRandom(config.seed, epoch, 0x71e3);
-      const viewOf = Int32Array.from(order, () => (views.length > 1 ? randomInt(viewRng, 0, views.length) : 0));
-      for (let start = 0; start < N; start += B) {
-        const n = Math.min(B, N - start);
-        const x = new Float32Array(n * D);
-        const labels = new Int32Array(n);
-        const paths: string[] = [];
-        for (let i = 0; i < n; i++) {
-          const s = order[start + i];
-          x.set(views[viewOf[start + i]].subarray(s * D, (s + 1) * D), i * D);
-          labels[i] = activations.train.labels[s];
-          paths.push(activations.train.paths[s]);
-        }
-        yield { x, labels, paths, release };
-      }
-    },
+    trainBatches: (epoch) => trainRowBatches(activations.train, D, B, config.seed, epoch),
     async trainStep(batch, epoch, index) {
       const { graph, session } = await sessions.get(batch.labels.length);
       return cachedStep(session, graph, params, cut.cut, D, batch.x, crossEntropyCoefficients(batch.labels, numClasses, ce), keyedRandom(config.seed, epoch, index, 0xd2));
     },
-    async *valBatches() {
-      const val = activations.val;
-      for (let s = 0; s < val.labels.length; s += B) {
-        const e = Math.min(s + B, val.labels.length);
-        yield { x: val.views[0].subarray(s * D, e * D), labels: val.labels.subarray(s, e), paths: val.paths.slice(s, e), release };
-      }
-    },
+    valBatches: () => valRowBatches(activations.val, D, B),
     async evalStep(batch) {
       const n = batch.labels.length;
       const feeds = cutFeeds(batch.x, n, cut.evalCut, D);

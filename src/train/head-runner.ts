@@ -5,18 +5,19 @@
  * sample's view for an epoch is drawn from the run's seed.
  */
 import type { ResolvedTrainConfig } from './options.js';
-import { keyedRandom, randomInt } from '../random.js';
+import { keyedRandom } from '../random.js';
 import { dropoutMask } from '../graphs/dropout-mask.js';
 import { Session, type SessionOptions } from '../engine/session.js';
 import { IO } from '../graphs/network-graph.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import { crossEntropyCoefficients } from '../onnx/cross-entropy.js';
 import type { HostTensor, NamedTensors } from '../tensor.js';
-import { coefficientLoss, type ModeRunner, type RunnerBatch } from './mode-runner.js';
+import { coefficientLoss, type ModeRunner } from './mode-runner.js';
 import { SessionsByBatchSize } from './sessions-by-batch-size.js';
 import type { FeatureSet } from './feature-cache.js';
 import { buildHeadTrainingGraph, DROPOUT_MASK } from '../graphs/head-graph.js';
-import { batchCount, epochOrder } from './image-batches.js';
+import { batchCount } from './image-batches.js';
+import { trainRowBatches, valRowBatches, type CachedRowBatch } from './cached-row-batches.js';
 import { createRunOptimizer } from './run-optimizer.js';
 
 export interface HeadRunnerArgs {
@@ -46,12 +47,7 @@ function headLogits(x: Float32Array, dim: number, w: Float32Array, b: Float32Arr
   return out;
 }
 
-/** A batch of cached features: rows of one view per sample, and their labels. */
-interface FeatureBatch extends RunnerBatch {
-  readonly x: Float32Array;
-}
-
-export async function createHeadRunner(a: HeadRunnerArgs): Promise<ModeRunner<FeatureBatch>> {
+export async function createHeadRunner(a: HeadRunnerArgs): Promise<ModeRunner<CachedRowBatch>> {
   const { spec, params, numClasses, config, features } = a;
   const B = config.batchSize;
   const D = features.dim;
@@ -74,8 +70,6 @@ export async function createHeadRunner(a: HeadRunnerArgs): Promise<ModeRunner<Fe
     trainBatchCount,
   );
   const ce = { labelSmoothing: config.labelSmoothing, classWeights: a.classWeights };
-  const views = features.train.views;
-  const release = () => {};
 
   return {
     trainImages: N,
@@ -86,24 +80,7 @@ export async function createHeadRunner(a: HeadRunnerArgs): Promise<ModeRunner<Fe
     scheduler,
     changing,
     groupNames,
-    async *trainBatches(epoch) {
-      const order = epochOrder(N, true, config.seed, epoch);
-      const viewRng = keyedRandom(config.seed, epoch, 0x71e3);
-      const viewOf = Int32Array.from(order, () => (views.length > 1 ? randomInt(viewRng, 0, views.length) : 0));
-      for (let start = 0; start < N; start += B) {
-        const n = Math.min(B, N - start);
-        const x = new Float32Array(n * D);
-        const labels = new Int32Array(n);
-        const paths: string[] = [];
-        for (let i = 0; i < n; i++) {
-          const s = order[start + i];
-          x.set(views[viewOf[start + i]].subarray(s * D, (s + 1) * D), i * D);
-          labels[i] = features.train.labels[s];
-          paths.push(features.train.paths[s]);
-        }
-        yield { x, labels, paths, release };
-      }
-    },
+    trainBatches: (epoch) => trainRowBatches(features.train, D, B, config.seed, epoch),
     async trainStep(batch, epoch, index) {
       const n = batch.labels.length;
       const { graph, session } = await sessions.get(n);
@@ -121,13 +98,7 @@ export async function createHeadRunner(a: HeadRunnerArgs): Promise<ModeRunner<Fe
         grads: new Map(graph.trainable.map((p) => [p, out[IO.grad(p)].data as Float32Array])),
       };
     },
-    async *valBatches() {
-      const val = features.val;
-      for (let s = 0; s < val.labels.length; s += B) {
-        const e = Math.min(s + B, val.labels.length);
-        yield { x: val.views[0].subarray(s * D, e * D), labels: val.labels.subarray(s, e), paths: val.paths.slice(s, e), release };
-      }
-    },
+    valBatches: () => valRowBatches(features.val, D, B),
     async evalStep(batch) {
       const logits = headLogits(batch.x, D, params.get(wName)!.data as Float32Array, params.get(bName)!.data as Float32Array, numClasses);
       return { loss: coefficientLoss(logits, crossEntropyCoefficients(batch.labels, numClasses, ce), numClasses), logits };
