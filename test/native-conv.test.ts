@@ -80,9 +80,18 @@ for (const { label, spec } of CASES) {
     const conv = requireNativeConv();
     conv.setThreads(2);
     const rng = new Random(label.length);
-    const x = randomArray(rng, spec.x.reduce((a, b) => a * b, 1));
-    const w = randomArray(rng, spec.w.reduce((a, b) => a * b, 1));
-    const dy = randomArray(rng, nativeConvOutputShape(spec).reduce((a, b) => a * b, 1));
+    const x = randomArray(
+      rng,
+      spec.x.reduce((a, b) => a * b, 1),
+    );
+    const w = randomArray(
+      rng,
+      spec.w.reduce((a, b) => a * b, 1),
+    );
+    const dy = randomArray(
+      rng,
+      nativeConvOutputShape(spec).reduce((a, b) => a * b, 1),
+    );
     const ref = reference(spec, x, w, dy);
     const y = conv.forward(spec, x, w);
     const dx = conv.backwardData(spec, dy, w);
@@ -114,9 +123,18 @@ test("native conv agrees with headstart's ONNX formulation of the same layer (Co
   const s = await Session.create(serializeModel(g), { threads: 2 });
   const rng = new Random(7);
   const data = {
-    x: randomArray(rng, spec.x.reduce((a, b) => a * b, 1)),
-    w: randomArray(rng, spec.w.reduce((a, b) => a * b, 1)),
-    dy: randomArray(rng, yShape.reduce((a, b) => a * b, 1)),
+    x: randomArray(
+      rng,
+      spec.x.reduce((a, b) => a * b, 1),
+    ),
+    w: randomArray(
+      rng,
+      spec.w.reduce((a, b) => a * b, 1),
+    ),
+    dy: randomArray(
+      rng,
+      yShape.reduce((a, b) => a * b, 1),
+    ),
   };
   const out = await s.run({
     x: { dtype: 'float32', shape: spec.x, data: data.x },
