@@ -164,12 +164,12 @@ async function benchBatch(batch: number): Promise<void> {
     };
   }
 
-  const t = { native: layers.map(() => ({ fwd: [] as number[], bwdData: [] as number[], bwdWeights: [] as number[] })) };
-  const onnx = layers.map(() => ({ fwd: [] as number[], total: [] as number[] }));
-  const torchTimes = layers.map(() => ({ fwd: [] as number[], total: [] as number[] }));
+  /** Per layer: wall ms of each phase, and the process CPU ms of forward + backward (all threads). */
+  const native = layers.map(() => ({ fwd: [] as number[], bwdData: [] as number[], bwdWeights: [] as number[], both: [] as number[], cpu: [] as number[] }));
+  const onnx = layers.map(() => ({ fwd: [] as number[], both: [] as number[], cpu: [] as number[] }));
+  const torchTimes = layers.map(() => ({ fwd: [] as number[], both: [] as number[], cpu: [] as number[] }));
   const reorderShare: number[] = [];
   const steps = { onnx: [] as number[], torch: [] as number[], onnxCpu: [] as number[], torchCpu: [] as number[] };
-  const cpu = { native: [] as number[], onnx: [] as number[], torch: [] as number[] };
   const cpuMs = (since: NodeJS.CpuUsage) => {
     const u = process.cpuUsage(since);
     return (u.user + u.system) / 1000;
@@ -179,28 +179,27 @@ async function benchBatch(batch: number): Promise<void> {
   for (let r = 0; r <= rounds; r++) {
     const keep = r > 0;
     conv.resetStats();
-    let cpu0 = process.cpuUsage();
     for (const [i, l] of layers.entries()) {
       const d = data[i];
-      let t0 = performance.now();
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
       conv.forward(l.spec, d.x, d.w, d.y);
-      const fwd = performance.now() - t0;
-      t0 = performance.now();
+      const t1 = performance.now();
       if (l.inputGrad) conv.backwardData(l.spec, d.dy, d.w, d.dx);
-      const bwdData = performance.now() - t0;
-      t0 = performance.now();
+      const t2 = performance.now();
       conv.backwardWeights(l.spec, d.x, d.dy, d.dw);
-      const bwdWeights = performance.now() - t0;
+      const t3 = performance.now();
+      const c = cpuMs(c0);
       if (keep) {
-        t.native[i].fwd.push(fwd);
-        t.native[i].bwdData.push(bwdData);
-        t.native[i].bwdWeights.push(bwdWeights);
+        native[i].fwd.push(t1 - t0);
+        native[i].bwdData.push(t2 - t1);
+        native[i].bwdWeights.push(t3 - t2);
+        native[i].both.push(t3 - t0);
+        native[i].cpu.push(c);
       }
     }
-    if (keep) cpu.native.push(cpuMs(cpu0));
     const s = conv.stats();
     if (keep) reorderShare.push(s.reorderMs / (s.reorderMs + s.computeMs));
-    cpu0 = process.cpuUsage();
     for (const [i, l] of layers.entries()) {
       const d = data[i];
       const x = tensor(l.spec.x, d.x);
@@ -208,18 +207,19 @@ async function benchBatch(batch: number): Promise<void> {
       let t0 = performance.now();
       await forwardSessions[i].run({ x, w });
       const fwd = performance.now() - t0;
+      const c0 = process.cpuUsage();
       t0 = performance.now();
       await trainSessions[i].run({ x, w, dy: tensor(d.yShape, d.dy) });
-      const total = performance.now() - t0;
+      const both = performance.now() - t0;
+      const c = cpuMs(c0);
       if (keep) {
         onnx[i].fwd.push(fwd);
-        onnx[i].total.push(total);
+        onnx[i].both.push(both);
+        onnx[i].cpu.push(c);
       }
     }
-    if (keep) cpu.onnx.push(cpuMs(cpu0));
-    const theirs = await torch.ask<Record<string, [number, number]>>('layers');
-    if (keep) cpu.torch.push(theirs._cpu[1]);
-    if (keep) layers.forEach((l, i) => (torchTimes[i].fwd.push(theirs[l.name][0]), torchTimes[i].total.push(theirs[l.name][1])));
+    const theirs = await torch.ask<Record<string, [number, number, number]>>('layers');
+    if (keep) layers.forEach((l, i) => theirs[l.name].forEach((v, k) => [torchTimes[i].fwd, torchTimes[i].both, torchTimes[i].cpu][k].push(v)));
     if (step) {
       const t0 = performance.now();
       const c0 = process.cpuUsage();
@@ -244,55 +244,67 @@ async function benchBatch(batch: number): Promise<void> {
       `\nONNX side: ${blocked ? `blocked layout (block ${blocked.block}, from ${blocked.minSize} px)` : 'plain Conv'}; oneDNN ${conv.info().dnnl}; load average ${os.loadavg()[0].toFixed(2)}`,
   );
   console.log(
-    `${'layer'.padEnd(22)} x  ${'dnnl fwd'.padStart(8)} ${'bwd-d'.padStart(7)} ${'bwd-w'.padStart(7)} ${'both'.padStart(7)} | ${'onnx fwd'.padStart(8)} ${'both'.padStart(7)} | ${'torch fwd'.padStart(9)} ${'both'.padStart(7)} | dnnl/onnx dnnl/torch`,
+    `${'layer'.padEnd(22)} x  ${'dnnl fwd'.padStart(8)} ${'bwd-d'.padStart(7)} ${'bwd-w'.padStart(7)} ${'both'.padStart(7)} | ${'onnx fwd'.padStart(8)} ${'both'.padStart(7)} | ${'torch fwd'.padStart(9)} ${'both'.padStart(7)} | onnx/dnnl torch/dnnl | CPU ms: dnnl    onnx   torch`,
   );
-  const totals = { native: 0, nativeFwd: 0, onnx: 0, onnxFwd: 0, torch: 0, torchFwd: 0 };
-  layers.forEach((l, i) => {
-    const n = t.native[i];
-    const nf = median(n.fwd);
-    const nb = median(n.fwd.map((f, k) => f + n.bwdData[k] + n.bwdWeights[k]));
-    const of = median(onnx[i].fwd);
-    const ob = median(onnx[i].total);
-    const tf = median(torchTimes[i].fwd);
-    const tb = median(torchTimes[i].total);
-    totals.native += nb * l.times;
-    totals.nativeFwd += nf * l.times;
-    totals.onnx += ob * l.times;
-    totals.onnxFwd += of * l.times;
-    totals.torch += tb * l.times;
-    totals.torchFwd += tf * l.times;
+  const sum = (pick: (i: number) => number) => layers.reduce((a, l, i) => a + pick(i) * l.times, 0);
+  const totals = {
+    native: sum((i) => median(native[i].both)),
+    nativeFwd: sum((i) => median(native[i].fwd)),
+    onnx: sum((i) => median(onnx[i].both)),
+    onnxFwd: sum((i) => median(onnx[i].fwd)),
+    torch: sum((i) => median(torchTimes[i].both)),
+    torchFwd: sum((i) => median(torchTimes[i].fwd)),
+    nativeCpu: sum((i) => median(native[i].cpu)),
+    onnxCpu: sum((i) => median(onnx[i].cpu)),
+    torchCpu: sum((i) => median(torchTimes[i].cpu)),
+  };
+  const row = (
+    name: string,
+    times: string,
+    n: { fwd: number; bwdData?: number; bwdWeights?: number; both: number; cpu: number },
+    o: { fwd: number; both: number; cpu: number },
+    t: { fwd: number; both: number; cpu: number },
+  ) =>
     console.log(
-      `${l.name.padEnd(22)} ${l.times}  ${fmt(nf).padStart(8)} ${l.inputGrad ? fmt(median(n.bwdData)) : '      -'} ${fmt(median(n.bwdWeights))} ${fmt(nb)} | ${fmt(of).padStart(8)} ${fmt(ob)} | ${fmt(tf).padStart(9)} ${fmt(tb)} | ${(ob / nb).toFixed(2).padStart(9)} ${(tb / nb).toFixed(2).padStart(10)}`,
+      `${name.padEnd(22)} ${times}  ${fmt(n.fwd).padStart(8)} ${n.bwdData === undefined ? '      -' : fmt(n.bwdData)} ${n.bwdWeights === undefined ? '      -' : fmt(n.bwdWeights)} ${fmt(n.both)} | ${fmt(o.fwd).padStart(8)} ${fmt(o.both)} | ${fmt(t.fwd).padStart(9)} ${fmt(t.both)} | ${(o.both / n.both).toFixed(2).padStart(9)} ${(t.both / n.both).toFixed(2).padStart(10)} | ${fmt(n.cpu).padStart(11)} ${fmt(o.cpu)} ${fmt(t.cpu)}`,
     );
+  layers.forEach((l, i) => {
+    const n = native[i];
+    const pick = (o: { fwd: number[]; both: number[]; cpu: number[] }) => ({ fwd: median(o.fwd), both: median(o.both), cpu: median(o.cpu) });
+    row(l.name, String(l.times), { ...pick(n), bwdData: l.inputGrad ? median(n.bwdData) : undefined, bwdWeights: median(n.bwdWeights) }, pick(onnx[i]), pick(torchTimes[i]));
   });
-  console.log(
-    `${'all 20 layers'.padEnd(22)}    ${fmt(totals.nativeFwd).padStart(8)} ${''.padStart(15)} ${fmt(totals.native)} | ${fmt(totals.onnxFwd).padStart(8)} ${fmt(totals.onnx)} | ${fmt(totals.torchFwd).padStart(9)} ${fmt(totals.torch)} | ${(totals.onnx / totals.native).toFixed(2).padStart(9)} ${(totals.torch / totals.native).toFixed(2).padStart(10)}`,
-  );
-  console.log(
-    `process CPU time of one pass over the 11 shapes (all threads, each shape once; spinning threads count): oneDNN ${fmt(median(cpu.native)).trim()} ms, ONNX Runtime ${fmt(median(cpu.onnx)).trim()} ms, PyTorch ${fmt(median(cpu.torch)).trim()} ms`,
+  row(
+    'all 20 layers',
+    ' ',
+    { fwd: totals.nativeFwd, both: totals.native, cpu: totals.nativeCpu },
+    { fwd: totals.onnxFwd, both: totals.onnx, cpu: totals.onnxCpu },
+    { fwd: totals.torchFwd, both: totals.torch, cpu: totals.torchCpu },
   );
   const share = median(reorderShare);
   console.log(
     `oneDNN time in reorders between NCHW and its blocked layouts: ${(share * 100).toFixed(0)}% (an all-native step keeping the blocked layout saves up to ${fmt(totals.native * share).trim()} ms)`,
   );
+  console.log('CPU ms: process CPU time (all threads; spinning threads count), less disturbed than wall time on a loaded machine; with BENCH_THREADS=1 it is the work itself');
   if (!step) return;
   const onnxStep = median(steps.onnx);
   const torchStep = median(steps.torch);
-  const implied = onnxStep - totals.onnx + totals.native;
   const rate = (ms: number) => `${((batch * 1000) / ms).toFixed(1)} img/s`;
   console.log(`\nwhole fine-tune step (forward, backward, SGD), batch ${batch}: medians of ${rounds}`);
-  console.log(
-    `  headstart (ONNX Runtime)  ${fmt(onnxStep)} ms  ${rate(onnxStep)}; its convolutions measured alone: ${fmt(totals.onnx).trim()} ms = ${((totals.onnx / onnxStep) * 100).toFixed(0)}% of the step`,
-  );
-  console.log(
-    `  PyTorch                   ${fmt(torchStep)} ms  ${rate(torchStep)}; its convolutions measured alone: ${fmt(totals.torch).trim()} ms = ${((totals.torch / torchStep) * 100).toFixed(0)}% of the step`,
-  );
-  console.log(
-    `  implied with oneDNN convs ${fmt(implied)} ms  ${rate(implied)} (step - ONNX convs + oneDNN convs) = ${(torchStep / implied).toFixed(2)}x PyTorch (today ${(torchStep / onnxStep).toFixed(2)}x);` +
-      ` everything but the convolutions costs ${fmt(onnxStep - totals.onnx).trim()} ms here, ${fmt(torchStep - totals.torch).trim()} ms in PyTorch`,
-  );
-  console.log(`  process CPU time of one step (all threads): headstart ${fmt(median(steps.onnxCpu)).trim()} ms, PyTorch ${fmt(median(steps.torchCpu)).trim()} ms`);
-  if (totals.onnx > onnxStep) console.log('  (the convolutions alone took longer than the step: the machine is loaded or the isolated graphs pay extra copies; the bound is not meaningful)');
+  for (const [label, stepMs, headstartConvs, nativeConvs, torchMs, torchConvs] of [
+    ['wall', onnxStep, totals.onnx, totals.native, torchStep, totals.torch],
+    ['CPU', median(steps.onnxCpu), totals.onnxCpu, totals.nativeCpu, median(steps.torchCpu), totals.torchCpu],
+  ] as const) {
+    const implied = stepMs - headstartConvs + nativeConvs;
+    console.log(
+      `  ${label.padEnd(4)} headstart ${fmt(stepMs)} ms (${rate(stepMs)}), its convolutions alone ${fmt(headstartConvs).trim()} ms = ${((headstartConvs / stepMs) * 100).toFixed(0)}%;` +
+        ` PyTorch ${fmt(torchMs).trim()} ms (${rate(torchMs)}), convolutions ${fmt(torchConvs).trim()} ms = ${((torchConvs / torchMs) * 100).toFixed(0)}%`,
+    );
+    console.log(
+      `       implied with oneDNN convolutions: ${fmt(implied).trim()} ms (${rate(implied)}) = ${(torchMs / implied).toFixed(2)}x PyTorch (today ${(torchMs / stepMs).toFixed(2)}x);` +
+        ` the rest of the step costs ${fmt(stepMs - headstartConvs).trim()} ms here, ${fmt(torchMs - torchConvs).trim()} ms in PyTorch` +
+        (headstartConvs > stepMs ? ' (convolutions alone took longer than the step: loaded machine or extra output copies; not meaningful)' : ''),
+    );
+  }
 }
 
 for (const batch of batches) await benchBatch(batch);

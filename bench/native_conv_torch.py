@@ -1,8 +1,8 @@
 """PyTorch side of bench/native-conv.ts, driven over stdin so its rounds alternate with headstart's.
 argv: batch threads size layers-json. Each stdin line is a command, each answer one JSON line:
-  "layers" -> {"<name>": [forward_ms, forward_plus_backward_ms], ...}: each layer's conv2d forward,
-              then forward + autograd backward (input gradient except for the stem, weight gradient);
-              "_cpu": [0, process CPU ms of the whole pass];
+  "layers" -> {"<name>": [forward_ms, forward_plus_backward_ms, its_process_cpu_ms], ...}: each layer's
+              conv2d forward, then forward + autograd backward (input gradient except for the stem,
+              weight gradient);
   "step"   -> {"step": ms, "cpu": process CPU ms}: one torchvision ResNet18 fine-tune step (forward, cross-entropy,
               backward, SGD with momentum), as bench/engine_torch.py times it;
   "quit".
@@ -35,7 +35,6 @@ net = None
 
 def run_layers():
     result = {}
-    cpu = time.process_time()
     for name, x, weight, stride, pad, dy in state:
         t = time.perf_counter()
         with torch.no_grad():
@@ -43,11 +42,10 @@ def run_layers():
         fwd = time.perf_counter() - t
         x.grad = None
         weight.grad = None
-        t = time.perf_counter()
+        t, cpu_both = time.perf_counter(), time.process_time()
         F.conv2d(x, weight, stride=stride, padding=pad).backward(dy)
         total = time.perf_counter() - t
-        result[name] = [fwd * 1000, total * 1000]
-    result["_cpu"] = [0, (time.process_time() - cpu) * 1000]
+        result[name] = [fwd * 1000, total * 1000, (time.process_time() - cpu_both) * 1000]
     return result
 
 
