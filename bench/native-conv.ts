@@ -14,16 +14,22 @@
  * helper process driven round by round (bench/native_conv_torch.py). The stem gets no input
  * gradient in any of them (a fine-tune step never computes the image's gradient). Then, with
  * BENCH_STEP=1 (default), one full ResNet18 fine-tune step of each (headstart's TrainingSession
- * with SGD, torchvision + SGD): the step minus the ONNX convolutions plus the native ones is the
- * implied step, the upper bound of what swapping in native convolutions (and nothing else) can give.
- * Medians over the rounds; the first round is a warm-up and not counted. Layers of the same
- * shape are timed once and counted with their multiplicity (ResNet18 has 11 distinct shapes).
+ * with SGD, torchvision + SGD). ONNX Runtime's profiler gives the conv share of headstart's step
+ * (the one-conv graphs' kernel time over the step's kernel time, as bench/profile-step.ts counts
+ * kernels); step x (1 - share) + the oneDNN convolutions is the implied step: the bound of what
+ * swapping in native convolutions (and nothing else, boundary copies not counted) can give.
+ * Wall and process CPU time (all threads) are both printed: on a loaded machine CPU time with
+ * BENCH_THREADS=1 is the steadier guide. Medians over the rounds; the first round is a warm-up and
+ * not counted. Layers of the same shape are timed once and counted with their multiplicity
+ * (ResNet18 has 11 distinct shapes).
  *
- * The ONNX side's time includes ONNX Runtime copying the outputs (y, dx, dw) into fresh buffers,
- * which a conv inside the training graph does not pay: it is an upper bound on the conv share.
+ * The ONNX side's per-layer time includes ONNX Runtime copying the outputs (y, dx, dw) into fresh
+ * buffers, which a conv inside the training graph does not pay (hence the profiler for the share).
  */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import readline from 'node:readline';
 import { blockedConvLayout } from '../src/engine/blocked-layout.js';
 import { nativeConvOutputShape, requireNativeConv, type NativeConvSpec } from '../src/engine/native-conv.js';
@@ -123,6 +129,30 @@ function torchHelper(batch: number, layers: Layer[]) {
   };
 }
 
+/** ONNX Runtime profile event (the fields read here). */
+interface ProfileEvent {
+  name: string;
+  cat: string;
+  ts: number;
+  dur: number;
+}
+
+/**
+ * Median over the runs after the first of the summed kernel time (ms) of each run, from the profile a
+ * session wrote with this prefix (then deleted): what the ops cost inside a graph, without the run's
+ * input/output handling.
+ */
+function kernelMsPerRun(prefix: string): number {
+  const dir = path.dirname(prefix);
+  const files = fs.readdirSync(dir).filter((f) => f.startsWith(path.basename(prefix) + '_'));
+  const events = files.flatMap((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as ProfileEvent[]);
+  for (const f of files) fs.rmSync(path.join(dir, f));
+  const runs = events.filter((e) => e.name === 'model_run').sort((a, b) => a.ts - b.ts);
+  const kernels = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
+  const perRun = runs.slice(1).map((r) => kernels.filter((k) => k.ts >= r.ts && k.ts <= r.ts + r.dur).reduce((a, k) => a + k.dur, 0) / 1000);
+  return median(perRun);
+}
+
 const fmt = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1)).padStart(7);
 
 async function benchBatch(batch: number): Promise<void> {
@@ -142,7 +172,8 @@ async function benchBatch(batch: number): Promise<void> {
     };
   });
   const forwardSessions = await Promise.all(layers.map((l) => Session.create(onnxGraph(l, false), { threads })));
-  const trainSessions = await Promise.all(layers.map((l) => Session.create(onnxGraph(l, true), { threads })));
+  const profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'headstart-native-conv-'));
+  const trainSessions = await Promise.all(layers.map((l, i) => Session.create(onnxGraph(l, true), { threads, profilePrefix: path.join(profileDir, `layer${i}`) })));
   const torch = torchHelper(batch, layers);
 
   let step: { run(): Promise<void>; release(): Promise<void> } | undefined;
@@ -151,7 +182,7 @@ async function benchBatch(batch: number): Promise<void> {
     const probe = buildTrainingGraph(spec, { batch, numClasses: 1000, inputSize: size, trainable: () => true });
     const params = initParams(probe.params, 0);
     const graph = buildTrainingGraph(spec, { batch, numClasses: 1000, inputSize: size, trainable: () => true, constants: params, blocked });
-    const session = await TrainingSession.create(graph, params, { threads });
+    const session = await TrainingSession.create(graph, params, { threads, profilePrefix: path.join(profileDir, 'step') });
     const sgd = new SGD([{ params: graph.trainable.map((name) => ({ name, data: params.get(name)!.data as Float32Array })) }], { lr: 1e-3, momentum: 0.9 });
     const images = Float32Array.from({ length: batch * 3 * size * size }, () => rng.normal());
     const targets = crossEntropyCoefficients(
@@ -160,7 +191,10 @@ async function benchBatch(batch: number): Promise<void> {
     );
     step = {
       run: async () => sgd.step((await session.step(images, targets)).grads),
-      release: () => session.release(),
+      release: async () => {
+        session.endProfiling();
+        await session.release();
+      },
     };
   }
 
@@ -236,8 +270,12 @@ async function benchBatch(batch: number): Promise<void> {
     }
   }
   torch.quit();
+  for (const s of trainSessions) s.endProfiling();
   await Promise.all([...forwardSessions, ...trainSessions].map((s) => s.release()));
   await step?.release();
+  const convKernels = layers.reduce((a, l, i) => a + kernelMsPerRun(path.join(profileDir, `layer${i}`)) * l.times, 0);
+  const stepKernels = step ? kernelMsPerRun(path.join(profileDir, 'step')) : 0;
+  fs.rmSync(profileDir, { recursive: true, force: true });
 
   console.log(
     `\nResNet18 convolutions, batch ${batch}, ${size}x${size}, ${threads} threads, medians of ${rounds} rounds (ms per layer; "both" = forward + backward)` +
@@ -290,19 +328,24 @@ async function benchBatch(batch: number): Promise<void> {
   const torchStep = median(steps.torch);
   const rate = (ms: number) => `${((batch * 1000) / ms).toFixed(1)} img/s`;
   console.log(`\nwhole fine-tune step (forward, backward, SGD), batch ${batch}: medians of ${rounds}`);
+  const convShare = convKernels / stepKernels;
+  console.log(
+    `  ONNX Runtime profiler: the 20 convolutions' kernels (forward + gradients, one-conv graphs) ${fmt(convKernels).trim()} ms, the step's kernels ${fmt(stepKernels).trim()} ms: conv share ${(convShare * 100).toFixed(0)}%` +
+      (convShare > 1 ? ' (over 100%: loaded machine; not meaningful)' : ''),
+  );
   for (const [label, stepMs, headstartConvs, nativeConvs, torchMs, torchConvs] of [
     ['wall', onnxStep, totals.onnx, totals.native, torchStep, totals.torch],
     ['CPU', median(steps.onnxCpu), totals.onnxCpu, totals.nativeCpu, median(steps.torchCpu), totals.torchCpu],
   ] as const) {
-    const implied = stepMs - headstartConvs + nativeConvs;
+    // The conv share from the profiler: the isolated graphs' wall/CPU time also holds their output copies.
+    const implied = stepMs * (1 - Math.min(convShare, 1)) + nativeConvs;
     console.log(
-      `  ${label.padEnd(4)} headstart ${fmt(stepMs)} ms (${rate(stepMs)}), its convolutions alone ${fmt(headstartConvs).trim()} ms = ${((headstartConvs / stepMs) * 100).toFixed(0)}%;` +
+      `  ${label.padEnd(4)} headstart ${fmt(stepMs)} ms (${rate(stepMs)}), its convolutions as one-conv graphs ${fmt(headstartConvs).trim()} ms (with output copies);` +
         ` PyTorch ${fmt(torchMs).trim()} ms (${rate(torchMs)}), convolutions ${fmt(torchConvs).trim()} ms = ${((torchConvs / torchMs) * 100).toFixed(0)}%`,
     );
     console.log(
-      `       implied with oneDNN convolutions: ${fmt(implied).trim()} ms (${rate(implied)}) = ${(torchMs / implied).toFixed(2)}x PyTorch (today ${(torchMs / stepMs).toFixed(2)}x);` +
-        ` the rest of the step costs ${fmt(stepMs - headstartConvs).trim()} ms here, ${fmt(torchMs - torchConvs).trim()} ms in PyTorch` +
-        (headstartConvs > stepMs ? ' (convolutions alone took longer than the step: loaded machine or extra output copies; not meaningful)' : ''),
+      `       implied with oneDNN convolutions: step x (1 - conv share) + oneDNN's ${fmt(nativeConvs).trim()} ms = ${fmt(implied).trim()} ms (${rate(implied)}) = ${(torchMs / implied).toFixed(2)}x PyTorch (today ${(torchMs / stepMs).toFixed(2)}x);` +
+        ` the rest of the step costs ${fmt(stepMs * (1 - Math.min(convShare, 1))).trim()} ms here, ${fmt(torchMs - torchConvs).trim()} ms in PyTorch`,
     );
   }
 }
