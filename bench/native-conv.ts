@@ -343,9 +343,14 @@ async function benchBatch(batch: number): Promise<void> {
       `  ${label.padEnd(4)} headstart ${fmt(stepMs)} ms (${rate(stepMs)}), its convolutions as one-conv graphs ${fmt(headstartConvs).trim()} ms (with output copies);` +
         ` PyTorch ${fmt(torchMs).trim()} ms (${rate(torchMs)}), convolutions ${fmt(torchConvs).trim()} ms = ${((torchConvs / torchMs) * 100).toFixed(0)}%`,
     );
+    const subtracted = stepMs - headstartConvs + nativeConvs;
     console.log(
       `       implied with oneDNN convolutions: step x (1 - conv share) + oneDNN's ${fmt(nativeConvs).trim()} ms = ${fmt(implied).trim()} ms (${rate(implied)}) = ${(torchMs / implied).toFixed(2)}x PyTorch (today ${(torchMs / stepMs).toFixed(2)}x);` +
         ` the rest of the step costs ${fmt(stepMs * (1 - Math.min(convShare, 1))).trim()} ms here, ${fmt(torchMs - torchConvs).trim()} ms in PyTorch`,
+    );
+    console.log(
+      `       or step - one-conv graphs (their output copies included) + oneDNN = ${fmt(subtracted).trim()} ms` +
+        (subtracted > 0 ? ` (${rate(subtracted)}) = ${(torchMs / subtracted).toFixed(2)}x PyTorch` : ' (not meaningful: the graphs alone took longer than the step)'),
     );
   }
 }
