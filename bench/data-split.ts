@@ -6,6 +6,7 @@
  *
  *   npm run bench:data-split                     (200 images, 5 rounds)
  *   BENCH_IMAGES=50 BENCH_ROUNDS=2 npm run bench:data-split
+ *   BENCH_DIR=/tmp/headstart-bench-data-3000x2250 BENCH_IMAGES=50 npm run bench:data-split   (after bench:data with BENCH_WIDTH=3000 BENCH_HEIGHT=2250)
  */
 import { readdirSync } from 'node:fs';
 import os from 'node:os';
@@ -15,7 +16,9 @@ import { decodeGeometry, finishRgb, openImage, probeImage, readImageBytes } from
 import { IMAGENET_PREPROCESS } from '../src/data/preprocess.js';
 import { createRgbImage, type RgbImage } from '../src/data/rgb-image.js';
 import { normalizationTable, writeNormalized } from '../src/data/transforms/normalize.js';
-import { resample } from '../src/data/transforms/resample.js';
+import { resample, resampleNormalized } from '../src/data/transforms/resample.js';
+import { resizedSize } from '../src/data/transforms/resize.js';
+import { centerCropBox } from '../src/data/transforms/center-crop.js';
 import { sampleResizedCropBox } from '../src/data/transforms/random-resized-crop.js';
 import { keyedRandom } from '../src/random.js';
 
@@ -38,6 +41,7 @@ for (let i = 0; i < files.length; i++) {
 }
 const train = buildTrainTransform(IMAGENET_PREPROCESS);
 const trainLibvips = buildTrainTransform(IMAGENET_PREPROCESS, { libvipsAugment: true });
+const trainExact = buildTrainTransform(IMAGENET_PREPROCESS, { exactAugment: true });
 const evalT = buildEvalTransform(IMAGENET_PREPROCESS);
 const table = normalizationTable(IMAGENET_PREPROCESS.mean, IMAGENET_PREPROCESS.std);
 const out = new Float32Array(3 * 224 * 224);
@@ -48,12 +52,19 @@ const stages: Record<string, (i: number) => Promise<unknown> | unknown> = {
   'probe (JS header)': (i) => probeImage(bytes[i], files[i]),
   'sharp: decode whole image': (i) => finishRgb(openImage(bytes[i]), files[i]),
   'sharp: decode train crop': (i) => finishRgb(openImage(bytes[i]).extract(boxes[i]), files[i]),
-  'sharp: decode eval resize': (i) => finishRgb(openImage(bytes[i]).resize(341, 256, { fit: 'fill', kernel: 'linear', fastShrinkOnLoad: false }).extract({ left: 58, top: 16, width: 224, height: 224 }), files[i]),
+  'sharp: decode eval resize + crop': (i) => {
+    const r = resizedSize(probes[i], 256);
+    const box = centerCropBox(r, { width: 224, height: 224 });
+    return finishRgb(openImage(bytes[i]).resize(r.width, r.height, { fit: 'fill', kernel: 'linear', fastShrinkOnLoad: false }).extract(box), files[i]);
+  },
   'JS: resample train crop to 224': (i) => resample(crops[i], { width: 224, height: 224 }, 'bilinear'),
+  'JS: resample + normalise (fused)': (i) => resampleNormalized(crops[i], { width: 224, height: 224 }, 'bilinear', undefined, table, out, 0, true),
   'JS: normalise 224x224': () => writeNormalized(out224, table, out, 0, true),
-  'JS: decodeGeometry train (default)': (i) => decodeGeometry(bytes[i], { source: probes[i], crop: boxes[i], resize: { width: 224, height: 224 }, interpolation: 'bilinear', post: null, flip: false }, files[i]),
+  'JS: decodeGeometry train (default)': (i) =>
+    decodeGeometry(bytes[i], { source: probes[i], crop: boxes[i], resize: { width: 224, height: 224 }, interpolation: 'bilinear', post: null, flip: false }, files[i]),
   'pipeline: train (default)': (i) => train.run(bytes[i], keyedRandom(1, 0, i), out, 0, files[i]),
   'pipeline: train (libvipsAugment)': (i) => trainLibvips.run(bytes[i], keyedRandom(1, 0, i), out, 0, files[i]),
+  'pipeline: train (--exact-augment)': (i) => trainExact.run(bytes[i], keyedRandom(1, 0, i), out, 0, files[i]),
   'pipeline: eval': (i) => evalT.run(bytes[i], keyedRandom(1, 0, i), out, 0, files[i]),
 };
 
@@ -68,5 +79,5 @@ for (let r = 0; r <= rounds; r++) {
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const upscaled = boxes.filter((b) => b.width < 224 || b.height < 224).length;
-console.log(`${files.length} JPEGs from ${dir}; ${upscaled} of the train crops upscale; CPU-ms per image (process CPU, medians of ${rounds} rounds):`);
+console.log(`${files.length} JPEGs from ${dir}; ${upscaled} of the train crops upscale (the JS resample rows average over all crops); CPU-ms per image (process CPU, medians of ${rounds} rounds):`);
 for (const [name, xs] of Object.entries(cpu)) console.log(`  ${name.padEnd(40)} ${median(xs).toFixed(3)}`);

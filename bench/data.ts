@@ -19,10 +19,11 @@
  *   npm run bench:data                                   (2000 images, 3 rounds, batch 32)
  *   BENCH_IMAGES=500 BENCH_ROUNDS=2 BENCH_BATCH=8 npm run bench:data
  *   BENCH_WIDTH=3000 BENCH_HEIGHT=2250 BENCH_IMAGES=300 npm run bench:data   phone-size photos (JPEG shrink-on-load)
+ *   BENCH_MALLOC=1 npm run bench:data    headstart with the malloc settings PyTorch's side always gets
  *   BENCH_EXACT=1 npm run bench:data     also times --exact-augment (PIL-exact JS resampling)
  *   BENCH_LIBVIPS=1 npm run bench:data   also times the libvips crop+resize path (libvipsAugment)
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -125,7 +126,7 @@ const show = (r: Rate) => `${r.rate.toFixed(0)} img/s (${r.cores.toFixed(2)} cor
 function startTorch(dir: string) {
   const child = spawn('/usr/bin/python3', ['scripts/data_bench_torch.py', dir, String(batchSize), String(cores)], {
     stdio: ['pipe', 'pipe', 'inherit'],
-    env: { ...process.env, MALLOC_MMAP_THRESHOLD_: '33554432', MALLOC_TRIM_THRESHOLD_: '4000000000', MALLOC_TOP_PAD_: '536870912' },
+    env: { ...process.env, ...MALLOC_ENV },
   });
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const read = async () => {
@@ -146,7 +147,27 @@ function startTorch(dir: string) {
   };
 }
 
+/** The allocator settings the PyTorch side always gets (glibc reads them at start-up only). */
+const MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '33554432', MALLOC_TRIM_THRESHOLD_: '4000000000', MALLOC_TOP_PAD_: '536870912' };
+
+/**
+ * BENCH_MALLOC=1: run headstart's side with them too, by starting this script again with them
+ * in its environment (libvips' buffers then stop being returned to the kernel and faulted in
+ * again on every image). Returns the child's exit code, or null when this process should run.
+ */
+function rerunWithMalloc(): number | null {
+  if (process.env.BENCH_MALLOC !== '1' || process.env.MALLOC_TRIM_THRESHOLD_) return null;
+  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, ...MALLOC_ENV } });
+  return r.status ?? 1;
+}
+
 async function main(): Promise<void> {
+  if (process.env.MALLOC_TRIM_THRESHOLD_)
+    console.log(
+      `headstart runs with ${Object.entries(MALLOC_ENV)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')} (BENCH_MALLOC=1)`,
+    );
   const dir = join(os.tmpdir(), `headstart-bench-data-${W}x${H}`);
   let t = performance.now();
   await generate(dir);
@@ -232,4 +253,6 @@ async function main(): Promise<void> {
   console.log(JSON.stringify({ data: Number(ratio.train.toFixed(3)), eval: Number(ratio.eval.toFixed(3)) }));
 }
 
-await main();
+const rerun = rerunWithMalloc();
+if (rerun === null) await main();
+else process.exitCode = rerun;

@@ -50,7 +50,8 @@ export interface PipelineSpec {
   shrinkOnLoad?: boolean;
 }
 
-type Decoded = { image: RgbImage; mapped?: undefined; written?: undefined } | { image?: undefined; mapped: MappedPixels; written?: undefined } | { image?: undefined; mapped?: undefined; written: true };
+type Decoded =
+  { image: RgbImage; mapped?: undefined; written?: undefined } | { image?: undefined; mapped: MappedPixels; written?: undefined } | { image?: undefined; mapped?: undefined; written: true };
 
 /** The mapped pixels as an image (unflipped), for the steps that follow in JS. */
 function materialize(m: MappedPixels): RgbImage {
@@ -106,7 +107,14 @@ export class Pipeline {
   get spec(): PipelineSpec | null {
     const steps = this.steps.map((s) => s.spec);
     if (steps.some((s) => s === undefined)) return null;
-    return { steps: steps as TransformSpec[], mean: this.mean, std: this.std, ...(this.fastAugment ? { fastAugment: true } : {}), ...(this.exact ? { exact: true } : {}), ...(this.shrinkOnLoad ? { shrinkOnLoad: true } : {}) };
+    return {
+      steps: steps as TransformSpec[],
+      mean: this.mean,
+      std: this.std,
+      ...(this.fastAugment ? { fastAugment: true } : {}),
+      ...(this.exact ? { exact: true } : {}),
+      ...(this.shrinkOnLoad ? { shrinkOnLoad: true } : {}),
+    };
   }
 
   static fromSpec(spec: PipelineSpec): Pipeline {
@@ -115,7 +123,7 @@ export class Pipeline {
 
   describe(): string {
     const steps = [...this.steps.map((s) => s.name), `Normalize(mean=${this.mean}, std=${this.std})`].join(' -> ');
-    return this.fastAugment ? `${steps} [libvips resampling]` : this.exact ? `${steps} [PIL-exact resampling]` : steps;
+    return this.fastAugment ? `${steps} [libvips resampling]` : this.exact ? `${steps} [PIL-exact resampling]` : this.shrinkOnLoad ? `${steps} [JPEG shrink-on-load]` : steps;
   }
 
   /** Pure reference: every step on a decoded image, 8-bit result (before normalisation). */

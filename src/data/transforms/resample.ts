@@ -289,12 +289,16 @@ export function resampleNormalized(image: RgbImage, size: Size, interpolation: I
     throw new DataError('E_INTERNAL', `resampleNormalized: window ${JSON.stringify(win)} leaves the ${size.width}x${size.height} output (a bug in headstart: please report it)`);
   }
   const plane = win.width * win.height;
-  if (offset + 3 * plane > out.length) throw new DataError('E_INTERNAL', `resampleNormalized: ${3 * plane} values at ${offset} overflow a buffer of ${out.length} (a bug in headstart: please report it)`);
+  if (offset + 3 * plane > out.length)
+    throw new DataError('E_INTERNAL', `resampleNormalized: ${3 * plane} values at ${offset} overflow a buffer of ${out.length} (a bug in headstart: please report it)`);
   const w = win.width;
   const stride = w * 3;
   if (size.height === image.height) {
     // No vertical pass: the rows of the horizontal pass (or of the image) are the output.
-    const rowsOf = size.width === image.width ? copyWindow(image, win) : horizontal(image, win.top, win.height, coefficients(image.width, size.width, interpolation), win.left, w, scratchBytes(stride * win.height));
+    const rowsOf =
+      size.width === image.width
+        ? copyWindow(image, win)
+        : horizontal(image, win.top, win.height, coefficients(image.width, size.width, interpolation), win.left, w, scratchBytes(stride * win.height));
     for (let y = 0; y < win.height; y++) normalizeRow(rowsOf.data, y * stride, w, table, out, offset + y * w, offset + plane + y * w, offset + 2 * plane + y * w, flip);
     return;
   }
