@@ -2,7 +2,7 @@
  * bench:data — decoding + transform throughput on 2,000 generated JPEGs of 500x375 (the size
  * of Dogs vs Cats photos), for both transforms:
  * - train: RandomResizedCrop(224) + RandomHorizontalFlip + Normalize (headstart's default path:
- *   libvips decode of the crop and its downscale, JPEG shrink-on-load for crops that shrink 4x
+ *   libvips decode of the crop and its downscale, JPEG shrink-on-load for crops that shrink 6x
  *   or more, PIL's resampler in JS fused with the normalisation where it upscales);
  * - eval: Resize(256) + CenterCrop(224) + Normalize (what predict, evaluate and feature
  *   extraction use);

@@ -3,7 +3,7 @@
  * and inference share size, normalisation and interpolation:
  * - train: RandomResizedCrop(inputSize) + RandomHorizontalFlip [+ ColorJitter] [+ TrivialAugmentWide
  *   or RandAugment, the `preset`]: libvips decodes the crop and downscales it (JPEG crops that
- *   shrink 4x or more with shrink-on-load), upscales run PIL's resampler in JS fused with the
+ *   shrink 6x or more with shrink-on-load), upscales run PIL's resampler in JS fused with the
  *   normalisation, all within a stated tolerance of PIL (decode-augmented.ts), unless
  *   `exactAugment`;
  * - eval: Resize(resizeSize) + CenterCrop(inputSize), always on the exact path.

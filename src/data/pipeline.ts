@@ -33,7 +33,7 @@ export interface PipelineOptions {
    */
   exact?: boolean;
   /**
-   * Let a leading crop + resize of a large JPEG that shrinks by 4x or more take JPEG
+   * Let a leading crop + resize of a large JPEG that shrinks by 6x or more take JPEG
    * shrink-on-load (libvips decodes at 1/2, 1/4 or 1/8 scale; within the tolerance stated in
    * decode-augmented.ts) even without `fastAugment`. The training transform sets it. Default false.
    */
