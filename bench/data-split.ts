@@ -47,7 +47,7 @@ const table = normalizationTable(IMAGENET_PREPROCESS.mean, IMAGENET_PREPROCESS.s
 const out = new Float32Array(3 * 224 * 224);
 const out224 = createRgbImage(224, 224);
 
-const stages: Record<string, (i: number) => Promise<unknown> | unknown> = {
+const stages: Record<string, (i: number) => unknown> = {
   'read file': (i) => readImageBytes(files[i]),
   'probe (JS header)': (i) => probeImage(bytes[i], files[i]),
   'sharp: decode whole image': (i) => finishRgb(openImage(bytes[i]), files[i]),
