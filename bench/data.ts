@@ -2,7 +2,8 @@
  * bench:data — decoding + transform throughput on 2,000 generated JPEGs of 500x375 (the size
  * of Dogs vs Cats photos), for both transforms:
  * - train: RandomResizedCrop(224) + RandomHorizontalFlip + Normalize (headstart's default path:
- *   libvips decode of the crop, JS resampling where it upscales);
+ *   libvips decode of the crop and its downscale, JPEG shrink-on-load for crops that shrink 6x
+ *   or more, PIL's resampler in JS fused with the normalisation where it upscales);
  * - eval: Resize(256) + CenterCrop(224) + Normalize (what predict, evaluate and feature
  *   extraction use);
  * headstart's loader (sharp/libvips, batches of 32, default options, each batch released
@@ -17,10 +18,12 @@
  *
  *   npm run bench:data                                   (2000 images, 3 rounds, batch 32)
  *   BENCH_IMAGES=500 BENCH_ROUNDS=2 BENCH_BATCH=8 npm run bench:data
+ *   BENCH_WIDTH=3000 BENCH_HEIGHT=2250 BENCH_IMAGES=300 npm run bench:data   phone-size photos (JPEG shrink-on-load)
+ *   BENCH_MALLOC=1 npm run bench:data    headstart with the malloc settings PyTorch's side always gets
  *   BENCH_EXACT=1 npm run bench:data     also times --exact-augment (PIL-exact JS resampling)
  *   BENCH_LIBVIPS=1 npm run bench:data   also times the libvips crop+resize path (libvipsAugment)
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -37,8 +40,11 @@ const count = Number(process.env.BENCH_IMAGES ?? 2000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const batchSize = Number(process.env.BENCH_BATCH ?? 32);
 const cores = os.availableParallelism();
-const W = 500;
-const H = 375;
+/** Image size (default 500x375); other sizes are the same 500x375 content resized (e.g. 3000x2250 phone photos: shrink-on-load). */
+const W = Number(process.env.BENCH_WIDTH ?? 500);
+const H = Number(process.env.BENCH_HEIGHT ?? 375);
+const CW = 500;
+const CH = 375;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Photo-like JPEGs: crops of a few smooth, noisy textures with per-image colour shifts. */
@@ -47,8 +53,8 @@ async function generate(dir: string): Promise<void> {
   if (existsSync(marker)) return;
   mkdirSync(dir, { recursive: true });
   const rng = new Random(2024);
-  const BW = 2 * W;
-  const BH = 2 * H;
+  const BW = 2 * CW;
+  const BH = 2 * CH;
   const bases: Uint8Array[] = [];
   for (let b = 0; b < 6; b++) {
     const waves = Array.from({ length: 6 }, () => ({ fx: rng.uniform(0, 0.06), fy: rng.uniform(0, 0.06), ph: rng.uniform(0, 6.28), c: [rng.next(), rng.next(), rng.next()] }));
@@ -67,21 +73,22 @@ async function generate(dir: string): Promise<void> {
   const jobs: Promise<unknown>[] = [];
   for (let i = 0; i < count; i++) {
     const base = bases[i % bases.length];
-    const ox = randomInt(rng, 0, BW - W);
-    const oy = randomInt(rng, 0, BH - H);
+    const ox = randomInt(rng, 0, BW - CW);
+    const oy = randomInt(rng, 0, BH - CH);
     const shift = [randomInt(rng, -40, 40), randomInt(rng, -40, 40), randomInt(rng, -40, 40)];
-    const px = Buffer.alloc(W * H * 3);
-    for (let y = 0; y < H; y++) {
+    const px = Buffer.alloc(CW * CH * 3);
+    for (let y = 0; y < CH; y++) {
       let s = ((y + oy) * BW + ox) * 3;
-      let d = y * W * 3;
-      for (let x = 0; x < W; x++, s += 3, d += 3) {
+      let d = y * CW * 3;
+      for (let x = 0; x < CW; x++, s += 3, d += 3) {
         px[d] = Math.max(0, Math.min(255, base[s] + shift[0]));
         px[d + 1] = Math.max(0, Math.min(255, base[s + 1] + shift[1]));
         px[d + 2] = Math.max(0, Math.min(255, base[s + 2] + shift[2]));
       }
     }
     jobs.push(
-      sharp(px, { raw: { width: W, height: H, channels: 3 } })
+      sharp(px, { raw: { width: CW, height: CH, channels: 3 } })
+        .resize(W, H, { fit: 'fill', kernel: 'cubic' })
         .jpeg({ quality: 85 })
         .toFile(join(dir, `${String(i).padStart(5, '0')}.jpg`)),
     );
@@ -119,7 +126,7 @@ const show = (r: Rate) => `${r.rate.toFixed(0)} img/s (${r.cores.toFixed(2)} cor
 function startTorch(dir: string) {
   const child = spawn('/usr/bin/python3', ['scripts/data_bench_torch.py', dir, String(batchSize), String(cores)], {
     stdio: ['pipe', 'pipe', 'inherit'],
-    env: { ...process.env, MALLOC_MMAP_THRESHOLD_: '33554432', MALLOC_TRIM_THRESHOLD_: '4000000000', MALLOC_TOP_PAD_: '536870912' },
+    env: { ...process.env, ...MALLOC_ENV },
   });
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const read = async () => {
@@ -140,7 +147,27 @@ function startTorch(dir: string) {
   };
 }
 
+/** The allocator settings the PyTorch side always gets (glibc reads them at start-up only). */
+const MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '33554432', MALLOC_TRIM_THRESHOLD_: '4000000000', MALLOC_TOP_PAD_: '536870912' };
+
+/**
+ * BENCH_MALLOC=1: run headstart's side with them too, by starting this script again with them
+ * in its environment (libvips' buffers then stop being returned to the kernel and faulted in
+ * again on every image). Returns the child's exit code, or null when this process should run.
+ */
+function rerunWithMalloc(): number | null {
+  if (process.env.BENCH_MALLOC !== '1' || process.env.MALLOC_TRIM_THRESHOLD_) return null;
+  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, ...MALLOC_ENV } });
+  return r.status ?? 1;
+}
+
 async function main(): Promise<void> {
+  if (process.env.MALLOC_TRIM_THRESHOLD_)
+    console.log(
+      `headstart runs with ${Object.entries(MALLOC_ENV)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')} (BENCH_MALLOC=1)`,
+    );
   const dir = join(os.tmpdir(), `headstart-bench-data-${W}x${H}`);
   let t = performance.now();
   await generate(dir);
@@ -226,4 +253,6 @@ async function main(): Promise<void> {
   console.log(JSON.stringify({ data: Number(ratio.train.toFixed(3)), eval: Number(ratio.eval.toFixed(3)) }));
 }
 
-await main();
+const rerun = rerunWithMalloc();
+if (rerun === null) await main();
+else process.exitCode = rerun;

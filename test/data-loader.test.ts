@@ -162,3 +162,31 @@ test('invalid options are rejected with the option named', () => {
   assert.throws(() => createLoader(ds.val, pipe, { batchSize: 0 }), { code: 'E_BAD_OPTION', message: /batchSize/ });
   assert.throws(() => createLoader(ds.val, pipe, { shufle: true } as never), { code: 'E_BAD_OPTION', message: /shufle/ });
 });
+
+test('HEADSTART_DECODE_WORKERS / HEADSTART_DECODE_CONCURRENCY set the defaults; a bad value is rejected naming the variable', async () => {
+  const pipe = buildTrainTransform(spec);
+  const saved = { w: process.env.HEADSTART_DECODE_WORKERS, c: process.env.HEADSTART_DECODE_CONCURRENCY };
+  try {
+    const plain = await collect(createLoader(ds.val, pipe, { batchSize: 4, seed: 3, workers: 0, concurrency: 4 }));
+    process.env.HEADSTART_DECODE_WORKERS = '1';
+    process.env.HEADSTART_DECODE_CONCURRENCY = '1';
+    const tuned = await collect(createLoader(ds.val, pipe, { batchSize: 4, seed: 3 }));
+    assert.deepEqual(
+      tuned.map((b) => b.images),
+      plain.map((b) => b.images),
+    );
+    process.env.HEADSTART_DECODE_WORKERS = 'two';
+    assert.throws(() => createLoader(ds.val, pipe), { code: 'E_BAD_OPTION', message: /HEADSTART_DECODE_WORKERS="two": expected a whole number from 0 to 64/ });
+    process.env.HEADSTART_DECODE_WORKERS = '';
+    process.env.HEADSTART_DECODE_CONCURRENCY = '0';
+    assert.throws(() => createLoader(ds.val, pipe), { code: 'E_BAD_OPTION', message: /HEADSTART_DECODE_CONCURRENCY/ });
+  } finally {
+    for (const [k, v] of [
+      ['HEADSTART_DECODE_WORKERS', saved.w],
+      ['HEADSTART_DECODE_CONCURRENCY', saved.c],
+    ] as const) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+});

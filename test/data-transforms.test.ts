@@ -181,3 +181,27 @@ test('steps that cannot be fused into one decode run in JS afterwards, with the 
   assert.ok(spec);
   assert.deepEqual(Pipeline.fromSpec(JSON.parse(JSON.stringify(spec))).tensorFromImage(await decodeImage(path), Random.derive(2, 2)), ref, 'rebuilt from its spec');
 });
+
+test('the default path resamples upscaled crops straight into the batch buffer, equal to the reference bit for bit (flip and offset too)', async () => {
+  const dir = tempDir('fused-upscale');
+  const path = join(dir, 'small.png');
+  await writeImage(path, 60, 45, 12, 'png');
+  const image = await decodeImage(path);
+  // Every crop of a 60x45 image is upscaled to 64x64: the JS resampler fused with Normalize.
+  for (const interpolation of ['bilinear', 'bicubic'] as const) {
+    for (const hflip of [0, 1]) {
+      const pipe = buildTrainTransform({ ...IMAGENET_PREPROCESS, inputSize: 64, interpolation }, { hflip });
+      const len = pipe.tensorLength;
+      for (let rep = 0; rep < 3; rep++) {
+        const ref = pipe.tensorFromImage(image, Random.derive(7, rep));
+        const out = new Float32Array(3 * len).fill(7);
+        await pipe.run(readFileSync(path), Random.derive(7, rep), out, len, path);
+        assert.deepEqual(out.subarray(len, 2 * len), ref, `${interpolation}, hflip ${hflip}, rep ${rep}`);
+        assert.ok(out.subarray(0, len).every((v) => v === 7) && out.subarray(2 * len).every((v) => v === 7), 'nothing written outside the slot');
+      }
+    }
+  }
+  // Resize + CenterCrop upscaling (a window of the resized image) takes the fused path too.
+  const evalPipe = buildEvalTransform({ ...IMAGENET_PREPROCESS, resizeSize: 80, inputSize: 64 });
+  assert.deepEqual(await evalPipe.tensor(readFileSync(path), new Random(0)), evalPipe.tensorFromImage(image, new Random(0)));
+});

@@ -2,7 +2,9 @@
  * The train and eval pipelines of a model, built from its PreprocessSpec only, so training
  * and inference share size, normalisation and interpolation:
  * - train: RandomResizedCrop(inputSize) + RandomHorizontalFlip [+ ColorJitter] [+ TrivialAugmentWide
- *   or RandAugment, the `preset`], resampled by libvips (within a stated tolerance of PIL) unless
+ *   or RandAugment, the `preset`]: libvips decodes the crop and downscales it (JPEG crops that
+ *   shrink 6x or more with shrink-on-load), upscales run PIL's resampler in JS fused with the
+ *   normalisation, all within a stated tolerance of PIL (decode-augmented.ts), unless
  *   `exactAugment`;
  * - eval: Resize(resizeSize) + CenterCrop(inputSize), always on the exact path.
  */
@@ -75,7 +77,7 @@ export function buildTrainTransform(spec: PreprocessSpec, options?: TrainTransfo
   if (j && (j.brightness || j.contrast || j.saturation || j.hue)) steps.push(colorJitter(j));
   if (o.preset === 'trivial') steps.push(trivialAugmentWide());
   else if (o.preset === 'randaugment') steps.push(randAugment());
-  return new Pipeline(steps, { mean: s.mean, std: s.std, ...(o.exactAugment ? { exact: true } : o.libvipsAugment ? { fastAugment: true } : {}) });
+  return new Pipeline(steps, { mean: s.mean, std: s.std, ...(o.exactAugment ? { exact: true } : o.libvipsAugment ? { fastAugment: true } : { shrinkOnLoad: true }) });
 }
 
 export function buildEvalTransform(spec: PreprocessSpec): Pipeline {

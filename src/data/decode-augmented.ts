@@ -51,6 +51,18 @@ export function jpegShrinkOnLoad(shrink: number): number {
 }
 
 /**
+ * Whether `decodeAugmented` decodes this geometry with JPEG shrink-on-load: a JPEG without
+ * EXIF rotation, both axes shrunk enough that libvips can decode at 1/2 or less of the
+ * intermediate (twice the output) scale. Requires canDecodeAugmented(g).
+ */
+export function usesShrinkOnLoad(g: Geometry, format: string, orientation: number): boolean {
+  const out = g.resize as Size;
+  const sx = out.width / g.crop.width;
+  const sy = out.height / g.crop.height;
+  return format === 'jpeg' && orientation === 1 && sx < 1 && sy < 1 && jpegShrinkOnLoad(Math.min(1 / sx, 1 / sy) / 2) > 1;
+}
+
+/**
  * For an upscaled axis: the output index each of `n` outputs reads, identity where the
  * interpolator's taps stay inside the `inLength` input pixels, else clamped to the nearest
  * output whose taps do (PIL clamps its taps to the crop there).
@@ -107,8 +119,7 @@ async function decodeMapped(bytes: ImageInput, g: Geometry, format: string, orie
   const sx = out.width / crop.width;
   const sy = out.height / crop.height;
   const kernel = g.interpolation === 'bicubic' ? 'cubic' : 'linear';
-  const shrink = Math.min(1 / sx, 1 / sy);
-  if (format === 'jpeg' && orientation === 1 && sx < 1 && sy < 1 && jpegShrinkOnLoad(shrink / 2) > 1) {
+  if (usesShrinkOnLoad(g, format, orientation)) {
     // Shrink-on-load: libvips reduces the whole image (decoded at 1/k) to an intermediate
     // scale, twice the output's, and cuts out the crop's pixels with a margin; the last step,
     // from that region's fractional box to the output, is PIL's resampler (PIL's `box`), so

@@ -18,7 +18,7 @@ import { readImageHeader } from './image-header.js';
 import { createRgbImage, type RgbImage } from './rgb-image.js';
 import { boxInside, type Box, type Geometry, type Size } from './transforms/geometry.js';
 import { cropWithPadding } from './transforms/crop.js';
-import { resample } from './transforms/resample.js';
+import { resample, resampleNormalized } from './transforms/resample.js';
 
 export type ImageInput = Buffer | Uint8Array;
 
@@ -208,11 +208,24 @@ async function decodeCrop(bytes: ImageInput, source: Size, box: Box, name: strin
   return cropWithPadding(part, { left: box.left - inside.left, top: box.top - inside.top, width: box.width, height: box.height });
 }
 
+/** Where a fused decode writes: normalised CHW floats (see normalizationTable) at `offset`, mirrored if `flip`. */
+export interface NormalizedTarget {
+  table: Float32Array;
+  out: Float32Array;
+  offset: number;
+  flip: boolean;
+}
+
 /**
  * Decodes the image and applies the geometry's crop, resize and post-crop, but not its flip
  * (the caller folds the mirror into normalisation). `g.source` must be the probed size.
+ * With `into`, a resize done in JS writes its rows straight into `into.out`, normalised and
+ * mirrored by `into.flip` (the same values as normalising the image), and null is returned;
+ * otherwise (and whenever it returns an image) the caller normalises the image.
  */
-export async function decodeGeometry(bytes: ImageInput, g: Geometry, name = '<buffer>'): Promise<RgbImage> {
+export async function decodeGeometry(bytes: ImageInput, g: Geometry, name?: string): Promise<RgbImage>;
+export async function decodeGeometry(bytes: ImageInput, g: Geometry, name: string, into: NormalizedTarget): Promise<RgbImage | null>;
+export async function decodeGeometry(bytes: ImageInput, g: Geometry, name = '<buffer>', into?: NormalizedTarget): Promise<RgbImage | null> {
   try {
     if (!g.resize) return await decodeCrop(bytes, g.source, g.crop, name);
     const post = g.post ?? { left: 0, top: 0, width: g.resize.width, height: g.resize.height };
@@ -234,7 +247,11 @@ export async function decodeGeometry(bytes: ImageInput, g: Geometry, name = '<bu
     }
     // Upscaling (libvips' upsampler is not PIL's) or a padded crop: resample in JS.
     const crop = await decodeCrop(bytes, g.source, g.crop, name);
-    if (boxInside(post, g.resize)) return resample(crop, g.resize, g.interpolation, post);
+    if (boxInside(post, g.resize)) {
+      if (!into) return resample(crop, g.resize, g.interpolation, post);
+      resampleNormalized(crop, g.resize, g.interpolation, post, into.table, into.out, into.offset, into.flip);
+      return null;
+    }
     return cropWithPadding(resample(crop, g.resize, g.interpolation), post);
   } catch (err) {
     throw decodeError(name, err);

@@ -15,6 +15,9 @@
  *   normalisation) then runs in a shared pool of threads instead of the main thread, so many
  *   cores can be kept busy; results are identical. Pipelines of custom transforms (no spec)
  *   always run in-process.
+ * - Defaults of `concurrency` and `workers` can be set for a whole process with the environment
+ *   variables HEADSTART_DECODE_CONCURRENCY and HEADSTART_DECODE_WORKERS (every command that
+ *   loads images uses them); sharp's own threads are libuv's, UV_THREADPOOL_SIZE.
  */
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
@@ -57,9 +60,9 @@ export const LoaderOptionsSchema = z.strictObject({
   dropLast: z.boolean().default(false),
   /** Batches decoded ahead of the consumer. */
   prefetch: z.number().int().positive().default(2),
-  /** Images decoded at the same time (default: 2 per core, at least 4). */
+  /** Images decoded at the same time (default: $HEADSTART_DECODE_CONCURRENCY, else 2 per core, at least 4). */
   concurrency: z.number().int().positive().optional(),
-  /** Decode worker threads; 0 decodes on the main thread (default: 0 up to 4 cores, else cores - 2, at most 8). */
+  /** Decode worker threads; 0 decodes on the main thread (default: $HEADSTART_DECODE_WORKERS, else 0 up to 4 cores, else cores - 2, at most 8). */
   workers: z.number().int().nonnegative().max(64).optional(),
   /** Called once per file that fails to load. */
   onSkip: z.custom<(skipped: SkippedFile) => void>((v) => typeof v === 'function', { message: 'onSkip must be a function' }).optional(),
@@ -103,8 +106,8 @@ export function createLoader(samples: readonly Sample[], transform: Pipeline, op
   const { width, height } = transform.outputSize;
   const chw = 3 * width * height;
   const cores = availableParallelism();
-  const concurrency = o.concurrency ?? Math.max(4, 2 * cores);
-  const workers = o.workers ?? (cores > 4 ? Math.min(8, cores - 2) : 0);
+  const concurrency = o.concurrency ?? envCount('HEADSTART_DECODE_CONCURRENCY', 1, 1024) ?? Math.max(4, 2 * cores);
+  const workers = o.workers ?? envCount('HEADSTART_DECODE_WORKERS', 0, 64) ?? (cores > 4 ? Math.min(8, cores - 2) : 0);
   const spec = transform.spec;
   const inWorkers = workers > 0 && spec !== null;
   const pipelineKey = spec ? JSON.stringify(spec) : '';
@@ -234,6 +237,21 @@ export function createLoader(samples: readonly Sample[], transform: Pipeline, op
     epoch: (e: number) => ({ [Symbol.asyncIterator]: () => iterate(e) }),
     [Symbol.asyncIterator]: () => iterate(o.epoch),
   };
+}
+
+/**
+ * A whole number from the environment variable `name` (the loader's defaults can be tuned
+ * there, e.g. so that decoding and ONNX Runtime's threads do not oversubscribe the cores), or
+ * undefined when it is unset or empty.
+ */
+function envCount(name: string, min: number, max: number): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new ConfigError('E_BAD_OPTION', `${name}=${JSON.stringify(raw)}: expected a whole number from ${min} to ${max}`, { hint: `unset ${name} for the default, or give e.g. ${name}=${min + 1}` });
+  }
+  return v;
 }
 
 /** Drops the failed slots of a batch (rare: copies only then, and recycles the original buffer). */

@@ -7,11 +7,11 @@
  *   in one call; what cannot be composed runs in JS afterwards.
  */
 import { ConfigError, DataError } from '../errors.js';
-import { decodeGeometry, decodeImage, probeImage, type ImageInput, type ImageProbe } from './decode.js';
-import { canDecodeAugmented, decodeAugmented, type MappedPixels } from './decode-augmented.js';
+import { decodeGeometry, decodeImage, probeImage, type ImageInput, type ImageProbe, type NormalizedTarget } from './decode.js';
+import { canDecodeAugmented, decodeAugmented, usesShrinkOnLoad, type MappedPixels } from './decode-augmented.js';
 import type { RandomSource } from '../random.js';
 import { createRgbImage, type RgbImage } from './rgb-image.js';
-import { identityGeometry, type Geometry, type Size } from './transforms/geometry.js';
+import { geometrySize, identityGeometry, type Geometry, type Size } from './transforms/geometry.js';
 import { flipHorizontal } from './transforms/flip-image.js';
 import { normalizationTable, writeNormalized, writeNormalizedMapped, type Rgb } from './transforms/normalize.js';
 import { transformFromSpec } from './transforms/from-spec.js';
@@ -32,6 +32,12 @@ export interface PipelineOptions {
    * bit for bit torchvision's, slowest. Default false (libvips downscales, within ~0.001).
    */
   exact?: boolean;
+  /**
+   * Let a leading crop + resize of a large JPEG that shrinks by 6x or more take JPEG
+   * shrink-on-load (libvips decodes at 1/2, 1/4 or 1/8 scale; within the tolerance stated in
+   * decode-augmented.ts) even without `fastAugment`. The training transform sets it. Default false.
+   */
+  shrinkOnLoad?: boolean;
 }
 
 /** A pipeline as plain data, to rebuild it in a decode worker. */
@@ -41,9 +47,11 @@ export interface PipelineSpec {
   std: Rgb;
   fastAugment?: boolean;
   exact?: boolean;
+  shrinkOnLoad?: boolean;
 }
 
-type Decoded = { image: RgbImage; mapped?: undefined } | { image?: undefined; mapped: MappedPixels };
+type Decoded =
+  { image: RgbImage; mapped?: undefined; written?: undefined } | { image?: undefined; mapped: MappedPixels; written?: undefined } | { image?: undefined; mapped?: undefined; written: true };
 
 /** The mapped pixels as an image (unflipped), for the steps that follow in JS. */
 function materialize(m: MappedPixels): RgbImage {
@@ -72,6 +80,7 @@ export class Pipeline {
   readonly outputSize: Size | null;
   readonly fastAugment: boolean;
   readonly exact: boolean;
+  readonly shrinkOnLoad: boolean;
   private readonly table: Float32Array;
 
   constructor(steps: readonly ImageTransform[], options: PipelineOptions) {
@@ -80,6 +89,7 @@ export class Pipeline {
     this.std = options.std;
     this.fastAugment = options.fastAugment ?? false;
     this.exact = options.exact ?? false;
+    this.shrinkOnLoad = options.shrinkOnLoad ?? false;
     if (this.exact && this.fastAugment) throw new ConfigError('E_INCOMPATIBLE_OPTIONS', 'Pipeline: `exact` and `fastAugment` exclude each other', { hint: 'choose one resampling' });
     this.table = normalizationTable(options.mean, options.std);
     let size: Size | null = null;
@@ -97,16 +107,23 @@ export class Pipeline {
   get spec(): PipelineSpec | null {
     const steps = this.steps.map((s) => s.spec);
     if (steps.some((s) => s === undefined)) return null;
-    return { steps: steps as TransformSpec[], mean: this.mean, std: this.std, ...(this.fastAugment ? { fastAugment: true } : {}), ...(this.exact ? { exact: true } : {}) };
+    return {
+      steps: steps as TransformSpec[],
+      mean: this.mean,
+      std: this.std,
+      ...(this.fastAugment ? { fastAugment: true } : {}),
+      ...(this.exact ? { exact: true } : {}),
+      ...(this.shrinkOnLoad ? { shrinkOnLoad: true } : {}),
+    };
   }
 
   static fromSpec(spec: PipelineSpec): Pipeline {
-    return new Pipeline(spec.steps.map(transformFromSpec), { mean: spec.mean, std: spec.std, fastAugment: spec.fastAugment, exact: spec.exact });
+    return new Pipeline(spec.steps.map(transformFromSpec), { mean: spec.mean, std: spec.std, fastAugment: spec.fastAugment, exact: spec.exact, shrinkOnLoad: spec.shrinkOnLoad });
   }
 
   describe(): string {
     const steps = [...this.steps.map((s) => s.name), `Normalize(mean=${this.mean}, std=${this.std})`].join(' -> ');
-    return this.fastAugment ? `${steps} [libvips resampling]` : this.exact ? `${steps} [PIL-exact resampling]` : steps;
+    return this.fastAugment ? `${steps} [libvips resampling]` : this.exact ? `${steps} [PIL-exact resampling]` : this.shrinkOnLoad ? `${steps} [JPEG shrink-on-load]` : steps;
   }
 
   /** Pure reference: every step on a decoded image, 8-bit result (before normalisation). */
@@ -140,7 +157,7 @@ export class Pipeline {
    * the JS header reader got the size wrong (libvips disagrees), it retries with libvips'
    * size, replaying the same random words, so the result is what a correct probe gives.
    */
-  private async decodeComposed(bytes: ImageInput, rng: RandomSource, name: string): Promise<Decoded & { g: Geometry; next: number }> {
+  private async decodeComposed(bytes: ImageInput, rng: RandomSource, name: string, target?: { out: Float32Array; offset: number }): Promise<Decoded & { g: Geometry; next: number }> {
     const probe = await probeImage(bytes, name);
     const words: number[] = [];
     const recording: RandomSource = {
@@ -152,7 +169,7 @@ export class Pipeline {
     };
     const first = this.compose(probe, probe.source === 'header' ? recording : rng);
     try {
-      return { ...(await this.decode(bytes, first.g, probe, name)), ...first };
+      return { ...(await this.decode(bytes, first.g, probe, name, this.target(first, target))), ...first };
     } catch (err) {
       if (probe.source !== 'header') throw err;
       const checked = await probeImage(bytes, name, { useHeader: false });
@@ -160,13 +177,29 @@ export class Pipeline {
       let i = 0;
       const replay: RandomSource = { nextUint32: () => (i < words.length ? words[i++] : rng.nextUint32()) };
       const second = this.compose(checked, replay);
-      return { ...(await this.decode(bytes, second.g, checked, name)), ...second };
+      return { ...(await this.decode(bytes, second.g, checked, name, this.target(second, target))), ...second };
     }
   }
 
-  private async decode(bytes: ImageInput, g: Geometry, probe: ImageProbe, name: string): Promise<Decoded> {
-    if (this.fastAugment && canDecodeAugmented(g)) return { mapped: await decodeAugmented(bytes, g, probe.format, probe.orientation, name) };
-    return { image: await decodeGeometry(bytes, g, name) };
+  /** Where the decode may write normalised values itself: only when no step follows the composed ones and the size is the promised one. */
+  private target(c: { g: Geometry; next: number }, t: { out: Float32Array; offset: number } | undefined): NormalizedTarget | undefined {
+    if (!t || c.next !== this.steps.length) return undefined;
+    const size = geometrySize(c.g);
+    const want = this.outputSize;
+    if (want && (size.width !== want.width || size.height !== want.height)) return undefined;
+    return { table: this.table, out: t.out, offset: t.offset, flip: c.g.flip };
+  }
+
+  private async decode(bytes: ImageInput, g: Geometry, probe: ImageProbe, name: string, into?: NormalizedTarget): Promise<Decoded> {
+    // The libvips path: every crop it can take with `fastAugment`; with `shrinkOnLoad` only the
+    // large JPEG crops that shrink-on-load decodes at a fraction of the cost (their tolerance is
+    // stated in decode-augmented.ts); all others on the default path.
+    if (canDecodeAugmented(g) && (this.fastAugment || (this.shrinkOnLoad && usesShrinkOnLoad(g, probe.format, probe.orientation)))) {
+      return { mapped: await decodeAugmented(bytes, g, probe.format, probe.orientation, name) };
+    }
+    if (!into) return { image: await decodeGeometry(bytes, g, name) };
+    const image = await decodeGeometry(bytes, g, name, into);
+    return image ? { image } : { written: true };
   }
 
   /**
@@ -183,7 +216,8 @@ export class Pipeline {
       writeNormalized(image, this.table, out, offset);
       return;
     }
-    const d = await this.decodeComposed(bytes, rng, name);
+    const d = await this.decodeComposed(bytes, rng, name, { out, offset });
+    if (d.written) return; // resampled and normalised straight into `out`
     const { g, next } = d;
     const want = this.outputSize;
     if (d.mapped && next === this.steps.length) {
@@ -220,6 +254,7 @@ export class Pipeline {
     }
     if (this.exact) return this.tensorFromImage(await decodeImage(bytes, name), rng);
     const d = await this.decodeComposed(bytes, rng, name);
+    if (d.written) throw new DataError('E_INTERNAL', 'Pipeline.tensor: a decode without a target wrote one (a bug in headstart: please report it)');
     const { g, next } = d;
     let image = d.image ?? materialize(d.mapped);
     if (g.flip) image = flipHorizontal(image);

@@ -78,8 +78,8 @@ function coefficients(inSize: number, outSize: number, interpolation: Interpolat
 }
 
 /** Horizontal pass over `rows` rows starting at `row0`, for output columns [x0, x0 + w). */
-function horizontal(src: RgbImage, row0: number, rows: number, c: Coefficients, x0: number, w: number): RgbImage {
-  const out = createRgbImage(w, rows);
+function horizontal(src: RgbImage, row0: number, rows: number, c: Coefficients, x0: number, w: number, into?: Uint8Array): RgbImage {
+  const out = createRgbImage(w, rows, into);
   const o = out.data;
   const s = src.data;
   const { ksize, bounds, kk } = c;
@@ -118,72 +118,81 @@ function horizontal(src: RgbImage, row0: number, rows: number, c: Coefficients, 
   return out;
 }
 
+/** The non-zero taps of output row `yy` (rows as byte offsets into the source); returns their count. */
+function taps(c: Coefficients, yy: number, rowOffset: number, stride: number, rows: Int32Array, ks: Int32Array): number {
+  const { ksize, bounds, kk } = c;
+  const ymin = bounds[yy * 2] - rowOffset;
+  const ymax = bounds[yy * 2 + 1];
+  const kb = yy * ksize;
+  let n = 0;
+  for (let y = 0; y < ymax; y++) {
+    const k = kk[kb + y];
+    if (k !== 0) {
+      rows[n] = (ymin + y) * stride;
+      ks[n++] = k;
+    }
+  }
+  return n;
+}
+
+/**
+ * One output row of the vertical pass: `n` taps (byte offsets `rows`, weights `ks`) over
+ * `stride` bytes of `s`, written to `o` at `p`. Loops specialised to 1-3 taps cover
+ * upscaling and mild downscaling, the common cases; `acc` is scratch for more.
+ */
+function verticalRow(s: Uint8Array, stride: number, rows: Int32Array, ks: Int32Array, n: number, o: Uint8Array, p: number, acc: Int32Array): void {
+  if (n === 1) {
+    const r0 = rows[0],
+      k0 = ks[0];
+    for (let x = 0; x < stride; x++) {
+      const v = HALF + s[r0 + x] * k0;
+      o[p++] = v <= 0 ? 0 : v >= CLIP_HIGH ? 255 : v >> PRECISION_BITS;
+    }
+  } else if (n === 2) {
+    const r0 = rows[0],
+      k0 = ks[0],
+      r1 = rows[1],
+      k1 = ks[1];
+    for (let x = 0; x < stride; x++) {
+      const v = HALF + s[r0 + x] * k0 + s[r1 + x] * k1;
+      o[p++] = v <= 0 ? 0 : v >= CLIP_HIGH ? 255 : v >> PRECISION_BITS;
+    }
+  } else if (n === 3) {
+    const r0 = rows[0],
+      k0 = ks[0],
+      r1 = rows[1],
+      k1 = ks[1],
+      r2 = rows[2],
+      k2 = ks[2];
+    for (let x = 0; x < stride; x++) {
+      const v = HALF + s[r0 + x] * k0 + s[r1 + x] * k1 + s[r2 + x] * k2;
+      o[p++] = v <= 0 ? 0 : v >= CLIP_HIGH ? 255 : v >> PRECISION_BITS;
+    }
+  } else {
+    // Row-major accumulation; int32 is exact: |sum| < 2^31 for 8-bit input and 22-bit weights.
+    acc.fill(HALF, 0, stride);
+    for (let t = 0; t < n; t++) {
+      const row = rows[t],
+        k = ks[t];
+      for (let x = 0; x < stride; x++) acc[x] = (acc[x] + Math.imul(s[row + x], k)) | 0;
+    }
+    for (let x = 0; x < stride; x++) {
+      const v = acc[x];
+      o[p++] = v <= 0 ? 0 : v >= CLIP_HIGH ? 255 : v >> PRECISION_BITS;
+    }
+  }
+}
+
 /** Vertical pass: output rows [y0, y0 + h); `rowOffset` is the first source row `src` holds. */
 function vertical(src: RgbImage, rowOffset: number, c: Coefficients, y0: number, h: number): RgbImage {
   const out = createRgbImage(src.width, h);
-  const o = out.data;
-  const s = src.data;
   const stride = src.width * 3;
-  const { ksize, bounds, kk } = c;
-  const rows = new Int32Array(ksize);
-  const ks = new Int32Array(ksize);
-  let acc: Int32Array | null = null;
-  let p = 0;
+  const rows = new Int32Array(c.ksize);
+  const ks = new Int32Array(c.ksize);
+  const acc = new Int32Array(stride);
   for (let yy = y0; yy < y0 + h; yy++) {
-    const ymin = bounds[yy * 2] - rowOffset;
-    const ymax = bounds[yy * 2 + 1];
-    const kb = yy * ksize;
-    // The taps with non-zero weight, then a loop specialised to their count (1-3 cover
-    // upscaling and mild downscaling, the common cases).
-    let n = 0;
-    for (let y = 0; y < ymax; y++) {
-      const k = kk[kb + y];
-      if (k !== 0) {
-        rows[n] = (ymin + y) * stride;
-        ks[n++] = k;
-      }
-    }
-    if (n === 1) {
-      const r0 = rows[0],
-        k0 = ks[0];
-      for (let x = 0; x < stride; x++) {
-        const v = HALF + s[r0 + x] * k0;
-        o[p++] = v <= 0 ? 0 : v >= CLIP_HIGH ? 255 : v >> PRECISION_BITS;
-      }
-    } else if (n === 2) {
-      const r0 = rows[0],
-        k0 = ks[0],
-        r1 = rows[1],
-        k1 = ks[1];
-      for (let x = 0; x < stride; x++) {
-        const v = HALF + s[r0 + x] * k0 + s[r1 + x] * k1;
-        o[p++] = v <= 0 ? 0 : v >= CLIP_HIGH ? 255 : v >> PRECISION_BITS;
-      }
-    } else if (n === 3) {
-      const r0 = rows[0],
-        k0 = ks[0],
-        r1 = rows[1],
-        k1 = ks[1],
-        r2 = rows[2],
-        k2 = ks[2];
-      for (let x = 0; x < stride; x++) {
-        const v = HALF + s[r0 + x] * k0 + s[r1 + x] * k1 + s[r2 + x] * k2;
-        o[p++] = v <= 0 ? 0 : v >= CLIP_HIGH ? 255 : v >> PRECISION_BITS;
-      }
-    } else {
-      // Row-major accumulation; int32 is exact: |sum| < 2^31 for 8-bit input and 22-bit weights.
-      acc ??= new Int32Array(stride);
-      acc.fill(HALF);
-      for (let t = 0; t < n; t++) {
-        const row = rows[t],
-          k = ks[t];
-        for (let x = 0; x < stride; x++) acc[x] = (acc[x] + Math.imul(s[row + x], k)) | 0;
-      }
-      for (let x = 0; x < stride; x++) {
-        const v = acc[x];
-        o[p++] = v <= 0 ? 0 : v >= CLIP_HIGH ? 255 : v >> PRECISION_BITS;
-      }
-    }
+    const n = taps(c, yy, rowOffset, stride, rows, ks);
+    verticalRow(src.data, stride, rows, ks, n, out.data, (yy - y0) * stride, acc);
   }
   return out;
 }
@@ -243,4 +252,71 @@ export function resampleBox(image: RgbImage, box: SourceBox, size: Size, interpo
   const last = cv.bounds[(size.height - 1) * 2] + cv.bounds[(size.height - 1) * 2 + 1];
   const tmp = horizontal(image, first, last - first, ch, 0, size.width);
   return vertical(tmp, first, cv, 0, size.height);
+}
+
+/** Scratch for the fused path (one resize at a time per thread: the calls are synchronous). */
+let scratch = new Uint8Array(0);
+function scratchBytes(n: number): Uint8Array {
+  if (scratch.length < n) scratch = new Uint8Array(Math.max(n, scratch.length * 2));
+  return scratch.subarray(0, n);
+}
+
+/** One row of 8-bit pixels as normalised floats into three planes (at r, g, b), mirrored if `flip`. */
+function normalizeRow(o: Uint8Array, p: number, w: number, table: Float32Array, out: Float32Array, r: number, g: number, b: number, flip: boolean): void {
+  if (flip) {
+    for (let x = w - 1, q = p + x * 3; x >= 0; x--, q -= 3) {
+      out[r++] = table[o[q]];
+      out[g++] = table[256 + o[q + 1]];
+      out[b++] = table[512 + o[q + 2]];
+    }
+  } else {
+    for (let q = p, end = p + w * 3; q < end; q += 3) {
+      out[r++] = table[o[q]];
+      out[g++] = table[256 + o[q + 1]];
+      out[b++] = table[512 + o[q + 2]];
+    }
+  }
+}
+
+/**
+ * `resample` fused with ToTensor + Normalize: the same bytes, each output row normalised
+ * through `table` (see normalizationTable) into CHW planes of `out` at `offset` (mirrored if
+ * `flip`) as soon as the vertical pass makes it, so no output image is made.
+ */
+export function resampleNormalized(image: RgbImage, size: Size, interpolation: Interpolation, window: Box | undefined, table: Float32Array, out: Float32Array, offset: number, flip: boolean): void {
+  const win = window ?? { left: 0, top: 0, width: size.width, height: size.height };
+  if (win.left < 0 || win.top < 0 || win.left + win.width > size.width || win.top + win.height > size.height) {
+    throw new DataError('E_INTERNAL', `resampleNormalized: window ${JSON.stringify(win)} leaves the ${size.width}x${size.height} output (a bug in headstart: please report it)`);
+  }
+  const plane = win.width * win.height;
+  if (offset + 3 * plane > out.length)
+    throw new DataError('E_INTERNAL', `resampleNormalized: ${3 * plane} values at ${offset} overflow a buffer of ${out.length} (a bug in headstart: please report it)`);
+  const w = win.width;
+  const stride = w * 3;
+  if (size.height === image.height) {
+    // No vertical pass: the rows of the horizontal pass (or of the image) are the output.
+    const rowsOf =
+      size.width === image.width
+        ? copyWindow(image, win)
+        : horizontal(image, win.top, win.height, coefficients(image.width, size.width, interpolation), win.left, w, scratchBytes(stride * win.height));
+    for (let y = 0; y < win.height; y++) normalizeRow(rowsOf.data, y * stride, w, table, out, offset + y * w, offset + plane + y * w, offset + 2 * plane + y * w, flip);
+    return;
+  }
+  const cv = coefficients(image.height, size.height, interpolation);
+  const first = cv.bounds[win.top * 2];
+  const lastRow = win.top + win.height - 1;
+  const last = cv.bounds[lastRow * 2] + cv.bounds[lastRow * 2 + 1];
+  const tmp =
+    size.width === image.width
+      ? copyWindow(image, { left: win.left, top: first, width: w, height: last - first })
+      : horizontal(image, first, last - first, coefficients(image.width, size.width, interpolation), win.left, w, scratchBytes(stride * (last - first)));
+  const rows = new Int32Array(cv.ksize);
+  const ks = new Int32Array(cv.ksize);
+  const acc = new Int32Array(stride);
+  const row = new Uint8Array(stride);
+  for (let y = 0; y < win.height; y++) {
+    const n = taps(cv, win.top + y, first, stride, rows, ks);
+    verticalRow(tmp.data, stride, rows, ks, n, row, 0, acc);
+    normalizeRow(row, 0, w, table, out, offset + y * w, offset + plane + y * w, offset + 2 * plane + y * w, flip);
+  }
 }
