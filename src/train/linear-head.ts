@@ -1,6 +1,6 @@
 /**
  * A linear classifier on cached features, trained in plain JS in a second or two: features
- * standardised with the training rows' mean and std, softmax regression with L2, mini-batch
+ * centred on the training rows' mean and scaled by their pooled std, softmax regression with L2, mini-batch
  * SGD with momentum and a cosine schedule, seeded. Used where a head is needed quickly and
  * often — the out-of-fold predictions of out-of-fold.ts and the review page's "retrain
  * head" — not as the run's own head (that one is an ONNX graph with the run's recipe).
@@ -22,11 +22,11 @@ export interface LinearHead {
   weight: Float32Array;
   bias: Float32Array;
   mean: Float32Array;
-  /** 1 / std (1 where a feature is constant). */
+  /** 1 / the features' pooled std, the same for every feature. */
   invStd: Float32Array;
 }
 
-const DEFAULTS = { epochs: 30, batchSize: 32, lr: 0.05, weightDecay: 1e-3, seed: 0 };
+const DEFAULTS = { epochs: 30, batchSize: 32, lr: 0.5, weightDecay: 1e-3, seed: 0 };
 
 function softmaxInPlace(z: Float64Array): void {
   let m = -Infinity;
@@ -51,7 +51,12 @@ export function fitLinearHead(rows: Float32Array, labels: ArrayLike<number>, dim
       const c = rows[i * dim + d] - mean[d];
       invStd[d] += (c * c) / n;
     }
-  for (let d = 0; d < dim; d++) invStd[d] = invStd[d] > 1e-12 ? 1 / Math.sqrt(invStd[d]) : 1;
+  // One scale for all features, so that a row's norm is about 1: per-feature scaling would blow up rarely
+  // active features (most of a pooled ReLU backbone's) into the largest inputs, and the head would overfit
+  // them with saturated (0 or 1) probabilities that rank nothing.
+  let meanVar = 0;
+  for (let d = 0; d < dim; d++) meanVar += invStd[d] / dim;
+  invStd.fill(meanVar > 1e-12 ? 1 / Math.sqrt(meanVar * dim) : 1);
   const x = new Float32Array(n * dim);
   for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) x[i * dim + d] = (rows[i * dim + d] - mean[d]) * invStd[d];
 

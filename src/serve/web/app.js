@@ -166,6 +166,11 @@ function RunDetail({ name, compact }) {
 
 // ---------- Train (start a run, watch it live) ----------
 
+/** A form row: its name, the control, and a line saying what it does. */
+function Field({ label, hint, children }) {
+  return html`<label class="field"><span class="name">${label}</span><span class="control">${children}${hint ? html`<small class="hint">${hint}</small>` : null}</span></label>`;
+}
+
 function TrainPage() {
   const i = info.value;
   const [form, setForm] = useState(null);
@@ -208,31 +213,42 @@ function TrainPage() {
   return html`<section>
     <h1>Train a model</h1>
     <form class="train" onSubmit=${start}>
-      <label>data folder <input name="data" value=${form.data} onInput=${set('data')} size="60" /></label>
-      <label
-        >model
+      <${Field}
+        label="data folder"
+        hint=${html`<code>train/&lt;class&gt;/</code> image folders (and <code>val/</code>, else 20% of train is held out)${i.dataDir ? '' : '; the default is the small embedded Fashion-MNIST sample'}`}
+      >
+        <input name="data" value=${form.data} onInput=${set('data')} class="wide" />
+      <//>
+      <${Field} label="model" hint="the pretrained backbone; mobilenet_v2_offline works without a download">
         <select name="model" value=${form.model} onChange=${set('model')}>
           ${i.models.map((m) => html`<option value=${m}>${m}</option>`)}
-        </select></label
-      >
-      <label
-        >mode
+        </select>
+      <//>
+      <${Field} label="mode" hint="features: the backbone's features are cached once, then each epoch takes a moment">
         <select name="mode" value=${form.mode} onChange=${set('mode')}>
           <option value="features">features (train a new head on frozen features: seconds)</option>
           <option value="finetune">finetune (train the whole network: slower, usually better)</option>
           <option value="auto">auto (headstart decides)</option>
-        </select></label
-      >
-      <label
-        >recipe
+        </select>
+      <//>
+      <${Field} label="recipe" hint="learning rate, schedule and augmentation presets (the CLI's --recipe)">
         <select name="recipe" value=${form.recipe} onChange=${set('recipe')}>
           ${i.recipes.map((m) => html`<option value=${m}>${m}</option>`)}
-        </select></label
-      >
-      <label>epochs <input name="epochs" type="number" min="1" max="1000" value=${form.epochs} onInput=${set('epochs')} /></label>
-      <label>seed <input name="seed" type="number" min="0" value=${form.seed} onInput=${set('seed')} /></label>
-      <label>input size <input name="inputSize" type="number" min="8" max="1024" placeholder="default" value=${form.inputSize} onInput=${set('inputSize')} /></label>
-      <button type="submit" disabled=${busy}>${busy ? 'Starting…' : 'Start training'}</button>
+        </select>
+      <//>
+      <${Field} label="epochs" hint="passes over the training images">
+        <input name="epochs" type="number" min="1" max="1000" value=${form.epochs} onInput=${set('epochs')} />
+      <//>
+      <${Field} label="seed" hint="the same seed and data give the same run as the CLI">
+        <input name="seed" type="number" min="0" value=${form.seed} onInput=${set('seed')} />
+      <//>
+      <${Field} label="input size" hint="pixels per side; empty: the model's own (224 for the ImageNet models)">
+        <input name="inputSize" type="number" min="8" max="1024" placeholder="default" value=${form.inputSize} onInput=${set('inputSize')} />
+      <//>
+      <div class="submit">
+        <button type="submit" disabled=${busy}>${busy ? 'Starting…' : 'Start training'}</button>
+        <span class="muted">The run gets its own folder in <code>${i.runsDir}</code>; you can watch it live and stop it.</span>
+      </div>
     </form>
     <${ErrorBox} error=${error} />
     ${
@@ -567,7 +583,11 @@ function FindingsPanel({ version, removed, act, busy }) {
     api('/api/data/findings').then(setState, setError);
   }, [version]);
   if (error) return html`<${ErrorBox} error=${error} />`;
-  if (!state) return html`<section class="findings"><h2>Duplicates and train/val leakage</h2><p class="muted">The doctor is checking every image…</p></section>`;
+  if (!state)
+    return html`<section class="findings">
+      <h2>Duplicates and train/val leakage</h2>
+      <p class="muted">The doctor is checking every image…</p>
+    </section>`;
   const markFine = async (f) => {
     const change = await act('/api/data/fine-finding', { about: f.kind, paths: f.paths });
     if (change) setState((s) => ({ ...s, findings: s.findings.map((x) => (x === f ? { ...x, fine: change.id } : x)) }));
@@ -577,8 +597,8 @@ function FindingsPanel({ version, removed, act, busy }) {
   return html`<section class="findings">
     <h2>Duplicates and train/val leakage <span class="count">${open.length}</span></h2>
     <p class="muted">
-      From <code>headstart doctor</code> (identical file contents; ${state.images} images checked in ${duration(state.seconds)}). A leak puts a training image into validation, so val accuracy is
-      too optimistic: remove one copy, or mark the finding as fine.${settled ? ` ${settled} settled (removed or marked fine).` : ''}
+      From <code>headstart doctor</code> (identical file contents; ${state.images} images checked in ${duration(state.seconds)}). A leak puts a training image into validation, so val accuracy is too
+      optimistic: remove one copy, or mark the finding as fine.${settled ? ` ${settled} settled (removed or marked fine).` : ''}
     </p>
     ${state.findings.length === 0 ? html`<p class="ok">No duplicates and no image in two splits.</p>` : null}
     ${open.map(
@@ -629,11 +649,31 @@ function RetrainPanel({ run, changes }) {
     ${
       result
         ? html`<table class="retrain-result" data-before=${result.before.valAcc} data-after=${result.after.valAcc} data-run-acc=${result.runValAcc}>
-            <tr><th>val accuracy</th><th></th></tr>
-            <tr><td>the run (its recipe)</td><td class="num run-acc">${pct(result.runValAcc)}</td></tr>
-            <tr><td>quick head, labels as trained</td><td class="num before">${pct(result.before.valAcc)}</td></tr>
-            <tr><td>quick head, labels now</td><td class="num after"><b>${pct(result.after.valAcc)}</b> <span class=${delta > 0 ? 'up' : delta < 0 ? 'down' : 'muted'}>${delta === 0 ? '±0' : `${delta > 0 ? '+' : '−'}${(Math.abs(delta) * 100).toFixed(1)} pts`}</span></td></tr>
-            <tr><td colspan="2" class="muted">${result.after.trainImages} train / ${result.after.valImages} val images${result.uncached ? `, ${result.uncached} without cached features left out` : ''}; ${duration(result.seconds)}. Relabelled val images change what is measured, too. To keep a model, train a new run.</td></tr>
+            <tr>
+              <th>val accuracy</th>
+              <th></th>
+            </tr>
+            <tr>
+              <td>the run (its recipe)</td>
+              <td class="num run-acc">${pct(result.runValAcc)}</td>
+            </tr>
+            <tr>
+              <td>quick head, labels as trained</td>
+              <td class="num before">${pct(result.before.valAcc)}</td>
+            </tr>
+            <tr>
+              <td>quick head, labels now</td>
+              <td class="num after">
+                <b>${pct(result.after.valAcc)}</b>
+                <span class=${delta > 0 ? 'up' : delta < 0 ? 'down' : 'muted'}>${delta === 0 ? '±0' : `${delta > 0 ? '+' : '−'}${(Math.abs(delta) * 100).toFixed(1)} pts`}</span>
+              </td>
+            </tr>
+            <tr>
+              <td colspan="2" class="muted">
+                ${result.after.trainImages} train / ${result.after.valImages} val images${result.uncached ? `, ${result.uncached} without cached features left out` : ''}; ${duration(result.seconds)}.
+                Relabelled val images change what is measured, too. To keep a model, train a new run.
+              </td>
+            </tr>
           </table>`
         : null
     }
@@ -684,7 +724,13 @@ function ReviewPage({ run, rank }) {
       const change = await post(path, body);
       setError(null);
       setNote(change.note ?? null);
-      if (change.op === 'relabel') setData((d) => ({ ...d, items: d.items.map((x) => (x.path === change.from ? { ...x, path: change.to, label: body.to } : x)), changes: [...d.changes, change] }));
+      // A relabelled image's scores were computed for its old label: they are dropped until the next ranking.
+      if (change.op === 'relabel')
+        setData((d) => ({
+          ...d,
+          items: d.items.map((x) => (x.path === change.from ? { ...x, path: change.to, label: body.to, relabelledFrom: x.label, predicted: null, likelyLabelError: false } : x)),
+          changes: [...d.changes, change],
+        }));
       else if (change.op === 'remove') setData((d) => ({ ...d, items: d.items.filter((x) => x.path !== change.from), changes: [...d.changes, change] }));
       else if (change.op === 'fine') setData((d) => ({ ...d, changes: [...d.changes, change] }));
       else {
@@ -751,7 +797,8 @@ function ReviewPage({ run, rank }) {
     ${
       data.ranking
         ? html`<p class="ranking" data-source=${data.ranking.source}>
-            <b>Ranking:</b> ${data.ranking.description}${oof ? ` (${duration(data.ranking.seconds)}${data.ranking.uncached ? `; ${data.ranking.uncached} images without cached features come last` : ''})` : ''}.
+            <b>Ranking:</b>
+            ${data.ranking.description}${oof ? ` (${duration(data.ranking.seconds)}${data.ranking.uncached ? `; ${data.ranking.uncached} images without cached features come last` : ''})` : ''}.
           </p>`
         : null
     }
@@ -775,6 +822,7 @@ function ReviewPage({ run, rank }) {
                       : html`<div class=${x.predicted === x.label ? 'muted' : 'disagree'}>model: ${x.predicted} ${pct(x.pPredicted, 0)}; ${x.label} ${pct(x.pLabel, 0)}</div>`
                     : null
                 }
+                ${x.relabelledFrom ? html`<div class="muted relabelled">relabelled from ${x.relabelledFrom}</div>` : null}
                 ${x.likelyLabelError ? html`<div class="badge">likely label error${x.suggested ? `: ${x.suggested}?` : ''}</div>` : null}
                 <div class="card-actions">
                   ${x.likelyLabelError && x.suggested && x.suggested !== x.label ? html`<button class="relabel-suggested" disabled=${busy} onClick=${() => act('/api/data/relabel', { path: x.path, to: x.suggested })}>→ ${x.suggested}</button>` : null}
