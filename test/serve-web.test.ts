@@ -456,6 +456,21 @@ test('likely label errors come from out-of-fold predictions on the run’s cache
   assert.equal(byLoss.ranking.source, 'model');
 });
 
+test('a run folder without events.jsonl (copied, or older) still shows its number of val images', async () => {
+  const bare = join(runs, 'copied-run');
+  mkdirSync(bare);
+  for (const f of ['config.json', 'history.json', 'classes.json']) copyFileSync(join(runs, 'cli-run', f), join(bare, f));
+  const start = readFileSync(join(runs, 'cli-run', 'events.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { event: string; val_images: number })
+    .find((e) => e.event === 'run_start')!;
+  const summary = (await (await fetch(`${server.origin}/api/runs/copied-run`, { headers: auth() })).json()) as { valImages: number | null; interval: number[] | null };
+  assert.equal(summary.valImages, start.val_images);
+  assert.ok(summary.interval, 'with its confidence interval');
+  rmSync(bare, { recursive: true });
+});
+
 test('review: out-of-fold ranking, relabel the suggested class, retrain head shows the run’s and the new accuracy; the doctor’s leak with remove / mark fine', { skip: noBrowser }, async () => {
   const original = treeHash(data);
   const logBefore = readFileSync(join(data, '.headstart-changes.jsonl'), 'utf8').trim().split('\n').length;

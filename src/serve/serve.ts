@@ -335,6 +335,9 @@ export async function startServer(options?: ServeOptions): Promise<ServeHandle> 
   };
   // ?run=NAME ranks the images: rank=loss by the run's model (top losses), rank=label-errors (the default
   // when the run has cached features) by out-of-fold predictions on its cached features.
+  // Recent rankings, kept while the dataset's images, the moves not undone and the run are the same (switching
+  // views, another tab, and back to the same state after an undo): each is seconds of CPU.
+  const rankings = new Map<string, ReturnType<typeof rankLabelErrors>>();
   app.get('/api/data', async (c) => {
     const d = await dataset();
     const run = c.req.query('run');
@@ -342,9 +345,24 @@ export async function startServer(options?: ServeOptions): Promise<ServeHandle> 
     if (run && rank !== 'loss') {
       const dir = await confinedPath(runsDir, checkedRun(run));
       const log = await d.log();
+      const all = await reviewImages(d.root);
       try {
-        const ranking = await rankLabelErrors(dir, run, d.root, log);
-        const all = await reviewImages(d.root);
+        const undone = new Set(log.filter((x) => x.op === 'undo').map((x) => x.undoes));
+        const key = createHash('sha256')
+          .update(`${dir}\n${(await stat(join(dir, 'config.json')).catch(() => undefined))?.mtimeMs ?? ''}\n`)
+          .update(`${log.filter((x) => (x.op === 'relabel' || x.op === 'remove') && !undone.has(x.id)).map((x) => x.id)}\n`)
+          .update(all.items.map((x) => x.path).join('\n'))
+          .digest('hex');
+        let pending = rankings.get(key);
+        if (!pending) {
+          pending = rankLabelErrors(dir, run, d.root, log);
+          rankings.set(key, pending);
+          if (rankings.size > 4) rankings.delete(rankings.keys().next().value!);
+        }
+        const ranking = await pending.catch((err: unknown) => {
+          rankings.delete(key);
+          throw err;
+        });
         const byPath = new Map(all.items.map((x) => [x.path, x]));
         const items: (ReviewItem & { suggested?: string; pSuggested?: number; margin?: number })[] = ranking.items.map((r) => ({
           ...byPath.get(r.path)!,

@@ -156,6 +156,7 @@ function RunDetail({ name, compact }) {
       ${has('model.onnx') ? html`<a class="button" href="#/try/${enc(name)}">Try this model</a>` : null}
       ${run.status === 'running' || run.status === 'incomplete' ? html`<a class="button" href="#/live/${enc(name)}">Watch live</a>` : null}
       ${has('report.html') ? html`<a href="/files/runs/${enc(name)}/report.html" target="_blank" rel="noopener">full report</a>` : null}
+      ${info.value?.dataDir && run.mode === 'features' ? html`<a class="button secondary" href="#/review/${enc(name)}">Review the data with this run</a>` : null}
     </p>
     <div class=${compact ? 'figures stacked' : 'figures'}>
       <figure><img class="curves" alt="loss and accuracy curves" src="/api/runs/${enc(name)}/curves.svg?e=${run.epochs}" /></figure>
@@ -215,7 +216,7 @@ function TrainPage() {
     <form class="train" onSubmit=${start}>
       <${Field}
         label="data folder"
-        hint=${html`<code>train/&lt;class&gt;/</code> image folders (and <code>val/</code>, else 20% of train is held out)${i.dataDir ? '' : '; the default is the small embedded Fashion-MNIST sample'}`}
+        hint=${html`<code>${'train/<class>/'}</code> image folders (and <code>val/</code>, else 20% of train is held out)${i.dataDir ? '' : '; the default is the small embedded Fashion-MNIST sample'}`}
       >
         <input name="data" value=${form.data} onInput=${set('data')} class="wide" />
       <//>
@@ -574,10 +575,13 @@ function TryPage({ name }) {
 
 const fileUrl = (path) => `/files/data/${path.split('/').map(enc).join('/')}`;
 
+const findingKey = (f) => `${f.kind}\n${[...f.paths].sort().join('\n')}`;
+
 /** The doctor's duplicates and train/val leakage, each with Remove per image and "mark fine" for the finding. */
 function FindingsPanel({ version, removed, act, busy }) {
   const [state, setState] = useState(null);
   const [error, setError] = useState(null);
+  const [marked, setMarked] = useState(new Set());
   useEffect(() => {
     setError(null);
     api('/api/data/findings').then(setState, setError);
@@ -590,9 +594,10 @@ function FindingsPanel({ version, removed, act, busy }) {
     </section>`;
   const markFine = async (f) => {
     const change = await act('/api/data/fine-finding', { about: f.kind, paths: f.paths });
-    if (change) setState((s) => ({ ...s, findings: s.findings.map((x) => (x === f ? { ...x, fine: change.id } : x)) }));
+    // Kept apart from the fetched findings: a fetch under way (after an undo) may not know this change yet.
+    if (change) setMarked((m) => new Set([...m, findingKey(f)]));
   };
-  const open = state.findings.filter((f) => !f.fine && f.paths.filter((p) => !removed.has(p)).length > 1);
+  const open = state.findings.filter((f) => !f.fine && !marked.has(findingKey(f)) && f.paths.filter((p) => !removed.has(p)).length > 1);
   const settled = state.findings.length - open.length;
   return html`<section class="findings">
     <h2>Duplicates and train/val leakage <span class="count">${open.length}</span></h2>
