@@ -38,7 +38,7 @@ export interface DatasetChange {
 }
 
 /** A lock older than this (its file's mtime, refreshed while held) is stale whatever its pid says. */
-export const STALE_LOCK_MS = 10 * 60_000;
+const STALE_LOCK_MS = 10 * 60_000;
 
 /** Whether process `pid` runs on this machine (EPERM: it runs, as another user). */
 function pidAlive(pid: number): boolean {

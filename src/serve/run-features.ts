@@ -58,7 +58,7 @@ export async function runFeatures(runDir: string, root: string, log: readonly Da
   const cache = config?.feature_cache as { path?: unknown } | undefined;
   const data = config?.data as { root?: unknown; classes?: unknown } | undefined;
   if (typeof cache?.path !== 'string' || typeof data?.root !== 'string' || !Array.isArray(data.classes)) {
-    throw new ConfigError('E_NOT_FOUND', `the run \`${runDir}\` has no cached features (its config.json names no feature_cache: mode ${String(config?.mode ?? 'unknown')})`, {
+    throw new ConfigError('E_NOT_FOUND', `the run \`${runDir}\` has no cached features (its config.json names no feature_cache: mode ${typeof config?.mode === 'string' ? config.mode : 'unknown'})`, {
       hint: 'train with --mode features on this dataset: its features are cached and the review page can use them',
     });
   }
