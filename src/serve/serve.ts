@@ -342,6 +342,7 @@ export async function startServer(options?: ServeOptions): Promise<ServeHandle> 
     const d = await dataset();
     const run = c.req.query('run');
     const rank = c.req.query('rank');
+    let noOutOfFold: string | undefined;
     if (run && rank !== 'loss') {
       const dir = await confinedPath(runsDir, checkedRun(run));
       const log = await d.log();
@@ -382,11 +383,15 @@ export async function startServer(options?: ServeOptions): Promise<ServeHandle> 
       } catch (err) {
         // A run without cached features (fine-tuned): its own predictions rank the images, and the page says so.
         if (rank === 'label-errors' || !(err instanceof HeadstartError) || err.code !== 'E_NOT_FOUND') throw err;
+        noOutOfFold = err.message;
       }
     }
     const model = run ? await confinedPath(runsDir, `${checkedRun(run)}/model.onnx`) : undefined;
     const ranking = run
-      ? { source: 'model', description: `${run}'s own model.onnx on every image (top losses; its predictions on its own training images are optimistic)` }
+      ? {
+          source: 'model',
+          description: `${run}'s own model.onnx on every image (top losses; its predictions on its own training images are optimistic)${noOutOfFold ? `; no out-of-fold ranking: ${noOutOfFold}` : ''}`,
+        }
       : { source: 'none', description: 'folder order' };
     return c.json({ root: d.root, ...(await reviewImages(d.root, model)), ranking, changes: await d.log() });
   });
