@@ -20,6 +20,7 @@ import { main } from '../src/cli/main.js';
 import { predict } from '../src/infer/predict.js';
 import { startServer, type ServeHandle } from '../src/serve/serve.js';
 import { DatasetChanges } from '../src/serve/dataset-changes.js';
+import { runFeatures } from '../src/serve/run-features.js';
 
 const EMBEDDED = fileURLToPath(new URL('../assets/fashion-mnist-mini', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
@@ -449,6 +450,18 @@ test('likely label errors come from out-of-fold predictions on the run’s cache
     assert.equal(d.items[ranks[i]].suggested, 'trouser', `${p}: suggested class`);
   }
   assert.ok(flipped.filter((p) => d.items.find((x) => x.path === p)!.likelyLabelError).length >= 2, 'flagged');
+  // The cached features follow an image through the change log: relabelled, it keeps its row under its new class.
+  const changes = await DatasetChanges.open(data);
+  const moved = await changes.relabel(flipped[0], 'trouser');
+  const f = await runFeatures(join(runs, 'cli-run'), changes.root, await changes.log());
+  const row = f.rows.find((x) => x.path === moved.to)!;
+  assert.ok(row, `${moved.to} has its cached features`);
+  assert.equal(f.classes[row.label], 'trouser');
+  assert.equal(f.classes[row.cachedLabel], 'bag');
+  assert.ok(!f.rows.some((x) => x.path === flipped[0]));
+  assert.equal(f.rows.length + f.uncached.length, d.items.length);
+  assert.equal(f.uncached.length, 0);
+  await changes.undo(moved.id);
   // Every image of the dataset is listed once (ranked ones first).
   assert.equal(new Set(d.items.map((x) => x.path)).size, d.items.length);
   // rank=loss keeps the run's own predictions (top losses), and says so.
