@@ -38,3 +38,5 @@ export { verifyClassifierInBrowser } from './infer/verify-browser.js';
 export { VERIFICATION_KEY, type VerificationRecord } from './infer/verification-record.js';
 export { CLASSIFIER_OUTPUTS } from './graphs/calibrated-outputs.js';
 export { type RejectionEvaluation } from './infer/rejection-evaluation.js';
+export { outOfFoldProbabilities, type OutOfFoldOptions } from './train/out-of-fold.js';
+export { rankLabelIssues, type LabelIssue } from './metrics/label-issues.js';

@@ -8,7 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -19,6 +20,7 @@ import { main } from '../src/cli/main.js';
 import { predict } from '../src/infer/predict.js';
 import { startServer, type ServeHandle } from '../src/serve/serve.js';
 import { DatasetChanges } from '../src/serve/dataset-changes.js';
+import { runFeatures } from '../src/serve/run-features.js';
 
 const EMBEDDED = fileURLToPath(new URL('../assets/fashion-mnist-mini', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
@@ -28,8 +30,12 @@ const RUN_FLAGS = { model: 'mobilenet_v2_offline', mode: 'features', epochs: 2, 
 
 let tmp: string;
 let runs: string;
-/** A copy of the embedded dataset the review page may change. */
+/** A copy of the embedded dataset the review page may change (and the CLI run trains on). */
 let data: string;
+/** Deliberate label errors in `data`: trousers filed under train/bag. */
+let flipped: string[];
+/** A training image copied into val: a leak for the doctor. */
+let leak: { train: string; val: string };
 let server: ServeHandle;
 let cli: { best: number; valAccs: number[] };
 let browser: Browser | undefined;
@@ -40,13 +46,22 @@ before(async () => {
   mkdirSync(runs);
   data = join(tmp, 'data');
   cpSync(EMBEDDED, data, { recursive: true });
+  flipped = readdirSync(join(data, 'train', 'trouser'))
+    .sort()
+    .slice(0, 4)
+    .map((f) => {
+      renameSync(join(data, 'train', 'trouser', f), join(data, 'train', 'bag', f));
+      return `train/bag/${f}`;
+    });
+  leak = { train: `train/sneaker/${readdirSync(join(data, 'train', 'sneaker')).sort()[5]}`, val: 'val/sneaker/copied-from-train.png' };
+  copyFileSync(join(data, leak.train), join(data, leak.val));
   await buildWeb();
   const lines: string[] = [];
   const io = { out: (t: string) => void lines.push(...t.split('\n').filter(Boolean)), err: () => {}, tty: false };
   const code = await main(
     [
       'train',
-      EMBEDDED,
+      data,
       '--model',
       RUN_FLAGS.model,
       '--mode',
@@ -225,7 +240,7 @@ test('try it: a picked image’s top-1 label and probability equal `headstart pr
 test('live training: a features run started from the page shows its epochs live and ends with the CLI’s accuracy; Stop keeps the checkpoint', { skip: noBrowser }, async () => {
   const page = await openPage('/train');
   await page.waitForSelector('form.train');
-  await page.fill('input[name=data]', EMBEDDED);
+  await page.fill('input[name=data]', data);
   await page.selectOption('select[name=model]', RUN_FLAGS.model);
   await page.selectOption('select[name=mode]', RUN_FLAGS.mode);
   await page.fill('input[name=epochs]', String(RUN_FLAGS.epochs));
@@ -287,6 +302,7 @@ test('review: relabel, remove, mark fine, undo and undo-all leave the dataset ex
   const original = treeHash(data);
   const page = await openPage('/review/cli-run');
   await page.waitForSelector('.card[data-path]', { timeout: 60_000 });
+  await page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('.card img')].every((i) => i.complete && i.naturalWidth > 0));
   await page.screenshot({ path: join(tmpdir(), 'headstart-serve-review.png'), fullPage: true });
   // Ranked by loss: the first card has the highest loss, so the model disagrees with its label.
   const cards = await page.$$eval('.card[data-path]', (els) => els.slice(0, 3).map((e) => e.getAttribute('data-path')!));
@@ -349,13 +365,51 @@ test('review API: a relabel out of the root, a traversal, a missing class and a 
     assert.equal(r.status, status, `${path} ${JSON.stringify(body)}`);
     assert.equal(((await r.json()) as { error: string }).error, code);
   }
-  // Another server on the same dataset holds the lock: refused, and the message says so.
-  writeFileSync(join(data, '.headstart-changes.lock'), '999999 2026-01-01T00:00:00Z\n');
-  const locked = await post('/api/data/remove', { path: img });
-  assert.equal(locked.status, 409);
-  assert.equal(((await locked.json()) as { error: string }).error, 'E_DATASET_LOCKED');
-  rmSync(join(data, '.headstart-changes.lock'));
+  // Another server on the same dataset (a live process) holds the lock: refused, and the message says so.
+  const lockPath = join(data, '.headstart-changes.lock');
+  const holder = spawn('sleep', ['30'], { stdio: 'ignore' });
+  try {
+    writeFileSync(lockPath, `${holder.pid} ${new Date().toISOString()}\n`);
+    const locked = await post('/api/data/remove', { path: img });
+    assert.equal(locked.status, 409);
+    assert.equal(((await locked.json()) as { error: string }).error, 'E_DATASET_LOCKED');
+    assert.ok(existsSync(lockPath), 'a live lock is left alone');
+  } finally {
+    holder.kill();
+  }
+  rmSync(lockPath);
   assert.equal(treeHash(data), original, 'nothing moved');
+});
+
+test('a stale lock (its process gone, or untouched for 10 minutes) is recovered with a note; the change goes through', async () => {
+  const original = treeHash(data);
+  const post = (path: string, body: unknown) =>
+    fetch(server.origin + path, { method: 'POST', headers: { ...auth(), 'content-type': 'application/json', origin: server.origin }, body: JSON.stringify(body) });
+  const lockPath = join(data, '.headstart-changes.lock');
+  const img = `train/bag/${readdirSync(join(data, 'train', 'bag')).sort()[1]}`;
+  // A process that has exited.
+  const dead = spawn('true', { stdio: 'ignore' });
+  await new Promise((ok) => dead.once('exit', ok));
+  writeFileSync(lockPath, `${dead.pid} ${new Date().toISOString()}\n`);
+  const r1 = await post('/api/data/remove', { path: img });
+  assert.equal(r1.status, 200);
+  const c1 = (await r1.json()) as { op: string; note?: string };
+  assert.equal(c1.op, 'remove');
+  assert.match(c1.note ?? '', new RegExp(`stale lock.*process ${dead.pid} is not running`));
+  assert.ok(!existsSync(lockPath), 'the lock is released after the change');
+  // A live pid, but the lock file untouched for an hour (no heartbeat): stale too.
+  const holder = spawn('sleep', ['30'], { stdio: 'ignore' });
+  try {
+    writeFileSync(lockPath, `${holder.pid} ${new Date(Date.now() - 3600_000).toISOString()}\n`);
+    const old = new Date(Date.now() - 3600_000);
+    utimesSync(lockPath, old, old);
+    const r2 = await post('/api/data/undo', {});
+    assert.equal(r2.status, 200);
+    assert.match(((await r2.json()) as { note?: string }).note ?? '', /stale lock.*60 minutes old/);
+  } finally {
+    holder.kill();
+  }
+  assert.equal(treeHash(data), original, 'removed and undone');
 });
 
 test('dataset changes: a name clash gets a suffix, never an overwrite; undo refuses when the old name is taken again', async () => {
@@ -374,4 +428,117 @@ test('dataset changes: a name clash gets a suffix, never an overwrite; undo refu
   rmSync(join(root, 'train', 'a', 'x.png'));
   await changes.undo();
   assert.equal(readFileSync(join(root, 'train', 'a', 'x.png'), 'utf8'), 'A');
+});
+
+interface RankedData {
+  items: { path: string; likelyLabelError: boolean; suggested?: string; pLabel: number | null }[];
+  ranking: { source: string; description: string; folds?: number };
+}
+
+test('likely label errors come from out-of-fold predictions on the run’s cached features: the deliberately misfiled images rank at the top', async () => {
+  const r = await fetch(`${server.origin}/api/data?run=cli-run`, { headers: auth() });
+  assert.equal(r.status, 200);
+  const d = (await r.json()) as RankedData;
+  assert.equal(d.ranking.source, 'out-of-fold');
+  assert.equal(d.ranking.folds, 5);
+  assert.match(d.ranking.description, /cached features/);
+  // 32 px features of Fashion-MNIST are weak (the run's val accuracy is below 90%), so genuine confusions rank high
+  // too: every misfiled trouser must rank in the top 10% (chance: 0.1^4), suggested as a trouser, and most flagged.
+  const ranks = flipped.map((p) => d.items.findIndex((x) => x.path === p));
+  for (const [i, p] of flipped.entries()) {
+    assert.ok(ranks[i] >= 0 && ranks[i] < d.items.length * 0.1, `${p} ranks ${ranks[i]} of ${d.items.length}`);
+    assert.equal(d.items[ranks[i]].suggested, 'trouser', `${p}: suggested class`);
+  }
+  assert.ok(flipped.filter((p) => d.items.find((x) => x.path === p)!.likelyLabelError).length >= 2, 'flagged');
+  // The cached features follow an image through the change log: relabelled, it keeps its row under its new class.
+  const changes = await DatasetChanges.open(data);
+  const moved = await changes.relabel(flipped[0], 'trouser');
+  const f = await runFeatures(join(runs, 'cli-run'), changes.root, await changes.log());
+  const row = f.rows.find((x) => x.path === moved.to)!;
+  assert.ok(row, `${moved.to} has its cached features`);
+  assert.equal(f.classes[row.label], 'trouser');
+  assert.equal(f.classes[row.cachedLabel], 'bag');
+  assert.ok(!f.rows.some((x) => x.path === flipped[0]));
+  assert.equal(f.rows.length + f.uncached.length, d.items.length);
+  assert.equal(f.uncached.length, 0);
+  await changes.undo(moved.id);
+  // Every image of the dataset is listed once (ranked ones first).
+  assert.equal(new Set(d.items.map((x) => x.path)).size, d.items.length);
+  // rank=loss keeps the run's own predictions (top losses), and says so.
+  const byLoss = (await (await fetch(`${server.origin}/api/data?run=cli-run&rank=loss`, { headers: auth() })).json()) as RankedData;
+  assert.equal(byLoss.ranking.source, 'model');
+});
+
+test('a run folder without events.jsonl (copied, or older) still shows its number of val images', async () => {
+  const bare = join(runs, 'copied-run');
+  mkdirSync(bare);
+  for (const f of ['config.json', 'history.json', 'classes.json']) copyFileSync(join(runs, 'cli-run', f), join(bare, f));
+  const start = readFileSync(join(runs, 'cli-run', 'events.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { event: string; val_images: number })
+    .find((e) => e.event === 'run_start')!;
+  const summary = (await (await fetch(`${server.origin}/api/runs/copied-run`, { headers: auth() })).json()) as { valImages: number | null; interval: number[] | null };
+  assert.equal(summary.valImages, start.val_images);
+  assert.ok(summary.interval, 'with its confidence interval');
+  rmSync(bare, { recursive: true });
+});
+
+test('review: out-of-fold ranking, relabel the suggested class, retrain head shows the run’s and the new accuracy; the doctor’s leak with remove / mark fine', { skip: noBrowser }, async () => {
+  const original = treeHash(data);
+  const logBefore = readFileSync(join(data, '.headstart-changes.jsonl'), 'utf8').trim().split('\n').length;
+  const page = await openPage('/review/cli-run');
+  await page.waitForSelector('.card[data-path]', { timeout: 60_000 });
+  assert.equal(await page.getAttribute('p.ranking', 'data-source'), 'out-of-fold');
+  assert.match(
+    (await page.textContent('p.ranking')) ?? '',
+    /out-of-fold predictions: 5 linear heads on cli-run’s cached features|out-of-fold predictions: 5 linear heads on cli-run's cached features/,
+  );
+  // The leak the doctor found, with its two files.
+  await page.waitForSelector('.finding.leak', { timeout: 60_000 });
+  const leakPaths = await page.$$eval('.finding.leak .finding-image', (els) => els.map((e) => e.getAttribute('data-path')));
+  assert.deepEqual(leakPaths.sort(), [leak.train, leak.val].sort());
+  await page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('.card img, .finding img')].every((i) => i.complete && i.naturalWidth > 0));
+  await page.screenshot({ path: join(tmpdir(), 'headstart-serve-review-oof.png'), fullPage: true });
+  // Relabel the flagged misfiled trousers with their suggested class.
+  const suggested = await page.$$eval('.card.suspect button.relabel-suggested', (els) => els.map((e) => e.closest('.card')!.getAttribute('data-path')!));
+  const fixes = suggested.filter((p) => flipped.includes(p));
+  assert.ok(fixes.length >= 2, `flagged with a suggestion: ${suggested.join(', ')}`);
+  for (const [i, p] of fixes.entries()) {
+    await page.click(`.card[data-path="${p}"] button.relabel-suggested`);
+    await page.waitForFunction((n) => document.querySelectorAll('.change-log li.relabel:not(.undone)').length === n, i + 1);
+    assert.ok(existsSync(join(data, 'train', 'trouser', p.split('/')[2])), `${p} moved to trouser`);
+  }
+  await page.click('button.retrain-head');
+  await page.waitForSelector('table.retrain-result', { timeout: 60_000 });
+  const before = Number(await page.getAttribute('table.retrain-result', 'data-before'));
+  const afterAcc = Number(await page.getAttribute('table.retrain-result', 'data-after'));
+  assert.equal(Number(await page.getAttribute('table.retrain-result', 'data-run-acc')), cli.best);
+  for (const v of [before, afterAcc]) assert.ok(v > 0.5 && v <= 1, `accuracy ${v}`);
+  assert.match((await page.textContent('td.run-acc')) ?? '', /^\d+\.\d%$/);
+  assert.match((await page.textContent('td.before')) ?? '', /^\d+\.\d%$/);
+  assert.match((await page.textContent('td.after')) ?? '', /^\d+\.\d%/);
+  await page.screenshot({ path: join(tmpdir(), 'headstart-serve-review-retrained.png'), fullPage: true });
+  // The leak: remove the val copy (to the trash), undo, then mark the finding fine; it stays settled after a reload.
+  await page.click(`.finding.leak .finding-image[data-path="${leak.val}"] button.remove`);
+  await page.waitForSelector('.finding.leak', { state: 'detached' });
+  assert.ok(existsSync(join(data, '.headstart-trash', leak.val)));
+  await page.click('.change-log li.remove:not(.undone) button.undo');
+  await page.waitForSelector('.finding.leak', { timeout: 60_000 });
+  await page.click('.finding.leak button.fine');
+  await page.waitForSelector('.finding.leak', { state: 'detached' });
+  const findings = (await (await fetch(`${server.origin}/api/data/findings`, { headers: auth() })).json()) as { findings: { kind: string; fine: string | null }[] };
+  assert.ok(findings.findings.find((f) => f.kind === 'leak')?.fine, 'the doctor still finds the leak, marked fine in the log: not shown again');
+  await page.click('button.undo-all');
+  await page.waitForFunction(() => document.querySelectorAll('.change-log li.relabel:not(.undone)').length === 0);
+  assert.equal(treeHash(data), original, 'undo all: the dataset is as it was');
+  const log = readFileSync(join(data, '.headstart-changes.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(logBefore)
+    .map((l) => JSON.parse(l) as { op: string; about?: string; paths?: string[] });
+  const fineLeak = log.find((x) => x.op === 'fine' && x.about === 'leak');
+  assert.deepEqual(fineLeak?.paths?.sort(), [leak.train, leak.val].sort());
+  assert.deepEqual(pageErrors(page), []);
+  await page.close();
 });

@@ -5,12 +5,14 @@
  * `.headstart-changes.jsonl` in the dataset root; nothing is ever deleted or overwritten (a
  * name clash gets a suffix); files move only within the root. Each change holds the lock file
  * `.headstart-changes.lock` (created exclusively), so two tabs or two servers on one dataset
- * cannot interleave moves. Hidden names (leading '.') are ignored by the data loader, so the
+ * cannot interleave moves; a lock left by a process that died (its pid not running, or
+ * untouched for 10 minutes) is taken over with a note. Hidden names (leading '.') are ignored by the data loader, so the
  * log, the lock and the trash never become data.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { appendFile, link, lstat, mkdir, open, readdir, readFile, realpath, rename, rmdir, unlink } from 'node:fs/promises';
+import { appendFile, link, lstat, mkdir, open, readdir, readFile, realpath, rename, rmdir, stat, unlink, utimes } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { basename, dirname, extname, join, relative, sep } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { confinedPath } from './confined-path.js';
@@ -28,6 +30,24 @@ export interface DatasetChange {
   to?: string;
   /** The change an undo reverts. */
   undoes?: string;
+  /** A doctor finding marked as fine: its kind ('duplicate', 'leak') and every path it names. */
+  about?: string;
+  paths?: string[];
+  /** Not logged: a note for the caller (a stale lock recovered before this change). */
+  note?: string;
+}
+
+/** A lock older than this (its file's mtime, refreshed while held) is stale whatever its pid says. */
+const STALE_LOCK_MS = 10 * 60_000;
+
+/** Whether process `pid` runs on this machine (EPERM: it runs, as another user). */
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 const posix = (p: string) => p.split(sep).join('/');
@@ -82,6 +102,18 @@ export class DatasetChanges {
     return new DatasetChanges(await realpath(root));
   }
 
+  /** Why the lock file's holder is gone (its pid is not running here, or it is older than STALE_LOCK_MS), or null while it may be alive. */
+  private async staleLock(lockPath: string, content: string): Promise<string | null> {
+    const [pidText, , host] = content.trim().split(' ');
+    const pid = Number(pidText);
+    const age = Date.now() - (await stat(lockPath)).mtimeMs;
+    if (age > STALE_LOCK_MS) return `it is ${Math.round(age / 60_000)} minutes old (pid ${pidText || '?'})`;
+    const sameHost = host === undefined || host === hostname();
+    if (sameHost && Number.isInteger(pid) && pid > 0 && pid !== process.pid && !pidAlive(pid)) return `its process ${pid} is not running`;
+    if (content.trim() === '' && age > 5_000) return 'it is empty (its process died while creating it)';
+    return null;
+  }
+
   async log(): Promise<DatasetChange[]> {
     return readLog(this.root);
   }
@@ -95,23 +127,43 @@ export class DatasetChanges {
     return next;
   }
 
-  /** Runs `work` holding the lock file; a lock held by another process (another server on the dataset) is refused. */
+  /**
+   * Runs `work` holding the lock file; a lock held by another live process (another server on
+   * the dataset) is refused. A stale lock (its process gone, or untouched for STALE_LOCK_MS) is
+   * taken over, and the returned change carries a note saying so.
+   */
   private async withLockFile<T>(work: () => Promise<T>): Promise<T> {
     const lockPath = join(this.root, CHANGE_LOCK);
     let fh;
-    try {
-      fh = await open(lockPath, 'wx');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = Number((await readFile(lockPath, 'utf8').catch(() => '')).split(' ')[0]);
-      throw new ConfigError('E_DATASET_LOCKED', `the dataset \`${this.root}\` is being changed by another headstart process${holder ? ` (pid ${holder})` : ''}`, {
-        hint: `try again in a moment; if no headstart is running, delete ${lockPath}`,
-      });
+    let note: string | undefined;
+    for (let attempt = 0; !fh; attempt++) {
+      try {
+        fh = await open(lockPath, 'wx');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const content = await readFile(lockPath, 'utf8').catch(() => '');
+        const stale = attempt === 0 ? await this.staleLock(lockPath, content).catch(() => null) : null;
+        if (stale === null) {
+          const holder = Number(content.split(' ')[0]);
+          throw new ConfigError('E_DATASET_LOCKED', `the dataset \`${this.root}\` is being changed by another headstart process${holder ? ` (pid ${holder})` : ''}`, {
+            hint: `try again in a moment; a lock whose process has exited (or untouched for ${STALE_LOCK_MS / 60_000} minutes) is taken over by itself`,
+          });
+        }
+        // Take it over only if it is still the lock judged stale (not one another process just made).
+        if ((await readFile(lockPath, 'utf8').catch(() => null)) !== content) continue;
+        await unlink(lockPath).catch(() => {});
+        note = `recovered a stale lock on the dataset's change log (${CHANGE_LOCK}): ${stale}`;
+      }
     }
     try {
-      await fh.writeFile(`${process.pid} ${new Date().toISOString()}\n`);
+      await fh.writeFile(`${process.pid} ${new Date().toISOString()} ${hostname()}\n`);
       await fh.close();
-      return await work();
+      // The heartbeat: a long change (undo all of many moves) keeps its lock fresh.
+      const beat = setInterval(() => void utimes(lockPath, new Date(), new Date()).catch(() => {}), 30_000);
+      beat.unref();
+      const result = await work().finally(() => clearInterval(beat));
+      if (note && result && typeof result === 'object' && !Array.isArray(result)) (result as { note?: string }).note = note;
+      return result;
     } finally {
       await unlink(lockPath).catch(() => {});
     }
@@ -163,6 +215,15 @@ export class DatasetChanges {
       const to = freeName(join(this.root, TRASH, ...img.parts.slice(0, -1)), basename(img.path));
       await moveNoClobber(img.path, to);
       return this.append({ op: 'remove', from: img.rel, to: posix(relative(this.root, to)) });
+    });
+  }
+
+  /** Records that a doctor finding (`about`: its kind) was looked at and its images are fine (nothing moves). */
+  async markFindingFine(about: string, paths: readonly string[]): Promise<DatasetChange> {
+    return this.locked(async () => {
+      const rels: string[] = [];
+      for (const p of paths) rels.push((await this.image(p)).rel);
+      return this.append({ op: 'fine', from: rels[0], about, paths: rels });
     });
   }
 

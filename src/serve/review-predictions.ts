@@ -3,7 +3,7 @@
  * model.onnx (the same path as `headstart predict`), with its loss for the given label and
  * the likely label errors — images whose given label gets a low probability while another
  * class gets a high one (confident learning's self-confidence, here from the trained model's
- * predictions rather than out-of-fold ones).
+ * predictions rather than out-of-fold ones: the "top losses" view; label-error-ranking.ts makes the out-of-fold one).
  */
 import { relative, sep } from 'node:path';
 import { readDatasetLayout } from '../data/dataset-layout.js';

@@ -94,7 +94,9 @@ export async function summariseRun(runsDir: string, name: string, running: boole
   const last = events.at(-1)?.event;
   const done = events.find((e) => e.event === 'done');
   const best = bestEpoch(history);
-  const valImages = typeof start?.val_images === 'number' ? start.val_images : null;
+  // A run without events.jsonl (older runs, runs copied without it) has the count in config.json.
+  const configData = config?.data as Record<string, unknown> | undefined;
+  const valImages = typeof start?.val_images === 'number' ? start.val_images : typeof configData?.val_images === 'number' ? configData.val_images : null;
   let interval: [number, number] | null = null;
   if (best && valImages) {
     const w = wilsonInterval(Math.round(best.val_acc * valImages), valImages);

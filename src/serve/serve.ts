@@ -29,7 +29,10 @@ import { confinedPath } from './confined-path.js';
 import { isRunName, listRuns, parseEvents, runHistory, summariseRun } from './run-folders.js';
 import { TrainingJobs } from './training-jobs.js';
 import { DatasetChanges } from './dataset-changes.js';
-import { reviewImages } from './review-predictions.js';
+import { reviewImages, type ReviewItem } from './review-predictions.js';
+import { rankLabelErrors } from './label-error-ranking.js';
+import { retrainHead } from './retrain-head.js';
+import { datasetFindings } from './dataset-findings.js';
 
 const ServeOptionsSchema = z.strictObject({
   /** Folder of run folders (default `runs`). */
@@ -326,15 +329,88 @@ export async function startServer(options?: ServeOptions): Promise<ServeHandle> 
   const RelabelBody = z.strictObject({ path: z.string().min(1), to: z.string().min(1) });
   const UndoBody = z.strictObject({ id: z.string().min(1).optional() });
   const bodyOf = async <T>(c: Context, schema: z.ZodType<T>, what: string): Promise<T> => parseOrThrow(schema, await c.req.json().catch(() => null), what);
+  const checkedRun = (run: string) => {
+    if (!isRunName(run)) throw new ConfigError('E_OUTSIDE_ROOT', `\`${run}\` is not a run folder name`);
+    return run;
+  };
+  // ?run=NAME ranks the images: rank=loss by the run's model (top losses), rank=label-errors (the default
+  // when the run has cached features) by out-of-fold predictions on its cached features.
+  // Recent rankings, kept while the dataset's images, the moves not undone and the run are the same (switching
+  // views, another tab, and back to the same state after an undo): each is seconds of CPU.
+  const rankings = new Map<string, ReturnType<typeof rankLabelErrors>>();
   app.get('/api/data', async (c) => {
     const d = await dataset();
     const run = c.req.query('run');
-    let model: string | undefined;
-    if (run) {
-      if (!isRunName(run)) throw new ConfigError('E_OUTSIDE_ROOT', `\`${run}\` is not a run folder name`);
-      model = await confinedPath(runsDir, `${run}/model.onnx`);
+    const rank = c.req.query('rank');
+    let noOutOfFold: string | undefined;
+    if (run && rank !== 'loss') {
+      const dir = await confinedPath(runsDir, checkedRun(run));
+      const log = await d.log();
+      const all = await reviewImages(d.root);
+      try {
+        const undone = new Set(log.filter((x) => x.op === 'undo').map((x) => x.undoes));
+        const key = createHash('sha256')
+          .update(`${dir}\n${(await stat(join(dir, 'config.json')).catch(() => undefined))?.mtimeMs ?? ''}\n`)
+          .update(`${log.filter((x) => (x.op === 'relabel' || x.op === 'remove') && !undone.has(x.id)).map((x) => x.id)}\n`)
+          .update(all.items.map((x) => x.path).join('\n'))
+          .digest('hex');
+        let pending = rankings.get(key);
+        if (!pending) {
+          pending = rankLabelErrors(dir, run, d.root, log);
+          rankings.set(key, pending);
+          if (rankings.size > 4) rankings.delete(rankings.keys().next().value!);
+        }
+        const ranking = await pending.catch((err: unknown) => {
+          rankings.delete(key);
+          throw err;
+        });
+        const byPath = new Map(all.items.map((x) => [x.path, x]));
+        const items: (ReviewItem & { suggested?: string; pSuggested?: number; margin?: number })[] = ranking.items.map((r) => ({
+          ...byPath.get(r.path)!,
+          predicted: r.pSuggested > r.selfConfidence ? r.suggested : r.label,
+          pPredicted: Math.max(r.pSuggested, r.selfConfidence),
+          pLabel: r.selfConfidence,
+          loss: -Math.log(Math.max(r.selfConfidence, 1e-12)),
+          likelyLabelError: r.flagged,
+          suggested: r.suggested,
+          pSuggested: r.pSuggested,
+          margin: r.margin,
+        }));
+        const ranked = new Set(items.map((x) => x.path));
+        items.push(...all.items.filter((x) => !ranked.has(x.path)));
+        const about = { source: ranking.source, description: ranking.description, folds: ranking.folds, seconds: ranking.seconds, uncached: ranking.uncached.length };
+        return c.json({ root: d.root, classes: all.classes, items, ranking: about, changes: log });
+      } catch (err) {
+        // A run without cached features (fine-tuned): its own predictions rank the images, and the page says so.
+        if (rank === 'label-errors' || !(err instanceof HeadstartError) || err.code !== 'E_NOT_FOUND') throw err;
+        noOutOfFold = err.message;
+      }
     }
-    return c.json({ root: d.root, ...(await reviewImages(d.root, model)), changes: await d.log() });
+    const model = run ? await confinedPath(runsDir, `${checkedRun(run)}/model.onnx`) : undefined;
+    const ranking = run
+      ? {
+          source: 'model',
+          description: `${run}'s own model.onnx on every image (top losses; its predictions on its own training images are optimistic)${noOutOfFold ? `; no out-of-fold ranking: ${noOutOfFold}` : ''}`,
+        }
+      : { source: 'none', description: 'folder order' };
+    return c.json({ root: d.root, ...(await reviewImages(d.root, model)), ranking, changes: await d.log() });
+  });
+  app.get('/api/data/findings', async (c) => {
+    const d = await dataset();
+    return c.json(await datasetFindings(d.root, await d.log()));
+  });
+  const RetrainBody = z.strictObject({ run: z.string().min(1) });
+  app.post('/api/data/retrain-head', async (c) => {
+    const run = checkedRun((await bodyOf(c, RetrainBody, 'retrain head')).run);
+    const d = await dataset();
+    const dir = await confinedPath(runsDir, run);
+    const summary = await summariseRun(runsDir, run, jobs.isRunning(run));
+    return c.json(await retrainHead(dir, run, d.root, await d.log(), summary.bestValAcc));
+  });
+  const FindingFineBody = z.strictObject({ about: z.enum(['duplicate', 'leak']), paths: z.array(z.string().min(1)).min(1).max(1000) });
+  app.post('/api/data/fine-finding', async (c) => {
+    const b = await bodyOf(c, FindingFineBody, 'mark a finding as fine');
+    return c.json(await (await dataset()).markFindingFine(b.about, b.paths));
   });
   app.get('/api/data/changes', async (c) => c.json(await (await dataset()).log()));
   app.post('/api/data/relabel', async (c) => {

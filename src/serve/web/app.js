@@ -156,6 +156,7 @@ function RunDetail({ name, compact }) {
       ${has('model.onnx') ? html`<a class="button" href="#/try/${enc(name)}">Try this model</a>` : null}
       ${run.status === 'running' || run.status === 'incomplete' ? html`<a class="button" href="#/live/${enc(name)}">Watch live</a>` : null}
       ${has('report.html') ? html`<a href="/files/runs/${enc(name)}/report.html" target="_blank" rel="noopener">full report</a>` : null}
+      ${info.value?.dataDir && run.mode === 'features' ? html`<a class="button secondary" href="#/review/${enc(name)}">Review the data with this run</a>` : null}
     </p>
     <div class=${compact ? 'figures stacked' : 'figures'}>
       <figure><img class="curves" alt="loss and accuracy curves" src="/api/runs/${enc(name)}/curves.svg?e=${run.epochs}" /></figure>
@@ -165,6 +166,11 @@ function RunDetail({ name, compact }) {
 }
 
 // ---------- Train (start a run, watch it live) ----------
+
+/** A form row: its name, the control, and a line saying what it does. */
+function Field({ label, hint, children }) {
+  return html`<label class="field"><span class="name">${label}</span><span class="control">${children}${hint ? html`<small class="hint">${hint}</small>` : null}</span></label>`;
+}
 
 function TrainPage() {
   const i = info.value;
@@ -208,31 +214,42 @@ function TrainPage() {
   return html`<section>
     <h1>Train a model</h1>
     <form class="train" onSubmit=${start}>
-      <label>data folder <input name="data" value=${form.data} onInput=${set('data')} size="60" /></label>
-      <label
-        >model
+      <${Field}
+        label="data folder"
+        hint=${html`<code>${'train/<class>/'}</code> image folders (and <code>val/</code>, else 20% of train is held out)${i.dataDir ? '' : '; the default is the small embedded Fashion-MNIST sample'}`}
+      >
+        <input name="data" value=${form.data} onInput=${set('data')} class="wide" />
+      <//>
+      <${Field} label="model" hint="the pretrained backbone; mobilenet_v2_offline works without a download">
         <select name="model" value=${form.model} onChange=${set('model')}>
           ${i.models.map((m) => html`<option value=${m}>${m}</option>`)}
-        </select></label
-      >
-      <label
-        >mode
+        </select>
+      <//>
+      <${Field} label="mode" hint="features: the backbone's features are cached once, then each epoch takes a moment">
         <select name="mode" value=${form.mode} onChange=${set('mode')}>
           <option value="features">features (train a new head on frozen features: seconds)</option>
           <option value="finetune">finetune (train the whole network: slower, usually better)</option>
           <option value="auto">auto (headstart decides)</option>
-        </select></label
-      >
-      <label
-        >recipe
+        </select>
+      <//>
+      <${Field} label="recipe" hint="learning rate, schedule and augmentation presets (the CLI's --recipe)">
         <select name="recipe" value=${form.recipe} onChange=${set('recipe')}>
           ${i.recipes.map((m) => html`<option value=${m}>${m}</option>`)}
-        </select></label
-      >
-      <label>epochs <input name="epochs" type="number" min="1" max="1000" value=${form.epochs} onInput=${set('epochs')} /></label>
-      <label>seed <input name="seed" type="number" min="0" value=${form.seed} onInput=${set('seed')} /></label>
-      <label>input size <input name="inputSize" type="number" min="8" max="1024" placeholder="default" value=${form.inputSize} onInput=${set('inputSize')} /></label>
-      <button type="submit" disabled=${busy}>${busy ? 'Starting…' : 'Start training'}</button>
+        </select>
+      <//>
+      <${Field} label="epochs" hint="passes over the training images">
+        <input name="epochs" type="number" min="1" max="1000" value=${form.epochs} onInput=${set('epochs')} />
+      <//>
+      <${Field} label="seed" hint="the same seed and data give the same run as the CLI">
+        <input name="seed" type="number" min="0" value=${form.seed} onInput=${set('seed')} />
+      <//>
+      <${Field} label="input size" hint="pixels per side; empty: the model's own (224 for the ImageNet models)">
+        <input name="inputSize" type="number" min="8" max="1024" placeholder="default" value=${form.inputSize} onInput=${set('inputSize')} />
+      <//>
+      <div class="submit">
+        <button type="submit" disabled=${busy}>${busy ? 'Starting…' : 'Start training'}</button>
+        <span class="muted">The run gets its own folder in <code>${i.runsDir}</code>; you can watch it live and stop it.</span>
+      </div>
     </form>
     <${ErrorBox} error=${error} />
     ${
@@ -556,17 +573,137 @@ function TryPage({ name }) {
 
 // ---------- Review the data ----------
 
-function ReviewPage({ run }) {
+const fileUrl = (path) => `/files/data/${path.split('/').map(enc).join('/')}`;
+
+const findingKey = (f) => `${f.kind}\n${[...f.paths].sort().join('\n')}`;
+
+/** The doctor's duplicates and train/val leakage, each with Remove per image and "mark fine" for the finding. */
+function FindingsPanel({ version, removed, act, busy }) {
+  const [state, setState] = useState(null);
+  const [error, setError] = useState(null);
+  const [marked, setMarked] = useState(new Set());
+  useEffect(() => {
+    setError(null);
+    api('/api/data/findings').then(setState, setError);
+  }, [version]);
+  if (error) return html`<${ErrorBox} error=${error} />`;
+  if (!state)
+    return html`<section class="findings">
+      <h2>Duplicates and train/val leakage</h2>
+      <p class="muted">The doctor is checking every image…</p>
+    </section>`;
+  const markFine = async (f) => {
+    const change = await act('/api/data/fine-finding', { about: f.kind, paths: f.paths });
+    // Kept apart from the fetched findings: a fetch under way (after an undo) may not know this change yet.
+    if (change) setMarked((m) => new Set([...m, findingKey(f)]));
+  };
+  const open = state.findings.filter((f) => !f.fine && !marked.has(findingKey(f)) && f.paths.filter((p) => !removed.has(p)).length > 1);
+  const settled = state.findings.length - open.length;
+  return html`<section class="findings">
+    <h2>Duplicates and train/val leakage <span class="count">${open.length}</span></h2>
+    <p class="muted">
+      From <code>headstart doctor</code> (identical file contents; ${state.images} images checked in ${duration(state.seconds)}). A leak puts a training image into validation, so val accuracy is too
+      optimistic: remove one copy, or mark the finding as fine.${settled ? ` ${settled} settled (removed or marked fine).` : ''}
+    </p>
+    ${state.findings.length === 0 ? html`<p class="ok">No duplicates and no image in two splits.</p>` : null}
+    ${open.map(
+      (f) =>
+        html`<div class=${`finding ${f.kind}`} data-kind=${f.kind}>
+          <div><span class=${`tag ${f.kind}`}>${f.kind === 'leak' ? 'train/val leak' : 'duplicate'}</span> ${f.paths.length} identical files</div>
+          <div class="finding-images">
+            ${f.paths
+              .filter((p) => !removed.has(p))
+              .map(
+                (p) =>
+                  html`<div class="finding-image" data-path=${p}>
+                    <img src=${fileUrl(p)} alt=${p} />
+                    <div class="path" title=${p}>${p}</div>
+                    <button class="remove" disabled=${busy} onClick=${() => act('/api/data/remove', { path: p })}>Remove</button>
+                  </div>`,
+              )}
+          </div>
+          <button class="fine secondary" disabled=${busy} onClick=${() => markFine(f)}>Mark fine</button>
+        </div>`,
+    )}
+  </section>`;
+}
+
+/** "Retrain head": a quick linear head on the run's cached features, before and after the changes, beside the run's accuracy. */
+function RetrainPanel({ run, changes }) {
+  const [result, setResult] = useState(null);
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => setResult(null), [run]);
+  const retrain = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      setResult(await post('/api/data/retrain-head', { run }));
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const delta = result ? result.after.valAcc - result.before.valAcc : 0;
+  return html`<div class="retrain">
+    <h2>Retrain head</h2>
+    <p class="muted">Trains a linear head on ${run}’s cached features in seconds, with the labels as they are now and as they were (${changes} change${changes === 1 ? '' : 's'} logged).</p>
+    <button class="retrain-head" disabled=${busy} onClick=${retrain}>${busy ? 'Training…' : 'Retrain head'}</button>
+    <${ErrorBox} error=${error} />
+    ${
+      result
+        ? html`<table class="retrain-result" data-before=${result.before.valAcc} data-after=${result.after.valAcc} data-run-acc=${result.runValAcc}>
+            <tr>
+              <th>val accuracy</th>
+              <th></th>
+            </tr>
+            <tr>
+              <td>the run (its recipe)</td>
+              <td class="num run-acc">${pct(result.runValAcc)}</td>
+            </tr>
+            <tr>
+              <td>quick head, labels as trained</td>
+              <td class="num before">${pct(result.before.valAcc)}</td>
+            </tr>
+            <tr>
+              <td>quick head, labels now</td>
+              <td class="num after">
+                <b>${pct(result.after.valAcc)}</b>
+                <span class=${delta > 0 ? 'up' : delta < 0 ? 'down' : 'muted'}>${delta === 0 ? '±0' : `${delta > 0 ? '+' : '−'}${(Math.abs(delta) * 100).toFixed(1)} pts`}</span>
+              </td>
+            </tr>
+            <tr>
+              <td colspan="2" class="muted">
+                ${result.after.trainImages} train / ${result.after.valImages} val images${result.uncached ? `, ${result.uncached} without cached features left out` : ''}; ${duration(result.seconds)}.
+                Relabelled val images change what is measured, too. To keep a model, train a new run.
+              </td>
+            </tr>
+          </table>`
+        : null
+    }
+  </div>`;
+}
+
+function ReviewPage({ run, rank }) {
   const i = info.value;
   const [data, setData] = useState(null);
   const [runs, setRuns] = useState([]);
   const [error, setError] = useState(null);
+  const [note, setNote] = useState(null);
   const [split, setSplit] = useState('');
   const [cls, setCls] = useState('');
   const [onlySuspects, setOnlySuspects] = useState(false);
   const [busy, setBusy] = useState(false);
+  const [version, setVersion] = useState(0);
+  const query = () => {
+    const q = new URLSearchParams();
+    if (run) q.set('run', run);
+    if (run && rank) q.set('rank', rank);
+    return q.toString() ? `?${q}` : '';
+  };
   const load = () =>
-    api(`/api/data${run ? `?run=${enc(run)}` : ''}`).then((d) => {
+    api(`/api/data${query()}`).then((d) => {
       setData(d);
       setError(null);
     }, setError);
@@ -578,34 +715,49 @@ function ReviewPage({ run }) {
       (r) => setRuns(r.filter((x) => x.files.includes('model.onnx'))),
       () => {},
     );
-  }, [run, i?.dataDir]);
+  }, [run, rank, i?.dataDir]);
   if (i && !i.dataDir)
     return html`<section>
       <h1>Review the data</h1>
       <div class="empty">No dataset is served. Start <code>headstart serve --data DIR</code> to review a dataset folder here.</div>
     </section>`;
   if (error && !data) return html`<${ErrorBox} error=${error} />`;
-  if (!data) return html`<p class="muted">${run ? `Classifying the dataset with ${run}…` : 'Loading the dataset…'}</p>`;
+  if (!data) return html`<p class="muted">${run ? `Ranking the dataset with ${run}…` : 'Loading the dataset…'}</p>`;
   const act = async (path, body) => {
     setBusy(true);
     try {
       const change = await post(path, body);
       setError(null);
-      if (change.op === 'relabel') setData((d) => ({ ...d, items: d.items.map((x) => (x.path === change.from ? { ...x, path: change.to, label: body.to } : x)), changes: [...d.changes, change] }));
+      setNote(change.note ?? null);
+      // A relabelled image's scores were computed for its old label: they are dropped until the next ranking.
+      if (change.op === 'relabel')
+        setData((d) => ({
+          ...d,
+          items: d.items.map((x) => (x.path === change.from ? { ...x, path: change.to, label: body.to, relabelledFrom: x.label, predicted: null, likelyLabelError: false } : x)),
+          changes: [...d.changes, change],
+        }));
       else if (change.op === 'remove') setData((d) => ({ ...d, items: d.items.filter((x) => x.path !== change.from), changes: [...d.changes, change] }));
       else if (change.op === 'fine') setData((d) => ({ ...d, changes: [...d.changes, change] }));
-      else await load();
+      else {
+        await load();
+        setVersion((v) => v + 1);
+      }
+      return change;
     } catch (err) {
       setError(err);
+      return null;
     } finally {
       setBusy(false);
     }
   };
   const undone = new Set(data.changes.filter((c) => c.op === 'undo').map((c) => c.undoes));
-  const fine = new Set(data.changes.filter((c) => c.op === 'fine').map((c) => c.from));
+  const fine = new Set(data.changes.filter((c) => c.op === 'fine' && !c.about).map((c) => c.from));
+  const removed = new Set(data.changes.filter((c) => c.op === 'remove' && !undone.has(c.id)).map((c) => c.from));
   const splits = [...new Set(data.items.map((x) => x.split))];
   const shown = data.items.filter((x) => (!split || x.split === split) && (!cls || x.label === cls) && (!onlySuspects || x.likelyLabelError)).slice(0, 60);
   const pendingCount = data.changes.filter((c) => (c.op === 'relabel' || c.op === 'remove') && !undone.has(c.id)).length;
+  const oof = data.ranking?.source === 'out-of-fold';
+  const go = (r, k) => (location.hash = `/review${r ? `/${enc(r)}${k ? `/${k}` : ''}` : ''}`);
   return html`<section class="review">
     <h1>Review the data</h1>
     <p class="muted">
@@ -615,11 +767,22 @@ function ReviewPage({ run }) {
     <p class="filters">
       <label
         >rank by run
-        <select class="rank-run" value=${run || ''} onChange=${(e) => (location.hash = `/review/${enc(e.target.value)}`)}>
+        <select class="rank-run" value=${run || ''} onChange=${(e) => go(e.target.value, rank)}>
           <option value="">(none: folder order)</option>
           ${runs.map((r) => html`<option value=${r.name}>${r.name}</option>`)}
         </select></label
       >
+      ${
+        run
+          ? html`<label
+              >order
+              <select class="rank-kind" value=${oof ? 'label-errors' : 'loss'} onChange=${(e) => go(run, e.target.value)}>
+                <option value="label-errors">likely label errors (out-of-fold)</option>
+                <option value="loss">top losses (the run’s model)</option>
+              </select></label
+            >`
+          : null
+      }
       <label
         >split
         <select value=${split} onChange=${(e) => setSplit(e.target.value)}>
@@ -636,29 +799,52 @@ function ReviewPage({ run }) {
       >
       ${run ? html`<label><input type="checkbox" checked=${onlySuspects} onChange=${(e) => setOnlySuspects(e.target.checked)} /> only likely label errors (${data.items.filter((x) => x.likelyLabelError).length})</label>` : null}
     </p>
+    ${
+      data.ranking
+        ? html`<p class="ranking" data-source=${data.ranking.source}>
+            <b>Ranking:</b>
+            ${data.ranking.description}${oof ? ` (${duration(data.ranking.seconds)}${data.ranking.uncached ? `; ${data.ranking.uncached} images without cached features come last` : ''})` : ''}.
+          </p>`
+        : null
+    }
+    ${note ? html`<p class="note" role="status">${note}</p>` : null}
     <${ErrorBox} error=${error} />
     <div class="review-body">
-      <div class="cards-grid">
-        ${shown.map(
-          (x) =>
-            html`<div class=${`card ${x.likelyLabelError ? 'suspect' : ''} ${fine.has(x.path) ? 'fine' : ''}`} data-path=${x.path}>
-              <img src="/files/data/${x.path.split('/').map(enc).join('/')}" alt=${x.path} loading="lazy" />
-              <div class="path" title=${x.path}>${x.path}</div>
-              <div>label <b>${x.label}</b></div>
-              ${x.predicted !== null ? html`<div class=${x.predicted === x.label ? 'muted' : 'disagree'}>model: ${x.predicted} ${pct(x.pPredicted, 0)}; ${x.label} ${pct(x.pLabel, 0)}</div>` : null}
-              ${x.likelyLabelError ? html`<div class="badge">likely label error</div>` : null}
-              <div class="card-actions">
-                <select class="relabel" disabled=${busy} onChange=${(e) => e.target.value && act('/api/data/relabel', { path: x.path, to: e.target.value })}>
-                  <option value="">relabel…</option>
-                  ${data.classes.filter((c) => c !== x.label).map((c) => html`<option value=${c}>${c}</option>`)}
-                </select>
-                <button class="remove" disabled=${busy} onClick=${() => act('/api/data/remove', { path: x.path })}>Remove</button>
-                <button class="fine secondary" disabled=${busy} onClick=${() => act('/api/data/fine', { path: x.path })}>Fine</button>
-              </div>
-            </div>`,
-        )}
+      <div>
+        <${FindingsPanel} version=${version} removed=${removed} act=${act} busy=${busy} />
+        <h2>Images</h2>
+        <div class="cards-grid">
+          ${shown.map(
+            (x) =>
+              html`<div class=${`card ${x.likelyLabelError ? 'suspect' : ''} ${fine.has(x.path) ? 'fine' : ''}`} data-path=${x.path}>
+                <img src=${fileUrl(x.path)} alt=${x.path} />
+                <div class="path" title=${x.path}>${x.path}</div>
+                <div>label <b>${x.label}</b></div>
+                ${
+                  x.predicted !== null
+                    ? oof && x.suggested !== undefined
+                      ? html`<div class=${x.likelyLabelError ? 'disagree' : 'muted'}>out-of-fold: ${x.label} ${pct(x.pLabel, 0)}; ${x.suggested} ${pct(x.pSuggested, 0)}</div>`
+                      : html`<div class=${x.predicted === x.label ? 'muted' : 'disagree'}>model: ${x.predicted} ${pct(x.pPredicted, 0)}; ${x.label} ${pct(x.pLabel, 0)}</div>`
+                    : null
+                }
+                ${x.relabelledFrom ? html`<div class="muted relabelled">relabelled from ${x.relabelledFrom}</div>` : null}
+                ${x.likelyLabelError ? html`<div class="badge">likely label error${x.suggested ? `: ${x.suggested}?` : ''}</div>` : null}
+                <div class="card-actions">
+                  ${x.likelyLabelError && x.suggested && x.suggested !== x.label ? html`<button class="relabel-suggested" disabled=${busy} onClick=${() => act('/api/data/relabel', { path: x.path, to: x.suggested })}>→ ${x.suggested}</button>` : null}
+                  <select class="relabel" disabled=${busy} onChange=${(e) => e.target.value && act('/api/data/relabel', { path: x.path, to: e.target.value })}>
+                    <option value="">relabel…</option>
+                    ${data.classes.filter((c) => c !== x.label).map((c) => html`<option value=${c}>${c}</option>`)}
+                  </select>
+                  <button class="remove" disabled=${busy} onClick=${() => act('/api/data/remove', { path: x.path })}>Remove</button>
+                  <button class="fine secondary" disabled=${busy} onClick=${() => act('/api/data/fine', { path: x.path })}>Fine</button>
+                </div>
+              </div>`,
+          )}
+        </div>
+        ${data.items.length > shown.length ? html`<p class="muted">Showing the first ${shown.length} of ${data.items.length}${split || cls || onlySuspects ? ' (filtered)' : ''}.</p>` : null}
       </div>
       <aside class="changes">
+        ${run && oof ? html`<${RetrainPanel} run=${run} changes=${pendingCount} />` : null}
         <h2>Changes <button class="undo-all" disabled=${busy || pendingCount === 0} onClick=${() => act('/api/data/undo-all', {})}>Undo all (${pendingCount})</button></h2>
         ${data.changes.length === 0 ? html`<p class="muted">No changes yet.</p>` : null}
         <ol class="change-log" reversed>
@@ -667,7 +853,7 @@ function ReviewPage({ run }) {
             .map(
               (c) =>
                 html`<li class=${`change ${c.op} ${undone.has(c.id) ? 'undone' : ''}`} data-id=${c.id}>
-                  <b>${c.op}</b> ${c.op === 'undo' ? html`<code>${c.from}</code> → <code>${c.to}</code>` : c.to ? html`<code>${c.from}</code> → <code>${c.to}</code>` : html`<code>${c.from}</code>`}
+                  <b>${c.about ? `fine (${c.about})` : c.op}</b> ${c.to ? html`<code>${c.from}</code> → <code>${c.to}</code>` : html`<code>${c.paths ? c.paths.join(', ') : c.from}</code>`}
                   ${(c.op === 'relabel' || c.op === 'remove') && !undone.has(c.id) ? html` <button class="undo secondary" disabled=${busy} onClick=${() => act('/api/data/undo', { id: c.id })}>Undo</button>` : null}
                 </li>`,
             )}
@@ -693,7 +879,7 @@ function App() {
   else if (parts[0] === 'train') page = html`<${TrainPage} />`;
   else if (parts[0] === 'live' && parts[1]) page = html`<${LivePage} name=${parts[1]} />`;
   else if (parts[0] === 'try') page = html`<${TryPage} name=${parts[1]} />`;
-  else if (parts[0] === 'review') page = html`<${ReviewPage} run=${parts[1]} />`;
+  else if (parts[0] === 'review') page = html`<${ReviewPage} run=${parts[1]} rank=${parts[2]} />`;
   else page = html`<${RunsPage} />`;
   return html`<${Nav} />
     <main>${page}</main>`;
