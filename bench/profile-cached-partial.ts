@@ -14,7 +14,7 @@ import { getModel } from '../src/models/registry.js';
 import { trainableFilter } from '../src/models/trainable.js';
 import { crossEntropyCoefficients } from '../src/onnx/cross-entropy.js';
 import { SGD } from '../src/optim/sgd.js';
-import { cachedStep } from '../src/train/cached-partial-runner.js';
+import { cachedStep, cachedStepOutputs } from '../src/train/cached-partial-runner.js';
 
 const spec = getModel(process.env.MODEL ?? 'resnet18');
 const B = Number(process.env.B ?? 8);
@@ -31,6 +31,7 @@ const whole = buildTrainingGraph(spec, { batch: B, numClasses: C, trainable, con
 const ts = await TrainingSession.create(whole, params, session);
 const cut = buildFrozenCut(spec, { batch: B, numClasses: C, trainable, constants: params });
 const cg = cut.training(B);
+
 const cs = await Session.create(cg.bytes, { ...session, label: 'suffix' });
 const prefix = await Session.create(cut.prefix, { ...session, label: 'prefix' });
 const changing = new Set([...whole.trainable, ...whole.running]);
@@ -41,7 +42,9 @@ const evalShapes = new Map(cut.evalGraph.params.map((p) => [p.name, p.shape]));
 const ec = await Session.create(cut.evalGraph.bytes, { ...session, label: 'eval suffix' });
 const opt = new SGD([{ params: whole.trainable.map((name) => ({ name, data: params.get(name)!.data as Float32Array })) }], { lr: 1e-4, momentum: 0.9 });
 const zeroGrads = new Map(whole.trainable.map((p) => [p, new Float32Array(params.get(p)!.data.length)]));
-console.log(`${spec.name} ${S}px batch ${B}, ${threads} threads; trainable ${whole.trainable.length} tensors, ${whole.trainable.reduce((n, p) => n + params.get(p)!.data.length, 0)} floats; cut ${cut.cut.map((c) => `[${c.shape}]`).join(' ')} (${cut.dim} floats per image); load ${os.loadavg()[0].toFixed(2)}`);
+console.log(
+  `${spec.name} ${S}px batch ${B}, ${threads} threads; trainable ${whole.trainable.length} tensors, ${whole.trainable.reduce((n, p) => n + params.get(p)!.data.length, 0)} floats; cut ${cut.cut.map((c) => `[${c.shape}]`).join(' ')} (${cut.dim} floats per image); load ${os.loadavg()[0].toFixed(2)}`,
+);
 
 const images = new Float32Array(B * 3 * S * S).map(() => Math.random() - 0.5);
 const targets = crossEntropyCoefficients(
@@ -50,26 +53,29 @@ const targets = crossEntropyCoefficients(
 );
 const x = (await prefix.run({ [IO.images]: { dtype: 'float32', shape: [B, 3, S, S], data: images } }, [IO.features]))[IO.features].data as Float32Array;
 const E = 32;
+const outputs = cachedStepOutputs(cg, C);
+const xE = new Float32Array(E * cut.dim);
+for (let i = 0; i < E; i += B) xE.set(x, i * cut.dim);
 const evalImages = new Float32Array(E * 3 * S * S).map(() => Math.random() - 0.5);
 const evalFeeds = Object.fromEntries(evalWhole.fed.map((n) => [n, params.get(n)!]));
 
+const cachedEval = (n: number, data: Float32Array, session = ec) => {
+  const feeds: Record<string, never> = {};
+  for (const name of cut.evalGraph.fed) feeds[name] = { dtype: 'float32', shape: evalShapes.get(name)!, data: params.get(name)!.data } as never;
+  return session.run({ ...feeds, [cut.evalCut[0].name]: { dtype: 'float32', shape: [n, ...cut.evalCut[0].shape], data } }, [IO.logits]);
+};
 const parts: Record<string, { images: number; fn: () => Promise<unknown> }> = {
   'uncached train step (whole graph)': { images: B, fn: () => ts.step(images, targets) },
   'cached train step (suffix graph)': { images: B, fn: () => cachedStep(cs, cg, params, cut.cut, cut.dim, x, targets) },
+  'cached train step, preallocated outputs': { images: B, fn: () => cachedStep(cs, cg, params, cut.cut, cut.dim, x, targets, undefined, outputs) },
   'optimizer step (SGD momentum)': {
     images: B,
     fn: async () => opt.step(zeroGrads),
   },
   'prefix (frozen stages, eval)': { images: B, fn: () => prefix.run({ [IO.images]: { dtype: 'float32', shape: [B, 3, S, S], data: images } }, [IO.features]) },
   [`uncached eval (batch ${E})`]: { images: E, fn: () => ew.run({ ...evalFeeds, [IO.images]: { dtype: 'float32', shape: [E, 3, S, S], data: evalImages } }, [IO.logits]) },
-  [`cached eval (batch ${B})`]: {
-    images: B,
-    fn: () => {
-      const feeds: Record<string, never> = {};
-      for (const name of cut.evalGraph.fed) feeds[name] = { dtype: 'float32', shape: evalShapes.get(name)!, data: params.get(name)!.data } as never;
-      return ec.run({ ...feeds, [cut.evalCut[0].name]: { dtype: 'float32', shape: [B, ...cut.evalCut[0].shape], data: x } }, [IO.logits]);
-    },
-  },
+  [`cached eval (batch ${B})`]: { images: B, fn: () => cachedEval(B, x) },
+  [`cached eval (batch ${E})`]: { images: E, fn: () => cachedEval(E, xE) },
 };
 const totals = new Map<string, { cpu: number; wall: number; images: number }>();
 for (const p of Object.values(parts)) await p.fn(); // warm-up
