@@ -116,7 +116,7 @@ for (const name of ['resnet18', 'mobilenet_v2_offline']) {
         assert.ok(relError(got.grads.get(p)!, g) <= 1e-5, `step ${step}: gradient of ${p}: ${relError(got.grads.get(p)!, g)}`);
       }
       assert.ok(Math.abs(got.loss - ref.loss) <= 1e-5 * Math.abs(ref.loss));
-      outputs[IO.grad(full.trainable[0])].data.fill(Number.NaN); // the next step must overwrite it
+      (outputs[IO.grad(full.trainable[0])].data as Float32Array).fill(Number.NaN); // the next step must overwrite it
     }
     await Promise.all([prefix.release(), suffix.release()]);
   });
