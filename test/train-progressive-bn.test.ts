@@ -85,7 +85,7 @@ test('--progressive: the BatchNorm statistics recomputed at the final size equal
   const batches: NamedTensors = new Map();
   for await (const b of imageBatches(folder.train, trainTransform, { batchSize: BATCH, shuffle: true, seed: config.seed, epoch: BN_PASS_EPOCH + 1, onSkip: () => {} })) {
     const n = b.labels.length;
-    batches.set(`batch:${batches.size}`, { dtype: 'float32', shape: [n, 3, SIZE, SIZE], data: (b.images as Float32Array).slice(0, n * 3 * SIZE * SIZE) });
+    batches.set(`batch:${batches.size}`, { dtype: 'float32', shape: [n, 3, SIZE, SIZE], data: b.images.slice(0, n * 3 * SIZE * SIZE) });
     b.release();
   }
   assert.equal(batches.size, 2);
