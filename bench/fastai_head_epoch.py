@@ -14,6 +14,7 @@ usage: fastai_head_epoch.py DATA WEIGHTS.safetensors [BATCH=64] [SEED=0] [THREAD
 Run with Debian's /usr/bin/python3.
 """
 import json
+import math
 import os
 import sys
 
@@ -67,7 +68,21 @@ class LinearHead(nn.Module):
         return self.fc(fmap.mean(dim=(2, 3)))
 
 
-def run(body_state, head_kind, train_bn, classes, train_set, val_set, batch, seed):
+def fastai_one_cycle(i, n, lr_max=2e-3, div=25.0, div_final=1e5, pct=0.99, moms=(0.95, 0.85)):
+    """fastai's fit_one_cycle at iteration i of n: combined_cos at pos = i/n (lr and beta1)."""
+    pos = i / n
+
+    def cos(start, end, p):
+        return start + (1 + math.cos(math.pi * (1 - p))) * (end - start) / 2
+
+    if pos < pct:
+        p = pos / pct
+        return cos(lr_max / div, lr_max, p), cos(moms[0], moms[1], p)
+    p = (pos - pct) / (1 - pct)
+    return cos(lr_max, lr_max / div_final, p), cos(moms[1], moms[0], p)
+
+
+def run(body_state, head_kind, train_bn, classes, train_set, val_set, batch, seed, schedule):
     torch.manual_seed(seed)
     body = twin(classes)
     load_into(body, body_state)
@@ -86,18 +101,24 @@ def run(body_state, head_kind, train_bn, classes, train_set, val_set, batch, see
     params = list(head.parameters()) + bn_params
     opt = torch.optim.AdamW(params, lr=2e-3, betas=(0.9, 0.99), eps=1e-5, weight_decay=0.01)
     loader = torch.utils.data.DataLoader(train_set, batch_size=batch, shuffle=True, generator=torch.Generator().manual_seed(seed))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=len(loader), pct_start=0.99, div_factor=25, final_div_factor=1e5, base_momentum=0.85, max_momentum=0.95)
+    # torch's OneCycleLR (headstart's schedule) or fastai's combined_cos positions (i/n: with 4 steps the lr never anneals).
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=len(loader), pct_start=0.99, div_factor=25, final_div_factor=1e5, base_momentum=0.85, max_momentum=0.95) if schedule == "torch" else None
     body.train(train_bn)
     head.train()
     lrs = []
-    for x, y in loader:
+    for i, (x, y) in enumerate(loader):
+        if sched is None:
+            lr, mom = fastai_one_cycle(i, len(loader))
+            for g in opt.param_groups:
+                g["lr"], g["betas"] = lr, (mom, g["betas"][1])
         lrs.append(opt.param_groups[0]["lr"])
         with torch.set_grad_enabled(True):
             loss = F.cross_entropy(head(feature_map(body, x)), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        sched.step()
+        if sched is not None:
+            sched.step()
     body.eval()
     head.eval()
     correct = 0
@@ -119,12 +140,14 @@ def main():
     aug_tf = transforms.Compose([transforms.RandomResizedCrop(size), transforms.RandomHorizontalFlip(), transforms.ToTensor()])
     val_set = datasets.ImageFolder(os.path.join(data, "val"), val_tf)
     results = []
-    for head_kind, train_bn, aug in [("linear", False, False), ("linear", True, True), ("fastai", False, True), ("fastai", True, True)]:
+    variants = [("linear", False, False, "torch"), ("linear", False, False, "fastai"), ("linear", True, True, "fastai"), ("fastai", False, True, "fastai"), ("fastai", True, True, "fastai")]
+    for head_kind, train_bn, aug, schedule in variants:
         train_set = datasets.ImageFolder(os.path.join(data, "train"), aug_tf if aug else val_tf)
-        acc, lrs = run(state, head_kind, train_bn, classes, train_set, val_set, batch, seed)
-        label = f"{head_kind} head, body BN {'train mode (fastai train_bn)' if train_bn else 'inference mode (headstart: cached features)'}, {'augmented' if aug else 'un-augmented'}"
+        acc, lrs = run(state, head_kind, train_bn, classes, train_set, val_set, batch, seed, schedule)
+        bn = "train mode (fastai train_bn)" if train_bn else "inference mode (headstart: cached features)"
+        label = f"{head_kind} head, body BN {bn}, {'augmented' if aug else 'un-augmented'}, {'torch OneCycleLR (headstart)' if schedule == 'torch' else 'fastai one-cycle'}"
         results.append({"variant": label, "val_acc": acc, "steps": len(lrs), "lrs": [float(f"{v:.3g}") for v in lrs]})
-        print(f"| {label} | {len(lrs)} | {acc:.3f} |", file=sys.stderr)
+        print(f"| {label} | {len(lrs)}: lr {', '.join(f'{v:.2g}' for v in lrs)} | {acc:.3f} |", file=sys.stderr)
     print(json.dumps({"train": len(datasets.ImageFolder(os.path.join(data, 'train'))), "val": len(val_set), "batch": batch, "seed": seed, "results": results}))
 
 
