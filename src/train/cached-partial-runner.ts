@@ -50,7 +50,21 @@ export function cutFeeds(x: Float32Array, n: number, cut: readonly CutValue[], d
   return feeds;
 }
 
-/** One training step of a suffix graph: the same outputs as TrainingSession.step, fed cut values instead of images. */
+/** Output buffers of a suffix training graph, allocated once and filled by every step (no per-step allocation of the gradients). */
+export function cachedStepOutputs(graph: TrainingGraph, numClasses: number): Record<string, HostTensor> {
+  const f32 = (shape: number[]): HostTensor => ({ dtype: 'float32', shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
+  const shapes = new Map(graph.params.map((p) => [p.name, p.shape]));
+  const out: Record<string, HostTensor> = { [IO.loss]: f32([]), [IO.logits]: f32([graph.batch, numClasses]) };
+  for (const p of graph.trainable) out[IO.grad(p)] = f32(shapes.get(p)!);
+  for (const p of graph.running) out[IO.running(p)] = f32(shapes.get(p)!);
+  return out;
+}
+
+/**
+ * One training step of a suffix graph: the same outputs as TrainingSession.step, fed cut values
+ * instead of images. With `outputs` (cachedStepOutputs), the gradients and logits returned are
+ * those buffers, reused by the next step: consume them first.
+ */
 export async function cachedStep(
   session: Session,
   graph: TrainingGraph,
@@ -60,6 +74,7 @@ export async function cachedStep(
   x: Float32Array,
   targets: Float32Array,
   random?: ReturnType<typeof keyedRandom>,
+  outputs?: Record<string, HostTensor>,
 ) {
   const n = graph.batch;
   const numClasses = targets.length / n;
@@ -71,8 +86,7 @@ export async function cachedStep(
     if (random) fillDropoutMask(data, m.ratio, random);
     feeds[m.name] = { dtype: 'float32', shape: m.shape, data };
   }
-  const names = [IO.loss, IO.logits, ...graph.trainable.map(IO.grad), ...graph.running.map(IO.running)];
-  const out = await session.run(feeds, names);
+  const out = await session.run(feeds, outputs ?? [IO.loss, IO.logits, ...graph.trainable.map(IO.grad), ...graph.running.map(IO.running)]);
   for (const p of graph.running) (params.get(p)!.data as Float32Array).set(out[IO.running(p)].data as Float32Array);
   return {
     loss: (out[IO.loss].data as Float32Array)[0],
@@ -88,7 +102,7 @@ export async function createCachedPartialRunner(a: CachedPartialRunnerArgs): Pro
   const sessions = new SessionsByBatchSize(async (batch) => {
     const graph = cut.training(batch);
     const session = await Session.create(graph.bytes, { label: 'training (trainable stages)', ...a.session });
-    return { graph, session, release: () => session.release() };
+    return { graph, session, outputs: cachedStepOutputs(graph, numClasses), release: () => session.release() };
   });
   const N = activations.train.labels.length;
   const first = await sessions.get(Math.min(B, Math.max(1, N)));
@@ -105,22 +119,24 @@ export async function createCachedPartialRunner(a: CachedPartialRunnerArgs): Pro
     trainBatchCount,
   );
   const ce = { labelSmoothing: config.labelSmoothing, classWeights: a.classWeights };
+  // The eval graph has a dynamic batch: larger val batches than the training batch, as the uncached runner's.
+  const evalBatch = Math.max(B, 32);
 
   return {
     trainImages: N,
     valImages: activations.val.labels.length,
     trainBatchCount,
-    valBatchCount: batchCount(activations.val.labels.length, B),
+    valBatchCount: batchCount(activations.val.labels.length, evalBatch),
     optimizer,
     scheduler,
     changing,
     groupNames,
     trainBatches: (epoch) => trainRowBatches(activations.train, D, B, config.seed, epoch),
     async trainStep(batch, epoch, index) {
-      const { graph, session } = await sessions.get(batch.labels.length);
-      return cachedStep(session, graph, params, cut.cut, D, batch.x, crossEntropyCoefficients(batch.labels, numClasses, ce), keyedRandom(config.seed, epoch, index, 0xd2));
+      const { graph, session, outputs } = await sessions.get(batch.labels.length);
+      return cachedStep(session, graph, params, cut.cut, D, batch.x, crossEntropyCoefficients(batch.labels, numClasses, ce), keyedRandom(config.seed, epoch, index, 0xd2), outputs);
     },
-    valBatches: () => valRowBatches(activations.val, D, B),
+    valBatches: () => valRowBatches(activations.val, D, evalBatch),
     async evalStep(batch) {
       const n = batch.labels.length;
       const feeds = cutFeeds(batch.x, n, cut.evalCut, D);

@@ -23,7 +23,7 @@ import { coefficientLoss, type ModeRunner } from './mode-runner.js';
 import { SessionsByBatchSize } from './sessions-by-batch-size.js';
 import { batchCount, imageBatches, type ImageBatch } from './image-batches.js';
 import { createRunOptimizer } from './run-optimizer.js';
-import { checkProgressive, progressiveSize, RunningStatsAverage } from './progressive-resizing.js';
+import { BN_PASS_EPOCH, checkProgressive, progressiveSize, RunningStatsAverage } from './progressive-resizing.js';
 import { ConfigError } from '../errors.js';
 
 export interface FinetuneRunnerArgs {
@@ -44,9 +44,6 @@ export interface FinetuneRunnerArgs {
   /** The training transform at another crop size (progressive resizing). */
   transformAt?: (size: number) => Pipeline;
 }
-
-/** Keys the augmentation draws of the BatchNorm pass apart from the training epochs'. */
-const BN_PASS_EPOCH = 0x40000000;
 
 export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeRunner<ImageBatch>> {
   const { spec, params, numClasses, config } = a;

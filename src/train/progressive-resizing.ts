@@ -11,6 +11,9 @@
 import { ConfigError } from '../errors.js';
 import type { NamedTensors } from '../tensor.js';
 
+/** Keys the augmentation draws of the BatchNorm pass apart from the training epochs' (the pass after epoch e draws as epoch BN_PASS_EPOCH + e). */
+export const BN_PASS_EPOCH = 0x40000000;
+
 /** The crop size of `epoch` (1-based) out of `epochs`. */
 export function progressiveSize(epoch: number, epochs: number, sizes: readonly number[]): number {
   const stage = Math.min(sizes.length - 1, Math.floor(((epoch - 1) * sizes.length) / epochs));
