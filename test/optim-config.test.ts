@@ -161,6 +161,40 @@ describe('createScheduler', () => {
     assert.equal(s.stepCount, 20, 'a refused step is not counted');
   });
 
+  test("one-cycle with fastai's convention: step t at t/steps, so a 4-step frozen epoch keeps its largest step", () => {
+    // fastai: combine_scheds([p, 1-p], [SchedCos(lr/div, lr), SchedCos(lr, lr/div/div_final)]) at
+    // pos = t / n; SchedCos(a, b)(x) = a + (1 + cos(pi * (1 - x))) * (b - a) / 2.
+    const schedCos = (a: number, b: number, x: number) => a + ((1 + Math.cos(Math.PI * (1 - x))) * (b - a)) / 2;
+    const lr = 2e-3;
+    const pct = 0.99;
+    const fastai = (t: number, n: number) => {
+      const pos = t / n;
+      return pos < pct ? schedCos(lr / 25, lr, pos / pct) : schedCos(lr, lr / 25 / 1e5, (pos - pct) / (1 - pct));
+    };
+    const o = createOptimizer({ type: 'adamw' }, [{ params: [param('w', [1])], lr }]);
+    const s = createScheduler({ type: 'onecycle', pctStart: pct, divFactor: 25, finalDivFactor: 1e5, convention: 'fastai' }, o, { stepsPerEpoch: 4, epochs: 1 });
+    const lrs = trace(s, 3).map((l) => l[0]);
+    lrs.forEach((l, t) => assert.ok(Math.abs(l - fastai(t, 4)) < 1e-15, `step ${t}: ${l} vs fastai ${fastai(t, 4)}`));
+    assert.ok(lrs[3] > 1.5e-3, `the last step is the largest (${lrs[3]})`);
+    const torch = createScheduler({ type: 'onecycle', pctStart: pct, divFactor: 25, finalDivFactor: 1e5 }, createOptimizer({ type: 'adamw' }, [{ params: [param('w', [1])], lr }]), {
+      stepsPerEpoch: 4,
+      epochs: 1,
+    });
+    assert.ok(trace(torch, 3)[3][0] < 1e-8, "torch's convention ends this cycle at the final lr");
+    // Over a long run both conventions trace the same curve.
+    const long = (convention: 'torch' | 'fastai') =>
+      trace(createScheduler({ type: 'onecycle', convention }, createOptimizer({ type: 'sgd' }, [{ params: [param('w', [1])], lr: 0.1 }]), { stepsPerEpoch: 100, epochs: 10 }), 999).map((l) => l[0]);
+    const [a, b] = [long('torch'), long('fastai')];
+    assert.ok(
+      a.every((v, i) => Math.abs(v - b[i]) < 0.01 * 0.1),
+      'within 1% of the peak everywhere',
+    );
+    assert.throws(
+      () => createScheduler({ type: 'onecycle', convention: 'fastai', threePhase: true }, createOptimizer({ type: 'sgd' }, twoGroups()), run),
+      (e: unknown) => e instanceof ConfigError && e.code === 'E_BAD_OPTION',
+    );
+  });
+
   test('none keeps the lrs; none + warm-up ramps to them', () => {
     const o = createOptimizer({ type: 'adam' }, twoGroups());
     const s = createScheduler({ type: 'none' }, o, run);

@@ -8,6 +8,11 @@
  *
  * `maxLr` may be one number, one per group, or omitted: then each group's current lr is its
  * peak, which keeps discriminative learning rates' ratios.
+ *
+ * `convention: 'fastai'` places step t at t/totalSteps of the cycle, as fastai's ParamScheduler
+ * does (pct_train = train_iter / n_iter): the last step never reaches the final lr. torch puts
+ * the last step at the final lr, which over a handful of steps (fastai's one frozen epoch on a
+ * small dataset) throws away the largest step.
  */
 import { z } from 'zod';
 import { ConfigError, TrainingError } from '../errors.js';
@@ -31,6 +36,7 @@ export const OneCycleLROptionsSchema = z.strictObject({
   baseMomentum: PerGroupNumber.default(0.85),
   maxMomentum: PerGroupNumber.default(0.95),
   interval: z.enum(['epoch', 'batch']).default('batch'),
+  convention: z.enum(['torch', 'fastai']).default('torch'),
 });
 export type OneCycleLROptions = z.input<typeof OneCycleLROptionsSchema>;
 
@@ -49,6 +55,7 @@ export class OneCycleLR extends LrScheduler {
   readonly divFactor: number;
   readonly finalDivFactor: number;
   readonly cycleMomentum: boolean;
+  readonly convention: 'torch' | 'fastai';
   private readonly phases: Phase[];
   private readonly annealFn: (start: number, end: number, pct: number) => number;
   private readonly baseMomentum: number[];
@@ -63,6 +70,10 @@ export class OneCycleLR extends LrScheduler {
     this.divFactor = o.divFactor;
     this.finalDivFactor = o.finalDivFactor;
     this.cycleMomentum = o.cycleMomentum;
+    this.convention = o.convention;
+    if (o.convention === 'fastai' && o.threePhase) {
+      throw new ConfigError('E_BAD_OPTION', "OneCycleLR: convention 'fastai' has two phases; threePhase is torch's", { hint: "drop threePhase, or use convention 'torch'" });
+    }
     this.baseMomentum = perGroup(o.baseMomentum, groups, 'OneCycleLR baseMomentum');
     this.maxMomentum = perGroup(o.maxMomentum, groups, 'OneCycleLR maxMomentum');
     this.annealFn = o.anneal === 'cos' ? annealCos : annealLinear;
@@ -80,14 +91,15 @@ export class OneCycleLR extends LrScheduler {
         ];
     // torch divides by each phase's length; an empty phase would give 0/0.
     let start = 0;
-    for (const [i, ph] of this.phases.entries()) {
-      if (!(ph.endStep > start)) {
-        throw new ConfigError('E_BAD_OPTION', `OneCycleLR: phase ${i + 1} of ${this.phases.length} is empty with totalSteps ${total} and pctStart ${p}`, {
-          hint: 'use more steps, or a pctStart further from 0 and 1 (e.g. 0.3)',
-        });
+    if (o.convention === 'torch')
+      for (const [i, ph] of this.phases.entries()) {
+        if (!(ph.endStep > start)) {
+          throw new ConfigError('E_BAD_OPTION', `OneCycleLR: phase ${i + 1} of ${this.phases.length} is empty with totalSteps ${total} and pctStart ${p}`, {
+            hint: 'use more steps, or a pctStart further from 0 and 1 (e.g. 0.3)',
+          });
+        }
+        start = ph.endStep;
       }
-      start = ph.endStep;
-    }
     this.apply();
   }
 
@@ -98,6 +110,7 @@ export class OneCycleLR extends LrScheduler {
         hint: 'totalSteps must cover every step: epochs × batches per epoch',
       });
     }
+    if (this.convention === 'fastai') return this.locateFastai(t);
     let start = 0;
     for (let i = 0; i < this.phases.length; i++) {
       const ph = this.phases[i];
@@ -105,6 +118,14 @@ export class OneCycleLR extends LrScheduler {
       start = ph.endStep;
     }
     throw new TrainingError('E_INTERNAL', `OneCycleLR: step ${t} lies in no phase (a bug in headstart: please report it)`);
+  }
+
+  /** fastai's combine_scheds: position t/total, phase boundary at pctStart. */
+  private locateFastai(t: number): { phase: Phase; pct: number } {
+    const pos = t / this.totalSteps;
+    const [rise, fall] = this.phases;
+    const boundary = (rise.endStep + 1) / this.totalSteps;
+    return pos < boundary ? { phase: rise, pct: pos / boundary } : { phase: fall, pct: (pos - boundary) / (1 - boundary) };
   }
 
   lrAt(t: number): number[] {

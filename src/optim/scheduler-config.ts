@@ -77,6 +77,7 @@ export const SchedulerConfigSchema = z.discriminatedUnion('type', [
     cycleMomentum: z.boolean().default(true).meta({ help: 'one-cycle: cycle the momentum (or beta1) inversely to the lr', flagHelp: 'one-cycle: keep the momentum fixed (no cycling)' }),
     baseMomentum: PerGroupNumber.default(0.85).meta({ help: 'one-cycle: the lowest momentum', placeholder: 'X', kind: 'number' }),
     maxMomentum: PerGroupNumber.default(0.95).meta({ help: 'one-cycle: the highest momentum', placeholder: 'X', kind: 'number' }),
+    convention: z.enum(['torch', 'fastai']).default('torch').meta({ help: "one-cycle: where steps sit on the cycle: torch's (the last step at the final lr) or fastai's (step t at t/steps)" }),
     warmup: WarmupConfigSchema.optional(),
   }),
 ]);

@@ -110,7 +110,7 @@ export const RECIPES: Readonly<Record<RecipeName, Readonly<Recipe>>> = Object.fr
     batchSize: 64,
     lr: 2e-3,
     optimizer: { type: 'adamw', betas: [0.9, 0.99], eps: 1e-5, weightDecay: 0.01 },
-    scheduler: { type: 'onecycle', pctStart: 0.3, divFactor: 5, finalDivFactor: 1e5, baseMomentum: 0.85, maxMomentum: 0.95 },
+    scheduler: { type: 'onecycle', pctStart: 0.3, divFactor: 5, finalDivFactor: 1e5, baseMomentum: 0.85, maxMomentum: 0.95, convention: 'fastai' },
     bnMomentum: TORCH_BN_MOMENTUM,
     freeze: { epochs: 1, scheduler: { pctStart: 0.99, divFactor: 25 }, unfreezeLrFactor: 0.5 },
     lrMult: 100,
