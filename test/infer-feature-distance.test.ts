@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import sharp from 'sharp';
@@ -22,6 +22,7 @@ import { classifierBytes, readClassifier } from '../src/infer/model-file.js';
 import { predict } from '../src/infer/predict.js';
 import { verifyClassifier } from '../src/infer/verification.js';
 import { featureDistanceScores, fitFeatureDistance } from '../src/metrics/feature-distance.js';
+import { unknownScores } from '../src/metrics/rejection.js';
 import { Random } from '../src/random.js';
 import { train } from '../src/train/train.js';
 import { makeColourDataset, tempDir, tinySpec } from './train-fixtures.js';
@@ -42,7 +43,7 @@ function gaussianRows(n: number, d: number, k: number, seed: number): { x: Float
   return { x, labels };
 }
 
-test('the fitted distance matches numpy: sklearn\'s Ledoit-Wolf shrinkage and a direct solve with the shrunk covariance', { skip: numpyMissing }, () => {
+test("the fitted distance matches numpy: sklearn's Ledoit-Wolf shrinkage and a direct solve with the shrunk covariance", { skip: numpyMissing }, () => {
   const [n, d, k] = [30, 12, 3];
   const train = gaussianRows(n, d, k, 1);
   const probe = gaussianRows(7, d, k, 2).x;
@@ -80,7 +81,10 @@ print(json.dumps({'shrinkage': s, 'scores': (-d.min(1)).tolist()}))
 
 test('fitFeatureDistance refuses a class without training features', () => {
   const { x } = gaussianRows(6, 4, 2, 3);
-  assert.throws(() => fitFeatureDistance(x, Int32Array.from([0, 0, 0, 0, 0, 0]), 2, 4), (e: Error & { code?: string }) => e.code === 'E_BAD_ARGUMENT' && /class 1 has no training features/.test(e.message));
+  assert.throws(
+    () => fitFeatureDistance(x, Int32Array.from([0, 0, 0, 0, 0, 0]), 2, 4),
+    (e: Error & { code?: string }) => e.code === 'E_BAD_ARGUMENT' && /class 1 has no training features/.test(e.message),
+  );
 });
 
 /** The next float32 above x. */
@@ -92,7 +96,7 @@ function nextFloat32Up(x: number): number {
   return f[0];
 }
 
-test('the graph\'s mahalanobis score equals the float64 recomputation (1e-4), and `unknown` flips exactly at the threshold', async () => {
+test("the graph's mahalanobis score equals the float64 recomputation (1e-4), and `unknown` flips exactly at the threshold", async () => {
   const k = 3;
   const defs = networkParamDefs(tinySpec, k);
   const params = initParams(defs, 4);
@@ -134,8 +138,19 @@ test('the graph\'s mahalanobis score equals the float64 recomputation (1e-4), an
     assert.equal(at.unknown[i], at.score[i] < s0);
     assert.equal(above.unknown[i], above.score[i] < nextFloat32Up(s0));
   }
+  // The msp score of the same network: the top calibrated probability of its logits.
+  const mspMeta = { ...meta(0.5), calibration: { temperature: 1.7, fittedOn: 'val', images: 1, eceBefore: 0, eceAfter: 0, nllBefore: 0, nllAfter: 0 } };
+  mspMeta.rejection = { ...mspMeta.rejection, score: 'msp' as never };
+  const ms = await Session.create(classifierBytes(tinySpec, params, mspMeta).bytes, { threads: 1 });
+  const mr = await ms.run({ images: { dtype: 'float32', shape: [n, 3, size, size], data: images } });
+  await ms.release();
+  const msp = unknownScores(mr.logits.data as Float32Array, k, 'msp', 1.7);
+  for (let i = 0; i < n; i++) assert.ok(Math.abs(Number(mr.score.data[i]) - msp[i]) < 1e-5, `msp ${i}`);
   // Without its fitted distance, the mahalanobis score cannot be built.
-  assert.throws(() => classifierBytes(tinySpec, params, meta(0)), (e: Error & { code?: string }) => e.code === 'E_BAD_OPTION' && /needs its fitted feature distance/.test(e.message));
+  assert.throws(
+    () => classifierBytes(tinySpec, params, meta(0)),
+    (e: Error & { code?: string }) => e.code === 'E_BAD_OPTION' && /needs its fitted feature distance/.test(e.message),
+  );
 });
 
 /** Grey noisy images: of none of the colour classes. */
@@ -169,7 +184,19 @@ before(async () => {
 for (const mode of ['finetune', 'features'] as const) {
   test(`train --unknown-score mahalanobis (${mode}): stored in the graph; evaluate, verify and predict use it`, async () => {
     const out = await tempDir();
-    const r = await train(root, { model: tinySpec, weights: 'none', mode, epochs: 2, lr: 0.05, threads: 1, out, unknownDir: unknownFit, unknownScore: 'mahalanobis', verifySamples: 2, cacheDir: join(out, 'cache') });
+    const r = await train(root, {
+      model: tinySpec,
+      weights: 'none',
+      mode,
+      epochs: 2,
+      lr: 0.05,
+      threads: 1,
+      out,
+      unknownDir: unknownFit,
+      unknownScore: 'mahalanobis',
+      verifySamples: 2,
+      cacheDir: join(out, 'cache'),
+    });
     const file = await readClassifier(r.modelPath!);
     assert.deepEqual(file.outputNames, ['logits', 'probabilities', 'score', 'unknown']);
     const rej = file.metadata.rejection!;
@@ -178,6 +205,10 @@ for (const mode of ['finetune', 'features'] as const) {
     assert.equal(rej.featureDistance?.dim, 8);
     assert.equal(rej.featureDistance.trainImages, 30);
     assert.ok(rej.auroc !== undefined);
+    // The report names the score and its AUROC on val vs the unknown images.
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    assert.match(html, /<code>mahalanobis<\/code> score \(minus the Mahalanobis distance of the pooled features to the nearest class mean\)/);
+    assert.ok(html.includes(`AUROC of the mahalanobis score, val vs 10 unknown images</td><td>${rej.auroc.toFixed(4)}`));
     // The self-check records the score and `unknown`; verify reproduces them.
     assert.ok(file.verification!.samples.every((s) => typeof s.score === 'number' && typeof s.unknown === 'boolean'));
     const v = await verifyClassifier(r.modelPath!, { threads: 1 });
@@ -201,7 +232,8 @@ for (const mode of ['finetune', 'features'] as const) {
 test('predict --format csv adds unknown and score for a model with a threshold, jsonl carries them, --kaggle is unchanged', async () => {
   const out = await tempDir();
   const r = await train(root, { model: tinySpec, weights: 'none', mode: 'finetune', epochs: 1, lr: 0.05, threads: 1, out, unknownScore: 'energy', rejectRate: 0.2, verifySamples: 0 });
-  const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'predict', r.modelPath!, unknownTest, '--threads', '1', '--top-k', '1', ...args], { encoding: 'utf8' });
+  const cli = (args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'predict', r.modelPath!, unknownTest, '--threads', '1', '--top-k', '1', ...args], { encoding: 'utf8' });
   const csv = cli(['--format', 'csv']);
   assert.equal(csv.status, 0, csv.stderr);
   const lines = csv.stdout.trimEnd().split('\n');

@@ -44,7 +44,10 @@ export function appendCalibratedOutputs(g: Graph, logits: string, o: CalibratedO
   if (!o.rejection) return;
   let score: string;
   if (o.rejection.score === 'mahalanobis') {
-    if (!o.rejection.distance || !features) throw new GraphError('E_BAD_GRAPH', 'appendCalibratedOutputs: the mahalanobis score needs the fitted feature distance and the features', { hint: 'pass rejection.distance (fitFeatureDistance) and the features tensor' });
+    if (!o.rejection.distance || !features)
+      throw new GraphError('E_BAD_GRAPH', 'appendCalibratedOutputs: the mahalanobis score needs the fitted feature distance and the features', {
+        hint: 'pass rejection.distance (fitFeatureDistance) and the features tensor',
+      });
     score = featureDistanceScore(g, features, o.rejection.distance);
   } else if (o.rejection.score === 'msp') {
     score = g.op('ReduceMax', [probabilities], { axes: [1], keepdims: 0 });

@@ -39,6 +39,8 @@ export interface ModelTrust {
   featureDistance?: FeatureDistanceModel;
   /** Scores of the val images and of the unknown images (for the report and the note). */
   knownScores?: Float64Array;
+  /** What the run should say about the fit (e.g. a score that could not be used). */
+  notes?: string[];
   unknownScores?: Float64Array;
 }
 
@@ -111,27 +113,34 @@ export async function fitModelTrust(p: ValPredictions, k: number, o: TrustOption
   if (o.calibrate) trust.calibration = calibrateTemperature(p.logits, p.labels, k);
   const T = trust.calibration?.temperature ?? 1;
   if (o.rejectRate <= 0 && !o.unknownDir) return trust;
-  const kind = o.unknownScore;
-  let known: Float64Array;
+  let kind = o.unknownScore;
+  let known: Float64Array | undefined;
   let distance: FeatureDistanceModel | undefined;
   if (kind === 'mahalanobis') {
     const f = await sources.features();
-    distance = fitFeatureDistance(f.train.features, f.train.labels, k, f.dim);
-    trust.featureDistance = distance;
-    known = featureDistanceScores(distance, f.val);
-  } else {
-    known = unknownScores(p.logits, k, kind, T);
+    const counts = new Array<number>(k).fill(0);
+    for (let i = 0; i < f.train.labels.length; i++) counts[f.train.labels[i]]++;
+    const empty = counts.findIndex((c) => c === 0);
+    if (empty >= 0) {
+      // Nothing is lost for want of a class centre: the run keeps the msp score and says why.
+      trust.notes = [`"unknown": class ${empty} has no readable training image, so the mahalanobis score has no centre for it; the msp score is used instead`];
+      kind = 'msp';
+    } else {
+      distance = fitFeatureDistance(f.train.features, f.train.labels, k, f.dim);
+      trust.featureDistance = distance;
+      known = featureDistanceScores(distance, f.val);
+    }
   }
+  const logitScore = kind as LogitScore;
+  known ??= unknownScores(p.logits, k, logitScore, T);
   trust.knownScores = known;
-  const fitted = distance
-    ? { featureDistance: { dim: distance.dim, shrinkage: distance.shrinkage, trainImages: distance.trainImages, covarianceImages: distance.covarianceImages } }
-    : {};
+  const fitted = distance ? { featureDistance: { dim: distance.dim, shrinkage: distance.shrinkage, trainImages: distance.trainImages, covarianceImages: distance.covarianceImages } } : {};
   if (o.unknownDir) {
     const u = await sources.unknown();
     if (u.images === 0) {
       throw new DataError('E_NO_DATA', `--unknown-dir \`${o.unknownDir}\` holds no readable image`, { hint: 'give a folder of images that belong to none of the classes' });
     }
-    const unknown = distance ? featureDistanceScores(distance, u.features!) : unknownScores(u.logits, k, kind as LogitScore, T);
+    const unknown = distance ? featureDistanceScores(distance, u.features!) : unknownScores(u.logits, k, logitScore, T);
     trust.unknownScores = unknown;
     const best = thresholdBestF1(known, unknown);
     trust.rejection = {
