@@ -253,6 +253,6 @@ test('predict --format csv adds unknown and score for a model with a threshold, 
   // A model without a threshold keeps the four columns; the Kaggle submission stays id,label.
   assert.equal(predictionsCsvHeader(false), 'path,rank,label,probability\n');
   assert.equal(predictionCsvRows([{ path: 'a.png', top: [{ index: 0, label: 'red', probability: 0.5 }] } as never]), 'a.png,1,red,0.500000\n');
-  const kaggle = kaggleCsv([{ path: '7.jpg', id: '7', top: [], probabilities: [0.2, 0.8], unknown: true, score: -3 } as never], ['cat', 'dog']);
+  const kaggle = kaggleCsv([{ path: '7.jpg', id: '7', top: [], probabilities: [0.2, 0.8], unknown: true, score: -3 }], ['cat', 'dog']);
   assert.equal(kaggle, 'id,label\n7,0.800000\n');
 });
