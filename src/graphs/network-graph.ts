@@ -126,7 +126,7 @@ export function buildInferenceGraph(spec: ModelSpec, options: InferenceGraphOpti
     const { features, logits } = buildNetwork(b, spec, images, options.numClasses);
     g.output(g.alias(logits, IO.logits));
     if (options.withFeatures) g.output(g.alias(features, IO.features));
-    if (options.calibration) appendCalibratedOutputs(g, IO.logits, options.calibration);
+    if (options.calibration) appendCalibratedOutputs(g, IO.logits, options.calibration, features);
   }
   return { bytes: serializeModel(g, { metadata: options.metadata }), params: b.params, fed: b.fed };
 }

@@ -61,6 +61,16 @@ export const ClassifierMetadataSchema = z.strictObject({
       unknownImages: z.number().int().nonnegative().optional(),
       unknownRejected: z.number().min(0).max(1).optional(),
       auroc: z.number().min(0).max(1).optional(),
+      /** The mahalanobis score: what its class centres and covariance were fitted on (the constants live in the graph). */
+      featureDistance: z
+        .strictObject({
+          dim: z.number().int().positive(),
+          /** Ledoit-Wolf weight of the scaled identity in the shared covariance. */
+          shrinkage: z.number().min(0).max(1),
+          trainImages: z.number().int().positive(),
+          covarianceImages: z.number().int().positive(),
+        })
+        .optional(),
     })
     .optional(),
 });

@@ -23,9 +23,13 @@ export function formatPredictionsTable(result: PredictResult): string {
   return `${out.join('\n')}\n`;
 }
 
-/** One row per image and rank: path,rank,label,probability. */
+/**
+ * One row per image and rank: path,rank,label,probability; with a model that has an "unknown"
+ * threshold, also unknown (true/false, the image's answer, on each of its rows) and score.
+ */
 export function predictionsCsv(result: PredictResult): string {
-  return PREDICTIONS_CSV_HEADER + predictionCsvRows(result.predictions);
+  const rejection = result.model.rejection !== undefined;
+  return predictionsCsvHeader(rejection) + predictionCsvRows(result.predictions, rejection);
 }
 
 /** One JSON document: model, classes, per-image top k, skipped files. */
@@ -43,13 +47,21 @@ export function predictionsJson(result: PredictResult): string {
   )}\n`;
 }
 
-/** The CSV header of `predictionsCsv`, for writing rows as they come. */
-export const PREDICTIONS_CSV_HEADER = `${csvRow(['path', 'rank', 'label', 'probability'])}\n`;
+/** The CSV header of `predictionsCsv`, for writing rows as they come (`rejection`: the model has an "unknown" threshold). */
+export function predictionsCsvHeader(rejection: boolean): string {
+  return `${csvRow(['path', 'rank', 'label', 'probability', ...(rejection ? ['unknown', 'score'] : [])])}\n`;
+}
+
+/** The header of a model without a threshold. */
+export const PREDICTIONS_CSV_HEADER = predictionsCsvHeader(false);
 
 /** `predictionsCsv`'s rows for some predictions (no header). */
-export function predictionCsvRows(predictions: readonly Prediction[]): string {
+export function predictionCsvRows(predictions: readonly Prediction[], rejection = false): string {
   let out = '';
-  for (const p of predictions) p.top.forEach((t, i) => (out += `${csvRow([p.path, i + 1, t.label, t.probability.toFixed(6)])}\n`));
+  for (const p of predictions) {
+    const extra = rejection ? [p.unknown === undefined ? '' : String(p.unknown), p.score === undefined ? '' : p.score.toPrecision(7)] : [];
+    p.top.forEach((t, i) => (out += `${csvRow([p.path, i + 1, t.label, t.probability.toFixed(6), ...extra])}\n`));
+  }
   return out;
 }
 

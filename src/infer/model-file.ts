@@ -14,6 +14,7 @@ import { writeFileAtomic } from '../atomic-write.js';
 import { buildInferenceGraph, IO } from '../graphs/network-graph.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import type { NamedTensors } from '../tensor.js';
+import type { FeatureDistanceModel } from '../metrics/feature-distance.js';
 import { parseVerificationRecord, VERIFICATION_KEY, type VerificationRecord } from './verification-record.js';
 import { decodeJson, METADATA_KEY, metadataText, parseMetadata, type ClassifierMetadata, type ClassifierMetadataInput } from './classifier-metadata.js';
 
@@ -22,6 +23,8 @@ export { readClassifierMetadataFromBytes, type ClassifierMetadata, type Classifi
 export interface ClassifierBytesOptions {
   /** The self-check stored beside the metadata (src/infer/verification-record.ts). */
   verification?: VerificationRecord;
+  /** The fitted feature distance of a `mahalanobis` rejection score (src/metrics/feature-distance.ts); required by that score. */
+  featureDistance?: FeatureDistanceModel;
 }
 
 /**
@@ -32,6 +35,14 @@ export interface ClassifierBytesOptions {
 export function classifierBytes(spec: ModelSpec, params: NamedTensors, metadata: ClassifierMetadataInput, options: ClassifierBytesOptions = {}): { bytes: Uint8Array; metadata: ClassifierMetadata } {
   const meta = parseMetadata(metadata, `writeClassifier(${spec.name})`, 'options');
   const calibrated = meta.calibration || meta.rejection;
+  const distance = options.featureDistance;
+  if (meta.rejection?.score === 'mahalanobis' && (!distance || distance.classes !== meta.classes.length)) {
+    throw new ConfigError(
+      'E_BAD_OPTION',
+      `writeClassifier(${spec.name}): the mahalanobis "unknown" score needs its fitted feature distance for ${meta.classes.length} classes, ${distance ? `found one for ${distance.classes}` : 'none given'}`,
+      { hint: 'pass options.featureDistance (fitFeatureDistance on the training features), or use the msp or energy score' },
+    );
+  }
   const built = buildInferenceGraph(spec, {
     batch: -1,
     numClasses: meta.classes.length,
@@ -42,7 +53,7 @@ export function classifierBytes(spec: ModelSpec, params: NamedTensors, metadata:
       ? {
           calibration: {
             temperature: meta.calibration?.temperature ?? 1,
-            ...(meta.rejection ? { rejection: { score: meta.rejection.score, threshold: meta.rejection.threshold } } : {}),
+            ...(meta.rejection ? { rejection: { score: meta.rejection.score, threshold: meta.rejection.threshold, ...(distance && meta.rejection.score === 'mahalanobis' ? { distance } : {}) } } : {}),
           },
         }
       : {}),

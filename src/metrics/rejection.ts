@@ -5,16 +5,20 @@
  *
  * Scores (both on logits divided by the calibration temperature T):
  * - `msp`: the maximum softmax probability;
- * - `energy`: T * logsumexp(logits / T), the negative free energy (Liu et al., 2020).
+ * - `energy`: T * logsumexp(logits / T), the negative free energy (Liu et al., 2020);
+ * - `mahalanobis`: minus the distance of the pooled features to the nearest class
+ *   (src/metrics/feature-distance.ts).
  */
 import { ConfigError } from '../errors.js';
 import { logSumExpRow } from './classification.js';
 
-export const UNKNOWN_SCORES = ['msp', 'energy'] as const;
+export const UNKNOWN_SCORES = ['msp', 'energy', 'mahalanobis'] as const;
 export type UnknownScore = (typeof UNKNOWN_SCORES)[number];
+/** The scores computed from the logits alone. */
+export type LogitScore = Exclude<UnknownScore, 'mahalanobis'>;
 
 /** The score of each row of [N, k] logits (float64). */
-export function unknownScores(logits: ArrayLike<number>, k: number, kind: UnknownScore, temperature = 1): Float64Array {
+export function unknownScores(logits: ArrayLike<number>, k: number, kind: LogitScore, temperature = 1): Float64Array {
   const n = logits.length / k;
   const out = new Float64Array(n);
   const row = new Float64Array(k);

@@ -17,7 +17,15 @@ export interface ReportRejection {
   unknownImages?: number;
   unknownRejected?: number;
   auroc?: number;
+  featureDistance?: { dim: number; shrinkage: number; trainImages: number; covarianceImages: number };
 }
+
+/** What each score measures, in words. */
+const SCORE_WORDS: Record<string, string> = {
+  msp: 'the maximum calibrated probability',
+  energy: 'T · logsumexp(logits / T)',
+  mahalanobis: 'minus the Mahalanobis distance of the pooled features to the nearest class mean',
+};
 
 export interface ReportTrust {
   calibration?: TemperatureCalibration;
@@ -52,12 +60,17 @@ export function trustSection(t: ReportTrust): string {
       r.method === 'unknown-dir'
         ? `at the best F1 between accepted known images and rejected unknown images (${r.unknownImages ?? 0} images of none of the classes)`
         : `so that about ${pct(r.rejectRate ?? 0)} of the val images are rejected`;
+    const words = SCORE_WORDS[r.score] ? ` (${SCORE_WORDS[r.score]})` : '';
+    const fd = r.featureDistance;
+    const fitted = fd
+      ? ` The class means and the shared covariance (${fd.dim}-d features, Ledoit-Wolf shrinkage ${fd.shrinkage.toFixed(3)}) were fitted on ${fd.trainImages} training images${fd.covarianceImages < fd.trainImages ? ` (the covariance on ${fd.covarianceImages} of them)` : ''}.`
+      : '';
     s.push(
-      `<p>The model answers <b>unknown</b> (output <code>unknown</code>) when its <code>${escapeXml(r.score)}</code> score is below <b>${r.threshold.toPrecision(5)}</b>, chosen ${escapeXml(how)}.</p>`,
+      `<p>The model answers <b>unknown</b> (output <code>unknown</code>) when its <code>${escapeXml(r.score)}</code> score${escapeXml(words)} is below <b>${r.threshold.toPrecision(5)}</b>, chosen ${escapeXml(how)}.${escapeXml(fitted)}</p>`,
     );
     const rows = [[`val images rejected`, pct(r.valRejected)]];
     if (r.unknownRejected !== undefined) rows.push(['unknown images rejected', pct(r.unknownRejected)]);
-    if (r.auroc !== undefined) rows.push(['AUROC (known vs unknown)', r.auroc.toFixed(4)]);
+    if (r.auroc !== undefined) rows.push([`AUROC of the ${r.score} score, val vs ${r.unknownImages ?? 0} unknown images`, r.auroc.toFixed(4)]);
     s.push(`<table class="rejection"><tbody>${rows.map(([k, v]) => `<tr><td class="l">${escapeXml(k)}</td><td>${escapeXml(v)}</td></tr>`).join('')}</tbody></table>`);
   }
   return s.join('\n');

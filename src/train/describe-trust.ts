@@ -17,6 +17,7 @@ export function describeTrust(t: ModelTrust): string[] {
       );
     }
   }
+  out.push(...(t.notes ?? []));
   const r = t.rejection;
   if (r) {
     const how = r.method === 'unknown-dir' ? `best F1 against ${r.unknownImages} unknown images` : `target ${pct(r.rejectRate ?? 0)} of val rejected`;

@@ -3,7 +3,8 @@
  * and stored in model.onnx: the calibration temperature (src/metrics/calibration.ts), the
  * "unknown" threshold (src/metrics/rejection.ts; at a target false-rejection rate on val, or
  * at the best F1 against a folder of images of none of the classes), and the self-check
- * images (src/infer/verification.ts).
+ * images (src/infer/verification.ts). The mahalanobis score also fits class centres and a
+ * shared covariance of the pooled features of the training images (src/metrics/feature-distance.ts).
  */
 import { basename } from 'node:path';
 import type { Pipeline } from '../data/pipeline.js';
@@ -15,7 +16,8 @@ import { listImageInputs } from '../infer/input-files.js';
 import type { ClassifierMetadataInput } from '../infer/model-file.js';
 import type { VerificationImage } from '../infer/verification.js';
 import { calibrateTemperature, type TemperatureCalibration } from '../metrics/calibration.js';
-import { rejectedFraction, rejectionAuroc, thresholdAtRejectRate, thresholdBestF1, unknownScores, type UnknownScore } from '../metrics/rejection.js';
+import { featureDistanceScores, fitFeatureDistance, type FeatureDistanceModel } from '../metrics/feature-distance.js';
+import { rejectedFraction, rejectionAuroc, thresholdAtRejectRate, thresholdBestF1, unknownScores, type LogitScore, type UnknownScore } from '../metrics/rejection.js';
 import { Random } from '../random.js';
 import type { ValPredictions } from './mode-runner.js';
 
@@ -33,64 +35,127 @@ export interface TrustOptions {
 export interface ModelTrust {
   calibration?: TemperatureCalibration;
   rejection?: NonNullable<ClassifierMetadataInput['rejection']>;
+  /** The fitted class centres and covariance of the mahalanobis score (stored in the graph). */
+  featureDistance?: FeatureDistanceModel;
   /** Scores of the val images and of the unknown images (for the report and the note). */
   knownScores?: Float64Array;
+  /** What the run should say about the fit (e.g. a score that could not be used). */
+  notes?: string[];
   unknownScores?: Float64Array;
 }
 
-/** Logits of image files through a classifier graph's first output, with the eval transform. */
-export async function logitsOfFiles(bytes: Uint8Array, paths: readonly string[], transform: Pipeline, size: number, k: number, threads?: number): Promise<Float32Array> {
-  const session = await Session.create(bytes, { threads, label: 'classifier (unknown images)' });
-  const out: number[] = [];
+/** What a classifier graph with its `features` output gives for images (the eval transform). */
+export interface FileOutputs {
+  /** Row-major [N, k]. */
+  logits: Float32Array;
+  /** Row-major [N, D] pooled features (when the graph outputs them). */
+  features?: Float32Array;
+  /** The labels of the images read (unreadable files are left out). */
+  labels: Int32Array;
+  images: number;
+}
+
+/** Logits (and features, when the graph outputs `features`) of labelled images, with the eval transform. */
+export async function outputsOfSamples(bytes: Uint8Array, samples: readonly { path: string; label: number }[], transform: Pipeline, size: number, threads?: number): Promise<FileOutputs> {
+  const session = await Session.create(bytes, { threads, label: 'classifier (trust)' });
+  const wanted = session.outputNames.includes('features') ? ['logits', 'features'] : ['logits'];
+  const logits: Float32Array[] = [];
+  const features: Float32Array[] = [];
+  const labels: number[] = [];
   try {
-    for await (const batch of createLoader(
-      paths.map((path) => ({ path, label: -1 })),
-      transform,
-      { batchSize: 16, workers: 0 },
-    )) {
+    for await (const batch of createLoader(samples, transform, { batchSize: 16, workers: 0 })) {
       if (batch.size === 0) continue;
-      const r = await session.run({ images: { dtype: 'float32', shape: [batch.size, 3, size, size], data: batch.images } }, ['logits']);
-      out.push(...(r.logits.data as Float32Array).subarray(0, batch.size * k));
+      const r = await session.run({ images: { dtype: 'float32', shape: [batch.size, 3, size, size], data: batch.images } }, wanted);
+      labels.push(...batch.labels);
+      logits.push((r.logits.data as Float32Array).slice());
+      if (r.features) features.push((r.features.data as Float32Array).slice());
       batch.release();
     }
   } finally {
     await session.release();
   }
-  return Float32Array.from(out);
+  return { logits: concat(logits), ...(wanted.length > 1 ? { features: concat(features) } : {}), labels: Int32Array.from(labels), images: labels.length };
+}
+
+function concat(parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** The pooled features the mahalanobis score is fitted and thresholded on. */
+export interface TrustFeatures {
+  dim: number;
+  /** Row-major [N, D] training features and their labels (class centres and covariance). */
+  train: { features: Float32Array; labels: ArrayLike<number> };
+  /** Row-major [M, D] val features (the known images the threshold is set on). */
+  val: Float32Array;
+}
+
+export interface TrustSources {
+  /** The --unknown-dir images through the classifier (logits, and features for the mahalanobis score). */
+  unknown: () => Promise<FileOutputs>;
+  /** Train and val features (only asked for with the mahalanobis score). */
+  features: () => Promise<TrustFeatures>;
 }
 
 /**
  * Fits the calibration and the threshold from the val predictions (and the unknown images,
- * run through `bytesWithCalibration` — the classifier, calibrated but without a threshold).
+ * run through the classifier calibrated but without a threshold).
  */
-export async function fitModelTrust(p: ValPredictions, k: number, o: TrustOptions, unknownLogits: () => Promise<{ logits: Float32Array; images: number }>): Promise<ModelTrust> {
+export async function fitModelTrust(p: ValPredictions, k: number, o: TrustOptions, sources: TrustSources): Promise<ModelTrust> {
   const trust: ModelTrust = {};
   if (p.labels.length === 0) return trust;
   if (o.calibrate) trust.calibration = calibrateTemperature(p.logits, p.labels, k);
   const T = trust.calibration?.temperature ?? 1;
   if (o.rejectRate <= 0 && !o.unknownDir) return trust;
-  const known = unknownScores(p.logits, k, o.unknownScore, T);
+  let kind = o.unknownScore;
+  let known: Float64Array | undefined;
+  let distance: FeatureDistanceModel | undefined;
+  if (kind === 'mahalanobis') {
+    const f = await sources.features();
+    const counts = new Array<number>(k).fill(0);
+    for (let i = 0; i < f.train.labels.length; i++) counts[f.train.labels[i]]++;
+    const empty = counts.findIndex((c) => c === 0);
+    if (empty >= 0) {
+      // Nothing is lost for want of a class centre: the run keeps the msp score and says why.
+      trust.notes = [`"unknown": class ${empty} has no readable training image, so the mahalanobis score has no centre for it; the msp score is used instead`];
+      kind = 'msp';
+    } else {
+      distance = fitFeatureDistance(f.train.features, f.train.labels, k, f.dim);
+      trust.featureDistance = distance;
+      known = featureDistanceScores(distance, f.val);
+    }
+  }
+  const logitScore = kind as LogitScore;
+  known ??= unknownScores(p.logits, k, logitScore, T);
   trust.knownScores = known;
+  const fitted = distance ? { featureDistance: { dim: distance.dim, shrinkage: distance.shrinkage, trainImages: distance.trainImages, covarianceImages: distance.covarianceImages } } : {};
   if (o.unknownDir) {
-    const u = await unknownLogits();
+    const u = await sources.unknown();
     if (u.images === 0) {
       throw new DataError('E_NO_DATA', `--unknown-dir \`${o.unknownDir}\` holds no readable image`, { hint: 'give a folder of images that belong to none of the classes' });
     }
-    const unknown = unknownScores(u.logits, k, o.unknownScore, T);
+    const unknown = distance ? featureDistanceScores(distance, u.features!) : unknownScores(u.logits, k, logitScore, T);
     trust.unknownScores = unknown;
     const best = thresholdBestF1(known, unknown);
     trust.rejection = {
-      score: o.unknownScore,
+      score: kind,
       threshold: best.threshold,
       method: 'unknown-dir',
       valRejected: rejectedFraction(known, best.threshold),
       unknownImages: u.images,
       unknownRejected: best.unknownRejected,
       auroc: rejectionAuroc(known, unknown),
+      ...fitted,
     };
   } else {
     const threshold = thresholdAtRejectRate(known, o.rejectRate);
-    trust.rejection = { score: o.unknownScore, threshold, method: 'reject-rate', rejectRate: o.rejectRate, valRejected: rejectedFraction(known, threshold) };
+    trust.rejection = { score: kind, threshold, method: 'reject-rate', rejectRate: o.rejectRate, valRejected: rejectedFraction(known, threshold), ...fitted };
   }
   return trust;
 }

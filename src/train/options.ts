@@ -350,7 +350,15 @@ export const TrainOptionsSchema = z.strictObject({
     .min(1)
     .optional()
     .meta(g('trust', 'images of none of the classes: the threshold is set at the best F1 between accepted known and rejected unknown images', { placeholder: 'DIR' })),
-  unknownScore: z.enum(UNKNOWN_SCORES).default('msp').meta(g('trust', 'score of the "unknown" answer: msp (maximum calibrated probability) or energy (T * logsumexp(logits / T))')),
+  unknownScore: z
+    .enum(UNKNOWN_SCORES)
+    .default('mahalanobis')
+    .meta(
+      g(
+        'trust',
+        'score of the "unknown" answer: mahalanobis (distance of the pooled features to the nearest class, tied covariance of the training features; the best AUROC in bench:trust), msp (maximum calibrated probability) or energy (T * logsumexp(logits / T))',
+      ),
+    ),
   verifySamples: z.int().min(0).max(8).default(3).meta(g('trust', 'val images stored in model.onnx with their expected outputs, for `headstart verify` (0: none)')),
 
   freezeEpochs: z

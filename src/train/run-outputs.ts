@@ -15,7 +15,9 @@ import { recordVerification } from '../infer/verification.js';
 import type { VerificationRecord } from '../infer/verification-record.js';
 import type { Pipeline } from '../data/pipeline.js';
 import { reliabilitySvg } from '../report/reliability-svg.js';
-import { fitModelTrust, logitsOfFiles, unknownFiles, verificationImages, type ModelTrust, type TrustOptions } from './model-trust.js';
+import { fitModelTrust, outputsOfSamples, unknownFiles, verificationImages, type FileOutputs, type ModelTrust, type TrustFeatures, type TrustOptions } from './model-trust.js';
+import type { FeatureSet } from './feature-cache.js';
+import { buildInferenceGraph } from '../graphs/network-graph.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import { confusionSvg } from '../report/confusion-svg.js';
 import { curvesSvg } from '../report/curves.js';
@@ -78,7 +80,7 @@ export interface RunOutputsInput {
   trainTransform?: Pipeline;
   seed?: number;
   /** Calibration, "unknown" threshold and self-check (src/train/model-trust.ts); none when left out. */
-  trust?: TrustOptions & { evalTransform: Pipeline; threads?: number };
+  trust?: TrustOptions & { evalTransform: Pipeline; threads?: number; cachedFeatures?: FeatureSet };
 }
 
 export async function writeHistoryFiles(out: string, history: History): Promise<void> {
@@ -186,6 +188,29 @@ function trustMetadata(base: ClassifierMetadataInput, t: ModelTrust): Classifier
   };
 }
 
+/**
+ * Train and val features for the mahalanobis score: the cached ones of feature extraction (the
+ * rows the head trained on), else (fine-tuning) the training and val images through the final
+ * weights, once, with the eval transform.
+ */
+async function trustFeatures(o: RunOutputsInput, outputs: (samples: readonly Sample[]) => Promise<FileOutputs>): Promise<TrustFeatures> {
+  const cached = o.trust?.cachedFeatures;
+  if (cached) {
+    const n = cached.train.labels.length;
+    const rows = new Float32Array(cached.train.views.length * n * cached.dim);
+    const labels = new Int32Array(cached.train.views.length * n);
+    cached.train.views.forEach((v, i) => {
+      rows.set(v, i * n * cached.dim);
+      labels.set(cached.train.labels, i * n);
+    });
+    return { dim: cached.dim, train: { features: rows, labels }, val: cached.val.views[0] };
+  }
+  const train = await outputs(o.train ?? []);
+  const val = await outputs(o.val ?? []);
+  const dim = train.labels.length ? train.features!.length / train.labels.length : 0;
+  return { dim, train: { features: train.features!, labels: train.labels }, val: val.features! };
+}
+
 /** Fits the trust part (calibration, threshold) and records the self-check; writes model.onnx. */
 async function writeModel(o: RunOutputsInput, modelPath: string): Promise<ModelTrust> {
   const best = bestEpoch(o.history);
@@ -204,21 +229,27 @@ async function writeModel(o: RunOutputsInput, modelPath: string): Promise<ModelT
     return {};
   }
   const k = o.classes.length;
-  const trust = await fitModelTrust(o.predictions, k, t, async () => {
-    const files = await unknownFiles(t.unknownDir!);
-    const logits = await logitsOfFiles(classifierBytes(o.spec, o.params, base).bytes, files, t.evalTransform, o.preprocess.inputSize, k, t.threads);
-    return { logits, images: logits.length / k };
+  // The network with its pooled features as a second output, built when first needed.
+  let withFeatures: Uint8Array | undefined;
+  const outputs = (samples: readonly { path: string; label: number }[]) => {
+    withFeatures ??= buildInferenceGraph(o.spec, { batch: -1, numClasses: k, inputSize: o.preprocess.inputSize, constants: o.params, withFeatures: true }).bytes;
+    return outputsOfSamples(withFeatures, samples, t.evalTransform, o.preprocess.inputSize, t.threads);
+  };
+  const trust = await fitModelTrust(o.predictions, k, t, {
+    unknown: async () => outputs((await unknownFiles(t.unknownDir!)).map((path) => ({ path, label: -1 }))),
+    features: async () => trustFeatures(o, outputs),
   });
   const meta = trustMetadata(base, trust);
+  const distance = trust.featureDistance ? { featureDistance: trust.featureDistance } : {};
   let verification: VerificationRecord | undefined;
   if (t.verifySamples > 0 && o.predictions.labels.length > 0) {
     const images = await verificationImages(o.predictions, o.classes, t.evalTransform, t.verifySamples);
     if (images.length) {
-      const built = classifierBytes(o.spec, o.params, meta);
+      const built = classifierBytes(o.spec, o.params, meta, distance);
       verification = await recordVerification(built.bytes, built.metadata, images, { threads: t.threads });
     }
   }
-  const written = await writeClassifier(modelPath, o.spec, o.params, meta, verification ? { verification } : {});
+  const written = await writeClassifier(modelPath, o.spec, o.params, meta, { ...distance, ...(verification ? { verification } : {}) });
   await writeFileAtomic(join(o.out, OUTPUT_FILES.snippet), predictSnippet(written));
   if (trust.calibration) {
     const svg = reliabilitySvg(trust.calibration);

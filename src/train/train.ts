@@ -15,6 +15,7 @@ import { balancedClassWeights } from './class-weights.js';
 import { runConfigFile } from './config-file.js';
 import { EventBus, type RunBus, type TrainHooks } from './events.js';
 import { extractFeatures } from './extract-features.js';
+import type { FeatureSet } from './feature-cache.js';
 import { createFinetuneRunner } from './finetune-runner.js';
 import { fit, restoreBestAndPredict, type FitState } from './fit.js';
 import { createHeadRunner } from './head-runner.js';
@@ -171,6 +172,8 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
   // The runner of the chosen mode (feature extraction first extracts, as a phase of the run).
   const timings: Record<string, number> = {};
   let trainImages = s.folder.train.length;
+  /** The backbone features the last phase trained its head on (feature extraction only), for the mahalanobis score. */
+  let trustFeatures: FeatureSet | undefined;
   async function createRunner(c: ResolvedTrainConfig = config, m: ConcreteMode = mode): Promise<ModeRunner> {
     const config = c;
     const classWeights = classWeightsFor(config, s);
@@ -186,8 +189,10 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
       trainImages = features.train.labels.length;
       if (features !== f.set)
         await emitPhase.emit('log', { level: 'info', message: `training on ${features.train.labels.length} of ${f.set.train.labels.length} train images (--train-fraction ${o.trainFraction})` });
+      trustFeatures = features;
       return createHeadRunner({ spec: s.spec, params: s.params, numClasses: s.classes.length, features, config, classWeights, session: s.session });
     }
+    trustFeatures = undefined; // the backbone changes: the mahalanobis score computes the features with the final weights
     const kept = stratifiedSubset(
       s.folder.train.map((x) => x.label),
       o.trainFraction,
@@ -299,6 +304,7 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
       evalTransform: s.evalTransform,
       threads: s.threads,
       ...(o.unknownDir ? { unknownDir: o.unknownDir } : {}),
+      ...(trustFeatures ? { cachedFeatures: trustFeatures } : {}),
     },
   });
   for (const message of describeTrust(trust)) await runBus.emit('log', { level: 'info', message });

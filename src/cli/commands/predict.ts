@@ -22,7 +22,9 @@ Classifies images with a trained model.onnx (its preprocessing and class names a
 
 options:
   --format F           table (default), csv, json or jsonl; csv and jsonl are written as the
-                       images are classified (any number of images in bounded memory)
+                       images are classified (any number of images in bounded memory); with a
+                       model that has an "unknown" threshold, csv adds the columns unknown,score
+                       and json/jsonl the fields unknown, score
   --json               same as --format json
   --kaggle FILE        write the Dogs vs Cats submission (id,label = P(second class)) to FILE
   --batch-size N       images per run (default 16)

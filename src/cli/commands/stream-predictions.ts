@@ -3,7 +3,7 @@
  * classified (bounded memory for any number of images), with a progress bar on stderr when
  * it is a terminal; unreadable files are reported on stderr as they are found.
  */
-import { PREDICTIONS_CSV_HEADER, predictionCsvRows, predictionJsonLines } from '../../infer/format-predictions.js';
+import { predictionCsvRows, predictionJsonLines, predictionsCsvHeader } from '../../infer/format-predictions.js';
 import type { PredictOptions } from '../../infer/predict.js';
 import { predictStream } from '../../infer/predict.js';
 import type { SkippedImage } from '../../infer/classifier.js';
@@ -14,12 +14,13 @@ import { assertSomethingClassified } from './nothing-classified.js';
 export async function streamPredictions(modelPath: string, inputs: string[], format: 'csv' | 'jsonl', io: CommandIO, options: PredictOptions): Promise<number> {
   const stream = await predictStream(modelPath, inputs, options);
   const bar = io.tty ? progressLine((s) => io.err(s), 'predict') : null;
-  if (format === 'csv') io.out(PREDICTIONS_CSV_HEADER);
+  const rejection = stream.model.rejection !== undefined;
+  if (format === 'csv') io.out(predictionsCsvHeader(rejection));
   let skipped = 0;
   const refused: SkippedImage[] = [];
   try {
     for await (const b of stream) {
-      io.out(format === 'csv' ? predictionCsvRows(b.predictions) : predictionJsonLines(b.predictions));
+      io.out(format === 'csv' ? predictionCsvRows(b.predictions, rejection) : predictionJsonLines(b.predictions));
       for (const s of b.skipped) {
         bar?.end();
         io.err(`warning: skipped ${s.path}: ${s.reason}\n`);
