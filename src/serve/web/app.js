@@ -319,6 +319,8 @@ function LivePage({ name }) {
     const elapsed = t0.current ? (performance.now() - t0.current) / 1000 : null;
     if (elapsed && progress > 0.02 && !finished) eta = (elapsed * (1 - progress)) / progress;
   }
+  // Feature-extraction epochs read rows from the feature cache: their rate is not a backbone's images/s.
+  const speedUnit = s.start?.mode === 'features' && s.batch?.phase !== 'extract' ? 'cached feature rows/s' : 'images/s';
   const stop = async () => {
     setStopping(true);
     try {
@@ -334,7 +336,7 @@ function LivePage({ name }) {
     <p class="stats">
       <span>epoch <b class="epoch-now">${last?.epoch ?? 0}</b> of ${total ?? '?'}</span>
       ${s.batch && !finished ? html`<span>${s.batch.phase === 'extract' ? 'extracting features' : s.batch.phase} batch ${s.batch.batch}/${s.batch.batches}</span>` : null}
-      <span>${speed ? `${speed.toFixed(0)} images/s` : ''}</span>
+      <span>${speed ? `${speed.toFixed(0)} ${speedUnit}` : ''}</span>
       <span>${eta !== null ? `ETA ${duration(eta)}` : ''}</span>
     </p>
     ${!finished ? html`<button class="stop" onClick=${stop} disabled=${stopping}>${stopping ? 'Stopping after this batch…' : 'Stop'}</button>` : null}
