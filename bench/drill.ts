@@ -112,7 +112,13 @@ async function main(): Promise<void> {
   console.log('(seconds mean little on a loaded machine; peak RSS does not depend on the load)');
   console.log(
     JSON.stringify({
-      drill: { images: N, model, inputSize, phases: Object.fromEntries(rows.map((r) => [r.phase, { seconds: r.seconds, maxRssMB: r.maxRssMB, bytesPerImage: Math.round(perImage(r)) }])), featureMatrixMB: Number(matrixMB.toFixed(0)) },
+      drill: {
+        images: N,
+        model,
+        inputSize,
+        phases: Object.fromEntries(rows.map((r) => [r.phase, { seconds: r.seconds, maxRssMB: r.maxRssMB, bytesPerImage: Math.round(perImage(r)) }])),
+        featureMatrixMB: Number(matrixMB.toFixed(0)),
+      },
     }),
   );
 }

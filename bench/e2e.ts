@@ -108,14 +108,7 @@ function torchRun(data: string, init: string, mode: 'finetune' | 'features', epo
 
 type PhaseSeconds = Record<'train' | 'val', number[]>;
 
-async function headstartRun(
-  data: string,
-  init: string,
-  mode: 'finetune' | 'features',
-  epochs: number,
-  out: string,
-  batches?: BatchSource,
-): Promise<{ result: TrainResult; phases: PhaseSeconds }> {
+async function headstartRun(data: string, init: string, mode: 'finetune' | 'features', epochs: number, out: string, batches?: BatchSource): Promise<{ result: TrainResult; phases: PhaseSeconds }> {
   log(`\n== headstart ${mode}, ${epochs} epoch(s), ${THREADS} thread(s)${batches ? ', in-memory synthetic batches (no loader)' : ''}`);
   const phases: PhaseSeconds = { train: [], val: [] };
   const result = await train(
