@@ -167,7 +167,7 @@ async function dataCost(data: string, init: string, tmp: string, loaded: Finetun
   const fraction = (eL - eM) / eL;
   const lines = [
     '',
-    `data cost of a fine-tune epoch (resnet18, batch 8, ${THREADS} thread(s); in-memory: ${memory.batches} synthetic batches, no file read or decoded)`,
+    `data cost of a fine-tune epoch (resnet18, batch 8, ${THREADS} thread(s); in-memory: ${memory.batches} synthetic batches served, no file read or decoded)`,
     '',
     '| part | real loader, s | in-memory batches, s | data cost, s | fraction |',
     '|---|---|---|---|---|',
