@@ -120,6 +120,21 @@ test('a lock left by a process that is gone is taken over; a live one is waited 
   const l3 = await acquireLock(path, { staleMs: 30_000, pollMs: 20, onNote: (m) => notes.push(m) });
   assert.ok(notes.some((n) => /untouched for/.test(n)));
   await l3.release();
+  // An empty lock file (its writer died between creating and filling it) is damaged once a few seconds old, not before.
+  writeFileSync(path, '');
+  let fourth = false;
+  const l4p = acquireLock(path, { pollMs: 20, onNote: (m) => notes.push(m) }).then((l) => ((fourth = true), l));
+  await new Promise((r) => setTimeout(r, 150));
+  assert.equal(fourth, false, 'a fresh empty lock may be being written: waited for');
+  const older = new Date(Date.now() - 10_000);
+  (await import('node:fs')).utimesSync(path, older, older);
+  const l4 = await l4p;
+  assert.ok(
+    notes.some((n) => /empty or damaged/.test(n)),
+    notes.join(' | '),
+  );
+  await l4.release();
+  assert.deepEqual(readdirSync(dir), []);
 });
 
 test('a run killed while extracting (its lock and partial file left behind): the next run takes over, removes the partial file and computes', async () => {
