@@ -4,12 +4,12 @@
  *
  *   node --import tsx bench/drill-phase.ts <phase> <root> <work dir> <model> <input size>
  */
-import { createWriteStream } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { predictCommand } from '../src/cli/commands/predict.js';
 import { doctor } from '../src/data/doctor.js';
+import { formatDoctorReport } from '../src/data/format-doctor-report.js';
 import { scanImageFolder } from '../src/data/image-folder.js';
-import { PREDICTIONS_CSV_HEADER, predictionCsvRows } from '../src/infer/format-predictions.js';
-import { predictStream } from '../src/infer/predict.js';
 import { train } from '../src/train/train.js';
 
 const [phase, root, work, model, inputSizeArg] = process.argv.slice(2);
@@ -28,8 +28,10 @@ async function run(): Promise<void> {
     const f = await scanImageFolder(root);
     Object.assign(facts, { train: f.train.length, val: f.val.length, classes: f.classes.length });
   } else if (phase === 'doctor') {
+    // The report as `headstart doctor` prints it (every 64x48 image is a "smaller than the crop" note).
     const r = await doctor(root);
-    Object.assign(facts, { images: r.files.images, decoded: r.files.decoded, verdict: r.verdict });
+    const text = formatDoctorReport(r);
+    Object.assign(facts, { images: r.files.images, decoded: r.files.decoded, verdict: r.verdict, findings: r.findings.length, reportLines: text.split('\n').length });
   } else if (phase === 'extract+train' || phase === 'train-cached') {
     const r = await train(root, {
       model,
@@ -43,17 +45,29 @@ async function run(): Promise<void> {
     });
     Object.assign(facts, { cacheHit: r.featureCache?.hit, bestValAcc: Number(r.bestValAcc.toFixed(3)) });
   } else if (phase === 'predict') {
-    const stream = await predictStream(join(work, 'run-a', 'model.onnx'), root, { topK: 1, batchSize: 64 });
-    const out = createWriteStream(join(work, 'predictions.csv'));
-    const write = (s: string) => new Promise<void>((resolve) => (out.write(s) ? resolve() : out.once('drain', resolve)));
-    await write(PREDICTIONS_CSV_HEADER);
-    let n = 0;
-    for await (const b of stream) {
-      await write(predictionCsvRows(b.predictions));
-      n += b.predictions.length;
-    }
-    await new Promise((r) => out.end(r));
-    Object.assign(facts, { predicted: n });
+    // `headstart predict <model> <root> --format csv` as on a terminal: rows written to the file
+    // as each batch comes (synchronously, as process.stdout does to a file), the progress bar on "stderr".
+    const fd = openSync(join(work, 'predictions.csv'), 'w');
+    let rows = -1; // the header
+    let bars = 0;
+    let lastBar = '';
+    const io = {
+      out: (t: string) => {
+        writeSync(fd, t);
+        for (let i = t.indexOf('\n'); i >= 0; i = t.indexOf('\n', i + 1)) rows++;
+      },
+      err: (t: string) => {
+        if (/predict \[/.test(t)) {
+          bars++;
+          lastBar = t.trim();
+        } else if (t.trim()) process.stderr.write(t);
+      },
+      tty: true,
+    };
+    const code = await predictCommand([join(work, 'run-a', 'model.onnx'), root, '--format', 'csv', '--top-k', '1', '--batch-size', '64'], io);
+    closeSync(fd);
+    if (code !== 0) throw new Error(`predict exited with ${code}`);
+    Object.assign(facts, { predicted: rows, progressUpdates: bars, lastProgress: lastBar });
   } else throw new Error(`unknown phase ${phase}`);
 }
 

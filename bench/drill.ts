@@ -3,11 +3,12 @@
  * 100,000, 64x48) in class folders (train/ and val/, 10 classes, 90/10), then runs, each in
  * its own process so each peak RSS is its own:
  *   scan           scanImageFolder (listing and splitting only)
- *   doctor         every file decoded and hashed
+ *   doctor         every file decoded and hashed, the text report formatted
  *   extract+train  features mode, 1 epoch, cold cache: every image through the backbone,
  *                  features written to the cache file as they are computed
  *   train-cached   the same run again: features read back from the cache, 1 head epoch
- *   predict        predictStream over every image, CSV written as batches come
+ *   predict        `headstart predict --format csv` over every image (a TTY progress bar),
+ *                  the CSV written as batches come
  * and prints (phase, seconds, peak RSS) plus the bound: a phase's peak RSS should stay near
  * the process baseline, plus, for the training phases, the feature matrices (N x dim x 4
  * bytes), whatever N is. Not a test: it is long (tens of minutes at N = 100,000 on 2 cores).
@@ -100,14 +101,26 @@ async function main(): Promise<void> {
   }
   const matrixMB = (N * dim * 4) / 2 ** 20;
   console.log('');
-  console.log('| phase | seconds | peak RSS (MB) |');
-  console.log('|---|---|---|');
-  for (const r of rows) console.log(`| ${r.phase} | ${r.seconds} | ${r.maxRssMB} |`);
+  // What a phase holds per image beyond the process baseline (and, for the training phases, beyond the feature matrices).
+  const matrixPhases = new Set(['extract+train', 'train-cached']);
+  const perImage = (r: PhaseResult) => Math.max(0, ((r.maxRssMB - baseline.maxRssMB - (matrixPhases.has(r.phase) ? matrixMB : 0)) * 2 ** 20) / N);
+  // An upper bound per image: fixed costs (ONNX Runtime sessions, weights) are included, so it falls as N grows;
+  // the growth per image is the slope between two runs (e.g. DRILL_IMAGES=10000 and 100000).
+  console.log('| phase | seconds | peak RSS (MB) | (peak - baseline - feature matrices) / N, bytes (fixed costs included) |');
+  console.log('|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.phase} | ${r.seconds} | ${r.maxRssMB} | ${r === baseline ? '' : perImage(r).toFixed(0)} |`);
   console.log('');
   console.log(`bound: baseline ${baseline.maxRssMB} MB (node + onnxruntime + sharp loaded), feature matrices ${matrixMB.toFixed(0)} MB (${N} x ${dim} x 4 bytes)`);
+  console.log('(seconds mean little on a loaded machine; peak RSS does not depend on the load)');
   console.log(
     JSON.stringify({
-      drill: { images: N, model, inputSize, phases: Object.fromEntries(rows.map((r) => [r.phase, { seconds: r.seconds, maxRssMB: r.maxRssMB }])), featureMatrixMB: Number(matrixMB.toFixed(0)) },
+      drill: {
+        images: N,
+        model,
+        inputSize,
+        phases: Object.fromEntries(rows.map((r) => [r.phase, { seconds: r.seconds, maxRssMB: r.maxRssMB, bytesPerImage: Math.round(perImage(r)) }])),
+        featureMatrixMB: Number(matrixMB.toFixed(0)),
+      },
     }),
   );
 }

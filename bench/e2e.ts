@@ -25,11 +25,17 @@
  * extraction, and headstart with the old BatchNorm momentum 0.001 to show the policy matters.
  *
  * Last line: {"finetune_epoch": R1, "features_run": R2, "acc_gap": G, "acc_gap_features": GF,
- * "acc_gap_random_init": G0} with R1 = PyTorch s per fine-tune epoch / headstart's (resnet18),
+ * "acc_gap_random_init": G0, "data_cost": D} with R1 = PyTorch s per fine-tune epoch / headstart's (resnet18),
  * R2 = PyTorch s for the features run / headstart's, G and GF = headstart's best val accuracy -
  * PyTorch's in points on the real-data case (fine-tune must be >= -2), G0 the same for the
- * randomly initialised resnet18 of the timing case.
+ * randomly initialised resnet18 of the timing case, D the fraction of a fine-tune epoch the data costs.
  * E2E_CASE=timing runs only the resnet18 timing case, E2E_CASE=real only the real-data case.
+ *
+ * What the data costs an epoch: the timing case runs headstart's fine-tune epochs a second
+ * time with in-memory synthetic batches of the same shape and order (bench/memory-batches.ts:
+ * nothing read, decoded or augmented) and prints both and the fraction of the epoch the data
+ * costs; the last line gains "data_cost": (real - in-memory) / real. E2E_CASE=data-cost runs
+ * only these two headstart runs (no PyTorch training).
  *
  * Environment (defaults sized for ~10 minutes on 2 cores):
  *   E2E_TRAIN_PER_CLASS=40  E2E_VAL_PER_CLASS=50  E2E_FT_EPOCHS=3  E2E_FEATURES_EPOCHS=25  E2E_IMAGE_SIZE=224
@@ -44,6 +50,8 @@ import { train, type TrainResult } from '../src/train/train.js';
 import { evaluate } from '../src/infer/evaluate.js';
 import { CLASSES } from '../scripts/make_embedded_dataset.js';
 import { makeFashionMnistFolder, realCaseSummary, realDataCase } from './e2e-real.js';
+import { memoryBatchSource } from './memory-batches.js';
+import type { BatchSource } from '../src/train/image-batches.js';
 
 const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const TRAIN_PER_CLASS = env('E2E_TRAIN_PER_CLASS', 40);
@@ -100,8 +108,8 @@ function torchRun(data: string, init: string, mode: 'finetune' | 'features', epo
 
 type PhaseSeconds = Record<'train' | 'val', number[]>;
 
-async function headstartRun(data: string, init: string, mode: 'finetune' | 'features', epochs: number, out: string): Promise<{ result: TrainResult; phases: PhaseSeconds }> {
-  log(`\n== headstart ${mode}, ${epochs} epoch(s), ${THREADS} thread(s)`);
+async function headstartRun(data: string, init: string, mode: 'finetune' | 'features', epochs: number, out: string, batches?: BatchSource): Promise<{ result: TrainResult; phases: PhaseSeconds }> {
+  log(`\n== headstart ${mode}, ${epochs} epoch(s), ${THREADS} thread(s)${batches ? ', in-memory synthetic batches (no loader)' : ''}`);
   const phases: PhaseSeconds = { train: [], val: [] };
   const result = await train(
     data,
@@ -130,6 +138,7 @@ async function headstartRun(data: string, init: string, mode: 'finetune' | 'feat
             log(`headstart ${mode} epoch ${e.epoch}/${e.epochs}: train acc ${e.train_acc.toFixed(3)} val acc ${e.val_acc.toFixed(3)} (${e.seconds.toFixed(1)} s)`),
         },
       ],
+      ...(batches ? { batches } : {}),
     },
   );
   return { result, phases };
@@ -137,6 +146,39 @@ async function headstartRun(data: string, init: string, mode: 'finetune' | 'feat
 
 const fmt = (x: number, d = 2) => x.toFixed(d);
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+interface FinetuneTiming {
+  result: TrainResult;
+  phases: PhaseSeconds;
+}
+
+/**
+ * What the data costs a fine-tuning epoch: the same epochs with the real loader (`loaded`)
+ * and with in-memory synthetic batches of the same shape and order (bench/memory-batches.ts),
+ * median seconds of each; the fraction is (loaded - memory) / loaded.
+ */
+async function dataCost(data: string, init: string, tmp: string, loaded: FinetuneTiming): Promise<{ lines: string[]; fraction: number }> {
+  const memory = memoryBatchSource(SEED);
+  const synthetic = await headstartRun(data, init, 'finetune', FT_EPOCHS, join(tmp, 'hs-finetune-memory'), memory.source);
+  const epoch = (r: FinetuneTiming) => median(r.result.history.epochs.map((e) => e.seconds));
+  const [eL, eM] = [epoch(loaded), epoch(synthetic)];
+  const [tL, tM] = [median(loaded.phases.train), median(synthetic.phases.train)];
+  const [vL, vM] = [median(loaded.phases.val), median(synthetic.phases.val)];
+  const fraction = (eL - eM) / eL;
+  const lines = [
+    '',
+    `data cost of a fine-tune epoch (resnet18, batch 8, ${THREADS} thread(s); in-memory: ${memory.batches} synthetic batches served, no file read or decoded)`,
+    '',
+    '| part | real loader, s | in-memory batches, s | data cost, s | fraction |',
+    '|---|---|---|---|---|',
+    `| epoch (median of ${FT_EPOCHS}) | ${fmt(eL)} | ${fmt(eM)} | ${fmt(eL - eM)} | ${pct(fraction)} |`,
+    `| train phase (median) | ${fmt(tL)} | ${fmt(tM)} | ${fmt(tL - tM)} | ${pct((tL - tM) / tL)} |`,
+    `| val phase (median) | ${fmt(vL)} | ${fmt(vM)} | ${fmt(vL - vM)} | ${pct((vL - vM) / vL)} |`,
+    '',
+    `the data costs ${pct(fraction)} of a fine-tune epoch (the in-memory run's accuracy means nothing: its pixels are noise)`,
+  ];
+  return { lines, fraction };
+}
 
 async function main(): Promise<void> {
   const probe = spawnSync(PYTHON, ['-c', 'import torch, torchvision'], { encoding: 'utf8' });
@@ -147,6 +189,18 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(join(os.tmpdir(), 'headstart-bench-e2e-'));
   const which = process.env.E2E_CASE ?? 'all';
   try {
+    if (which === 'data-cost') {
+      const data = join(tmp, 'data');
+      const n = await makeDataset(data);
+      log(`dataset: ${n} Fashion-MNIST images, ${SIZE}x${SIZE} JPEG, in ${data}`);
+      const init = join(tmp, 'init.pth');
+      python(['bench/e2e_torch.py', 'init', init, String(CLASSES.length), String(SEED)]);
+      const loaded = await headstartRun(data, init, 'finetune', FT_EPOCHS, join(tmp, 'hs-finetune'));
+      const cost = await dataCost(data, init, tmp, loaded);
+      console.log(cost.lines.join('\n'));
+      console.log(JSON.stringify({ data_cost: Number(cost.fraction.toFixed(3)) }));
+      return;
+    }
     if (which === 'real') {
       const r = await realDataCase(tmp);
       console.log(r.lines.join('\n'));
@@ -169,7 +223,9 @@ async function main(): Promise<void> {
     log(`initial weights: torchvision resnet18 + Linear(512, ${classes}), torch seed ${SEED} -> ${init}`);
 
     const torchFt = torchRun(data, init, 'finetune', FT_EPOCHS);
-    const { result: hsFt, phases: hsFtPhases } = await headstartRun(data, init, 'finetune', FT_EPOCHS, join(tmp, 'hs-finetune'));
+    const hsFtRun = await headstartRun(data, init, 'finetune', FT_EPOCHS, join(tmp, 'hs-finetune'));
+    const { result: hsFt, phases: hsFtPhases } = hsFtRun;
+    const cost = await dataCost(data, init, tmp, hsFtRun);
     const torchFx = torchRun(data, init, 'features', FEATURES_EPOCHS);
     const { result: hsFx } = await headstartRun(data, init, 'features', FEATURES_EPOCHS, join(tmp, 'hs-features'));
 
@@ -201,7 +257,7 @@ async function main(): Promise<void> {
       `headstart fine-tune train() call: ${fmt(hsFt.seconds, 1)} s in all; evaluate(model.onnx) on val: ${pct(check.metrics.accuracy.estimate)} (kept epoch's val acc ${pct(hsFt.bestValAcc)})`,
       `load average (1 min) at start ${loadStart.toFixed(1)}, at end ${os.loadavg()[0].toFixed(1)}, on ${os.availableParallelism()} cores`,
     ];
-    console.log(lines.join('\n'));
+    console.log([...lines, ...cost.lines].join('\n'));
     const real = which === 'timing' ? null : await realDataCase(tmp);
     if (real) console.log(real.lines.join('\n'));
     console.log(
@@ -211,6 +267,7 @@ async function main(): Promise<void> {
         acc_gap: real ? Number(real.accGap.toFixed(2)) : null,
         acc_gap_features: real?.accGapFeatures != null ? Number(real.accGapFeatures.toFixed(2)) : null,
         acc_gap_random_init: Number(gap.toFixed(2)),
+        data_cost: Number(cost.fraction.toFixed(3)),
       }),
     );
   } finally {

@@ -1,13 +1,14 @@
 /**
  * The feature cache on disk: written as computed, read back in chunks; a truncated file, one
  * from another version or a damaged one is rebuilt with a note (never read as features); two
- * runs that want the same entry at once compute it once; a stale lock (its process gone) is
- * taken over.
+ * runs that want the same entry at once compute it once (in one process, and across processes);
+ * a stale lock (its process gone or killed) is taken over and the partial file it left removed.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { acquireLock } from '../src/train/cache-lock.js';
 import { readFeatureCache } from '../src/train/feature-cache.js';
@@ -119,4 +120,97 @@ test('a lock left by a process that is gone is taken over; a live one is waited 
   const l3 = await acquireLock(path, { staleMs: 30_000, pollMs: 20, onNote: (m) => notes.push(m) });
   assert.ok(notes.some((n) => /untouched for/.test(n)));
   await l3.release();
+  // An empty lock file (its writer died between creating and filling it) is damaged once a few seconds old, not before.
+  writeFileSync(path, '');
+  let fourth = false;
+  const l4p = acquireLock(path, { pollMs: 20, onNote: (m) => notes.push(m) }).then((l) => ((fourth = true), l));
+  await new Promise((r) => setTimeout(r, 150));
+  assert.equal(fourth, false, 'a fresh empty lock may be being written: waited for');
+  const older = new Date(Date.now() - 10_000);
+  (await import('node:fs')).utimesSync(path, older, older);
+  const l4 = await l4p;
+  assert.ok(
+    notes.some((n) => /empty or damaged/.test(n)),
+    notes.join(' | '),
+  );
+  await l4.release();
+  assert.deepEqual(readdirSync(dir), []);
+});
+
+test('a run killed while extracting (its lock and partial file left behind): the next run takes over, removes the partial file and computes', async () => {
+  const root = await makeColourDataset({ train: 4, val: 2 });
+  const cacheDir = await tempDir('cache-');
+  const base = { model: tinySpec, weights: 'none', mode: 'features', epochs: 1, threads: 1, cacheDir } as const;
+  const first = await train(root, { ...base, out: await tempDir() });
+  const path = first.featureCache!.path;
+  const good = readFeatureCache(path);
+  assert.ok('set' in good);
+  // What a killed run leaves: no finished file, its lock, its partial temp file.
+  rmSync(path);
+  const deadPid = Number(spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' }).stdout.trim());
+  writeFileSync(`${path}.lock`, JSON.stringify({ pid: deadPid, host: hostname(), started: new Date().toISOString() }));
+  writeFileSync(`${path}.tmp-${deadPid}`, Buffer.concat([Buffer.from('HSFEAT02'), Buffer.alloc(4096, 7)]));
+  const w = watcher();
+  const again = await train(root, { ...base, out: await tempDir() }, { listeners: [w.listener] });
+  assert.equal(again.featureCache?.hit, false);
+  assert.equal(w.seen.extracts, 1);
+  assert.ok(
+    w.seen.notes.some((n) => n.includes(`process ${deadPid} is gone`)),
+    w.seen.notes.join(' | '),
+  );
+  assert.ok(
+    w.seen.notes.some((n) => n.includes(`tmp-${deadPid}`) && /partial cache file/.test(n)),
+    w.seen.notes.join(' | '),
+  );
+  const back = readFeatureCache(path);
+  assert.ok('set' in back);
+  assert.deepEqual(back.set.train.views, good.set.train.views);
+  assert.deepEqual(readdirSync(cacheDir), [basename(path)], 'only the finished cache file is left');
+});
+
+test('another process holding the lock is waited for; when it is killed (SIGKILL), its lock is taken over and the features computed once', async () => {
+  const root = await makeColourDataset({ train: 4, val: 2 });
+  const cacheDir = await tempDir('cache-');
+  const base = { model: tinySpec, weights: 'none', mode: 'features', epochs: 1, threads: 1, cacheDir } as const;
+  const path = (await train(root, { ...base, out: await tempDir() })).featureCache!.path;
+  rmSync(path);
+  const lockModule = new URL('../src/train/cache-lock.ts', import.meta.url).href;
+  const holder = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      `const { acquireLock } = await import(${JSON.stringify(lockModule)}); await acquireLock(${JSON.stringify(`${path}.lock`)}); console.log('locked'); setInterval(() => {}, 1000);`,
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  try {
+    await new Promise<void>((resolve, reject) => {
+      holder.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve());
+      holder.on('exit', (code) => reject(new Error(`the lock holder exited early (${code})`)));
+    });
+    const w = watcher();
+    const running = train(root, { ...base, out: await tempDir() }, { listeners: [w.listener] });
+    const deadline = Date.now() + 120_000;
+    while (!w.seen.notes.some((n) => n.includes(`waiting for process ${holder.pid}`))) {
+      assert.ok(Date.now() < deadline, `no waiting note: ${w.seen.notes.join(' | ')}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(w.seen.extracts, 0, 'nothing computed while the other process holds the lock');
+    holder.kill('SIGKILL');
+    const r = await running;
+    assert.equal(r.featureCache?.hit, false);
+    assert.equal(w.seen.extracts, 1);
+    assert.ok(
+      w.seen.notes.some((n) => n.includes(`process ${holder.pid} is gone`)),
+      w.seen.notes.join(' | '),
+    );
+    assert.deepEqual(readdirSync(cacheDir), [basename(path)]);
+  } finally {
+    holder.kill('SIGKILL');
+  }
 });

@@ -117,9 +117,9 @@ interface Entry {
   label: string | null;
 }
 
+/** What the dataset-wide checks keep of each file (no decoded metadata: it is checked and dropped). */
 interface Checked extends Entry {
   hash?: string;
-  info?: ImageInspection;
   ok: boolean;
 }
 
@@ -153,7 +153,8 @@ function relPath(root: string, p: string): string {
 }
 
 async function check(e: Entry, add: (f: Finding) => void, o: z.output<typeof DoctorOptionsSchema>): Promise<Checked> {
-  const out: Checked = { ...e, ok: false };
+  // The entry itself gains the result (a copy per file would double what the doctor holds per image).
+  const out: Checked = Object.assign(e, { ok: false });
   let bytes: Buffer;
   try {
     bytes = await readImageBytes(e.path);
@@ -183,7 +184,6 @@ async function check(e: Entry, add: (f: Finding) => void, o: z.output<typeof Doc
     return out;
   }
   out.ok = true;
-  out.info = info;
   const actual = content === 'unknown' || content === 'empty' ? info.format : content;
   if (claimed && actual !== claimed) {
     add({
@@ -267,7 +267,12 @@ export async function doctor(root: string, options?: DoctorOptions): Promise<Doc
 
   // Duplicates by content.
   const byHash = new Map<string, Checked[]>();
-  for (const c of checked) if (c.hash) byHash.set(c.hash, [...(byHash.get(c.hash) ?? []), c]);
+  for (const c of checked) {
+    if (!c.hash) continue;
+    const group = byHash.get(c.hash);
+    if (group) group.push(c);
+    else byHash.set(c.hash, [c]);
+  }
   for (const group of byHash.values()) {
     if (group.length < 2) continue;
     const paths = group.map((g) => g.rel);
@@ -308,8 +313,9 @@ export async function doctor(root: string, options?: DoctorOptions): Promise<Doc
   for (const s of splits) {
     const dir = s.name === 'all' ? '' : `${relPath(root, layout.splits[s.name as 'train']!.dir)}/`;
     for (const [cls, n] of Object.entries(s.perClass)) {
-      const files = checked.filter((c) => c.split === s.name && c.label === cls);
-      if (n === 0 && files.length > 0) {
+      // Only a class without a decodable image needs its files counted (a pass per class otherwise: classes x files).
+      const files = n === 0 ? checked.filter((c) => c.split === s.name && c.label === cls) : [];
+      if (files.length > 0) {
         // In val or test this costs only that class's measurement; in train the class cannot be learnt.
         const measuredOnly = s.name === 'val' || s.name === 'test';
         findings.push({

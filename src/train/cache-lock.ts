@@ -2,8 +2,9 @@
  * A lock file for a cache entry that two runs may want to compute at once: one computes,
  * the other waits, then reads what the first wrote. The lock is created exclusively
  * (O_EXCL) and holds {pid, host, started}; its holder touches it as it works. A lock whose
- * process is gone (same host) or that has not been touched for `staleMs` (a crashed run on
- * another host sharing the folder) is stale: it is taken over, with a note.
+ * process is gone (same host), that has not been touched for `staleMs` (a crashed run on
+ * another host sharing the folder) or that is still empty or unreadable seconds after it was
+ * created (its writer died in between) is stale: it is taken over, with a note.
  */
 import { hostname } from 'node:os';
 import { open, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
@@ -57,6 +58,9 @@ async function readHolder(path: string): Promise<{ holder: LockHolder | null; te
   }
 }
 
+/** A lock file that is still not {pid, host, started} this long after it was written is damaged. */
+const DAMAGED_AFTER_MS = 5000;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function acquireLock(path: string, options: LockOptions = {}): Promise<Lock> {
@@ -84,7 +88,9 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
     const h = seen.holder;
     const dead = h !== null && h.host === me.host && !alive(h.pid);
     const old = Date.now() - seen.mtimeMs > staleMs;
-    if (dead || old) {
+    // Unreadable for longer than a write takes: its writer died between creating and filling it.
+    const damaged = h === null && Date.now() - seen.mtimeMs > DAMAGED_AFTER_MS;
+    if (dead || old || damaged) {
       // Take it over: move it aside first, so of two waiters only one removes it.
       const again = await readHolder(path);
       if (again && again.text === seen.text) {
@@ -92,7 +98,12 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
         try {
           await rename(path, aside);
           await unlink(aside);
-          options.onNote?.(`lock \`${path}\` was stale (${dead ? `process ${h.pid} is gone` : `untouched for ${Math.round((Date.now() - seen.mtimeMs) / 1000)} s`}); taking it over`);
+          const why = dead
+            ? `process ${h.pid} is gone`
+            : damaged
+              ? `it is empty or damaged (${JSON.stringify(seen.text.slice(0, 40))})`
+              : `untouched for ${Math.round((Date.now() - seen.mtimeMs) / 1000)} s`;
+          options.onNote?.(`lock \`${path}\` was stale (${why}); taking it over`);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         }

@@ -8,6 +8,7 @@
 import type { ConcreteMode, ResolvedTrainConfig } from './options.js';
 import type { EpochRecord, History } from '../metrics/history.js';
 import type { CheckpointState } from './checkpoint.js';
+import type { BatchSource } from './image-batches.js';
 
 export type Phase = 'train' | 'val' | 'extract';
 
@@ -154,4 +155,6 @@ export interface TrainHooks {
   signal?: AbortSignal;
   /** Called with (bytes, total) while weights download. */
   onDownloadProgress?: (bytes: number, total: number | undefined) => void;
+  /** Replaces fine-tuning's image loader (benchmarks: an in-memory source shows what the data costs an epoch). */
+  batches?: BatchSource;
 }

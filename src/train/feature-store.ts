@@ -106,15 +106,20 @@ export class FeatureStoreWriter {
 /** What a cache file holds, or why it cannot be used. */
 export type StoreCheck = { ok: true; trailer: StoreTrailer; fd: number } | { ok: false; problem: string };
 
-function readAt(fd: number, length: number, position: number): Buffer {
-  const b = Buffer.alloc(length);
+/** Reads up to `length` bytes at `position` into `b` (from its start); returns how many came. */
+function readInto(fd: number, b: Buffer, length: number, position: number): number {
   let done = 0;
   while (done < length) {
     const n = readSync(fd, b, done, length - done, position + done);
     if (n === 0) break;
     done += n;
   }
-  return b.subarray(0, done);
+  return done;
+}
+
+function readAt(fd: number, length: number, position: number): Buffer {
+  const b = Buffer.alloc(length);
+  return b.subarray(0, readInto(fd, b, length, position));
 }
 
 /**
@@ -178,7 +183,8 @@ export function readStoreRows(fd: number, trailer: StoreTrailer, p: number, targ
   const bytes = Buffer.from(chunk.buffer);
   for (let r0 = 0; r0 < rows; r0 += chunkRows) {
     const n = Math.min(chunkRows, rows - r0);
-    const got = readAt(fd, n * dim * 4, position).copy(bytes);
+    // Into the one chunk buffer: a fresh buffer per chunk is garbage the size of the matrix.
+    const got = readInto(fd, bytes, n * dim * 4, position);
     if (got !== n * dim * 4) throw new RangeError(`feature cache: short read (${got} of ${n * dim * 4} bytes)`);
     position += got;
     for (let i = 0; i < n; i++) {

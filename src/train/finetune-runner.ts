@@ -21,7 +21,7 @@ import { dominantLabels, drawBatchMix, mixImages, mixRows } from '../data/mix-ba
 import type { NamedTensors } from '../tensor.js';
 import { coefficientLoss, type ModeRunner } from './mode-runner.js';
 import { SessionsByBatchSize } from './sessions-by-batch-size.js';
-import { batchCount, imageBatches, type ImageBatch } from './image-batches.js';
+import { batchCount, imageBatches, type BatchSource, type ImageBatch } from './image-batches.js';
 import { createRunOptimizer } from './run-optimizer.js';
 import { BN_PASS_EPOCH, checkProgressive, progressiveSize, RunningStatsAverage } from './progressive-resizing.js';
 import { ConfigError } from '../errors.js';
@@ -43,11 +43,14 @@ export interface FinetuneRunnerArgs {
   onSkip: (path: string, reason: string) => void;
   /** The training transform at another crop size (progressive resizing). */
   transformAt?: (size: number) => Pipeline;
+  /** Where batches come from (default: the loader, imageBatches). */
+  batches?: BatchSource;
 }
 
 export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeRunner<ImageBatch>> {
   const { spec, params, numClasses, config } = a;
   const B = config.batchSize;
+  const load = a.batches ?? imageBatches;
   // Blocked-layout convolutions where this ONNX Runtime passes their self-test (CPU only).
   const blocked = a.session.device === 'cuda' ? undefined : await blockedConvLayout();
   const build = (batch: number, inputSize = a.inputSize, bnMomentum = config.bnMomentum) =>
@@ -103,7 +106,7 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
       currentSize = sizeOf(epoch);
       await sessionsAt(currentSize);
       const transform = currentSize === a.inputSize ? a.trainTransform : stage!.transform;
-      yield* imageBatches(a.train, transform, { batchSize: B, shuffle: true, seed: config.seed, epoch, onSkip: a.onSkip });
+      yield* load(a.train, transform, { batchSize: B, shuffle: true, seed: config.seed, epoch, onSkip: a.onSkip });
     },
     async trainStep(batch, epoch, index) {
       const n = batch.labels.length;
@@ -115,7 +118,7 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
       const r = await session.step(mixImages(batch.images, [n, 3, S, S], mix), mixRows(coefficients, numClasses, mix), keyedRandom(config.seed, epoch, index, 0xd2));
       return { ...r, accuracyLabels: dominantLabels(batch.labels, mix) };
     },
-    valBatches: () => imageBatches(a.val, a.evalTransform, { batchSize: evalBatch, shuffle: false, seed: config.seed, epoch: 0, onSkip: a.onSkip }),
+    valBatches: () => load(a.val, a.evalTransform, { batchSize: evalBatch, shuffle: false, seed: config.seed, epoch: 0, onSkip: a.onSkip }),
     async evalStep(batch) {
       const n = batch.labels.length;
       const out = await evalSession.run({ ...evalFeeds, [IO.images]: { dtype: 'float32', shape: [n, 3, a.inputSize, a.inputSize], data: batch.images } }, [IO.logits]);
@@ -129,7 +132,7 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
       const saved = new Map(main.running.map((n) => [n, (params.get(n)!.data as Float32Array).slice()]));
       const average = new RunningStatsAverage(params, main.running);
       const targets = new Float32Array(B * numClasses);
-      for await (const batch of imageBatches(a.train, a.trainTransform, { batchSize: B, shuffle: true, seed: config.seed, epoch: BN_PASS_EPOCH + epoch, onSkip: a.onSkip })) {
+      for await (const batch of load(a.train, a.trainTransform, { batchSize: B, shuffle: true, seed: config.seed, epoch: BN_PASS_EPOCH + epoch, onSkip: a.onSkip })) {
         const n = batch.labels.length;
         await (await bnPass.get(n)).step(batch.images, targets.subarray(0, n * numClasses), keyedRandom(config.seed, epoch, 0, 0xb7));
         average.add();

@@ -30,6 +30,12 @@ export function batchCount(n: number, batchSize: number): number {
   return Math.ceil(n / batchSize);
 }
 
+/**
+ * What produces a fine-tuning run's batches: `imageBatches` (the loader), or a stand-in given
+ * through train()'s hooks (bench:e2e's in-memory source, which measures what the data costs an epoch).
+ */
+export type BatchSource = (samples: readonly Sample[], transform: Pipeline, o: ImageBatchOptions) => AsyncIterable<ImageBatch>;
+
 export function imageBatches(samples: readonly Sample[], transform: Pipeline, o: ImageBatchOptions): AsyncIterable<ImageBatch> {
   const onSkip = o.onSkip;
   return createLoader(samples, transform, {

@@ -238,6 +238,7 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
       classWeights,
       session: s.session,
       onSkip,
+      ...(hooks.batches ? { batches: hooks.batches } : {}),
     });
   }
   // fastai's fine_tune (config.freeze): the head alone on cached features, then everything (src/train/freeze-phases.ts).
