@@ -52,9 +52,6 @@ export function predictionsCsvHeader(rejection: boolean): string {
   return `${csvRow(['path', 'rank', 'label', 'probability', ...(rejection ? ['unknown', 'score'] : [])])}\n`;
 }
 
-/** The header of a model without a threshold. */
-export const PREDICTIONS_CSV_HEADER = predictionsCsvHeader(false);
-
 /** `predictionsCsv`'s rows for some predictions (no header). */
 export function predictionCsvRows(predictions: readonly Prediction[], rejection = false): string {
   let out = '';
