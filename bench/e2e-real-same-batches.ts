@@ -1,0 +1,146 @@
+/**
+ * The real-data case on identical batches: headstart's fine-tuning run of bench/e2e-real.ts,
+ * and the PyTorch twin trained on the very tensors headstart's loader produced (every
+ * augmented, normalised training batch of every epoch, in headstart's order, and headstart's
+ * val tensors), so the two sides differ only in the training step and the evaluation, not in
+ * the data. Per step it prints both losses; per epoch both train and val accuracies.
+ *
+ *   node --import tsx bench/e2e-real-same-batches.ts     (npm run bench:e2e:same-batches)
+ *
+ * If the losses and accuracies agree, a gap that bench:e2e:real shows lies in the data
+ * (pipeline or sampling noise); if they part, in the step or the evaluation.
+ * Environment: as bench/e2e-real.ts (E2E_REAL_EPOCHS default 2 here, E2E_REAL_SIZE,
+ * E2E_REAL_TRAIN_PER_CLASS, E2E_REAL_VAL_PER_CLASS, E2E_REAL_LR, E2E_REAL_FREEZE_BN=1 for
+ * --freeze-bn on both sides, E2E_THREADS, E2E_SEED, E2E_KEEP; E2E_REAL_FP64=1 also trains a float64
+ * twin in lockstep, the yardstick for both float32 sides' drift).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { train } from '../src/train/train.js';
+import { scanImageFolder } from '../src/data/image-folder.js';
+import { buildEvalTransform, buildTrainTransform } from '../src/data/build-transforms.js';
+import { getModel } from '../src/models/registry.js';
+import { imageBatches } from '../src/train/image-batches.js';
+import { CLASSES } from '../scripts/make_embedded_dataset.js';
+import { writeOfflineWeights } from '../scripts/export_offline_weights.js';
+import { makeFashionMnistFolder } from './e2e-real.js';
+
+const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
+const log = (s: string) => process.stderr.write(`${s}\n`);
+const PYTHON = '/usr/bin/python3';
+
+const EPOCHS = env('E2E_REAL_EPOCHS', 2);
+const SIZE = env('E2E_REAL_SIZE', 224);
+const LR = env('E2E_REAL_LR', 1e-3);
+const SEED = env('E2E_SEED', 0);
+const THREADS = env('E2E_THREADS', os.availableParallelism());
+const FREEZE_BN = process.env.E2E_REAL_FREEZE_BN === '1';
+const BATCH = 8;
+
+/** Writes the tensors of batches as raw little-endian float32 images + int32 labels, appending; returns the batch sizes. */
+async function dumpBatches(batches: AsyncIterable<{ images: Float32Array; labels: Int32Array; release(): void }>, imagesPath: string, labelsPath: string): Promise<number[]> {
+  const fi = openSync(imagesPath, 'a');
+  const fl = openSync(labelsPath, 'a');
+  const sizes: number[] = [];
+  try {
+    for await (const b of batches) {
+      writeSync(fi, new Uint8Array(b.images.buffer, b.images.byteOffset, b.images.byteLength));
+      writeSync(fl, new Uint8Array(b.labels.buffer, b.labels.byteOffset, b.labels.byteLength));
+      sizes.push(b.labels.length);
+      b.release();
+    }
+  } finally {
+    closeSync(fi);
+    closeSync(fl);
+  }
+  return sizes;
+}
+
+async function main(tmp: string) {
+  const data = join(tmp, 'real-data');
+  const trainPerClass = env('E2E_REAL_TRAIN_PER_CLASS', 50);
+  const valPerClass = env('E2E_REAL_VAL_PER_CLASS', 50);
+  await makeFashionMnistFolder(data, { trainPerClass, valPerClass, size: 224 });
+  const init = join(tmp, 'offline-init.safetensors');
+  await writeOfflineWeights(init, CLASSES.length, SEED);
+
+  // headstart's tensors: the same folder scan, transforms, shuffle and random keys as train() uses.
+  const spec = getModel('mobilenet_v2_offline');
+  const preprocess = { ...spec.preprocess, inputSize: SIZE, resizeSize: Math.round((SIZE * spec.preprocess.resizeSize) / spec.preprocess.inputSize) };
+  const folder = await scanImageFolder(data, { valFraction: 0.2, seed: SEED });
+  const trainT = buildTrainTransform(preprocess);
+  const evalT = buildEvalTransform(preprocess);
+  const dump = join(tmp, 'batches');
+  const trainSizes: number[][] = [];
+  for (let epoch = 1; epoch <= EPOCHS; epoch++) {
+    trainSizes.push(await dumpBatches(imageBatches(folder.train, trainT, { batchSize: BATCH, shuffle: true, seed: SEED, epoch }), `${dump}-train-${epoch}.f32`, `${dump}-train-${epoch}.i32`));
+  }
+  const valSizes = await dumpBatches(imageBatches(folder.val, evalT, { batchSize: 32, shuffle: false, seed: SEED, epoch: 0 }), `${dump}-val.f32`, `${dump}-val.i32`);
+  log(`dumped ${EPOCHS} epoch(s) of ${trainSizes[0].length} training batches and ${folder.val.length} val images (${SIZE}x${SIZE})`);
+
+  // headstart's run, its per-step losses.
+  const losses: number[][] = [];
+  const r = await train(
+    data,
+    {
+      model: 'mobilenet_v2_offline',
+      weights: init,
+      mode: 'finetune',
+      epochs: EPOCHS,
+      batchSize: BATCH,
+      optimizer: { type: 'sgd', momentum: 0.9 },
+      lr: LR,
+      inputSize: SIZE,
+      scheduler: { type: 'step', stepSize: 7, gamma: 0.1 },
+      freezeBn: FREEZE_BN,
+      threads: THREADS,
+      seed: SEED,
+      out: join(tmp, 'hs'),
+      cacheDir: join(tmp, 'feature-cache'),
+      calibrate: false,
+    },
+    {
+      listeners: [
+        {
+          batch_end: (e) => {
+            if (e.phase !== 'train' || e.epoch === null || e.batch_loss === undefined) return;
+            (losses[e.epoch - 1] ??= []).push(e.batch_loss);
+          },
+          epoch_end: (e) => log(`headstart epoch ${e.epoch}/${e.epochs}: train acc ${e.train_acc.toFixed(3)} val acc ${e.val_acc.toFixed(3)} (${e.seconds.toFixed(1)} s)`),
+        },
+      ],
+    },
+  );
+  const meta = {
+    size: SIZE,
+    lr: LR,
+    seed: SEED,
+    threads: THREADS,
+    freeze_bn: FREEZE_BN,
+    fp64: process.env.E2E_REAL_FP64 === '1',
+    num_classes: CLASSES.length,
+    init,
+    dump,
+    train_sizes: trainSizes,
+    val_sizes: valSizes,
+    headstart: { losses, epochs: r.history.epochs.map((e) => ({ train_loss: e.train_loss, train_acc: e.train_acc, val_loss: e.val_loss, val_acc: e.val_acc })) },
+  };
+  const metaPath = join(tmp, 'same-batches.json');
+  writeFileSync(metaPath, JSON.stringify(meta));
+  const t = spawnSync(PYTHON, ['bench/e2e_torch_same_batches.py', metaPath], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
+  if (t.status !== 0) throw new Error(`bench/e2e_torch_same_batches.py failed (exit ${t.status})`);
+  process.stdout.write(t.stdout);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const tmp = mkdtempSync(join(os.tmpdir(), 'headstart-bench-same-batches-'));
+  try {
+    await main(tmp);
+  } finally {
+    if (process.env.E2E_KEEP) log(`kept ${tmp}`);
+    else rmSync(tmp, { recursive: true, force: true });
+  }
+}
