@@ -1,6 +1,7 @@
 import { GraphError } from '../../errors.js';
 import type { Graph } from '../graph.js';
 import { floatAttr, intAttr, registerOp, staticShape } from '../op-registry.js';
+import { sumOverNHW } from './sum-over-nhw.js';
 
 /**
  * BatchNormalization in training mode (batch statistics, running-stat update) and in
@@ -40,14 +41,9 @@ export function batchNorm(g: Graph, x: string, p: BatchNormParams, options: Batc
   const c = g.shape(x)[1];
   const shape = staticShape(g, x);
   const count = shape[0] * shape[2] * shape[3];
-  const mean4 = g.op('ReduceMean', [x], { axes: [0, 2, 3], keepdims: 1 });
-  const centred = g.op('Sub', [x, mean4]);
-  // Sum of squares in two steps, along each row (W) then over N and H: ONNX Runtime's one-step
-  // ReduceSumSquare over [0, 2, 3] lost 5.7e-4 (relative) at 8x112x112 values per channel, the
-  // two-step form 6e-7 (issue 9; test/batchnorm-precision.test.ts).
-  const rowSquares = g.op('ReduceSumSquare', [centred], { axes: [3], keepdims: 0 });
-  const batchVar = g.op('Mul', [g.op('ReduceSum', [rowSquares, g.ints([0, 2])], { keepdims: 0 }), g.scalar(1 / count)]);
-  const batchMean = g.op('Reshape', [mean4, g.ints([c])]);
+  const batchMean = g.op('Mul', [sumOverNHW(g, x), g.scalar(1 / count)]);
+  const centred = g.op('Sub', [x, perChannel(g, batchMean, c)]);
+  const batchVar = g.op('Mul', [sumOverNHW(g, centred, 'ReduceSumSquare'), g.scalar(1 / count)]);
   const [y] = g.node('BatchNormalization', [x, p.scale, p.bias, batchMean, batchVar], { epsilon: { float: epsilon } });
   g.notes.set(g.nodes[g.nodes.length - 1].name, { batchStatistics: true });
   const m = options.momentum ?? 0.1;
@@ -80,10 +76,9 @@ registerOp({
       throw new GraphError('E_NO_GRADIENT', `BatchNormalization node \`${node.name}\`: no gradient rule for ORT's training_mode=1`, { hint: 'build it with batchNorm()' });
     const [, , , mean, variance] = node.inputs;
     const invstd = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [variance, g.scalar(eps)])])]);
-    const axes = g.ints([0, 2, 3]);
-    const sumDy = g.op('ReduceSum', [dy!, axes], { keepdims: 0 });
+    const sumDy = sumOverNHW(g, dy!);
     // sum(dy * xhat) = invstd * (sum(dy * x) - mean * sum(dy)), without materialising xhat.
-    const sumDyX = g.op('ReduceSum', [g.op('Mul', [dy!, x]), axes], { keepdims: 0 });
+    const sumDyX = sumOverNHW(g, g.op('Mul', [dy!, x]));
     const dScale = g.op('Mul', [invstd, g.op('Sub', [sumDyX, g.op('Mul', [mean, sumDy])])]);
     const a = g.op('Mul', [scale, invstd]);
     let dx: string | undefined;

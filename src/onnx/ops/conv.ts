@@ -2,6 +2,7 @@ import { GraphError } from '../../errors.js';
 import type { Graph, Node } from '../graph.js';
 import { intAttr, intsAttr, registerOp, staticShape, stringAttr } from '../op-registry.js';
 import { slidingWindow } from './spatial-window.js';
+import { sumOverNHW } from './sum-over-nhw.js';
 
 /**
  * Conv (any number of spatial axes for inference; 2-D, any strides, pads, dilations, groups
@@ -65,7 +66,7 @@ registerOp({
     return [
       needs[0] ? convInputGrad(g, dy!, w, staticShape(g, x), p) : undefined,
       needs[1] ? convWeightGrad(g, dy!, x, staticShape(g, w), p) : undefined,
-      b && needs[2] ? g.op('ReduceSum', [dy!, g.ints([0, 2, 3])], { keepdims: 0 }) : undefined,
+      b && needs[2] ? sumOverNHW(g, dy!) : undefined,
     ];
   },
   gradCases: [
@@ -222,7 +223,7 @@ export function convWeightGrad(g: Graph, dy: string, x: string, wShape: number[]
     for (let i = 0; i < kh; i++) {
       for (let j = 0; j < kw; j++) {
         const prod = g.op('Mul', [tapSlice(g, padded, i, j, outHW, p), dy]);
-        taps.push(g.op('ReduceSum', [prod, g.ints([0, 2, 3])], { keepdims: 0 }));
+        taps.push(sumOverNHW(g, prod));
       }
     }
     const stacked =
