@@ -9,6 +9,7 @@
  * (kernel flips by Slice step -1 instead of the anti-identity MatMul), e.g. plain+nospin.
  */
 import os from 'node:os';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { blockedConvLayout } from '../src/engine/blocked-layout.js';
 import { buildTrainingGraph } from '../src/graphs/network-graph.js';
 import { TrainingSession } from '../src/graphs/training-session.js';
@@ -22,6 +23,7 @@ const B = Number(process.env.B ?? 16);
 const size = Number(process.env.SIZE ?? spec.preprocess.inputSize);
 const rounds = Number(process.env.ROUNDS ?? 7);
 const threads = Number(process.env.THREADS ?? os.availableParallelism());
+const warmup = Number(process.env.WARMUP ?? 2);
 const variants = (process.env.VARIANTS ?? 'plain,blocked28').split(',');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -34,7 +36,13 @@ const targets = crossEntropyCoefficients(
   Array.from({ length: B }, () => randomInt(rng, 0, 1000)),
   1000,
 );
-const sessions: { name: string; session: TrainingSession; times: number[]; cpu: number[] }[] = [];
+const sessions: { name: string; session: TrainingSession; times: number[]; cpu: number[]; faults: number[]; windows: [number, number][] }[] = [];
+// Garbage collections (V8's 'gc' performance entries), attributed to the step they fall in.
+const gcs: { start: number; duration: number; kind: number }[] = [];
+const gcObserver = new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcs.push({ start: e.startTime, duration: e.duration, kind: (e.detail as { kind: number }).kind });
+});
+gcObserver.observe({ entryTypes: ['gc'] });
 for (const v of variants) {
   const [base, ...flags] = v.split('+');
   const m = /^blocked(\d+)$/.exec(base);
@@ -46,18 +54,22 @@ for (const v of variants) {
   const config: Record<string, string> = {};
   if (flags.includes('daz')) config['session.set_denormal_as_zero'] = '1';
   if (flags.includes('nospin')) config['session.intra_op.allow_spinning'] = '0';
-  const session = await TrainingSession.create(graph, params, { threads, config });
-  await session.step(images, targets); // warm-up
-  sessions.push({ name: v, session, times: [], cpu: [] });
+  const session = await TrainingSession.create(graph, params, { threads, config, memPattern: !flags.includes('nopattern'), memArena: !flags.includes('noarena') });
+  for (let i = 0; i < warmup; i++) await session.step(images, targets);
+  sessions.push({ name: v, session, times: [], cpu: [], faults: [], windows: [] });
 }
 for (let r = 0; r < rounds; r++) {
   for (const s of sessions) {
+    const faults = process.resourceUsage().minorPageFault;
     const t = performance.now();
     const c = process.cpuUsage();
     await s.session.step(images, targets);
-    s.times.push(performance.now() - t);
+    const end = performance.now();
+    s.times.push(end - t);
+    s.windows.push([t, end]);
     const used = process.cpuUsage(c);
     s.cpu.push((used.user + used.system) / 1000);
+    s.faults.push(process.resourceUsage().minorPageFault - faults);
   }
 }
 console.log(
@@ -66,12 +78,24 @@ console.log(
     .map((l) => l.toFixed(2))
     .join(' ')}`,
 );
+await new Promise((resolve) => setTimeout(resolve, 10)); // let the observer deliver the last entries
+gcObserver.disconnect();
+const GC_KINDS: Record<number, string> = { 1: 'minor', 4: 'major', 8: 'incremental', 16: 'weakcb' };
+const gcMs = (w: [number, number]) => gcs.filter((g) => g.start >= w[0] && g.start < w[1]).reduce((a, g) => a + g.duration, 0);
 for (const s of sessions) {
   const med = median(s.times);
   const cpu = median(s.cpu);
+  const worst = s.times.indexOf(Math.max(...s.times));
   console.log(
     `${s.name.padEnd(12)} median ${med.toFixed(0).padStart(6)} ms  worst ${Math.max(...s.times)
       .toFixed(0)
-      .padStart(6)} ms  ${((B * 1000) / med).toFixed(2).padStart(7)} img/s  cpu ${cpu.toFixed(0).padStart(6)} ms/step`,
+      .padStart(6)} ms  ${((B * 1000) / med).toFixed(2).padStart(7)} img/s  cpu ${cpu.toFixed(0).padStart(6)} ms/step  ` +
+      `faults ${median(s.faults).toFixed(0).padStart(6)}/step  gc ${median(s.windows.map(gcMs)).toFixed(1)} ms/step (worst step: ${s.faults[worst]} faults, gc ${gcMs(s.windows[worst]).toFixed(1)} ms, cpu ${s.cpu[worst].toFixed(0)} ms)`,
   );
+  if (process.env.STEPS === '1') {
+    console.log(`  steps ms:     ${s.times.map((t) => t.toFixed(0)).join(' ')}`);
+    console.log(`  steps cpu ms: ${s.cpu.map((t) => t.toFixed(0)).join(' ')}`);
+    console.log(`  steps faults: ${s.faults.join(' ')}`);
+    console.log(`  steps gc:     ${s.windows.map((w) => gcs.filter((g) => g.start >= w[0] && g.start < w[1]).map((g) => `${GC_KINDS[g.kind] ?? g.kind}:${g.duration.toFixed(0)}`).join('+') || '-').join(' ')}`);
+  }
 }
