@@ -6,7 +6,12 @@
  * MODEL=resnet18 B=16 SIZE=224 ROUNDS=7 VARIANTS=plain,blocked28,blocked14 node --import tsx bench/step-ab.ts
  * Variants: plain, blocked<min size> (e.g. blocked28: blocked convs at inputs of 28 px and more),
  * each optionally with +daz (denormals as zero), +nospin (no intra-op spinning) and/or +slice
- * (kernel flips by Slice step -1 instead of the anti-identity MatMul), e.g. plain+nospin.
+ * (kernel flips by Slice step -1 instead of the anti-identity MatMul), e.g. plain+nospin,
+ * +subconv (strided input gradients as sub-convolutions + DepthToSpace instead of ConvTranspose),
+ * +nopattern / +noarena (ONNX Runtime's memory-pattern planner / CPU arena off).
+ * Per variant: median and worst step (wall), median CPU-ms per step, minor page faults and GC ms
+ * per step, and the same for the worst step; STEPS=1 lists every step. WARMUP=2 untimed steps
+ * first (ONNX Runtime allocates its memory-pattern block on the second run).
  */
 import os from 'node:os';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -49,8 +54,10 @@ for (const v of variants) {
   if (m && !layout) throw new Error('the blocked-layout self-test failed on this machine');
   const params = initParams(probe.params, 0);
   if (flags.includes('slice')) process.env.HEADSTART_FLIP_SLICE = '1';
+  process.env.HEADSTART_STRIDED_DX = flags.includes('subconv') ? 'subconv' : 'convtranspose';
   const graph = buildTrainingGraph(spec, { batch: B, numClasses: 1000, inputSize: size, trainable, blocked: m ? { block: layout!.block, minSize: Number(m[1]) } : undefined });
   delete process.env.HEADSTART_FLIP_SLICE;
+  delete process.env.HEADSTART_STRIDED_DX;
   const config: Record<string, string> = {};
   if (flags.includes('daz')) config['session.set_denormal_as_zero'] = '1';
   if (flags.includes('nospin')) config['session.intra_op.allow_spinning'] = '0';
