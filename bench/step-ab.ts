@@ -86,7 +86,7 @@ console.log(
   `${spec.name} ${size}px batch ${B}, ${threads} threads, ${rounds} alternating rounds, load average ${os
     .loadavg()
     .map((l) => l.toFixed(2))
-    .join(' ')}`,
+    .join(' ')}, peak RSS of the process ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`,
 );
 await new Promise((resolve) => setTimeout(resolve, 10)); // let the observer deliver the last entries
 gcObserver.disconnect();
@@ -106,6 +106,16 @@ for (const s of sessions) {
     console.log(`  steps ms:     ${s.times.map((t) => t.toFixed(0)).join(' ')}`);
     console.log(`  steps cpu ms: ${s.cpu.map((t) => t.toFixed(0)).join(' ')}`);
     console.log(`  steps faults: ${s.faults.join(' ')}`);
-    console.log(`  steps gc:     ${s.windows.map((w) => gcs.filter((g) => g.start >= w[0] && g.start < w[1]).map((g) => `${GC_KINDS[g.kind] ?? g.kind}:${g.duration.toFixed(0)}`).join('+') || '-').join(' ')}`);
+    console.log(
+      `  steps gc:     ${s.windows
+        .map(
+          (w) =>
+            gcs
+              .filter((g) => g.start >= w[0] && g.start < w[1])
+              .map((g) => `${GC_KINDS[g.kind] ?? g.kind}:${g.duration.toFixed(0)}`)
+              .join('+') || '-',
+        )
+        .join(' ')}`,
+    );
   }
 }

@@ -72,7 +72,12 @@ function build(form: string, c: number, m: number, k: number, size: number, grou
 const forms = ['convtranspose', 'subconv'];
 const rng = new Random(0);
 const totals = forms.map(() => ({ wall: 0, cpu: 0 }));
-console.log(`strided input gradients, batch ${B}, ${threads} threads, ${rounds} alternating rounds, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(
+  `strided input gradients, batch ${B}, ${threads} threads, ${rounds} alternating rounds, load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
 for (const family of families) {
   for (const [c, m, k, size, group] of LAYERS[family]) {
     const built = forms.map((f) => build(f, c, m, k, size, group));
