@@ -46,7 +46,7 @@ const sessions: { name: string; session: TrainingSession; times: number[]; cpu: 
 // Garbage collections (V8's 'gc' performance entries), attributed to the step they fall in.
 const gcs: { start: number; duration: number; kind: number }[] = [];
 const gcObserver = new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) gcs.push({ start: e.startTime, duration: e.duration, kind: (e.detail as { kind: number }).kind });
+  for (const e of list.getEntries()) gcs.push({ start: e.startTime, duration: e.duration, kind: (e as PerformanceEntry & { detail: { kind: number } }).detail.kind });
 });
 gcObserver.observe({ entryTypes: ['gc'] });
 for (const v of variants) {
