@@ -8,7 +8,6 @@
  * each optionally with +daz (denormals as zero), +nospin (no intra-op spinning) and/or +slice
  * (kernel flips by Slice step -1 instead of the anti-identity MatMul), e.g. plain+nospin,
  * +subconv (strided input gradients as sub-convolutions + DepthToSpace instead of ConvTranspose),
- * +bnsums (BatchNorm statistics from ReduceSum + ReduceSumSquare, no centred tensor),
  * +nopattern / +noarena (ONNX Runtime's memory-pattern planner / CPU arena off).
  * Per variant: median and worst step (wall), median CPU-ms per step, minor page faults and GC ms
  * per step, and the same for the worst step; STEPS=1 lists every step. WARMUP=2 untimed steps
@@ -56,11 +55,9 @@ for (const v of variants) {
   const params = initParams(probe.params, 0);
   if (flags.includes('slice')) process.env.HEADSTART_FLIP_SLICE = '1';
   process.env.HEADSTART_STRIDED_DX = flags.includes('subconv') ? 'subconv' : 'convtranspose';
-  process.env.HEADSTART_BN_STATS = flags.includes('bnsums') ? 'sums' : 'centred';
   const graph = buildTrainingGraph(spec, { batch: B, numClasses: 1000, inputSize: size, trainable, blocked: m ? { block: layout!.block, minSize: Number(m[1]) } : undefined });
   delete process.env.HEADSTART_FLIP_SLICE;
   delete process.env.HEADSTART_STRIDED_DX;
-  delete process.env.HEADSTART_BN_STATS;
   const config: Record<string, string> = {};
   if (flags.includes('daz')) config['session.set_denormal_as_zero'] = '1';
   if (flags.includes('nospin')) config['session.intra_op.allow_spinning'] = '0';

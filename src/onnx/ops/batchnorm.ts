@@ -32,16 +32,6 @@ export interface BatchNormResult {
   runningVar?: string;
 }
 
-/**
- * How training-mode BatchNorm computes its batch statistics: 'centred' (mean, then the sum of
- * squares of x - mean: two passes and a centred copy of x) or 'sums' (ReduceSum and
- * ReduceSumSquare of x: no centred tensor). HEADSTART_BN_STATS=sums selects the latter, for A/B
- * measurements (bench/step-ab.ts +bnsums); default 'centred' until a quiet machine shows it pays.
- */
-function batchStatisticsForm(): 'centred' | 'sums' {
-  return process.env.HEADSTART_BN_STATS === 'sums' ? 'sums' : 'centred';
-}
-
 export function batchNorm(g: Graph, x: string, p: BatchNormParams, options: BatchNormOptions): BatchNormResult {
   const epsilon = options.epsilon ?? 1e-5;
   if (!options.training) {
@@ -50,19 +40,10 @@ export function batchNorm(g: Graph, x: string, p: BatchNormParams, options: Batc
   const c = g.shape(x)[1];
   const shape = staticShape(g, x);
   const count = shape[0] * shape[2] * shape[3];
-  let batchMean: string;
-  let batchVar: string;
-  if (batchStatisticsForm() === 'sums') {
-    // One pass each over x, no centred tensor: var = E[x^2] - mean^2 (clamped at 0 against rounding).
-    batchMean = g.op('Mul', [g.op('ReduceSum', [x, g.ints([0, 2, 3])], { keepdims: 0 }), g.scalar(1 / count)]);
-    const meanSquare = g.op('Mul', [g.op('ReduceSumSquare', [x], { axes: [0, 2, 3], keepdims: 0 }), g.scalar(1 / count)]);
-    batchVar = g.op('Relu', [g.op('Sub', [meanSquare, g.op('Mul', [batchMean, batchMean])])]);
-  } else {
-    const mean4 = g.op('ReduceMean', [x], { axes: [0, 2, 3], keepdims: 1 });
-    const centred = g.op('Sub', [x, mean4]);
-    batchVar = g.op('Mul', [g.op('ReduceSumSquare', [centred], { axes: [0, 2, 3], keepdims: 0 }), g.scalar(1 / count)]);
-    batchMean = g.op('Reshape', [mean4, g.ints([c])]);
-  }
+  const mean4 = g.op('ReduceMean', [x], { axes: [0, 2, 3], keepdims: 1 });
+  const centred = g.op('Sub', [x, mean4]);
+  const batchVar = g.op('Mul', [g.op('ReduceSumSquare', [centred], { axes: [0, 2, 3], keepdims: 0 }), g.scalar(1 / count)]);
+  const batchMean = g.op('Reshape', [mean4, g.ints([c])]);
   const [y] = g.node('BatchNormalization', [x, p.scale, p.bias, batchMean, batchVar], { epsilon: { float: epsilon } });
   g.notes.set(g.nodes[g.nodes.length - 1].name, { batchStatistics: true });
   const m = options.momentum ?? 0.1;
