@@ -24,6 +24,7 @@ const batch = Number(process.env.BENCH_BATCH ?? 16);
 const threads = Number(process.env.BENCH_THREADS ?? os.availableParallelism());
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const reps = Number(process.env.BENCH_REPS ?? 3);
+const warmups = Number(process.env.BENCH_WARMUPS ?? 2);
 const spec = getModel('resnet18');
 const extraModels = (process.env.BENCH_MODELS ?? 'mobilenet_v2,efficientnet_b0').split(',').filter(Boolean);
 const blocked = await blockedConvLayout();
@@ -35,14 +36,20 @@ const images = Float32Array.from({ length: batch * 3 * 224 * 224 }, () => rng.no
 const labels = Array.from({ length: batch }, () => randomInt(rng, 0, 1000));
 const targets = crossEntropyCoefficients(labels, 1000);
 
-async function timeIt(fn: () => Promise<void>): Promise<number> {
-  await fn(); // warm-up
+/** Worst / median step of each phase's timed reps, per round (the step spread of issue 10). */
+const spreads = new Map<string, number[]>();
+
+async function timeIt(fn: () => Promise<void>, phase?: string): Promise<number> {
+  // Two warm-ups: ONNX Runtime allocates its memory-pattern block on a session's second run
+  // (tens of thousands of page faults, a step ~2x the others).
+  for (let i = 0; i < warmups; i++) await fn();
   const times: number[] = [];
   for (let i = 0; i < reps; i++) {
     const t = performance.now();
     await fn();
     times.push((performance.now() - t) / 1000);
   }
+  if (phase) spreads.set(phase, [...(spreads.get(phase) ?? []), Math.max(...times) / median(times)]);
   return batch / median(times);
 }
 
@@ -64,7 +71,7 @@ async function headstart(): Promise<Record<string, number>> {
     out[mode] = await timeIt(async () => {
       const r = await session.step(images, targets);
       sgd.step(r.grads);
-    });
+    }, mode);
     await session.release();
   }
   for (const name of extraModels) out[`finetune ${name}`] = await finetuneRate(name);
@@ -84,7 +91,7 @@ async function finetuneRate(name: string, steps?: number): Promise<number> {
   const dropout = new Random(1);
   const step = async () => sgd.step((await session.step(x, targets, dropout)).grads);
   let rate = 0;
-  if (steps === undefined) rate = await timeIt(step);
+  if (steps === undefined) rate = await timeIt(step, `finetune ${name}`);
   else for (let i = 0; i < steps; i++) await step();
   await session.release();
   return rate;
@@ -143,6 +150,7 @@ for (const k of Object.keys(ours)) {
   ratios[k] = Number((h / p).toFixed(3));
   console.log(`${k.padEnd(24)} ${h.toFixed(2).padStart(10)} ${p.toFixed(2).padStart(9)} ${ratios[k].toFixed(2).padStart(7)}`);
 }
+console.log(`step spread, worst / median of the ${reps} timed steps per round (headstart): ${[...spreads].map(([phase, xs]) => `${phase} ${xs.map((x) => x.toFixed(2)).join(' ')}`).join('; ')}`);
 ratios.peakRss = Number((rss.headstart / rss.pytorch).toFixed(3));
 console.log(`peak RSS, ResNet18 fine-tune step: headstart ${rss.headstart.toFixed(0)} MB, PyTorch ${rss.pytorch.toFixed(0)} MB (ratio ${ratios.peakRss.toFixed(2)})`);
 console.log(JSON.stringify(ratios));

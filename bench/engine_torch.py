@@ -21,7 +21,7 @@ x = torch.randn(batch, 3, 224, 224)
 y = torch.randint(0, 1000, (batch,))
 
 
-def timed(fn, warmup=1):
+def timed(fn, warmup=2):
     for _ in range(warmup):
         fn()
     times = []

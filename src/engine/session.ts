@@ -17,6 +17,10 @@ export interface SessionOptions {
    * `session.intra_op.allow_spinning`, ...). Default: those of sessionTuning(process.env).
    */
   config?: Record<string, string>;
+  /** ONNX Runtime's memory-pattern planner (default true): one block per run, planned after the first run. */
+  memPattern?: boolean;
+  /** ONNX Runtime's CPU memory arena (default true). */
+  memArena?: boolean;
 }
 
 /**
@@ -82,8 +86,8 @@ export class Session {
         intraOpNumThreads: threadCount(options.threads).threads,
         interOpNumThreads: 1,
         graphOptimizationLevel: 'all',
-        enableCpuMemArena: true,
-        enableMemPattern: true,
+        enableCpuMemArena: options.memArena ?? true,
+        enableMemPattern: options.memPattern ?? true,
         enableProfiling: options.profilePrefix !== undefined,
         profileFilePrefix: options.profilePrefix,
         logSeverityLevel: 3,

@@ -181,6 +181,10 @@ function convInputGrad(g: Graph, dy: string, w: string, xShape: number[], p: Con
   if (p.strides[0] === 1 && p.strides[1] === 1 && padsT.every((v) => v >= 0)) {
     return g.op('Conv', [dy, flippedKernel(g, w, p.group)], { pads: padsT, dilations: p.dilations, group: p.group });
   }
+  if (stridedInputGradForm() === 'subconv') {
+    const sub = subConvInputGrad(g, dy, w, xShape, p);
+    if (sub) return sub;
+  }
   const yShape = staticShape(g, dy);
   const outputPadding = [0, 1].map((i) => xShape[2 + i] - (p.strides[i] * (yShape[2 + i] - 1) + p.dilations[i] * (p.kernel[i] - 1) + 1 - p.pads[i] - p.pads[i + 2]));
   return g.op('ConvTranspose', [dy, w], {
@@ -191,6 +195,74 @@ function convInputGrad(g: Graph, dy: string, w: string, xShape: number[], p: Con
     kernel_shape: p.kernel,
     output_padding: outputPadding,
   });
+}
+
+/**
+ * How strided convolutions get their input gradient: 'convtranspose' (ConvTranspose: Gemm +
+ * col2im) or 'subconv' (stride-1 sub-convolutions + DepthToSpace, subConvInputGrad). Set by
+ * HEADSTART_STRIDED_DX for A/B measurements (bench/step-ab.ts); default ConvTranspose until a
+ * quiet-machine measurement shows the other faster.
+ */
+function stridedInputGradForm(): 'convtranspose' | 'subconv' {
+  return process.env.HEADSTART_STRIDED_DX === 'subconv' ? 'subconv' : 'convtranspose';
+}
+
+/**
+ * The input gradient of a stride-s convolution without ConvTranspose. Output pixel h of dX
+ * (padded coordinate h + pad = s*q + r) receives dY[q - a] * W[r + s*a] for every tap of phase
+ * r: per phase a stride-1 convolution of dY with the sub-kernel W[r::s] flipped. All s*s phase
+ * kernels, zero-padded to ceil(k/s) taps, are stacked along the output channels (channel
+ * c*s*s + r_h*s + r_w, DepthToSpace's CRD order) into one Conv, whose output DepthToSpace
+ * interleaves; a Slice drops the padding. The stacked kernel comes from one MatMul of the
+ * weight's taps by a 0/1 selection matrix (pad, phase split and flip at once, exact).
+ * A 1x1 kernel has one non-zero phase: its 1x1 conv output is spread by a zero Pad instead.
+ * Returns undefined where it does not apply (dilation, unequal strides): ConvTranspose then.
+ */
+function subConvInputGrad(g: Graph, dy: string, w: string, xShape: number[], p: ConvParams): string | undefined {
+  const [m, cg, kh, kw] = staticShape(g, w);
+  const [sh, sw] = p.strides;
+  if (sh !== sw || sh < 2 || p.dilations.some((d) => d !== 1)) return undefined;
+  const s = sh;
+  const [n, c, h, wd] = xShape;
+  const [, , ho, wo] = staticShape(g, dy);
+  const [pt, pl] = p.pads;
+  const group = p.group;
+  const crop = (t: string, hh: number, ww: number): string => {
+    // t covers padded rows [0, hh) and columns [0, ww); keep [pt, pt + h) x [pl, pl + wd).
+    const extra = [Math.max(0, pt + h - hh), Math.max(0, pl + wd - ww)];
+    const grown = extra[0] + extra[1] > 0 ? g.op('Pad', [t, g.ints([0, 0, 0, 0, 0, 0, extra[0], extra[1]])]) : t;
+    if (pt === 0 && pl === 0 && hh + extra[0] === h && ww + extra[1] === wd) return grown;
+    return g.op('Slice', [grown, g.ints([pt, pl]), g.ints([pt + h, pl + wd]), g.ints([2, 3])]);
+  };
+  if (kh === 1 && kw === 1) {
+    const dense = g.op('Conv', [dy, flippedKernel(g, w, group)], { group });
+    const spread = g.op('Pad', [g.op('Reshape', [dense, g.ints([n, c, ho, 1, wo, 1])]), g.ints([0, 0, 0, 0, 0, 0, 0, 0, 0, s - 1, 0, s - 1])]);
+    return crop(g.op('Reshape', [spread, g.ints([n, c, ho * s, wo * s])]), ho * s, wo * s);
+  }
+  if (kh < s || kw < s) return undefined;
+  const ah = Math.ceil(kh / s);
+  const aw = Math.ceil(kw / s);
+  const qh = Math.ceil((h + pt) / s);
+  const qw = Math.ceil((wd + pl) / s);
+  if (qh < ho || qw < wo) return undefined;
+  // select[i*kw + j, ((r_h*s + r_w)*ah + b_h)*aw + b_w] = 1 where i = r_h + s*(ah-1-b_h), j likewise.
+  const cols = s * s * ah * aw;
+  const select = new Float32Array(kh * kw * cols);
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      const col = (((i % s) * s + (j % s)) * ah + (ah - 1 - Math.floor(i / s))) * aw + (aw - 1 - Math.floor(j / s));
+      select[(i * kw + j) * cols + col] = 1;
+    }
+  }
+  const phases = g.op('MatMul', [g.op('Reshape', [w, g.ints([m * cg, kh * kw])]), g.floats(select, [kh * kw, cols])]);
+  let stacked: string;
+  if (cg === 1 && m === group) stacked = g.op('Reshape', [phases, g.ints([c * s * s, 1, ah, aw])]);
+  else {
+    const split = g.op('Reshape', [phases, g.ints([group, m / group, cg, s, s, ah, aw])]);
+    stacked = g.op('Reshape', [g.op('Transpose', [split], { perm: [0, 2, 3, 4, 1, 5, 6] }), g.ints([c * s * s, m / group, ah, aw])]);
+  }
+  const conv = g.op('Conv', [dy, stacked], { pads: [ah - 1, aw - 1, qh - ho, qw - wo], group });
+  return crop(g.op('DepthToSpace', [conv], { blocksize: s, mode: 'CRD' }), qh * s, qw * s);
 }
 
 /** The strided window of tap (i, j) over a padded input, one [.., .., Ho, Wo] slice. */

@@ -1,7 +1,7 @@
 import { GraphError } from '../../errors.js';
 import type { HostTensor } from '../../tensor.js';
 import type { Dim, Graph, Node } from '../graph.js';
-import { broadcastShapes, intAttr, intsAttr, normAxis, registerOp, staticShape } from '../op-registry.js';
+import { broadcastShapes, intAttr, intsAttr, normAxis, registerOp, staticShape, stringAttr } from '../op-registry.js';
 import { unbroadcast } from './unbroadcast.js';
 
 /** Shape ops: reshaping, transposing, joining, slicing, padding. */
@@ -273,4 +273,28 @@ registerOp({
     const idx = g.shape(node.inputs[1]);
     return [{ dtype: g.dtype(node.inputs[0]), shape: [...s.slice(0, axis), ...idx, ...s.slice(axis + 1)] }];
   },
+});
+
+/** DepthToSpace (both modes); its adjoint is the inverse Reshape/Transpose/Reshape. */
+registerOp({
+  type: 'DepthToSpace',
+  infer: (g, node) => {
+    const [n, c, h, w] = g.shape(node.inputs[0]);
+    const b = intAttr(node, 'blocksize', 0);
+    if (b < 1 || (c >= 0 && c % (b * b) !== 0))
+      throw new GraphError('E_SHAPE_MISMATCH', `DepthToSpace node \`${node.name}\`: ${c} channels do not split into blocks of ${b}x${b}`, { hint: 'channels must be a multiple of blocksize squared' });
+    return [{ dtype: g.dtype(node.inputs[0]), shape: [n, c < 0 ? -1 : c / (b * b), h < 0 ? -1 : h * b, w < 0 ? -1 : w * b] }];
+  },
+  grad: (g, node, [dy]) => {
+    const [n, c, h, w] = staticShape(g, node.inputs[0]);
+    const b = intAttr(node, 'blocksize', 0);
+    const crd = stringAttr(node, 'mode', 'DCR') === 'CRD';
+    const split = g.op('Reshape', [dy!, g.ints([n, c / (b * b), h, b, w, b])]);
+    const back = g.op('Transpose', [split], { perm: crd ? [0, 1, 3, 5, 2, 4] : [0, 3, 5, 1, 2, 4] });
+    return [g.op('Reshape', [back, g.ints([n, c, h, w])])];
+  },
+  gradCases: [
+    { label: 'DCR blocksize 2', build: (g, [a]) => g.op('DepthToSpace', [a], { blocksize: 2 }), inputShapes: [[2, 8, 2, 3]] },
+    { label: 'CRD blocksize 2', build: (g, [a]) => g.op('DepthToSpace', [a], { blocksize: 2, mode: 'CRD' }), inputShapes: [[1, 8, 3, 2]] },
+  ],
 });
