@@ -232,6 +232,12 @@ test('try it: a picked image’s top-1 label and probability equal `headstart pr
     assert.equal(g.label, p.top[0].label, `${name} top-1 label`);
     assert.ok(Math.abs(g.prob - p.top[0].probability) <= 1e-4, `${name}: browser ${g.prob} vs predict ${p.top[0].probability}`);
   }
+  // WebGPU where the browser offers an adapter, else wasm; the page names the one it used.
+  const gpu = await page.evaluate(async () =>
+    Boolean((navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu && (await (navigator as unknown as { gpu: { requestAdapter(): Promise<unknown> } }).gpu.requestAdapter())),
+  );
+  const backend = await page.textContent('.backend');
+  assert.ok(gpu ? ['WebGPU', 'WebAssembly'].includes(backend ?? '') : backend === 'WebAssembly', `backend shown: ${backend} (adapter: ${gpu})`);
   await page.screenshot({ path: join(tmpdir(), 'headstart-serve-try.png'), fullPage: true });
   assert.deepEqual(pageErrors(page), []);
   await page.close();

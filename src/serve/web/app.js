@@ -388,14 +388,24 @@ function LivePage({ name }) {
 
 // Served by headstart serve: onnxruntime-web from node_modules, the bundle of src/serve/web-core.ts from dist/web.
 const ORT_MODULE = '/ort/ort.wasm.min.mjs';
+// onnxruntime-web's WebGPU build (it carries the wasm backend too), used where the browser offers an adapter.
+const ORT_WEBGPU_MODULE = '/ort/ort.webgpu.min.mjs';
 const CORE_MODULE = '/core/core.js';
 let ortPromise = null;
+async function hasWebGpu() {
+  try {
+    return Boolean(navigator.gpu && (await navigator.gpu.requestAdapter()));
+  } catch {
+    return false;
+  }
+}
 function loadOrt() {
-  ortPromise ??= import(ORT_MODULE).then((ort) => {
+  ortPromise ??= hasWebGpu().then(async (gpu) => {
+    const ort = await import(gpu ? ORT_WEBGPU_MODULE : ORT_MODULE);
     ort.env.wasm.wasmPaths = '/ort/';
     ort.env.wasm.numThreads = 1;
     ort.env.wasm.proxy = false;
-    return ort;
+    return { ort, gpu };
   });
   return ortPromise;
 }
@@ -403,10 +413,20 @@ let corePromise = null;
 const loadCore = () => (corePromise ??= import(CORE_MODULE));
 
 async function loadModel(bytes, source) {
-  const [ort, core] = await Promise.all([loadOrt(), loadCore()]);
+  const [{ ort, gpu }, core] = await Promise.all([loadOrt(), loadCore()]);
   const meta = core.readModelMetadata(bytes, source);
-  const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
-  return { ort, core, meta, session, source };
+  let session = null;
+  let backend = 'WebAssembly';
+  if (gpu) {
+    try {
+      session = await ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'] });
+      backend = 'WebGPU';
+    } catch {
+      session = null; // an op WebGPU lacks, or a lost device: the same model on wasm
+    }
+  }
+  session ??= await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+  return { ort, core, meta, session, source, backend };
 }
 
 async function pixelsOf(source) {
@@ -512,7 +532,10 @@ function TryPage({ name }) {
   const k = model ? Math.min(5, model.meta.classes.length) : 0;
   return html`<section class="try">
     <h1>Try a model</h1>
-    <p class="muted">The model runs in this browser (onnxruntime-web, WebAssembly). Images never leave your computer.</p>
+    <p class="muted">
+      The model runs in this browser (onnxruntime-web, <span class="backend">${model ? model.backend : 'WebGPU where the browser offers it, else WebAssembly'}</span>). Images never leave your
+      computer.
+    </p>
     <p class="pick">
       <label
         >run
