@@ -16,6 +16,7 @@ import { hostname } from 'node:os';
 import { basename, dirname, extname, join, relative, sep } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { confinedPath } from './confined-path.js';
+import { processAlive } from '../process-alive.js';
 
 const CHANGE_LOG = '.headstart-changes.jsonl';
 const CHANGE_LOCK = '.headstart-changes.lock';
@@ -39,16 +40,6 @@ export interface DatasetChange {
 
 /** A lock older than this (its file's mtime, refreshed while held) is stale whatever its pid says. */
 const STALE_LOCK_MS = 10 * 60_000;
-
-/** Whether process `pid` runs on this machine (EPERM: it runs, as another user). */
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 const posix = (p: string) => p.split(sep).join('/');
 
@@ -109,7 +100,7 @@ export class DatasetChanges {
     const age = Date.now() - (await stat(lockPath)).mtimeMs;
     if (age > STALE_LOCK_MS) return `it is ${Math.round(age / 60_000)} minutes old (pid ${pidText || '?'})`;
     const sameHost = host === undefined || host === hostname();
-    if (sameHost && Number.isInteger(pid) && pid > 0 && pid !== process.pid && !pidAlive(pid)) return `its process ${pid} is not running`;
+    if (sameHost && Number.isInteger(pid) && pid > 0 && pid !== process.pid && !processAlive(pid)) return `its process ${pid} is not running`;
     if (content.trim() === '' && age > 5_000) return 'it is empty (its process died while creating it)';
     return null;
   }

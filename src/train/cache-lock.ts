@@ -9,6 +9,7 @@
 import { hostname } from 'node:os';
 import { open, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { IOError } from '../errors.js';
+import { processAlive } from '../process-alive.js';
 
 export interface LockHolder {
   pid: number;
@@ -31,15 +32,6 @@ export interface Lock {
   /** Marks the lock as alive (cheap; call it as work progresses). */
   touch(): void;
   release(): Promise<void>;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function readHolder(path: string): Promise<{ holder: LockHolder | null; text: string; mtimeMs: number } | null> {
@@ -86,7 +78,7 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
     const seen = await readHolder(path);
     if (!seen) continue; // released in between: try again at once
     const h = seen.holder;
-    const dead = h !== null && h.host === me.host && !alive(h.pid);
+    const dead = h !== null && h.host === me.host && !processAlive(h.pid);
     const old = Date.now() - seen.mtimeMs > staleMs;
     // Unreadable for longer than a write takes: its writer died between creating and filling it.
     const damaged = h === null && Date.now() - seen.mtimeMs > DAMAGED_AFTER_MS;

@@ -21,6 +21,7 @@ import type { RunBus, TrainContext } from './events.js';
 import { PhaseMeter, type ModeRunner, type RunnerBatch, type ValPredictions } from './mode-runner.js';
 import type { ResolvedTrainConfig } from './options.js';
 import { PhaseReporter, RunInterrupted, type PhaseStats } from './phase-reporter.js';
+import { concatFloat32 } from '../concat-floats.js';
 
 export interface FitState {
   /** Last finished epoch (0 before the first). */
@@ -127,7 +128,7 @@ async function evalPhase(a: Pick<FitArgs, 'runner' | 'numClasses' | 'signal'> & 
     await phase.batch(++index, meter.images, meter.loss, meter.acc);
   }
   const stats = await phase.end(meter.loss, meter.acc, meter.images);
-  return keep ? { stats, preds: { logits: concat(logits), labels: Int32Array.from(labels.flatMap((l) => Array.from(l))), paths } } : { stats };
+  return keep ? { stats, preds: { logits: concatFloat32(logits), labels: Int32Array.from(labels.flatMap((l) => Array.from(l))), paths } } : { stats };
 }
 
 /** Puts the best epoch's weights back into the live parameters, and predicts the val images with them. */
@@ -153,14 +154,4 @@ function groupLrs(runner: ModeRunner): Record<string, number> | undefined {
 
 function formatLr(lr: number): string {
   return lr !== 0 && (Math.abs(lr) >= 1e4 || Math.abs(lr) < 1e-3) ? lr.toExponential() : String(lr);
-}
-
-function concat(parts: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }

@@ -20,6 +20,7 @@ import { featureDistanceScores, fitFeatureDistance, type FeatureDistanceModel } 
 import { rejectedFraction, rejectionAuroc, thresholdAtRejectRate, thresholdBestF1, unknownScores, type LogitScore, type UnknownScore } from '../metrics/rejection.js';
 import { Random } from '../random.js';
 import type { ValPredictions } from './mode-runner.js';
+import { concatFloat32 } from '../concat-floats.js';
 
 export interface TrustOptions {
   calibrate: boolean;
@@ -74,17 +75,7 @@ export async function outputsOfSamples(bytes: Uint8Array, samples: readonly { pa
   } finally {
     await session.release();
   }
-  return { logits: concat(logits), ...(wanted.length > 1 ? { features: concat(features) } : {}), labels: Int32Array.from(labels), images: labels.length };
-}
-
-function concat(parts: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return { logits: concatFloat32(logits), ...(wanted.length > 1 ? { features: concatFloat32(features) } : {}), labels: Int32Array.from(labels), images: labels.length };
 }
 
 /** The pooled features the mahalanobis score is fitted and thresholded on. */
