@@ -68,12 +68,14 @@ function needed(candidates: readonly Node[], targets: Iterable<string>): Node[] 
 }
 
 /**
- * True when a node mixes the samples of a batch: BatchNormalization on batch statistics, or an
+ * True when a node mixes the samples of a batch: BatchNormalization on batch statistics, the first
+ * step of a two-step sum over the batch (noted `batchReduction` by sumOverNHW), or an
  * op that takes a value with the batch as its leading axis and gives one without (a reduction
  * over the batch). Such values cannot be cached per image.
  */
 function mixesBatch(g: Graph, n: Node, batch: number): boolean {
   if (n.op === 'BatchNormalization' && n.attrs.training_mode === 1) return true;
+  if (g.notes.get(n.name)?.batchReduction === true) return true;
   const batched = n.inputs.some((i) => i !== '' && g.values.get(i)?.shape[0] === batch);
   return batched && n.outputs.some((o) => g.values.get(o)?.shape[0] !== batch);
 }
