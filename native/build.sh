@@ -28,8 +28,8 @@ if ! echo '#include "oneapi/dnnl/dnnl.hpp"' | "$CXX" -std=c++17 -x c++ -fsyntax-
 fi
 mkdir -p build
 if ! "$CXX" -O2 -std=c++17 -fPIC -shared -fopenmp -fvisibility=hidden -DNODE_GYP_MODULE_NAME=headstart_dnnl -I"$inc" \
-  headstart_dnnl.cc -o build/headstart_dnnl.node.tmp -ldnnl; then
-  echo "native/build.sh: compiling headstart_dnnl.cc failed (oneDNN 2.x's API is expected; Debian bookworm has 2.6.3)" >&2
+  headstart_dnnl.cc headstart_plan.cc -o build/headstart_dnnl.node.tmp -ldnnl; then
+  echo "native/build.sh: compiling headstart_dnnl.cc / headstart_plan.cc failed (oneDNN 2.x's API is expected; Debian bookworm has 2.6.3)" >&2
   rm -f build/headstart_dnnl.node.tmp
   exit $missing
 fi

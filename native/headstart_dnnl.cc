@@ -34,6 +34,9 @@ using dnnl::memory;
 using tag = dnnl::memory::format_tag;
 using dt = dnnl::memory::data_type;
 
+// The all-native training step's plan executor (headstart_plan.cc) adds its functions here.
+void RegisterPlanExports(napi_env env, napi_value exports);
+
 namespace {
 
 struct Failure {
@@ -429,6 +432,7 @@ napi_value ResetStats_(napi_env env, napi_callback_info) {
 }
 
 napi_value Init(napi_env env, napi_value exports) {
+  RegisterPlanExports(env, exports);
   napi_property_descriptor props[] = {
       {"info", nullptr, Info_, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"setThreads", nullptr, SetThreads_, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

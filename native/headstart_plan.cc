@@ -1,0 +1,933 @@
+// headstart's all-native training step (issue 10): a plan executor on oneDNN.
+//
+// JS compiles a network once into a plan (src/engine/native-plan.ts: tensors with their NCHW shapes,
+// an op list with tensor ids, parameter ids and attributes). createPlan builds every oneDNN primitive
+// and every buffer once: activations live in the layouts the primitives choose (format_tag::any,
+// blocked on AVX-512/AVX2), and stay there for the whole step. A step then runs forward, the softmax
+// cross-entropy, and backward in C++ with no allocation:
+//   - the image batch is reordered once (plain NCHW -> the stem's layout);
+//   - each convolution weight is reordered once per step (plain OIHW -> blocked), shared by the
+//     forward and backward-data primitives when they want the same layout;
+//   - BatchNorm+ReLU run as one primitive (fuse_norm_relu, its mask in a workspace), Add+ReLU as one
+//     binary primitive with a ReLU post-op; MaxPool keeps its workspace;
+//   - gradients of BatchNorm's scale/shift are written straight into the caller's arrays, convolution
+//     weight gradients are reordered into them (plain OIHW); the classifier (Gemm) and the loss run as
+//     plain loops on [N, C] (tiny);
+//   - an activation used twice (a residual block's input) accumulates its gradient with one in-place
+//     binary add; an Add passes its output gradient to both inputs without a copy.
+// The step runs on a libuv worker (a Promise in JS), on oneDNN's OpenMP team sized by the plan.
+//
+// JS API (the typed wrapper is src/engine/native-plan.ts):
+//   createPlan({ train, threads, tensors: Int32Array(4T), ops: Int32Array(REC*ops), opFloats:
+//               Float64Array(2*ops), paramSizes: Int32Array, trainable: Int32Array }) -> plan
+//   runPlan(plan, images, coefficients|null, params[], grads[] (Float32Array|null), logits, loss) -> Promise
+//   planStats(plan) -> { names: string[], ms: number[], steps }, planReset(plan)
+#include <node_api.h>
+#include <omp.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "oneapi/dnnl/dnnl.hpp"
+
+namespace hsplan {
+
+using dnnl::memory;
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+using algo = dnnl::algorithm;
+using pk = dnnl::prop_kind;
+using nf = dnnl::normalization_flags;
+
+struct Failure {
+  std::string code;
+  std::string message;
+};
+
+enum OpType { CONV = 1, BN = 2, RELU = 3, MAXPOOL = 4, ADD = 5, GAP = 6, GEMM = 7 };
+// One op record: type, in0, in1, out, w, p1, p2, p3, k, s, pt, pl, pb, pr, flags.
+constexpr int REC = 15;
+enum Flags { F_TRAINING = 1, F_RELU = 2 };
+
+enum Stat {
+  S_CONV_FWD,
+  S_CONV_BWD_DATA,
+  S_CONV_BWD_WEIGHTS,
+  S_BN_FWD,
+  S_BN_BWD,
+  S_ELTWISE_FWD,
+  S_ELTWISE_BWD,
+  S_POOL_FWD,
+  S_POOL_BWD,
+  S_REORDER_WEIGHTS,
+  S_REORDER_ACT,
+  S_ACCUMULATE,
+  S_HEAD_LOSS,
+  S_RUNNING,
+  S_COUNT
+};
+const char* STAT_NAMES[S_COUNT] = {"conv forward", "conv backward-data", "conv backward-weights", "batchnorm forward", "batchnorm backward",
+                                   "relu/add forward", "relu/add backward", "pool forward", "pool backward", "weight reorders",
+                                   "activation reorders", "gradient accumulation", "classifier + loss", "running statistics"};
+
+struct Op {
+  int type, in0, in1, out, w, p1, p2, p3, k, s, pt, pl, pb, pr, flags;
+  double eps, momentum;
+};
+
+struct Tensor {
+  memory::dims dims;
+  memory::desc md;
+  memory val;
+  bool req = false;  // needs a gradient
+  int producer = -1;
+  // Gradient bookkeeping while the backward schedule is built (in reverse op order).
+  enum { NONE, ALIAS, OWN } state = NONE;
+  memory own, alias;
+  memory diff() const { return state == OWN ? own : alias; }
+};
+
+struct Exec {
+  int stat;
+  dnnl::primitive prim;
+  std::unordered_map<int, memory> args;
+  std::function<void()> fn;  // plain C++ work instead of a primitive
+};
+
+dnnl::engine& cpu() {
+  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  return eng;
+}
+
+memory::desc plainDesc(const memory::dims& d) {
+  return memory::desc(d, dt::f32, d.size() == 4 ? tag::nchw : d.size() == 2 ? tag::nc : tag::a);
+}
+memory::desc anyDesc(const memory::dims& d) { return memory::desc(d, dt::f32, tag::any); }
+size_t numel(const memory::dims& d) {
+  size_t n = 1;
+  for (auto v : d) n *= size_t(v);
+  return n;
+}
+
+struct Plan {
+  bool train = true;
+  int threads = 1;
+  std::vector<Tensor> t;
+  std::vector<Op> ops;
+  std::vector<int> paramSize, trainable;
+  // Plain views of the caller's parameters / gradients (handles set at every step).
+  std::vector<memory> paramMem, gradMem;
+  std::vector<float*> paramPtr, gradPtr;
+  std::vector<Exec> fwd, bwd;
+  memory scratch;  // oneDNN scratchpad shared by every primitive (user mode)
+  size_t scratchBytes = 0;
+  std::vector<float> accumBuf;  // one shared buffer for gradient contributions waiting to be added
+  memory imagesUser;
+  float *images = nullptr, *coeffs = nullptr, *logits = nullptr;
+  double* loss = nullptr;
+  // Classifier: features (plain [N, F]) -> logits [N, K].
+  int headOp = -1, N = 0, F = 0, K = 0;
+  memory featPlain, dfeatPlain;
+  std::vector<float> dlogits;
+  // BatchNorm batch statistics (training mode), per op.
+  std::unordered_map<int, std::pair<memory, memory>> bnStats;
+  std::vector<double> ms = std::vector<double>(S_COUNT, 0.0);
+  double steps = 0;
+  bool busy = false;
+
+  dnnl::primitive_attr attr() const {
+    dnnl::primitive_attr a;
+    a.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    return a;
+  }
+  template <typename PD>
+  void noteScratch(const PD& pd) {
+    scratchBytes = std::max(scratchBytes, pd.scratchpad_desc().get_size());
+  }
+  void add(std::vector<Exec>& list, int stat, dnnl::primitive p, std::unordered_map<int, memory> args) {
+    list.push_back(Exec{stat, p, std::move(args), nullptr});
+  }
+  void addFn(std::vector<Exec>& list, int stat, std::function<void()> fn) { list.push_back(Exec{stat, dnnl::primitive(), {}, std::move(fn)}); }
+  // A reorder src -> dst (both memories fixed at plan time).
+  void reorder(std::vector<Exec>& list, int stat, const memory& src, const memory& dst) {
+    add(list, stat, dnnl::reorder(src, dst), {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}});
+  }
+  // The value of tensor i in layout `want`: itself, or a reorder into a buffer of the op's own.
+  memory valueAs(std::vector<Exec>& list, int i, const memory::desc& want) {
+    if (t[i].md == want) return t[i].val;
+    memory m(want, cpu());
+    reorder(list, S_REORDER_ACT, t[i].val, m);
+    return m;
+  }
+  bool param(int p) const { return p >= 0 && p < int(paramSize.size()); }
+  bool wantsGrad(int p) const { return train && param(p) && trainable[p]; }
+
+  void build(const Op* list, size_t count);
+  void buildForward(int index);
+  void buildBackward(int index);
+  // Gradient contributions to tensor i: `writeTarget` gives the memory (in t[i].md) a primitive
+  // should write its contribution into; `finishContribution` adds it to what was there.
+  memory contributionTarget(int i);
+  void finishContribution(int i, const memory& target);
+  void contributeAlias(int i, const memory& m);
+  void contributeFrom(std::vector<Exec>& list, int i, const memory& m);
+  void run();
+};
+
+memory Plan::contributionTarget(int i) {
+  Tensor& x = t[i];
+  if (x.state == Tensor::OWN) {
+    size_t need = x.md.get_size() / sizeof(float);
+    if (accumBuf.size() < need) accumBuf.resize(need);
+    return memory(x.md, cpu(), nullptr);  // handle bound to accumBuf after build (it may still grow)
+  }
+  if (!x.own) x.own = memory(x.md, cpu());
+  return x.own;
+}
+
+void Plan::finishContribution(int i, const memory& target) {
+  Tensor& x = t[i];
+  if (x.state == Tensor::OWN) {
+    // own += target (target lives in the shared accumulation buffer).
+    dnnl::binary::desc d(algo::binary_add, x.md, x.md, x.md);
+    dnnl::binary::primitive_desc pd(d, attr(), cpu());
+    noteScratch(pd);
+    add(bwd, S_ACCUMULATE, dnnl::binary(pd), {{DNNL_ARG_SRC_0, x.own}, {DNNL_ARG_SRC_1, target}, {DNNL_ARG_DST, x.own}});
+    return;
+  }
+  if (x.state == Tensor::ALIAS) {
+    dnnl::binary::desc d(algo::binary_add, x.md, x.md, x.md);
+    dnnl::binary::primitive_desc pd(d, attr(), cpu());
+    noteScratch(pd);
+    add(bwd, S_ACCUMULATE, dnnl::binary(pd), {{DNNL_ARG_SRC_0, x.own}, {DNNL_ARG_SRC_1, x.alias}, {DNNL_ARG_DST, x.own}});
+  }
+  x.state = Tensor::OWN;
+}
+
+void Plan::contributeAlias(int i, const memory& m) {
+  Tensor& x = t[i];
+  if (m.get_desc() != x.md) {
+    contributeFrom(bwd, i, m);
+    return;
+  }
+  if (x.state == Tensor::NONE) {
+    x.state = Tensor::ALIAS;
+    x.alias = m;
+    return;
+  }
+  if (!x.own) x.own = memory(x.md, cpu());
+  dnnl::binary::desc d(algo::binary_add, x.md, x.md, x.md);
+  dnnl::binary::primitive_desc pd(d, attr(), cpu());
+  noteScratch(pd);
+  add(bwd, S_ACCUMULATE, dnnl::binary(pd), {{DNNL_ARG_SRC_0, x.diff()}, {DNNL_ARG_SRC_1, m}, {DNNL_ARG_DST, x.own}});
+  x.state = Tensor::OWN;
+}
+
+// A contribution already computed into m (any layout): reordered into place, then accumulated.
+void Plan::contributeFrom(std::vector<Exec>& list, int i, const memory& m) {
+  memory target = contributionTarget(i);
+  reorder(list, S_REORDER_ACT, m, target);
+  finishContribution(i, target);
+}
+
+void Plan::build(const Op* list, size_t count) {
+  ops.assign(list, list + count);
+  // Which tensors need a gradient: produced from one that does, or by an op with a trained parameter.
+  for (size_t j = 0; j < ops.size(); ++j) {
+    const Op& o = ops[j];
+    bool req = false;
+    if (o.in0 >= 0 && t[o.in0].req) req = true;
+    if (o.in1 >= 0 && t[o.in1].req) req = true;
+    if (wantsGrad(o.w) || ((o.type == BN || o.type == GEMM) && wantsGrad(o.p1))) req = true;
+    t[o.out].req = train && req;
+    t[o.out].producer = int(j);
+  }
+  imagesUser = memory(plainDesc(t[0].dims), cpu(), nullptr);
+  t[0].md = plainDesc(t[0].dims);
+  t[0].val = imagesUser;
+  for (size_t j = 0; j < ops.size(); ++j) buildForward(int(j));
+  if (headOp < 0) throw Failure{"E_BAD_ARGUMENT", "the plan has no classifier (Gemm) op"};
+  if (train) {
+    for (int j = int(ops.size()) - 1; j >= 0; --j) buildBackward(j);
+  }
+  scratch = memory(memory::desc({dnnl_dim_t(std::max<size_t>(scratchBytes, 1))}, dt::u8, tag::a), cpu());
+  for (auto* l : {&fwd, &bwd})
+    for (auto& e : *l)
+      if (e.fn == nullptr) {
+        e.args[DNNL_ARG_SCRATCHPAD] = scratch;
+      }
+  // Memories created on the shared accumulation buffer get their handle now that it has its size.
+  if (accumBuf.empty()) accumBuf.resize(1);
+  for (auto& e : bwd)
+    for (auto& a : e.args)
+      if (a.second.get_data_handle() == nullptr && a.first != DNNL_ARG_SCRATCHPAD) a.second.set_data_handle(accumBuf.data());
+}
+
+void Plan::buildForward(int j) {
+  const Op& o = ops[j];
+  Tensor& out = t[o.out];
+  auto prop = train ? pk::forward_training : pk::forward_inference;
+  switch (o.type) {
+    case CONV: {
+      Tensor& in = t[o.in0];
+      memory::dims wd = {out.dims[1], in.dims[1], o.k, o.k};
+      dnnl::convolution_forward::desc d(prop, algo::convolution_direct, anyDesc(in.dims), anyDesc(wd), anyDesc(out.dims), {o.s, o.s}, {o.pt, o.pl},
+                                        {o.pb, o.pr});
+      dnnl::convolution_forward::primitive_desc pd(d, attr(), cpu());
+      noteScratch(pd);
+      memory x = valueAs(fwd, o.in0, pd.src_desc());
+      if (!paramMem[o.w]) paramMem[o.w] = memory(memory::desc(wd, dt::f32, tag::oihw), cpu(), nullptr);
+      memory w = paramMem[o.w];
+      if (pd.weights_desc() != w.get_desc()) {
+        memory wb(pd.weights_desc(), cpu());
+        reorder(fwd, S_REORDER_WEIGHTS, w, wb);
+        w = wb;
+      }
+      out.md = pd.dst_desc();
+      out.val = memory(out.md, cpu());
+      add(fwd, S_CONV_FWD, dnnl::convolution_forward(pd), {{DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, out.val}});
+      break;
+    }
+    case BN: {
+      Tensor& in = t[o.in0];
+      bool batchStats = train && (o.flags & F_TRAINING);
+      nf flags = nf::use_scale | nf::use_shift;
+      if (!batchStats) flags = flags | nf::use_global_stats;
+      if (o.flags & F_RELU) flags = flags | nf::fuse_norm_relu;
+      dnnl::batch_normalization_forward::desc d(prop, in.md, float(o.eps), flags);
+      dnnl::batch_normalization_forward::primitive_desc pd(d, attr(), cpu());
+      noteScratch(pd);
+      out.md = pd.dst_desc();
+      out.val = memory(out.md, cpu());
+      memory::dims cd = {in.dims[1]};
+      for (int p : {o.w, o.p1, o.p2, o.p3})
+        if (!paramMem[p]) paramMem[p] = memory(plainDesc(cd), cpu(), nullptr);
+      std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, in.val}, {DNNL_ARG_DST, out.val}, {DNNL_ARG_SCALE, paramMem[o.w]}, {DNNL_ARG_SHIFT, paramMem[o.p1]}};
+      memory mean, var;
+      if (batchStats) {
+        mean = memory(plainDesc(cd), cpu());
+        var = memory(plainDesc(cd), cpu());
+      } else {
+        mean = paramMem[o.p2];
+        var = paramMem[o.p3];
+      }
+      args[DNNL_ARG_MEAN] = mean;
+      args[DNNL_ARG_VARIANCE] = var;
+      bnStats[j] = {mean, var};
+      if (train && (o.flags & F_RELU)) {
+        memory ws(pd.workspace_desc(), cpu());
+        args[DNNL_ARG_WORKSPACE] = ws;
+      }
+      add(fwd, S_BN_FWD, dnnl::batch_normalization_forward(pd), args);
+      if (batchStats) {
+        // running = (1 - m) running + m batch; the variance with the unbiased n/(n-1) correction.
+        double count = double(in.dims[0]) * in.dims[2] * in.dims[3];
+        float m = float(o.momentum), keep = float(1 - o.momentum);
+        float unbias = float(count / std::max(count - 1, 1.0));
+        int pm = o.p2, pv = o.p3;
+        size_t c = size_t(in.dims[1]);
+        addFn(fwd, S_RUNNING, [this, mean, var, pm, pv, c, m, keep, unbias]() {
+          const float* bm = static_cast<const float*>(mean.get_data_handle());
+          const float* bv = static_cast<const float*>(var.get_data_handle());
+          float* rm = paramPtr[pm];
+          float* rv = paramPtr[pv];
+          for (size_t i = 0; i < c; ++i) {
+            rm[i] = rm[i] * keep + bm[i] * m;
+            rv[i] = rv[i] * keep + (bv[i] * unbias) * m;
+          }
+        });
+      }
+      break;
+    }
+    case RELU: {
+      Tensor& in = t[o.in0];
+      dnnl::eltwise_forward::desc d(prop, algo::eltwise_relu_use_dst_for_bwd, in.md, 0.f, 0.f);
+      dnnl::eltwise_forward::primitive_desc pd(d, attr(), cpu());
+      noteScratch(pd);
+      out.md = pd.dst_desc();
+      out.val = memory(out.md, cpu());
+      add(fwd, S_ELTWISE_FWD, dnnl::eltwise_forward(pd), {{DNNL_ARG_SRC, in.val}, {DNNL_ARG_DST, out.val}});
+      break;
+    }
+    case MAXPOOL:
+    case GAP: {
+      Tensor& in = t[o.in0];
+      bool gap = o.type == GAP;
+      memory::dims k = gap ? memory::dims{in.dims[2], in.dims[3]} : memory::dims{o.k, o.k};
+      memory::dims s = gap ? memory::dims{1, 1} : memory::dims{o.s, o.s};
+      memory::dims pl = gap ? memory::dims{0, 0} : memory::dims{o.pt, o.pl};
+      memory::dims pr = gap ? memory::dims{0, 0} : memory::dims{o.pb, o.pr};
+      dnnl::pooling_forward::desc d(prop, gap ? algo::pooling_avg_exclude_padding : algo::pooling_max, in.md, anyDesc(out.dims), s, k, pl, pr);
+      dnnl::pooling_forward::primitive_desc pd(d, attr(), cpu());
+      noteScratch(pd);
+      memory dst(pd.dst_desc(), cpu());
+      std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, in.val}, {DNNL_ARG_DST, dst}};
+      if (!gap && train) args[DNNL_ARG_WORKSPACE] = memory(pd.workspace_desc(), cpu());
+      add(fwd, gap ? S_HEAD_LOSS : S_POOL_FWD, dnnl::pooling_forward(pd), args);
+      if (gap) {
+        // The pooled features, plain [N, C, 1, 1] for the classifier.
+        out.md = plainDesc(out.dims);
+        out.val = memory(out.md, cpu());
+        reorder(fwd, S_HEAD_LOSS, dst, out.val);
+      } else {
+        out.md = dst.get_desc();
+        out.val = dst;
+      }
+      break;
+    }
+    case ADD: {
+      Tensor& a = t[o.in0];
+      memory b = valueAs(fwd, o.in1, a.md);
+      dnnl::binary::desc d(algo::binary_add, a.md, a.md, a.md);
+      dnnl::primitive_attr at = attr();
+      if (o.flags & F_RELU) {
+        dnnl::post_ops po;
+        po.append_eltwise(1.f, algo::eltwise_relu, 0.f, 0.f);
+        at.set_post_ops(po);
+      }
+      dnnl::binary::primitive_desc pd(d, at, cpu());
+      noteScratch(pd);
+      out.md = pd.dst_desc();
+      out.val = memory(out.md, cpu());
+      add(fwd, S_ELTWISE_FWD, dnnl::binary(pd), {{DNNL_ARG_SRC_0, a.val}, {DNNL_ARG_SRC_1, b}, {DNNL_ARG_DST, out.val}});
+      break;
+    }
+    case GEMM: {
+      Tensor& in = t[o.in0];
+      if (headOp >= 0) throw Failure{"E_BAD_ARGUMENT", "the plan has more than one classifier (Gemm) op"};
+      if (o.out != int(t.size()) - 1 || j != int(ops.size()) - 1) throw Failure{"E_BAD_ARGUMENT", "the classifier (Gemm) must be the plan's last op"};
+      if (in.md != plainDesc(in.dims)) throw Failure{"E_BAD_ARGUMENT", "the classifier's input must come from GlobalAveragePool"};
+      headOp = j;
+      N = int(in.dims[0]);
+      F = int(numel(in.dims) / in.dims[0]);
+      K = int(out.dims[1]);
+      featPlain = in.val;
+      out.md = plainDesc(out.dims);
+      dlogits.assign(size_t(N) * K, 0.f);
+      int w = o.w, bias = o.p1;
+      addFn(fwd, S_HEAD_LOSS, [this, w, bias]() {
+        const float* x = static_cast<const float*>(featPlain.get_data_handle());
+        const float* W = paramPtr[w];
+        const float* B = bias >= 0 ? paramPtr[bias] : nullptr;
+        for (int n = 0; n < N; ++n)
+          for (int k = 0; k < K; ++k) {
+            double acc = B ? B[k] : 0.0;
+            const float* xr = x + size_t(n) * F;
+            const float* wr = W + size_t(k) * F;
+            for (int f = 0; f < F; ++f) acc += double(xr[f]) * wr[f];
+            logits[size_t(n) * K + k] = float(acc);
+          }
+        if (!train) return;
+        // loss = -sum(C * log_softmax(logits)); dlogits = softmax * rowsum(C) - C.
+        double total = 0;
+        for (int n = 0; n < N; ++n) {
+          const float* z = logits + size_t(n) * K;
+          const float* c = coeffs + size_t(n) * K;
+          double mx = z[0];
+          for (int k = 1; k < K; ++k) mx = std::max(mx, double(z[k]));
+          double se = 0, rc = 0;
+          for (int k = 0; k < K; ++k) se += std::exp(double(z[k]) - mx);
+          double lse = mx + std::log(se);
+          for (int k = 0; k < K; ++k) {
+            total -= double(c[k]) * (double(z[k]) - lse);
+            rc += c[k];
+          }
+          for (int k = 0; k < K; ++k) dlogits[size_t(n) * K + k] = float(std::exp(double(z[k]) - lse) * rc - c[k]);
+        }
+        *loss = total;
+      });
+      break;
+    }
+    default:
+      throw Failure{"E_BAD_ARGUMENT", "unknown op type " + std::to_string(o.type)};
+  }
+}
+
+void Plan::buildBackward(int j) {
+  const Op& o = ops[j];
+  Tensor& out = t[o.out];
+  if (!out.req) return;
+  if (o.type != GEMM && out.state == Tensor::NONE) return;  // no gradient reaches it
+  switch (o.type) {
+    case GEMM: {
+      Tensor& in = t[o.in0];
+      int w = o.w, bias = o.p1;
+      bool gw = wantsGrad(w), gb = wantsGrad(bias), gx = in.req;
+      if (gx) dfeatPlain = memory(in.md, cpu());
+      memory dfeat = dfeatPlain;
+      addFn(bwd, S_HEAD_LOSS, [this, w, bias, gw, gb, gx, dfeat]() {
+        const float* x = static_cast<const float*>(featPlain.get_data_handle());
+        const float* W = paramPtr[w];
+        if (gw) {
+          float* dW = gradPtr[w];
+          for (int k = 0; k < K; ++k)
+            for (int f = 0; f < F; ++f) {
+              double acc = 0;
+              for (int n = 0; n < N; ++n) acc += double(dlogits[size_t(n) * K + k]) * x[size_t(n) * F + f];
+              dW[size_t(k) * F + f] = float(acc);
+            }
+        }
+        if (gb) {
+          float* db = gradPtr[bias];
+          for (int k = 0; k < K; ++k) {
+            double acc = 0;
+            for (int n = 0; n < N; ++n) acc += dlogits[size_t(n) * K + k];
+            db[k] = float(acc);
+          }
+        }
+        if (gx) {
+          float* dx = static_cast<float*>(dfeat.get_data_handle());
+          for (int n = 0; n < N; ++n)
+            for (int f = 0; f < F; ++f) {
+              double acc = 0;
+              for (int k = 0; k < K; ++k) acc += double(dlogits[size_t(n) * K + k]) * W[size_t(k) * F + f];
+              dx[size_t(n) * F + f] = float(acc);
+            }
+        }
+      });
+      if (gx) contributeAlias(o.in0, dfeat);
+      break;
+    }
+    case GAP: {
+      Tensor& in = t[o.in0];
+      if (!in.req) break;
+      memory::dims k = {in.dims[2], in.dims[3]};
+      dnnl::pooling_forward::desc fd(pk::forward_training, algo::pooling_avg_exclude_padding, in.md, anyDesc(out.dims), {1, 1}, k, {0, 0}, {0, 0});
+      dnnl::pooling_forward::primitive_desc fpd(fd, attr(), cpu());
+      dnnl::pooling_backward::desc d(algo::pooling_avg_exclude_padding, in.md, fpd.dst_desc(), {1, 1}, k, {0, 0}, {0, 0});
+      dnnl::pooling_backward::primitive_desc pd(d, attr(), cpu(), fpd);
+      noteScratch(pd);
+      memory dy(pd.diff_dst_desc(), cpu());
+      reorder(bwd, S_HEAD_LOSS, out.diff(), dy);
+      memory target = contributionTarget(o.in0);
+      add(bwd, S_HEAD_LOSS, dnnl::pooling_backward(pd), {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_SRC, target}});
+      finishContribution(o.in0, target);
+      break;
+    }
+    case ADD: {
+      memory d = out.diff();
+      if (o.flags & F_RELU) {
+        dnnl::eltwise_forward::desc fd(pk::forward_training, algo::eltwise_relu_use_dst_for_bwd, out.md, 0.f, 0.f);
+        dnnl::eltwise_forward::primitive_desc fpd(fd, attr(), cpu());
+        dnnl::eltwise_backward::desc bd(algo::eltwise_relu_use_dst_for_bwd, out.md, out.md, 0.f, 0.f);
+        dnnl::eltwise_backward::primitive_desc pd(bd, attr(), cpu(), fpd);
+        noteScratch(pd);
+        memory pre(out.md, cpu());
+        add(bwd, S_ELTWISE_BWD, dnnl::eltwise_backward(pd), {{DNNL_ARG_DIFF_DST, d}, {DNNL_ARG_DST, out.val}, {DNNL_ARG_DIFF_SRC, pre}});
+        d = pre;
+      }
+      // Both inputs receive the same gradient: passed on without a copy.
+      if (t[o.in0].req) contributeAlias(o.in0, d);
+      if (t[o.in1].req) contributeAlias(o.in1, d);
+      break;
+    }
+    case RELU: {
+      if (!t[o.in0].req) break;
+      dnnl::eltwise_forward::desc fd(pk::forward_training, algo::eltwise_relu_use_dst_for_bwd, out.md, 0.f, 0.f);
+      dnnl::eltwise_forward::primitive_desc fpd(fd, attr(), cpu());
+      dnnl::eltwise_backward::desc bd(algo::eltwise_relu_use_dst_for_bwd, out.md, out.md, 0.f, 0.f);
+      dnnl::eltwise_backward::primitive_desc pd(bd, attr(), cpu(), fpd);
+      noteScratch(pd);
+      memory target = contributionTarget(o.in0);
+      if (target.get_desc() != out.md) throw Failure{"E_INTERNAL", "relu: layouts differ"};
+      add(bwd, S_ELTWISE_BWD, dnnl::eltwise_backward(pd), {{DNNL_ARG_DIFF_DST, out.diff()}, {DNNL_ARG_DST, out.val}, {DNNL_ARG_DIFF_SRC, target}});
+      finishContribution(o.in0, target);
+      break;
+    }
+    case MAXPOOL: {
+      Tensor& in = t[o.in0];
+      if (!in.req) break;
+      // The forward primitive's own pd, rebuilt (same descs) as the hint.
+      dnnl::pooling_forward::desc fd(pk::forward_training, algo::pooling_max, in.md, anyDesc(out.dims), {o.s, o.s}, {o.k, o.k}, {o.pt, o.pl},
+                                     {o.pb, o.pr});
+      dnnl::pooling_forward::primitive_desc fpd(fd, attr(), cpu());
+      dnnl::pooling_backward::desc d(algo::pooling_max, in.md, out.md, {o.s, o.s}, {o.k, o.k}, {o.pt, o.pl}, {o.pb, o.pr});
+      dnnl::pooling_backward::primitive_desc pd(d, attr(), cpu(), fpd);
+      noteScratch(pd);
+      memory ws;
+      for (auto& e : fwd)
+        if (e.stat == S_POOL_FWD && e.args.count(DNNL_ARG_DST) && e.args[DNNL_ARG_DST].get_data_handle() == out.val.get_data_handle()) ws = e.args[DNNL_ARG_WORKSPACE];
+      memory target = contributionTarget(o.in0);
+      add(bwd, S_POOL_BWD, dnnl::pooling_backward(pd), {{DNNL_ARG_DIFF_DST, out.diff()}, {DNNL_ARG_WORKSPACE, ws}, {DNNL_ARG_DIFF_SRC, target}});
+      finishContribution(o.in0, target);
+      break;
+    }
+    case BN: {
+      Tensor& in = t[o.in0];
+      bool batchStats = o.flags & F_TRAINING;
+      nf flags = nf::use_scale | nf::use_shift;
+      if (!batchStats) flags = flags | nf::use_global_stats;
+      if (o.flags & F_RELU) flags = flags | nf::fuse_norm_relu;
+      dnnl::batch_normalization_forward::desc fd(pk::forward_training, in.md, float(o.eps), flags);
+      dnnl::batch_normalization_forward::primitive_desc fpd(fd, attr(), cpu());
+      dnnl::batch_normalization_backward::desc d(pk::backward, out.md, in.md, float(o.eps), flags);
+      dnnl::batch_normalization_backward::primitive_desc pd(d, attr(), cpu(), fpd);
+      noteScratch(pd);
+      memory::dims cd = {in.dims[1]};
+      auto gradOrScratch = [&](int p) {
+        if (wantsGrad(p)) {
+          if (!gradMem[p]) gradMem[p] = memory(plainDesc(cd), cpu(), nullptr);
+          return gradMem[p];
+        }
+        return memory(plainDesc(cd), cpu());
+      };
+      std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, in.val},
+                                              {DNNL_ARG_MEAN, bnStats[j].first},
+                                              {DNNL_ARG_VARIANCE, bnStats[j].second},
+                                              {DNNL_ARG_DIFF_DST, out.diff()},
+                                              {DNNL_ARG_SCALE, paramMem[o.w]},
+                                              {DNNL_ARG_SHIFT, paramMem[o.p1]},
+                                              {DNNL_ARG_DIFF_SCALE, gradOrScratch(o.w)},
+                                              {DNNL_ARG_DIFF_SHIFT, gradOrScratch(o.p1)}};
+      if (o.flags & F_RELU) {
+        for (auto& e : fwd)
+          if (e.stat == S_BN_FWD && e.args[DNNL_ARG_DST].get_data_handle() == out.val.get_data_handle()) args[DNNL_ARG_WORKSPACE] = e.args[DNNL_ARG_WORKSPACE];
+      }
+      memory target = in.req ? contributionTarget(o.in0) : memory(in.md, cpu());
+      args[DNNL_ARG_DIFF_SRC] = target;
+      add(bwd, S_BN_BWD, dnnl::batch_normalization_backward(pd), args);
+      if (in.req) finishContribution(o.in0, target);
+      break;
+    }
+    case CONV: {
+      Tensor& in = t[o.in0];
+      memory::dims wd = {out.dims[1], in.dims[1], o.k, o.k};
+      dnnl::convolution_forward::desc fd(pk::forward_training, algo::convolution_direct, anyDesc(in.dims), anyDesc(wd), anyDesc(out.dims), {o.s, o.s},
+                                         {o.pt, o.pl}, {o.pb, o.pr});
+      dnnl::convolution_forward::primitive_desc fpd(fd, attr(), cpu());
+      // The blocked weight the forward pass already made this step, if the layouts agree.
+      memory wFwd;
+      for (auto& e : fwd)
+        if (e.stat == S_CONV_FWD && e.args[DNNL_ARG_DST].get_data_handle() == out.val.get_data_handle()) wFwd = e.args[DNNL_ARG_WEIGHTS];
+      if (in.req) {
+        dnnl::convolution_backward_data::desc d(algo::convolution_direct, anyDesc(in.dims), anyDesc(wd), anyDesc(out.dims), {o.s, o.s}, {o.pt, o.pl},
+                                                {o.pb, o.pr});
+        dnnl::convolution_backward_data::primitive_desc pd(d, attr(), cpu(), fpd);
+        noteScratch(pd);
+        memory w = wFwd;
+        if (pd.weights_desc() != w.get_desc()) {
+          w = memory(pd.weights_desc(), cpu());
+          reorder(bwd, S_REORDER_WEIGHTS, paramMem[o.w], w);
+        }
+        memory dy = out.diff();
+        if (pd.diff_dst_desc() != out.md) {
+          dy = memory(pd.diff_dst_desc(), cpu());
+          reorder(bwd, S_REORDER_ACT, out.diff(), dy);
+        }
+        if (pd.diff_src_desc() == in.md) {
+          memory target = contributionTarget(o.in0);
+          add(bwd, S_CONV_BWD_DATA, dnnl::convolution_backward_data(pd), {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, target}});
+          finishContribution(o.in0, target);
+        } else {
+          memory dx(pd.diff_src_desc(), cpu());
+          add(bwd, S_CONV_BWD_DATA, dnnl::convolution_backward_data(pd), {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, dx}});
+          contributeFrom(bwd, o.in0, dx);
+        }
+      }
+      if (wantsGrad(o.w)) {
+        dnnl::convolution_backward_weights::desc d(algo::convolution_direct, anyDesc(in.dims), anyDesc(wd), anyDesc(out.dims), {o.s, o.s},
+                                                   {o.pt, o.pl}, {o.pb, o.pr});
+        dnnl::convolution_backward_weights::primitive_desc pd(d, attr(), cpu(), fpd);
+        noteScratch(pd);
+        // Built while walking backwards: bwd-weights runs after bwd-data here, reading the same dy.
+        memory x = in.val;
+        if (pd.src_desc() != in.md) {
+          x = memory(pd.src_desc(), cpu());
+          reorder(bwd, S_REORDER_ACT, in.val, x);
+        }
+        memory dy = out.diff();
+        if (pd.diff_dst_desc() != out.md) {
+          dy = memory(pd.diff_dst_desc(), cpu());
+          reorder(bwd, S_REORDER_ACT, out.diff(), dy);
+        }
+        if (!gradMem[o.w]) gradMem[o.w] = memory(memory::desc(wd, dt::f32, tag::oihw), cpu(), nullptr);
+        memory dw = gradMem[o.w];
+        bool direct = pd.diff_weights_desc() == dw.get_desc();
+        if (!direct) dw = memory(pd.diff_weights_desc(), cpu());
+        add(bwd, S_CONV_BWD_WEIGHTS, dnnl::convolution_backward_weights(pd), {{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_WEIGHTS, dw}});
+        if (!direct) reorder(bwd, S_REORDER_WEIGHTS, dw, gradMem[o.w]);
+      }
+      break;
+    }
+  }
+}
+
+void Plan::run() {
+  omp_set_num_threads(threads);
+  dnnl::stream s(cpu());
+  imagesUser.set_data_handle(images);
+  for (size_t p = 0; p < paramMem.size(); ++p)
+    if (paramMem[p]) paramMem[p].set_data_handle(paramPtr[p]);
+  for (size_t p = 0; p < gradMem.size(); ++p)
+    if (gradMem[p]) gradMem[p].set_data_handle(gradPtr[p]);
+  for (auto* l : {&fwd, &bwd}) {
+    for (auto& e : *l) {
+      auto t0 = std::chrono::steady_clock::now();
+      if (e.fn) {
+        e.fn();
+      } else {
+        e.prim.execute(s, e.args);
+        s.wait();
+      }
+      ms[e.stat] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    }
+  }
+  steps += 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// N-API glue.
+
+#define CHECK(call)                                                    \
+  do {                                                                 \
+    if ((call) != napi_ok) throw Failure{"E_INTERNAL", "N-API: " #call}; \
+  } while (0)
+
+napi_value undefinedValue(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+template <typename F>
+napi_value guarded(napi_env env, F&& body) {
+  try {
+    return body();
+  } catch (const Failure& f) {
+    napi_throw_error(env, f.code.c_str(), f.message.c_str());
+  } catch (const dnnl::error& e) {
+    napi_throw_error(env, "E_ENGINE_RUN", (std::string("oneDNN: ") + e.what()).c_str());
+  } catch (const std::exception& e) {
+    napi_throw_error(env, "E_INTERNAL", e.what());
+  }
+  return nullptr;
+}
+
+std::vector<napi_value> argv(napi_env env, napi_callback_info info, size_t n) {
+  std::vector<napi_value> a(n);
+  size_t got = n;
+  CHECK(napi_get_cb_info(env, info, &got, a.data(), nullptr, nullptr));
+  if (got < n) throw Failure{"E_BAD_ARGUMENT", "expected " + std::to_string(n) + " arguments, found " + std::to_string(got)};
+  return a;
+}
+
+template <typename T>
+T* typed(napi_env env, napi_value v, napi_typedarray_type want, size_t* length, const char* what, bool nullable = false) {
+  napi_valuetype vt;
+  CHECK(napi_typeof(env, v, &vt));
+  if (nullable && (vt == napi_null || vt == napi_undefined)) {
+    *length = 0;
+    return nullptr;
+  }
+  bool is = false;
+  CHECK(napi_is_typedarray(env, v, &is));
+  if (!is) throw Failure{"E_BAD_ARGUMENT", std::string(what) + ": expected a typed array"};
+  napi_typedarray_type type;
+  void* data;
+  napi_value ab;
+  size_t off;
+  CHECK(napi_get_typedarray_info(env, v, &type, length, &data, &ab, &off));
+  if (type != want) throw Failure{"E_BAD_ARGUMENT", std::string(what) + ": wrong typed array type"};
+  return static_cast<T*>(data);
+}
+
+napi_value prop(napi_env env, napi_value obj, const char* name) {
+  napi_value v;
+  CHECK(napi_get_named_property(env, obj, name, &v));
+  return v;
+}
+
+void finalizePlan(napi_env, void* data, void*) { delete static_cast<Plan*>(data); }
+
+Plan* planOf(napi_env env, napi_value v) {
+  void* p = nullptr;
+  if (napi_get_value_external(env, v, &p) != napi_ok || !p) throw Failure{"E_BAD_ARGUMENT", "expected a plan made by createPlan"};
+  return static_cast<Plan*>(p);
+}
+
+napi_value CreatePlan_(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = argv(env, info, 1);
+    auto plan = std::make_unique<Plan>();
+    bool train = false;
+    CHECK(napi_get_value_bool(env, prop(env, a[0], "train"), &train));
+    plan->train = train;
+    int32_t threads = 1;
+    CHECK(napi_get_value_int32(env, prop(env, a[0], "threads"), &threads));
+    plan->threads = std::max(1, threads);
+    omp_set_num_threads(plan->threads);
+    size_t nt, no, nf, np, ntr;
+    const int32_t* tens = typed<int32_t>(env, prop(env, a[0], "tensors"), napi_int32_array, &nt, "tensors");
+    const int32_t* ops = typed<int32_t>(env, prop(env, a[0], "ops"), napi_int32_array, &no, "ops");
+    const double* opf = typed<double>(env, prop(env, a[0], "opFloats"), napi_float64_array, &nf, "opFloats");
+    const int32_t* ps = typed<int32_t>(env, prop(env, a[0], "paramSizes"), napi_int32_array, &np, "paramSizes");
+    const int32_t* tr = typed<int32_t>(env, prop(env, a[0], "trainable"), napi_int32_array, &ntr, "trainable");
+    if (nt % 4 || no % REC || nf != 2 * (no / REC) || ntr != np || nt == 0) throw Failure{"E_BAD_ARGUMENT", "malformed plan arrays"};
+    plan->t.resize(nt / 4);
+    for (size_t i = 0; i < nt / 4; ++i) plan->t[i].dims = {tens[4 * i], tens[4 * i + 1], tens[4 * i + 2], tens[4 * i + 3]};
+    plan->paramSize.assign(ps, ps + np);
+    plan->trainable.assign(tr, tr + np);
+    plan->paramMem.resize(np);
+    plan->gradMem.resize(np);
+    plan->paramPtr.assign(np, nullptr);
+    plan->gradPtr.assign(np, nullptr);
+    std::vector<Op> list(no / REC);
+    for (size_t j = 0; j < list.size(); ++j) {
+      const int32_t* r = ops + REC * j;
+      list[j] = Op{r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], opf[2 * j], opf[2 * j + 1]};
+      int nT = int(plan->t.size());
+      auto tensorOk = [&](int i) { return i >= 0 && i < nT; };
+      if (!tensorOk(r[1]) || !tensorOk(r[3]) || (r[0] == ADD && !tensorOk(r[2])) || r[3] == 0)
+        throw Failure{"E_BAD_ARGUMENT", "op " + std::to_string(j) + ": tensor id out of range"};
+      for (int p : {r[4], r[5], r[6], r[7]})
+        if (p >= int(np)) throw Failure{"E_BAD_ARGUMENT", "op " + std::to_string(j) + ": parameter id out of range"};
+    }
+    plan->build(list.data(), list.size());
+    napi_value ext;
+    CHECK(napi_create_external(env, plan.get(), finalizePlan, nullptr, &ext));
+    plan.release();
+    return ext;
+  });
+}
+
+struct Work {
+  Plan* plan;
+  napi_async_work work;
+  napi_deferred deferred;
+  std::vector<napi_ref> refs;
+  std::string error;
+};
+
+void executeWork(napi_env, void* data) {
+  Work* w = static_cast<Work*>(data);
+  try {
+    w->plan->run();
+  } catch (const dnnl::error& e) {
+    w->error = std::string("oneDNN: ") + e.what();
+  } catch (const std::exception& e) {
+    w->error = e.what();
+  }
+}
+
+void completeWork(napi_env env, napi_status, void* data) {
+  Work* w = static_cast<Work*>(data);
+  w->plan->busy = false;
+  for (auto r : w->refs) napi_delete_reference(env, r);
+  if (w->error.empty()) {
+    napi_resolve_deferred(env, w->deferred, undefinedValue(env));
+  } else {
+    napi_value msg, err, code;
+    napi_create_string_utf8(env, w->error.c_str(), w->error.size(), &msg);
+    napi_create_string_utf8(env, "E_ENGINE_RUN", NAPI_AUTO_LENGTH, &code);
+    napi_create_error(env, code, msg, &err);
+    napi_reject_deferred(env, w->deferred, err);
+  }
+  napi_delete_async_work(env, w->work);
+  delete w;
+}
+
+// runPlan(plan, images, coefficients|null, params[], grads[], logits, loss) -> Promise<void>
+napi_value RunPlan_(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = argv(env, info, 7);
+    Plan* p = planOf(env, a[0]);
+    if (p->busy) throw Failure{"E_ENGINE_RUN", "this plan is already running a step (await the previous one)"};
+    auto w = std::make_unique<Work>();
+    w->plan = p;
+    auto keep = [&](napi_value v) {
+      napi_ref r;
+      CHECK(napi_create_reference(env, v, 1, &r));
+      w->refs.push_back(r);
+    };
+    size_t len;
+    p->images = typed<float>(env, a[1], napi_float32_array, &len, "images");
+    if (len != numel(p->t[0].dims)) throw Failure{"E_SHAPE_MISMATCH", "images: expected " + std::to_string(numel(p->t[0].dims)) + " values, found " + std::to_string(len)};
+    keep(a[1]);
+    p->coeffs = typed<float>(env, a[2], napi_float32_array, &len, "coefficients", !p->train);
+    if (p->train && len != size_t(p->N) * p->K) throw Failure{"E_SHAPE_MISMATCH", "coefficients: expected " + std::to_string(p->N * p->K) + " values"};
+    if (p->coeffs) keep(a[2]);
+    uint32_t np = 0, ng = 0;
+    CHECK(napi_get_array_length(env, a[3], &np));
+    CHECK(napi_get_array_length(env, a[4], &ng));
+    if (np != p->paramSize.size() || ng != p->paramSize.size()) throw Failure{"E_BAD_ARGUMENT", "params and grads: expected one entry per plan parameter"};
+    for (uint32_t i = 0; i < np; ++i) {
+      napi_value v;
+      CHECK(napi_get_element(env, a[3], i, &v));
+      p->paramPtr[i] = typed<float>(env, v, napi_float32_array, &len, "params[i]");
+      if (len != size_t(p->paramSize[i])) throw Failure{"E_SHAPE_MISMATCH", "params[" + std::to_string(i) + "]: expected " + std::to_string(p->paramSize[i]) + " values, found " + std::to_string(len)};
+      keep(v);
+      CHECK(napi_get_element(env, a[4], i, &v));
+      p->gradPtr[i] = typed<float>(env, v, napi_float32_array, &len, "grads[i]", true);
+      if (p->wantsGrad(int(i)) && (!p->gradPtr[i] || len != size_t(p->paramSize[i])))
+        throw Failure{"E_SHAPE_MISMATCH", "grads[" + std::to_string(i) + "]: expected a Float32Array of " + std::to_string(p->paramSize[i]) + " values"};
+      if (p->gradPtr[i]) keep(v);
+    }
+    p->logits = typed<float>(env, a[5], napi_float32_array, &len, "logits");
+    if (len != size_t(p->N) * p->K) throw Failure{"E_SHAPE_MISMATCH", "logits: expected " + std::to_string(p->N * p->K) + " values"};
+    keep(a[5]);
+    p->loss = typed<double>(env, a[6], napi_float64_array, &len, "loss");
+    if (len < 1) throw Failure{"E_SHAPE_MISMATCH", "loss: expected a Float64Array of 1"};
+    keep(a[6]);
+    napi_value promise, name;
+    CHECK(napi_create_promise(env, &w->deferred, &promise));
+    CHECK(napi_create_string_utf8(env, "headstart-native-step", NAPI_AUTO_LENGTH, &name));
+    CHECK(napi_create_async_work(env, nullptr, name, executeWork, completeWork, w.get(), &w->work));
+    CHECK(napi_queue_async_work(env, w->work));
+    p->busy = true;
+    w.release();
+    return promise;
+  });
+}
+
+napi_value PlanStats_(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = argv(env, info, 1);
+    Plan* p = planOf(env, a[0]);
+    napi_value obj, names, ms, steps;
+    CHECK(napi_create_object(env, &obj));
+    CHECK(napi_create_array_with_length(env, S_COUNT, &names));
+    CHECK(napi_create_array_with_length(env, S_COUNT, &ms));
+    for (int i = 0; i < S_COUNT; ++i) {
+      napi_value s, v;
+      CHECK(napi_create_string_utf8(env, STAT_NAMES[i], NAPI_AUTO_LENGTH, &s));
+      CHECK(napi_create_double(env, p->ms[i], &v));
+      CHECK(napi_set_element(env, names, i, s));
+      CHECK(napi_set_element(env, ms, i, v));
+    }
+    CHECK(napi_create_double(env, p->steps, &steps));
+    CHECK(napi_set_named_property(env, obj, "names", names));
+    CHECK(napi_set_named_property(env, obj, "ms", ms));
+    CHECK(napi_set_named_property(env, obj, "steps", steps));
+    return obj;
+  });
+}
+
+napi_value PlanReset_(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = argv(env, info, 1);
+    Plan* p = planOf(env, a[0]);
+    std::fill(p->ms.begin(), p->ms.end(), 0.0);
+    p->steps = 0;
+    return undefinedValue(env);
+  });
+}
+
+}  // namespace hsplan
+
+// Called from headstart_dnnl.cc's module init: adds the plan functions to the addon's exports.
+void RegisterPlanExports(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"createPlan", nullptr, hsplan::CreatePlan_, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"runPlan", nullptr, hsplan::RunPlan_, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"planStats", nullptr, hsplan::PlanStats_, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"planReset", nullptr, hsplan::PlanReset_, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+}
