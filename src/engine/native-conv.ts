@@ -124,10 +124,15 @@ function addonCandidates(): string[] {
   return [`${here}../../native/build/headstart_dnnl.node`, `${here}../../../native/build/headstart_dnnl.node`];
 }
 
+/** The built addon file, or undefined (the plan executor, native-plan.ts, lives in the same file). */
+export function nativeAddonFile(): string | undefined {
+  return addonCandidates().find((f) => fs.existsSync(f));
+}
+
 /** The native convolution addon, or why it is not available (not built, disabled, failed to load). */
 export function loadNativeConv(env: NodeJS.ProcessEnv = process.env): { conv: NativeConv } | { reason: string } {
   if (env.HEADSTART_NATIVE_CONV === '0') return { reason: 'HEADSTART_NATIVE_CONV=0 disables the native convolution addon' };
-  const file = addonCandidates().find((f) => fs.existsSync(f));
+  const file = nativeAddonFile();
   if (!file) return { reason: 'the native convolution addon is not built (run native/build.sh; it needs g++ and Debian libdnnl-dev)' };
   try {
     const addon = createRequire(import.meta.url)(file) as Addon;

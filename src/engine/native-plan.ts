@@ -1,0 +1,312 @@
+/**
+ * The all-native training step (issue 10): a network's forward graph compiled into a plan that the
+ * oneDNN addon (native/headstart_plan.cc) runs whole — forward, softmax cross-entropy, backward —
+ * with activations kept in oneDNN's blocked layouts, gradients written into caller-owned arrays.
+ *
+ * `compileNativePlan` reads an eval-mode forward graph built by NetBuilder (every parameter a graph
+ * input named after it) and maps its nodes onto the executor's ops: Conv, BatchNormalization (+ a
+ * following Relu fused), Relu, MaxPool, Add (+ Relu fused), GlobalAveragePool, Flatten, Gemm. Any
+ * other op, or an attribute form the executor lacks, gives `{ unsupported: '<op>: why' }` so the
+ * caller keeps the ONNX Runtime engine: never a wrong answer.
+ *
+ * HEADSTART_NATIVE_CONV=0 hides the addon here too.
+ */
+import { createRequire } from 'node:module';
+import { EngineError, ERROR_CODES, type ErrorCode } from '../errors.js';
+import type { Graph, Node } from '../onnx/graph.js';
+import { floatAttr, intAttr, intsAttr } from '../onnx/op-registry.js';
+import { nativeAddonFile } from './native-conv.js';
+
+/** The plan as the addon reads it (one op record: type, in0, in1, out, w, p1, p2, p3, k, s, pt, pl, pb, pr, flags). */
+interface PlanArrays {
+  train: boolean;
+  threads: number;
+  tensors: Int32Array;
+  ops: Int32Array;
+  opFloats: Float64Array;
+  paramSizes: Int32Array;
+  trainable: Int32Array;
+}
+
+/** Milliseconds per kind of work since the plan was made (or reset), summed over `steps` steps. */
+export interface NativePlanStats {
+  names: string[];
+  ms: number[];
+  steps: number;
+}
+
+interface PlanAddon {
+  createPlan(plan: PlanArrays): object;
+  runPlan(plan: object, images: Float32Array, coefficients: Float32Array | null, params: Float32Array[], grads: (Float32Array | null)[], logits: Float32Array, loss: Float64Array): Promise<void>;
+  planStats(plan: object): NativePlanStats;
+  planReset(plan: object): void;
+}
+
+const OP = { Conv: 1, BatchNormalization: 2, Relu: 3, MaxPool: 4, Add: 5, GlobalAveragePool: 6, Gemm: 7 } as const;
+const REC = 15;
+const F_TRAINING = 1;
+const F_RELU = 2;
+
+export interface CompileNativePlanOptions {
+  /** true: forward + loss + backward (BatchNorm on batch statistics where `bnTraining` says); false: eval forward. */
+  train: boolean;
+  /** The graph input holding the image batch [N, 3, H, W]. */
+  images: string;
+  /** The classifier's output value (the logits, [N, K]). */
+  logits: string;
+  /** Parameters that get a gradient. */
+  trainable: ReadonlySet<string>;
+  /** Running-mean parameter names of the BatchNorm layers that normalise with batch statistics. */
+  bnTraining: ReadonlySet<string>;
+  /** BatchNorm momentum, torch's convention. */
+  bnMomentum: number;
+  threads: number;
+}
+
+/** A compiled plan: the arrays for the addon and the parameter names in its order. */
+export interface CompiledNativePlan {
+  arrays: PlanArrays;
+  /** Parameter names, in the plan's parameter order. */
+  params: string[];
+  batch: number;
+  numClasses: number;
+  inputSize: [number, number];
+}
+
+const to4 = (shape: readonly number[]): number[] => [...shape, 1, 1, 1].slice(0, 4);
+
+/** Maps an eval-mode forward graph onto the executor's ops, or says which op it lacks. */
+export function compileNativePlan(g: Graph, o: CompileNativePlanOptions): { plan: CompiledNativePlan } | { unsupported: string } {
+  const tensorOf = new Map<string, number>();
+  const tensorDims: number[][] = [];
+  const newTensor = (value: string): number => {
+    tensorDims.push(to4(g.shape(value)));
+    tensorOf.set(value, tensorDims.length - 1);
+    return tensorDims.length - 1;
+  };
+  const paramIndex = new Map<string, number>();
+  const params: string[] = [];
+  const inputNames = new Set(g.inputs.map((i) => i.name));
+  const param = (name: string): number | undefined => {
+    if (!inputNames.has(name) || name === o.images) return undefined;
+    let i = paramIndex.get(name);
+    if (i === undefined) {
+      i = params.length;
+      params.push(name);
+      paramIndex.set(name, i);
+    }
+    return i;
+  };
+  const imageShape = g.shape(o.images);
+  if (imageShape.length !== 4 || imageShape.some((d) => d < 1)) return { unsupported: `images: a static [N, 3, H, W] input is needed, found [${imageShape}]` };
+  newTensor(o.images);
+  const consumers = new Map<string, Node[]>();
+  for (const n of g.nodes) for (const i of n.inputs) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  const skipped = new Set<Node>();
+  const records: number[][] = [];
+  const floats: number[] = [];
+  // A Relu that is the only consumer of `value` is fused into its producer.
+  const fusedRelu = (value: string): Node | undefined => {
+    const c = consumers.get(value) ?? [];
+    return c.length === 1 && c[0].op === 'Relu' && !g.outputs.some((x) => x.name === value) ? c[0] : undefined;
+  };
+  const tensorIn = (n: Node, k: number): number | string => {
+    const t = tensorOf.get(n.inputs[k]);
+    return t === undefined ? `${n.op} \`${n.name}\`: input ${k} (\`${n.inputs[k]}\`) is not an activation the plan computes` : t;
+  };
+  const paramIn = (n: Node, k: number): number | string => {
+    const p = n.inputs[k] ? param(n.inputs[k]) : undefined;
+    return p === undefined ? `${n.op} \`${n.name}\`: input ${k} (\`${n.inputs[k] ?? ''}\`) must be a parameter fed as a graph input` : p;
+  };
+  let logitsSeen = false;
+  for (const n of g.nodes) {
+    if (skipped.has(n)) continue;
+    if (logitsSeen) return { unsupported: `${n.op}: the classifier (Gemm) must be the graph's last op` };
+    const rec = new Array<number>(REC).fill(-1);
+    rec.fill(0, 8);
+    let eps = 0;
+    let relu: Node | undefined;
+    switch (n.op) {
+      case 'Identity':
+      case 'Flatten': {
+        const t = tensorIn(n, 0);
+        if (typeof t === 'string') return { unsupported: t };
+        const shape = g.shape(n.outputs[0]);
+        if (n.op === 'Flatten' && (intAttr(n, 'axis', 1) !== 1 || tensorDims[t][2] * tensorDims[t][3] !== 1 || shape.length !== 2))
+          return { unsupported: `Flatten \`${n.name}\`: only the [N, C, 1, 1] -> [N, C] form after GlobalAveragePool` };
+        tensorOf.set(n.outputs[0], t);
+        continue;
+      }
+      case 'Conv': {
+        const x = tensorIn(n, 0);
+        const w = paramIn(n, 1);
+        if (typeof x === 'string') return { unsupported: x };
+        if (typeof w === 'string') return { unsupported: w };
+        if (n.inputs[2]) return { unsupported: `Conv \`${n.name}\`: a bias (torchvision's convolutions before BatchNorm have none)` };
+        if (intAttr(n, 'group', 1) !== 1) return { unsupported: `Conv \`${n.name}\`: grouped or depthwise convolution` };
+        const k = intsAttr(n, 'kernel_shape', []);
+        const s = intsAttr(n, 'strides', [1, 1]);
+        const d = intsAttr(n, 'dilations', [1, 1]);
+        if (k.length !== 2 || k[0] !== k[1] || s[0] !== s[1] || d.some((v) => v !== 1)) return { unsupported: `Conv \`${n.name}\`: only square kernels and strides, no dilation` };
+        const pads = intsAttr(n, 'pads', [0, 0, 0, 0]);
+        rec.splice(0, REC, OP.Conv, x, -1, -1, w, -1, -1, -1, k[0], s[0], pads[0], pads[1], pads[2], pads[3], 0);
+        break;
+      }
+      case 'BatchNormalization': {
+        const x = tensorIn(n, 0);
+        if (typeof x === 'string') return { unsupported: x };
+        const ps = [1, 2, 3, 4].map((k) => paramIn(n, k));
+        const bad = ps.find((p) => typeof p === 'string');
+        if (bad !== undefined) return { unsupported: bad as string };
+        if (intAttr(n, 'training_mode', 0) !== 0) return { unsupported: `BatchNormalization \`${n.name}\`: ONNX Runtime's training_mode form` };
+        eps = floatAttr(n, 'epsilon', 1e-5);
+        relu = fusedRelu(n.outputs[0]);
+        const training = o.train && o.bnTraining.has(n.inputs[3]);
+        rec.splice(0, REC, OP.BatchNormalization, x, -1, -1, ...(ps as number[]), 0, 0, 0, 0, 0, 0, (training ? F_TRAINING : 0) | (relu ? F_RELU : 0));
+        break;
+      }
+      case 'Relu': {
+        const x = tensorIn(n, 0);
+        if (typeof x === 'string') return { unsupported: x };
+        rec.splice(0, REC, OP.Relu, x, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0);
+        break;
+      }
+      case 'MaxPool': {
+        const x = tensorIn(n, 0);
+        if (typeof x === 'string') return { unsupported: x };
+        const k = intsAttr(n, 'kernel_shape', []);
+        const s = intsAttr(n, 'strides', [1, 1]);
+        const pads = intsAttr(n, 'pads', [0, 0, 0, 0]);
+        if (n.outputs.length > 1 && n.outputs[1] !== '') return { unsupported: `MaxPool \`${n.name}\`: the Indices output` };
+        if (k.length !== 2 || k[0] !== k[1] || s[0] !== s[1] || intAttr(n, 'ceil_mode', 0) !== 0 || intsAttr(n, 'dilations', [1, 1]).some((v) => v !== 1))
+          return { unsupported: `MaxPool \`${n.name}\`: only square kernels and strides, floor mode, no dilation` };
+        rec.splice(0, REC, OP.MaxPool, x, -1, -1, -1, -1, -1, -1, k[0], s[0], pads[0], pads[1], pads[2], pads[3], 0);
+        break;
+      }
+      case 'Add': {
+        const a = tensorIn(n, 0);
+        const b = tensorIn(n, 1);
+        if (typeof a === 'string') return { unsupported: a };
+        if (typeof b === 'string') return { unsupported: b };
+        if (tensorDims[a].join() !== tensorDims[b].join()) return { unsupported: `Add \`${n.name}\`: broadcasting` };
+        relu = fusedRelu(n.outputs[0]);
+        rec.splice(0, REC, OP.Add, a, b, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, relu ? F_RELU : 0);
+        break;
+      }
+      case 'GlobalAveragePool': {
+        const x = tensorIn(n, 0);
+        if (typeof x === 'string') return { unsupported: x };
+        rec.splice(0, REC, OP.GlobalAveragePool, x, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0);
+        break;
+      }
+      case 'Gemm': {
+        const x = tensorIn(n, 0);
+        const w = paramIn(n, 1);
+        if (typeof x === 'string') return { unsupported: x };
+        if (typeof w === 'string') return { unsupported: w };
+        const b = n.inputs[2] ? paramIn(n, 2) : -1;
+        if (typeof b === 'string') return { unsupported: b };
+        if (intAttr(n, 'transB', 0) !== 1 || intAttr(n, 'transA', 0) !== 0 || floatAttr(n, 'alpha', 1) !== 1 || floatAttr(n, 'beta', 1) !== 1)
+          return { unsupported: `Gemm \`${n.name}\`: only y = x W^T + b (transB=1)` };
+        if (n.outputs[0] !== o.logits) return { unsupported: `Gemm \`${n.name}\`: only the classifier` };
+        rec.splice(0, REC, OP.Gemm, x, -1, -1, w, b, -1, -1, 0, 0, 0, 0, 0, 0, 0);
+        logitsSeen = true;
+        break;
+      }
+      default:
+        return { unsupported: `${n.op} (the native engine runs Conv, BatchNormalization, Relu, MaxPool, Add, GlobalAveragePool, Flatten, Gemm)` };
+    }
+    const value = relu ? relu.outputs[0] : n.outputs[0];
+    if (relu) skipped.add(relu);
+    rec[3] = newTensor(value);
+    records.push(rec);
+    floats.push(eps, o.bnMomentum);
+  }
+  if (!logitsSeen || tensorOf.get(o.logits) !== tensorDims.length - 1) return { unsupported: 'the graph does not end in the classifier (Gemm) producing the logits' };
+  const shapes = new Map(g.inputs.map((i) => [i.name, i.shape]));
+  const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+  return {
+    plan: {
+      arrays: {
+        train: o.train,
+        threads: o.threads,
+        tensors: Int32Array.from(tensorDims.flat()),
+        ops: Int32Array.from(records.flat()),
+        opFloats: Float64Array.from(floats),
+        paramSizes: Int32Array.from(params.map((p) => numel(shapes.get(p)!))),
+        trainable: Int32Array.from(params.map((p) => (o.train && o.trainable.has(p) ? 1 : 0))),
+      },
+      params,
+      batch: imageShape[0],
+      numClasses: g.shape(o.logits)[1],
+      inputSize: [imageShape[2], imageShape[3]],
+    },
+  };
+}
+
+function loadAddon(env: NodeJS.ProcessEnv): { addon: PlanAddon } | { reason: string } {
+  if (env.HEADSTART_NATIVE_CONV === '0') return { reason: 'HEADSTART_NATIVE_CONV=0 disables the native addon' };
+  const file = nativeAddonFile();
+  if (!file) return { reason: 'the native addon is not built (run `npm run build:native`; it needs g++ and Debian libdnnl-dev)' };
+  try {
+    const addon = createRequire(import.meta.url)(file) as Partial<PlanAddon>;
+    if (typeof addon.createPlan !== 'function') return { reason: `the native addon ${file} predates the plan executor (rebuild it: npm run build:native)` };
+    return { addon: addon as PlanAddon };
+  } catch (err) {
+    return { reason: `the native addon ${file} failed to load: ${(err as Error).message} (rebuild it: npm run build:native)` };
+  }
+}
+
+/** Why the native engine is not available here, or undefined when it is. */
+export function nativePlanUnavailable(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const r = loadAddon(env);
+  return 'reason' in r ? r.reason : undefined;
+}
+
+function engineError(err: unknown, what: string): EngineError {
+  const code = (err as { code?: string }).code;
+  const known = ERROR_CODES.includes(code as ErrorCode) ? (code as ErrorCode) : 'E_ENGINE_RUN';
+  return new EngineError(known, `Native engine: ${what}: ${(err as Error).message}`, { hint: 'HEADSTART_NATIVE_CONV=0 or --engine onnx runs the ONNX Runtime engine instead', cause: err });
+}
+
+/** A plan built in the addon: every primitive and buffer made once; `run` does one step. */
+export class NativePlan {
+  private constructor(
+    private readonly addon: PlanAddon,
+    private readonly handle: object,
+    readonly compiled: CompiledNativePlan,
+  ) {}
+
+  static create(compiled: CompiledNativePlan, env: NodeJS.ProcessEnv = process.env): NativePlan {
+    const loaded = loadAddon(env);
+    if ('reason' in loaded) {
+      throw new EngineError('E_DEVICE', `No native engine: ${loaded.reason}`, { hint: 'apt-get install -y g++ libdnnl-dev && npm run build:native, or --engine onnx' });
+    }
+    try {
+      return new NativePlan(loaded.addon, loaded.addon.createPlan(compiled.arrays), compiled);
+    } catch (err) {
+      throw engineError(err, 'building the plan');
+    }
+  }
+
+  /**
+   * One step: forward (and, for a training plan, the loss and backward). `params` and `grads` follow
+   * `compiled.params` (grads: a Float32Array where the parameter trains, else null); running
+   * statistics are updated in place in `params`. Resolves when every output is written.
+   */
+  async run(images: Float32Array, coefficients: Float32Array | null, params: Float32Array[], grads: (Float32Array | null)[], logits: Float32Array, loss: Float64Array): Promise<void> {
+    try {
+      await this.addon.runPlan(this.handle, images, coefficients, params, grads, logits, loss);
+    } catch (err) {
+      throw engineError(err, 'running a step');
+    }
+  }
+
+  stats(): NativePlanStats {
+    return this.addon.planStats(this.handle);
+  }
+
+  resetStats(): void {
+    this.addon.planReset(this.handle);
+  }
+}

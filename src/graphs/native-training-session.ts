@@ -1,0 +1,159 @@
+/**
+ * The training step on the all-native engine (oneDNN, native/headstart_plan.cc): the same network
+ * definition, parameter names, trainable set, BatchNorm policy (momentum, --freeze-bn, frozen layers in
+ * inference mode) and cross-entropy coefficients as the ONNX training graph (network-graph.ts), with
+ * the same `step` as TrainingSession. `createNativeTrainingSession` returns `{ unsupported }` when the
+ * network has an op the native executor lacks (or dropout), so the caller keeps the ONNX engine.
+ */
+import { EngineError } from '../errors.js';
+import { compileNativePlan, NativePlan, type CompiledNativePlan, type NativePlanStats } from '../engine/native-plan.js';
+import { Graph } from '../onnx/graph.js';
+import '../onnx/ops/index.js';
+import type { ModelSpec } from '../models/model-spec.js';
+import { resolveBnMomentum } from '../models/bn-momentum.js';
+import { NetBuilder } from '../models/net-builder.js';
+import type { NamedTensors } from '../tensor.js';
+import { buildNetwork, IO } from './network-graph.js';
+import type { StepResult } from './training-session.js';
+
+export interface NativeNetworkOptions {
+  numClasses: number;
+  batch: number;
+  /** Square input side (default: the spec's input size). */
+  inputSize?: number;
+  /** 'train': forward + loss + backward; 'eval': the eval-mode forward (logits). */
+  mode: 'train' | 'eval';
+  trainable?: (name: string) => boolean;
+  freezeBn?: boolean;
+  /** BatchNorm momentum (torch's convention); default: the policy's (bn-momentum.ts). */
+  bnMomentum?: number;
+  /** oneDNN's OpenMP threads (default 1). */
+  threads?: number;
+}
+
+export interface NativeNetwork {
+  plan: CompiledNativePlan;
+  /** Parameters that get a gradient (as TrainingGraph.trainable). */
+  trainable: string[];
+  /** Running-statistic parameters the step updates in place (as TrainingGraph.running). */
+  running: string[];
+}
+
+/** Compiles a model into a native plan, or says what the native executor lacks. */
+export function compileNativeNetwork(spec: ModelSpec, o: NativeNetworkOptions): NativeNetwork | { unsupported: string } {
+  const size = o.inputSize ?? spec.preprocess.inputSize;
+  const momentum = o.bnMomentum ?? resolveBnMomentum(spec.bnMomentum, undefined).momentum;
+  // The training policy, decided exactly as for the ONNX training graph: which parameters train,
+  // which BatchNorm layers use batch statistics, whether there is dropout.
+  const tg = new Graph();
+  const tb = new NetBuilder(tg, { mode: 'train', trainable: o.trainable, freezeBn: o.freezeBn, bnMomentum: momentum });
+  buildNetwork(tb, spec, tg.input(IO.images, 'float32', [o.batch, 3, size, size]), o.numClasses);
+  const train = o.mode === 'train';
+  if (train && tb.masks.length > 0) return { unsupported: `Dropout (${spec.name}'s head has dropout ${spec.head.dropout})` };
+  const trainable = train ? tb.trainableParams() : [];
+  const running = train ? [...tb.runningUpdates.keys()] : [];
+  // The topology, from the eval-mode graph: every parameter is a graph input named after it.
+  const g = new Graph();
+  const images = g.input(IO.images, 'float32', [o.batch, 3, size, size]);
+  const { logits } = buildNetwork(new NetBuilder(g, { mode: 'eval' }), spec, images, o.numClasses);
+  const compiled = compileNativePlan(g, {
+    train,
+    images,
+    logits,
+    trainable: new Set(trainable),
+    bnTraining: new Set(running),
+    bnMomentum: momentum,
+    threads: o.threads ?? 1,
+  });
+  if ('unsupported' in compiled) return compiled;
+  return { plan: compiled.plan, trainable, running };
+}
+
+/**
+ * Training steps on the native engine. Parameters are read by reference from `params` (the optimiser
+ * updates them in place between steps) and running statistics are updated in place; gradients and
+ * logits are buffers this session reuses (consume them before the next step).
+ */
+export class NativeTrainingSession {
+  readonly trainable: string[];
+  readonly running: string[];
+  readonly batch: number;
+  private readonly paramData: Float32Array[];
+  private readonly gradData: (Float32Array | null)[];
+  private readonly grads = new Map<string, Float32Array>();
+  private readonly logits: Float32Array;
+  private readonly loss = new Float64Array(1);
+
+  private constructor(
+    private readonly plan: NativePlan,
+    network: NativeNetwork,
+    params: NamedTensors,
+  ) {
+    this.trainable = network.trainable;
+    this.running = network.running;
+    this.batch = network.plan.batch;
+    const trains = new Set(network.trainable);
+    this.paramData = network.plan.params.map((name) => {
+      const t = params.get(name);
+      if (!t || !(t.data instanceof Float32Array))
+        throw new EngineError('E_INTERNAL', `No float32 value for parameter \`${name}\` of the native plan (a bug in headstart: the parameters must cover the network)`);
+      return t.data;
+    });
+    this.gradData = network.plan.params.map((name, i) => (trains.has(name) ? new Float32Array(this.paramData[i].length) : null));
+    network.plan.params.forEach((name, i) => {
+      const g = this.gradData[i];
+      if (g) this.grads.set(name, g);
+    });
+    this.logits = new Float32Array(network.plan.batch * network.plan.numClasses);
+  }
+
+  /** A session, or why the native engine cannot run this network (then use TrainingSession). */
+  static create(spec: ModelSpec, options: Omit<NativeNetworkOptions, 'mode'>, params: NamedTensors): NativeTrainingSession | { unsupported: string } {
+    const network = compileNativeNetwork(spec, { ...options, mode: 'train' });
+    if ('unsupported' in network) return network;
+    return new NativeTrainingSession(NativePlan.create(network.plan), network, params);
+  }
+
+  /** One training step (same contract as TrainingSession.step; the native engine has no dropout). */
+  async step(images: Float32Array, targets: Float32Array): Promise<StepResult> {
+    await this.plan.run(images, targets, this.paramData, this.gradData, this.logits, this.loss);
+    return { loss: this.loss[0], logits: this.logits, grads: this.grads };
+  }
+
+  /** Milliseconds per kind of work (convolutions, BatchNorm, reorders, ...) since creation. */
+  stats(): NativePlanStats {
+    return this.plan.stats();
+  }
+
+  release(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** Eval-mode forward on the native engine (BatchNorm on running statistics): logits [N, K]. */
+export class NativeEvalSession {
+  private readonly paramData: Float32Array[];
+  private readonly loss = new Float64Array(1);
+  readonly logits: Float32Array;
+
+  private constructor(
+    private readonly plan: NativePlan,
+    network: NativeNetwork,
+    params: NamedTensors,
+  ) {
+    this.paramData = network.plan.params.map((name) => params.get(name)!.data as Float32Array);
+    this.logits = new Float32Array(network.plan.batch * network.plan.numClasses);
+  }
+
+  static create(spec: ModelSpec, options: Omit<NativeNetworkOptions, 'mode' | 'trainable' | 'freezeBn' | 'bnMomentum'>, params: NamedTensors): NativeEvalSession | { unsupported: string } {
+    const network = compileNativeNetwork(spec, { ...options, mode: 'eval' });
+    if ('unsupported' in network) return network;
+    return new NativeEvalSession(NativePlan.create(network.plan), network, params);
+  }
+
+  /** The logits of a batch (a buffer this session reuses). */
+  async run(images: Float32Array): Promise<Float32Array> {
+    await this.plan.run(images, null, this.paramData, this.paramData.map(() => null), this.logits, this.loss);
+    return this.logits;
+  }
+}
