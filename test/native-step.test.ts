@@ -1,0 +1,156 @@
+/**
+ * The all-native training step (native/headstart_plan.cc, src/engine/native-plan.ts,
+ * src/graphs/native-training-session.ts) against headstart's ONNX engine on ResNet18: the same
+ * images, targets and parameters go to both; loss, logits, every parameter gradient and every
+ * running statistic must agree after each of 3 SGD steps (each engine updating its own parameters
+ * with its own gradients, so errors would accumulate), then the eval-mode logits. Skipped where the
+ * addon is not built (`npm run build:native` needs g++ and Debian libdnnl-dev).
+ *
+ * Tolerance: relError (max abs difference / the reference's largest magnitude) <= 2e-4. Both engines
+ * are float32 with different summation orders; at 64x64 with batch 4 every BatchNorm normalises >= 16
+ * values per channel. Seen here: loss, logits, running statistics and most gradients within 3e-5; the
+ * largest, 1.2e-4, a weight gradient of layer4 (2x2 maps: 16 products per weight, summed in another
+ * order after two SGD steps). A wrong rule is far outside it: with the ReLU backward of the residual
+ * Add skipped the gradients differ by more than 1e-1. What a float32 comparison cannot absorb is a ReLU
+ * whose input lies within rounding noise of 0, on one side in one engine and on the other side in the
+ * other: that element's mask differs and a few gradients move by ~1e-2. So the BatchNorm shifts are
+ * drawn around +1 (fewer pre-activations near 0) and the inputs are fixed; a failure of that kind shows
+ * as a single BatchNorm bias far off while its scale agrees.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Session } from '../src/engine/session.js';
+import { nativePlanUnavailable } from '../src/engine/native-plan.js';
+import { EngineError } from '../src/errors.js';
+import { compileNativeNetwork, NativeEvalSession, NativeTrainingSession } from '../src/graphs/native-training-session.js';
+import { buildInferenceGraph, buildTrainingGraph, IO } from '../src/graphs/network-graph.js';
+import { TrainingSession } from '../src/graphs/training-session.js';
+import { initParams } from '../src/models/init-params.js';
+import { getModel } from '../src/models/registry.js';
+import { crossEntropyCoefficients } from '../src/onnx/cross-entropy.js';
+import { Random } from '../src/random.js';
+import type { NamedTensors } from '../src/tensor.js';
+import { relError } from './rel-error.js';
+
+const unavailable = nativePlanUnavailable();
+const skip = unavailable ?? false;
+const TOL = Number(process.env.NATIVE_TOL ?? 2e-4);
+const spec = getModel('resnet18');
+const K = 5;
+
+/** Parameters with non-trivial BatchNorm affine values and running statistics. */
+function params(batch: number, size: number, seed: number): NamedTensors {
+  const g = buildTrainingGraph(spec, { batch, numClasses: K, inputSize: size, trainable: () => true });
+  const p = initParams(g.params, seed);
+  const r = new Random(seed + 1);
+  for (const [name, t] of p) {
+    const d = t.data as Float32Array;
+    if (name.endsWith('running_mean')) d.forEach((_, i) => (d[i] = r.uniform(-0.2, 0.2)));
+    if (name.endsWith('running_var')) d.forEach((_, i) => (d[i] = r.uniform(0.5, 2)));
+    if (!name.startsWith('fc') && name.endsWith('.weight') && d.length === g.params.find((q) => q.name === name)!.shape[0])
+      d.forEach((_, i) => (d[i] = r.uniform(0.8, 1.2)));
+    if (!name.startsWith('fc') && name.endsWith('.bias')) d.forEach((_, i) => (d[i] = r.uniform(0.7, 1.3)));
+  }
+  return p;
+}
+
+const copy = (p: NamedTensors): NamedTensors => new Map([...p].map(([n, t]) => [n, { ...t, data: (t.data as Float32Array).slice() }]));
+
+function sgd(p: NamedTensors, grads: Map<string, Float32Array>, lr: number): void {
+  for (const [n, g] of grads) {
+    const d = p.get(n)!.data as Float32Array;
+    for (let i = 0; i < d.length; i++) d[i] -= lr * g[i];
+  }
+}
+
+function images(batch: number, size: number, seed: number): Float32Array {
+  const r = new Random(seed);
+  return new Float32Array(batch * 3 * size * size).map(() => r.uniform(-2, 2));
+}
+
+interface Case {
+  name: string;
+  batch: number;
+  size: number;
+  trainable: (name: string) => boolean;
+  freezeBn?: boolean;
+  bnMomentum?: number;
+  labelSmoothing?: number;
+  classWeights?: number[];
+  steps: number;
+  seed: number;
+  /** SGD's learning rate (BatchNorm in inference mode does not renormalise: a smaller one). */
+  lr?: number;
+}
+
+async function compare(c: Case): Promise<void> {
+  const { batch: B, size: S } = c;
+  const onnxParams = params(B, S, c.seed);
+  const nativeParams = copy(onnxParams);
+  const graph = buildTrainingGraph(spec, { batch: B, numClasses: K, inputSize: S, trainable: c.trainable, freezeBn: c.freezeBn, bnMomentum: c.bnMomentum });
+  const onnx = await TrainingSession.create(graph, onnxParams, { threads: 1 });
+  const native = NativeTrainingSession.create(spec, { batch: B, numClasses: K, inputSize: S, trainable: c.trainable, freezeBn: c.freezeBn, bnMomentum: c.bnMomentum, threads: 1 }, nativeParams);
+  if ('unsupported' in native) assert.fail(`resnet18 should be supported: ${native.unsupported}`);
+  assert.deepEqual([...native.trainable].sort(), [...graph.trainable].sort(), 'the same parameters train');
+  assert.deepEqual([...native.running].sort(), [...graph.running].sort(), 'the same running statistics update');
+  for (let step = 0; step < c.steps; step++) {
+    const x = images(B, S, 100 * c.seed + step);
+    const labels = Array.from({ length: B }, (_, i) => (i * 2 + step) % K);
+    const coeffs = crossEntropyCoefficients(labels, K, { labelSmoothing: c.labelSmoothing, classWeights: c.classWeights });
+    const a = await onnx.step(x, coeffs);
+    const b = await native.step(x, coeffs);
+    const where = `${c.name}, step ${step + 1}`;
+    assert.ok(Math.abs(a.loss - b.loss) <= TOL * Math.abs(a.loss), `${where}: loss ${b.loss} vs ONNX ${a.loss}`);
+    assert.ok(relError(b.logits, a.logits) <= TOL, `${where}: logits differ by ${relError(b.logits, a.logits)}`);
+    assert.equal(b.grads.size, a.grads.size, `${where}: gradient count`);
+    for (const [name, ga] of a.grads) {
+      const gb = b.grads.get(name);
+      assert.ok(gb, `${where}: no native gradient for ${name}`);
+      const e = relError(gb, ga);
+      if (process.env.NATIVE_SHOW) console.log(where, name, e.toExponential(2));
+      assert.ok(e <= TOL, `${where}: gradient of ${name} differs by ${e.toExponential(2)} (tolerance ${TOL})`);
+    }
+    for (const name of graph.running) {
+      const e = relError(nativeParams.get(name)!.data as Float32Array, onnxParams.get(name)!.data as Float32Array);
+      assert.ok(e <= TOL, `${where}: running statistic ${name} differs by ${e.toExponential(2)}`);
+    }
+    sgd(onnxParams, a.grads, c.lr ?? 0.05);
+    sgd(nativeParams, b.grads, c.lr ?? 0.05);
+  }
+  // Eval mode after the steps: BatchNorm on the running statistics both engines accumulated.
+  const evalGraph = buildInferenceGraph(spec, { batch: B, numClasses: K, inputSize: S });
+  const evalSession = await Session.create(evalGraph.bytes, { threads: 1 });
+  const x = images(B, S, 7);
+  const feeds = Object.fromEntries(evalGraph.fed.map((n) => [n, onnxParams.get(n)!]));
+  const ref = (await evalSession.run({ ...feeds, [IO.images]: { dtype: 'float32', shape: [B, 3, S, S], data: x } }, [IO.logits]))[IO.logits].data as Float32Array;
+  const nativeEval = NativeEvalSession.create(spec, { batch: B, numClasses: K, inputSize: S }, nativeParams);
+  if ('unsupported' in nativeEval) assert.fail(nativeEval.unsupported);
+  const logits = await nativeEval.run(x);
+  assert.ok(ref.every(Number.isFinite), `${c.name}: the reference's eval logits are finite`);
+  assert.ok(relError(logits, ref) <= TOL, `${c.name}: eval-mode logits differ by ${relError(logits, ref)}`);
+  await onnx.release();
+  await evalSession.release();
+}
+
+test('native step = ONNX step on ResNet18: loss, logits, every gradient, running statistics over 3 SGD steps, eval logits', { skip }, async () => {
+  await compare({ name: 'resnet18 64px b4', batch: 4, size: 64, trainable: () => true, steps: 3, seed: 3, labelSmoothing: 0.1, classWeights: [1, 2, 0.5, 1, 1.5] });
+});
+
+test('native step with frozen stages and --freeze-bn: the same trainable set, BatchNorm in inference mode', { skip }, async () => {
+  const trainable = (n: string) => n.startsWith('layer4') || n.startsWith('fc');
+  await compare({ name: 'resnet18 layer4+fc', batch: 4, size: 64, trainable, steps: 2, seed: 5, bnMomentum: 0.3 });
+  await compare({ name: 'resnet18 freeze-bn', batch: 4, size: 64, trainable: () => true, freezeBn: true, steps: 2, seed: 6, lr: 0.002 });
+});
+
+test('native engine: an op it lacks gives `unsupported` naming it; bad buffers give a coded error', { skip }, async () => {
+  const mobile = compileNativeNetwork(getModel('mobilenet_v2'), { batch: 2, numClasses: K, inputSize: 32, mode: 'train', trainable: () => true });
+  assert.ok('unsupported' in mobile, 'mobilenet_v2 has depthwise convolutions and Clip');
+  assert.match(mobile.unsupported, /Conv|Clip|Dropout/);
+  const p = params(2, 32, 1);
+  const s = NativeTrainingSession.create(spec, { batch: 2, numClasses: K, inputSize: 32, trainable: () => true }, p);
+  if ('unsupported' in s) assert.fail(s.unsupported);
+  await assert.rejects(
+    s.step(new Float32Array(10), crossEntropyCoefficients([0, 1], K)),
+    (err: unknown) => err instanceof EngineError && err.code === 'E_SHAPE_MISMATCH' && /images: expected 6144 values, found 10/.test(err.message),
+  );
+});
