@@ -47,8 +47,7 @@ function params(batch: number, size: number, seed: number): NamedTensors {
     const d = t.data as Float32Array;
     if (name.endsWith('running_mean')) d.forEach((_, i) => (d[i] = r.uniform(-0.2, 0.2)));
     if (name.endsWith('running_var')) d.forEach((_, i) => (d[i] = r.uniform(0.5, 2)));
-    if (!name.startsWith('fc') && name.endsWith('.weight') && d.length === g.params.find((q) => q.name === name)!.shape[0])
-      d.forEach((_, i) => (d[i] = r.uniform(0.8, 1.2)));
+    if (!name.startsWith('fc') && name.endsWith('.weight') && d.length === g.params.find((q) => q.name === name)!.shape[0]) d.forEach((_, i) => (d[i] = r.uniform(0.8, 1.2)));
     if (!name.startsWith('fc') && name.endsWith('.bias')) d.forEach((_, i) => (d[i] = r.uniform(0.7, 1.3)));
   }
   return p;

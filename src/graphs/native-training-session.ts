@@ -153,7 +153,14 @@ export class NativeEvalSession {
 
   /** The logits of a batch (a buffer this session reuses). */
   async run(images: Float32Array): Promise<Float32Array> {
-    await this.plan.run(images, null, this.paramData, this.paramData.map(() => null), this.logits, this.loss);
+    await this.plan.run(
+      images,
+      null,
+      this.paramData,
+      this.paramData.map(() => null),
+      this.logits,
+      this.loss,
+    );
     return this.logits;
   }
 }

@@ -1,0 +1,175 @@
+/**
+ * bench:native-step — the ResNet18 fine-tune step (224x224, SGD with momentum) on three engines side by
+ * side in one run: headstart's ONNX Runtime graph (as bench:engine runs it), headstart's all-native
+ * oneDNN step (native/headstart_plan.cc; needs `npm run build:native`) and PyTorch (Debian's, same
+ * threads, its fastest malloc settings). Rounds alternate between the three; medians of the rounds'
+ * median steps are reported as images/s, with the process CPU-ms per step (the only figure that
+ * means anything on a loaded machine), the worst/median step spread, the native step's time per
+ * kind of work, and the peak RSS of each engine running 3 steps in a fresh process.
+ *
+ *   BENCH_BATCH (16), BENCH_THREADS (all cores), BENCH_ROUNDS (3), BENCH_REPS (3), BENCH_WARMUPS (2),
+ *   BENCH_SIZE (224: a smaller input for a quick check), BENCH_OMP_PASSIVE=1 (OMP_WAIT_POLICY=passive
+ *   for the native engine's OpenMP team; must be set before the addon loads, so it is done here).
+ */
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
+import { blockedConvLayout } from '../src/engine/blocked-layout.js';
+import { nativePlanUnavailable } from '../src/engine/native-plan.js';
+import { NativeTrainingSession } from '../src/graphs/native-training-session.js';
+import { buildTrainingGraph } from '../src/graphs/network-graph.js';
+import { TrainingSession } from '../src/graphs/training-session.js';
+import { initParams } from '../src/models/init-params.js';
+import { getModel } from '../src/models/registry.js';
+import { crossEntropyCoefficients } from '../src/onnx/cross-entropy.js';
+import { SGD } from '../src/optim/sgd.js';
+import { Random, randomInt } from '../src/random.js';
+import type { StepResult } from '../src/graphs/training-session.js';
+
+if (process.env.BENCH_OMP_PASSIVE === '1') process.env.OMP_WAIT_POLICY = 'passive';
+const batch = Number(process.env.BENCH_BATCH ?? 16);
+const threads = Number(process.env.BENCH_THREADS ?? os.availableParallelism());
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const reps = Number(process.env.BENCH_REPS ?? 3);
+const warmups = Number(process.env.BENCH_WARMUPS ?? 2);
+const size = Number(process.env.BENCH_SIZE ?? 224);
+const spec = getModel('resnet18');
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+const unavailable = nativePlanUnavailable();
+if (unavailable) {
+  console.error(`bench:native-step: ${unavailable}`);
+  process.exit(1);
+}
+
+const rng = new Random(0);
+const images = Float32Array.from({ length: batch * 3 * size * size }, () => rng.normal());
+const targets = crossEntropyCoefficients(
+  Array.from({ length: batch }, () => randomInt(rng, 0, 1000)),
+  1000,
+);
+
+interface Engine {
+  step(): Promise<void>;
+  /** Native only: the addon's ms per kind of work so far (names, cumulative ms, steps). */
+  profile?: () => { names: string[]; ms: number[]; steps: number };
+}
+
+async function makeEngine(kind: 'onnx' | 'native'): Promise<Engine> {
+  const graphOpts = { batch, numClasses: 1000, inputSize: size, trainable: () => true };
+  const params = initParams(buildTrainingGraph(spec, graphOpts).params, 0);
+  let session: { step(x: Float32Array, t: Float32Array): Promise<StepResult>; trainable: string[] };
+  let profile: Engine['profile'];
+  if (kind === 'onnx') {
+    const graph = buildTrainingGraph(spec, { ...graphOpts, constants: params, blocked: await blockedConvLayout() });
+    const s = await TrainingSession.create(graph, params, { threads });
+    session = { step: (x, t) => s.step(x, t), trainable: graph.trainable };
+  } else {
+    const s = NativeTrainingSession.create(spec, { ...graphOpts, threads }, params);
+    if ('unsupported' in s) throw new Error(`resnet18 on the native engine: unsupported ${s.unsupported}`);
+    session = s;
+    profile = () => s.stats();
+  }
+  const sgd = new SGD([{ params: session.trainable.map((name) => ({ name, data: params.get(name)!.data as Float32Array })) }], { lr: 1e-3, momentum: 0.9 });
+  return { step: async () => sgd.step((await session.step(images, targets)).grads), profile };
+}
+
+/** The native step's ms per kind of work, summed over the timed steps only (warm-ups left out). */
+const nativeProfile = { ms: [] as number[], names: [] as string[], steps: 0 };
+
+interface Timing {
+  rate: number;
+  cpuMs: number;
+  spread: number;
+}
+
+async function timeSteps(e: Engine): Promise<Timing> {
+  for (let i = 0; i < warmups; i++) await e.step();
+  const before = e.profile?.();
+  const walls: number[] = [];
+  const cpus: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t = performance.now();
+    const c = cpuMs();
+    await e.step();
+    walls.push(performance.now() - t);
+    cpus.push(cpuMs() - c);
+  }
+  if (before) {
+    const after = e.profile!();
+    nativeProfile.names = after.names;
+    nativeProfile.ms = after.ms.map((ms, i) => (nativeProfile.ms[i] ?? 0) + ms - before.ms[i]);
+    nativeProfile.steps += after.steps - before.steps;
+  }
+  return { rate: (1000 * batch) / median(walls), cpuMs: median(cpus), spread: Math.max(...walls) / median(walls) };
+}
+
+const torchEnv = { ...process.env, MALLOC_MMAP_THRESHOLD_: '33554432', MALLOC_TRIM_THRESHOLD_: '4000000000', MALLOC_TOP_PAD_: '536870912' };
+function pytorch(): Timing {
+  if (size !== 224) return { rate: NaN, cpuMs: NaN, spread: NaN };
+  const r = spawnSync('/usr/bin/python3', ['bench/native_step_torch.py', String(batch), String(threads), String(reps), String(warmups)], { encoding: 'utf8', env: torchEnv });
+  if (r.status !== 0) throw new Error(`PyTorch side failed: ${r.stderr}`);
+  return { ...(JSON.parse(r.stdout.trim().split('\n').pop()!) as { rate: number; cpuMs: number }), spread: NaN };
+}
+
+if (process.argv[2] === '--rss-child') {
+  const e = await makeEngine(process.argv[3] as 'onnx' | 'native');
+  for (let i = 0; i < 3; i++) await e.step();
+  console.log(JSON.stringify({ maxRssMB: process.resourceUsage().maxRSS / 1024 }));
+  process.exit(0);
+}
+
+function peakRss(kind: 'onnx' | 'native'): number {
+  const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1], '--rss-child', kind], { encoding: 'utf8', env: process.env });
+  if (r.status !== 0) throw new Error(`${kind} RSS run failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!).maxRssMB as number;
+}
+function torchRss(): number {
+  if (size !== 224) return NaN;
+  const r = spawnSync('/usr/bin/python3', ['bench/engine_torch.py', String(batch), String(threads), '3', 'rss'], { encoding: 'utf8', env: torchEnv });
+  if (r.status !== 0) throw new Error(`PyTorch RSS run failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!).maxRssMB as number;
+}
+// First, while this process is small: Linux folds a parent's RSS into a child's ru_maxrss at exec.
+const rss = { onnx: peakRss('onnx'), native: peakRss('native'), pytorch: torchRss() };
+const onnx = await makeEngine('onnx');
+const native = await makeEngine('native');
+const results: Record<'onnx' | 'native' | 'pytorch', Timing[]> = { onnx: [], native: [], pytorch: [] };
+for (let r = 0; r < rounds; r++) {
+  results.onnx.push(await timeSteps(onnx));
+  results.native.push(await timeSteps(native));
+  results.pytorch.push(pytorch());
+  const fmt = (t: Timing) => `${t.rate.toFixed(2)} img/s ${t.cpuMs.toFixed(0)} CPU-ms`;
+  console.error(`round ${r + 1}/${rounds} (load average ${os.loadavg()[0].toFixed(2)}): onnx ${fmt(results.onnx[r])}, native ${fmt(results.native[r])}, pytorch ${fmt(results.pytorch[r])}`);
+}
+
+console.log(
+  `ResNet18 fine-tune step, ${size}x${size}, batch ${batch}, ${threads} threads, median of ${rounds} rounds x ${reps} steps; OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY ?? '(default)'}; load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
+console.log('engine              img/s   CPU-ms/step  vs PyTorch  worst/median step  peak RSS MB');
+const torchRate = median(results.pytorch.map((t) => t.rate));
+const ratios: Record<string, number> = {};
+for (const k of ['onnx', 'native', 'pytorch'] as const) {
+  const rate = median(results[k].map((t) => t.rate));
+  const cpu = median(results[k].map((t) => t.cpuMs));
+  ratios[k] = Number((rate / torchRate).toFixed(3));
+  const spread = results[k].map((t) => t.spread).filter(Number.isFinite);
+  console.log(
+    `${`headstart ${k}`.replace('headstart pytorch', 'pytorch').padEnd(18)} ${rate.toFixed(2).padStart(6)} ${cpu.toFixed(0).padStart(13)} ${ratios[k].toFixed(2).padStart(11)} ${(spread.length ? Math.max(...spread).toFixed(2) : '-').padStart(18)} ${rss[k].toFixed(0).padStart(12)}`,
+  );
+}
+const kinds = nativeProfile.names.map((n, i) => [n, nativeProfile.ms[i] / nativeProfile.steps] as const).filter(([, ms]) => ms >= 0.05);
+console.log(`native step, wall ms per timed step by kind of work: ${kinds.map(([n, ms]) => `${n} ${ms.toFixed(1)}`).join(', ')}`);
+console.log(
+  JSON.stringify({
+    ...ratios,
+    nativeVsOnnx: Number((median(results.native.map((t) => t.rate)) / median(results.onnx.map((t) => t.rate))).toFixed(3)),
+    rssNativeVsTorch: Number((rss.native / rss.pytorch).toFixed(3)),
+  }),
+);
