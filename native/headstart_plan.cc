@@ -11,8 +11,8 @@
 //   - BatchNorm+ReLU run as one primitive (fuse_norm_relu, its mask in a workspace), Add+ReLU as one
 //     binary primitive with a ReLU post-op; MaxPool keeps its workspace;
 //   - gradients of BatchNorm's scale/shift are written straight into the caller's arrays, convolution
-//     weight gradients are reordered into them (plain OIHW); the classifier (Gemm) and the loss run as
-//     plain loops on [N, C] (tiny);
+//     weight gradients are reordered into them (plain OIHW); the classifier (Gemm) is an inner product
+//     on plain [N, C], the softmax cross-entropy a loop in double;
 //   - an activation used twice (a residual block's input) accumulates its gradient with one in-place
 //     binary add; an Add passes its output gradient to both inputs without a copy.
 // The step runs on a libuv worker (a Promise in JS), on oneDNN's OpenMP team sized by the plan.
@@ -134,7 +134,7 @@ struct Plan {
   double* loss = nullptr;
   // Classifier: features (plain [N, F]) -> logits [N, K].
   int headOp = -1, N = 0, F = 0, K = 0;
-  memory featPlain, dfeatPlain;
+  memory featPlain, dfeatPlain, logitsMem;
   std::vector<float> dlogits;
   // BatchNorm batch statistics (training mode), per op.
   std::unordered_map<int, std::pair<memory, memory>> bnStats;
@@ -408,23 +408,24 @@ void Plan::buildForward(int j) {
       N = int(in.dims[0]);
       F = int(numel(in.dims) / in.dims[0]);
       K = int(out.dims[1]);
-      featPlain = in.val;
+      // An inner product on plain [N, F] x [K, F]^T (+ bias), writing the caller's logits.
+      featPlain = memory(memory::desc({N, F}, dt::f32, tag::nc), cpu(), in.val.get_data_handle());
       out.md = plainDesc(out.dims);
+      logitsMem = memory(memory::desc({N, K}, dt::f32, tag::nc), cpu(), nullptr);
+      memory::desc wd({K, F}, dt::f32, tag::oi), bd({K}, dt::f32, tag::a);
+      if (!paramMem[o.w]) paramMem[o.w] = memory(wd, cpu(), nullptr);
+      bool bias = param(o.p1);
+      if (bias && !paramMem[o.p1]) paramMem[o.p1] = memory(bd, cpu(), nullptr);
+      auto d = bias ? dnnl::inner_product_forward::desc(prop, featPlain.get_desc(), wd, bd, logitsMem.get_desc())
+                    : dnnl::inner_product_forward::desc(prop, featPlain.get_desc(), wd, logitsMem.get_desc());
+      dnnl::inner_product_forward::primitive_desc pd(d, attr(), cpu());
+      noteScratch(pd);
+      std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, featPlain}, {DNNL_ARG_WEIGHTS, paramMem[o.w]}, {DNNL_ARG_DST, logitsMem}};
+      if (bias) args[DNNL_ARG_BIAS] = paramMem[o.p1];
+      add(fwd, S_HEAD_LOSS, dnnl::inner_product_forward(pd), args);
       dlogits.assign(size_t(N) * K, 0.f);
-      int w = o.w, bias = o.p1;
-      addFn(fwd, S_HEAD_LOSS, [this, w, bias]() {
-        const float* x = static_cast<const float*>(featPlain.get_data_handle());
-        const float* W = paramPtr[w];
-        const float* B = bias >= 0 ? paramPtr[bias] : nullptr;
-        for (int n = 0; n < N; ++n)
-          for (int k = 0; k < K; ++k) {
-            double acc = B ? B[k] : 0.0;
-            const float* xr = x + size_t(n) * F;
-            const float* wr = W + size_t(k) * F;
-            for (int f = 0; f < F; ++f) acc += double(xr[f]) * wr[f];
-            logits[size_t(n) * K + k] = float(acc);
-          }
-        if (!train) return;
+      if (!train) break;
+      addFn(fwd, S_HEAD_LOSS, [this]() {
         // loss = -sum(C * log_softmax(logits)); dlogits = softmax * rowsum(C) - C.
         double total = 0;
         for (int n = 0; n < N; ++n) {
@@ -458,41 +459,32 @@ void Plan::buildBackward(int j) {
   switch (o.type) {
     case GEMM: {
       Tensor& in = t[o.in0];
-      int w = o.w, bias = o.p1;
-      bool gw = wantsGrad(w), gb = wantsGrad(bias), gx = in.req;
-      if (gx) dfeatPlain = memory(in.md, cpu());
-      memory dfeat = dfeatPlain;
-      addFn(bwd, S_HEAD_LOSS, [this, w, bias, gw, gb, gx, dfeat]() {
-        const float* x = static_cast<const float*>(featPlain.get_data_handle());
-        const float* W = paramPtr[w];
-        if (gw) {
-          float* dW = gradPtr[w];
-          for (int k = 0; k < K; ++k)
-            for (int f = 0; f < F; ++f) {
-              double acc = 0;
-              for (int n = 0; n < N; ++n) acc += double(dlogits[size_t(n) * K + k]) * x[size_t(n) * F + f];
-              dW[size_t(k) * F + f] = float(acc);
-            }
-        }
-        if (gb) {
-          float* db = gradPtr[bias];
-          for (int k = 0; k < K; ++k) {
-            double acc = 0;
-            for (int n = 0; n < N; ++n) acc += dlogits[size_t(n) * K + k];
-            db[k] = float(acc);
-          }
-        }
-        if (gx) {
-          float* dx = static_cast<float*>(dfeat.get_data_handle());
-          for (int n = 0; n < N; ++n)
-            for (int f = 0; f < F; ++f) {
-              double acc = 0;
-              for (int k = 0; k < K; ++k) acc += double(dlogits[size_t(n) * K + k]) * W[size_t(k) * F + f];
-              dx[size_t(n) * F + f] = float(acc);
-            }
-        }
-      });
-      if (gx) contributeAlias(o.in0, dfeat);
+      bool bias = param(o.p1);
+      memory::desc wd({K, F}, dt::f32, tag::oi), bd({K}, dt::f32, tag::a), xd = featPlain.get_desc();
+      memory dl(memory::desc({N, K}, dt::f32, tag::nc), cpu(), dlogits.data());
+      auto fd = bias ? dnnl::inner_product_forward::desc(pk::forward_training, xd, wd, bd, dl.get_desc())
+                     : dnnl::inner_product_forward::desc(pk::forward_training, xd, wd, dl.get_desc());
+      dnnl::inner_product_forward::primitive_desc fpd(fd, attr(), cpu());
+      if (wantsGrad(o.w) || wantsGrad(o.p1)) {
+        for (int p : {o.w, o.p1})
+          if (wantsGrad(p) && !gradMem[p]) gradMem[p] = memory(p == o.w ? wd : bd, cpu(), nullptr);
+        memory dw = wantsGrad(o.w) ? gradMem[o.w] : memory(wd, cpu());
+        auto d = bias ? dnnl::inner_product_backward_weights::desc(xd, wd, bd, dl.get_desc()) : dnnl::inner_product_backward_weights::desc(xd, wd, dl.get_desc());
+        dnnl::inner_product_backward_weights::primitive_desc pd(d, attr(), cpu(), fpd);
+        noteScratch(pd);
+        std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, featPlain}, {DNNL_ARG_DIFF_DST, dl}, {DNNL_ARG_DIFF_WEIGHTS, dw}};
+        if (bias) args[DNNL_ARG_DIFF_BIAS] = wantsGrad(o.p1) ? gradMem[o.p1] : memory(bd, cpu());
+        add(bwd, S_HEAD_LOSS, dnnl::inner_product_backward_weights(pd), args);
+      }
+      if (in.req) {
+        dfeatPlain = memory(in.md, cpu());
+        memory dx(xd, cpu(), dfeatPlain.get_data_handle());
+        dnnl::inner_product_backward_data::desc d(xd, wd, dl.get_desc());
+        dnnl::inner_product_backward_data::primitive_desc pd(d, attr(), cpu(), fpd);
+        noteScratch(pd);
+        add(bwd, S_HEAD_LOSS, dnnl::inner_product_backward_data(pd), {{DNNL_ARG_DIFF_DST, dl}, {DNNL_ARG_WEIGHTS, paramMem[o.w]}, {DNNL_ARG_DIFF_SRC, dx}});
+        contributeAlias(o.in0, dfeatPlain);
+      }
       break;
     }
     case GAP: {
@@ -663,6 +655,7 @@ void Plan::run() {
   omp_set_num_threads(threads);
   dnnl::stream s(cpu());
   imagesUser.set_data_handle(images);
+  logitsMem.set_data_handle(logits);
   for (size_t p = 0; p < paramMem.size(); ++p)
     if (paramMem[p]) paramMem[p].set_data_handle(paramPtr[p]);
   for (size_t p = 0; p < gradMem.size(); ++p)
