@@ -38,6 +38,16 @@ export class TrainingSession {
     }
   }
 
+  /** Parameters that get a gradient. */
+  get trainable(): string[] {
+    return this.graph.trainable;
+  }
+
+  /** Running statistics each step updates. */
+  get running(): string[] {
+    return this.graph.running;
+  }
+
   static async create(graph: TrainingGraph, params: NamedTensors, options: SessionOptions = {}): Promise<TrainingSession> {
     const session = await Session.create(graph.bytes, { label: 'training', ...options });
     return new TrainingSession(session, graph, params);

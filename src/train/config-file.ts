@@ -18,6 +18,8 @@ export interface RunConfigFileInput {
   skipped: string[];
   autoDecision?: AutoDecision;
   featureCache?: { path: string; hit: boolean; seconds: number };
+  /** The engine that ran the fine-tuning step (src/train/train-engine.ts). */
+  engineUsed?: 'onnx' | 'native';
 }
 
 export async function runConfigFile(a: RunConfigFileInput): Promise<Record<string, unknown>> {
@@ -42,6 +44,7 @@ export async function runConfigFile(a: RunConfigFileInput): Promise<Record<strin
     preprocess: a.setup.preprocess,
     ...(a.autoDecision ? { auto: { chose: a.autoDecision.mode, probe_val_acc: a.autoDecision.probeAcc, reason: a.autoDecision.reason } } : {}),
     ...(a.featureCache ? { feature_cache: a.featureCache } : {}),
+    ...(a.engineUsed ? { engine_used: a.engineUsed } : {}),
     versions: { headstart: HEADSTART_VERSION, node: process.versions.node, 'onnxruntime-node': ort.env.versions.node ?? 'unknown', platform: `${process.platform}-${process.arch}` },
   };
 }

@@ -12,9 +12,11 @@ import type { Pipeline } from '../data/pipeline.js';
 import type { Sample } from '../data/sample.js';
 import { Session, type SessionOptions } from '../engine/session.js';
 import { blockedConvLayout } from '../engine/blocked-layout.js';
-import { keyedRandom } from '../random.js';
+import { keyedRandom, type RandomSource } from '../random.js';
 import { buildInferenceGraph, buildTrainingGraph, IO } from '../graphs/network-graph.js';
-import { TrainingSession } from '../graphs/training-session.js';
+import os from 'node:os';
+import { NativeTrainingSession } from '../graphs/native-training-session.js';
+import { TrainingSession, type StepResult } from '../graphs/training-session.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import { crossEntropyCoefficients } from '../onnx/cross-entropy.js';
 import { dominantLabels, drawBatchMix, mixImages, mixRows } from '../data/mix-batch.js';
@@ -24,7 +26,16 @@ import { SessionsByBatchSize } from './sessions-by-batch-size.js';
 import { batchCount, imageBatches, type BatchSource, type ImageBatch } from './image-batches.js';
 import { createRunOptimizer } from './run-optimizer.js';
 import { BN_PASS_EPOCH, checkProgressive, progressiveSize, RunningStatsAverage } from './progressive-resizing.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, EngineError } from '../errors.js';
+import { chooseTrainEngine } from './train-engine.js';
+
+/** A training step session of either engine (TrainingSession, NativeTrainingSession). */
+interface StepSession {
+  readonly trainable: readonly string[];
+  readonly running: readonly string[];
+  step(images: Float32Array, targets: Float32Array, random?: RandomSource): Promise<StepResult>;
+  release(): Promise<void>;
+}
 
 export interface FinetuneRunnerArgs {
   spec: ModelSpec;
@@ -55,21 +66,41 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
   const blocked = a.session.device === 'cuda' ? undefined : await blockedConvLayout();
   const build = (batch: number, inputSize = a.inputSize, bnMomentum = config.bnMomentum) =>
     buildTrainingGraph(spec, { batch, numClasses, inputSize, trainable: a.trainable, constants: params, freezeBn: config.freezeBn, bnMomentum, blocked });
-  const main = build(B);
-  const sessions = new SessionsByBatchSize((batch) => TrainingSession.create(batch === B ? main : build(batch), params, a.session));
-  await sessions.get(B);
+  // --engine: the native oneDNN step where asked (or, with auto, where built, self-tested and supported).
+  const threads = a.session.threads ?? os.availableParallelism();
+  const engine = await chooseTrainEngine(config.engine ?? 'onnx', {
+    spec,
+    device: a.session.device ?? 'cpu',
+    batch: B,
+    numClasses,
+    inputSize: a.inputSize,
+    trainable: a.trainable,
+    freezeBn: config.freezeBn,
+    bnMomentum: config.bnMomentum,
+    threads,
+  });
+  const native = (batch: number, inputSize: number, bnMomentum: number): StepSession => {
+    const s = NativeTrainingSession.create(spec, { batch, numClasses, inputSize, trainable: a.trainable, freezeBn: config.freezeBn, bnMomentum, threads }, params);
+    if ('unsupported' in s) throw new EngineError('E_UNSUPPORTED_OP', `the native engine cannot run ${spec.name} at batch ${batch}, ${inputSize} px: ${s.unsupported}`, { hint: 'use --engine onnx' });
+    return s;
+  };
+  const stepSession = async (batch: number, inputSize = a.inputSize, bnMomentum = config.bnMomentum): Promise<StepSession> =>
+    engine.engine === 'native' ? native(batch, inputSize, bnMomentum) : TrainingSession.create(build(batch, inputSize, bnMomentum), params, a.session);
+  const sessions = new SessionsByBatchSize<StepSession>((batch) => stepSession(batch));
+  // The trainable parameters and running statistics, as the full-batch session reports them.
+  const main = await sessions.get(B);
   // Progressive resizing: the sessions of the current smaller size, and of the BatchNorm pass at the final size.
   const sizes = config.progressive ?? null;
   if (sizes) checkProgressive(sizes, a.inputSize, config.epochs);
   if (sizes && !a.transformAt) throw new ConfigError('E_BAD_ARGUMENT', 'createFinetuneRunner: --progressive needs `transformAt` (the training transform of a crop size)');
   const sizeOf = (epoch: number) => (sizes ? progressiveSize(epoch, config.epochs, sizes) : a.inputSize);
-  let stage: { size: number; sessions: SessionsByBatchSize<TrainingSession>; transform: Pipeline } | null = null;
-  let bnPass: SessionsByBatchSize<TrainingSession> | null = null;
-  const sessionsAt = async (size: number): Promise<SessionsByBatchSize<TrainingSession>> => {
+  let stage: { size: number; sessions: SessionsByBatchSize<StepSession>; transform: Pipeline } | null = null;
+  let bnPass: SessionsByBatchSize<StepSession> | null = null;
+  const sessionsAt = async (size: number): Promise<SessionsByBatchSize<StepSession>> => {
     if (size === a.inputSize) return sessions;
     if (stage?.size !== size) {
       await stage?.sessions.release();
-      stage = { size, sessions: new SessionsByBatchSize((batch) => TrainingSession.create(build(batch, size), params, a.session)), transform: a.transformAt!(size) };
+      stage = { size, sessions: new SessionsByBatchSize<StepSession>((batch) => stepSession(batch, size)), transform: a.transformAt!(size) };
     }
     return stage.sessions;
   };
@@ -94,6 +125,7 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
   const mixing = { mixup: config.mixup ?? 0, cutmix: config.cutmix ?? 0 };
 
   return {
+    engine,
     trainImages: a.train.length,
     valImages: a.val.length,
     trainBatchCount,
@@ -128,7 +160,7 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
     async afterTrainPhase(epoch) {
       if (sizeOf(epoch) === a.inputSize || main.running.length === 0) return;
       // BatchNorm statistics at the final size: momentum 1 leaves each batch's, averaged over one pass.
-      bnPass ??= new SessionsByBatchSize((batch) => TrainingSession.create(build(batch, a.inputSize, 1), params, a.session));
+      bnPass ??= new SessionsByBatchSize<StepSession>((batch) => stepSession(batch, a.inputSize, 1));
       const saved = new Map(main.running.map((n) => [n, (params.get(n)!.data as Float32Array).slice()]));
       const average = new RunningStatsAverage(params, main.running);
       const targets = new Float32Array(B * numClasses);
@@ -142,7 +174,7 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
     },
     async release() {
       await sessions.release();
-      await (stage as { sessions: SessionsByBatchSize<TrainingSession> } | null)?.sessions.release();
+      await (stage as { sessions: SessionsByBatchSize<StepSession> } | null)?.sessions.release();
       await bnPass?.release();
       await evalSession.release();
     },

@@ -55,6 +55,8 @@ export interface ModeRunner<B extends RunnerBatch = RunnerBatch> {
   /** Work between an epoch's train and val phases (progressive resizing: BatchNorm statistics at the final size). */
   afterTrainPhase?(epoch: number): Promise<void>;
   release(): Promise<void>;
+  /** The engine of the training step, where there is a choice (fine-tuning: train-engine.ts), and why. */
+  readonly engine?: { engine: 'onnx' | 'native'; note: string };
 }
 
 export interface ValPredictions {

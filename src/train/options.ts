@@ -37,6 +37,8 @@ export const MODES = ['finetune', 'features', 'auto'] as const;
 export type TrainMode = (typeof MODES)[number];
 export type ConcreteMode = Exclude<TrainMode, 'auto'>;
 export const DEVICES = ['cpu', 'cuda'] as const;
+/** Engines of the fine-tuning step (src/train/train-engine.ts). */
+export const TRAIN_ENGINES = ['auto', 'onnx', 'native'] as const;
 
 /** What a recipe fixes. `modes` holds per-mode differences (deep-merged over the rest). */
 export interface Recipe {
@@ -318,6 +320,10 @@ export const TrainOptionsSchema = z.strictObject({
     .meta(g('run', 'same seed, same run')),
   threads: z.int().positive().optional().meta(g('run', 'ONNX Runtime threads (default: all cores)')),
   device: z.enum(DEVICES).default('cpu').meta(g('run', "cpu or cuda (needs ONNX Runtime's CUDA provider)")),
+  engine: z
+    .enum(TRAIN_ENGINES)
+    .default('auto')
+    .meta(g('run', 'fine-tuning step engine: native (oneDNN addon, npm run build:native; ResNets), onnx (ONNX Runtime), auto: native where built, self-tested and supported')),
   out: z
     .string()
     .min(1)
@@ -423,6 +429,8 @@ export interface ResolvedTrainConfig {
   seed: number;
   threads: number | null;
   device: (typeof DEVICES)[number];
+  /** The fine-tuning step's engine as asked (absent in older config files: onnx); config.json's engine_used says which ran. */
+  engine?: (typeof TRAIN_ENGINES)[number];
   earlyStop: number | null;
   featureViews: number;
   inputSize: number | null;
@@ -568,6 +576,7 @@ export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, mo
     seed: o.seed,
     threads: o.threads ?? null,
     device: o.device,
+    engine: o.engine,
     earlyStop: o.earlyStop ?? null,
     featureViews: o.featureViews,
     inputSize: o.inputSize ?? null,

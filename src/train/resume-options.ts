@@ -78,6 +78,6 @@ export function refuseChangedOnResume(given: Readonly<Record<string, unknown>>, 
   const list = changes.map((x) => `${x.flag} ${x.given} (the run was started with ${x.stored})`).join('; ');
   const flags = changes.map((x) => x.flag).join(', ');
   throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `--resume continues the run in \`${dir}\` with its own settings, which cannot change: ${list}`, {
-    hint: `drop ${flags} to continue that run (only --epochs, --early-stop, --threads, --device and --cache-dir may change on --resume), or start a new run in another --out folder without --resume`,
+    hint: `drop ${flags} to continue that run (only --epochs, --early-stop, --threads, --device, --engine and --cache-dir may change on --resume), or start a new run in another --out folder without --resume`,
   });
 }

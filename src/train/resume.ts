@@ -57,7 +57,7 @@ export async function loadResume(o: ParsedTrainOptions, given: Readonly<Record<s
 /** The resumed run's configuration: the checkpoint's, with the settings that may change. */
 export function resumedConfig(r: Resumed, o: ParsedTrainOptions): ResolvedTrainConfig {
   const c = r.state.config;
-  return { ...c, epochs: o.epochs ?? c.epochs, earlyStop: o.earlyStop ?? c.earlyStop, threads: o.threads ?? c.threads, device: o.device };
+  return { ...c, epochs: o.epochs ?? c.epochs, earlyStop: o.earlyStop ?? c.earlyStop, threads: o.threads ?? c.threads, device: o.device, engine: o.engine };
 }
 
 /** Checks that the checkpoint fits the model and data this run found. */

@@ -171,6 +171,7 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
 
   // The runner of the chosen mode (feature extraction first extracts, as a phase of the run).
   const timings: Record<string, number> = {};
+  let engineUsed: 'onnx' | 'native' | undefined;
   let trainImages = s.folder.train.length;
   /** The backbone features the last phase trained its head on (feature extraction only), for the mahalanobis score. */
   let trustFeatures: FeatureSet | undefined;
@@ -258,6 +259,10 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
       await runBus.emit('log', { level: 'info', message: `resuming ${out} after epoch ${resumed.state.epoch} ${epochs}` });
     }
     if (phase.message) await runBus.emit('log', { level: 'info', message: phase.message });
+    if (runner.engine) {
+      engineUsed = runner.engine.engine;
+      await runBus.emit('log', { level: 'info', message: runner.engine.note });
+    }
     widenBest(state, runner);
     try {
       await fit({ runner, bus: runBus, ctx, config, state, numClasses: s.classes.length, signal: hooks.signal, lastEpoch: phase.lastEpoch });
@@ -278,7 +283,7 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
   await last.release();
   const best = bestEpoch(state.history);
   timings.total = (performance.now() - started) / 1000;
-  const configFile = await runConfigFile({ config, dataRoot, setup: s, skipped: [...skipped], autoDecision: chosen.autoDecision, featureCache });
+  const configFile = await runConfigFile({ config, dataRoot, setup: s, skipped: [...skipped], autoDecision: chosen.autoDecision, featureCache, engineUsed });
   const { modelPath, metrics, trust } = await writeRunOutputs({
     out,
     dataRoot: resolve(dataRoot),
