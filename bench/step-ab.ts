@@ -58,9 +58,11 @@ for (const v of variants) {
   const params = initParams(probe.params, 0);
   if (flags.includes('slice')) process.env.HEADSTART_FLIP_SLICE = '1';
   process.env.HEADSTART_STRIDED_DX = flags.includes('subconv') ? 'subconv' : 'convtranspose';
+  if (flags.includes('dwtaps')) process.env.HEADSTART_DEPTHWISE_DW = 'taps';
   const graph = buildTrainingGraph(spec, { batch: B, numClasses: 1000, inputSize: size, trainable, blocked: m ? { block: layout!.block, minSize: Number(m[1]) } : undefined });
   delete process.env.HEADSTART_FLIP_SLICE;
   delete process.env.HEADSTART_STRIDED_DX;
+  delete process.env.HEADSTART_DEPTHWISE_DW;
   const config: Record<string, string> = {};
   if (flags.includes('daz')) config['session.set_denormal_as_zero'] = '1';
   if (flags.includes('nospin')) config['session.intra_op.allow_spinning'] = '0';
