@@ -10,6 +10,7 @@ import { TrainingSession } from '../src/graphs/training-session.js';
 import { initParams } from '../src/models/init-params.js';
 import { getModel } from '../src/models/registry.js';
 import { crossEntropyCoefficients } from '../src/onnx/cross-entropy.js';
+import { Random } from '../src/random.js';
 import fs from 'node:fs';
 import os from 'node:os';
 const spec = getModel(process.env.MODEL ?? 'resnet18');
@@ -21,12 +22,15 @@ const params = initParams(probe.params, 0);
 const blocked = await blockedConvLayout();
 const tg = buildTrainingGraph(spec, { batch: B, numClasses: 1000, trainable, constants: params, blocked });
 const s = await TrainingSession.create(tg, params, { threads: Number(process.env.THREADS ?? 2), profilePrefix: `/tmp/ortprof-${process.pid}` });
-const images = new Float32Array(B * 3 * 224 * 224).map(() => Math.random() - 0.5);
+const size = spec.preprocess.inputSize;
+const images = new Float32Array(B * 3 * size * size).map(() => Math.random() - 0.5);
 const targets = crossEntropyCoefficients(
   Array.from({ length: B }, (_, i) => i % 1000),
   1000,
 );
-for (let i = 0; i < 3; i++) await s.step(images, targets);
+// Dropout masks for the models that have dropout (mobilenet_v2, efficientnet_b0).
+const dropout = new Random(1);
+for (let i = 0; i < 3; i++) await s.step(images, targets, dropout);
 s.endProfiling();
 const file = fs
   .readdirSync('/tmp')

@@ -8,7 +8,8 @@
  * each optionally with +daz (denormals as zero), +nospin (no intra-op spinning) and/or +slice
  * (kernel flips by Slice step -1 instead of the anti-identity MatMul), e.g. plain+nospin,
  * +subconv (strided input gradients as sub-convolutions + DepthToSpace instead of ConvTranspose),
- * +nopattern / +noarena (ONNX Runtime's memory-pattern planner / CPU arena off).
+ * +nopattern / +noarena (ONNX Runtime's memory-pattern planner / CPU arena off), +pattern (the
+ * memory-pattern planner on; training sessions default to off, see src/graphs/training-session.ts).
  * Per variant: median and worst step (wall), median CPU-ms per step, minor page faults and GC ms
  * per step, and the same for the worst step; STEPS=1 lists every step. WARMUP=2 untimed steps
  * first (ONNX Runtime allocates its memory-pattern block on the second run).
@@ -41,6 +42,8 @@ const targets = crossEntropyCoefficients(
   Array.from({ length: B }, () => randomInt(rng, 0, 1000)),
   1000,
 );
+// Dropout masks for the models that have dropout (mobilenet_v2, efficientnet_b0).
+const dropout = new Random(1);
 const sessions: { name: string; session: TrainingSession; times: number[]; cpu: number[]; faults: number[]; windows: [number, number][] }[] = [];
 // Garbage collections (V8's 'gc' performance entries), attributed to the step they fall in.
 const gcs: { start: number; duration: number; kind: number }[] = [];
@@ -55,14 +58,21 @@ for (const v of variants) {
   const params = initParams(probe.params, 0);
   if (flags.includes('slice')) process.env.HEADSTART_FLIP_SLICE = '1';
   process.env.HEADSTART_STRIDED_DX = flags.includes('subconv') ? 'subconv' : 'convtranspose';
+  if (flags.includes('dwtaps')) process.env.HEADSTART_DEPTHWISE_DW = 'taps';
   const graph = buildTrainingGraph(spec, { batch: B, numClasses: 1000, inputSize: size, trainable, blocked: m ? { block: layout!.block, minSize: Number(m[1]) } : undefined });
   delete process.env.HEADSTART_FLIP_SLICE;
   delete process.env.HEADSTART_STRIDED_DX;
+  delete process.env.HEADSTART_DEPTHWISE_DW;
   const config: Record<string, string> = {};
   if (flags.includes('daz')) config['session.set_denormal_as_zero'] = '1';
   if (flags.includes('nospin')) config['session.intra_op.allow_spinning'] = '0';
-  const session = await TrainingSession.create(graph, params, { threads, config, memPattern: !flags.includes('nopattern'), memArena: !flags.includes('noarena') });
-  for (let i = 0; i < warmup; i++) await session.step(images, targets);
+  const session = await TrainingSession.create(graph, params, {
+    threads,
+    config,
+    memPattern: flags.includes('pattern') ? true : flags.includes('nopattern') ? false : undefined,
+    memArena: !flags.includes('noarena'),
+  });
+  for (let i = 0; i < warmup; i++) await session.step(images, targets, dropout);
   sessions.push({ name: v, session, times: [], cpu: [], faults: [], windows: [] });
 }
 for (let r = 0; r < rounds; r++) {
@@ -70,7 +80,7 @@ for (let r = 0; r < rounds; r++) {
     const faults = process.resourceUsage().minorPageFault;
     const t = performance.now();
     const c = process.cpuUsage();
-    await s.session.step(images, targets);
+    await s.session.step(images, targets, dropout);
     const end = performance.now();
     s.times.push(end - t);
     s.windows.push([t, end]);

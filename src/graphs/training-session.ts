@@ -48,8 +48,14 @@ export class TrainingSession {
     return this.graph.running;
   }
 
+  /**
+   * ONNX Runtime's memory-pattern planner is off by default here (`options.memPattern` turns it
+   * on): it records the first run's allocations and, from the second run on, allocates them as one
+   * block while the arena still holds the first run's chunks, so a ResNet18 b16 step peaked at
+   * 1670 MB RSS with it and 1074 MB without, at the same CPU time per step (issue 10).
+   */
   static async create(graph: TrainingGraph, params: NamedTensors, options: SessionOptions = {}): Promise<TrainingSession> {
-    const session = await Session.create(graph.bytes, { label: 'training', ...options });
+    const session = await Session.create(graph.bytes, { label: 'training', ...options, memPattern: options.memPattern ?? false });
     return new TrainingSession(session, graph, params);
   }
 
