@@ -77,7 +77,7 @@ export function buildTrainTransform(spec: PreprocessSpec, options?: TrainTransfo
   if (j && (j.brightness || j.contrast || j.saturation || j.hue)) steps.push(colorJitter(j));
   if (o.preset === 'trivial') steps.push(trivialAugmentWide());
   else if (o.preset === 'randaugment') steps.push(randAugment());
-  return new Pipeline(steps, { mean: s.mean, std: s.std, ...(o.exactAugment ? { exact: true } : o.libvipsAugment ? { fastAugment: true } : { shrinkOnLoad: true }) });
+  return new Pipeline(steps, { mean: s.mean, std: s.std, ...(o.exactAugment ? { exact: true } : o.libvipsAugment ? { fastAugment: true } : { shrinkOnLoad: true, libvipsDownscale: true }) });
 }
 
 export function buildEvalTransform(spec: PreprocessSpec): Pipeline {
