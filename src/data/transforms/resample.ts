@@ -114,12 +114,29 @@ function horizontal(src: RgbImage, row0: number, rows: number, c: Coefficients, 
       let s1 = HALF;
       let s2 = HALF;
       let q = rowIn + (bounds[xx * 2] - col0) * 3;
+      // 2-4 taps (upscaling, downscaling by up to ~1.5x bilinear) unrolled: the sums stay
+      // below 2^31 in magnitude, so plain arithmetic is exact.
       if (xmax === 2) {
         const k0 = kk[kb],
           k1 = kk[kb + 1];
         s0 += s[q] * k0 + s[q + 3] * k1;
         s1 += s[q + 1] * k0 + s[q + 4] * k1;
         s2 += s[q + 2] * k0 + s[q + 5] * k1;
+      } else if (xmax === 3) {
+        const k0 = kk[kb],
+          k1 = kk[kb + 1],
+          k2 = kk[kb + 2];
+        s0 += s[q] * k0 + s[q + 3] * k1 + s[q + 6] * k2;
+        s1 += s[q + 1] * k0 + s[q + 4] * k1 + s[q + 7] * k2;
+        s2 += s[q + 2] * k0 + s[q + 5] * k1 + s[q + 8] * k2;
+      } else if (xmax === 4) {
+        const k0 = kk[kb],
+          k1 = kk[kb + 1],
+          k2 = kk[kb + 2],
+          k3 = kk[kb + 3];
+        s0 += s[q] * k0 + s[q + 3] * k1 + s[q + 6] * k2 + s[q + 9] * k3;
+        s1 += s[q + 1] * k0 + s[q + 4] * k1 + s[q + 7] * k2 + s[q + 10] * k3;
+        s2 += s[q + 2] * k0 + s[q + 5] * k1 + s[q + 8] * k2 + s[q + 11] * k3;
       } else {
         for (let x = 0; x < xmax; x++, q += 3) {
           const k = kk[kb + x];
@@ -156,8 +173,8 @@ function taps(c: Coefficients, yy: number, rowOffset: number, stride: number, ro
 
 /**
  * One output row of the vertical pass: `n` taps (byte offsets `rows`, weights `ks`) over
- * `stride` bytes of `s`, written to `o` at `p`. Loops specialised to 1-3 taps cover
- * upscaling and mild downscaling, the common cases; `acc` is scratch for more.
+ * `stride` bytes of `s`, written to `o` at `p`. Loops specialised to 1-4 taps cover
+ * upscaling and mild downscaling (4 taps: the eval transform's 1.5x), the common cases; `acc` is scratch for more.
  */
 function verticalRow(s: Uint8Array, stride: number, rows: Int32Array, ks: Int32Array, n: number, o: Uint8Array, p: number, acc: Int32Array): void {
   if (n === 1) {
@@ -185,6 +202,19 @@ function verticalRow(s: Uint8Array, stride: number, rows: Int32Array, ks: Int32A
       k2 = ks[2];
     for (let x = 0; x < stride; x++) {
       const v = HALF + s[r0 + x] * k0 + s[r1 + x] * k1 + s[r2 + x] * k2;
+      o[p++] = v <= 0 ? 0 : v >= CLIP_HIGH ? 255 : v >> PRECISION_BITS;
+    }
+  } else if (n === 4) {
+    const r0 = rows[0],
+      k0 = ks[0],
+      r1 = rows[1],
+      k1 = ks[1],
+      r2 = rows[2],
+      k2 = ks[2],
+      r3 = rows[3],
+      k3 = ks[3];
+    for (let x = 0; x < stride; x++) {
+      const v = HALF + s[r0 + x] * k0 + s[r1 + x] * k1 + s[r2 + x] * k2 + s[r3 + x] * k3;
       o[p++] = v <= 0 ? 0 : v >= CLIP_HIGH ? 255 : v >> PRECISION_BITS;
     }
   } else {
