@@ -27,6 +27,7 @@ import { sampleResizedCropBox } from '../src/data/transforms/random-resized-crop
 import { keyedRandom, nextFloat } from '../src/random.js';
 import { spawnSync } from 'node:child_process';
 import { createLoader } from '../src/data/loader.js';
+import { Pipeline } from '../src/data/pipeline.js';
 
 const count = Number(process.env.BENCH_IMAGES ?? 200);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -49,6 +50,8 @@ const train = buildTrainTransform(IMAGENET_PREPROCESS);
 const trainLibvips = buildTrainTransform(IMAGENET_PREPROCESS, { libvipsAugment: true });
 const trainExact = buildTrainTransform(IMAGENET_PREPROCESS, { exactAugment: true });
 const evalT = buildEvalTransform(IMAGENET_PREPROCESS);
+/** The eval transform as it was before it became exact: libvips' resize in the decode call. */
+const evalLibvips = new Pipeline(evalT.steps, { mean: evalT.mean, std: evalT.std, libvipsDownscale: true });
 const table = normalizationTable(IMAGENET_PREPROCESS.mean, IMAGENET_PREPROCESS.std);
 const out = new Float32Array(3 * 224 * 224);
 const out224 = createRgbImage(224, 224);
@@ -66,11 +69,16 @@ const stages: Record<string, (i: number) => unknown> = {
   'JS: resample train crop to 224': (i) => resample(crops[i], { width: 224, height: 224 }, 'bilinear'),
   'JS: resample + normalise (fused)': (i) => resampleNormalized(crops[i], { width: 224, height: 224 }, 'bilinear', undefined, table, out, 0, true),
   'JS: normalise 224x224': () => writeNormalized(out224, table, out, 0, true),
-  'JS: decodeGeometry train (default)': (i) =>
+  'decodeGeometry train, libvips downscale': (i) =>
+    decodeGeometry(bytes[i], { source: probes[i], crop: boxes[i], resize: { width: 224, height: 224 }, interpolation: 'bilinear', post: null, flip: false }, files[i], undefined, {
+      libvipsDownscale: true,
+    }),
+  'decodeGeometry train, PIL resampler': (i) =>
     decodeGeometry(bytes[i], { source: probes[i], crop: boxes[i], resize: { width: 224, height: 224 }, interpolation: 'bilinear', post: null, flip: false }, files[i]),
   'pipeline: train (default)': (i) => train.run(bytes[i], keyedRandom(1, 0, i), out, 0, files[i]),
   'pipeline: train (libvipsAugment)': (i) => trainLibvips.run(bytes[i], keyedRandom(1, 0, i), out, 0, files[i]),
   'pipeline: train (--exact-augment)': (i) => trainExact.run(bytes[i], keyedRandom(1, 0, i), out, 0, files[i]),
+  'pipeline: eval (libvips resize, inexact)': (i) => evalLibvips.run(bytes[i], keyedRandom(1, 0, i), out, 0, files[i]),
   'pipeline: eval': (i) => evalT.run(bytes[i], keyedRandom(1, 0, i), out, 0, files[i]),
 };
 const samples = files.map((path) => ({ path, label: 0 }));

@@ -3,9 +3,10 @@
  * torchvision's PIL pipeline bit for bit: JPEGs and PNGs that need downscaling (by small and
  * large factors, including JPEGs over twice the resize target, where shrink-on-load could
  * trigger), upscaling or neither; real photos (progressive, 4:2:2) where the machine has them
- * and photo JPEGs made from them at 4:2:0 and 4:4:4. libvips decodes a JPEG to the same bytes
- * as PIL (both libjpeg-turbo with its defaults); the resize is PIL's resampler in JS, on only
- * the source pixels the centre crop reads.
+ * and photo JPEGs made from them at 4:2:0 and 4:4:4, grey, and with an embedded Display P3
+ * ICC profile (ignored, as PIL ignores it). libvips decodes a JPEG to the same bytes as PIL
+ * (both libjpeg-turbo with its defaults); the resize is PIL's resampler in JS, on only the
+ * source pixels the centre crop reads.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -57,7 +58,11 @@ test('eval pipeline equals torchvision Resize(256)+CenterCrop(224)+Normalize bit
   }
   const grey = join(dir, 'photo-grey.jpg');
   writeFileSync(grey, await photo.clone().resize(900, 600, { fit: 'fill' }).greyscale().jpeg({ quality: 88 }).toBuffer());
-  paths.push(grey, ...PHOTOS);
+  // A Display P3 profile embedded, as phone photos carry: PIL ignores it, so must we.
+  const p3 = join(dir, 'photo-p3.jpg');
+  writeFileSync(p3, await photo.clone().resize(800, 530, { fit: 'fill' }).withIccProfile('p3').jpeg({ quality: 90 }).toBuffer());
+  assert.ok((await sharp(p3).metadata()).hasProfile, 'the P3 fixture carries its ICC profile');
+  paths.push(grey, p3, ...PHOTOS);
 
   const unit: PreprocessSpec = { ...IMAGENET_PREPROCESS, interpolation: 'bicubic', mean: [0, 0, 0], std: [1, 1, 1] };
   const specs: PreprocessSpec[] = [IMAGENET_PREPROCESS, unit];
