@@ -3,8 +3,9 @@
  * float32 CHW. Two ways to run it, drawing the same random numbers:
  * - `applyToImage` / `tensorFromImage`: the pure reference on a decoded image (PIL-exact);
  * - `run`: the loader's path from file bytes. It reads the size from the header, composes the
- *   leading geometric transforms into one Geometry and lets libvips decode, crop and resize
- *   in one call; what cannot be composed runs in JS afterwards.
+ *   leading geometric transforms into one Geometry, lets libvips decode (and crop) in one
+ *   call and resizes with PIL's resampler fused with the normalisation (libvips resizes
+ *   too where an option trades exactness for speed); what cannot be composed runs in JS afterwards.
  */
 import { ConfigError, DataError } from '../errors.js';
 import { decodeGeometry, decodeImage, probeImage, type ImageInput, type ImageProbe, type NormalizedTarget } from './decode.js';
@@ -29,7 +30,8 @@ export interface PipelineOptions {
   fastAugment?: boolean;
   /**
    * Decode whole images and run every step with PIL's resampler in JS (the pure reference):
-   * bit for bit torchvision's, slowest. Default false (libvips downscales, within ~0.001).
+   * bit for bit torchvision's, slowest. Default false (the composed geometry in one decode:
+   * torchvision's bytes too unless `libvipsDownscale`, `shrinkOnLoad` or `fastAugment` says otherwise).
    */
   exact?: boolean;
   /**
