@@ -130,7 +130,14 @@ export class Pipeline {
   }
 
   static fromSpec(spec: PipelineSpec): Pipeline {
-    return new Pipeline(spec.steps.map(transformFromSpec), { mean: spec.mean, std: spec.std, fastAugment: spec.fastAugment, exact: spec.exact, shrinkOnLoad: spec.shrinkOnLoad, libvipsDownscale: spec.libvipsDownscale });
+    return new Pipeline(spec.steps.map(transformFromSpec), {
+      mean: spec.mean,
+      std: spec.std,
+      fastAugment: spec.fastAugment,
+      exact: spec.exact,
+      shrinkOnLoad: spec.shrinkOnLoad,
+      libvipsDownscale: spec.libvipsDownscale,
+    });
   }
 
   describe(): string {
@@ -210,7 +217,7 @@ export class Pipeline {
       return { mapped: await decodeAugmented(bytes, g, probe.format, probe.orientation, name) };
     }
     const options = { libvipsDownscale: this.libvipsDownscale };
-    if (!into) return { image: (await decodeGeometry(bytes, g, name, undefined, options)) as RgbImage };
+    if (!into) return { image: await decodeGeometry(bytes, g, name, undefined, options) };
     const image = await decodeGeometry(bytes, g, name, into, options);
     return image ? { image } : { written: true };
   }

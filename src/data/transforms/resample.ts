@@ -315,8 +315,18 @@ export function resampleRegionNormalized(part: RgbImage, box: Box, source: Size,
     throw new DataError('E_INTERNAL', `resampleRegionNormalized: window ${JSON.stringify(window)} leaves the ${size.width}x${size.height} output (a bug in headstart: please report it)`);
   }
   const need = resampleInputBox(source, size, interpolation, window);
-  if (part.width !== box.width || part.height !== box.height || need.left < box.left || need.top < box.top || need.left + need.width > box.left + box.width || need.top + need.height > box.top + box.height) {
-    throw new DataError('E_INTERNAL', `resampleRegionNormalized: the part ${JSON.stringify(box)} (${part.width}x${part.height}) does not hold the pixels ${JSON.stringify(need)} (a bug in headstart: please report it)`);
+  if (
+    part.width !== box.width ||
+    part.height !== box.height ||
+    need.left < box.left ||
+    need.top < box.top ||
+    need.left + need.width > box.left + box.width ||
+    need.top + need.height > box.top + box.height
+  ) {
+    throw new DataError(
+      'E_INTERNAL',
+      `resampleRegionNormalized: the part ${JSON.stringify(box)} (${part.width}x${part.height}) does not hold the pixels ${JSON.stringify(need)} (a bug in headstart: please report it)`,
+    );
   }
   const w = window.width;
   const stride = w * 3;
