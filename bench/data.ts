@@ -5,7 +5,8 @@
  *   libvips decode of the crop and its downscale, JPEG shrink-on-load for crops that shrink 6x
  *   or more, PIL's resampler in JS fused with the normalisation where it upscales);
  * - eval: Resize(256) + CenterCrop(224) + Normalize (what predict, evaluate and feature
- *   extraction use);
+ *   extraction use; torchvision's bytes exactly: libvips decodes the pixels the crop needs,
+ *   PIL's resampler in JS resizes them);
  * headstart's loader (sharp/libvips, batches of 32, default options, each batch released
  * after use as a trainer does) side by side with PyTorch's DataLoader (PIL, the same
  * transforms, num_workers = cores, persistent workers, its fastest malloc settings) in the

@@ -13,7 +13,8 @@ Modes (each case's outputs go to <outdir>/<i>.bin, results as JSON on stdout):
   crop    {width, height, scale, ratio, words}           -> {top, left, height, width, used}
   train   {path, words, size, scale, ratio, hflip, jitter, preset?, mean, std, interpolation}
                                                           -> float32 CHW tensor, {used}
-  eval    {path, resizeSize, inputSize, mean, std, interpolation} -> float32 CHW tensor
+  eval    {path, resizeSize, inputSize, mean, std, interpolation, uint8?} -> float32 CHW tensor
+                                                          (uint8: the 8-bit HWC image before ToTensor)
   adjust  {path, op, factor}                              -> uint8 HWC image (F.adjust_<op>)
   augop   {path, op, magnitude}                           -> uint8 HWC image (autoaugment._apply_op, NEAREST)
   autoaug {path, kind: trivial|rand, words, numOps?, magnitude?} -> uint8 HWC image, {used}
@@ -132,6 +133,12 @@ def run_train(case, out):
 
 
 def run_eval(case, out):
+    if case.get("uint8"):
+        # The 8-bit image before ToTensor (HWC), to compare bytes.
+        tf = T.Compose([T.Resize(case["resizeSize"], interpolation=interp(case["interpolation"])), T.CenterCrop(case["inputSize"])])
+        img = np.asarray(tf(load_rgb(case["path"])), dtype=np.uint8)
+        img.tofile(out)
+        return {"shape": list(img.shape)}
     tf = T.Compose([
         T.Resize(case["resizeSize"], interpolation=interp(case["interpolation"])),
         T.CenterCrop(case["inputSize"]),

@@ -6,7 +6,8 @@
  *   shrink 6x or more with shrink-on-load), upscales run PIL's resampler in JS fused with the
  *   normalisation, all within a stated tolerance of PIL (decode-augmented.ts), unless
  *   `exactAugment`;
- * - eval: Resize(resizeSize) + CenterCrop(inputSize), always on the exact path.
+ * - eval: Resize(resizeSize) + CenterCrop(inputSize): torchvision's bytes exactly (libvips decodes
+ *   the pixels the centre crop needs, PIL's resampler in JS resizes them).
  */
 import { z } from 'zod';
 import { parseOrThrow } from '../zod-issues.js';
@@ -77,7 +78,7 @@ export function buildTrainTransform(spec: PreprocessSpec, options?: TrainTransfo
   if (j && (j.brightness || j.contrast || j.saturation || j.hue)) steps.push(colorJitter(j));
   if (o.preset === 'trivial') steps.push(trivialAugmentWide());
   else if (o.preset === 'randaugment') steps.push(randAugment());
-  return new Pipeline(steps, { mean: s.mean, std: s.std, ...(o.exactAugment ? { exact: true } : o.libvipsAugment ? { fastAugment: true } : { shrinkOnLoad: true }) });
+  return new Pipeline(steps, { mean: s.mean, std: s.std, ...(o.exactAugment ? { exact: true } : o.libvipsAugment ? { fastAugment: true } : { shrinkOnLoad: true, libvipsDownscale: true }) });
 }
 
 export function buildEvalTransform(spec: PreprocessSpec): Pipeline {

@@ -3,8 +3,9 @@
  * float32 CHW. Two ways to run it, drawing the same random numbers:
  * - `applyToImage` / `tensorFromImage`: the pure reference on a decoded image (PIL-exact);
  * - `run`: the loader's path from file bytes. It reads the size from the header, composes the
- *   leading geometric transforms into one Geometry and lets libvips decode, crop and resize
- *   in one call; what cannot be composed runs in JS afterwards.
+ *   leading geometric transforms into one Geometry, lets libvips decode (and crop) in one
+ *   call and resizes with PIL's resampler fused with the normalisation (libvips resizes
+ *   too where an option trades exactness for speed); what cannot be composed runs in JS afterwards.
  */
 import { ConfigError, DataError } from '../errors.js';
 import { decodeGeometry, decodeImage, probeImage, type ImageInput, type ImageProbe, type NormalizedTarget } from './decode.js';
@@ -29,7 +30,8 @@ export interface PipelineOptions {
   fastAugment?: boolean;
   /**
    * Decode whole images and run every step with PIL's resampler in JS (the pure reference):
-   * bit for bit torchvision's, slowest. Default false (libvips downscales, within ~0.001).
+   * bit for bit torchvision's, slowest. Default false (the composed geometry in one decode:
+   * torchvision's bytes too unless `libvipsDownscale`, `shrinkOnLoad` or `fastAugment` says otherwise).
    */
   exact?: boolean;
   /**
@@ -38,6 +40,12 @@ export interface PipelineOptions {
    * decode-augmented.ts) even without `fastAugment`. The training transform sets it. Default false.
    */
   shrinkOnLoad?: boolean;
+  /**
+   * Let libvips do the downscale of a composed crop + resize in the decode call with its own
+   * antialiased kernel (within ~0.3/255 of PIL's; the training transform sets it). Default
+   * false: PIL's resampler in JS on the pixels libvips decoded, torchvision's bytes exactly.
+   */
+  libvipsDownscale?: boolean;
 }
 
 /** A pipeline as plain data, to rebuild it in a decode worker. */
@@ -48,6 +56,7 @@ export interface PipelineSpec {
   fastAugment?: boolean;
   exact?: boolean;
   shrinkOnLoad?: boolean;
+  libvipsDownscale?: boolean;
 }
 
 type Decoded =
@@ -81,6 +90,7 @@ export class Pipeline {
   readonly fastAugment: boolean;
   readonly exact: boolean;
   readonly shrinkOnLoad: boolean;
+  readonly libvipsDownscale: boolean;
   private readonly table: Float32Array;
 
   constructor(steps: readonly ImageTransform[], options: PipelineOptions) {
@@ -90,6 +100,7 @@ export class Pipeline {
     this.fastAugment = options.fastAugment ?? false;
     this.exact = options.exact ?? false;
     this.shrinkOnLoad = options.shrinkOnLoad ?? false;
+    this.libvipsDownscale = options.libvipsDownscale ?? false;
     if (this.exact && this.fastAugment) throw new ConfigError('E_INCOMPATIBLE_OPTIONS', 'Pipeline: `exact` and `fastAugment` exclude each other', { hint: 'choose one resampling' });
     this.table = normalizationTable(options.mean, options.std);
     let size: Size | null = null;
@@ -114,11 +125,19 @@ export class Pipeline {
       ...(this.fastAugment ? { fastAugment: true } : {}),
       ...(this.exact ? { exact: true } : {}),
       ...(this.shrinkOnLoad ? { shrinkOnLoad: true } : {}),
+      ...(this.libvipsDownscale ? { libvipsDownscale: true } : {}),
     };
   }
 
   static fromSpec(spec: PipelineSpec): Pipeline {
-    return new Pipeline(spec.steps.map(transformFromSpec), { mean: spec.mean, std: spec.std, fastAugment: spec.fastAugment, exact: spec.exact, shrinkOnLoad: spec.shrinkOnLoad });
+    return new Pipeline(spec.steps.map(transformFromSpec), {
+      mean: spec.mean,
+      std: spec.std,
+      fastAugment: spec.fastAugment,
+      exact: spec.exact,
+      shrinkOnLoad: spec.shrinkOnLoad,
+      libvipsDownscale: spec.libvipsDownscale,
+    });
   }
 
   describe(): string {
@@ -197,8 +216,9 @@ export class Pipeline {
     if (canDecodeAugmented(g) && (this.fastAugment || (this.shrinkOnLoad && usesShrinkOnLoad(g, probe.format, probe.orientation)))) {
       return { mapped: await decodeAugmented(bytes, g, probe.format, probe.orientation, name) };
     }
-    if (!into) return { image: await decodeGeometry(bytes, g, name) };
-    const image = await decodeGeometry(bytes, g, name, into);
+    const options = { libvipsDownscale: this.libvipsDownscale };
+    if (!into) return { image: await decodeGeometry(bytes, g, name, undefined, options) };
+    const image = await decodeGeometry(bytes, g, name, into, options);
     return image ? { image } : { written: true };
   }
 
