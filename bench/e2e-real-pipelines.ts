@@ -196,7 +196,20 @@ async function trainBoth(tmp: string, data: string, folder: ImageFolder, seed: n
   const metaPath = join(tmp, `same-batches-${seed}.json`);
   writeFileSync(
     metaPath,
-    JSON.stringify({ size: SIZE, lr: LR, seed, threads: THREADS, freeze_bn: false, fp64: false, num_classes: CLASSES.length, init, dump, train_sizes: trainSizes, val_sizes: valSizes, headstart: null }),
+    JSON.stringify({
+      size: SIZE,
+      lr: LR,
+      seed,
+      threads: THREADS,
+      freeze_bn: false,
+      fp64: false,
+      num_classes: CLASSES.length,
+      init,
+      dump,
+      train_sizes: trainSizes,
+      val_sizes: valSizes,
+      headstart: null,
+    }),
   );
   const oursOut = python(['bench/e2e_torch_same_batches.py', metaPath], 'bench/e2e_torch_same_batches.py');
   const ours = JSON.parse(oursOut.trim().split('\n').pop()!) as { same_batches: { torch_val_acc: number }[] };
@@ -236,7 +249,9 @@ async function main(tmp: string) {
   console.log(`| seed | torchvision's pipeline | best | headstart's batches | best | difference (points) |`);
   console.log('|---|---|---|---|---|---|');
   for (const r of rows) {
-    console.log(`| ${r.seed} | ${r.own.val_acc.map(pct).join(' ')} | ${pct(r.own.best)} | ${r.ours.val_acc.map(pct).join(' ')} | ${pct(r.ours.best)} | ${(100 * (r.ours.best - r.own.best)).toFixed(1)} |`);
+    console.log(
+      `| ${r.seed} | ${r.own.val_acc.map(pct).join(' ')} | ${pct(r.own.best)} | ${r.ours.val_acc.map(pct).join(' ')} | ${pct(r.ours.best)} | ${(100 * (r.ours.best - r.own.best)).toFixed(1)} |`,
+    );
   }
   const own = rows.map((r) => r.own.best);
   const ours = rows.map((r) => r.ours.best);
@@ -247,7 +262,16 @@ async function main(tmp: string) {
       `difference (headstart's batches − torchvision's) ${mean(diff).toFixed(1)} ± ${sd(diff).toFixed(1)} points (standard error ${se.toFixed(1)}, t = ${se > 0 ? (mean(diff) / se).toFixed(2) : 'n/a'})`,
   );
   console.log(
-    JSON.stringify({ seeds, epochs: EPOCHS, size: SIZE, best_own: own, best_headstart_batches: ours, diff_points: diff, diff_mean: Number(mean(diff).toFixed(2)), diff_sd: Number(sd(diff).toFixed(2)) }),
+    JSON.stringify({
+      seeds,
+      epochs: EPOCHS,
+      size: SIZE,
+      best_own: own,
+      best_headstart_batches: ours,
+      diff_points: diff,
+      diff_mean: Number(mean(diff).toFixed(2)),
+      diff_sd: Number(sd(diff).toFixed(2)),
+    }),
   );
 }
 
