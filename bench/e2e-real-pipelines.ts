@@ -24,6 +24,8 @@
  * Environment: E2E_SEEDS=0,1,2,3,4 (part 2; empty: part 1 only)  E2E_SEED=0 (part 1's seed)
  *   E2E_REAL_EPOCHS=5  E2E_REAL_SIZE=224  E2E_REAL_TRAIN_PER_CLASS=50  E2E_REAL_VAL_PER_CLASS=50
  *   E2E_REAL_LR=0.001  E2E_THREADS  E2E_KEEP
+ *   E2E_PIPELINES_OWN=0: skip the twin on torchvision's pipeline (when bench:e2e:real already ran
+ *   it for the same seeds: same data, initial weights and arguments) and print headstart's column only
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
@@ -53,6 +55,7 @@ const SIZE = env('E2E_REAL_SIZE', 224);
 const LR = env('E2E_REAL_LR', 1e-3);
 const THREADS = env('E2E_THREADS', os.availableParallelism());
 const BATCH = 8;
+const OWN = process.env.E2E_PIPELINES_OWN !== '0';
 /** Training images whose tensors part 1 compares pixel by pixel. */
 const CHECKED = 40;
 
@@ -177,12 +180,15 @@ async function trainBoth(tmp: string, data: string, folder: ImageFolder, seed: n
   const preprocess = { ...spec.preprocess, inputSize: SIZE, resizeSize: Math.round((SIZE * spec.preprocess.resizeSize) / spec.preprocess.inputSize) };
   const init = join(tmp, `init-${seed}.safetensors`);
   await writeOfflineWeights(init, CLASSES.length, seed);
-  log(`\n== seed ${seed}: PyTorch twin, torchvision's pipeline`);
-  const ownOut = python(
-    ['bench/e2e_torch.py', 'train', data, init, 'finetune', String(EPOCHS), String(THREADS), '0', String(seed), 'mobilenet_v2_offline', String(LR), String(SIZE)],
-    'bench/e2e_torch.py',
-  );
-  const own = JSON.parse(ownOut.trim().split('\n').pop()!) as { epochs: { val_acc: number }[]; best_val_acc: number };
+  let own = { epochs: [] as { val_acc: number }[], best_val_acc: NaN };
+  if (OWN) {
+    log(`\n== seed ${seed}: PyTorch twin, torchvision's pipeline`);
+    const ownOut = python(
+      ['bench/e2e_torch.py', 'train', data, init, 'finetune', String(EPOCHS), String(THREADS), '0', String(seed), 'mobilenet_v2_offline', String(LR), String(SIZE)],
+      'bench/e2e_torch.py',
+    );
+    own = JSON.parse(ownOut.trim().split('\n').pop()!) as typeof own;
+  }
 
   log(`== seed ${seed}: PyTorch twin, headstart's batches`);
   const trainT = buildTrainTransform(preprocess);
@@ -255,6 +261,11 @@ async function main(tmp: string) {
   }
   const own = rows.map((r) => r.own.best);
   const ours = rows.map((r) => r.ours.best);
+  if (!OWN) {
+    console.log(`\nbest val on headstart's batches (mean ± sd over ${rows.length} seeds): ${pct(mean(ours))} ± ${pct(sd(ours))} (torchvision's pipeline skipped: E2E_PIPELINES_OWN=0)`);
+    console.log(JSON.stringify({ seeds, epochs: EPOCHS, size: SIZE, best_headstart_batches: ours }));
+    return;
+  }
   const diff = rows.map((r) => 100 * (r.ours.best - r.own.best));
   const se = sd(diff) / Math.sqrt(diff.length);
   console.log(
