@@ -3,7 +3,8 @@
 headstart's order, with the recipe (SGD lr momentum 0.9, StepLR(7, 0.1) per epoch,
 cross-entropy, BatchNorm momentum 0.1; BatchNorm in eval mode with --freeze-bn), evaluates on
 headstart's val tensors after each epoch, and prints per step both sides' losses and per
-epoch both sides' accuracies, then one JSON line.
+epoch both sides' accuracies, then one JSON line. With "headstart": null in META
+(bench/e2e-real-pipelines.ts) only the twin trains, and only its figures are printed.
 
   /usr/bin/python3 bench/e2e_torch_same_batches.py META.json
 """
@@ -96,6 +97,11 @@ def main(meta_path):
                 vl += criterion(out, y).item() * len(y)
                 vc += (out.argmax(1) == y).sum().item()
                 vn += len(y)
+        if hs is None:
+            rec = {"epoch": e + 1, "torch_train_loss": total_loss / seen, "torch_train_acc": correct / seen, "torch_val_loss": vl / vn, "torch_val_acc": vc / vn}
+            epochs.append(rec)
+            print(f"epoch {e + 1}: PyTorch on these batches: train acc {rec['torch_train_acc']:.3f} val acc {rec['torch_val_acc']:.3f}", file=sys.stderr, flush=True)
+            continue
         ours = hs["losses"][e]
         rel = [abs(a - b) / max(abs(b), 1e-6) for a, b in zip(ours, step_losses)]
         worst_rel.append(max(rel))
