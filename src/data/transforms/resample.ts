@@ -103,52 +103,68 @@ function horizontal(src: RgbImage, row0: number, rows: number, c: Coefficients, 
   const s = src.data;
   const { ksize, bounds, kk } = c;
   const inStride = src.width * 3;
-  let p = 0;
-  for (let y = 0; y < rows; y++) {
-    const rowIn = (y + row0) * inStride;
-    for (let xx = x0; xx < x0 + w; xx++) {
-      const xmax = bounds[xx * 2 + 1];
-      const kb = xx * ksize;
-      // int32 sums are exact: |sum| < 2^31 for 8-bit input and 22-bit weights.
-      let s0 = HALF;
-      let s1 = HALF;
-      let s2 = HALF;
-      let q = rowIn + (bounds[xx * 2] - col0) * 3;
-      // 2-4 taps (upscaling, downscaling by up to ~1.5x bilinear) unrolled: the sums stay
-      // below 2^31 in magnitude, so plain arithmetic is exact.
-      if (xmax === 2) {
-        const k0 = kk[kb],
-          k1 = kk[kb + 1];
-        s0 += s[q] * k0 + s[q + 3] * k1;
-        s1 += s[q + 1] * k0 + s[q + 4] * k1;
-        s2 += s[q + 2] * k0 + s[q + 5] * k1;
-      } else if (xmax === 3) {
-        const k0 = kk[kb],
-          k1 = kk[kb + 1],
-          k2 = kk[kb + 2];
-        s0 += s[q] * k0 + s[q + 3] * k1 + s[q + 6] * k2;
-        s1 += s[q + 1] * k0 + s[q + 4] * k1 + s[q + 7] * k2;
-        s2 += s[q + 2] * k0 + s[q + 5] * k1 + s[q + 8] * k2;
-      } else if (xmax === 4) {
-        const k0 = kk[kb],
-          k1 = kk[kb + 1],
-          k2 = kk[kb + 2],
-          k3 = kk[kb + 3];
-        s0 += s[q] * k0 + s[q + 3] * k1 + s[q + 6] * k2 + s[q + 9] * k3;
-        s1 += s[q + 1] * k0 + s[q + 4] * k1 + s[q + 7] * k2 + s[q + 10] * k3;
-        s2 += s[q + 2] * k0 + s[q + 5] * k1 + s[q + 8] * k2 + s[q + 11] * k3;
-      } else {
-        for (let x = 0; x < xmax; x++, q += 3) {
+  const outStride = w * 3;
+  const base = row0 * inStride;
+  // Column by column: an output column's taps and weights stay in registers over all its rows,
+  // and the branch on the tap count is taken once per column, not once per pixel.
+  for (let xx = x0; xx < x0 + w; xx++) {
+    const xmax = bounds[xx * 2 + 1];
+    const kb = xx * ksize;
+    const q0 = base + (bounds[xx * 2] - col0) * 3;
+    const p0 = (xx - x0) * 3;
+    // 2-4 taps (upscaling, downscaling by up to ~1.5x bilinear) unrolled; sums start at HALF
+    // and stay below 2^31 in magnitude (8-bit input, 22-bit weights), so they are exact.
+    if (xmax === 2) {
+      const k0 = kk[kb],
+        k1 = kk[kb + 1];
+      for (let y = 0, q = q0, p = p0; y < rows; y++, q += inStride, p += outStride) {
+        const s0 = HALF + s[q] * k0 + s[q + 3] * k1;
+        const s1 = HALF + s[q + 1] * k0 + s[q + 4] * k1;
+        const s2 = HALF + s[q + 2] * k0 + s[q + 5] * k1;
+        o[p] = s0 <= 0 ? 0 : s0 >= CLIP_HIGH ? 255 : s0 >> PRECISION_BITS;
+        o[p + 1] = s1 <= 0 ? 0 : s1 >= CLIP_HIGH ? 255 : s1 >> PRECISION_BITS;
+        o[p + 2] = s2 <= 0 ? 0 : s2 >= CLIP_HIGH ? 255 : s2 >> PRECISION_BITS;
+      }
+    } else if (xmax === 3) {
+      const k0 = kk[kb],
+        k1 = kk[kb + 1],
+        k2 = kk[kb + 2];
+      for (let y = 0, q = q0, p = p0; y < rows; y++, q += inStride, p += outStride) {
+        const s0 = HALF + s[q] * k0 + s[q + 3] * k1 + s[q + 6] * k2;
+        const s1 = HALF + s[q + 1] * k0 + s[q + 4] * k1 + s[q + 7] * k2;
+        const s2 = HALF + s[q + 2] * k0 + s[q + 5] * k1 + s[q + 8] * k2;
+        o[p] = s0 <= 0 ? 0 : s0 >= CLIP_HIGH ? 255 : s0 >> PRECISION_BITS;
+        o[p + 1] = s1 <= 0 ? 0 : s1 >= CLIP_HIGH ? 255 : s1 >> PRECISION_BITS;
+        o[p + 2] = s2 <= 0 ? 0 : s2 >= CLIP_HIGH ? 255 : s2 >> PRECISION_BITS;
+      }
+    } else if (xmax === 4) {
+      const k0 = kk[kb],
+        k1 = kk[kb + 1],
+        k2 = kk[kb + 2],
+        k3 = kk[kb + 3];
+      for (let y = 0, q = q0, p = p0; y < rows; y++, q += inStride, p += outStride) {
+        const s0 = HALF + s[q] * k0 + s[q + 3] * k1 + s[q + 6] * k2 + s[q + 9] * k3;
+        const s1 = HALF + s[q + 1] * k0 + s[q + 4] * k1 + s[q + 7] * k2 + s[q + 10] * k3;
+        const s2 = HALF + s[q + 2] * k0 + s[q + 5] * k1 + s[q + 8] * k2 + s[q + 11] * k3;
+        o[p] = s0 <= 0 ? 0 : s0 >= CLIP_HIGH ? 255 : s0 >> PRECISION_BITS;
+        o[p + 1] = s1 <= 0 ? 0 : s1 >= CLIP_HIGH ? 255 : s1 >> PRECISION_BITS;
+        o[p + 2] = s2 <= 0 ? 0 : s2 >= CLIP_HIGH ? 255 : s2 >> PRECISION_BITS;
+      }
+    } else {
+      for (let y = 0, r = q0, p = p0; y < rows; y++, r += inStride, p += outStride) {
+        let s0 = HALF;
+        let s1 = HALF;
+        let s2 = HALF;
+        for (let x = 0, q = r; x < xmax; x++, q += 3) {
           const k = kk[kb + x];
           s0 = (s0 + Math.imul(s[q], k)) | 0;
           s1 = (s1 + Math.imul(s[q + 1], k)) | 0;
           s2 = (s2 + Math.imul(s[q + 2], k)) | 0;
         }
+        o[p] = s0 <= 0 ? 0 : s0 >= CLIP_HIGH ? 255 : s0 >> PRECISION_BITS;
+        o[p + 1] = s1 <= 0 ? 0 : s1 >= CLIP_HIGH ? 255 : s1 >> PRECISION_BITS;
+        o[p + 2] = s2 <= 0 ? 0 : s2 >= CLIP_HIGH ? 255 : s2 >> PRECISION_BITS;
       }
-      o[p] = s0 <= 0 ? 0 : s0 >= CLIP_HIGH ? 255 : s0 >> PRECISION_BITS;
-      o[p + 1] = s1 <= 0 ? 0 : s1 >= CLIP_HIGH ? 255 : s1 >> PRECISION_BITS;
-      o[p + 2] = s2 <= 0 ? 0 : s2 >= CLIP_HIGH ? 255 : s2 >> PRECISION_BITS;
-      p += 3;
     }
   }
   return out;
