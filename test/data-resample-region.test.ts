@@ -1,7 +1,8 @@
 /**
  * PIL's resampler on a part of the source (what the eval transform decodes): for random sizes,
  * windows and both interpolations, resampling only the box `resampleInputBox` names gives the
- * bytes of resampling the whole image, and its fused normalised output equals normalising them.
+ * bytes of resampling the whole image, and its fused normalised output equals normalising them
+ * (as does resampleNormalized's on the whole image).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -10,7 +11,7 @@ import { IMAGENET_PREPROCESS } from '../src/data/preprocess.js';
 import { createRgbImage, type RgbImage } from '../src/data/rgb-image.js';
 import type { Box } from '../src/data/transforms/geometry.js';
 import { normalizationTable, writeNormalized } from '../src/data/transforms/normalize.js';
-import { resample, resampleInputBox, resampleRegionNormalized } from '../src/data/transforms/resample.js';
+import { resample, resampleInputBox, resampleNormalized, resampleRegionNormalized } from '../src/data/transforms/resample.js';
 import { Random, randomInt } from '../src/random.js';
 
 function noise(width: number, height: number, rng: Random): RgbImage {
@@ -60,6 +61,12 @@ test('resampling the part resampleInputBox names equals resampling the whole ima
       writeNormalized(want, table, ref, 5, flip);
       assert.deepEqual(out, ref, `case ${k}: the fused normalisation`);
     }
+    // The whole-image fused path (the training transform's upscaled crops) agrees too.
+    const whole = new Float32Array(3 * width * height + 3);
+    const ref = new Float32Array(whole.length);
+    resampleNormalized(img, size, interpolation, window, table, whole, 3, k % 4 === 1);
+    writeNormalized(want, table, ref, 3, k % 4 === 1);
+    assert.deepEqual(whole, ref, `case ${k}: resampleNormalized`);
   }
   assert.ok(partial > 60, `most cases read only part of the image (${partial})`);
 });

@@ -377,8 +377,13 @@ export function resampleRegionNormalized(part: RgbImage, box: Box, source: Size,
   const row = new Uint8Array(stride);
   for (let y = 0; y < window.height; y++) {
     const n = taps(cv, window.top + y, first, stride, rows, ks);
-    verticalRow(tmp.data, stride, rows, ks, n, row, 0, acc);
-    emit(row, 0, y);
+    if (into) {
+      const r = into.offset + y * w;
+      verticalRowNormalized(tmp.data, w, rows, ks, n, into.table, into.out, r, r + plane, r + 2 * plane, into.flip, row, acc);
+    } else {
+      verticalRow(tmp.data, stride, rows, ks, n, row, 0, acc);
+      emit(row, 0, y);
+    }
   }
   return result;
 }
@@ -474,7 +479,51 @@ export function resampleNormalized(image: RgbImage, size: Size, interpolation: I
   const row = new Uint8Array(stride);
   for (let y = 0; y < win.height; y++) {
     const n = taps(cv, win.top + y, first, stride, rows, ks);
-    verticalRow(tmp.data, stride, rows, ks, n, row, 0, acc);
-    normalizeRow(row, 0, w, table, out, offset + y * w, offset + plane + y * w, offset + 2 * plane + y * w, flip);
+    verticalRowNormalized(tmp.data, w, rows, ks, n, table, out, offset + y * w, offset + plane + y * w, offset + 2 * plane + y * w, flip, row, acc);
+  }
+}
+
+/**
+ * One output row of the vertical pass (`w` pixels) fused with normalisation: each byte is
+ * rounded and clipped as in `verticalRow`, looked up in `table` and written to the planes at
+ * r, g, b (mirrored if `flip`), with no 8-bit row in between. 2-4 taps run as 4 (the missing
+ * ones with weight 0, so the sums are unchanged); other counts go through `verticalRow`.
+ */
+function verticalRowNormalized(
+  s: Uint8Array,
+  w: number,
+  rows: Int32Array,
+  ks: Int32Array,
+  n: number,
+  table: Float32Array,
+  out: Float32Array,
+  r: number,
+  g: number,
+  b: number,
+  flip: boolean,
+  row: Uint8Array,
+  acc: Int32Array,
+): void {
+  if (n < 2 || n > 4) {
+    verticalRow(s, w * 3, rows, ks, n, row, 0, acc);
+    normalizeRow(row, 0, w, table, out, r, g, b, flip);
+    return;
+  }
+  const r0 = rows[0],
+    k0 = ks[0],
+    r1 = rows[1],
+    k1 = ks[1],
+    r2 = n > 2 ? rows[2] : r0,
+    k2 = n > 2 ? ks[2] : 0,
+    r3 = n > 3 ? rows[3] : r0,
+    k3 = n > 3 ? ks[3] : 0;
+  const step = flip ? -1 : 1;
+  for (let x = 0, q = 0, d = flip ? w - 1 : 0; x < w; x++, q += 3, d += step) {
+    const v0 = HALF + s[r0 + q] * k0 + s[r1 + q] * k1 + s[r2 + q] * k2 + s[r3 + q] * k3;
+    const v1 = HALF + s[r0 + q + 1] * k0 + s[r1 + q + 1] * k1 + s[r2 + q + 1] * k2 + s[r3 + q + 1] * k3;
+    const v2 = HALF + s[r0 + q + 2] * k0 + s[r1 + q + 2] * k1 + s[r2 + q + 2] * k2 + s[r3 + q + 2] * k3;
+    out[r + d] = table[v0 <= 0 ? 0 : v0 >= CLIP_HIGH ? 255 : v0 >> PRECISION_BITS];
+    out[g + d] = table[256 + (v1 <= 0 ? 0 : v1 >= CLIP_HIGH ? 255 : v1 >> PRECISION_BITS)];
+    out[b + d] = table[512 + (v2 <= 0 ? 0 : v2 >= CLIP_HIGH ? 255 : v2 >> PRECISION_BITS)];
   }
 }
