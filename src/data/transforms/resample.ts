@@ -150,6 +150,24 @@ function horizontal(src: RgbImage, row0: number, rows: number, c: Coefficients, 
         o[p + 1] = s1 <= 0 ? 0 : s1 >= CLIP_HIGH ? 255 : s1 >> PRECISION_BITS;
         o[p + 2] = s2 <= 0 ? 0 : s2 >= CLIP_HIGH ? 255 : s2 >> PRECISION_BITS;
       }
+    } else if (xmax === 5 || xmax === 6) {
+      // Bicubic downscaling by up to ~1.5x (EfficientNet's eval transform); a 5th tap's
+      // sixth weight is 0 and its pixel is read only where it exists.
+      const k0 = kk[kb],
+        k1 = kk[kb + 1],
+        k2 = kk[kb + 2],
+        k3 = kk[kb + 3],
+        k4 = kk[kb + 4],
+        k5 = xmax === 6 ? kk[kb + 5] : 0,
+        d5 = xmax === 6 ? 15 : 12;
+      for (let y = 0, q = q0, p = p0; y < rows; y++, q += inStride, p += outStride) {
+        const s0 = HALF + s[q] * k0 + s[q + 3] * k1 + s[q + 6] * k2 + s[q + 9] * k3 + s[q + 12] * k4 + s[q + d5] * k5;
+        const s1 = HALF + s[q + 1] * k0 + s[q + 4] * k1 + s[q + 7] * k2 + s[q + 10] * k3 + s[q + 13] * k4 + s[q + d5 + 1] * k5;
+        const s2 = HALF + s[q + 2] * k0 + s[q + 5] * k1 + s[q + 8] * k2 + s[q + 11] * k3 + s[q + 14] * k4 + s[q + d5 + 2] * k5;
+        o[p] = s0 <= 0 ? 0 : s0 >= CLIP_HIGH ? 255 : s0 >> PRECISION_BITS;
+        o[p + 1] = s1 <= 0 ? 0 : s1 >= CLIP_HIGH ? 255 : s1 >> PRECISION_BITS;
+        o[p + 2] = s2 <= 0 ? 0 : s2 >= CLIP_HIGH ? 255 : s2 >> PRECISION_BITS;
+      }
     } else {
       for (let y = 0, r = q0, p = p0; y < rows; y++, r += inStride, p += outStride) {
         let s0 = HALF;
@@ -486,8 +504,8 @@ export function resampleNormalized(image: RgbImage, size: Size, interpolation: I
 /**
  * One output row of the vertical pass (`w` pixels) fused with normalisation: each byte is
  * rounded and clipped as in `verticalRow`, looked up in `table` and written to the planes at
- * r, g, b (mirrored if `flip`), with no 8-bit row in between. 2-4 taps run as 4 (the missing
- * ones with weight 0, so the sums are unchanged); other counts go through `verticalRow`.
+ * r, g, b (mirrored if `flip`), with no 8-bit row in between. 2-4 taps run as 4 and 5-6 as 6
+ * (the missing ones with weight 0, so the sums are unchanged); other counts go through `verticalRow`.
  */
 function verticalRowNormalized(
   s: Uint8Array,
@@ -504,9 +522,13 @@ function verticalRowNormalized(
   row: Uint8Array,
   acc: Int32Array,
 ): void {
-  if (n < 2 || n > 4) {
+  if (n < 2 || n > 6) {
     verticalRow(s, w * 3, rows, ks, n, row, 0, acc);
     normalizeRow(row, 0, w, table, out, r, g, b, flip);
+    return;
+  }
+  if (n > 4) {
+    verticalRowNormalized6(s, w, rows, ks, n, table, out, r, g, b, flip);
     return;
   }
   const r0 = rows[0],
@@ -522,6 +544,31 @@ function verticalRowNormalized(
     const v0 = HALF + s[r0 + q] * k0 + s[r1 + q] * k1 + s[r2 + q] * k2 + s[r3 + q] * k3;
     const v1 = HALF + s[r0 + q + 1] * k0 + s[r1 + q + 1] * k1 + s[r2 + q + 1] * k2 + s[r3 + q + 1] * k3;
     const v2 = HALF + s[r0 + q + 2] * k0 + s[r1 + q + 2] * k1 + s[r2 + q + 2] * k2 + s[r3 + q + 2] * k3;
+    out[r + d] = table[v0 <= 0 ? 0 : v0 >= CLIP_HIGH ? 255 : v0 >> PRECISION_BITS];
+    out[g + d] = table[256 + (v1 <= 0 ? 0 : v1 >= CLIP_HIGH ? 255 : v1 >> PRECISION_BITS)];
+    out[b + d] = table[512 + (v2 <= 0 ? 0 : v2 >= CLIP_HIGH ? 255 : v2 >> PRECISION_BITS)];
+  }
+}
+
+/** `verticalRowNormalized` for 5 or 6 taps (bicubic downscaling by up to ~1.5x), run as 6. */
+function verticalRowNormalized6(s: Uint8Array, w: number, rows: Int32Array, ks: Int32Array, n: number, table: Float32Array, out: Float32Array, r: number, g: number, b: number, flip: boolean): void {
+  const r0 = rows[0],
+    k0 = ks[0],
+    r1 = rows[1],
+    k1 = ks[1],
+    r2 = rows[2],
+    k2 = ks[2],
+    r3 = rows[3],
+    k3 = ks[3],
+    r4 = rows[4],
+    k4 = ks[4],
+    r5 = n > 5 ? rows[5] : r0,
+    k5 = n > 5 ? ks[5] : 0;
+  const step = flip ? -1 : 1;
+  for (let x = 0, q = 0, d = flip ? w - 1 : 0; x < w; x++, q += 3, d += step) {
+    const v0 = HALF + s[r0 + q] * k0 + s[r1 + q] * k1 + s[r2 + q] * k2 + s[r3 + q] * k3 + s[r4 + q] * k4 + s[r5 + q] * k5;
+    const v1 = HALF + s[r0 + q + 1] * k0 + s[r1 + q + 1] * k1 + s[r2 + q + 1] * k2 + s[r3 + q + 1] * k3 + s[r4 + q + 1] * k4 + s[r5 + q + 1] * k5;
+    const v2 = HALF + s[r0 + q + 2] * k0 + s[r1 + q + 2] * k1 + s[r2 + q + 2] * k2 + s[r3 + q + 2] * k3 + s[r4 + q + 2] * k4 + s[r5 + q + 2] * k5;
     out[r + d] = table[v0 <= 0 ? 0 : v0 >= CLIP_HIGH ? 255 : v0 >> PRECISION_BITS];
     out[g + d] = table[256 + (v1 <= 0 ? 0 : v1 >= CLIP_HIGH ? 255 : v1 >> PRECISION_BITS)];
     out[b + d] = table[512 + (v2 <= 0 ? 0 : v2 >= CLIP_HIGH ? 255 : v2 >> PRECISION_BITS)];
