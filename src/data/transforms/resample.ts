@@ -103,52 +103,86 @@ function horizontal(src: RgbImage, row0: number, rows: number, c: Coefficients, 
   const s = src.data;
   const { ksize, bounds, kk } = c;
   const inStride = src.width * 3;
-  let p = 0;
-  for (let y = 0; y < rows; y++) {
-    const rowIn = (y + row0) * inStride;
-    for (let xx = x0; xx < x0 + w; xx++) {
-      const xmax = bounds[xx * 2 + 1];
-      const kb = xx * ksize;
-      // int32 sums are exact: |sum| < 2^31 for 8-bit input and 22-bit weights.
-      let s0 = HALF;
-      let s1 = HALF;
-      let s2 = HALF;
-      let q = rowIn + (bounds[xx * 2] - col0) * 3;
-      // 2-4 taps (upscaling, downscaling by up to ~1.5x bilinear) unrolled: the sums stay
-      // below 2^31 in magnitude, so plain arithmetic is exact.
-      if (xmax === 2) {
-        const k0 = kk[kb],
-          k1 = kk[kb + 1];
-        s0 += s[q] * k0 + s[q + 3] * k1;
-        s1 += s[q + 1] * k0 + s[q + 4] * k1;
-        s2 += s[q + 2] * k0 + s[q + 5] * k1;
-      } else if (xmax === 3) {
-        const k0 = kk[kb],
-          k1 = kk[kb + 1],
-          k2 = kk[kb + 2];
-        s0 += s[q] * k0 + s[q + 3] * k1 + s[q + 6] * k2;
-        s1 += s[q + 1] * k0 + s[q + 4] * k1 + s[q + 7] * k2;
-        s2 += s[q + 2] * k0 + s[q + 5] * k1 + s[q + 8] * k2;
-      } else if (xmax === 4) {
-        const k0 = kk[kb],
-          k1 = kk[kb + 1],
-          k2 = kk[kb + 2],
-          k3 = kk[kb + 3];
-        s0 += s[q] * k0 + s[q + 3] * k1 + s[q + 6] * k2 + s[q + 9] * k3;
-        s1 += s[q + 1] * k0 + s[q + 4] * k1 + s[q + 7] * k2 + s[q + 10] * k3;
-        s2 += s[q + 2] * k0 + s[q + 5] * k1 + s[q + 8] * k2 + s[q + 11] * k3;
-      } else {
-        for (let x = 0; x < xmax; x++, q += 3) {
+  const outStride = w * 3;
+  const base = row0 * inStride;
+  // Column by column: an output column's taps and weights stay in registers over all its rows,
+  // and the branch on the tap count is taken once per column, not once per pixel.
+  for (let xx = x0; xx < x0 + w; xx++) {
+    const xmax = bounds[xx * 2 + 1];
+    const kb = xx * ksize;
+    const q0 = base + (bounds[xx * 2] - col0) * 3;
+    const p0 = (xx - x0) * 3;
+    // 2-4 taps (upscaling, downscaling by up to ~1.5x bilinear) unrolled; sums start at HALF
+    // and stay below 2^31 in magnitude (8-bit input, 22-bit weights), so they are exact.
+    if (xmax === 2) {
+      const k0 = kk[kb],
+        k1 = kk[kb + 1];
+      for (let y = 0, q = q0, p = p0; y < rows; y++, q += inStride, p += outStride) {
+        const s0 = HALF + s[q] * k0 + s[q + 3] * k1;
+        const s1 = HALF + s[q + 1] * k0 + s[q + 4] * k1;
+        const s2 = HALF + s[q + 2] * k0 + s[q + 5] * k1;
+        o[p] = s0 <= 0 ? 0 : s0 >= CLIP_HIGH ? 255 : s0 >> PRECISION_BITS;
+        o[p + 1] = s1 <= 0 ? 0 : s1 >= CLIP_HIGH ? 255 : s1 >> PRECISION_BITS;
+        o[p + 2] = s2 <= 0 ? 0 : s2 >= CLIP_HIGH ? 255 : s2 >> PRECISION_BITS;
+      }
+    } else if (xmax === 3) {
+      const k0 = kk[kb],
+        k1 = kk[kb + 1],
+        k2 = kk[kb + 2];
+      for (let y = 0, q = q0, p = p0; y < rows; y++, q += inStride, p += outStride) {
+        const s0 = HALF + s[q] * k0 + s[q + 3] * k1 + s[q + 6] * k2;
+        const s1 = HALF + s[q + 1] * k0 + s[q + 4] * k1 + s[q + 7] * k2;
+        const s2 = HALF + s[q + 2] * k0 + s[q + 5] * k1 + s[q + 8] * k2;
+        o[p] = s0 <= 0 ? 0 : s0 >= CLIP_HIGH ? 255 : s0 >> PRECISION_BITS;
+        o[p + 1] = s1 <= 0 ? 0 : s1 >= CLIP_HIGH ? 255 : s1 >> PRECISION_BITS;
+        o[p + 2] = s2 <= 0 ? 0 : s2 >= CLIP_HIGH ? 255 : s2 >> PRECISION_BITS;
+      }
+    } else if (xmax === 4) {
+      const k0 = kk[kb],
+        k1 = kk[kb + 1],
+        k2 = kk[kb + 2],
+        k3 = kk[kb + 3];
+      for (let y = 0, q = q0, p = p0; y < rows; y++, q += inStride, p += outStride) {
+        const s0 = HALF + s[q] * k0 + s[q + 3] * k1 + s[q + 6] * k2 + s[q + 9] * k3;
+        const s1 = HALF + s[q + 1] * k0 + s[q + 4] * k1 + s[q + 7] * k2 + s[q + 10] * k3;
+        const s2 = HALF + s[q + 2] * k0 + s[q + 5] * k1 + s[q + 8] * k2 + s[q + 11] * k3;
+        o[p] = s0 <= 0 ? 0 : s0 >= CLIP_HIGH ? 255 : s0 >> PRECISION_BITS;
+        o[p + 1] = s1 <= 0 ? 0 : s1 >= CLIP_HIGH ? 255 : s1 >> PRECISION_BITS;
+        o[p + 2] = s2 <= 0 ? 0 : s2 >= CLIP_HIGH ? 255 : s2 >> PRECISION_BITS;
+      }
+    } else if (xmax === 5 || xmax === 6) {
+      // Bicubic downscaling by up to ~1.5x (EfficientNet's eval transform); a 5th tap's
+      // sixth weight is 0 and its pixel is read only where it exists.
+      const k0 = kk[kb],
+        k1 = kk[kb + 1],
+        k2 = kk[kb + 2],
+        k3 = kk[kb + 3],
+        k4 = kk[kb + 4],
+        k5 = xmax === 6 ? kk[kb + 5] : 0,
+        d5 = xmax === 6 ? 15 : 12;
+      for (let y = 0, q = q0, p = p0; y < rows; y++, q += inStride, p += outStride) {
+        const s0 = HALF + s[q] * k0 + s[q + 3] * k1 + s[q + 6] * k2 + s[q + 9] * k3 + s[q + 12] * k4 + s[q + d5] * k5;
+        const s1 = HALF + s[q + 1] * k0 + s[q + 4] * k1 + s[q + 7] * k2 + s[q + 10] * k3 + s[q + 13] * k4 + s[q + d5 + 1] * k5;
+        const s2 = HALF + s[q + 2] * k0 + s[q + 5] * k1 + s[q + 8] * k2 + s[q + 11] * k3 + s[q + 14] * k4 + s[q + d5 + 2] * k5;
+        o[p] = s0 <= 0 ? 0 : s0 >= CLIP_HIGH ? 255 : s0 >> PRECISION_BITS;
+        o[p + 1] = s1 <= 0 ? 0 : s1 >= CLIP_HIGH ? 255 : s1 >> PRECISION_BITS;
+        o[p + 2] = s2 <= 0 ? 0 : s2 >= CLIP_HIGH ? 255 : s2 >> PRECISION_BITS;
+      }
+    } else {
+      for (let y = 0, r = q0, p = p0; y < rows; y++, r += inStride, p += outStride) {
+        let s0 = HALF;
+        let s1 = HALF;
+        let s2 = HALF;
+        for (let x = 0, q = r; x < xmax; x++, q += 3) {
           const k = kk[kb + x];
           s0 = (s0 + Math.imul(s[q], k)) | 0;
           s1 = (s1 + Math.imul(s[q + 1], k)) | 0;
           s2 = (s2 + Math.imul(s[q + 2], k)) | 0;
         }
+        o[p] = s0 <= 0 ? 0 : s0 >= CLIP_HIGH ? 255 : s0 >> PRECISION_BITS;
+        o[p + 1] = s1 <= 0 ? 0 : s1 >= CLIP_HIGH ? 255 : s1 >> PRECISION_BITS;
+        o[p + 2] = s2 <= 0 ? 0 : s2 >= CLIP_HIGH ? 255 : s2 >> PRECISION_BITS;
       }
-      o[p] = s0 <= 0 ? 0 : s0 >= CLIP_HIGH ? 255 : s0 >> PRECISION_BITS;
-      o[p + 1] = s1 <= 0 ? 0 : s1 >= CLIP_HIGH ? 255 : s1 >> PRECISION_BITS;
-      o[p + 2] = s2 <= 0 ? 0 : s2 >= CLIP_HIGH ? 255 : s2 >> PRECISION_BITS;
-      p += 3;
     }
   }
   return out;
@@ -361,8 +395,13 @@ export function resampleRegionNormalized(part: RgbImage, box: Box, source: Size,
   const row = new Uint8Array(stride);
   for (let y = 0; y < window.height; y++) {
     const n = taps(cv, window.top + y, first, stride, rows, ks);
-    verticalRow(tmp.data, stride, rows, ks, n, row, 0, acc);
-    emit(row, 0, y);
+    if (into) {
+      const r = into.offset + y * w;
+      verticalRowNormalized(tmp.data, w, rows, ks, n, into.table, into.out, r, r + plane, r + 2 * plane, into.flip, row, acc);
+    } else {
+      verticalRow(tmp.data, stride, rows, ks, n, row, 0, acc);
+      emit(row, 0, y);
+    }
   }
   return result;
 }
@@ -458,7 +497,80 @@ export function resampleNormalized(image: RgbImage, size: Size, interpolation: I
   const row = new Uint8Array(stride);
   for (let y = 0; y < win.height; y++) {
     const n = taps(cv, win.top + y, first, stride, rows, ks);
-    verticalRow(tmp.data, stride, rows, ks, n, row, 0, acc);
-    normalizeRow(row, 0, w, table, out, offset + y * w, offset + plane + y * w, offset + 2 * plane + y * w, flip);
+    verticalRowNormalized(tmp.data, w, rows, ks, n, table, out, offset + y * w, offset + plane + y * w, offset + 2 * plane + y * w, flip, row, acc);
+  }
+}
+
+/**
+ * One output row of the vertical pass (`w` pixels) fused with normalisation: each byte is
+ * rounded and clipped as in `verticalRow`, looked up in `table` and written to the planes at
+ * r, g, b (mirrored if `flip`), with no 8-bit row in between. 2-4 taps run as 4 and 5-6 as 6
+ * (the missing ones with weight 0, so the sums are unchanged); other counts go through `verticalRow`.
+ */
+function verticalRowNormalized(
+  s: Uint8Array,
+  w: number,
+  rows: Int32Array,
+  ks: Int32Array,
+  n: number,
+  table: Float32Array,
+  out: Float32Array,
+  r: number,
+  g: number,
+  b: number,
+  flip: boolean,
+  row: Uint8Array,
+  acc: Int32Array,
+): void {
+  if (n < 2 || n > 6) {
+    verticalRow(s, w * 3, rows, ks, n, row, 0, acc);
+    normalizeRow(row, 0, w, table, out, r, g, b, flip);
+    return;
+  }
+  if (n > 4) {
+    verticalRowNormalized6(s, w, rows, ks, n, table, out, r, g, b, flip);
+    return;
+  }
+  const r0 = rows[0],
+    k0 = ks[0],
+    r1 = rows[1],
+    k1 = ks[1],
+    r2 = n > 2 ? rows[2] : r0,
+    k2 = n > 2 ? ks[2] : 0,
+    r3 = n > 3 ? rows[3] : r0,
+    k3 = n > 3 ? ks[3] : 0;
+  const step = flip ? -1 : 1;
+  for (let x = 0, q = 0, d = flip ? w - 1 : 0; x < w; x++, q += 3, d += step) {
+    const v0 = HALF + s[r0 + q] * k0 + s[r1 + q] * k1 + s[r2 + q] * k2 + s[r3 + q] * k3;
+    const v1 = HALF + s[r0 + q + 1] * k0 + s[r1 + q + 1] * k1 + s[r2 + q + 1] * k2 + s[r3 + q + 1] * k3;
+    const v2 = HALF + s[r0 + q + 2] * k0 + s[r1 + q + 2] * k1 + s[r2 + q + 2] * k2 + s[r3 + q + 2] * k3;
+    out[r + d] = table[v0 <= 0 ? 0 : v0 >= CLIP_HIGH ? 255 : v0 >> PRECISION_BITS];
+    out[g + d] = table[256 + (v1 <= 0 ? 0 : v1 >= CLIP_HIGH ? 255 : v1 >> PRECISION_BITS)];
+    out[b + d] = table[512 + (v2 <= 0 ? 0 : v2 >= CLIP_HIGH ? 255 : v2 >> PRECISION_BITS)];
+  }
+}
+
+/** `verticalRowNormalized` for 5 or 6 taps (bicubic downscaling by up to ~1.5x), run as 6. */
+function verticalRowNormalized6(s: Uint8Array, w: number, rows: Int32Array, ks: Int32Array, n: number, table: Float32Array, out: Float32Array, r: number, g: number, b: number, flip: boolean): void {
+  const r0 = rows[0],
+    k0 = ks[0],
+    r1 = rows[1],
+    k1 = ks[1],
+    r2 = rows[2],
+    k2 = ks[2],
+    r3 = rows[3],
+    k3 = ks[3],
+    r4 = rows[4],
+    k4 = ks[4],
+    r5 = n > 5 ? rows[5] : r0,
+    k5 = n > 5 ? ks[5] : 0;
+  const step = flip ? -1 : 1;
+  for (let x = 0, q = 0, d = flip ? w - 1 : 0; x < w; x++, q += 3, d += step) {
+    const v0 = HALF + s[r0 + q] * k0 + s[r1 + q] * k1 + s[r2 + q] * k2 + s[r3 + q] * k3 + s[r4 + q] * k4 + s[r5 + q] * k5;
+    const v1 = HALF + s[r0 + q + 1] * k0 + s[r1 + q + 1] * k1 + s[r2 + q + 1] * k2 + s[r3 + q + 1] * k3 + s[r4 + q + 1] * k4 + s[r5 + q + 1] * k5;
+    const v2 = HALF + s[r0 + q + 2] * k0 + s[r1 + q + 2] * k1 + s[r2 + q + 2] * k2 + s[r3 + q + 2] * k3 + s[r4 + q + 2] * k4 + s[r5 + q + 2] * k5;
+    out[r + d] = table[v0 <= 0 ? 0 : v0 >= CLIP_HIGH ? 255 : v0 >> PRECISION_BITS];
+    out[g + d] = table[256 + (v1 <= 0 ? 0 : v1 >= CLIP_HIGH ? 255 : v1 >> PRECISION_BITS)];
+    out[b + d] = table[512 + (v2 <= 0 ? 0 : v2 >= CLIP_HIGH ? 255 : v2 >> PRECISION_BITS)];
   }
 }
