@@ -30,24 +30,22 @@ export function writeNormalized(image: RgbImage, table: Float32Array, out: Float
   const { width, height, data } = image;
   const plane = width * height;
   if (offset + 3 * plane > out.length) throw new DataError('E_INTERNAL', `writeNormalized: ${3 * plane} values at ${offset} overflow a buffer of ${out.length} (a bug in headstart: please report it)`);
-  let r = offset;
-  let g = offset + plane;
-  let b = offset + 2 * plane;
-  for (let y = 0; y < height; y++) {
-    const row = y * width * 3;
-    if (flip) {
-      for (let x = width - 1; x >= 0; x--) {
-        const p = row + x * 3;
-        out[r++] = table[data[p]];
-        out[g++] = table[256 + data[p + 1]];
-        out[b++] = table[512 + data[p + 2]];
-      }
-    } else {
-      for (let p = row, end = row + width * 3; p < end; p += 3) {
-        out[r++] = table[data[p]];
-        out[g++] = table[256 + data[p + 1]];
-        out[b++] = table[512 + data[p + 2]];
-      }
+  for (let y = 0; y < height; y++) normalizeRow(data, y * width * 3, width, table, out, offset + y * width, offset + plane + y * width, offset + 2 * plane + y * width, flip);
+}
+
+/** One row of 8-bit pixels as normalised floats into three planes (at r, g, b), mirrored if `flip`. */
+export function normalizeRow(o: Uint8Array, p: number, w: number, table: Float32Array, out: Float32Array, r: number, g: number, b: number, flip: boolean): void {
+  if (flip) {
+    for (let x = w - 1, q = p + x * 3; x >= 0; x--, q -= 3) {
+      out[r++] = table[o[q]];
+      out[g++] = table[256 + o[q + 1]];
+      out[b++] = table[512 + o[q + 2]];
+    }
+  } else {
+    for (let q = p, end = p + w * 3; q < end; q += 3) {
+      out[r++] = table[o[q]];
+      out[g++] = table[256 + o[q + 1]];
+      out[b++] = table[512 + o[q + 2]];
     }
   }
 }

@@ -11,6 +11,7 @@ import { DataError } from '../../errors.js';
 import type { Interpolation } from '../preprocess.js';
 import { createRgbImage, type RgbImage } from '../rgb-image.js';
 import type { Box, Size } from './geometry.js';
+import { normalizeRow } from './normalize.js';
 
 const PRECISION_BITS = 32 - 8 - 2;
 const HALF = 1 << (PRECISION_BITS - 1);
@@ -440,23 +441,6 @@ let scratch = new Uint8Array(0);
 function scratchBytes(n: number): Uint8Array {
   if (scratch.length < n) scratch = new Uint8Array(Math.max(n, scratch.length * 2));
   return scratch.subarray(0, n);
-}
-
-/** One row of 8-bit pixels as normalised floats into three planes (at r, g, b), mirrored if `flip`. */
-function normalizeRow(o: Uint8Array, p: number, w: number, table: Float32Array, out: Float32Array, r: number, g: number, b: number, flip: boolean): void {
-  if (flip) {
-    for (let x = w - 1, q = p + x * 3; x >= 0; x--, q -= 3) {
-      out[r++] = table[o[q]];
-      out[g++] = table[256 + o[q + 1]];
-      out[b++] = table[512 + o[q + 2]];
-    }
-  } else {
-    for (let q = p, end = p + w * 3; q < end; q += 3) {
-      out[r++] = table[o[q]];
-      out[g++] = table[256 + o[q + 1]];
-      out[b++] = table[512 + o[q + 2]];
-    }
-  }
 }
 
 /**
