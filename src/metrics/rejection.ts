@@ -103,3 +103,18 @@ export function fprAt95Tpr(known: ArrayLike<number>, unknown: ArrayLike<number>)
   const t = thresholdAtRejectRate(known, 0.05);
   return 1 - rejectedFraction(unknown, t);
 }
+
+/**
+ * Share of known images accepted by the threshold that rejects at least `rate` of the unknown
+ * ones (the ROC's TPR at FPR 1 - rate): the known scores above the ceil(rate * M)-th smallest
+ * unknown score (a known score equal to it counts as rejected).
+ */
+export function knownAcceptedAtUnknownRejected(known: ArrayLike<number>, unknown: ArrayLike<number>, rate = 0.8): number {
+  if (known.length === 0 || unknown.length === 0) throw new ConfigError('E_BAD_ARGUMENT', `knownAcceptedAtUnknownRejected: ${known.length} known and ${unknown.length} unknown scores; both are needed`);
+  const sorted = Float64Array.from(unknown).sort();
+  const m = Math.max(1, Math.ceil(rate * sorted.length - 1e-9));
+  const bar = sorted[m - 1];
+  let above = 0;
+  for (let i = 0; i < known.length; i++) if (known[i] > bar) above++;
+  return above / known.length;
+}
