@@ -183,7 +183,9 @@ try {
       : await runCase('embedded, unseen kinds (--unknown-dir: pullover, dress, sandal; other: coat, shirt, ankle-boot)', embedded, unseenFit, unseenTest, work, cacheDir)),
   ];
   const p = (v: number) => `${(v * 100).toFixed(1)}%`;
-  console.log('\ncase | score | threshold | val acc | T | ECE before -> after | NLL before -> after | AUROC | FPR@95TPR | known acc. at 80% rejected | known accepted | unknown rejected | accepted acc');
+  console.log(
+    '\ncase | score | threshold | val acc | T | ECE before -> after | NLL before -> after | AUROC | FPR@95TPR | known acc. at 80% rejected | known accepted | unknown rejected | accepted acc',
+  );
   for (const r of rows) {
     console.log(
       [
@@ -207,7 +209,9 @@ try {
   console.log('\nthe bar (--unknown-dir: >= 80% of the other images rejected while >= 90% of the known accepted):');
   for (const r of rows.filter((x) => x.threshold_by === 'unknown-dir')) {
     const met = r.unknown_rejected >= 0.8 && r.known_accepted >= 0.9;
-    console.log(`  ${r.case} | ${r.score}: ${met ? 'met' : 'NOT met'} (known accepted ${p(r.known_accepted)}, other rejected ${p(r.unknown_rejected)}, AUROC ${r.auroc.toFixed(4)}; on the ROC: ${p(r.known_accepted_at_80_rejected)} known accepted at 80% rejected)`);
+    console.log(
+      `  ${r.case} | ${r.score}: ${met ? 'met' : 'NOT met'} (known accepted ${p(r.known_accepted)}, other rejected ${p(r.unknown_rejected)}, AUROC ${r.auroc.toFixed(4)}; on the ROC: ${p(r.known_accepted_at_80_rejected)} known accepted at 80% rejected)`,
+    );
   }
   const meanAuroc = Object.fromEntries(SCORES.map((sc) => [sc, mean(rows.filter((r) => r.score === sc && r.threshold_by === 'unknown-dir').map((r) => r.auroc))]));
   const worstAuroc = Object.fromEntries(SCORES.map((sc) => [sc, Math.min(...rows.filter((r) => r.score === sc && r.threshold_by === 'unknown-dir').map((r) => r.auroc))]));

@@ -36,7 +36,14 @@ export function evaluateRejection(
 ): RejectionEvaluation {
   const ks = known.map(scoreOf);
   const us = unknown.map(scoreOf);
-  const out: RejectionEvaluation = { unknownDir: o.unknownDir, unknownImages: unknown.length, score: o.score ?? 'msp', auroc: rejectionAuroc(ks, us), fprAt95Tpr: fprAt95Tpr(ks, us), knownAcceptedAt80Rejected: knownAcceptedAtUnknownRejected(ks, us, 0.8) };
+  const out: RejectionEvaluation = {
+    unknownDir: o.unknownDir,
+    unknownImages: unknown.length,
+    score: o.score ?? 'msp',
+    auroc: rejectionAuroc(ks, us),
+    fprAt95Tpr: fprAt95Tpr(ks, us),
+    knownAcceptedAt80Rejected: knownAcceptedAtUnknownRejected(ks, us, 0.8),
+  };
   if (o.threshold === undefined) return out;
   const t = o.threshold;
   let accepted = 0;
