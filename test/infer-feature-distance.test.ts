@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import sharp from 'sharp';
@@ -21,13 +21,16 @@ import { predictionCsvRows, predictionsCsv, predictionsCsvHeader } from '../src/
 import { classifierBytes, readClassifier } from '../src/infer/model-file.js';
 import { predict } from '../src/infer/predict.js';
 import { verifyClassifier } from '../src/infer/verification.js';
-import { featureDistanceScores, fitFeatureDistance } from '../src/metrics/feature-distance.js';
+import { chromiumPath, verifyClassifierInBrowser } from '../src/infer/verify-browser.js';
+import { featureDistanceScores, fitFeatureDistance, outOfFoldUnknownScores } from '../src/metrics/feature-distance.js';
 import { unknownScores } from '../src/metrics/rejection.js';
 import { Random } from '../src/random.js';
 import { train } from '../src/train/train.js';
 import { makeColourDataset, tempDir, tinySpec } from './train-fixtures.js';
 
 const PY = '/usr/bin/python3';
+const onnxMissing = spawnSync(PY, ['-c', 'import onnx'], { encoding: 'utf8' }).status === 0 ? false : 'needs Debian python3-onnx';
+const chromiumMissing = existsSync(chromiumPath()) ? false : `needs Chromium at ${chromiumPath()}`;
 const numpyMissing = spawnSync(PY, ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0 ? false : 'needs numpy for /usr/bin/python3 (Debian python3-numpy)';
 
 /** Gaussian rows around k well-separated means, [n, d]. */
@@ -79,6 +82,63 @@ print(json.dumps({'shrinkage': s, 'scores': (-d.min(1)).tolist()}))
   ref.scores.forEach((s, i) => assert.ok(Math.abs(ours[i] - s) < 1e-8 * Math.max(1, Math.abs(s)), `score ${i}: ${ours[i]} vs ${s}`));
 });
 
+test('with --unknown-dir rows the fit matches numpy: their own centre in the shared Ledoit-Wolf covariance, score d_u^2 - min_c d_c^2', { skip: numpyMissing }, () => {
+  const [n, d, k] = [36, 10, 3];
+  // Probes: 5 more rows like the classes', then 5 more like the unknown rows (same means).
+  const drawn = gaussianRows(n + 5, d, k, 3);
+  const train = { x: drawn.x.slice(0, n * d), labels: drawn.labels.slice(0, n) };
+  const others = gaussianRows(19, d, 1, 4).x;
+  const other = others.slice(0, 14 * d);
+  const probe = Float64Array.from([...drawn.x.subarray(n * d), ...others.subarray(14 * d)]);
+  const model = fitFeatureDistance(train.x, train.labels, k, d, { unknown: other });
+  assert.equal(model.unknownImages, 14);
+  assert.equal(model.covarianceImages, 50);
+  const ours = featureDistanceScores(model, probe);
+  const script = `
+import json, sys, numpy as np
+a = json.load(sys.stdin)
+nz = lambda A: A / np.sqrt((A ** 2).sum(1, keepdims=True) + 1e-12)
+U = nz(np.array(a['x']).reshape(-1, a['d'])); y = np.array(a['labels']); O = nz(np.array(a['other']).reshape(-1, a['d'])); V = nz(np.array(a['probe']).reshape(-1, a['d']))
+mu = np.stack([U[y == c].mean(0) for c in range(a['k'])]); mo = O.mean(0)
+R = np.concatenate([U - mu[y], O - mo])
+n, p = R.shape
+S = R.T @ R / n
+m = np.trace(S) / p
+# sklearn.covariance.ledoit_wolf_shrinkage(R, assume_centered=True), written out
+delta = ((S - m * np.eye(p)) ** 2).sum() / p
+beta = min(delta, (((R ** 2).sum(1) ** 2).sum() / n - (S ** 2).sum()) / (n * p))
+s = beta / delta
+C = (1 - s) * S + s * m * np.eye(p) + 1e-9 * m * np.eye(p)
+d2 = lambda v, c: (v - c) @ np.linalg.solve(C, v - c)
+scores = [d2(v, mo) - min(d2(v, mu[c]) for c in range(a['k'])) for v in V]
+print(json.dumps({'shrinkage': s, 'scores': scores}))
+`;
+  const p = spawnSync(PY, ['-c', script], {
+    input: JSON.stringify({ x: Array.from(train.x), labels: Array.from(train.labels), other: Array.from(other), probe: Array.from(probe), d, k }),
+    encoding: 'utf8',
+  });
+  assert.equal(p.status, 0, p.stderr);
+  const ref = JSON.parse(p.stdout) as { shrinkage: number; scores: number[] };
+  assert.ok(Math.abs(model.shrinkage - ref.shrinkage) < 1e-10, `shrinkage ${model.shrinkage} vs ${ref.shrinkage}`);
+  ref.scores.forEach((s, i) => assert.ok(Math.abs(ours[i] - s) < 1e-7 * Math.max(1, Math.abs(s)), `score ${i}: ${ours[i]} vs ${s}`));
+  // The probes drawn like the unknown rows score below those drawn like the classes.
+  assert.ok(Math.max(...ours.slice(5)) < Math.min(...ours.slice(0, 5)), `scores ${Array.from(ours)}`);
+});
+
+test('outOfFoldUnknownScores: each unknown row is scored by a fit without it, which ranks it as less unknown than the fit with it', () => {
+  const [d, k] = [6, 2];
+  const train = gaussianRows(24, d, k, 7);
+  const other = gaussianRows(8, d, 1, 8).x;
+  const loo = outOfFoldUnknownScores(train.x, train.labels, k, d, other, { folds: 8 });
+  const inSample = featureDistanceScores(fitFeatureDistance(train.x, train.labels, k, d, { unknown: other }), other);
+  for (const r of [0, 5]) {
+    const rest = Float64Array.from([...other.subarray(0, r * d), ...other.subarray((r + 1) * d)]);
+    const alone = featureDistanceScores(fitFeatureDistance(train.x, train.labels, k, d, { unknown: rest }), other.subarray(r * d, (r + 1) * d))[0];
+    assert.ok(Math.abs(loo[r] - alone) < 1e-9 * Math.max(1, Math.abs(alone)), `row ${r}: ${loo[r]} vs a fit without it ${alone}`);
+  }
+  for (let r = 0; r < 8; r++) assert.ok(loo[r] > inSample[r], `row ${r}: out of fold ${loo[r]}, in sample ${inSample[r]}`);
+});
+
 test('fitFeatureDistance refuses a class without training features', () => {
   const { x } = gaussianRows(6, 4, 2, 3);
   assert.throws(
@@ -127,6 +187,14 @@ test("the graph's mahalanobis score equals the float64 recomputation (1e-4), and
   };
   const a = await run(-1e9);
   for (let i = 0; i < n; i++) assert.ok(Math.abs(a.score[i] - want[i]) <= 1e-4 * Math.max(1, Math.abs(want[i])), `image ${i}: graph ${a.score[i]}, float64 ${want[i]}`);
+  // Fitted with unknown rows (the last 6 images as --unknown-dir): the graph's one [D, k] MatMul equals d_u^2 - min_c d_c^2 in float64.
+  const withUnknown = fitFeatureDistance(features.subarray(0, 18 * dim), labels.subarray(0, 18), k, dim, { unknown: features.subarray(18 * dim) });
+  assert.ok(withUnknown.unknownLinear);
+  const wantRatio = featureDistanceScores(withUnknown, features);
+  const rs = await Session.create(classifierBytes(tinySpec, params, meta(-1e9), { featureDistance: withUnknown }).bytes, { threads: 1 });
+  const ratio = (await rs.run({ images: { dtype: 'float32', shape: [n, 3, size, size], data: images } })).score.data as Float32Array;
+  await rs.release();
+  for (let i = 0; i < n; i++) assert.ok(Math.abs(ratio[i] - wantRatio[i]) <= 1e-4 * Math.max(1, Math.abs(wantRatio[i])), `image ${i}: graph ${ratio[i]}, float64 ${wantRatio[i]}`);
   assert.ok(a.unknown.every((u) => !u));
   // The threshold at image 0's own (float32) score: accepted (score < threshold is false); one float32 step above: rejected.
   const s0 = a.score[0];
@@ -204,10 +272,13 @@ for (const mode of ['finetune', 'features'] as const) {
     assert.equal(rej.method, 'unknown-dir');
     assert.equal(rej.featureDistance?.dim, 8);
     assert.equal(rej.featureDistance.trainImages, 30);
+    // The --unknown-dir images got a centre of their own (the likelihood-ratio score).
+    assert.equal(rej.featureDistance.unknownImages, 10);
     assert.ok(rej.auroc !== undefined);
     // The report names the score and its AUROC on val vs the unknown images.
     const html = readFileSync(join(out, 'report.html'), 'utf8');
-    assert.match(html, /<code>mahalanobis<\/code> score \(minus the Mahalanobis distance of the pooled features to the nearest class mean\)/);
+    assert.match(html, /<code>mahalanobis<\/code> score \(the squared Mahalanobis distance of the pooled features to the centre of the unknown images, minus that to the nearest class mean\)/);
+    assert.match(html, /left each of them out \(5 folds\)/);
     assert.ok(html.includes(`AUROC of the mahalanobis score, val vs 10 unknown images</td><td>${rej.auroc.toFixed(4)}`));
     // The self-check records the score and `unknown`; verify reproduces them.
     assert.ok(file.verification!.samples.every((s) => typeof s.score === 'number' && typeof s.unknown === 'boolean'));
@@ -218,7 +289,7 @@ for (const mode of ['finetune', 'features'] as const) {
     assert.equal(e.rejection?.score, 'mahalanobis');
     assert.ok(Math.abs(e.rejection.knownAccepted! - (1 - rej.valRejected)) < 1e-12, `evaluate accepts ${e.rejection.knownAccepted}, training recorded ${1 - rej.valRejected}`);
     const p = await predict(r.modelPath!, unknownTest, { threads: 1, topK: 2 });
-    assert.ok(p.predictions.every((x) => typeof x.unknown === 'boolean' && typeof x.score === 'number' && x.score <= 0));
+    assert.ok(p.predictions.every((x) => typeof x.unknown === 'boolean' && typeof x.score === 'number'));
     assert.equal(p.predictions.filter((x) => x.unknown).length / p.predictions.length, e.rejection.unknownRejected);
     // CSV: unknown and score on each rank row of an image.
     const rows = predictionsCsv(p).trimEnd().split('\n');
@@ -226,6 +297,17 @@ for (const mode of ['finetune', 'features'] as const) {
     assert.equal(rows.length, 1 + 2 * p.predictions.length);
     const first = p.predictions[0];
     for (const row of rows.slice(1, 3)) assert.ok(row.endsWith(`,${String(first.unknown)},${first.score!.toPrecision(7)}`), row);
+    if (mode === 'features') {
+      // The graph with the likelihood-ratio score: the official ONNX checker, and onnxruntime-web in Chromium.
+      if (!onnxMissing) {
+        const c = spawnSync(PY, ['-c', 'import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)', r.modelPath!], { encoding: 'utf8' });
+        assert.equal(c.status, 0, c.stderr);
+      }
+      if (!chromiumMissing) {
+        const b = await verifyClassifierInBrowser(r.modelPath!);
+        assert.ok(b.maxDifference <= 1e-4, `onnxruntime-web differs by ${b.maxDifference}`);
+      }
+    }
   });
 }
 

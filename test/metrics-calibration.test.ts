@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { calibrationSummary, fitTemperature, nllAt } from '../src/metrics/calibration.js';
-import { fprAt95Tpr, rejectedFraction, rejectionAuroc, thresholdAtRejectRate, thresholdBestF1, unknownScores } from '../src/metrics/rejection.js';
+import { fprAt95Tpr, knownAcceptedAtUnknownRejected, rejectedFraction, rejectionAuroc, thresholdAtRejectRate, thresholdBestF1, unknownScores } from '../src/metrics/rejection.js';
 import { Random } from '../src/random.js';
 
 /** Overconfident logits: true-class margin plus noise, times 4, with 25% of labels flipped. */
@@ -66,6 +66,12 @@ test('thresholds: reject rate on known scores, best F1 against unknown, FPR at 9
   assert.equal(t, 1.5); // midway between the rejected 1 and the accepted 2
   // 95% of 20 known accepted: threshold 1.5; unknown scores 1.4 and 3 -> one of two accepted.
   assert.equal(fprAt95Tpr(known, [1.4, 3]), 0.5);
+  // TPR at FPR 20%: 10 unknown scores 0.5..9.5; rejecting 8 of them needs a threshold above 7.5, which accepts known 8..20 (13 of 20).
+  const unknown = Array.from({ length: 10 }, (_, i) => i + 0.5);
+  assert.equal(knownAcceptedAtUnknownRejected(known, unknown, 0.8), 13 / 20);
+  // A known score equal to that unknown score counts as rejected; 90% needs the 9th (8.5): 12 accepted.
+  assert.equal(knownAcceptedAtUnknownRejected([7.5, 8, 9], unknown, 0.8), 2 / 3);
+  assert.equal(knownAcceptedAtUnknownRejected(known, unknown, 0.9), 12 / 20);
 });
 
 test('unknownScores: msp is the top probability of softmax(z / T), energy is T * logsumexp(z / T)', () => {

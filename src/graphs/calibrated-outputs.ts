@@ -7,6 +7,9 @@
  *                 | T * logsumexp(logits / T)      (energy)
  *                 | -min_c |W u - W mu_c|          (mahalanobis: u = the pooled features, L2-normalised;
  *                                                   src/metrics/feature-distance.ts)
+ *                 | max_c (u . a_c + b_c)          (mahalanobis fitted with --unknown-dir: equals
+ *                                                   |W u - W mu_u|^2 - min_c |W u - W mu_c|^2, mu_u the
+ *                                                   centre of those images; one [D, k] MatMul)
  *   unknown       = score < threshold                             bool    [N]
  *
  * `logits` stays the first output, unchanged.
@@ -26,10 +29,18 @@ export interface CalibratedOutputsOptions {
   rejection?: { score: UnknownScore; threshold: number; distance?: FeatureDistanceModel };
 }
 
-/** -min_c |W u - W mu_c| of the pooled features [N, D]: one MatMul by W^T, then the distances to the k whitened centres. */
+/**
+ * -min_c |W u - W mu_c| of the pooled features [N, D]: one MatMul by W^T, then the distances to
+ * the k whitened centres; with an unknown centre, max_c (u . a_c + b_c).
+ */
 function featureDistanceScore(g: Graph, features: string, d: FeatureDistanceModel): string {
   const norm = g.op('Sqrt', [g.op('Add', [g.op('ReduceSumSquare', [features], { axes: [1], keepdims: 1 }), g.scalar(NORM_EPSILON)])]);
   const u = g.op('Div', [features, norm]);
+  if (d.unknownLinear) {
+    const weights = g.initializer(g.uniqueName('unknown_ratio_weights'), { dtype: 'float32', shape: [d.dim, d.classes], data: Float32Array.from(d.unknownLinear.weights) });
+    const bias = g.initializer(g.uniqueName('unknown_ratio_bias'), { dtype: 'float32', shape: [d.classes], data: Float32Array.from(d.unknownLinear.bias) });
+    return g.op('ReduceMax', [g.op('Add', [g.op('MatMul', [u, weights]), bias])], { axes: [1], keepdims: 0 });
+  }
   const whitenT = g.initializer(g.uniqueName('unknown_whiten_t'), { dtype: 'float32', shape: [d.dim, d.dim], data: Float32Array.from(d.whitenT) });
   const centers = g.initializer(g.uniqueName('unknown_class_centers'), { dtype: 'float32', shape: [d.classes, d.dim], data: Float32Array.from(d.centers) });
   const z = g.op('Unsqueeze', [g.op('MatMul', [u, whitenT]), g.ints([1])]);

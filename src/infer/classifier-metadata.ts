@@ -69,6 +69,8 @@ export const ClassifierMetadataSchema = z.strictObject({
           shrinkage: z.number().min(0).max(1),
           trainImages: z.number().int().positive(),
           covarianceImages: z.number().int().positive(),
+          /** --unknown-dir images that got a centre of their own (the score is then d_u^2 - min_c d_c^2). */
+          unknownImages: z.number().int().positive().optional(),
         })
         .optional(),
     })

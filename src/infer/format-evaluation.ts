@@ -37,7 +37,9 @@ export function formatEvaluation(result: EvaluateResult): string {
   const r = result.rejection;
   if (r) {
     out.push('');
-    out.push(`unknown images (${r.unknownImages} in ${r.unknownDir}), ${r.score} score: AUROC ${r.auroc.toFixed(4)}, FPR at 95% TPR ${pct(r.fprAt95Tpr)}`);
+    out.push(
+      `unknown images (${r.unknownImages} in ${r.unknownDir}), ${r.score} score: AUROC ${r.auroc.toFixed(4)}, FPR at 95% TPR ${pct(r.fprAt95Tpr)}, known accepted when 80% of unknown rejected ${pct(r.knownAcceptedAt80Rejected)}`,
+    );
     if (r.threshold !== undefined) {
       out.push(
         `at the model's threshold ${r.threshold.toPrecision(5)}: ${pct(r.knownAccepted!)} of known images accepted (accuracy ${pct(r.acceptedAccuracy!)} on ${r.acceptedImages}), ${pct(r.unknownRejected!)} of unknown images rejected`,

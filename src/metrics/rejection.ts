@@ -6,7 +6,8 @@
  * Scores (both on logits divided by the calibration temperature T):
  * - `msp`: the maximum softmax probability;
  * - `energy`: T * logsumexp(logits / T), the negative free energy (Liu et al., 2020);
- * - `mahalanobis`: minus the distance of the pooled features to the nearest class
+ * - `mahalanobis`: minus the distance of the pooled features to the nearest class (with
+ *   --unknown-dir images: the squared distance to their centre minus that to the nearest class)
  *   (src/metrics/feature-distance.ts).
  */
 import { ConfigError } from '../errors.js';
@@ -102,4 +103,20 @@ export function rejectionAuroc(known: ArrayLike<number>, unknown: ArrayLike<numb
 export function fprAt95Tpr(known: ArrayLike<number>, unknown: ArrayLike<number>): number {
   const t = thresholdAtRejectRate(known, 0.05);
   return 1 - rejectedFraction(unknown, t);
+}
+
+/**
+ * Share of known images accepted by the threshold that rejects at least `rate` of the unknown
+ * ones (the ROC's TPR at FPR 1 - rate): the known scores above the ceil(rate * M)-th smallest
+ * unknown score (a known score equal to it counts as rejected).
+ */
+export function knownAcceptedAtUnknownRejected(known: ArrayLike<number>, unknown: ArrayLike<number>, rate = 0.8): number {
+  if (known.length === 0 || unknown.length === 0)
+    throw new ConfigError('E_BAD_ARGUMENT', `knownAcceptedAtUnknownRejected: ${known.length} known and ${unknown.length} unknown scores; both are needed`);
+  const sorted = Float64Array.from(unknown).sort();
+  const m = Math.max(1, Math.ceil(rate * sorted.length - 1e-9));
+  const bar = sorted[m - 1];
+  let above = 0;
+  for (let i = 0; i < known.length; i++) if (known[i] > bar) above++;
+  return above / known.length;
 }

@@ -17,7 +17,7 @@ export interface ReportRejection {
   unknownImages?: number;
   unknownRejected?: number;
   auroc?: number;
-  featureDistance?: { dim: number; shrinkage: number; trainImages: number; covarianceImages: number };
+  featureDistance?: { dim: number; shrinkage: number; trainImages: number; covarianceImages: number; unknownImages?: number };
 }
 
 /** What each score measures, in words. */
@@ -60,10 +60,11 @@ export function trustSection(t: ReportTrust): string {
       r.method === 'unknown-dir'
         ? `at the best F1 between accepted known images and rejected unknown images (${r.unknownImages ?? 0} images of none of the classes)`
         : `so that about ${pct(r.rejectRate ?? 0)} of the val images are rejected`;
-    const words = SCORE_WORDS[r.score] ? ` (${SCORE_WORDS[r.score]})` : '';
     const fd = r.featureDistance;
+    const word = fd?.unknownImages ? 'the squared Mahalanobis distance of the pooled features to the centre of the unknown images, minus that to the nearest class mean' : SCORE_WORDS[r.score];
+    const words = word ? ` (${word})` : '';
     const fitted = fd
-      ? ` The class means and the shared covariance (${fd.dim}-d features, Ledoit-Wolf shrinkage ${fd.shrinkage.toFixed(3)}) were fitted on ${fd.trainImages} training images${fd.covarianceImages < fd.trainImages ? ` (the covariance on ${fd.covarianceImages} of them)` : ''}.`
+      ? ` The class means and the shared covariance (${fd.dim}-d features, Ledoit-Wolf shrinkage ${fd.shrinkage.toFixed(3)}) were fitted on ${fd.trainImages} training images${fd.covarianceImages < fd.trainImages + (fd.unknownImages ?? 0) ? ` (the covariance on ${fd.covarianceImages} rows)` : ''}.${fd.unknownImages ? ` The ${fd.unknownImages} images of none of the classes got a centre of their own (in the shared covariance); their rejection figures below come from fits that left each of them out (5 folds).` : ''}`
       : '';
     s.push(
       `<p>The model answers <b>unknown</b> (output <code>unknown</code>) when its <code>${escapeXml(r.score)}</code> score${escapeXml(words)} is below <b>${r.threshold.toPrecision(5)}</b>, chosen ${escapeXml(how)}.${escapeXml(fitted)}</p>`,

@@ -21,7 +21,8 @@ export function describeTrust(t: ModelTrust): string[] {
   const r = t.rejection;
   if (r) {
     const how = r.method === 'unknown-dir' ? `best F1 against ${r.unknownImages} unknown images` : `target ${pct(r.rejectRate ?? 0)} of val rejected`;
-    const unknown = r.unknownRejected !== undefined ? `, ${pct(r.unknownRejected)} of the unknown images rejected, AUROC ${r.auroc?.toFixed(4)}` : '';
+    const centre = r.featureDistance?.unknownImages ? ' (scored by fits that left each out; they also have a centre of their own)' : '';
+    const unknown = r.unknownRejected !== undefined ? `, ${pct(r.unknownRejected)} of the unknown images rejected${centre}, AUROC ${r.auroc?.toFixed(4)}` : '';
     out.push(`"unknown" below ${r.score} score ${r.threshold.toPrecision(5)} (${how}): ${pct(r.valRejected)} of val rejected${unknown}`);
   }
   return out;

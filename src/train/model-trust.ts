@@ -16,7 +16,7 @@ import { listImageInputs } from '../infer/input-files.js';
 import type { ClassifierMetadataInput } from '../infer/model-file.js';
 import type { VerificationImage } from '../infer/verification.js';
 import { calibrateTemperature, type TemperatureCalibration } from '../metrics/calibration.js';
-import { featureDistanceScores, fitFeatureDistance, type FeatureDistanceModel } from '../metrics/feature-distance.js';
+import { featureDistanceScores, fitFeatureDistance, outOfFoldUnknownScores, type FeatureDistanceModel } from '../metrics/feature-distance.js';
 import { rejectedFraction, rejectionAuroc, thresholdAtRejectRate, thresholdBestF1, unknownScores, type LogitScore, type UnknownScore } from '../metrics/rejection.js';
 import { Random } from '../random.js';
 import type { ValPredictions } from './mode-runner.js';
@@ -107,6 +107,15 @@ export async function fitModelTrust(p: ValPredictions, k: number, o: TrustOption
   let kind = o.unknownScore;
   let known: Float64Array | undefined;
   let distance: FeatureDistanceModel | undefined;
+  let u: FileOutputs | undefined;
+  if (o.unknownDir) {
+    u = await sources.unknown();
+    if (u.images === 0) {
+      throw new DataError('E_NO_DATA', `--unknown-dir \`${o.unknownDir}\` holds no readable image`, { hint: 'give a folder of images that belong to none of the classes' });
+    }
+  }
+  /** The --unknown-dir images' mahalanobis scores, each from a fit that did not include it. */
+  let unknownOutOfFold: Float64Array | undefined;
   if (kind === 'mahalanobis') {
     const f = await sources.features();
     const counts = new Array<number>(k).fill(0);
@@ -117,7 +126,10 @@ export async function fitModelTrust(p: ValPredictions, k: number, o: TrustOption
       trust.notes = [`"unknown": class ${empty} has no readable training image, so the mahalanobis score has no centre for it; the msp score is used instead`];
       kind = 'msp';
     } else {
-      distance = fitFeatureDistance(f.train.features, f.train.labels, k, f.dim);
+      // With --unknown-dir, those images get a centre of their own (src/metrics/feature-distance.ts).
+      const unknownFeatures = u?.features;
+      distance = fitFeatureDistance(f.train.features, f.train.labels, k, f.dim, unknownFeatures ? { unknown: unknownFeatures } : {});
+      if (unknownFeatures) unknownOutOfFold = outOfFoldUnknownScores(f.train.features, f.train.labels, k, f.dim, unknownFeatures);
       trust.featureDistance = distance;
       known = featureDistanceScores(distance, f.val);
     }
@@ -125,13 +137,19 @@ export async function fitModelTrust(p: ValPredictions, k: number, o: TrustOption
   const logitScore = kind as LogitScore;
   known ??= unknownScores(p.logits, k, logitScore, T);
   trust.knownScores = known;
-  const fitted = distance ? { featureDistance: { dim: distance.dim, shrinkage: distance.shrinkage, trainImages: distance.trainImages, covarianceImages: distance.covarianceImages } } : {};
-  if (o.unknownDir) {
-    const u = await sources.unknown();
-    if (u.images === 0) {
-      throw new DataError('E_NO_DATA', `--unknown-dir \`${o.unknownDir}\` holds no readable image`, { hint: 'give a folder of images that belong to none of the classes' });
-    }
-    const unknown = distance ? featureDistanceScores(distance, u.features!) : unknownScores(u.logits, k, logitScore, T);
+  const fitted = distance
+    ? {
+        featureDistance: {
+          dim: distance.dim,
+          shrinkage: distance.shrinkage,
+          trainImages: distance.trainImages,
+          covarianceImages: distance.covarianceImages,
+          ...(distance.unknownImages ? { unknownImages: distance.unknownImages } : {}),
+        },
+      }
+    : {};
+  if (o.unknownDir && u) {
+    const unknown = unknownOutOfFold ?? (distance ? featureDistanceScores(distance, u.features!) : unknownScores(u.logits, k, logitScore, T));
     trust.unknownScores = unknown;
     const best = thresholdBestF1(known, unknown);
     trust.rejection = {

@@ -355,7 +355,13 @@ export const TrainOptionsSchema = z.strictObject({
     .string()
     .min(1)
     .optional()
-    .meta(g('trust', 'images of none of the classes: the threshold is set at the best F1 between accepted known and rejected unknown images', { placeholder: 'DIR' })),
+    .meta(
+      g(
+        'trust',
+        'images of none of the classes: the threshold is set at the best F1 between accepted known and rejected unknown images; with the mahalanobis score they also get a centre of their own (score: squared distance to it minus that to the nearest class)',
+        { placeholder: 'DIR' },
+      ),
+    ),
   unknownScore: z
     .enum(UNKNOWN_SCORES)
     .default('mahalanobis')
