@@ -7,10 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import sharp from 'sharp';
 import { buildInferenceGraph } from '../src/graphs/network-graph.js';
 import { initParams } from '../src/models/init-params.js';
 import { networkParamDefs } from '../src/graphs/network-params.js';
@@ -26,7 +25,7 @@ import { featureDistanceScores, fitFeatureDistance, outOfFoldUnknownScores } fro
 import { unknownScores } from '../src/metrics/rejection.js';
 import { Random } from '../src/random.js';
 import { train } from '../src/train/train.js';
-import { makeColourDataset, tempDir, tinySpec } from './train-fixtures.js';
+import { greyImages, makeColourDataset, tempDir, tinySpec } from './train-fixtures.js';
 
 const PY = '/usr/bin/python3';
 const onnxMissing = spawnSync(PY, ['-c', 'import onnx'], { encoding: 'utf8' }).status === 0 ? false : 'needs Debian python3-onnx';
@@ -220,23 +219,6 @@ test("the graph's mahalanobis score equals the float64 recomputation (1e-4), and
     (e: Error & { code?: string }) => e.code === 'E_BAD_OPTION' && /needs its fitted feature distance/.test(e.message),
   );
 });
-
-/** Grey noisy images: of none of the colour classes. */
-async function greyImages(dir: string, n: number, seed: number): Promise<void> {
-  mkdirSync(dir, { recursive: true });
-  const rng = new Random(seed);
-  for (let i = 0; i < n; i++) {
-    const data = Buffer.alloc(20 * 20 * 3);
-    const base = 90 + rng.next() * 60;
-    for (let p = 0; p < 20 * 20; p++) {
-      const v = base + rng.normal() * 40;
-      for (let c = 0; c < 3; c++) data[p * 3 + c] = Math.max(0, Math.min(255, Math.round(v + rng.normal() * 10)));
-    }
-    await sharp(data, { raw: { width: 20, height: 20, channels: 3 } })
-      .png()
-      .toFile(join(dir, `grey-${i}.png`));
-  }
-}
 
 let root: string;
 let unknownFit: string;

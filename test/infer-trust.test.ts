@@ -12,7 +12,6 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import onnxProto from 'onnx-proto';
-import sharp from 'sharp';
 import { evaluate } from '../src/infer/evaluate.js';
 import { readClassifier } from '../src/infer/model-file.js';
 import { predict, type PredictResult } from '../src/infer/predict.js';
@@ -23,30 +22,13 @@ import { softmax } from '../src/metrics/classification.js';
 import { unknownScores } from '../src/metrics/rejection.js';
 import { Random } from '../src/random.js';
 import { train, type TrainResult } from '../src/train/train.js';
-import { makeColourDataset, tempDir, tinySpec } from './train-fixtures.js';
+import { greyImages, makeColourDataset, tempDir, tinySpec } from './train-fixtures.js';
 import { Session } from '../src/engine/session.js';
 import { findAll, parseXml } from './report-xml.js';
 
 const PY = '/usr/bin/python3';
 const onnxMissing = spawnSync(PY, ['-c', 'import onnx'], { encoding: 'utf8' }).status === 0 ? false : 'needs Debian python3-onnx at /usr/bin/python3 (apt-get install python3-onnx)';
 const chromiumMissing = existsSync(chromiumPath()) ? false : `needs Chromium at ${chromiumPath()} (apt-get install chromium)`;
-
-/** Grey noisy images: of none of the colour classes. */
-async function greyImages(dir: string, n: number, seed: number): Promise<void> {
-  mkdirSync(dir, { recursive: true });
-  const rng = new Random(seed);
-  for (let i = 0; i < n; i++) {
-    const data = Buffer.alloc(20 * 20 * 3);
-    const base = 90 + rng.next() * 60;
-    for (let p = 0; p < 20 * 20; p++) {
-      const v = base + rng.normal() * 40;
-      for (let c = 0; c < 3; c++) data[p * 3 + c] = Math.max(0, Math.min(255, Math.round(v + rng.normal() * 10)));
-    }
-    await sharp(data, { raw: { width: 20, height: 20, channels: 3 } })
-      .png()
-      .toFile(join(dir, `grey-${i}.png`));
-  }
-}
 
 let root: string;
 let run: TrainResult;

@@ -84,3 +84,20 @@ export function makeCheckpointState(epoch: number, size: number): CheckpointStat
     best: { epoch, valAcc: 0.5, params: new Map([['w', { dtype: 'float32', shape: [size], data: w.slice() }]]) },
   };
 }
+
+/** Grey noisy images: of none of the colour classes. */
+export async function greyImages(dir: string, n: number, seed: number): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const rng = new Random(seed);
+  for (let i = 0; i < n; i++) {
+    const data = Buffer.alloc(20 * 20 * 3);
+    const base = 90 + rng.next() * 60;
+    for (let p = 0; p < 20 * 20; p++) {
+      const v = base + rng.normal() * 40;
+      for (let c = 0; c < 3; c++) data[p * 3 + c] = Math.max(0, Math.min(255, Math.round(v + rng.normal() * 10)));
+    }
+    await sharp(data, { raw: { width: 20, height: 20, channels: 3 } })
+      .png()
+      .toFile(join(dir, `grey-${i}.png`));
+  }
+}
