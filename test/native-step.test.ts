@@ -24,7 +24,7 @@ import { nativePlanUnavailable } from '../src/engine/native-plan.js';
 import { EngineError } from '../src/errors.js';
 import { compileNativeNetwork, NativeEvalSession, NativeTrainingSession } from '../src/graphs/native-training-session.js';
 import { buildInferenceGraph, buildTrainingGraph, IO } from '../src/graphs/network-graph.js';
-import { TrainingSession } from '../src/graphs/training-session.js';
+import { TrainingSession, type StepResult } from '../src/graphs/training-session.js';
 import { initParams } from '../src/models/init-params.js';
 import { getModel } from '../src/models/registry.js';
 import { crossEntropyCoefficients } from '../src/onnx/cross-entropy.js';
@@ -97,7 +97,7 @@ async function compare(c: Case): Promise<void> {
     const labels = Array.from({ length: B }, (_, i) => (i * 2 + step) % K);
     const coeffs = crossEntropyCoefficients(labels, K, { labelSmoothing: c.labelSmoothing, classWeights: c.classWeights });
     const a = await onnx.step(x, coeffs);
-    const b = await native.step(x, coeffs);
+    const b: StepResult = await native.step(x, coeffs);
     const where = `${c.name}, step ${step + 1}`;
     assert.ok(Math.abs(a.loss - b.loss) <= TOL * Math.abs(a.loss), `${where}: loss ${b.loss} vs ONNX ${a.loss}`);
     assert.ok(relError(b.logits, a.logits) <= TOL, `${where}: logits differ by ${relError(b.logits, a.logits)}`);

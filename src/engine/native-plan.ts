@@ -157,7 +157,7 @@ export function compileNativePlan(g: Graph, o: CompileNativePlanOptions): { plan
         if (typeof x === 'string') return { unsupported: x };
         const ps = [1, 2, 3, 4].map((k) => paramIn(n, k));
         const bad = ps.find((p) => typeof p === 'string');
-        if (bad !== undefined) return { unsupported: bad as string };
+        if (bad !== undefined) return { unsupported: bad };
         if (intAttr(n, 'training_mode', 0) !== 0) return { unsupported: `BatchNormalization \`${n.name}\`: ONNX Runtime's training_mode form` };
         eps = floatAttr(n, 'epsilon', 1e-5);
         relu = fusedRelu(n.outputs[0]);
