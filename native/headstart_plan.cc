@@ -28,6 +28,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -141,6 +142,8 @@ struct Plan {
   std::vector<double> ms = std::vector<double>(S_COUNT, 0.0);
   double steps = 0;
   bool busy = false;
+  algo preferredConvAlgo = algo::convolution_direct;
+  std::vector<algo> convAlgo;
 
   dnnl::primitive_attr attr() const {
     dnnl::primitive_attr a;
@@ -239,6 +242,12 @@ void Plan::contributeFrom(std::vector<Exec>& list, int i, const memory& m) {
 
 void Plan::build(const Op* list, size_t count) {
   ops.assign(list, list + count);
+  convAlgo.assign(ops.size(), algo::convolution_direct);
+  if (const char* a = getenv("HEADSTART_NATIVE_CONV_ALGO")) {
+    std::string v(a);
+    if (v == "winograd") preferredConvAlgo = algo::convolution_winograd;
+    if (v == "auto") preferredConvAlgo = algo::convolution_auto;
+  }
   // Which tensors need a gradient: produced from one that does, or by an op with a trained parameter.
   for (size_t j = 0; j < ops.size(); ++j) {
     const Op& o = ops[j];
@@ -278,9 +287,21 @@ void Plan::buildForward(int j) {
     case CONV: {
       Tensor& in = t[o.in0];
       memory::dims wd = {out.dims[1], in.dims[1], o.k, o.k};
-      dnnl::convolution_forward::desc d(prop, algo::convolution_direct, anyDesc(in.dims), anyDesc(wd), anyDesc(out.dims), {o.s, o.s}, {o.pt, o.pl},
-                                        {o.pb, o.pr});
-      dnnl::convolution_forward::primitive_desc pd(d, attr(), cpu());
+      // HEADSTART_NATIVE_CONV_ALGO=winograd|auto asks oneDNN for Winograd where it has it (3x3 stride 1), else direct.
+      auto makePd = [&](algo a) {
+        dnnl::convolution_forward::desc d(prop, a, anyDesc(in.dims), anyDesc(wd), anyDesc(out.dims), {o.s, o.s}, {o.pt, o.pl}, {o.pb, o.pr});
+        return dnnl::convolution_forward::primitive_desc(d, attr(), cpu());
+      };
+      dnnl::convolution_forward::primitive_desc pd;
+      convAlgo[j] = algo::convolution_direct;
+      if (preferredConvAlgo != algo::convolution_direct) {
+        try {
+          pd = makePd(preferredConvAlgo);
+          convAlgo[j] = preferredConvAlgo;
+        } catch (const dnnl::error&) {
+        }
+      }
+      if (convAlgo[j] == algo::convolution_direct) pd = makePd(algo::convolution_direct);
       noteScratch(pd);
       memory x = valueAs(fwd, o.in0, pd.src_desc());
       if (!paramMem[o.w]) paramMem[o.w] = memory(memory::desc(wd, dt::f32, tag::oihw), cpu(), nullptr);
@@ -591,15 +612,15 @@ void Plan::buildBackward(int j) {
     case CONV: {
       Tensor& in = t[o.in0];
       memory::dims wd = {out.dims[1], in.dims[1], o.k, o.k};
-      dnnl::convolution_forward::desc fd(pk::forward_training, algo::convolution_direct, anyDesc(in.dims), anyDesc(wd), anyDesc(out.dims), {o.s, o.s},
-                                         {o.pt, o.pl}, {o.pb, o.pr});
+      const algo ca = convAlgo[j];
+      dnnl::convolution_forward::desc fd(pk::forward_training, ca, anyDesc(in.dims), anyDesc(wd), anyDesc(out.dims), {o.s, o.s}, {o.pt, o.pl}, {o.pb, o.pr});
       dnnl::convolution_forward::primitive_desc fpd(fd, attr(), cpu());
       // The blocked weight the forward pass already made this step, if the layouts agree.
       memory wFwd;
       for (auto& e : fwd)
         if (e.stat == S_CONV_FWD && e.args[DNNL_ARG_DST].get_data_handle() == out.val.get_data_handle()) wFwd = e.args[DNNL_ARG_WEIGHTS];
       if (in.req) {
-        dnnl::convolution_backward_data::desc d(algo::convolution_direct, anyDesc(in.dims), anyDesc(wd), anyDesc(out.dims), {o.s, o.s}, {o.pt, o.pl},
+        dnnl::convolution_backward_data::desc d(ca, anyDesc(in.dims), anyDesc(wd), anyDesc(out.dims), {o.s, o.s}, {o.pt, o.pl},
                                                 {o.pb, o.pr});
         dnnl::convolution_backward_data::primitive_desc pd(d, attr(), cpu(), fpd);
         noteScratch(pd);
@@ -624,7 +645,7 @@ void Plan::buildBackward(int j) {
         }
       }
       if (wantsGrad(o.w)) {
-        dnnl::convolution_backward_weights::desc d(algo::convolution_direct, anyDesc(in.dims), anyDesc(wd), anyDesc(out.dims), {o.s, o.s},
+        dnnl::convolution_backward_weights::desc d(ca, anyDesc(in.dims), anyDesc(wd), anyDesc(out.dims), {o.s, o.s},
                                                    {o.pt, o.pl}, {o.pb, o.pr});
         dnnl::convolution_backward_weights::primitive_desc pd(d, attr(), cpu(), fpd);
         noteScratch(pd);
