@@ -620,9 +620,17 @@ void Plan::buildBackward(int j) {
       for (auto& e : fwd)
         if (e.stat == S_CONV_FWD && e.args[DNNL_ARG_DST].get_data_handle() == out.val.get_data_handle()) wFwd = e.args[DNNL_ARG_WEIGHTS];
       if (in.req) {
-        dnnl::convolution_backward_data::desc d(ca, anyDesc(in.dims), anyDesc(wd), anyDesc(out.dims), {o.s, o.s}, {o.pt, o.pl},
-                                                {o.pb, o.pr});
-        dnnl::convolution_backward_data::primitive_desc pd(d, attr(), cpu(), fpd);
+        auto makePd = [&](algo a) {
+          dnnl::convolution_backward_data::desc d(a, anyDesc(in.dims), anyDesc(wd), anyDesc(out.dims), {o.s, o.s}, {o.pt, o.pl}, {o.pb, o.pr});
+          return dnnl::convolution_backward_data::primitive_desc(d, attr(), cpu(), fpd);
+        };
+        dnnl::convolution_backward_data::primitive_desc pd;
+        try {
+          pd = makePd(ca);
+        } catch (const dnnl::error&) {
+          if (ca == algo::convolution_direct) throw;
+          pd = makePd(algo::convolution_direct);
+        }
         noteScratch(pd);
         memory w = wFwd;
         if (pd.weights_desc() != w.get_desc()) {
@@ -645,9 +653,17 @@ void Plan::buildBackward(int j) {
         }
       }
       if (wantsGrad(o.w)) {
-        dnnl::convolution_backward_weights::desc d(ca, anyDesc(in.dims), anyDesc(wd), anyDesc(out.dims), {o.s, o.s},
-                                                   {o.pt, o.pl}, {o.pb, o.pr});
-        dnnl::convolution_backward_weights::primitive_desc pd(d, attr(), cpu(), fpd);
+        auto makePd = [&](algo a) {
+          dnnl::convolution_backward_weights::desc d(a, anyDesc(in.dims), anyDesc(wd), anyDesc(out.dims), {o.s, o.s}, {o.pt, o.pl}, {o.pb, o.pr});
+          return dnnl::convolution_backward_weights::primitive_desc(d, attr(), cpu(), fpd);
+        };
+        dnnl::convolution_backward_weights::primitive_desc pd;
+        try {
+          pd = makePd(ca);
+        } catch (const dnnl::error&) {
+          if (ca == algo::convolution_direct) throw;
+          pd = makePd(algo::convolution_direct);
+        }
         noteScratch(pd);
         // Built while walking backwards: bwd-weights runs after bwd-data here, reading the same dy.
         memory x = in.val;
