@@ -21,7 +21,7 @@
 //   createPlan({ train, threads, tensors: Int32Array(4T), ops: Int32Array(REC*ops), opFloats:
 //               Float64Array(2*ops), paramSizes: Int32Array, trainable: Int32Array }) -> plan
 //   runPlan(plan, images, coefficients|null, params[], grads[] (Float32Array|null), logits, loss) -> Promise
-//   planStats(plan) -> { names: string[], ms: number[], steps }, planReset(plan)
+//   planStats(plan) -> { names: string[], ms: number[], steps }, planReset(plan), planRelease(plan)
 #include <node_api.h>
 #include <omp.h>
 
@@ -142,6 +142,7 @@ struct Plan {
   std::vector<double> ms = std::vector<double>(S_COUNT, 0.0);
   double steps = 0;
   bool busy = false;
+  bool released = false;
   algo preferredConvAlgo = algo::convolution_direct;
   std::vector<algo> convAlgo;
 
@@ -869,6 +870,7 @@ napi_value RunPlan_(napi_env env, napi_callback_info info) {
     auto a = argv(env, info, 7);
     Plan* p = planOf(env, a[0]);
     if (p->busy) throw Failure{"E_ENGINE_RUN", "this plan is already running a step (await the previous one)"};
+    if (p->released) throw Failure{"E_ENGINE_RUN", "this plan was released"};
     auto w = std::make_unique<Work>();
     w->plan = p;
     auto keep = [&](napi_value v) {
@@ -939,6 +941,27 @@ napi_value PlanStats_(napi_env env, napi_callback_info info) {
   });
 }
 
+// Frees a plan's buffers and primitives now (the handle stays valid; later runs are refused).
+napi_value PlanRelease_(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = argv(env, info, 1);
+    Plan* p = planOf(env, a[0]);
+    if (p->busy) throw Failure{"E_ENGINE_RUN", "release: the plan is running a step (await it first)"};
+    p->released = true;
+    p->fwd.clear();
+    p->bwd.clear();
+    p->t.clear();
+    p->bnStats.clear();
+    p->paramMem.clear();
+    p->gradMem.clear();
+    p->scratch = memory();
+    p->featPlain = memory();
+    p->dfeatPlain = memory();
+    std::vector<float>().swap(p->accumBuf);
+    return undefinedValue(env);
+  });
+}
+
 napi_value PlanReset_(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     auto a = argv(env, info, 1);
@@ -958,6 +981,7 @@ void RegisterPlanExports(napi_env env, napi_value exports) {
       {"runPlan", nullptr, hsplan::RunPlan_, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"planStats", nullptr, hsplan::PlanStats_, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"planReset", nullptr, hsplan::PlanReset_, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"planRelease", nullptr, hsplan::PlanRelease_, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
 }

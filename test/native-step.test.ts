@@ -158,6 +158,8 @@ test('native engine: an op it lacks gives `unsupported` naming it; bad buffers g
     s.step(new Float32Array(10), crossEntropyCoefficients([0, 1], K)),
     (err: unknown) => err instanceof EngineError && err.code === 'E_SHAPE_MISMATCH' && /images: expected 6144 values, found 10/.test(err.message),
   );
+  await s.release();
+  await assert.rejects(s.step(new Float32Array(6144), crossEntropyCoefficients([0, 1], K)), (err: unknown) => err instanceof EngineError && /released/.test(err.message));
 });
 
 /**

@@ -40,6 +40,7 @@ interface PlanAddon {
   runPlan(plan: object, images: Float32Array, coefficients: Float32Array | null, params: Float32Array[], grads: (Float32Array | null)[], logits: Float32Array, loss: Float64Array): Promise<void>;
   planStats(plan: object): NativePlanStats;
   planReset(plan: object): void;
+  planRelease(plan: object): void;
 }
 
 const OP = { Conv: 1, BatchNormalization: 2, Relu: 3, MaxPool: 4, Add: 5, GlobalAveragePool: 6, Gemm: 7 } as const;
@@ -308,5 +309,10 @@ export class NativePlan {
 
   resetStats(): void {
     this.addon.planReset(this.handle);
+  }
+
+  /** Frees the plan's buffers now (not at garbage collection); it cannot run afterwards. */
+  release(): void {
+    this.addon.planRelease(this.handle);
   }
 }
