@@ -9,7 +9,9 @@
  *
  *   BENCH_BATCH (16), BENCH_THREADS (all cores), BENCH_ROUNDS (3), BENCH_REPS (3), BENCH_WARMUPS (2),
  *   BENCH_SIZE (224: a smaller input for a quick check), BENCH_OMP_PASSIVE=1 (OMP_WAIT_POLICY=passive
- *   for the native engine's OpenMP team; must be set before the addon loads, so it is done here).
+ *   for the native engine's OpenMP team; must be set before the addon loads, so it is done here),
+ *   BENCH_WINOGRAD=0 (leave out the row of the native step with Winograd convolutions,
+ *   HEADSTART_NATIVE_CONV_ALGO=winograd: ~20% less CPU in a loaded check, larger rounding differences).
  */
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
@@ -58,7 +60,9 @@ interface Engine {
   profile?: () => { names: string[]; ms: number[]; steps: number };
 }
 
-async function makeEngine(kind: 'onnx' | 'native'): Promise<Engine> {
+type EngineKind = 'onnx' | 'native' | 'native-winograd';
+
+async function makeEngine(kind: EngineKind): Promise<Engine> {
   const graphOpts = { batch, numClasses: 1000, inputSize: size, trainable: () => true };
   const params = initParams(buildTrainingGraph(spec, graphOpts).params, 0);
   let session: { step(x: Float32Array, t: Float32Array): Promise<StepResult>; trainable: string[] };
@@ -68,10 +72,12 @@ async function makeEngine(kind: 'onnx' | 'native'): Promise<Engine> {
     const s = await TrainingSession.create(graph, params, { threads });
     session = { step: (x, t) => s.step(x, t), trainable: graph.trainable };
   } else {
+    if (kind === 'native-winograd') process.env.HEADSTART_NATIVE_CONV_ALGO = 'winograd';
     const s = NativeTrainingSession.create(spec, { ...graphOpts, threads }, params);
+    delete process.env.HEADSTART_NATIVE_CONV_ALGO;
     if ('unsupported' in s) throw new Error(`resnet18 on the native engine: unsupported ${s.unsupported}`);
     session = s;
-    profile = () => s.stats();
+    if (kind === 'native') profile = () => s.stats();
   }
   const sgd = new SGD([{ params: session.trainable.map((name) => ({ name, data: params.get(name)!.data as Float32Array })) }], { lr: 1e-3, momentum: 0.9 });
   return { step: async () => sgd.step((await session.step(images, targets)).grads), profile };
@@ -116,13 +122,13 @@ function pytorch(): Timing {
 }
 
 if (process.argv[2] === '--rss-child') {
-  const e = await makeEngine(process.argv[3] as 'onnx' | 'native');
+  const e = await makeEngine(process.argv[3] as EngineKind);
   for (let i = 0; i < 3; i++) await e.step();
   console.log(JSON.stringify({ maxRssMB: process.resourceUsage().maxRSS / 1024 }));
   process.exit(0);
 }
 
-function peakRss(kind: 'onnx' | 'native'): number {
+function peakRss(kind: EngineKind): number {
   const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1], '--rss-child', kind], { encoding: 'utf8', env: process.env });
   if (r.status !== 0) throw new Error(`${kind} RSS run failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!).maxRssMB as number;
@@ -137,13 +143,17 @@ function torchRss(): number {
 const rss = { onnx: peakRss('onnx'), native: peakRss('native'), pytorch: torchRss() };
 const onnx = await makeEngine('onnx');
 const native = await makeEngine('native');
-const results: Record<'onnx' | 'native' | 'pytorch', Timing[]> = { onnx: [], native: [], pytorch: [] };
+const winograd = process.env.BENCH_WINOGRAD === '0' ? undefined : await makeEngine('native-winograd');
+const results: Record<EngineKind | 'pytorch', Timing[]> = { onnx: [], native: [], 'native-winograd': [], pytorch: [] };
 for (let r = 0; r < rounds; r++) {
   results.onnx.push(await timeSteps(onnx));
   results.native.push(await timeSteps(native));
+  if (winograd) results['native-winograd'].push(await timeSteps(winograd));
   results.pytorch.push(pytorch());
   const fmt = (t: Timing) => `${t.rate.toFixed(2)} img/s ${t.cpuMs.toFixed(0)} CPU-ms`;
-  console.error(`round ${r + 1}/${rounds} (load average ${os.loadavg()[0].toFixed(2)}): onnx ${fmt(results.onnx[r])}, native ${fmt(results.native[r])}, pytorch ${fmt(results.pytorch[r])}`);
+  console.error(
+    `round ${r + 1}/${rounds} (load average ${os.loadavg()[0].toFixed(2)}): onnx ${fmt(results.onnx[r])}, native ${fmt(results.native[r])}, ${winograd ? `native-winograd ${fmt(results['native-winograd'][r])}, ` : ''}pytorch ${fmt(results.pytorch[r])}`,
+  );
 }
 
 console.log(
@@ -152,16 +162,16 @@ console.log(
     .map((l) => l.toFixed(2))
     .join(' ')}`,
 );
-console.log('engine              img/s   CPU-ms/step  vs PyTorch  worst/median step  peak RSS MB');
+console.log('engine                      img/s   CPU-ms/step  vs PyTorch  worst/median step  peak RSS MB');
 const torchRate = median(results.pytorch.map((t) => t.rate));
 const ratios: Record<string, number> = {};
-for (const k of ['onnx', 'native', 'pytorch'] as const) {
+for (const k of ['onnx', 'native', ...(winograd ? (['native-winograd'] as const) : []), 'pytorch'] as const) {
   const rate = median(results[k].map((t) => t.rate));
   const cpu = median(results[k].map((t) => t.cpuMs));
   ratios[k] = Number((rate / torchRate).toFixed(3));
   const spread = results[k].map((t) => t.spread).filter(Number.isFinite);
   console.log(
-    `${`headstart ${k}`.replace('headstart pytorch', 'pytorch').padEnd(18)} ${rate.toFixed(2).padStart(6)} ${cpu.toFixed(0).padStart(13)} ${ratios[k].toFixed(2).padStart(11)} ${(spread.length ? Math.max(...spread).toFixed(2) : '-').padStart(18)} ${rss[k].toFixed(0).padStart(12)}`,
+    `${`headstart ${k}`.replace('headstart pytorch', 'pytorch').padEnd(26)} ${rate.toFixed(2).padStart(6)} ${cpu.toFixed(0).padStart(13)} ${ratios[k].toFixed(2).padStart(11)} ${(spread.length ? Math.max(...spread).toFixed(2) : '-').padStart(18)} ${(k === 'native-winograd' ? '-' : rss[k].toFixed(0)).padStart(12)}`,
   );
 }
 const kinds = nativeProfile.names.map((n, i) => [n, nativeProfile.ms[i] / nativeProfile.steps] as const).filter(([, ms]) => ms >= 0.05);

@@ -21,13 +21,14 @@
 //   createPlan({ train, threads, tensors: Int32Array(4T), ops: Int32Array(REC*ops), opFloats:
 //               Float64Array(2*ops), paramSizes: Int32Array, trainable: Int32Array }) -> plan
 //   runPlan(plan, images, coefficients|null, params[], grads[] (Float32Array|null), logits, loss) -> Promise
-//   planStats(plan) -> { names: string[], ms: number[], steps }, planReset(plan)
+//   planStats(plan) -> { names: string[], ms: number[], steps }, planReset(plan), planRelease(plan)
 #include <node_api.h>
 #include <omp.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -141,6 +142,9 @@ struct Plan {
   std::vector<double> ms = std::vector<double>(S_COUNT, 0.0);
   double steps = 0;
   bool busy = false;
+  bool released = false;
+  algo preferredConvAlgo = algo::convolution_direct;
+  std::vector<algo> convAlgo;
 
   dnnl::primitive_attr attr() const {
     dnnl::primitive_attr a;
@@ -239,6 +243,12 @@ void Plan::contributeFrom(std::vector<Exec>& list, int i, const memory& m) {
 
 void Plan::build(const Op* list, size_t count) {
   ops.assign(list, list + count);
+  convAlgo.assign(ops.size(), algo::convolution_direct);
+  if (const char* a = getenv("HEADSTART_NATIVE_CONV_ALGO")) {
+    std::string v(a);
+    if (v == "winograd") preferredConvAlgo = algo::convolution_winograd;
+    if (v == "auto") preferredConvAlgo = algo::convolution_auto;
+  }
   // Which tensors need a gradient: produced from one that does, or by an op with a trained parameter.
   for (size_t j = 0; j < ops.size(); ++j) {
     const Op& o = ops[j];
@@ -278,9 +288,21 @@ void Plan::buildForward(int j) {
     case CONV: {
       Tensor& in = t[o.in0];
       memory::dims wd = {out.dims[1], in.dims[1], o.k, o.k};
-      dnnl::convolution_forward::desc d(prop, algo::convolution_direct, anyDesc(in.dims), anyDesc(wd), anyDesc(out.dims), {o.s, o.s}, {o.pt, o.pl},
-                                        {o.pb, o.pr});
-      dnnl::convolution_forward::primitive_desc pd(d, attr(), cpu());
+      // HEADSTART_NATIVE_CONV_ALGO=winograd|auto asks oneDNN for Winograd where it has it (3x3 stride 1), else direct.
+      auto makePd = [&](algo a) {
+        dnnl::convolution_forward::desc d(prop, a, anyDesc(in.dims), anyDesc(wd), anyDesc(out.dims), {o.s, o.s}, {o.pt, o.pl}, {o.pb, o.pr});
+        return dnnl::convolution_forward::primitive_desc(d, attr(), cpu());
+      };
+      dnnl::convolution_forward::primitive_desc pd;
+      convAlgo[j] = algo::convolution_direct;
+      if (preferredConvAlgo != algo::convolution_direct) {
+        try {
+          pd = makePd(preferredConvAlgo);
+          convAlgo[j] = preferredConvAlgo;
+        } catch (const dnnl::error&) {
+        }
+      }
+      if (convAlgo[j] == algo::convolution_direct) pd = makePd(algo::convolution_direct);
       noteScratch(pd);
       memory x = valueAs(fwd, o.in0, pd.src_desc());
       if (!paramMem[o.w]) paramMem[o.w] = memory(memory::desc(wd, dt::f32, tag::oihw), cpu(), nullptr);
@@ -591,17 +613,25 @@ void Plan::buildBackward(int j) {
     case CONV: {
       Tensor& in = t[o.in0];
       memory::dims wd = {out.dims[1], in.dims[1], o.k, o.k};
-      dnnl::convolution_forward::desc fd(pk::forward_training, algo::convolution_direct, anyDesc(in.dims), anyDesc(wd), anyDesc(out.dims), {o.s, o.s},
-                                         {o.pt, o.pl}, {o.pb, o.pr});
+      const algo ca = convAlgo[j];
+      dnnl::convolution_forward::desc fd(pk::forward_training, ca, anyDesc(in.dims), anyDesc(wd), anyDesc(out.dims), {o.s, o.s}, {o.pt, o.pl}, {o.pb, o.pr});
       dnnl::convolution_forward::primitive_desc fpd(fd, attr(), cpu());
       // The blocked weight the forward pass already made this step, if the layouts agree.
       memory wFwd;
       for (auto& e : fwd)
         if (e.stat == S_CONV_FWD && e.args[DNNL_ARG_DST].get_data_handle() == out.val.get_data_handle()) wFwd = e.args[DNNL_ARG_WEIGHTS];
       if (in.req) {
-        dnnl::convolution_backward_data::desc d(algo::convolution_direct, anyDesc(in.dims), anyDesc(wd), anyDesc(out.dims), {o.s, o.s}, {o.pt, o.pl},
-                                                {o.pb, o.pr});
-        dnnl::convolution_backward_data::primitive_desc pd(d, attr(), cpu(), fpd);
+        auto makePd = [&](algo a) {
+          dnnl::convolution_backward_data::desc d(a, anyDesc(in.dims), anyDesc(wd), anyDesc(out.dims), {o.s, o.s}, {o.pt, o.pl}, {o.pb, o.pr});
+          return dnnl::convolution_backward_data::primitive_desc(d, attr(), cpu(), fpd);
+        };
+        dnnl::convolution_backward_data::primitive_desc pd;
+        try {
+          pd = makePd(ca);
+        } catch (const dnnl::error&) {
+          if (ca == algo::convolution_direct) throw;
+          pd = makePd(algo::convolution_direct);
+        }
         noteScratch(pd);
         memory w = wFwd;
         if (pd.weights_desc() != w.get_desc()) {
@@ -624,9 +654,17 @@ void Plan::buildBackward(int j) {
         }
       }
       if (wantsGrad(o.w)) {
-        dnnl::convolution_backward_weights::desc d(algo::convolution_direct, anyDesc(in.dims), anyDesc(wd), anyDesc(out.dims), {o.s, o.s},
-                                                   {o.pt, o.pl}, {o.pb, o.pr});
-        dnnl::convolution_backward_weights::primitive_desc pd(d, attr(), cpu(), fpd);
+        auto makePd = [&](algo a) {
+          dnnl::convolution_backward_weights::desc d(a, anyDesc(in.dims), anyDesc(wd), anyDesc(out.dims), {o.s, o.s}, {o.pt, o.pl}, {o.pb, o.pr});
+          return dnnl::convolution_backward_weights::primitive_desc(d, attr(), cpu(), fpd);
+        };
+        dnnl::convolution_backward_weights::primitive_desc pd;
+        try {
+          pd = makePd(ca);
+        } catch (const dnnl::error&) {
+          if (ca == algo::convolution_direct) throw;
+          pd = makePd(algo::convolution_direct);
+        }
         noteScratch(pd);
         // Built while walking backwards: bwd-weights runs after bwd-data here, reading the same dy.
         memory x = in.val;
@@ -832,6 +870,7 @@ napi_value RunPlan_(napi_env env, napi_callback_info info) {
     auto a = argv(env, info, 7);
     Plan* p = planOf(env, a[0]);
     if (p->busy) throw Failure{"E_ENGINE_RUN", "this plan is already running a step (await the previous one)"};
+    if (p->released) throw Failure{"E_ENGINE_RUN", "this plan was released"};
     auto w = std::make_unique<Work>();
     w->plan = p;
     auto keep = [&](napi_value v) {
@@ -902,6 +941,27 @@ napi_value PlanStats_(napi_env env, napi_callback_info info) {
   });
 }
 
+// Frees a plan's buffers and primitives now (the handle stays valid; later runs are refused).
+napi_value PlanRelease_(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = argv(env, info, 1);
+    Plan* p = planOf(env, a[0]);
+    if (p->busy) throw Failure{"E_ENGINE_RUN", "release: the plan is running a step (await it first)"};
+    p->released = true;
+    p->fwd.clear();
+    p->bwd.clear();
+    p->t.clear();
+    p->bnStats.clear();
+    p->paramMem.clear();
+    p->gradMem.clear();
+    p->scratch = memory();
+    p->featPlain = memory();
+    p->dfeatPlain = memory();
+    std::vector<float>().swap(p->accumBuf);
+    return undefinedValue(env);
+  });
+}
+
 napi_value PlanReset_(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     auto a = argv(env, info, 1);
@@ -921,6 +981,7 @@ void RegisterPlanExports(napi_env env, napi_value exports) {
       {"runPlan", nullptr, hsplan::RunPlan_, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"planStats", nullptr, hsplan::PlanStats_, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"planReset", nullptr, hsplan::PlanReset_, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"planRelease", nullptr, hsplan::PlanRelease_, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
 }

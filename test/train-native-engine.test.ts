@@ -32,7 +32,10 @@ test('--engine native fine-tunes ResNet18 for an epoch; config.json and the log 
   assert.ok(Number.isFinite(r.history.epochs[0].train_loss), `a finite train loss, found ${r.history.epochs[0].train_loss}`);
   assert.equal(config(out).engine, 'native');
   assert.equal(config(out).engine_used, 'native');
-  assert.ok(logLines(out).some((m) => /training step: native oneDNN engine/.test(m)), 'the log names the native engine');
+  assert.ok(
+    logLines(out).some((m) => /training step: native oneDNN engine/.test(m)),
+    'the log names the native engine',
+  );
 });
 
 test('--engine native with an op it lacks, or with the addon disabled: coded errors; auto falls back to ONNX Runtime', { skip }, async () => {
@@ -45,7 +48,10 @@ test('--engine native with an op it lacks, or with the addon disabled: coded err
   const out = await tempDir();
   await train(root, { model: tinySpec, weights: 'none', mode: 'finetune', epochs: 1, threads: 1, out });
   assert.equal(config(out).engine_used, 'onnx');
-  assert.ok(logLines(out).some((m) => /ONNX Runtime \(--engine auto: .*bias/.test(m)), 'the log says why auto kept ONNX Runtime');
+  assert.ok(
+    logLines(out).some((m) => /ONNX Runtime \(--engine auto: .*bias/.test(m)),
+    'the log says why auto kept ONNX Runtime',
+  );
   process.env.HEADSTART_NATIVE_CONV = '0';
   try {
     await assert.rejects(

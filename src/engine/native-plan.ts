@@ -40,6 +40,7 @@ interface PlanAddon {
   runPlan(plan: object, images: Float32Array, coefficients: Float32Array | null, params: Float32Array[], grads: (Float32Array | null)[], logits: Float32Array, loss: Float64Array): Promise<void>;
   planStats(plan: object): NativePlanStats;
   planReset(plan: object): void;
+  planRelease(plan: object): void;
 }
 
 const OP = { Conv: 1, BatchNormalization: 2, Relu: 3, MaxPool: 4, Add: 5, GlobalAveragePool: 6, Gemm: 7 } as const;
@@ -157,7 +158,7 @@ export function compileNativePlan(g: Graph, o: CompileNativePlanOptions): { plan
         if (typeof x === 'string') return { unsupported: x };
         const ps = [1, 2, 3, 4].map((k) => paramIn(n, k));
         const bad = ps.find((p) => typeof p === 'string');
-        if (bad !== undefined) return { unsupported: bad as string };
+        if (bad !== undefined) return { unsupported: bad };
         if (intAttr(n, 'training_mode', 0) !== 0) return { unsupported: `BatchNormalization \`${n.name}\`: ONNX Runtime's training_mode form` };
         eps = floatAttr(n, 'epsilon', 1e-5);
         relu = fusedRelu(n.outputs[0]);
@@ -308,5 +309,10 @@ export class NativePlan {
 
   resetStats(): void {
     this.addon.planReset(this.handle);
+  }
+
+  /** Frees the plan's buffers now (not at garbage collection); it cannot run afterwards. */
+  release(): void {
+    this.addon.planRelease(this.handle);
   }
 }

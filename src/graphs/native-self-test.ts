@@ -76,6 +76,7 @@ async function runSelfTest(threads: number): Promise<string | undefined> {
     return bad ? `its self-test failed: ${bad[0]} differs from ONNX Runtime's by ${bad[1].toExponential(2)} (tolerance ${TOLERANCE})` : undefined;
   } finally {
     await onnx.release();
+    await native.release();
   }
 }
 

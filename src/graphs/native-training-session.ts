@@ -126,6 +126,7 @@ export class NativeTrainingSession {
   }
 
   release(): Promise<void> {
+    this.plan.release();
     return Promise.resolve();
   }
 }

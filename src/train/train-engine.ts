@@ -35,7 +35,8 @@ export async function chooseTrainEngine(requested: (typeof TRAIN_ENGINES)[number
   const strict = requested === 'native';
   const fallback = (why: string): TrainEngineChoice => ({ engine: 'onnx', note: `training step: ONNX Runtime (--engine auto: the native engine is not used: ${why})` });
   if (c.device !== 'cpu') {
-    if (strict) throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `--engine native runs on the CPU, found --device ${c.device}`, { hint: 'drop --engine native (or use --engine onnx) with --device cuda' });
+    if (strict)
+      throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `--engine native runs on the CPU, found --device ${c.device}`, { hint: 'drop --engine native (or use --engine onnx) with --device cuda' });
     return fallback(`it runs on the CPU and --device is ${c.device}`);
   }
   const missing = nativePlanUnavailable();
