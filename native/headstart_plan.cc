@@ -20,7 +20,8 @@
 // JS API (the typed wrapper is src/engine/native-plan.ts):
 //   createPlan({ train, threads, tensors: Int32Array(4T), ops: Int32Array(REC*ops), opFloats:
 //               Float64Array(2*ops), paramSizes: Int32Array, trainable: Int32Array }) -> plan
-//   runPlan(plan, images, coefficients|null, params[], grads[] (Float32Array|null), logits, loss) -> Promise
+//   runPlan(plan, images, coefficients|null, params[], grads[] (Float32Array|null), logits, loss,
+//           dropoutMask|null ([N, F], for a plan whose classifier has F_DROPOUT)) -> Promise
 //   planStats(plan) -> { names: string[], ms: number[], steps }, planReset(plan), planRelease(plan)
 #include <node_api.h>
 #include <omp.h>
@@ -52,10 +53,12 @@ struct Failure {
   std::string message;
 };
 
-enum OpType { CONV = 1, BN = 2, RELU = 3, MAXPOOL = 4, ADD = 5, GAP = 6, GEMM = 7 };
-// One op record: type, in0, in1, out, w, p1, p2, p3, k, s, pt, pl, pb, pr, flags.
-constexpr int REC = 15;
-enum Flags { F_TRAINING = 1, F_RELU = 2 };
+enum OpType { CONV = 1, BN = 2, RELU = 3, MAXPOOL = 4, ADD = 5, GAP = 6, GEMM = 7, CLIP = 8 };
+// One op record: type, in0, in1, out, w, p1, p2, p3, k, s, pt, pl, pb, pr, flags, groups.
+// Two floats per op: BatchNorm's eps and momentum; Clip's lower and upper bound.
+constexpr int REC = 16;
+// F_DROPOUT (on the classifier): its input features are multiplied by the mask runPlan receives.
+enum Flags { F_TRAINING = 1, F_RELU = 2, F_DROPOUT = 4 };
 
 enum Stat {
   S_CONV_FWD,
@@ -79,7 +82,7 @@ const char* STAT_NAMES[S_COUNT] = {"conv forward", "conv backward-data", "conv b
                                    "activation reorders", "gradient accumulation", "classifier + loss", "running statistics"};
 
 struct Op {
-  int type, in0, in1, out, w, p1, p2, p3, k, s, pt, pl, pb, pr, flags;
+  int type, in0, in1, out, w, p1, p2, p3, k, s, pt, pl, pb, pr, flags, groups;
   double eps, momentum;
 };
 
@@ -111,6 +114,13 @@ memory::desc plainDesc(const memory::dims& d) {
   return memory::desc(d, dt::f32, d.size() == 4 ? tag::nchw : d.size() == 2 ? tag::nc : tag::a);
 }
 memory::desc anyDesc(const memory::dims& d) { return memory::desc(d, dt::f32, tag::any); }
+// A convolution's weight dims: OIHW, or GOIHW for grouped/depthwise ones (the same plain memory as
+// the caller's [O, I/groups, k, k] array).
+memory::dims convWeightDims(int groups, memory::dim out, memory::dim in, memory::dim k) {
+  if (groups <= 1) return {out, in, k, k};
+  return {groups, out / groups, in / groups, k, k};
+}
+memory::desc convWeightPlain(const memory::dims& wd) { return memory::desc(wd, dt::f32, wd.size() == 5 ? tag::goihw : tag::oihw); }
 size_t numel(const memory::dims& d) {
   size_t n = 1;
   for (auto v : d) n *= size_t(v);
@@ -136,6 +146,10 @@ struct Plan {
   // Classifier: features (plain [N, F]) -> logits [N, K].
   int headOp = -1, N = 0, F = 0, K = 0;
   memory featPlain, dfeatPlain, logitsMem;
+  // The head's dropout: featPlain is then the masked copy featDropped; mask is the caller's [N, F].
+  bool dropout = false;
+  memory featDropped;
+  float* mask = nullptr;
   std::vector<float> dlogits;
   // BatchNorm batch statistics (training mode), per op.
   std::unordered_map<int, std::pair<memory, memory>> bnStats;
@@ -287,7 +301,7 @@ void Plan::buildForward(int j) {
   switch (o.type) {
     case CONV: {
       Tensor& in = t[o.in0];
-      memory::dims wd = {out.dims[1], in.dims[1], o.k, o.k};
+      memory::dims wd = convWeightDims(o.groups, out.dims[1], in.dims[1], o.k);
       // HEADSTART_NATIVE_CONV_ALGO=winograd|auto asks oneDNN for Winograd where it has it (3x3 stride 1), else direct.
       auto makePd = [&](algo a) {
         dnnl::convolution_forward::desc d(prop, a, anyDesc(in.dims), anyDesc(wd), anyDesc(out.dims), {o.s, o.s}, {o.pt, o.pl}, {o.pb, o.pr});
@@ -305,7 +319,7 @@ void Plan::buildForward(int j) {
       if (convAlgo[j] == algo::convolution_direct) pd = makePd(algo::convolution_direct);
       noteScratch(pd);
       memory x = valueAs(fwd, o.in0, pd.src_desc());
-      if (!paramMem[o.w]) paramMem[o.w] = memory(memory::desc(wd, dt::f32, tag::oihw), cpu(), nullptr);
+      if (!paramMem[o.w]) paramMem[o.w] = memory(convWeightPlain(wd), cpu(), nullptr);
       memory w = paramMem[o.w];
       if (pd.weights_desc() != w.get_desc()) {
         memory wb(pd.weights_desc(), cpu());
@@ -378,6 +392,17 @@ void Plan::buildForward(int j) {
       add(fwd, S_ELTWISE_FWD, dnnl::eltwise_forward(pd), {{DNNL_ARG_SRC, in.val}, {DNNL_ARG_DST, out.val}});
       break;
     }
+    case CLIP: {
+      // y = min(max(x, lo), hi) (ReLU6); backward from the source: the gradient passes where lo < x < hi.
+      Tensor& in = t[o.in0];
+      dnnl::eltwise_forward::desc d(prop, algo::eltwise_clip_v2, in.md, float(o.eps), float(o.momentum));
+      dnnl::eltwise_forward::primitive_desc pd(d, attr(), cpu());
+      noteScratch(pd);
+      out.md = pd.dst_desc();
+      out.val = memory(out.md, cpu());
+      add(fwd, S_ELTWISE_FWD, dnnl::eltwise_forward(pd), {{DNNL_ARG_SRC, in.val}, {DNNL_ARG_DST, out.val}});
+      break;
+    }
     case MAXPOOL:
     case GAP: {
       Tensor& in = t[o.in0];
@@ -432,6 +457,19 @@ void Plan::buildForward(int j) {
       K = int(out.dims[1]);
       // An inner product on plain [N, F] x [K, F]^T (+ bias), writing the caller's logits.
       featPlain = memory(memory::desc({N, F}, dt::f32, tag::nc), cpu(), in.val.get_data_handle());
+      if (train && (o.flags & F_DROPOUT)) {
+        // Inverted dropout on the features: the classifier reads features * mask (the mask, 0 or
+        // 1/(1-p), drawn by the caller); backward multiplies the feature gradient by the same mask.
+        dropout = true;
+        featDropped = memory(featPlain.get_desc(), cpu());
+        const float* src = static_cast<const float*>(featPlain.get_data_handle());
+        float* dst = static_cast<float*>(featDropped.get_data_handle());
+        size_t count = size_t(N) * F;
+        addFn(fwd, S_HEAD_LOSS, [this, src, dst, count]() {
+          for (size_t i = 0; i < count; ++i) dst[i] = src[i] * mask[i];
+        });
+        featPlain = featDropped;
+      }
       out.md = plainDesc(out.dims);
       logitsMem = memory(memory::desc({N, K}, dt::f32, tag::nc), cpu(), nullptr);
       memory::desc wd({K, F}, dt::f32, tag::oi), bd({K}, dt::f32, tag::a);
@@ -500,11 +538,19 @@ void Plan::buildBackward(int j) {
       }
       if (in.req) {
         dfeatPlain = memory(in.md, cpu());
-        memory dx(xd, cpu(), dfeatPlain.get_data_handle());
+        memory dx = dropout ? memory(xd, cpu()) : memory(xd, cpu(), dfeatPlain.get_data_handle());
         dnnl::inner_product_backward_data::desc d(xd, wd, dl.get_desc());
         dnnl::inner_product_backward_data::primitive_desc pd(d, attr(), cpu(), fpd);
         noteScratch(pd);
         add(bwd, S_HEAD_LOSS, dnnl::inner_product_backward_data(pd), {{DNNL_ARG_DIFF_DST, dl}, {DNNL_ARG_WEIGHTS, paramMem[o.w]}, {DNNL_ARG_DIFF_SRC, dx}});
+        if (dropout) {
+          const float* src = static_cast<const float*>(dx.get_data_handle());
+          float* dst = static_cast<float*>(dfeatPlain.get_data_handle());
+          size_t count = size_t(N) * F;
+          addFn(bwd, S_HEAD_LOSS, [this, src, dst, count]() {
+            for (size_t i = 0; i < count; ++i) dst[i] = src[i] * mask[i];
+          });
+        }
         contributeAlias(o.in0, dfeatPlain);
       }
       break;
@@ -552,6 +598,20 @@ void Plan::buildBackward(int j) {
       memory target = contributionTarget(o.in0);
       if (target.get_desc() != out.md) throw Failure{"E_INTERNAL", "relu: layouts differ"};
       add(bwd, S_ELTWISE_BWD, dnnl::eltwise_backward(pd), {{DNNL_ARG_DIFF_DST, out.diff()}, {DNNL_ARG_DST, out.val}, {DNNL_ARG_DIFF_SRC, target}});
+      finishContribution(o.in0, target);
+      break;
+    }
+    case CLIP: {
+      Tensor& in = t[o.in0];
+      if (!in.req) break;
+      dnnl::eltwise_forward::desc fd(pk::forward_training, algo::eltwise_clip_v2, in.md, float(o.eps), float(o.momentum));
+      dnnl::eltwise_forward::primitive_desc fpd(fd, attr(), cpu());
+      dnnl::eltwise_backward::desc bd(algo::eltwise_clip_v2, out.md, in.md, float(o.eps), float(o.momentum));
+      dnnl::eltwise_backward::primitive_desc pd(bd, attr(), cpu(), fpd);
+      noteScratch(pd);
+      memory target = contributionTarget(o.in0);
+      if (target.get_desc() != in.md || out.md != in.md) throw Failure{"E_INTERNAL", "clip: layouts differ"};
+      add(bwd, S_ELTWISE_BWD, dnnl::eltwise_backward(pd), {{DNNL_ARG_DIFF_DST, out.diff()}, {DNNL_ARG_SRC, in.val}, {DNNL_ARG_DIFF_SRC, target}});
       finishContribution(o.in0, target);
       break;
     }
@@ -612,7 +672,7 @@ void Plan::buildBackward(int j) {
     }
     case CONV: {
       Tensor& in = t[o.in0];
-      memory::dims wd = {out.dims[1], in.dims[1], o.k, o.k};
+      memory::dims wd = convWeightDims(o.groups, out.dims[1], in.dims[1], o.k);
       const algo ca = convAlgo[j];
       dnnl::convolution_forward::desc fd(pk::forward_training, ca, anyDesc(in.dims), anyDesc(wd), anyDesc(out.dims), {o.s, o.s}, {o.pt, o.pl}, {o.pb, o.pr});
       dnnl::convolution_forward::primitive_desc fpd(fd, attr(), cpu());
@@ -677,7 +737,7 @@ void Plan::buildBackward(int j) {
           dy = memory(pd.diff_dst_desc(), cpu());
           reorder(bwd, S_REORDER_ACT, out.diff(), dy);
         }
-        if (!gradMem[o.w]) gradMem[o.w] = memory(memory::desc(wd, dt::f32, tag::oihw), cpu(), nullptr);
+        if (!gradMem[o.w]) gradMem[o.w] = memory(convWeightPlain(wd), cpu(), nullptr);
         memory dw = gradMem[o.w];
         bool direct = pd.diff_weights_desc() == dw.get_desc();
         if (!direct) dw = memory(pd.diff_weights_desc(), cpu());
@@ -812,7 +872,7 @@ napi_value CreatePlan_(napi_env env, napi_callback_info info) {
     std::vector<Op> list(no / REC);
     for (size_t j = 0; j < list.size(); ++j) {
       const int32_t* r = ops + REC * j;
-      list[j] = Op{r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], opf[2 * j], opf[2 * j + 1]};
+      list[j] = Op{r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], std::max(1, r[15]), opf[2 * j], opf[2 * j + 1]};
       int nT = int(plan->t.size());
       auto tensorOk = [&](int i) { return i >= 0 && i < nT; };
       if (!tensorOk(r[1]) || !tensorOk(r[3]) || (r[0] == ADD && !tensorOk(r[2])) || r[3] == 0)
@@ -864,10 +924,10 @@ void completeWork(napi_env env, napi_status, void* data) {
   delete w;
 }
 
-// runPlan(plan, images, coefficients|null, params[], grads[], logits, loss) -> Promise<void>
+// runPlan(plan, images, coefficients|null, params[], grads[], logits, loss, dropoutMask|null) -> Promise<void>
 napi_value RunPlan_(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
-    auto a = argv(env, info, 7);
+    auto a = argv(env, info, 8);
     Plan* p = planOf(env, a[0]);
     if (p->busy) throw Failure{"E_ENGINE_RUN", "this plan is already running a step (await the previous one)"};
     if (p->released) throw Failure{"E_ENGINE_RUN", "this plan was released"};
@@ -907,6 +967,10 @@ napi_value RunPlan_(napi_env env, napi_callback_info info) {
     p->loss = typed<double>(env, a[6], napi_float64_array, &len, "loss");
     if (len < 1) throw Failure{"E_SHAPE_MISMATCH", "loss: expected a Float64Array of 1"};
     keep(a[6]);
+    p->mask = typed<float>(env, a[7], napi_float32_array, &len, "dropoutMask", !p->dropout);
+    if (p->dropout && len != size_t(p->N) * p->F)
+      throw Failure{"E_SHAPE_MISMATCH", "dropoutMask: expected " + std::to_string(size_t(p->N) * p->F) + " values, found " + std::to_string(len)};
+    if (p->mask) keep(a[7]);
     napi_value promise, name;
     CHECK(napi_create_promise(env, &w->deferred, &promise));
     CHECK(napi_create_string_utf8(env, "headstart-native-step", NAPI_AUTO_LENGTH, &name));
@@ -957,6 +1021,7 @@ napi_value PlanRelease_(napi_env env, napi_callback_info info) {
     p->scratch = memory();
     p->featPlain = memory();
     p->dfeatPlain = memory();
+    p->featDropped = memory();
     std::vector<float>().swap(p->accumBuf);
     return undefinedValue(env);
   });

@@ -32,7 +32,8 @@ import { TrainingSession, type StepResult } from '../src/graphs/training-session
 import { initParams } from '../src/models/init-params.js';
 import { getModel } from '../src/models/registry.js';
 import { crossEntropyCoefficients } from '../src/onnx/cross-entropy.js';
-import { Random } from '../src/random.js';
+import { keyedRandom, Random } from '../src/random.js';
+import type { ModelSpec } from '../src/models/model-spec.js';
 import type { NamedTensors } from '../src/tensor.js';
 import { matchStateDict } from '../src/weights/load-state.js';
 import { loadSafetensors } from '../src/weights/safetensors.js';
@@ -42,11 +43,12 @@ const unavailable = nativePlanUnavailable();
 const skip = unavailable ?? false;
 const TOL = 2e-4;
 const spec = getModel('resnet18');
+const resnet18 = spec;
 const K = 5;
 
 /** Parameters with non-trivial BatchNorm affine values and running statistics. */
-function params(batch: number, size: number, seed: number): NamedTensors {
-  const g = buildTrainingGraph(spec, { batch, numClasses: K, inputSize: size, trainable: () => true });
+function params(batch: number, size: number, seed: number, model: ModelSpec = spec, shift: readonly [number, number] = [0.7, 1.3]): NamedTensors {
+  const g = buildTrainingGraph(model, { batch, numClasses: K, inputSize: size, trainable: () => true });
   const p = initParams(g.params, seed);
   const r = new Random(seed + 1);
   for (const [name, t] of p) {
@@ -54,7 +56,7 @@ function params(batch: number, size: number, seed: number): NamedTensors {
     if (name.endsWith('running_mean')) d.forEach((_, i) => (d[i] = r.uniform(-0.2, 0.2)));
     if (name.endsWith('running_var')) d.forEach((_, i) => (d[i] = r.uniform(0.5, 2)));
     if (!name.startsWith('fc') && name.endsWith('.weight') && d.length === g.params.find((q) => q.name === name)!.shape[0]) d.forEach((_, i) => (d[i] = r.uniform(0.8, 1.2)));
-    if (!name.startsWith('fc') && name.endsWith('.bias')) d.forEach((_, i) => (d[i] = r.uniform(0.7, 1.3)));
+    if (!name.startsWith('fc') && name.endsWith('.bias')) d.forEach((_, i) => (d[i] = r.uniform(shift[0], shift[1])));
   }
   return p;
 }
@@ -75,6 +77,10 @@ function images(batch: number, size: number, seed: number): Float32Array {
 
 interface Case {
   name: string;
+  /** Default: resnet18. */
+  model?: ModelSpec;
+  /** The range BatchNorm shifts are drawn from (default [0.7, 1.3]). */
+  bnShift?: [number, number];
   batch: number;
   size: number;
   trainable: (name: string) => boolean;
@@ -90,20 +96,22 @@ interface Case {
 
 async function compare(c: Case): Promise<void> {
   const { batch: B, size: S } = c;
-  const onnxParams = params(B, S, c.seed);
+  const spec = c.model ?? resnet18;
+  const onnxParams = params(B, S, c.seed, spec, c.bnShift);
   const nativeParams = copy(onnxParams);
   const graph = buildTrainingGraph(spec, { batch: B, numClasses: K, inputSize: S, trainable: c.trainable, freezeBn: c.freezeBn, bnMomentum: c.bnMomentum });
   const onnx = await TrainingSession.create(graph, onnxParams, { threads: 1 });
   const native = NativeTrainingSession.create(spec, { batch: B, numClasses: K, inputSize: S, trainable: c.trainable, freezeBn: c.freezeBn, bnMomentum: c.bnMomentum, threads: 1 }, nativeParams);
-  if ('unsupported' in native) assert.fail(`resnet18 should be supported: ${native.unsupported}`);
+  if ('unsupported' in native) assert.fail(`${spec.name} should be supported: ${native.unsupported}`);
   assert.deepEqual([...native.trainable].sort(), [...graph.trainable].sort(), 'the same parameters train');
   assert.deepEqual([...native.running].sort(), [...graph.running].sort(), 'the same running statistics update');
   for (let step = 0; step < c.steps; step++) {
     const x = images(B, S, 100 * c.seed + step);
     const labels = Array.from({ length: B }, (_, i) => (i * 2 + step) % K);
     const coeffs = crossEntropyCoefficients(labels, K, { labelSmoothing: c.labelSmoothing, classWeights: c.classWeights });
-    const a = await onnx.step(x, coeffs);
-    const b: StepResult = await native.step(x, coeffs);
+    // The same keyed source on both sides: the same dropout mask (networks with dropout).
+    const a = await onnx.step(x, coeffs, keyedRandom(c.seed, step));
+    const b: StepResult = await native.step(x, coeffs, keyedRandom(c.seed, step));
     const where = `${c.name}, step ${step + 1}`;
     assert.ok(Math.abs(a.loss - b.loss) <= TOL * Math.abs(a.loss), `${where}: loss ${b.loss} vs ONNX ${a.loss}`);
     assert.ok(relError(b.logits, a.logits) <= TOL, `${where}: logits differ by ${relError(b.logits, a.logits)}`);
@@ -147,10 +155,31 @@ test('native step with frozen stages and --freeze-bn: the same trainable set, Ba
   await compare({ name: 'resnet18 freeze-bn', batch: 4, size: 64, trainable: () => true, freezeBn: true, steps: 2, seed: 6, lr: 0.002 });
 });
 
+test('native step = ONNX step on MobileNetV2 (depthwise convs, ReLU6, residual Add, head dropout with the same mask): 2 SGD steps, eval logits', { skip }, async () => {
+  await compare({ name: 'mobilenet_v2 64px b4', model: getModel('mobilenet_v2'), batch: 4, size: 64, trainable: () => true, steps: 2, seed: 11, labelSmoothing: 0.1, bnShift: [1.7, 2.3] });
+  // The Keras twin: its ZeroPadding2D (a Pad op) folded into the stride-2 depthwise convs' pads.
+  await compare({ name: 'mobilenet_v2_offline 64px b2', model: getModel('mobilenet_v2_offline'), batch: 2, size: 64, trainable: () => true, steps: 2, seed: 12, bnShift: [1.7, 2.3] });
+});
+
+test('native step with dropout: the mask comes from the random source (none given: a coded error)', { skip }, async () => {
+  const model = getModel('mobilenet_v2');
+  const p = params(2, 32, 13, model);
+  const s = NativeTrainingSession.create(model, { batch: 2, numClasses: K, inputSize: 32, trainable: (n) => n.startsWith('classifier') }, p);
+  if ('unsupported' in s) assert.fail(s.unsupported);
+  const x = images(2, 32, 14);
+  const coeffs = crossEntropyCoefficients([0, 1], K);
+  await assert.rejects(s.step(x, coeffs), (err: unknown) => err instanceof EngineError && err.code === 'E_BAD_ARGUMENT' && /dropout/.test(err.message));
+  const loss = async (seed: number) => (await s.step(x, coeffs, keyedRandom(seed))).loss;
+  const l1 = await loss(1);
+  assert.equal(await loss(1), l1, 'the same source: the same mask, the same loss');
+  assert.notEqual(await loss(2), l1, 'another source: another mask');
+  await s.release();
+});
+
 test('native engine: an op it lacks gives `unsupported` naming it; bad buffers give a coded error', { skip }, async () => {
-  const mobile = compileNativeNetwork(getModel('mobilenet_v2'), { batch: 2, numClasses: K, inputSize: 32, mode: 'train', trainable: () => true });
-  assert.ok('unsupported' in mobile, 'mobilenet_v2 has depthwise convolutions and Clip');
-  assert.match(mobile.unsupported, /Conv|Clip|Dropout/);
+  const effnet = compileNativeNetwork(getModel('efficientnet_b0'), { batch: 2, numClasses: K, inputSize: 32, mode: 'train', trainable: () => true });
+  assert.ok('unsupported' in effnet, 'efficientnet_b0 has SiLU and squeeze-excitation (Sigmoid, Mul)');
+  assert.match(effnet.unsupported, /^(Sigmoid|Mul|Reshape|ReduceMean|GlobalAveragePool)\b/);
   const p = params(2, 32, 1);
   const s = NativeTrainingSession.create(spec, { batch: 2, numClasses: K, inputSize: 32, trainable: () => true }, p);
   if ('unsupported' in s) assert.fail(s.unsupported);

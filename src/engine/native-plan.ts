@@ -4,8 +4,9 @@
  * with activations kept in oneDNN's blocked layouts, gradients written into caller-owned arrays.
  *
  * `compileNativePlan` reads an eval-mode forward graph built by NetBuilder (every parameter a graph
- * input named after it) and maps its nodes onto the executor's ops: Conv, BatchNormalization (+ a
- * following Relu fused), Relu, MaxPool, Add (+ Relu fused), GlobalAveragePool, Flatten, Gemm. Any
+ * input named after it) and maps its nodes onto the executor's ops: Conv (grouped/depthwise too),
+ * BatchNormalization (+ a following Relu fused), Relu, Clip (constant bounds: ReLU6), MaxPool, Add
+ * (+ Relu fused), GlobalAveragePool, Flatten, Gemm (+ the head's dropout, its mask fed per step). Any
  * other op, or an attribute form the executor lacks, gives `{ unsupported: '<op>: why' }` so the
  * caller keeps the ONNX Runtime engine: never a wrong answer.
  *
@@ -14,10 +15,10 @@
 import { createRequire } from 'node:module';
 import { EngineError, ERROR_CODES, type ErrorCode } from '../errors.js';
 import type { Graph, Node } from '../onnx/graph.js';
-import { floatAttr, intAttr, intsAttr } from '../onnx/op-registry.js';
+import { floatAttr, intAttr, intsAttr, stringAttr } from '../onnx/op-registry.js';
 import { nativeAddonFile } from './native-conv.js';
 
-/** The plan as the addon reads it (one op record: type, in0, in1, out, w, p1, p2, p3, k, s, pt, pl, pb, pr, flags). */
+/** The plan as the addon reads it (one op record: type, in0, in1, out, w, p1, p2, p3, k, s, pt, pl, pb, pr, flags, groups). */
 interface PlanArrays {
   train: boolean;
   threads: number;
@@ -37,16 +38,27 @@ export interface NativePlanStats {
 
 interface PlanAddon {
   createPlan(plan: PlanArrays): object;
-  runPlan(plan: object, images: Float32Array, coefficients: Float32Array | null, params: Float32Array[], grads: (Float32Array | null)[], logits: Float32Array, loss: Float64Array): Promise<void>;
+  runPlan(
+    plan: object,
+    images: Float32Array,
+    coefficients: Float32Array | null,
+    params: Float32Array[],
+    grads: (Float32Array | null)[],
+    logits: Float32Array,
+    loss: Float64Array,
+    dropoutMask: Float32Array | null,
+  ): Promise<void>;
   planStats(plan: object): NativePlanStats;
   planReset(plan: object): void;
   planRelease(plan: object): void;
 }
 
-const OP = { Conv: 1, BatchNormalization: 2, Relu: 3, MaxPool: 4, Add: 5, GlobalAveragePool: 6, Gemm: 7 } as const;
-const REC = 15;
+const OP = { Conv: 1, BatchNormalization: 2, Relu: 3, MaxPool: 4, Add: 5, GlobalAveragePool: 6, Gemm: 7, Clip: 8 } as const;
+const REC = 16;
 const F_TRAINING = 1;
 const F_RELU = 2;
+/** On the classifier: its input features are multiplied by a dropout mask the caller passes at each step. */
+const F_DROPOUT = 4;
 
 export interface CompileNativePlanOptions {
   /** true: forward + loss + backward (BatchNorm on batch statistics where `bnTraining` says); false: eval forward. */
@@ -62,6 +74,8 @@ export interface CompileNativePlanOptions {
   /** BatchNorm momentum, torch's convention. */
   bnMomentum: number;
   threads: number;
+  /** Train plans: the classifier's input features are multiplied by a mask [N, F] fed at each step (inverted dropout). */
+  dropout?: boolean;
 }
 
 /** A compiled plan: the arrays for the addon and the parameter names in its order. */
@@ -119,6 +133,8 @@ export function compileNativePlan(g: Graph, o: CompileNativePlanOptions): { plan
     const p = n.inputs[k] ? param(n.inputs[k]) : undefined;
     return p === undefined ? `${n.op} \`${n.name}\`: input ${k} (\`${n.inputs[k] ?? ''}\`) must be a parameter fed as a graph input` : p;
   };
+  // A zero Pad of H/W whose only consumer is a Conv (Keras's ZeroPadding2D) is folded into that Conv's pads.
+  const padded = new Map<string, { source: string; pads: number[] }>();
   let logitsSeen = false;
   for (const n of g.nodes) {
     if (skipped.has(n)) continue;
@@ -126,6 +142,7 @@ export function compileNativePlan(g: Graph, o: CompileNativePlanOptions): { plan
     const rec = new Array<number>(REC).fill(-1);
     rec.fill(0, 8);
     let eps = 0;
+    let second = o.bnMomentum;
     let relu: Node | undefined;
     switch (n.op) {
       case 'Identity':
@@ -138,19 +155,44 @@ export function compileNativePlan(g: Graph, o: CompileNativePlanOptions): { plan
         tensorOf.set(n.outputs[0], t);
         continue;
       }
+      case 'Pad': {
+        const c = consumers.get(n.outputs[0]) ?? [];
+        const init = (k: number) => (n.inputs[k] ? g.initializers.get(n.inputs[k]) : undefined);
+        const p = init(1);
+        const value = init(2);
+        const folds =
+          stringAttr(n, 'mode', 'constant') === 'constant' &&
+          p !== undefined &&
+          p.data.length === 8 &&
+          !n.inputs[3] &&
+          (!n.inputs[2] || (value !== undefined && value.data.length === 1 && Number(value.data[0]) === 0)) &&
+          c.length === 1 &&
+          c[0].op === 'Conv' &&
+          c[0].inputs[0] === n.outputs[0] &&
+          !g.outputs.some((x) => x.name === n.outputs[0]);
+        const pads = p ? Array.from(p.data as ArrayLike<number | bigint>, Number) : [];
+        if (!folds || pads[0] || pads[1] || pads[4] || pads[5] || pads.some((v) => v < 0))
+          return { unsupported: `Pad \`${n.name}\`: only a constant zero padding of H and W that feeds one Conv (it is folded into the Conv's pads)` };
+        padded.set(n.outputs[0], { source: n.inputs[0], pads: [pads[2], pads[3], pads[6], pads[7]] });
+        continue;
+      }
       case 'Conv': {
-        const x = tensorIn(n, 0);
+        const pad = padded.get(n.inputs[0]);
+        const x = pad ? tensorOf.get(pad.source) ?? `Pad before Conv \`${n.name}\`: its input is not an activation the plan computes` : tensorIn(n, 0);
         const w = paramIn(n, 1);
         if (typeof x === 'string') return { unsupported: x };
         if (typeof w === 'string') return { unsupported: w };
         if (n.inputs[2]) return { unsupported: `Conv \`${n.name}\`: a bias (torchvision's convolutions before BatchNorm have none)` };
-        if (intAttr(n, 'group', 1) !== 1) return { unsupported: `Conv \`${n.name}\`: grouped or depthwise convolution` };
+        const groups = intAttr(n, 'group', 1);
+        const cin = tensorDims[x][1];
+        const cout = g.shape(n.outputs[0])[1];
+        if (groups < 1 || cin % groups !== 0 || cout % groups !== 0) return { unsupported: `Conv \`${n.name}\`: group ${groups} does not divide ${cin} input / ${cout} output channels` };
         const k = intsAttr(n, 'kernel_shape', []);
         const s = intsAttr(n, 'strides', [1, 1]);
         const d = intsAttr(n, 'dilations', [1, 1]);
         if (k.length !== 2 || k[0] !== k[1] || s[0] !== s[1] || d.some((v) => v !== 1)) return { unsupported: `Conv \`${n.name}\`: only square kernels and strides, no dilation` };
-        const pads = intsAttr(n, 'pads', [0, 0, 0, 0]);
-        rec.splice(0, REC, OP.Conv, x, -1, -1, w, -1, -1, -1, k[0], s[0], pads[0], pads[1], pads[2], pads[3], 0);
+        const pads = intsAttr(n, 'pads', [0, 0, 0, 0]).map((v, i) => v + (pad ? pad.pads[i] : 0));
+        rec.splice(0, REC, OP.Conv, x, -1, -1, w, -1, -1, -1, k[0], s[0], pads[0], pads[1], pads[2], pads[3], 0, groups);
         break;
       }
       case 'BatchNormalization': {
@@ -163,13 +205,30 @@ export function compileNativePlan(g: Graph, o: CompileNativePlanOptions): { plan
         eps = floatAttr(n, 'epsilon', 1e-5);
         relu = fusedRelu(n.outputs[0]);
         const training = o.train && o.bnTraining.has(n.inputs[3]);
-        rec.splice(0, REC, OP.BatchNormalization, x, -1, -1, ...(ps as number[]), 0, 0, 0, 0, 0, 0, (training ? F_TRAINING : 0) | (relu ? F_RELU : 0));
+        rec.splice(0, REC, OP.BatchNormalization, x, -1, -1, ...(ps as number[]), 0, 0, 0, 0, 0, 0, (training ? F_TRAINING : 0) | (relu ? F_RELU : 0), 1);
         break;
       }
       case 'Relu': {
         const x = tensorIn(n, 0);
         if (typeof x === 'string') return { unsupported: x };
-        rec.splice(0, REC, OP.Relu, x, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0);
+        rec.splice(0, REC, OP.Relu, x, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 1);
+        break;
+      }
+      case 'Clip': {
+        // ReLU6 and other constant bounds: y = min(max(x, lo), hi); the gradient passes where lo < x < hi (as the ONNX rule).
+        const x = tensorIn(n, 0);
+        if (typeof x === 'string') return { unsupported: x };
+        const bound = (k: number, dflt: number): number | undefined => {
+          if (!n.inputs[k]) return dflt;
+          const c = g.initializers.get(n.inputs[k]);
+          return c && c.data.length === 1 ? Number(c.data[0]) : undefined;
+        };
+        const lo = bound(1, -3.4028234663852886e38);
+        const hi = bound(2, 3.4028234663852886e38);
+        if (lo === undefined || hi === undefined) return { unsupported: `Clip \`${n.name}\`: bounds computed at run time (only constant scalar bounds)` };
+        rec.splice(0, REC, OP.Clip, x, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 1);
+        eps = lo;
+        second = hi;
         break;
       }
       case 'MaxPool': {
@@ -181,7 +240,7 @@ export function compileNativePlan(g: Graph, o: CompileNativePlanOptions): { plan
         if (n.outputs.length > 1 && n.outputs[1] !== '') return { unsupported: `MaxPool \`${n.name}\`: the Indices output` };
         if (k.length !== 2 || k[0] !== k[1] || s[0] !== s[1] || intAttr(n, 'ceil_mode', 0) !== 0 || intsAttr(n, 'dilations', [1, 1]).some((v) => v !== 1))
           return { unsupported: `MaxPool \`${n.name}\`: only square kernels and strides, floor mode, no dilation` };
-        rec.splice(0, REC, OP.MaxPool, x, -1, -1, -1, -1, -1, -1, k[0], s[0], pads[0], pads[1], pads[2], pads[3], 0);
+        rec.splice(0, REC, OP.MaxPool, x, -1, -1, -1, -1, -1, -1, k[0], s[0], pads[0], pads[1], pads[2], pads[3], 0, 1);
         break;
       }
       case 'Add': {
@@ -191,13 +250,13 @@ export function compileNativePlan(g: Graph, o: CompileNativePlanOptions): { plan
         if (typeof b === 'string') return { unsupported: b };
         if (tensorDims[a].join() !== tensorDims[b].join()) return { unsupported: `Add \`${n.name}\`: broadcasting` };
         relu = fusedRelu(n.outputs[0]);
-        rec.splice(0, REC, OP.Add, a, b, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, relu ? F_RELU : 0);
+        rec.splice(0, REC, OP.Add, a, b, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, relu ? F_RELU : 0, 1);
         break;
       }
       case 'GlobalAveragePool': {
         const x = tensorIn(n, 0);
         if (typeof x === 'string') return { unsupported: x };
-        rec.splice(0, REC, OP.GlobalAveragePool, x, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0);
+        rec.splice(0, REC, OP.GlobalAveragePool, x, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 1);
         break;
       }
       case 'Gemm': {
@@ -210,18 +269,18 @@ export function compileNativePlan(g: Graph, o: CompileNativePlanOptions): { plan
         if (intAttr(n, 'transB', 0) !== 1 || intAttr(n, 'transA', 0) !== 0 || floatAttr(n, 'alpha', 1) !== 1 || floatAttr(n, 'beta', 1) !== 1)
           return { unsupported: `Gemm \`${n.name}\`: only y = x W^T + b (transB=1)` };
         if (n.outputs[0] !== o.logits) return { unsupported: `Gemm \`${n.name}\`: only the classifier` };
-        rec.splice(0, REC, OP.Gemm, x, -1, -1, w, b, -1, -1, 0, 0, 0, 0, 0, 0, 0);
+        rec.splice(0, REC, OP.Gemm, x, -1, -1, w, b, -1, -1, 0, 0, 0, 0, 0, 0, o.train && o.dropout ? F_DROPOUT : 0, 1);
         logitsSeen = true;
         break;
       }
       default:
-        return { unsupported: `${n.op} (the native engine runs Conv, BatchNormalization, Relu, MaxPool, Add, GlobalAveragePool, Flatten, Gemm)` };
+        return { unsupported: `${n.op} (the native engine runs Conv (grouped and depthwise too), BatchNormalization, Relu, Clip, MaxPool, Add, GlobalAveragePool, Flatten, Gemm)` };
     }
     const value = relu ? relu.outputs[0] : n.outputs[0];
     if (relu) skipped.add(relu);
     rec[3] = newTensor(value);
     records.push(rec);
-    floats.push(eps, o.bnMomentum);
+    floats.push(eps, second);
   }
   if (!logitsSeen || tensorOf.get(o.logits) !== tensorDims.length - 1) return { unsupported: 'the graph does not end in the classifier (Gemm) producing the logits' };
   const shapes = new Map(g.inputs.map((i) => [i.name, i.shape]));
@@ -295,9 +354,17 @@ export class NativePlan {
    * `compiled.params` (grads: a Float32Array where the parameter trains, else null); running
    * statistics are updated in place in `params`. Resolves when every output is written.
    */
-  async run(images: Float32Array, coefficients: Float32Array | null, params: Float32Array[], grads: (Float32Array | null)[], logits: Float32Array, loss: Float64Array): Promise<void> {
+  async run(
+    images: Float32Array,
+    coefficients: Float32Array | null,
+    params: Float32Array[],
+    grads: (Float32Array | null)[],
+    logits: Float32Array,
+    loss: Float64Array,
+    dropoutMask: Float32Array | null = null,
+  ): Promise<void> {
     try {
-      await this.addon.runPlan(this.handle, images, coefficients, params, grads, logits, loss);
+      await this.addon.runPlan(this.handle, images, coefficients, params, grads, logits, loss, dropoutMask);
     } catch (err) {
       throw engineError(err, 'running a step');
     }

@@ -3,9 +3,13 @@
  * definition, parameter names, trainable set, BatchNorm policy (momentum, --freeze-bn, frozen layers in
  * inference mode) and cross-entropy coefficients as the ONNX training graph (network-graph.ts), with
  * the same `step` as TrainingSession. `createNativeTrainingSession` returns `{ unsupported }` when the
- * network has an op the native executor lacks (or dropout), so the caller keeps the ONNX engine.
+ * network has an op the native executor lacks, so the caller keeps the ONNX engine. The head's dropout
+ * takes the same host-drawn mask as the ONNX training graph (dropout-mask.ts), so for the same random
+ * source both engines compute the same step.
  */
 import { EngineError } from '../errors.js';
+import type { RandomSource } from '../random.js';
+import { fillDropoutMask } from './dropout-mask.js';
 import { compileNativePlan, NativePlan, type CompiledNativePlan, type NativePlanStats } from '../engine/native-plan.js';
 import { Graph } from '../onnx/graph.js';
 import '../onnx/ops/index.js';
@@ -37,6 +41,8 @@ export interface NativeNetwork {
   trainable: string[];
   /** Running-statistic parameters the step updates in place (as TrainingGraph.running). */
   running: string[];
+  /** The head's dropout (train plans): its ratio and mask shape [N, F], as the ONNX graph's mask input. */
+  dropout?: { ratio: number; shape: number[] };
 }
 
 /** Compiles a model into a native plan, or says what the native executor lacks. */
@@ -49,7 +55,10 @@ export function compileNativeNetwork(spec: ModelSpec, o: NativeNetworkOptions): 
   const tb = new NetBuilder(tg, { mode: 'train', trainable: o.trainable, freezeBn: o.freezeBn, bnMomentum: momentum });
   buildNetwork(tb, spec, tg.input(IO.images, 'float32', [o.batch, 3, size, size]), o.numClasses);
   const train = o.mode === 'train';
-  if (train && tb.masks.length > 0) return { unsupported: `Dropout (${spec.name}'s head has dropout ${spec.head.dropout})` };
+  if (train && tb.masks.length > 1) return { unsupported: `Dropout: ${tb.masks.length} dropout layers (only the head's, before the classifier)` };
+  const mask = train ? tb.masks[0] : undefined;
+  if (mask && (mask.shape.length !== 2 || mask.shape[0] !== o.batch || mask.shape[1] !== spec.featureDim))
+    return { unsupported: `Dropout: a mask of shape [${mask.shape}] (only the head's, [batch, ${spec.featureDim}])` };
   const trainable = train ? tb.trainableParams() : [];
   const running = train ? [...tb.runningUpdates.keys()] : [];
   // The topology, from the eval-mode graph: every parameter is a graph input named after it.
@@ -64,9 +73,10 @@ export function compileNativeNetwork(spec: ModelSpec, o: NativeNetworkOptions): 
     bnTraining: new Set(running),
     bnMomentum: momentum,
     threads: o.threads ?? 1,
+    dropout: mask !== undefined,
   });
   if ('unsupported' in compiled) return compiled;
-  return { plan: compiled.plan, trainable, running };
+  return { plan: compiled.plan, trainable, running, ...(mask ? { dropout: { ratio: mask.ratio, shape: [...mask.shape] } } : {}) };
 }
 
 /**
@@ -83,12 +93,14 @@ export class NativeTrainingSession {
   private readonly grads = new Map<string, Float32Array>();
   private readonly logits: Float32Array;
   private readonly loss = new Float64Array(1);
+  private readonly dropout?: { ratio: number; mask: Float32Array };
 
   private constructor(
     private readonly plan: NativePlan,
     network: NativeNetwork,
     params: NamedTensors,
   ) {
+    if (network.dropout) this.dropout = { ratio: network.dropout.ratio, mask: new Float32Array(network.dropout.shape[0] * network.dropout.shape[1]) };
     this.trainable = network.trainable;
     this.running = network.running;
     this.batch = network.plan.batch;
@@ -114,9 +126,16 @@ export class NativeTrainingSession {
     return new NativeTrainingSession(NativePlan.create(network.plan), network, params);
   }
 
-  /** One training step (same contract as TrainingSession.step; the native engine has no dropout). */
-  async step(images: Float32Array, targets: Float32Array): Promise<StepResult> {
-    await this.plan.run(images, targets, this.paramData, this.gradData, this.logits, this.loss);
+  /**
+   * One training step (same contract as TrainingSession.step): `random` draws the head's dropout mask
+   * exactly as TrainingSession does, so the same source gives both engines the same mask.
+   */
+  async step(images: Float32Array, targets: Float32Array, random?: RandomSource): Promise<StepResult> {
+    if (this.dropout) {
+      if (!random) throw new EngineError('E_BAD_ARGUMENT', 'This network has dropout: pass a seeded random source to step()', { hint: 'e.g. keyedRandom(seed, epoch, batch)' });
+      fillDropoutMask(this.dropout.mask, this.dropout.ratio, random);
+    }
+    await this.plan.run(images, targets, this.paramData, this.gradData, this.logits, this.loss, this.dropout?.mask ?? null);
     return { loss: this.loss[0], logits: this.logits, grads: this.grads };
   }
 
