@@ -11,7 +11,10 @@
  *   BENCH_SIZE (224: a smaller input for a quick check), BENCH_OMP_PASSIVE=1 (OMP_WAIT_POLICY=passive
  *   for the native engine's OpenMP team; must be set before the addon loads, so it is done here),
  *   BENCH_WINOGRAD=0 (leave out the row of the native step with Winograd convolutions,
- *   HEADSTART_NATIVE_CONV_ALGO=winograd: ~20% less CPU in a loaded check, larger rounding differences).
+ *   HEADSTART_NATIVE_CONV_ALGO=winograd: ~20% less CPU in a loaded check, larger rounding differences),
+ *   BENCH_MODEL (resnet18; mobilenet_v2 times torchvision's MobileNetV2 on all three, its head's dropout
+ *   active with the same host-drawn masks on both headstart engines; PyTorch's peak RSS is measured for
+ *   resnet18 only).
  */
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
@@ -24,7 +27,7 @@ import { initParams } from '../src/models/init-params.js';
 import { getModel } from '../src/models/registry.js';
 import { crossEntropyCoefficients } from '../src/onnx/cross-entropy.js';
 import { SGD } from '../src/optim/sgd.js';
-import { Random, randomInt } from '../src/random.js';
+import { keyedRandom, Random, randomInt, type RandomSource } from '../src/random.js';
 import type { StepResult } from '../src/graphs/training-session.js';
 
 if (process.env.BENCH_OMP_PASSIVE === '1') process.env.OMP_WAIT_POLICY = 'passive';
@@ -34,7 +37,8 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const reps = Number(process.env.BENCH_REPS ?? 3);
 const warmups = Number(process.env.BENCH_WARMUPS ?? 2);
 const size = Number(process.env.BENCH_SIZE ?? 224);
-const spec = getModel('resnet18');
+const modelName = process.env.BENCH_MODEL ?? 'resnet18';
+const spec = getModel(modelName);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const cpuMs = () => {
   const u = process.cpuUsage();
@@ -65,22 +69,24 @@ type EngineKind = 'onnx' | 'native' | 'native-winograd';
 async function makeEngine(kind: EngineKind): Promise<Engine> {
   const graphOpts = { batch, numClasses: 1000, inputSize: size, trainable: () => true };
   const params = initParams(buildTrainingGraph(spec, graphOpts).params, 0);
-  let session: { step(x: Float32Array, t: Float32Array): Promise<StepResult>; trainable: string[] };
+  let session: { step(x: Float32Array, t: Float32Array, random?: RandomSource): Promise<StepResult>; trainable: string[] };
   let profile: Engine['profile'];
   if (kind === 'onnx') {
     const graph = buildTrainingGraph(spec, { ...graphOpts, constants: params, blocked: await blockedConvLayout() });
     const s = await TrainingSession.create(graph, params, { threads });
-    session = { step: (x, t) => s.step(x, t), trainable: graph.trainable };
+    session = { step: (x, t, random) => s.step(x, t, random), trainable: graph.trainable };
   } else {
     if (kind === 'native-winograd') process.env.HEADSTART_NATIVE_CONV_ALGO = 'winograd';
     const s = NativeTrainingSession.create(spec, { ...graphOpts, threads }, params);
     delete process.env.HEADSTART_NATIVE_CONV_ALGO;
-    if ('unsupported' in s) throw new Error(`resnet18 on the native engine: unsupported ${s.unsupported}`);
+    if ('unsupported' in s) throw new Error(`${modelName} on the native engine: unsupported ${s.unsupported}`);
     session = s;
     if (kind === 'native') profile = () => s.stats();
   }
   const sgd = new SGD([{ params: session.trainable.map((name) => ({ name, data: params.get(name)!.data as Float32Array })) }], { lr: 1e-3, momentum: 0.9 });
-  return { step: async () => sgd.step((await session.step(images, targets)).grads), profile };
+  let steps = 0;
+  // Dropout masks (models with dropout): drawn per step from a keyed source, as the trainer does.
+  return { step: async () => sgd.step((await session.step(images, targets, keyedRandom(0, steps++))).grads), profile };
 }
 
 /** The native step's ms per kind of work, summed over the timed steps only (warm-ups left out). */
@@ -115,8 +121,10 @@ async function timeSteps(e: Engine): Promise<Timing> {
 
 const torchEnv = { ...process.env, MALLOC_MMAP_THRESHOLD_: '33554432', MALLOC_TRIM_THRESHOLD_: '4000000000', MALLOC_TOP_PAD_: '536870912' };
 function pytorch(): Timing {
-  if (size !== 224) return { rate: NaN, cpuMs: NaN, spread: NaN };
-  const r = spawnSync('/usr/bin/python3', ['bench/native_step_torch.py', String(batch), String(threads), String(reps), String(warmups)], { encoding: 'utf8', env: torchEnv });
+  const r = spawnSync('/usr/bin/python3', ['bench/native_step_torch.py', String(batch), String(threads), String(reps), String(warmups), modelName, String(size)], {
+    encoding: 'utf8',
+    env: torchEnv,
+  });
   if (r.status !== 0) throw new Error(`PyTorch side failed: ${r.stderr}`);
   return { ...(JSON.parse(r.stdout.trim().split('\n').pop()!) as { rate: number; cpuMs: number }), spread: NaN };
 }
@@ -134,7 +142,7 @@ function peakRss(kind: EngineKind): number {
   return JSON.parse(r.stdout.trim().split('\n').pop()!).maxRssMB as number;
 }
 function torchRss(): number {
-  if (size !== 224) return NaN;
+  if (size !== 224 || modelName !== 'resnet18') return NaN;
   const r = spawnSync('/usr/bin/python3', ['bench/engine_torch.py', String(batch), String(threads), '3', 'rss'], { encoding: 'utf8', env: torchEnv });
   if (r.status !== 0) throw new Error(`PyTorch RSS run failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!).maxRssMB as number;
@@ -157,7 +165,7 @@ for (let r = 0; r < rounds; r++) {
 }
 
 console.log(
-  `ResNet18 fine-tune step, ${size}x${size}, batch ${batch}, ${threads} threads, median of ${rounds} rounds x ${reps} steps; OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY ?? '(default)'}; load average ${os
+  `${modelName} fine-tune step, ${size}x${size}, batch ${batch}, ${threads} threads, median of ${rounds} rounds x ${reps} steps; OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY ?? '(default)'}; load average ${os
     .loadavg()
     .map((l) => l.toFixed(2))
     .join(' ')}`,

@@ -178,7 +178,7 @@ export function compileNativePlan(g: Graph, o: CompileNativePlanOptions): { plan
       }
       case 'Conv': {
         const pad = padded.get(n.inputs[0]);
-        const x = pad ? tensorOf.get(pad.source) ?? `Pad before Conv \`${n.name}\`: its input is not an activation the plan computes` : tensorIn(n, 0);
+        const x = pad ? (tensorOf.get(pad.source) ?? `Pad before Conv \`${n.name}\`: its input is not an activation the plan computes`) : tensorIn(n, 0);
         const w = paramIn(n, 1);
         if (typeof x === 'string') return { unsupported: x };
         if (typeof w === 'string') return { unsupported: w };
