@@ -131,12 +131,15 @@ registerOp({
 registerOp({
   type: 'Clip',
   infer: sameAsInput,
+  // Mask from the output, like Relu: y > lo exactly where x > lo and y < hi exactly where x < hi
+  // (y = min(max(x, lo), hi)), so the input (a BatchNorm output in MobileNetV2) need not be kept.
   grad: (g, node, [dy]) => {
-    const [x, lo, hi] = node.inputs;
+    const [, lo, hi] = node.inputs;
+    const y = node.outputs[0];
     let mask: string | undefined;
-    if (lo) mask = g.op('Greater', [x, lo]);
+    if (lo) mask = g.op('Greater', [y, lo]);
     if (hi) {
-      const upper = g.op('Less', [x, hi]);
+      const upper = g.op('Less', [y, hi]);
       mask = mask ? g.op('And', [mask, upper]) : upper;
     }
     return [mask ? g.op('Where', [mask, dy!, g.scalar(0)]) : dy];
