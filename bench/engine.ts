@@ -111,6 +111,10 @@ function pytorch(): Record<string, number> {
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
 
+// Peak RSS first: Linux keeps a process's RSS high-water mark across execve, so a child started
+// after the rounds (this process then holds several sessions) would report this process's size.
+const rss = peakRss();
+
 const phases = ['inference', 'finetune', 'frozen', ...extraModels.map((m) => `finetune ${m}`)];
 const ours: Record<string, number[]> = Object.fromEntries(phases.map((k) => [k, []]));
 const theirs: Record<string, number[]> = Object.fromEntries(phases.map((k) => [k, []]));
@@ -133,7 +137,6 @@ function peakRss(): { headstart: number; pytorch: number } {
   const last = (out: string) => JSON.parse(out.trim().split('\n').pop()!).maxRssMB as number;
   return { headstart: last(ours.stdout), pytorch: last(theirs.stdout) };
 }
-const rss = peakRss();
 
 console.log(
   `ResNet18 224x224 (other models at their input size), batch ${batch}, ${threads} threads, median of ${rounds} rounds x ${reps} reps (images/s); ` +
