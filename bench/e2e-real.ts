@@ -18,6 +18,7 @@
  *   E2E_REAL_FEATURES=1 (0 skips feature extraction)  E2E_THREADS  E2E_SEED  E2E_KEEP
  *   E2E_REAL_SIZE=224: the crop side on both sides (112 runs ~4x faster; the images are 28x28 upscaled)
  *   E2E_REAL_LR=0.001: SGD's lr on both sides (e.g. to try --freeze-bn at a lower rate)
+ *   E2E_REAL_TORCH=0: skip PyTorch's fine-tuning run (headstart's side alone, e.g. more seeds of it; no gap)
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -153,16 +154,17 @@ export async function realDataCase(tmp: string): Promise<RealCaseResult> {
   };
   const add = (label: string, s: SideEpochs, acc: 'train_acc' | 'val_acc') => lines.push(`${row(label, s[acc])} ${acc === 'val_acc' ? f2(s.best) : ''} |`);
 
-  const tFt = torchSide(data, init, 'finetune', epochs, threads, seed);
+  const noTorch: SideEpochs = { train_acc: [], val_acc: [], best: NaN };
+  const tFt = process.env.E2E_REAL_TORCH === '0' ? noTorch : torchSide(data, init, 'finetune', epochs, threads, seed);
   const hFt = await headstartSide(data, init, 'finetune', epochs, threads, seed, join(tmp, 'hs-ft'), { mode: 'finetune' });
   const hOld =
     process.env.E2E_REAL_OLD_MOMENTUM === '0'
       ? null
       : await headstartSide(data, init, 'finetune bnMomentum 0.001', epochs, threads, seed, join(tmp, 'hs-ft-old'), { mode: 'finetune', bnMomentum: 0.001 });
   header(`fine-tuning mobilenet_v2_offline (same weights both sides; ${epochs} epochs, ${SIZE}x${SIZE} crops, lr ${LR})`);
-  add('PyTorch twin train acc', tFt, 'train_acc');
+  if (tFt !== noTorch) add('PyTorch twin train acc', tFt, 'train_acc');
   add('headstart train acc', hFt, 'train_acc');
-  add('PyTorch twin val acc', tFt, 'val_acc');
+  if (tFt !== noTorch) add('PyTorch twin val acc', tFt, 'val_acc');
   add('headstart val acc (policy: 0.1)', hFt, 'val_acc');
   if (hOld) {
     add('headstart train acc, bnMomentum 0.001 (old)', hOld, 'train_acc');
