@@ -28,7 +28,8 @@
  *   it for the same seeds: same data, initial weights and arguments) and print headstart's column only
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dumpBatches } from './dump-batches.js';
 import os from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -148,25 +149,6 @@ async function checkPipeline(tmp: string, data: string, folder: ImageFolder, see
   const metaPath = join(tmp, 'check.json');
   writeFileSync(metaPath, JSON.stringify(meta));
   return python(['bench/e2e_torch_pipelines.py', metaPath], 'bench/e2e_torch_pipelines.py');
-}
-
-/** Writes batches as raw float32 images + int32 labels, appending; returns the batch sizes. */
-async function dumpBatches(batches: AsyncIterable<{ images: Float32Array; labels: Int32Array; release(): void }>, imagesPath: string, labelsPath: string): Promise<number[]> {
-  const fi = openSync(imagesPath, 'a');
-  const fl = openSync(labelsPath, 'a');
-  const sizes: number[] = [];
-  try {
-    for await (const b of batches) {
-      writeSync(fi, new Uint8Array(b.images.buffer, b.images.byteOffset, b.images.byteLength));
-      writeSync(fl, new Uint8Array(b.labels.buffer, b.labels.byteOffset, b.labels.byteLength));
-      sizes.push(b.labels.length);
-      b.release();
-    }
-  } finally {
-    closeSync(fi);
-    closeSync(fl);
-  }
-  return sizes;
 }
 
 interface TorchRun {

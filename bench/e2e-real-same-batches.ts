@@ -15,7 +15,8 @@
  * twin in lockstep, the yardstick for both float32 sides' drift).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { dumpBatches } from './dump-batches.js';
 import os from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -39,25 +40,6 @@ const SEED = env('E2E_SEED', 0);
 const THREADS = env('E2E_THREADS', os.availableParallelism());
 const FREEZE_BN = process.env.E2E_REAL_FREEZE_BN === '1';
 const BATCH = 8;
-
-/** Writes the tensors of batches as raw little-endian float32 images + int32 labels, appending; returns the batch sizes. */
-async function dumpBatches(batches: AsyncIterable<{ images: Float32Array; labels: Int32Array; release(): void }>, imagesPath: string, labelsPath: string): Promise<number[]> {
-  const fi = openSync(imagesPath, 'a');
-  const fl = openSync(labelsPath, 'a');
-  const sizes: number[] = [];
-  try {
-    for await (const b of batches) {
-      writeSync(fi, new Uint8Array(b.images.buffer, b.images.byteOffset, b.images.byteLength));
-      writeSync(fl, new Uint8Array(b.labels.buffer, b.labels.byteOffset, b.labels.byteLength));
-      sizes.push(b.labels.length);
-      b.release();
-    }
-  } finally {
-    closeSync(fi);
-    closeSync(fl);
-  }
-  return sizes;
-}
 
 async function main(tmp: string) {
   const data = join(tmp, 'real-data');
