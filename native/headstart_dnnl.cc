@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "oneapi/dnnl/dnnl.hpp"
+#include "napi-guard.h"
 
 using dnnl::memory;
 using tag = dnnl::memory::format_tag;
@@ -39,10 +40,8 @@ void RegisterPlanExports(napi_env env, napi_value exports);
 
 namespace {
 
-struct Failure {
-  std::string code;
-  std::string message;
-};
+using hsnative::Failure;
+using hsnative::guarded;
 
 struct Spec {
   int64_t n, c, h, w, m, cg, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, group, oh, ow;
@@ -309,20 +308,6 @@ std::vector<napi_value> args(napi_env env, napi_callback_info info, size_t count
   CHECK(napi_get_cb_info(env, info, &argc, argv.data(), nullptr, nullptr));
   if (argc < count) throw Failure{"E_BAD_ARGUMENT", "expected " + std::to_string(count) + " arguments, got " + std::to_string(argc)};
   return argv;
-}
-
-template <typename F>
-napi_value guarded(napi_env env, F body) {
-  try {
-    return body();
-  } catch (const Failure& f) {
-    napi_throw_error(env, f.code.c_str(), f.message.c_str());
-  } catch (const dnnl::error& e) {
-    napi_throw_error(env, "E_ENGINE_RUN", (std::string("oneDNN: ") + e.what()).c_str());
-  } catch (const std::exception& e) {
-    napi_throw_error(env, "E_INTERNAL", e.what());
-  }
-  return nullptr;
 }
 
 napi_value undefinedValue(napi_env env) {

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "oneapi/dnnl/dnnl.hpp"
+#include "napi-guard.h"
 
 namespace hsplan {
 
@@ -48,10 +49,8 @@ using algo = dnnl::algorithm;
 using pk = dnnl::prop_kind;
 using nf = dnnl::normalization_flags;
 
-struct Failure {
-  std::string code;
-  std::string message;
-};
+using hsnative::Failure;
+using hsnative::guarded;
 
 enum OpType { CONV = 1, BN = 2, RELU = 3, MAXPOOL = 4, ADD = 5, GAP = 6, GEMM = 7, CLIP = 8 };
 // One op record: type, in0, in1, out, w, p1, p2, p3, k, s, pt, pl, pb, pr, flags, groups.
@@ -785,20 +784,6 @@ napi_value undefinedValue(napi_env env) {
   napi_value u;
   napi_get_undefined(env, &u);
   return u;
-}
-
-template <typename F>
-napi_value guarded(napi_env env, F&& body) {
-  try {
-    return body();
-  } catch (const Failure& f) {
-    napi_throw_error(env, f.code.c_str(), f.message.c_str());
-  } catch (const dnnl::error& e) {
-    napi_throw_error(env, "E_ENGINE_RUN", (std::string("oneDNN: ") + e.what()).c_str());
-  } catch (const std::exception& e) {
-    napi_throw_error(env, "E_INTERNAL", e.what());
-  }
-  return nullptr;
 }
 
 std::vector<napi_value> argv(napi_env env, napi_callback_info info, size_t n) {
