@@ -102,6 +102,7 @@ struct Exec {
   dnnl::primitive prim;
   std::unordered_map<int, memory> args;
   std::function<void()> fn;  // plain C++ work instead of a primitive
+  std::vector<memory> uses;  // the buffers fn reads or writes (for their lifetimes)
 };
 
 dnnl::engine& cpu() {
@@ -120,6 +121,8 @@ memory::dims convWeightDims(int groups, memory::dim out, memory::dim in, memory:
   return {groups, out / groups, in / groups, k, k};
 }
 memory::desc convWeightPlain(const memory::dims& wd) { return memory::desc(wd, dt::f32, wd.size() == 5 ? tag::goihw : tag::oihw); }
+// The same oneDNN memory object (copies of a memory share one handle; buffers have no storage while the plan is built).
+bool same(const memory& a, const memory& b) { return a && b && a.get() == b.get(); }
 size_t numel(const memory::dims& d) {
   size_t n = 1;
   for (auto v : d) n *= size_t(v);
@@ -138,7 +141,33 @@ struct Plan {
   std::vector<Exec> fwd, bwd;
   memory scratch;  // oneDNN scratchpad shared by every primitive (user mode)
   size_t scratchBytes = 0;
-  std::vector<float> accumBuf;  // one shared buffer for gradient contributions waiting to be added
+  // Buffers placed by liveness: every activation, gradient, workspace and temporary the plan makes is
+  // created without storage (buf/view) and gets an offset in one arena once the op lists are built;
+  // two buffers share bytes only when no exec in [first use, last use] of one touches the other.
+  std::vector<memory> arenaMem;
+  std::vector<int> arenaBase;  // -1, or the buffer whose storage this view shares
+  std::unordered_map<dnnl_memory_t, int> arenaIndex;
+  float* arena = nullptr;
+  size_t arenaBytes = 0, arenaNaiveBytes = 0;
+  ~Plan() { std::free(arena); }
+  memory buf(const memory::desc& md) {
+    memory m(md, cpu(), nullptr);
+    arenaIndex[m.get()] = int(arenaMem.size());
+    arenaMem.push_back(m);
+    arenaBase.push_back(-1);
+    return m;
+  }
+  // Another desc over the same storage as `of` (a reshape).
+  memory view(const memory::desc& md, const memory& of) {
+    auto it = arenaIndex.find(of.get());
+    if (it == arenaIndex.end()) return memory(md, cpu(), of.get_data_handle());
+    memory m(md, cpu(), nullptr);
+    arenaIndex[m.get()] = int(arenaMem.size());
+    arenaMem.push_back(m);
+    arenaBase.push_back(arenaBase[it->second] >= 0 ? arenaBase[it->second] : it->second);
+    return m;
+  }
+  void placeBuffers();
   memory imagesUser;
   float *images = nullptr, *coeffs = nullptr, *logits = nullptr;
   double* loss = nullptr;
@@ -171,7 +200,9 @@ struct Plan {
   void add(std::vector<Exec>& list, int stat, dnnl::primitive p, std::unordered_map<int, memory> args) {
     list.push_back(Exec{stat, p, std::move(args), nullptr});
   }
-  void addFn(std::vector<Exec>& list, int stat, std::function<void()> fn) { list.push_back(Exec{stat, dnnl::primitive(), {}, std::move(fn)}); }
+  void addFn(std::vector<Exec>& list, int stat, std::function<void()> fn, std::vector<memory> uses) {
+    list.push_back(Exec{stat, dnnl::primitive(), {}, std::move(fn), std::move(uses)});
+  }
   // A reorder src -> dst (both memories fixed at plan time).
   void reorder(std::vector<Exec>& list, int stat, const memory& src, const memory& dst) {
     add(list, stat, dnnl::reorder(src, dst), {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}});
@@ -179,7 +210,7 @@ struct Plan {
   // The value of tensor i in layout `want`: itself, or a reorder into a buffer of the op's own.
   memory valueAs(std::vector<Exec>& list, int i, const memory::desc& want) {
     if (t[i].md == want) return t[i].val;
-    memory m(want, cpu());
+    memory m = buf(want);
     reorder(list, S_REORDER_ACT, t[i].val, m);
     return m;
   }
@@ -200,12 +231,8 @@ struct Plan {
 
 memory Plan::contributionTarget(int i) {
   Tensor& x = t[i];
-  if (x.state == Tensor::OWN) {
-    size_t need = x.md.get_size() / sizeof(float);
-    if (accumBuf.size() < need) accumBuf.resize(need);
-    return memory(x.md, cpu(), nullptr);  // handle bound to accumBuf after build (it may still grow)
-  }
-  if (!x.own) x.own = memory(x.md, cpu());
+  if (x.state == Tensor::OWN) return buf(x.md);  // a temporary, added to x.own right after
+  if (!x.own) x.own = buf(x.md);
   return x.own;
 }
 
@@ -239,7 +266,7 @@ void Plan::contributeAlias(int i, const memory& m) {
     x.alias = m;
     return;
   }
-  if (!x.own) x.own = memory(x.md, cpu());
+  if (!x.own) x.own = buf(x.md);
   dnnl::binary::desc d(algo::binary_add, x.md, x.md, x.md);
   dnnl::binary::primitive_desc pd(d, attr(), cpu());
   noteScratch(pd);
@@ -286,11 +313,63 @@ void Plan::build(const Op* list, size_t count) {
       if (e.fn == nullptr) {
         e.args[DNNL_ARG_SCRATCHPAD] = scratch;
       }
-  // Memories created on the shared accumulation buffer get their handle now that it has its size.
-  if (accumBuf.empty()) accumBuf.resize(1);
-  for (auto& e : bwd)
-    for (auto& a : e.args)
-      if (a.second.get_data_handle() == nullptr && a.first != DNNL_ARG_SCRATCHPAD) a.second.set_data_handle(accumBuf.data());
+  placeBuffers();
+}
+
+// Offsets in one arena from each buffer's lifetime over the exec sequence (forward, then backward): the
+// largest first, each at the lowest offset clear of every placed buffer whose lifetime overlaps its own.
+void Plan::placeBuffers() {
+  constexpr size_t ALIGN = 64;
+  size_t n = arenaMem.size();
+  std::vector<size_t> first(n, SIZE_MAX), last(n, 0), bytes(n, 0);
+  auto root = [&](int i) { return arenaBase[i] >= 0 ? arenaBase[i] : i; };
+  size_t step = 0;
+  auto touch = [&](const memory& m) {
+    if (!m) return;
+    auto it = arenaIndex.find(m.get());
+    if (it == arenaIndex.end()) return;
+    int r = root(it->second);
+    first[r] = std::min(first[r], step);
+    last[r] = std::max(last[r], step);
+    bytes[r] = std::max(bytes[r], (m.get_desc().get_size() + ALIGN - 1) / ALIGN * ALIGN);
+  };
+  for (auto* l : {&fwd, &bwd})
+    for (auto& e : *l) {
+      for (auto& a : e.args) touch(a.second);
+      for (auto& m : e.uses) touch(m);
+      ++step;
+    }
+  std::vector<int> order;
+  for (size_t i = 0; i < n; ++i)
+    if (first[i] != SIZE_MAX) order.push_back(int(i));
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return bytes[a] > bytes[b]; });
+  std::vector<size_t> offset(n, 0);
+  std::vector<int> placed;
+  arenaBytes = 0;
+  arenaNaiveBytes = 0;
+  for (int i : order) {
+    std::vector<std::pair<size_t, size_t>> busy;  // [begin, end) of placed buffers alive with i
+    for (int p : placed)
+      if (first[p] <= last[i] && first[i] <= last[p]) busy.push_back({offset[p], offset[p] + bytes[p]});
+    std::sort(busy.begin(), busy.end());
+    size_t at = 0;
+    for (auto& b : busy) {
+      if (at + bytes[i] <= b.first) break;
+      at = std::max(at, b.second);
+    }
+    offset[i] = at;
+    placed.push_back(i);
+    arenaBytes = std::max(arenaBytes, at + bytes[i]);
+    arenaNaiveBytes += bytes[i];
+  }
+  std::free(arena);
+  arena = static_cast<float*>(std::aligned_alloc(ALIGN, std::max(arenaBytes, ALIGN)));
+  if (!arena) throw Failure{"E_INTERNAL", "could not allocate the plan's " + std::to_string(arenaBytes) + " bytes of buffers"};
+  char* base = reinterpret_cast<char*>(arena);
+  for (size_t i = 0; i < n; ++i) {
+    int r = root(int(i));
+    if (first[r] != SIZE_MAX) arenaMem[i].set_data_handle(base + offset[r]);
+  }
 }
 
 void Plan::buildForward(int j) {
@@ -321,12 +400,12 @@ void Plan::buildForward(int j) {
       if (!paramMem[o.w]) paramMem[o.w] = memory(convWeightPlain(wd), cpu(), nullptr);
       memory w = paramMem[o.w];
       if (pd.weights_desc() != w.get_desc()) {
-        memory wb(pd.weights_desc(), cpu());
+        memory wb = buf(pd.weights_desc());
         reorder(fwd, S_REORDER_WEIGHTS, w, wb);
         w = wb;
       }
       out.md = pd.dst_desc();
-      out.val = memory(out.md, cpu());
+      out.val = buf(out.md);
       add(fwd, S_CONV_FWD, dnnl::convolution_forward(pd), {{DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, out.val}});
       break;
     }
@@ -340,15 +419,15 @@ void Plan::buildForward(int j) {
       dnnl::batch_normalization_forward::primitive_desc pd(d, attr(), cpu());
       noteScratch(pd);
       out.md = pd.dst_desc();
-      out.val = memory(out.md, cpu());
+      out.val = buf(out.md);
       memory::dims cd = {in.dims[1]};
       for (int p : {o.w, o.p1, o.p2, o.p3})
         if (!paramMem[p]) paramMem[p] = memory(plainDesc(cd), cpu(), nullptr);
       std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, in.val}, {DNNL_ARG_DST, out.val}, {DNNL_ARG_SCALE, paramMem[o.w]}, {DNNL_ARG_SHIFT, paramMem[o.p1]}};
       memory mean, var;
       if (batchStats) {
-        mean = memory(plainDesc(cd), cpu());
-        var = memory(plainDesc(cd), cpu());
+        mean = buf(plainDesc(cd));
+        var = buf(plainDesc(cd));
       } else {
         mean = paramMem[o.p2];
         var = paramMem[o.p3];
@@ -357,8 +436,7 @@ void Plan::buildForward(int j) {
       args[DNNL_ARG_VARIANCE] = var;
       bnStats[j] = {mean, var};
       if (train && (o.flags & F_RELU)) {
-        memory ws(pd.workspace_desc(), cpu());
-        args[DNNL_ARG_WORKSPACE] = ws;
+        args[DNNL_ARG_WORKSPACE] = buf(pd.workspace_desc());
       }
       add(fwd, S_BN_FWD, dnnl::batch_normalization_forward(pd), args);
       if (batchStats) {
@@ -377,7 +455,7 @@ void Plan::buildForward(int j) {
             rm[i] = rm[i] * keep + bm[i] * m;
             rv[i] = rv[i] * keep + (bv[i] * unbias) * m;
           }
-        });
+        }, {mean, var});
       }
       break;
     }
@@ -387,18 +465,19 @@ void Plan::buildForward(int j) {
       dnnl::eltwise_forward::primitive_desc pd(d, attr(), cpu());
       noteScratch(pd);
       out.md = pd.dst_desc();
-      out.val = memory(out.md, cpu());
+      out.val = buf(out.md);
       add(fwd, S_ELTWISE_FWD, dnnl::eltwise_forward(pd), {{DNNL_ARG_SRC, in.val}, {DNNL_ARG_DST, out.val}});
       break;
     }
     case CLIP: {
-      // y = min(max(x, lo), hi) (ReLU6); backward from the source: the gradient passes where lo < x < hi.
+      // y = min(max(x, lo), hi) (ReLU6); backward from the output: the gradient passes where lo < y < hi,
+      // the same elements as lo < x < hi, so the input can die right after this op.
       Tensor& in = t[o.in0];
-      dnnl::eltwise_forward::desc d(prop, algo::eltwise_clip_v2, in.md, float(o.eps), float(o.momentum));
+      dnnl::eltwise_forward::desc d(prop, algo::eltwise_clip_v2_use_dst_for_bwd, in.md, float(o.eps), float(o.momentum));
       dnnl::eltwise_forward::primitive_desc pd(d, attr(), cpu());
       noteScratch(pd);
       out.md = pd.dst_desc();
-      out.val = memory(out.md, cpu());
+      out.val = buf(out.md);
       add(fwd, S_ELTWISE_FWD, dnnl::eltwise_forward(pd), {{DNNL_ARG_SRC, in.val}, {DNNL_ARG_DST, out.val}});
       break;
     }
@@ -413,14 +492,14 @@ void Plan::buildForward(int j) {
       dnnl::pooling_forward::desc d(prop, gap ? algo::pooling_avg_exclude_padding : algo::pooling_max, in.md, anyDesc(out.dims), s, k, pl, pr);
       dnnl::pooling_forward::primitive_desc pd(d, attr(), cpu());
       noteScratch(pd);
-      memory dst(pd.dst_desc(), cpu());
+      memory dst = buf(pd.dst_desc());
       std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, in.val}, {DNNL_ARG_DST, dst}};
-      if (!gap && train) args[DNNL_ARG_WORKSPACE] = memory(pd.workspace_desc(), cpu());
+      if (!gap && train) args[DNNL_ARG_WORKSPACE] = buf(pd.workspace_desc());
       add(fwd, gap ? S_HEAD_LOSS : S_POOL_FWD, dnnl::pooling_forward(pd), args);
       if (gap) {
         // The pooled features, plain [N, C, 1, 1] for the classifier.
         out.md = plainDesc(out.dims);
-        out.val = memory(out.md, cpu());
+        out.val = buf(out.md);
         reorder(fwd, S_HEAD_LOSS, dst, out.val);
       } else {
         out.md = dst.get_desc();
@@ -441,7 +520,7 @@ void Plan::buildForward(int j) {
       dnnl::binary::primitive_desc pd(d, at, cpu());
       noteScratch(pd);
       out.md = pd.dst_desc();
-      out.val = memory(out.md, cpu());
+      out.val = buf(out.md);
       add(fwd, S_ELTWISE_FWD, dnnl::binary(pd), {{DNNL_ARG_SRC_0, a.val}, {DNNL_ARG_SRC_1, b}, {DNNL_ARG_DST, out.val}});
       break;
     }
@@ -455,18 +534,19 @@ void Plan::buildForward(int j) {
       F = int(numel(in.dims) / in.dims[0]);
       K = int(out.dims[1]);
       // An inner product on plain [N, F] x [K, F]^T (+ bias), writing the caller's logits.
-      featPlain = memory(memory::desc({N, F}, dt::f32, tag::nc), cpu(), in.val.get_data_handle());
+      featPlain = view(memory::desc({N, F}, dt::f32, tag::nc), in.val);
       if (train && (o.flags & F_DROPOUT)) {
         // Inverted dropout on the features: the classifier reads features * mask (the mask, 0 or
         // 1/(1-p), drawn by the caller); backward multiplies the feature gradient by the same mask.
         dropout = true;
-        featDropped = memory(featPlain.get_desc(), cpu());
-        const float* src = static_cast<const float*>(featPlain.get_data_handle());
-        float* dst = static_cast<float*>(featDropped.get_data_handle());
+        featDropped = buf(featPlain.get_desc());
+        memory srcMem = featPlain, dstMem = featDropped;
         size_t count = size_t(N) * F;
-        addFn(fwd, S_HEAD_LOSS, [this, src, dst, count]() {
+        addFn(fwd, S_HEAD_LOSS, [this, srcMem, dstMem, count]() {
+          const float* src = static_cast<const float*>(srcMem.get_data_handle());
+          float* dst = static_cast<float*>(dstMem.get_data_handle());
           for (size_t i = 0; i < count; ++i) dst[i] = src[i] * mask[i];
-        });
+        }, {srcMem, dstMem});
         featPlain = featDropped;
       }
       out.md = plainDesc(out.dims);
@@ -502,7 +582,7 @@ void Plan::buildForward(int j) {
           for (int k = 0; k < K; ++k) dlogits[size_t(n) * K + k] = float(std::exp(double(z[k]) - lse) * rc - c[k]);
         }
         *loss = total;
-      });
+      }, {});
       break;
     }
     default:
@@ -527,28 +607,29 @@ void Plan::buildBackward(int j) {
       if (wantsGrad(o.w) || wantsGrad(o.p1)) {
         for (int p : {o.w, o.p1})
           if (wantsGrad(p) && !gradMem[p]) gradMem[p] = memory(p == o.w ? wd : bd, cpu(), nullptr);
-        memory dw = wantsGrad(o.w) ? gradMem[o.w] : memory(wd, cpu());
+        memory dw = wantsGrad(o.w) ? gradMem[o.w] : buf(wd);
         auto d = bias ? dnnl::inner_product_backward_weights::desc(xd, wd, bd, dl.get_desc()) : dnnl::inner_product_backward_weights::desc(xd, wd, dl.get_desc());
         dnnl::inner_product_backward_weights::primitive_desc pd(d, attr(), cpu(), fpd);
         noteScratch(pd);
         std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, featPlain}, {DNNL_ARG_DIFF_DST, dl}, {DNNL_ARG_DIFF_WEIGHTS, dw}};
-        if (bias) args[DNNL_ARG_DIFF_BIAS] = wantsGrad(o.p1) ? gradMem[o.p1] : memory(bd, cpu());
+        if (bias) args[DNNL_ARG_DIFF_BIAS] = wantsGrad(o.p1) ? gradMem[o.p1] : buf(bd);
         add(bwd, S_HEAD_LOSS, dnnl::inner_product_backward_weights(pd), args);
       }
       if (in.req) {
-        dfeatPlain = memory(in.md, cpu());
-        memory dx = dropout ? memory(xd, cpu()) : memory(xd, cpu(), dfeatPlain.get_data_handle());
+        dfeatPlain = buf(in.md);
+        memory dx = dropout ? buf(xd) : view(xd, dfeatPlain);
         dnnl::inner_product_backward_data::desc d(xd, wd, dl.get_desc());
         dnnl::inner_product_backward_data::primitive_desc pd(d, attr(), cpu(), fpd);
         noteScratch(pd);
         add(bwd, S_HEAD_LOSS, dnnl::inner_product_backward_data(pd), {{DNNL_ARG_DIFF_DST, dl}, {DNNL_ARG_WEIGHTS, paramMem[o.w]}, {DNNL_ARG_DIFF_SRC, dx}});
         if (dropout) {
-          const float* src = static_cast<const float*>(dx.get_data_handle());
-          float* dst = static_cast<float*>(dfeatPlain.get_data_handle());
+          memory srcMem = dx, dstMem = dfeatPlain;
           size_t count = size_t(N) * F;
-          addFn(bwd, S_HEAD_LOSS, [this, src, dst, count]() {
+          addFn(bwd, S_HEAD_LOSS, [this, srcMem, dstMem, count]() {
+            const float* src = static_cast<const float*>(srcMem.get_data_handle());
+            float* dst = static_cast<float*>(dstMem.get_data_handle());
             for (size_t i = 0; i < count; ++i) dst[i] = src[i] * mask[i];
-          });
+          }, {srcMem, dstMem});
         }
         contributeAlias(o.in0, dfeatPlain);
       }
@@ -563,7 +644,7 @@ void Plan::buildBackward(int j) {
       dnnl::pooling_backward::desc d(algo::pooling_avg_exclude_padding, in.md, fpd.dst_desc(), {1, 1}, k, {0, 0}, {0, 0});
       dnnl::pooling_backward::primitive_desc pd(d, attr(), cpu(), fpd);
       noteScratch(pd);
-      memory dy(pd.diff_dst_desc(), cpu());
+      memory dy = buf(pd.diff_dst_desc());
       reorder(bwd, S_HEAD_LOSS, out.diff(), dy);
       memory target = contributionTarget(o.in0);
       add(bwd, S_HEAD_LOSS, dnnl::pooling_backward(pd), {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_SRC, target}});
@@ -578,7 +659,7 @@ void Plan::buildBackward(int j) {
         dnnl::eltwise_backward::desc bd(algo::eltwise_relu_use_dst_for_bwd, out.md, out.md, 0.f, 0.f);
         dnnl::eltwise_backward::primitive_desc pd(bd, attr(), cpu(), fpd);
         noteScratch(pd);
-        memory pre(out.md, cpu());
+        memory pre = buf(out.md);
         add(bwd, S_ELTWISE_BWD, dnnl::eltwise_backward(pd), {{DNNL_ARG_DIFF_DST, d}, {DNNL_ARG_DST, out.val}, {DNNL_ARG_DIFF_SRC, pre}});
         d = pre;
       }
@@ -603,14 +684,14 @@ void Plan::buildBackward(int j) {
     case CLIP: {
       Tensor& in = t[o.in0];
       if (!in.req) break;
-      dnnl::eltwise_forward::desc fd(pk::forward_training, algo::eltwise_clip_v2, in.md, float(o.eps), float(o.momentum));
+      dnnl::eltwise_forward::desc fd(pk::forward_training, algo::eltwise_clip_v2_use_dst_for_bwd, in.md, float(o.eps), float(o.momentum));
       dnnl::eltwise_forward::primitive_desc fpd(fd, attr(), cpu());
-      dnnl::eltwise_backward::desc bd(algo::eltwise_clip_v2, out.md, in.md, float(o.eps), float(o.momentum));
+      dnnl::eltwise_backward::desc bd(algo::eltwise_clip_v2_use_dst_for_bwd, out.md, out.md, float(o.eps), float(o.momentum));
       dnnl::eltwise_backward::primitive_desc pd(bd, attr(), cpu(), fpd);
       noteScratch(pd);
       memory target = contributionTarget(o.in0);
       if (target.get_desc() != in.md || out.md != in.md) throw Failure{"E_INTERNAL", "clip: layouts differ"};
-      add(bwd, S_ELTWISE_BWD, dnnl::eltwise_backward(pd), {{DNNL_ARG_DIFF_DST, out.diff()}, {DNNL_ARG_SRC, in.val}, {DNNL_ARG_DIFF_SRC, target}});
+      add(bwd, S_ELTWISE_BWD, dnnl::eltwise_backward(pd), {{DNNL_ARG_DIFF_DST, out.diff()}, {DNNL_ARG_DST, out.val}, {DNNL_ARG_DIFF_SRC, target}});
       finishContribution(o.in0, target);
       break;
     }
@@ -626,7 +707,7 @@ void Plan::buildBackward(int j) {
       noteScratch(pd);
       memory ws;
       for (auto& e : fwd)
-        if (e.stat == S_POOL_FWD && e.args.count(DNNL_ARG_DST) && e.args[DNNL_ARG_DST].get_data_handle() == out.val.get_data_handle()) ws = e.args[DNNL_ARG_WORKSPACE];
+        if (e.stat == S_POOL_FWD && e.args.count(DNNL_ARG_DST) && same(e.args[DNNL_ARG_DST], out.val)) ws = e.args[DNNL_ARG_WORKSPACE];
       memory target = contributionTarget(o.in0);
       add(bwd, S_POOL_BWD, dnnl::pooling_backward(pd), {{DNNL_ARG_DIFF_DST, out.diff()}, {DNNL_ARG_WORKSPACE, ws}, {DNNL_ARG_DIFF_SRC, target}});
       finishContribution(o.in0, target);
@@ -649,7 +730,7 @@ void Plan::buildBackward(int j) {
           if (!gradMem[p]) gradMem[p] = memory(plainDesc(cd), cpu(), nullptr);
           return gradMem[p];
         }
-        return memory(plainDesc(cd), cpu());
+        return buf(plainDesc(cd));
       };
       std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, in.val},
                                               {DNNL_ARG_MEAN, bnStats[j].first},
@@ -661,9 +742,9 @@ void Plan::buildBackward(int j) {
                                               {DNNL_ARG_DIFF_SHIFT, gradOrScratch(o.p1)}};
       if (o.flags & F_RELU) {
         for (auto& e : fwd)
-          if (e.stat == S_BN_FWD && e.args[DNNL_ARG_DST].get_data_handle() == out.val.get_data_handle()) args[DNNL_ARG_WORKSPACE] = e.args[DNNL_ARG_WORKSPACE];
+          if (e.stat == S_BN_FWD && same(e.args[DNNL_ARG_DST], out.val)) args[DNNL_ARG_WORKSPACE] = e.args[DNNL_ARG_WORKSPACE];
       }
-      memory target = in.req ? contributionTarget(o.in0) : memory(in.md, cpu());
+      memory target = in.req ? contributionTarget(o.in0) : buf(in.md);
       args[DNNL_ARG_DIFF_SRC] = target;
       add(bwd, S_BN_BWD, dnnl::batch_normalization_backward(pd), args);
       if (in.req) finishContribution(o.in0, target);
@@ -678,7 +759,7 @@ void Plan::buildBackward(int j) {
       // The blocked weight the forward pass already made this step, if the layouts agree.
       memory wFwd;
       for (auto& e : fwd)
-        if (e.stat == S_CONV_FWD && e.args[DNNL_ARG_DST].get_data_handle() == out.val.get_data_handle()) wFwd = e.args[DNNL_ARG_WEIGHTS];
+        if (e.stat == S_CONV_FWD && same(e.args[DNNL_ARG_DST], out.val)) wFwd = e.args[DNNL_ARG_WEIGHTS];
       if (in.req) {
         auto makePd = [&](algo a) {
           dnnl::convolution_backward_data::desc d(a, anyDesc(in.dims), anyDesc(wd), anyDesc(out.dims), {o.s, o.s}, {o.pt, o.pl}, {o.pb, o.pr});
@@ -694,12 +775,12 @@ void Plan::buildBackward(int j) {
         noteScratch(pd);
         memory w = wFwd;
         if (pd.weights_desc() != w.get_desc()) {
-          w = memory(pd.weights_desc(), cpu());
+          w = buf(pd.weights_desc());
           reorder(bwd, S_REORDER_WEIGHTS, paramMem[o.w], w);
         }
         memory dy = out.diff();
         if (pd.diff_dst_desc() != out.md) {
-          dy = memory(pd.diff_dst_desc(), cpu());
+          dy = buf(pd.diff_dst_desc());
           reorder(bwd, S_REORDER_ACT, out.diff(), dy);
         }
         if (pd.diff_src_desc() == in.md) {
@@ -707,7 +788,7 @@ void Plan::buildBackward(int j) {
           add(bwd, S_CONV_BWD_DATA, dnnl::convolution_backward_data(pd), {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, target}});
           finishContribution(o.in0, target);
         } else {
-          memory dx(pd.diff_src_desc(), cpu());
+          memory dx = buf(pd.diff_src_desc());
           add(bwd, S_CONV_BWD_DATA, dnnl::convolution_backward_data(pd), {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, dx}});
           contributeFrom(bwd, o.in0, dx);
         }
@@ -728,18 +809,18 @@ void Plan::buildBackward(int j) {
         // Built while walking backwards: bwd-weights runs after bwd-data here, reading the same dy.
         memory x = in.val;
         if (pd.src_desc() != in.md) {
-          x = memory(pd.src_desc(), cpu());
+          x = buf(pd.src_desc());
           reorder(bwd, S_REORDER_ACT, in.val, x);
         }
         memory dy = out.diff();
         if (pd.diff_dst_desc() != out.md) {
-          dy = memory(pd.diff_dst_desc(), cpu());
+          dy = buf(pd.diff_dst_desc());
           reorder(bwd, S_REORDER_ACT, out.diff(), dy);
         }
         if (!gradMem[o.w]) gradMem[o.w] = memory(convWeightPlain(wd), cpu(), nullptr);
         memory dw = gradMem[o.w];
         bool direct = pd.diff_weights_desc() == dw.get_desc();
-        if (!direct) dw = memory(pd.diff_weights_desc(), cpu());
+        if (!direct) dw = buf(pd.diff_weights_desc());
         add(bwd, S_CONV_BWD_WEIGHTS, dnnl::convolution_backward_weights(pd), {{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_WEIGHTS, dw}});
         if (!direct) reorder(bwd, S_REORDER_WEIGHTS, dw, gradMem[o.w]);
       }
@@ -1007,7 +1088,10 @@ napi_value PlanRelease_(napi_env env, napi_callback_info info) {
     p->featPlain = memory();
     p->dfeatPlain = memory();
     p->featDropped = memory();
-    std::vector<float>().swap(p->accumBuf);
+    p->arenaMem.clear();
+    p->arenaIndex.clear();
+    std::free(p->arena);
+    p->arena = nullptr;
     return undefinedValue(env);
   });
 }
