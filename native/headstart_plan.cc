@@ -121,6 +121,17 @@ memory::dims convWeightDims(int groups, memory::dim out, memory::dim in, memory:
   return {groups, out / groups, in / groups, k, k};
 }
 memory::desc convWeightPlain(const memory::dims& wd) { return memory::desc(wd, dt::f32, wd.size() == 5 ? tag::goihw : tag::oihw); }
+// A convolution primitive descriptor for the chosen algorithm, or for the direct one where oneDNN has no
+// implementation of it for this shape (Winograd: 3x3 stride 1 only).
+template <typename MakePd>
+auto withDirectFallback(algo chosen, MakePd makePd) -> decltype(makePd(chosen)) {
+  try {
+    return makePd(chosen);
+  } catch (const dnnl::error&) {
+    if (chosen == algo::convolution_direct) throw;
+    return makePd(algo::convolution_direct);
+  }
+}
 // The same oneDNN memory object (copies of a memory share one handle; buffers have no storage while the plan is built).
 bool same(const memory& a, const memory& b) { return a && b && a.get() == b.get(); }
 size_t numel(const memory::dims& d) {
@@ -765,13 +776,7 @@ void Plan::buildBackward(int j) {
           dnnl::convolution_backward_data::desc d(a, anyDesc(in.dims), anyDesc(wd), anyDesc(out.dims), {o.s, o.s}, {o.pt, o.pl}, {o.pb, o.pr});
           return dnnl::convolution_backward_data::primitive_desc(d, attr(), cpu(), fpd);
         };
-        dnnl::convolution_backward_data::primitive_desc pd;
-        try {
-          pd = makePd(ca);
-        } catch (const dnnl::error&) {
-          if (ca == algo::convolution_direct) throw;
-          pd = makePd(algo::convolution_direct);
-        }
+        auto pd = withDirectFallback(ca, makePd);
         noteScratch(pd);
         memory w = wFwd;
         if (pd.weights_desc() != w.get_desc()) {
@@ -798,13 +803,7 @@ void Plan::buildBackward(int j) {
           dnnl::convolution_backward_weights::desc d(a, anyDesc(in.dims), anyDesc(wd), anyDesc(out.dims), {o.s, o.s}, {o.pt, o.pl}, {o.pb, o.pr});
           return dnnl::convolution_backward_weights::primitive_desc(d, attr(), cpu(), fpd);
         };
-        dnnl::convolution_backward_weights::primitive_desc pd;
-        try {
-          pd = makePd(ca);
-        } catch (const dnnl::error&) {
-          if (ca == algo::convolution_direct) throw;
-          pd = makePd(algo::convolution_direct);
-        }
+        auto pd = withDirectFallback(ca, makePd);
         noteScratch(pd);
         // Built while walking backwards: bwd-weights runs after bwd-data here, reading the same dy.
         memory x = in.val;
