@@ -198,6 +198,8 @@ struct Plan {
   bool released = false;
   algo preferredConvAlgo = algo::convolution_direct;
   std::vector<algo> convAlgo;
+  bool probeConvAlgo = false;  // HEADSTART_NATIVE_CONV_ALGO=auto: direct or Winograd per convolution, by timing
+  algo fasterConvAlgo(const Op& o, const memory::dims& src, const memory::dims& wd, const memory::dims& dst);
 
   dnnl::primitive_attr attr() const {
     dnnl::primitive_attr a;
@@ -298,7 +300,7 @@ void Plan::build(const Op* list, size_t count) {
   if (const char* a = getenv("HEADSTART_NATIVE_CONV_ALGO")) {
     std::string v(a);
     if (v == "winograd") preferredConvAlgo = algo::convolution_winograd;
-    if (v == "auto") preferredConvAlgo = algo::convolution_auto;
+    if (v == "auto") probeConvAlgo = true;
   }
   // Which tensors need a gradient: produced from one that does, or by an op with a trained parameter.
   for (size_t j = 0; j < ops.size(); ++j) {
@@ -383,6 +385,70 @@ void Plan::placeBuffers() {
   }
 }
 
+// HEADSTART_NATIVE_CONV_ALGO=auto: runs one convolution's work in a step (forward; in a training plan also
+// backward-data and backward-weights where they will run) with the direct and with the Winograd algorithm on
+// scratch buffers and returns the faster (direct where oneDNN has no Winograd for the shape: 3x3 stride 1
+// only). Wall time of one run after a warm-up run, on the plan's threads, the two algorithms alternating.
+algo Plan::fasterConvAlgo(const Op& o, const memory::dims& src, const memory::dims& wd, const memory::dims& dst) {
+  const bool needData = train && t[o.in0].req && t[o.out].req, needWeights = wantsGrad(o.w);
+  const memory::dims s = {o.s, o.s}, pl = {o.pt, o.pl}, pr = {o.pb, o.pr};
+  using Work = std::vector<std::pair<dnnl::primitive, std::unordered_map<int, memory>>>;
+  Work work[2];  // Winograd, direct
+  const algo algos[2] = {algo::convolution_winograd, algo::convolution_direct};
+  for (int k = 0; k < 2; ++k) {
+    const algo a = algos[k];
+    auto filled = [](const memory::desc& md) {
+      memory m(md, cpu());
+      float* p = static_cast<float*>(m.get_data_handle());
+      for (size_t i = 0, n = md.get_size() / sizeof(float); i < n; ++i) p[i] = 0.01f * float(i % 97);
+      return m;
+    };
+    auto scratchpad = [](const memory::desc& md) { return memory(md, cpu()); };
+    try {
+      dnnl::convolution_forward::desc fd(train ? pk::forward_training : pk::forward_inference, a, anyDesc(src), anyDesc(wd), anyDesc(dst), s, pl, pr);
+      dnnl::convolution_forward::primitive_desc fpd(fd, attr(), cpu());
+      work[k].push_back({dnnl::convolution_forward(fpd),
+                      {{DNNL_ARG_SRC, filled(fpd.src_desc())}, {DNNL_ARG_WEIGHTS, filled(fpd.weights_desc())}, {DNNL_ARG_DST, filled(fpd.dst_desc())},
+                       {DNNL_ARG_SCRATCHPAD, scratchpad(fpd.scratchpad_desc())}}});
+      if (needData) {
+        auto pd = withDirectFallback(a, [&](algo b) {
+          dnnl::convolution_backward_data::desc d(b, anyDesc(src), anyDesc(wd), anyDesc(dst), s, pl, pr);
+          return dnnl::convolution_backward_data::primitive_desc(d, attr(), cpu(), fpd);
+        });
+        work[k].push_back({dnnl::convolution_backward_data(pd),
+                        {{DNNL_ARG_DIFF_DST, filled(pd.diff_dst_desc())}, {DNNL_ARG_WEIGHTS, filled(pd.weights_desc())}, {DNNL_ARG_DIFF_SRC, filled(pd.diff_src_desc())},
+                         {DNNL_ARG_SCRATCHPAD, scratchpad(pd.scratchpad_desc())}}});
+      }
+      if (needWeights) {
+        auto pd = withDirectFallback(a, [&](algo b) {
+          dnnl::convolution_backward_weights::desc d(b, anyDesc(src), anyDesc(wd), anyDesc(dst), s, pl, pr);
+          return dnnl::convolution_backward_weights::primitive_desc(d, attr(), cpu(), fpd);
+        });
+        work[k].push_back({dnnl::convolution_backward_weights(pd),
+                        {{DNNL_ARG_SRC, filled(pd.src_desc())}, {DNNL_ARG_DIFF_DST, filled(pd.diff_dst_desc())}, {DNNL_ARG_DIFF_WEIGHTS, filled(pd.diff_weights_desc())},
+                         {DNNL_ARG_SCRATCHPAD, scratchpad(pd.scratchpad_desc())}}});
+      }
+    } catch (const dnnl::error&) {
+      if (a == algo::convolution_direct) throw;
+      return algo::convolution_direct;  // no Winograd for this shape: nothing to time
+    }
+  }
+  dnnl::stream stream(cpu());
+  double ms[2] = {INFINITY, INFINITY};
+  for (int run = 0; run < 2; ++run)
+    for (int k = 0; k < 2; ++k) {
+      auto t0 = std::chrono::steady_clock::now();
+      for (auto& w : work[k]) {
+        w.first.execute(stream, w.second);
+        stream.wait();
+      }
+      double took = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      if (run > 0) ms[k] = std::min(ms[k], took);  // the first run warms up
+    }
+  if (getenv("HS_DEBUG_PROBE")) fprintf(stderr, "probe %ld %ld %ld: winograd %.1f direct %.1f\n", long(src[1]), long(src[2]), long(dst[1]), ms[0], ms[1]);
+  return ms[0] < ms[1] ? algo::convolution_winograd : algo::convolution_direct;
+}
+
 void Plan::buildForward(int j) {
   const Op& o = ops[j];
   Tensor& out = t[o.out];
@@ -398,10 +464,11 @@ void Plan::buildForward(int j) {
       };
       dnnl::convolution_forward::primitive_desc pd;
       convAlgo[j] = algo::convolution_direct;
-      if (preferredConvAlgo != algo::convolution_direct) {
+      const algo want = probeConvAlgo ? fasterConvAlgo(o, in.dims, wd, out.dims) : preferredConvAlgo;
+      if (want != algo::convolution_direct) {
         try {
-          pd = makePd(preferredConvAlgo);
-          convAlgo[j] = preferredConvAlgo;
+          pd = makePd(want);
+          convAlgo[j] = want;
         } catch (const dnnl::error&) {
         }
       }
@@ -1066,6 +1133,22 @@ napi_value PlanStats_(napi_env env, napi_callback_info info) {
     CHECK(napi_set_named_property(env, obj, "names", names));
     CHECK(napi_set_named_property(env, obj, "ms", ms));
     CHECK(napi_set_named_property(env, obj, "steps", steps));
+    // The plan's buffers: bytes of the arena placed by liveness, and what one buffer each would take.
+    int winograd = 0, convs = 0;
+    for (size_t j = 0; j < p->ops.size(); ++j)
+      if (p->ops[j].type == CONV) {
+        ++convs;
+        if (p->convAlgo[j] == algo::convolution_winograd) ++winograd;
+      }
+    const std::pair<const char*, double> extra[] = {{"bufferBytes", double(p->arenaBytes)},
+                                                    {"unsharedBufferBytes", double(p->arenaNaiveBytes)},
+                                                    {"convs", double(convs)},
+                                                    {"winogradConvs", double(winograd)}};
+    for (auto& [key, value] : extra) {
+      napi_value v;
+      CHECK(napi_create_double(env, value, &v));
+      CHECK(napi_set_named_property(env, obj, key, v));
+    }
     return obj;
   });
 }

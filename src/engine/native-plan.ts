@@ -34,6 +34,13 @@ export interface NativePlanStats {
   names: string[];
   ms: number[];
   steps: number;
+  /** Bytes of the plan's buffers (activations, gradients, workspaces), placed by liveness in one arena. */
+  bufferBytes: number;
+  /** What those buffers would take with one allocation each (the arena's saving is the difference). */
+  unsharedBufferBytes: number;
+  /** Convolutions in the plan, and how many run oneDNN's Winograd algorithm (HEADSTART_NATIVE_CONV_ALGO). */
+  convs: number;
+  winogradConvs: number;
 }
 
 interface PlanAddon {
