@@ -12,6 +12,8 @@
  *   for the native engine's OpenMP team; must be set before the addon loads, so it is done here),
  *   BENCH_WINOGRAD=0 (leave out the row of the native step with Winograd convolutions,
  *   HEADSTART_NATIVE_CONV_ALGO=winograd: ~20% less CPU in a loaded check, larger rounding differences),
+ *   BENCH_CONV_ALGO=auto (that row with HEADSTART_NATIVE_CONV_ALGO=auto instead: direct or Winograd per
+ *   convolution, whichever a timing probe at plan build finds faster; the plan build's time is printed),
  *   BENCH_MODEL (resnet18; mobilenet_v2 times torchvision's MobileNetV2 on all three, its head's dropout
  *   active with the same host-drawn masks on both headstart engines; PyTorch's peak RSS is measured for
  *   resnet18 only).
@@ -38,6 +40,7 @@ const reps = Number(process.env.BENCH_REPS ?? 3);
 const warmups = Number(process.env.BENCH_WARMUPS ?? 2);
 const size = Number(process.env.BENCH_SIZE ?? 224);
 const modelName = process.env.BENCH_MODEL ?? 'resnet18';
+const altAlgo = process.env.BENCH_CONV_ALGO ?? 'winograd';
 const spec = getModel(modelName);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const cpuMs = () => {
@@ -76,12 +79,19 @@ async function makeEngine(kind: EngineKind): Promise<Engine> {
     const s = await TrainingSession.create(graph, params, { threads });
     session = { step: (x, t, random) => s.step(x, t, random), trainable: graph.trainable };
   } else {
-    if (kind === 'native-winograd') process.env.HEADSTART_NATIVE_CONV_ALGO = 'winograd';
+    if (kind === 'native-winograd') process.env.HEADSTART_NATIVE_CONV_ALGO = altAlgo;
+    const built = performance.now();
     const s = NativeTrainingSession.create(spec, { ...graphOpts, threads }, params);
+    const buildMs = performance.now() - built;
     delete process.env.HEADSTART_NATIVE_CONV_ALGO;
     if ('unsupported' in s) throw new Error(`${modelName} on the native engine: unsupported ${s.unsupported}`);
     session = s;
     if (kind === 'native') profile = () => s.stats();
+    const st = s.stats();
+    const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
+    console.error(
+      `${kind === 'native' ? 'native' : `native-${altAlgo}`}: plan built in ${buildMs.toFixed(0)} ms; buffers ${mb(st.bufferBytes)} MB placed by liveness (${mb(st.unsharedBufferBytes)} MB unshared); ${st.winogradConvs} of ${st.convs} convolutions on Winograd`,
+    );
   }
   const sgd = new SGD([{ params: session.trainable.map((name) => ({ name, data: params.get(name)!.data as Float32Array })) }], { lr: 1e-3, momentum: 0.9 });
   let steps = 0;
@@ -160,7 +170,7 @@ for (let r = 0; r < rounds; r++) {
   results.pytorch.push(pytorch());
   const fmt = (t: Timing) => `${t.rate.toFixed(2)} img/s ${t.cpuMs.toFixed(0)} CPU-ms`;
   console.error(
-    `round ${r + 1}/${rounds} (load average ${os.loadavg()[0].toFixed(2)}): onnx ${fmt(results.onnx[r])}, native ${fmt(results.native[r])}, ${winograd ? `native-winograd ${fmt(results['native-winograd'][r])}, ` : ''}pytorch ${fmt(results.pytorch[r])}`,
+    `round ${r + 1}/${rounds} (load average ${os.loadavg()[0].toFixed(2)}): onnx ${fmt(results.onnx[r])}, native ${fmt(results.native[r])}, ${winograd ? `native-${altAlgo} ${fmt(results['native-winograd'][r])}, ` : ''}pytorch ${fmt(results.pytorch[r])}`,
   );
 }
 
@@ -179,7 +189,7 @@ for (const k of ['onnx', 'native', ...(winograd ? (['native-winograd'] as const)
   ratios[k] = Number((rate / torchRate).toFixed(3));
   const spread = results[k].map((t) => t.spread).filter(Number.isFinite);
   console.log(
-    `${`headstart ${k}`.replace('headstart pytorch', 'pytorch').padEnd(26)} ${rate.toFixed(2).padStart(6)} ${cpu.toFixed(0).padStart(13)} ${ratios[k].toFixed(2).padStart(11)} ${(spread.length ? Math.max(...spread).toFixed(2) : '-').padStart(18)} ${(k === 'native-winograd' ? '-' : rss[k].toFixed(0)).padStart(12)}`,
+    `${`headstart ${k}`.replace('headstart pytorch', 'pytorch').replace('winograd', altAlgo).padEnd(26)} ${rate.toFixed(2).padStart(6)} ${cpu.toFixed(0).padStart(13)} ${ratios[k].toFixed(2).padStart(11)} ${(spread.length ? Math.max(...spread).toFixed(2) : '-').padStart(18)} ${(k === 'native-winograd' ? '-' : rss[k].toFixed(0)).padStart(12)}`,
   );
 }
 const kinds = nativeProfile.names.map((n, i) => [n, nativeProfile.ms[i] / nativeProfile.steps] as const).filter(([, ms]) => ms >= 0.05);
@@ -189,5 +199,6 @@ console.log(
     ...ratios,
     nativeVsOnnx: Number((median(results.native.map((t) => t.rate)) / median(results.onnx.map((t) => t.rate))).toFixed(3)),
     rssNativeVsTorch: Number((rss.native / rss.pytorch).toFixed(3)),
+    altConvAlgo: altAlgo,
   }),
 );

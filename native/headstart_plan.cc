@@ -360,10 +360,13 @@ void Plan::placeBuffers() {
   std::vector<int> placed;
   arenaBytes = 0;
   arenaNaiveBytes = 0;
+  // HEADSTART_NATIVE_SHARE_BUFFERS=0: one range each (a check that sharing changes no result).
+  const char* share = getenv("HEADSTART_NATIVE_SHARE_BUFFERS");
+  const bool shared = !(share && std::string(share) == "0");
   for (int i : order) {
     std::vector<std::pair<size_t, size_t>> busy;  // [begin, end) of placed buffers alive with i
     for (int p : placed)
-      if (first[p] <= last[i] && first[i] <= last[p]) busy.push_back({offset[p], offset[p] + bytes[p]});
+      if (!shared || (first[p] <= last[i] && first[i] <= last[p])) busy.push_back({offset[p], offset[p] + bytes[p]});
     std::sort(busy.begin(), busy.end());
     size_t at = 0;
     for (auto& b : busy) {
