@@ -3,8 +3,9 @@
 // JS compiles a network once into a plan (src/engine/native-plan.ts: tensors with their NCHW shapes,
 // an op list with tensor ids, parameter ids and attributes). createPlan builds every oneDNN primitive
 // and every buffer once: activations live in the layouts the primitives choose (format_tag::any,
-// blocked on AVX-512/AVX2), and stay there for the whole step. A step then runs forward, the softmax
-// cross-entropy, and backward in C++ with no allocation:
+// blocked on AVX-512/AVX2), and stay there for the whole step; every buffer gets an offset in one arena
+// by its lifetime over the step (placeBuffers), so buffers that are never alive together share bytes.
+// A step then runs forward, the softmax cross-entropy, and backward in C++ with no allocation:
 //   - the image batch is reordered once (plain NCHW -> the stem's layout);
 //   - each convolution weight is reordered once per step (plain OIHW -> blocked), shared by the
 //     forward and backward-data primitives when they want the same layout;
