@@ -86,7 +86,10 @@ test('HEADSTART_NATIVE_CONV_ALGO=shape|winograd|auto: which convolutions use Win
   // output positions in the batch: at 64 px ResNet18's layer1 (16x16) from batch 4 on, nothing at batch 2.
   assert.equal(setup('resnet18', undefined, {}, 4).stats().winogradConvs, expect(4), 'default, batch 4: layer1');
   assert.equal(setup('resnet18', 'shape').stats().winogradConvs, 0, 'default, batch 2: none');
-  assert.throws(() => setup('resnet18', 'fastest'), (e: Error & { code?: string }) => e.code === 'E_BAD_ARGUMENT' && /expected shape \(the default\), direct, winograd or auto, found 'fastest'/.test(e.message));
+  assert.throws(
+    () => setup('resnet18', 'fastest'),
+    (e: Error & { code?: string }) => e.code === 'E_BAD_ARGUMENT' && /expected shape \(the default\), direct, winograd or auto, found 'fastest'/.test(e.message),
+  );
   const direct = setup('resnet18', 'direct');
   assert.equal(direct.stats().winogradConvs, 0, 'direct');
   const ref = await direct.step(x, coeffs);
