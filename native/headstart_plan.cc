@@ -391,6 +391,17 @@ void Plan::placeBuffers() {
     int r = root(int(i));
     if (first[r] != SIZE_MAX) arenaMem[i].set_data_handle(base + offset[r]);
   }
+  // Now every memory an exec takes has storage, except those bound to the caller's arrays at each step. One
+  // without was made from a buffer's handle before it had one: a reshape of a buffer must be view(desc, of).
+  std::unordered_map<dnnl_memory_t, bool> bound = {{imagesUser.get(true), true}, {logitsMem.get(true), true}};
+  for (auto* l : {&paramMem, &gradMem})
+    for (auto& m : *l)
+      if (m) bound[m.get()] = true;
+  for (auto* l : {&fwd, &bwd})
+    for (auto& e : *l)
+      for (auto& a : e.args)
+        if (a.second && a.second.get_data_handle() == nullptr && !bound.count(a.second.get()))
+          throw Failure{"E_INTERNAL", "native plan: argument " + std::to_string(a.first) + " of a " + STAT_NAMES[e.stat] + " step has no storage (a reshape of a plan buffer must use view())"};
 }
 
 // The default choice of convolution algorithm: Winograd for a 3x3 stride-1 convolution (oneDNN has it for
