@@ -477,7 +477,6 @@ algo Plan::fasterConvAlgo(const Op& o, const memory::dims& src, const memory::di
       double took = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       if (run > 0) ms[k] = std::min(ms[k], took);  // the first run warms up
     }
-  if (getenv("HS_DEBUG_PROBE")) fprintf(stderr, "probe %ld %ld %ld: winograd %.1f direct %.1f\n", long(src[1]), long(src[2]), long(dst[1]), ms[0], ms[1]);
   return ms[0] < ms[1] ? algo::convolution_winograd : algo::convolution_direct;
 }
 
