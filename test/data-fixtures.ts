@@ -69,7 +69,7 @@ const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch, torchvision, P
 export const torchvisionMissing: string | false = probe.status === 0 ? false : 'needs Debian python3-torchvision at /usr/bin/python3 (apt-get install python3-torchvision)';
 
 /** Runs scripts/data_reference.py; returns its JSON results and a reader for the per-case outputs. */
-export function torchvisionReference<R>(mode: 'crop' | 'train' | 'eval' | 'adjust' | 'augop' | 'autoaug' | 'space', cases: unknown[]): { results: R[]; output: (i: number) => Buffer } {
+export function torchvisionReference<R>(mode: 'crop' | 'train' | 'eval' | 'adjust' | 'augop' | 'autoaug' | 'space' | 'decode', cases: unknown[]): { results: R[]; output: (i: number) => Buffer } {
   const dir = tempDir(`ref-${mode}`);
   writeFileSync(join(dir, 'cases.json'), JSON.stringify(cases));
   const r = spawnSync('/usr/bin/python3', ['scripts/data_reference.py', mode, join(dir, 'cases.json'), dir], { encoding: 'utf8', maxBuffer: 64 << 20 });
