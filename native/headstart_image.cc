@@ -186,11 +186,21 @@ bool plan_geometry(Job& j, int width, int height, Plan& g) {
                     std::to_string(ww) + "x" + std::to_string(wh) + "+" + std::to_string(wl) + "+" + std::to_string(wt) + " of a " + std::to_string(out_w) + "x" +
                     std::to_string(out_h) + " resize does not fit the decoded " + std::to_string(width) + "x" + std::to_string(height) + " image");
   }
-  // PIL resizes the cropped image: a pass is skipped where the box is whole pixels of the output's size.
-  g.need_h = !(x0 == std::floor(x0) && x1 - x0 == out_w);
-  g.need_v = !(y0 == std::floor(y0) && y1 - y0 == out_h);
+  // A box of whole pixels is a crop: torchvision crops, then PIL resizes the cropped image, so the
+  // taps stay inside the box (clamped and renormalised at its edges) and a pass is skipped where
+  // the box already has the output's size. A fractional box (shrink-on-load) is PIL's
+  // resize(box=...) on the whole decoded image.
+  const bool whole_x = x0 == std::floor(x0) && x1 == std::floor(x1);
+  const bool whole_y = y0 == std::floor(y0) && y1 == std::floor(y1);
+  g.need_h = !(whole_x && x1 - x0 == out_w);
+  g.need_v = !(whole_y && y1 - y0 == out_h);
   if (g.need_h) {
-    coefficients(width, out_w, cubic, x0, x1, g.ch);
+    if (whole_x) {
+      coefficients(static_cast<int>(x1 - x0), out_w, cubic, 0, x1 - x0, g.ch);
+      for (int x = 0; x < out_w; x++) g.ch.bounds[x * 2] += static_cast<int>(x0);
+    } else {
+      coefficients(width, out_w, cubic, x0, x1, g.ch);
+    }
     g.col_lo = width;
     g.col_hi = 0;
     for (int x = wl; x < wl + ww; x++) {
@@ -202,7 +212,12 @@ bool plan_geometry(Job& j, int width, int height, Plan& g) {
     g.col_hi = g.col_lo + ww;
   }
   if (g.need_v) {
-    coefficients(height, out_h, cubic, y0, y1, g.cv);
+    if (whole_y) {
+      coefficients(static_cast<int>(y1 - y0), out_h, cubic, 0, y1 - y0, g.cv);
+      for (int y = 0; y < out_h; y++) g.cv.bounds[y * 2] += static_cast<int>(y0);
+    } else {
+      coefficients(height, out_h, cubic, y0, y1, g.cv);
+    }
     g.row_lo = g.cv.bounds[wt * 2];
     const int last = wt + wh - 1;
     g.row_hi = g.cv.bounds[last * 2] + g.cv.bounds[last * 2 + 1];
