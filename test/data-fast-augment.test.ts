@@ -25,7 +25,7 @@ import { loadNativeImage } from '../src/data/native-image.js';
 import { IMAGENET_PREPROCESS, type Interpolation } from '../src/data/preprocess.js';
 import { sampleResizedCropBox } from '../src/data/transforms/random-resized-crop.js';
 import { Random } from '../src/random.js';
-import { float32s, meanAbsDiff, RecordingRandom, tempDir, texture, torchvisionMissing, torchvisionReference } from './data-fixtures.js';
+import { float32s, meanAbsDiff, RecordingRandom, tempDir, texture, torchvisionMissing, torchvisionReference, withNativeDecode } from './data-fixtures.js';
 
 /** Real photos that Debian/rustup documentation ships (not in the repo); skipped where absent. */
 const PHOTO_DIRS = ['/root/.rustup/toolchains/stable-x86_64-unknown-linux-gnu/share/doc/rust/html/embedded-book/assets', '/usr/share/doc/rust-doc/html/embedded-book/assets'];
@@ -49,18 +49,6 @@ function edges(w: number, h: number): Buffer {
 }
 
 const nativeBuilt = 'addon' in loadNativeImage();
-
-/** `body` on the sharp path (HEADSTART_NATIVE_DECODE=0), whether or not the native decoder is built. */
-async function sharpOnly<T>(body: () => Promise<T>): Promise<T> {
-  const before = process.env.HEADSTART_NATIVE_DECODE;
-  process.env.HEADSTART_NATIVE_DECODE = '0';
-  try {
-    return await body();
-  } finally {
-    if (before === undefined) delete process.env.HEADSTART_NATIVE_DECODE;
-    else process.env.HEADSTART_NATIVE_DECODE = before;
-  }
-}
 
 const raw = (buf: Buffer, width: number, height: number) => sharp(buf, { raw: { width, height, channels: 3 } });
 
@@ -114,7 +102,7 @@ test('fast training transform is within its stated tolerance of torchvision on t
         const rng = new RecordingRandom(Random.derive(11, cases.length));
         fast.push(await fastPipe.tensor(bytes, rng));
         exact.push(await exactPipe.tensor(bytes, Random.derive(11, cases.length)));
-        plain.push(await sharpOnly(() => defaultPipe.tensor(bytes, Random.derive(11, cases.length))));
+        plain.push(await withNativeDecode('0', () => defaultPipe.tensor(bytes, Random.derive(11, cases.length))));
         if (nativeBuilt) viaNative.push(await defaultPipe.tensor(bytes, Random.derive(11, cases.length)));
         let i = 0;
         const box = sampleResizedCropBox(size, { nextUint32: () => rng.words[i++] }, { scale, ratio: [3 / 4, 4 / 3] });

@@ -193,3 +193,15 @@ export async function buildFixtureDataset(root = tempDir('dataset'), options: { 
   writeFileSync(p(SPECIAL.nonImage), 'labels were checked by hand');
   return root;
 }
+
+/** Runs `body` with HEADSTART_NATIVE_DECODE set to `value` ('0': the sharp path; pipelines read it per image). */
+export async function withNativeDecode<T>(value: '0' | '1', body: () => Promise<T>): Promise<T> {
+  const before = process.env.HEADSTART_NATIVE_DECODE;
+  process.env.HEADSTART_NATIVE_DECODE = value;
+  try {
+    return await body();
+  } finally {
+    if (before === undefined) delete process.env.HEADSTART_NATIVE_DECODE;
+    else process.env.HEADSTART_NATIVE_DECODE = before;
+  }
+}

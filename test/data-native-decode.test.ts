@@ -20,7 +20,7 @@ import { loadNativeImage, nativeDecode, type NativeDecodeRequest } from '../src/
 import { IMAGENET_PREPROCESS } from '../src/data/preprocess.js';
 import { DataError } from '../src/errors.js';
 import { Random } from '../src/random.js';
-import { tempDir, texture, torchvisionMissing, torchvisionReference } from './data-fixtures.js';
+import { tempDir, texture, torchvisionMissing, torchvisionReference, withNativeDecode } from './data-fixtures.js';
 
 const native = loadNativeImage();
 const notBuilt: string | false = 'addon' in native ? false : native.reason;
@@ -30,18 +30,6 @@ const PHOTO_DIRS = ['/root/.rustup/toolchains/stable-x86_64-unknown-linux-gnu/sh
 const PHOTOS = PHOTO_DIRS.flatMap((d) => ['f3.jpg', 'verify.jpeg'].map((f) => join(d, f)))
   .filter((p) => existsSync(p))
   .slice(0, 2);
-
-/** Runs `body` with HEADSTART_NATIVE_DECODE set to `value` (the pipeline reads it per image). */
-async function withNative<T>(value: '0' | '1', body: () => Promise<T>): Promise<T> {
-  const before = process.env.HEADSTART_NATIVE_DECODE;
-  process.env.HEADSTART_NATIVE_DECODE = value;
-  try {
-    return await body();
-  } finally {
-    if (before === undefined) delete process.env.HEADSTART_NATIVE_DECODE;
-    else process.env.HEADSTART_NATIVE_DECODE = before;
-  }
-}
 
 /** The part `box` of a whole-size 8-bit HWC image. */
 function cut(data: Uint8Array, width: number, box: { left: number; top: number; width: number; height: number }): Uint8Array {
@@ -134,8 +122,8 @@ test('native decoder: CMYK declined (sharp decodes it), corrupt and truncated JP
     .toBuffer();
   await assert.rejects(nativeDecode(addon!, cmyk, full, { out: new Uint8Array(w * h * 3), offset: 0 }), (e: Error & { code?: string }) => e.code === 'E_UNSUPPORTED_JPEG');
   const evalPipe = buildEvalTransform({ ...IMAGENET_PREPROCESS, resizeSize: 64, inputSize: 56 });
-  const viaNative = await withNative('1', () => evalPipe.tensor(cmyk, new Random(0), 'cmyk.jpg'));
-  const viaSharp = await withNative('0', () => evalPipe.tensor(cmyk, new Random(0), 'cmyk.jpg'));
+  const viaNative = await withNativeDecode('1', () => evalPipe.tensor(cmyk, new Random(0), 'cmyk.jpg'));
+  const viaSharp = await withNativeDecode('0', () => evalPipe.tensor(cmyk, new Random(0), 'cmyk.jpg'));
   assert.deepEqual(viaNative, viaSharp, 'a CMYK JPEG takes the sharp path');
 
   const broken: [string, Buffer][] = [
@@ -152,7 +140,7 @@ test('native decoder: CMYK declined (sharp decodes it), corrupt and truncated JP
     // Through the pipeline (the whole image is read: Resize(w) keeps every row): a DataError naming the file.
     const pipe = buildEvalTransform({ ...IMAGENET_PREPROCESS, resizeSize: h, inputSize: h });
     await assert.rejects(
-      withNative('1', () => pipe.tensor(bytes, new Random(0), path)),
+      withNativeDecode('1', () => pipe.tensor(bytes, new Random(0), path)),
       (e: unknown) => e instanceof DataError && e.code === 'E_BAD_IMAGE' && e.message.includes(path) && !!e.hint,
       name,
     );
@@ -172,7 +160,7 @@ test('native decoder: CMYK declined (sharp decodes it), corrupt and truncated JP
     evalPipe,
     { batchSize: 2, workers: 0 },
   );
-  await withNative('1', async () => {
+  await withNativeDecode('1', async () => {
     for await (const b of loader) assert.equal(b.size, 1);
   });
   assert.equal(loader.skipped.length, 1);
@@ -196,7 +184,7 @@ test('native decoder in the loader: main thread and worker threads give the same
   }
   const spec = { ...IMAGENET_PREPROCESS, resizeSize: 48, inputSize: 40 };
   const collect = async (pipe: ReturnType<typeof buildEvalTransform>, workers: number, value: '0' | '1') =>
-    withNative(value, async () => {
+    withNativeDecode(value, async () => {
       const out: Float32Array[] = [];
       for await (const b of createLoader(samples, pipe, { batchSize: 4, shuffle: true, seed: 3, workers }) as AsyncIterable<Batch>) out.push(b.images.slice());
       return out;
