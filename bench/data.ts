@@ -263,7 +263,9 @@ async function main(): Promise<void> {
     const a = med(ours[kind]);
     const b = med(theirs[kind]);
     ratio[kind] = a.rate / b.rate;
-    console.log(`${kind}: headstart (${decoder === 'native' ? 'native libjpeg-turbo' : 'sharp'}, ${pipelines[kind].describe()}): ${a.rate.toFixed(1)} images/s, ${a.cpuMs.toFixed(2)} CPU-ms/img (medians of ${rounds})`);
+    console.log(
+      `${kind}: headstart (${decoder === 'native' ? 'native libjpeg-turbo' : 'sharp'}, ${pipelines[kind].describe()}): ${a.rate.toFixed(1)} images/s, ${a.cpuMs.toFixed(2)} CPU-ms/img (medians of ${rounds})`,
+    );
     console.log(
       `${kind}: PyTorch DataLoader (PIL, ${cores} workers): ${b.rate.toFixed(1)} images/s, ${b.cpuMs.toFixed(2)} CPU-ms/img -> ${ratio[kind].toFixed(2)}x images/s, ${(b.cpuMs / a.cpuMs).toFixed(2)}x less CPU per image`,
     );

@@ -77,7 +77,10 @@ test('native decode equals PIL decode bit for bit: whole images and the regions 
     const m = await sharp(path).metadata();
     made.push({ path, width: m.width!, height: m.height! });
   }
-  const ref = torchvisionReference<{ mode: string; shape: number[] }>('decode', made.map((m) => ({ path: m.path })));
+  const ref = torchvisionReference<{ mode: string; shape: number[] }>(
+    'decode',
+    made.map((m) => ({ path: m.path })),
+  );
   const rng = new Random(5);
   const pick = (n: number) => Math.floor(rng.next() * n);
   let regions = 0;
