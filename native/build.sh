@@ -49,7 +49,7 @@ build_image() {
     return 1
   fi
   # -ffp-contract=off: the resampler's coefficients must round as the JS port's (no fused multiply-add).
-  if ! "$CXX" -O2 -std=c++17 -fPIC -shared -fvisibility=hidden -ffp-contract=off -DNODE_GYP_MODULE_NAME=headstart_image -I"$inc" \
+  if ! "$CXX" -O3 -std=c++17 -fPIC -shared -fvisibility=hidden -ffp-contract=off -DNODE_GYP_MODULE_NAME=headstart_image -I"$inc" \
     headstart_image.cc -o build/headstart_image.node.tmp -ljpeg; then
     echo "native/build.sh: compiling headstart_image.cc failed (libjpeg-turbo 2.x is expected; Debian bookworm has 2.1.5)" >&2
     rm -f build/headstart_image.node.tmp

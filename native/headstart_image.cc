@@ -298,6 +298,57 @@ bool decode_region(Job& j, Plan& g, Region& r) {
   return true;
 }
 
+// Taps of one pass as K weights per output from a shifted first index, so a loop with K fixed at
+// compile time (unrolled, no per-pixel tap count) can run them: where the K taps from the first
+// one would leave the `avail` input pixels, the start moves left and the weights right (zeros fill
+// the rest; the sums are the same). Returns false where avail < K (the generic loop then runs).
+bool fixed_taps(const Coefficients& c, int first, int count, int offset, int avail, int K, std::vector<int>& start, std::vector<int32_t>& w) {
+  if (avail < K) return false;
+  start.resize(count);
+  w.assign(static_cast<size_t>(count) * K, 0);
+  for (int i = 0; i < count; i++) {
+    const int xx = first + i;
+    int x0 = c.bounds[xx * 2] - offset;
+    const int n = c.bounds[xx * 2 + 1];
+    int shift = 0;
+    if (x0 + K > avail) {
+      shift = x0 + K - avail;
+      x0 -= shift;
+    }
+    start[i] = x0;
+    for (int t = 0; t < n; t++) w[static_cast<size_t>(i) * K + shift + t] = c.kk[static_cast<size_t>(xx) * c.ksize + t];
+  }
+  return true;
+}
+
+// The most taps any output of [first, first + count) has.
+int max_taps(const Coefficients& c, int first, int count) {
+  int m = 0;
+  for (int i = first; i < first + count; i++) m = std::max(m, c.bounds[i * 2 + 1]);
+  return m;
+}
+
+template <int K>
+void horizontal_fixed(const uint8_t* src, int in_stride, int rows, const int* start, const int32_t* w, int ww, uint8_t* dst, int out_stride) {
+  for (int y = 0; y < rows; y++) {
+    const uint8_t* row = src + static_cast<size_t>(y) * in_stride;
+    uint8_t* d = dst + static_cast<size_t>(y) * out_stride;
+    for (int x = 0; x < ww; x++, d += 3) {
+      const uint8_t* s = row + start[x] * 3;
+      const int32_t* k = w + static_cast<size_t>(x) * K;
+      int32_t s0 = HALF, s1 = HALF, s2 = HALF;
+      for (int t = 0; t < K; t++) {
+        s0 += s[t * 3] * k[t];
+        s1 += s[t * 3 + 1] * k[t];
+        s2 += s[t * 3 + 2] * k[t];
+      }
+      d[0] = clip8(s0);
+      d[1] = clip8(s1);
+      d[2] = clip8(s2);
+    }
+  }
+}
+
 // The horizontal pass over the region's rows, for the window's columns; 8-bit, as PIL rounds it.
 void horizontal(const Job& j, const Plan& g, const Region& r, std::vector<uint8_t>& tmp) {
   const int wl = static_cast<int>(j.p[P_WIN_L]), ww = static_cast<int>(j.p[P_WIN_W]);
@@ -305,6 +356,24 @@ void horizontal(const Job& j, const Plan& g, const Region& r, std::vector<uint8_
   tmp.resize(static_cast<size_t>(out_stride) * r.rows);
   if (!g.need_h) {
     for (int y = 0; y < r.rows; y++) std::memcpy(&tmp[static_cast<size_t>(y) * out_stride], &r.pixels[static_cast<size_t>(y) * in_stride + (g.col_lo - r.col0) * 3], out_stride);
+    return;
+  }
+  const int K = max_taps(g.ch, wl, ww);
+  std::vector<int> start;
+  std::vector<int32_t> w;
+  if (K <= 8 && fixed_taps(g.ch, wl, ww, r.col0, r.cols, K, start, w)) {
+    void (*run)(const uint8_t*, int, int, const int*, const int32_t*, int, uint8_t*, int) = nullptr;
+    switch (K) {
+      case 1: run = horizontal_fixed<1>; break;
+      case 2: run = horizontal_fixed<2>; break;
+      case 3: run = horizontal_fixed<3>; break;
+      case 4: run = horizontal_fixed<4>; break;
+      case 5: run = horizontal_fixed<5>; break;
+      case 6: run = horizontal_fixed<6>; break;
+      case 7: run = horizontal_fixed<7>; break;
+      default: run = horizontal_fixed<8>; break;
+    }
+    run(r.pixels.data(), in_stride, r.rows, start.data(), w.data(), ww, tmp.data(), out_stride);
     return;
   }
   const int ksize = g.ch.ksize;
@@ -329,8 +398,37 @@ void horizontal(const Job& j, const Plan& g, const Region& r, std::vector<uint8_
   }
 }
 
-// The vertical pass, row by row (taps outer: a row of int32 sums that vectorises), each finished row
-// normalised into the CHW planes (mirrored if asked) or copied as 8 bits.
+// One output row of the vertical pass with N taps (rows `src[t]`, weights `k[t]`) over `n` bytes.
+template <int N>
+void vertical_row_fixed(const uint8_t* const* src, const int32_t* k, int n, uint8_t* out) {
+  for (int x = 0; x < n; x++) {
+    int32_t v = HALF;
+    for (int t = 0; t < N; t++) v += src[t][x] * k[t];
+    out[x] = clip8(v);
+  }
+}
+
+void vertical_row(const uint8_t* const* src, const int32_t* k, int taps, int n, uint8_t* out, int32_t* acc) {
+  switch (taps) {
+    case 1: return vertical_row_fixed<1>(src, k, n, out);
+    case 2: return vertical_row_fixed<2>(src, k, n, out);
+    case 3: return vertical_row_fixed<3>(src, k, n, out);
+    case 4: return vertical_row_fixed<4>(src, k, n, out);
+    case 5: return vertical_row_fixed<5>(src, k, n, out);
+    case 6: return vertical_row_fixed<6>(src, k, n, out);
+    default: break;
+  }
+  for (int x = 0; x < n; x++) acc[x] = HALF;
+  for (int t = 0; t < taps; t++) {
+    const uint8_t* s = src[t];
+    const int32_t kt = k[t];
+    for (int x = 0; x < n; x++) acc[x] += s[x] * kt;
+  }
+  for (int x = 0; x < n; x++) out[x] = clip8(acc[x]);
+}
+
+// The vertical pass, row by row (each a loop over the row's bytes that vectorises), each finished
+// row normalised into the CHW planes (mirrored if asked) or copied as 8 bits.
 void vertical_and_write(Job& j, const Plan& g, const Region& r, const std::vector<uint8_t>& tmp) {
   const int wt = static_cast<int>(j.p[P_WIN_T]), ww = static_cast<int>(j.p[P_WIN_W]), wh = static_cast<int>(j.p[P_WIN_H]);
   const bool flip = j.p[P_FLIP] != 0;
@@ -339,21 +437,26 @@ void vertical_and_write(Job& j, const Plan& g, const Region& r, const std::vecto
   const size_t plane = static_cast<size_t>(ww) * wh;
   std::vector<int32_t> acc(stride);
   std::vector<uint8_t> row(stride);
+  std::vector<const uint8_t*> src;
+  std::vector<int32_t> ks;
   for (int y = 0; y < wh; y++) {
     const uint8_t* line;
     if (g.need_v) {
       const int yy = wt + y;
       const int ymin = g.cv.bounds[yy * 2] - r.row0, ymax = g.cv.bounds[yy * 2 + 1];
       const int32_t* k = &g.cv.kk[static_cast<size_t>(yy) * g.cv.ksize];
-      for (int x = 0; x < stride; x++) acc[x] = HALF;
+      src.clear();
+      ks.clear();
       for (int t = 0; t < ymax; t++) {
-        const int32_t kt = k[t];
-        if (kt == 0) continue;
-        const uint8_t* s = &tmp[static_cast<size_t>(ymin + t) * stride];
-        int32_t* a = acc.data();
-        for (int x = 0; x < stride; x++) a[x] += s[x] * kt;
+        if (k[t] == 0) continue;
+        src.push_back(&tmp[static_cast<size_t>(ymin + t) * stride]);
+        ks.push_back(k[t]);
       }
-      for (int x = 0; x < stride; x++) row[x] = clip8(acc[x]);
+      if (src.empty()) {
+        std::fill(row.begin(), row.end(), clip8(HALF));
+      } else {
+        vertical_row(src.data(), ks.data(), static_cast<int>(src.size()), stride, row.data(), acc.data());
+      }
       line = row.data();
     } else {
       line = &tmp[static_cast<size_t>(g.row_lo + y - r.row0) * stride];

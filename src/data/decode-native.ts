@@ -25,7 +25,7 @@ export interface NativeGeometryOptions {
 }
 
 /** The native request for `g`, or null where the native path does not apply. */
-export function nativeRequest(g: Geometry, format: string, orientation: number, options: NativeGeometryOptions = {}): NativeDecodeRequest | null {
+function nativeRequest(g: Geometry, format: string, orientation: number, options: NativeGeometryOptions = {}): NativeDecodeRequest | null {
   if (format !== 'jpeg' || orientation !== 1 || !boxInside(g.crop, g.source)) return null;
   const crop = g.crop;
   const size = g.resize ?? { width: crop.width, height: crop.height };
