@@ -153,6 +153,7 @@ void on_message(j_common_ptr cinfo, int level) {
 // of the decoded image, RGB.
 struct Region {
   std::vector<uint8_t> pixels;
+  std::vector<uint8_t> scratch;  // a row read only to reach the end of the file
   int row0 = 0, rows = 0, col0 = 0, cols = 0;
 };
 
@@ -293,7 +294,19 @@ bool decode_region(Job& j, Plan& g, Region& r) {
     }
     y += static_cast<int>(n);
   }
-  if (g.row_hi == height) jpeg_finish_decompress(&cinfo);  // reads to the end: a damaged tail shows
+  // A file that does not end with the EOI marker may be truncated below the rows read: go on to
+  // the end then (skipping rows still decodes their entropy-coded data; the last row is read, as
+  // skipping to the very end reads nothing), so libjpeg reports the damage as PIL, which decodes
+  // everything, would. Whole files stop early.
+  const bool ends_with_eoi = j.length >= 2 && j.bytes[j.length - 2] == 0xFF && j.bytes[j.length - 1] == 0xD9;
+  if (g.row_hi < height && !ends_with_eoi) {
+    if (height - g.row_hi > 1) jpeg_skip_scanlines(&cinfo, static_cast<JDIMENSION>(height - g.row_hi - 1));
+    r.scratch.resize(static_cast<size_t>(r.cols) * 3);
+    JSAMPROW row = r.scratch.data();
+    while (cinfo.output_scanline < cinfo.output_height)
+      if (jpeg_read_scanlines(&cinfo, &row, 1) == 0) break;
+  }
+  if (cinfo.output_scanline == cinfo.output_height) jpeg_finish_decompress(&cinfo);
   jpeg_destroy_decompress(&cinfo);
   return true;
 }

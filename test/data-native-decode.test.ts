@@ -18,6 +18,7 @@ import { buildEvalTransform, buildTrainTransform } from '../src/data/build-trans
 import { createLoader, type Batch } from '../src/data/loader.js';
 import { loadNativeImage, nativeDecode, type NativeDecodeRequest } from '../src/data/native-image.js';
 import { IMAGENET_PREPROCESS } from '../src/data/preprocess.js';
+import type { Sample } from '../src/data/sample.js';
 import { DataError } from '../src/errors.js';
 import { Random } from '../src/random.js';
 import { tempDir, texture, torchvisionMissing, torchvisionReference, withNativeDecode } from './data-fixtures.js';
@@ -148,6 +149,15 @@ test('native decoder: CMYK declined (sharp decodes it), corrupt and truncated JP
       name,
     );
   }
+  // Truncated below the rows a crop reads (a tall image, its top band): still an error, as PIL
+  // decodes the whole file.
+  const tall = await sharp(texture(64, 400, 5), { raw: { width: 64, height: 400, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
+  const cutTall = tall.subarray(0, Math.floor(tall.length * 0.7));
+  const top = region(64, 400, { left: 0, top: 0, width: 64, height: 40 });
+  await nativeDecode(addon!, tall, top, { out: new Uint8Array(64 * 40 * 3), offset: 0 });
+  await assert.rejects(nativeDecode(addon!, cutTall, top, { out: new Uint8Array(64 * 40 * 3), offset: 0 }), (e: Error & { code?: string }) => e.code === 'E_BAD_IMAGE');
   // Bad requests are errors, not writes past the buffer.
   assert.throws(() => addon!.decode(good, new Float64Array(3), new Uint8Array(10)), /Float64Array/);
   await assert.rejects(nativeDecode(addon!, good, full, { out: new Uint8Array(w * h * 3 - 1), offset: 0 }), /do not fit/);
@@ -172,7 +182,7 @@ test('native decoder: CMYK declined (sharp decodes it), corrupt and truncated JP
 
 test('native decoder in the loader: main thread and worker threads give the same batches, equal to sharp for the eval transform', { skip: notBuilt }, async () => {
   const dir = tempDir('native-loader');
-  const samples = [];
+  const samples: Sample[] = [];
   for (let i = 0; i < 10; i++) {
     const w = 60 + 7 * i;
     const h = 50 + 5 * ((i * 3) % 7);
