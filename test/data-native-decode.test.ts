@@ -76,7 +76,7 @@ test('native decode equals PIL decode bit for bit: whole images and the regions 
   }
   for (const path of PHOTOS) {
     const m = await sharp(path).metadata();
-    made.push({ path, width: m.width!, height: m.height! });
+    made.push({ path, width: m.width, height: m.height });
   }
   const ref = torchvisionReference<{ mode: string; shape: number[] }>(
     'decode',
@@ -98,7 +98,7 @@ test('native decode equals PIL decode bit for bit: whole images and the regions 
       let left = pick(m.width);
       let top = pick(m.height);
       let width = 1 + pick(m.width - left);
-      let height = 1 + pick(m.height - top);
+      const height = 1 + pick(m.height - top);
       if (r < 4) [left, width] = [0, m.width];
       else if (r < 8) top = 0;
       const box = { left, top, width, height };

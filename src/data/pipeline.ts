@@ -45,6 +45,7 @@ export interface PipelineOptions {
    * Let libvips do the downscale of a composed crop + resize in the decode call with its own
    * antialiased kernel (within ~0.3/255 of PIL's; the training transform sets it). Default
    * false: PIL's resampler in JS on the pixels libvips decoded, torchvision's bytes exactly.
+   * JPEGs that the native decoder takes (decode-native.ts) are resized exactly with or without it.
    */
   libvipsDownscale?: boolean;
 }
