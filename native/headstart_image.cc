@@ -8,8 +8,9 @@
 //
 // Exports: decode(bytes, params, out, table) runs on the calling thread; decodeAsync(...) on a libuv
 // worker, returning a Promise. A corrupt or truncated JPEG (libjpeg's errors and its warnings, as
-// sharp's failOn: 'warning') throws / rejects with code E_BAD_IMAGE; a CMYK / YCCK JPEG with code
-// E_UNSUPPORTED_JPEG (the caller keeps its other decoder for those). Linked with -ljpeg only.
+// sharp's failOn: 'warning') throws / rejects with code E_BAD_IMAGE; a JPEG in a colour space other
+// than YCbCr, RGB, greyscale, CMYK or YCCK with code E_UNSUPPORTED_JPEG (the caller keeps its other
+// decoder for those). CMYK/YCCK are converted to RGB as Pillow converts them. Linked with -ljpeg only.
 #include <node_api.h>
 
 #include <algorithm>
@@ -230,6 +231,22 @@ bool plan_geometry(Job& j, int width, int height, Plan& g) {
   return true;
 }
 
+// Pillow's CMYK JPEG path: the unpacker "CMYK;I" inverts libjpeg's samples (Adobe's convention),
+// then Convert.c's cmyk2rgb: nk = 255 - k, each channel nk - c * nk / 255 (MULDIV255), clipped.
+void cmyk_row_to_rgb(const uint8_t* in, uint8_t* out, int n) {
+  for (int x = 0; x < n; x++, in += 4, out += 3) {
+    const int k = 255 - in[3];
+    const int nk = 255 - k;
+    for (int c = 0; c < 3; c++) {
+      const int v = 255 - in[c];
+      const int tmp = v * nk + 128;
+      const int m = ((tmp >> 8) + tmp) >> 8;
+      const int o = nk - m;
+      out[c] = static_cast<uint8_t>(o < 0 ? 0 : o > 255 ? 255 : o);
+    }
+  }
+}
+
 // libjpeg's part, with its setjmp error handling: no C++ object is created between setjmp and the
 // last libjpeg call, so a longjmp skips no destructor. Returns false with j.code / j.error set.
 bool decode_region(Job& j, Plan& g, Region& r) {
@@ -247,19 +264,23 @@ bool decode_region(Job& j, Plan& g, Region& r) {
   jpeg_create_decompress(&cinfo);
   jpeg_mem_src(&cinfo, j.bytes, static_cast<unsigned long>(j.length));
   jpeg_read_header(&cinfo, TRUE);
-  if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
+  // CMYK and YCCK JPEGs are read as Pillow reads them: CMYK out of libjpeg, taken as Adobe's
+  // inverted CMYK ("CMYK;I") and converted to RGB with Pillow's formula (cmyk_row_to_rgb).
+  const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
+  if (!cmyk && cinfo.jpeg_color_space != JCS_YCbCr && cinfo.jpeg_color_space != JCS_GRAYSCALE && cinfo.jpeg_color_space != JCS_RGB) {
     jpeg_destroy_decompress(&cinfo);
-    return fail(j, "E_UNSUPPORTED_JPEG", "a CMYK JPEG (this decoder reads YCbCr, RGB and greyscale JPEGs)");
+    return fail(j, "E_UNSUPPORTED_JPEG", "a JPEG in an unusual colour space (this decoder reads YCbCr, RGB, greyscale, CMYK and YCCK)");
   }
+  const int channels = cmyk ? 4 : 3;
   // Pillow's decoder settings (JpegDecode.c without draft mode): libjpeg's defaults, RGB out.
-  cinfo.out_color_space = JCS_RGB;
+  cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
   cinfo.dct_method = JDCT_ISLOW;
   cinfo.do_fancy_upsampling = TRUE;
   cinfo.scale_num = 1;
   cinfo.scale_denom = static_cast<unsigned int>(j.p[P_SCALE]);
   jpeg_start_decompress(&cinfo);
   const int width = static_cast<int>(cinfo.output_width), height = static_cast<int>(cinfo.output_height);
-  if ((j.p[P_EXPECT_W] != 0 && width != j.p[P_EXPECT_W]) || (j.p[P_EXPECT_H] != 0 && height != j.p[P_EXPECT_H]) || cinfo.output_components != 3) {
+  if ((j.p[P_EXPECT_W] != 0 && width != j.p[P_EXPECT_W]) || (j.p[P_EXPECT_H] != 0 && height != j.p[P_EXPECT_H]) || cinfo.output_components != channels) {
     jpeg_destroy_decompress(&cinfo);
     return fail(j, "E_BAD_IMAGE",
                 "expected " + std::to_string(static_cast<int>(j.p[P_EXPECT_W])) + "x" + std::to_string(static_cast<int>(j.p[P_EXPECT_H])) +
@@ -284,14 +305,17 @@ bool decode_region(Job& j, Plan& g, Region& r) {
   r.row0 = g.row_lo;
   r.rows = g.row_hi - g.row_lo;
   r.pixels.resize(static_cast<size_t>(r.cols) * 3 * r.rows);
+  r.scratch.resize(static_cast<size_t>(r.cols) * channels);
   if (g.row_lo > 0) jpeg_skip_scanlines(&cinfo, static_cast<JDIMENSION>(g.row_lo));
   for (int y = 0; y < r.rows;) {
-    JSAMPROW row = r.pixels.data() + static_cast<size_t>(y) * r.cols * 3;
+    uint8_t* rgb = r.pixels.data() + static_cast<size_t>(y) * r.cols * 3;
+    JSAMPROW row = cmyk ? r.scratch.data() : rgb;
     const JDIMENSION n = jpeg_read_scanlines(&cinfo, &row, 1);
     if (n == 0) {
       std::snprintf(err.message, sizeof err.message, "libjpeg returned no scanline at row %d", g.row_lo + y);
       longjmp(err.jump, 1);
     }
+    if (cmyk) cmyk_row_to_rgb(r.scratch.data(), rgb, r.cols);
     y += static_cast<int>(n);
   }
   // A file that does not end with the EOI marker may be truncated below the rows read: go on to
@@ -301,7 +325,6 @@ bool decode_region(Job& j, Plan& g, Region& r) {
   const bool ends_with_eoi = j.length >= 2 && j.bytes[j.length - 2] == 0xFF && j.bytes[j.length - 1] == 0xD9;
   if (g.row_hi < height && !ends_with_eoi) {
     if (height - g.row_hi > 1) jpeg_skip_scanlines(&cinfo, static_cast<JDIMENSION>(height - g.row_hi - 1));
-    r.scratch.resize(static_cast<size_t>(r.cols) * 3);
     JSAMPROW row = r.scratch.data();
     while (cinfo.output_scanline < cinfo.output_height)
       if (jpeg_read_scanlines(&cinfo, &row, 1) == 0) break;

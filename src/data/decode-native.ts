@@ -8,7 +8,7 @@
  * test/data-native-decode.test.ts).
  *
  * Returns `undefined` where the native path does not apply (the addon is not built or is
- * disabled, not a JPEG, EXIF rotation, a crop that leaves the image, a CMYK JPEG): the caller
+ * disabled, not a JPEG, EXIF rotation, a crop that leaves the image, a JPEG in an unusual colour space): the caller
  * then takes the sharp path.
  */
 import { isMainThread } from 'node:worker_threads';

@@ -5,7 +5,7 @@
  * resampler ported to C++ (the same bytes as resample.ts) and writes normalised CHW floats
  * (mirrored if asked) or 8-bit pixels into the caller's buffer, on a libuv worker thread.
  *
- * Used for JPEGs without EXIF rotation; other files (and CMYK JPEGs) keep the sharp path.
+ * Used for JPEGs without EXIF rotation (CMYK ones converted as Pillow converts them); other files keep the sharp path.
  * `HEADSTART_NATIVE_DECODE=0` disables it; without the built addon everything runs on sharp.
  */
 import fs from 'node:fs';
@@ -72,7 +72,7 @@ export function jpegDecoderName(env: NodeJS.ProcessEnv = process.env): string {
   return 'addon' in n ? 'native libjpeg-turbo (headstart_image.node)' : `sharp/libvips (${n.reason})`;
 }
 
-/** The addon's error for a CMYK/YCCK JPEG: the caller decodes that file with sharp instead. */
+/** The addon's error for a JPEG in an unusual colour space: the caller decodes that file with sharp instead. */
 export function isUnsupportedJpeg(err: unknown): boolean {
   return (err as { code?: string })?.code === 'E_UNSUPPORTED_JPEG';
 }
