@@ -8,6 +8,9 @@
  * Then PIL's side, timed the same way (scripts/data_split_torch.py, Debian's torchvision, the
  * same files, crop boxes and flips, one process), is printed beside it.
  *
+ * The pipeline and loader rows take the native JPEG decoder where it is built (the first line says);
+ * the "(sharp)" rows force the sharp path (HEADSTART_NATIVE_DECODE=0).
+ *
  *   npm run bench:data-split                     (200 images, 5 rounds)
  *   BENCH_IMAGES=50 BENCH_ROUNDS=2 npm run bench:data-split
  *   BENCH_DIR=/tmp/headstart-bench-data-3000x2250 BENCH_IMAGES=50 npm run bench:data-split   (after bench:data with BENCH_WIDTH=3000 BENCH_HEIGHT=2250)
@@ -28,6 +31,7 @@ import { keyedRandom, nextFloat } from '../src/random.js';
 import { spawnSync } from 'node:child_process';
 import { createLoader } from '../src/data/loader.js';
 import { Pipeline } from '../src/data/pipeline.js';
+import { jpegDecoderName, loadNativeImage, nativeDecode } from '../src/data/native-image.js';
 
 const count = Number(process.env.BENCH_IMAGES ?? 200);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -52,6 +56,20 @@ const trainExact = buildTrainTransform(IMAGENET_PREPROCESS, { exactAugment: true
 const evalT = buildEvalTransform(IMAGENET_PREPROCESS);
 /** The eval transform as it was before it became exact: libvips' resize in the decode call. */
 const evalLibvips = new Pipeline(evalT.steps, { mean: evalT.mean, std: evalT.std, libvipsDownscale: true });
+const loaded = loadNativeImage();
+const nativeImage = 'addon' in loaded ? loaded.addon : undefined;
+console.log(`JPEG decoder of the pipeline rows: ${jpegDecoderName()}`);
+/** `run` with HEADSTART_NATIVE_DECODE=0 (the sharp path). */
+async function onSharp(run: () => Promise<void>): Promise<void> {
+  const before = process.env.HEADSTART_NATIVE_DECODE;
+  process.env.HEADSTART_NATIVE_DECODE = '0';
+  try {
+    await run();
+  } finally {
+    if (before === undefined) delete process.env.HEADSTART_NATIVE_DECODE;
+    else process.env.HEADSTART_NATIVE_DECODE = before;
+  }
+}
 const table = normalizationTable(IMAGENET_PREPROCESS.mean, IMAGENET_PREPROCESS.std);
 const out = new Float32Array(3 * 224 * 224);
 const out224 = createRgbImage(224, 224);
@@ -78,8 +96,21 @@ const stages: Record<string, (i: number) => unknown> = {
   'pipeline: train (default)': (i) => train.run(bytes[i], keyedRandom(1, 0, i), out, 0, files[i]),
   'pipeline: train (libvipsAugment)': (i) => trainLibvips.run(bytes[i], keyedRandom(1, 0, i), out, 0, files[i]),
   'pipeline: train (--exact-augment)': (i) => trainExact.run(bytes[i], keyedRandom(1, 0, i), out, 0, files[i]),
-  'pipeline: eval (libvips resize, inexact)': (i) => evalLibvips.run(bytes[i], keyedRandom(1, 0, i), out, 0, files[i]),
+  'pipeline: eval (libvips resize, inexact)': (i) => onSharp(() => evalLibvips.run(bytes[i], keyedRandom(1, 0, i), out, 0, files[i])),
   'pipeline: eval': (i) => evalT.run(bytes[i], keyedRandom(1, 0, i), out, 0, files[i]),
+  // The two rows above take the native JPEG decoder where it is built; these force sharp.
+  'pipeline: train (default, sharp)': (i) => onSharp(() => train.run(bytes[i], keyedRandom(1, 0, i), out, 0, files[i])),
+  'pipeline: eval (sharp)': (i) => onSharp(() => evalT.run(bytes[i], keyedRandom(1, 0, i), out, 0, files[i])),
+  ...(nativeImage
+    ? {
+        'native: decode whole image': (i: number) => {
+          const { width, height } = probes[i];
+          const whole = { left: 0, top: 0, width, height };
+          const request = { scale: 1 as const, decoded: { width, height }, box: { x0: 0, y0: 0, x1: width, y1: height }, size: { width, height }, window: whole, interpolation: 'bilinear' as const };
+          return nativeDecode(nativeImage, bytes[i], request, { out: new Uint8Array(width * height * 3), offset: 0 }, true);
+        },
+      }
+    : {}),
 };
 const samples = files.map((path) => ({ path, label: 0 }));
 /** Whole-epoch rows: CPU-ms per image of a loader epoch (run once per round, not per image). */

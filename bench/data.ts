@@ -14,7 +14,7 @@
  * reported. Each round prints the CPU cores each side kept busy and its CPU time per image
  * (from /proc, PyTorch's worker processes included): on a shared machine the images/s ratio
  * follows how much CPU each side gets, CPU-ms/img is the efficiency.
- * The last line is {"data": R, "eval": R} with R = headstart images/s / PyTorch images/s
+ * The last line is {"data": R, "eval": R, "decoder": "native" | "sharp"} with R = headstart images/s / PyTorch images/s
  * (medians) for the train and the eval transform.
  *
  *   npm run bench:data                                   (2000 images, 3 rounds, batch 32)
@@ -23,6 +23,10 @@
  *   BENCH_MALLOC=1 npm run bench:data    headstart with the malloc settings PyTorch's side always gets
  *   BENCH_EXACT=1 npm run bench:data     also times --exact-augment (PIL-exact JS resampling)
  *   BENCH_LIBVIPS=1 npm run bench:data   also times the libvips crop+resize path (libvipsAugment)
+ *   BENCH_SHARP=1 npm run bench:data     also times both transforms on the sharp path (HEADSTART_NATIVE_DECODE=0)
+ * JPEGs go through the native decoder (libjpeg-turbo + PIL's resampler in C++, native/headstart_image.cc)
+ * where it is built, else through sharp; the first line says which (HEADSTART_NATIVE_DECODE=0 forces
+ * sharp) and the last JSON line carries it as "decoder".
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -32,6 +36,7 @@ import { createInterface } from 'node:readline';
 import sharp from 'sharp';
 import { buildEvalTransform, buildTrainTransform } from '../src/data/build-transforms.js';
 import { createLoader } from '../src/data/loader.js';
+import { jpegDecoderName, loadNativeImage } from '../src/data/native-image.js';
 import type { Pipeline } from '../src/data/pipeline.js';
 import { IMAGENET_PREPROCESS } from '../src/data/preprocess.js';
 import type { Sample } from '../src/data/sample.js';
@@ -177,6 +182,8 @@ async function main(): Promise<void> {
     .sort()
     .slice(0, count);
   console.log(`${files.length} JPEGs of ${W}x${H} in ${dir} (${((performance.now() - t) / 1000).toFixed(1)} s to prepare); ${cores} cores, batch ${batchSize}`);
+  const decoder = 'addon' in loadNativeImage() ? 'native' : 'sharp';
+  console.log(`JPEG decoder: ${jpegDecoderName()}`);
   const samples: Sample[] = files.map((f) => ({ path: join(dir, f), label: 0 }));
   const pipelines: Record<Kind | 'exact' | 'libvips', Pipeline> = {
     train: buildTrainTransform(IMAGENET_PREPROCESS),
@@ -185,7 +192,17 @@ async function main(): Promise<void> {
     libvips: buildTrainTransform(IMAGENET_PREPROCESS, { libvipsAugment: true }),
   };
   let epoch = 0;
-  const headstart = async (kind: Kind | 'exact' | 'libvips'): Promise<Rate> => {
+  const headstart = async (kind: Kind | 'exact' | 'libvips', sharpOnly = false): Promise<Rate> => {
+    if (sharpOnly) process.env.HEADSTART_NATIVE_DECODE = '0';
+    try {
+      return await epochOf(kind);
+    } finally {
+      if (sharpOnly && nativeSetting === undefined) delete process.env.HEADSTART_NATIVE_DECODE;
+      else if (sharpOnly) process.env.HEADSTART_NATIVE_DECODE = nativeSetting;
+    }
+  };
+  const nativeSetting = process.env.HEADSTART_NATIVE_DECODE;
+  const epochOf = async (kind: Kind | 'exact' | 'libvips'): Promise<Rate> => {
     const loader = createLoader(samples, pipelines[kind], { batchSize, shuffle: true, seed: 1, epoch: epoch++ });
     const cpu0 = treeCpuSeconds(process.pid);
     const t0 = performance.now();
@@ -212,6 +229,7 @@ async function main(): Promise<void> {
   const theirs: Record<Kind, Rate[]> = { train: [], eval: [] };
   const exact: Rate[] = [];
   const libvips: Rate[] = [];
+  const viaSharp: Record<Kind, Rate[]> = { train: [], eval: [] };
   for (let r = 0; r < rounds; r++) {
     for (const kind of kinds) {
       const tr = await torch.epoch(kind);
@@ -224,6 +242,13 @@ async function main(): Promise<void> {
       const e = await headstart('exact');
       exact.push(e);
       console.log(`round ${r + 1} train --exact-augment: headstart ${show(e)}`);
+    }
+    if (process.env.BENCH_SHARP === '1' && decoder === 'native') {
+      for (const kind of kinds) {
+        const e = await headstart(kind, true);
+        viaSharp[kind].push(e);
+        console.log(`round ${r + 1} ${kind.padEnd(5)} on sharp (HEADSTART_NATIVE_DECODE=0): headstart ${show(e)}`);
+      }
     }
     if (process.env.BENCH_LIBVIPS === '1') {
       const e = await headstart('libvips');
@@ -238,7 +263,9 @@ async function main(): Promise<void> {
     const a = med(ours[kind]);
     const b = med(theirs[kind]);
     ratio[kind] = a.rate / b.rate;
-    console.log(`${kind}: headstart (sharp, ${pipelines[kind].describe()}): ${a.rate.toFixed(1)} images/s, ${a.cpuMs.toFixed(2)} CPU-ms/img (medians of ${rounds})`);
+    console.log(
+      `${kind}: headstart (${decoder === 'native' ? 'native libjpeg-turbo' : 'sharp'}, ${pipelines[kind].describe()}): ${a.rate.toFixed(1)} images/s, ${a.cpuMs.toFixed(2)} CPU-ms/img (medians of ${rounds})`,
+    );
     console.log(
       `${kind}: PyTorch DataLoader (PIL, ${cores} workers): ${b.rate.toFixed(1)} images/s, ${b.cpuMs.toFixed(2)} CPU-ms/img -> ${ratio[kind].toFixed(2)}x images/s, ${(b.cpuMs / a.cpuMs).toFixed(2)}x less CPU per image`,
     );
@@ -247,11 +274,16 @@ async function main(): Promise<void> {
     const e = med(exact);
     console.log(`train --exact-augment: headstart ${e.rate.toFixed(1)} images/s, ${e.cpuMs.toFixed(2)} CPU-ms/img`);
   }
+  for (const kind of kinds) {
+    if (!viaSharp[kind].length) continue;
+    const e = med(viaSharp[kind]);
+    console.log(`${kind} on sharp (HEADSTART_NATIVE_DECODE=0): headstart ${e.rate.toFixed(1)} images/s, ${e.cpuMs.toFixed(2)} CPU-ms/img`);
+  }
   if (libvips.length) {
     const e = med(libvips);
     console.log(`train libvipsAugment: headstart ${e.rate.toFixed(1)} images/s, ${e.cpuMs.toFixed(2)} CPU-ms/img`);
   }
-  console.log(JSON.stringify({ data: Number(ratio.train.toFixed(3)), eval: Number(ratio.eval.toFixed(3)) }));
+  console.log(JSON.stringify({ data: Number(ratio.train.toFixed(3)), eval: Number(ratio.eval.toFixed(3)), decoder }));
 }
 
 const rerun = rerunWithMalloc();

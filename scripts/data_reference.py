@@ -19,6 +19,7 @@ Modes (each case's outputs go to <outdir>/<i>.bin, results as JSON on stdout):
   augop   {path, op, magnitude}                           -> uint8 HWC image (autoaugment._apply_op, NEAREST)
   autoaug {path, kind: trivial|rand, words, numOps?, magnitude?} -> uint8 HWC image, {used}
   space   {kind: trivial|rand, bins, width, height}      -> {op: [magnitudes | null, signed]} in order
+  decode  {path}                                          -> uint8 HWC of Image.open(path).convert("RGB"), {mode, shape}
 """
 import json
 import sys
@@ -189,9 +190,17 @@ def run_space(case, out):
     return [[name, m.tolist() if m.ndim > 0 else None, bool(signed)] for name, (m, signed) in sp.items()]
 
 
+def run_decode(case, out):
+    img = Image.open(case["path"])
+    mode = img.mode
+    y = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    y.tofile(out)
+    return {"mode": mode, "shape": list(y.shape)}
+
+
 def main():
     mode, cases_path, outdir = sys.argv[1], sys.argv[2], sys.argv[3]
-    run = {"crop": run_crop, "train": run_train, "eval": run_eval, "adjust": run_adjust, "augop": run_augop, "autoaug": run_autoaug, "space": run_space}[mode]
+    run = {"crop": run_crop, "train": run_train, "eval": run_eval, "adjust": run_adjust, "augop": run_augop, "autoaug": run_autoaug, "space": run_space, "decode": run_decode}[mode]
     with open(cases_path) as f:
         cases = json.load(f)
     results = [run(c, f"{outdir}/{i}.bin") for i, c in enumerate(cases)]

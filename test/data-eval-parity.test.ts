@@ -6,7 +6,9 @@
  * and photo JPEGs made from them at 4:2:0 and 4:4:4, grey, and with an embedded Display P3
  * ICC profile (ignored, as PIL ignores it). libvips decodes a JPEG to the same bytes as PIL
  * (both libjpeg-turbo with its defaults); the resize is PIL's resampler in JS, on only the
- * source pixels the centre crop reads.
+ * source pixels the centre crop reads. Where the native JPEG decoder is built (native-image.ts:
+ * libjpeg-turbo + PIL's resampler in C++) the JPEGs take it, and the sharp path
+ * (HEADSTART_NATIVE_DECODE=0) is checked as well: both are exact.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -15,15 +17,18 @@ import { test } from 'node:test';
 import sharp from 'sharp';
 import { buildEvalTransform } from '../src/data/build-transforms.js';
 import { decodeImage } from '../src/data/decode.js';
+import { loadNativeImage } from '../src/data/native-image.js';
 import { IMAGENET_PREPROCESS, type PreprocessSpec } from '../src/data/preprocess.js';
 import { Random } from '../src/random.js';
-import { float32s, meanAbsDiff, tempDir, texture, torchvisionMissing, torchvisionReference, writeImage, type FixtureFormat } from './data-fixtures.js';
+import { float32s, meanAbsDiff, tempDir, texture, torchvisionMissing, torchvisionReference, withNativeDecode, writeImage, type FixtureFormat } from './data-fixtures.js';
 
 /** Real photos that Debian/rustup documentation ships (not in the repo); skipped where absent. */
 const PHOTO_DIRS = ['/root/.rustup/toolchains/stable-x86_64-unknown-linux-gnu/share/doc/rust/html/embedded-book/assets', '/usr/share/doc/rust-doc/html/embedded-book/assets'];
 const PHOTOS = PHOTO_DIRS.flatMap((d) => ['f3.jpg', 'verify.jpeg'].map((f) => join(d, f)))
   .filter((p) => existsSync(p))
   .slice(0, 2);
+
+const nativeBuilt = 'addon' in loadNativeImage();
 
 test('eval pipeline equals torchvision Resize(256)+CenterCrop(224)+Normalize bit for bit', { skip: torchvisionMissing }, async () => {
   const dir = tempDir('eval-parity');
@@ -68,11 +73,14 @@ test('eval pipeline equals torchvision Resize(256)+CenterCrop(224)+Normalize bit
   const specs: PreprocessSpec[] = [IMAGENET_PREPROCESS, unit];
   const cases = [];
   const ours: Float32Array[] = [];
+  // The same on the sharp path when the native JPEG decoder (native-image.ts) is built and took `ours`.
+  const viaSharp: Float32Array[] = [];
   const pure: (Float32Array | null)[] = [];
   for (const path of paths) {
     for (const spec of specs) {
       const pipe = buildEvalTransform(spec);
       ours.push(await pipe.tensor(readFileSync(path), new Random(0)));
+      if (nativeBuilt) viaSharp.push(await withNativeDecode('0', () => pipe.tensor(readFileSync(path), new Random(0))));
       // The pure JS path (whole decode, PIL's resampler on the whole image) agrees too.
       pure.push(path.endsWith('.png') || path.includes('photo-') ? pipe.tensorFromImage(await decodeImage(path), new Random(0)) : null);
       cases.push({ path, resizeSize: spec.resizeSize, inputSize: spec.inputSize, mean: spec.mean, std: spec.std, interpolation: spec.interpolation });
@@ -90,6 +98,7 @@ test('eval pipeline equals torchvision Resize(256)+CenterCrop(224)+Normalize bit
     assert.equal(d.max, 0, `${c.path} (${c.interpolation}): max |diff| ${d.max} after normalisation (mean ${d.mean})`);
     const p = pure[i];
     if (p) assert.equal(meanAbsDiff(p, want).max, 0, `${c.path} (${c.interpolation}): the pure JS path differs`);
+    if (nativeBuilt) assert.equal(meanAbsDiff(viaSharp[i], want).max, 0, `${c.path} (${c.interpolation}): the sharp path (HEADSTART_NATIVE_DECODE=0) differs`);
   });
   let k = 0;
   cases.forEach((c, i) => {

@@ -9,6 +9,9 @@
  *   <= 0.03 on sharp-edged images (8-pixel checkerboards shrunk 6x and more, near Nyquist).
  * `exactAugment` stays bit for bit torchvision's (JPEG decoding matches PIL's). The default
  * training path takes the same shrink-on-load for those large crops and is within 0.01 elsewhere.
+ * On the native JPEG decoder (native-image.ts, where built) the default path is torchvision's bytes
+ * exactly on JPEGs, except shrink-on-load (libjpeg's scaled decode + PIL's resampler), which keeps
+ * the same stated tolerances (0.01, 0.03 on sharp edges).
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,10 +21,11 @@ import sharp, { type Sharp } from 'sharp';
 import { buildTrainTransform } from '../src/data/build-transforms.js';
 import { jpegShrinkOnLoad } from '../src/data/decode-augmented.js';
 import { probeImage } from '../src/data/decode.js';
+import { loadNativeImage } from '../src/data/native-image.js';
 import { IMAGENET_PREPROCESS, type Interpolation } from '../src/data/preprocess.js';
 import { sampleResizedCropBox } from '../src/data/transforms/random-resized-crop.js';
 import { Random } from '../src/random.js';
-import { float32s, meanAbsDiff, RecordingRandom, tempDir, texture, torchvisionMissing, torchvisionReference } from './data-fixtures.js';
+import { float32s, meanAbsDiff, RecordingRandom, tempDir, texture, torchvisionMissing, torchvisionReference, withNativeDecode } from './data-fixtures.js';
 
 /** Real photos that Debian/rustup documentation ships (not in the repo); skipped where absent. */
 const PHOTO_DIRS = ['/root/.rustup/toolchains/stable-x86_64-unknown-linux-gnu/share/doc/rust/html/embedded-book/assets', '/usr/share/doc/rust-doc/html/embedded-book/assets'];
@@ -43,6 +47,8 @@ function edges(w: number, h: number): Buffer {
   }
   return b;
 }
+
+const nativeBuilt = 'addon' in loadNativeImage();
 
 const raw = (buf: Buffer, width: number, height: number) => sharp(buf, { raw: { width, height, channels: 3 } });
 
@@ -77,6 +83,9 @@ test('fast training transform is within its stated tolerance of torchvision on t
   const fast: Float32Array[] = [];
   const exact: Float32Array[] = [];
   const plain: Float32Array[] = [];
+  // The default path on the native JPEG decoder (where it is built): PIL's decode and resampler,
+  // exact on JPEGs but for shrink-on-load (libjpeg's scaled decode), which keeps the tolerances above.
+  const viaNative: Float32Array[] = [];
   const meta: { src: Source; interpolation: Interpolation; shrinkOnLoad: boolean; box: string }[] = [];
   for (const interpolation of ['bilinear', 'bicubic'] as const) {
     const spec = { ...IMAGENET_PREPROCESS, ...unit, interpolation };
@@ -93,7 +102,8 @@ test('fast training transform is within its stated tolerance of torchvision on t
         const rng = new RecordingRandom(Random.derive(11, cases.length));
         fast.push(await fastPipe.tensor(bytes, rng));
         exact.push(await exactPipe.tensor(bytes, Random.derive(11, cases.length)));
-        plain.push(await defaultPipe.tensor(bytes, Random.derive(11, cases.length)));
+        plain.push(await withNativeDecode('0', () => defaultPipe.tensor(bytes, Random.derive(11, cases.length))));
+        if (nativeBuilt) viaNative.push(await defaultPipe.tensor(bytes, Random.derive(11, cases.length)));
         let i = 0;
         const box = sampleResizedCropBox(size, { nextUint32: () => rng.words[i++] }, { scale, ratio: [3 / 4, 4 / 3] });
         const shrink = Math.min(box.width, box.height) / 224;
@@ -107,6 +117,7 @@ test('fast training transform is within its stated tolerance of torchvision on t
   let sumRegular = 0;
   let nRegular = 0;
   let nShrink = 0;
+  let nNativeExact = 0;
   ref.results.forEach((r, i) => {
     const m = meta[i];
     const c = cases[i] as { words: number[] };
@@ -123,6 +134,14 @@ test('fast training transform is within its stated tolerance of torchvision on t
     const p = meanAbsDiff(plain[i], want).mean;
     if (m.shrinkOnLoad) assert.deepEqual(plain[i], fast[i], `${name} (${m.interpolation}, crop ${m.box}): the default path takes the same shrink-on-load`);
     else assert.ok(p <= 0.01, `${name} (${m.interpolation}, crop ${m.box}): default path mean |diff| ${p} > 0.01`);
+    if (nativeBuilt) {
+      const n = meanAbsDiff(viaNative[i], want);
+      if (m.shrinkOnLoad) report.push(`  native shrink-on-load: MAD ${n.mean.toFixed(4)}`);
+      if (m.shrinkOnLoad) assert.ok(n.mean <= limit, `${name} (${m.interpolation}, crop ${m.box}): native shrink-on-load mean |diff| ${n.mean} > ${limit}`);
+      else if (m.src.path.endsWith('.png')) assert.ok(n.mean <= 0.01, `${name} (${m.interpolation}, crop ${m.box}): default path (sharp, PNG) mean |diff| ${n.mean} > 0.01`);
+      else assert.equal(n.max, 0, `${name} (${m.interpolation}, crop ${m.box}): the native path differs from torchvision`);
+      if (!m.shrinkOnLoad && !m.src.path.endsWith('.png')) nNativeExact++;
+    }
     if (m.shrinkOnLoad) nShrink++;
     else {
       sumRegular += d;
@@ -131,6 +150,7 @@ test('fast training transform is within its stated tolerance of torchvision on t
   });
   console.log(report.join('\n'));
   assert.ok(nShrink >= 6, `shrink-on-load was exercised (${nShrink} crops)`);
+  if (nativeBuilt) assert.ok(nNativeExact >= 20, `the native path was exact on ${nNativeExact} JPEG crops`);
   assert.ok(sumRegular / nRegular <= 0.002, `mean over the regular crops ${sumRegular / nRegular} > 0.002`);
   assert.ok(
     meta.some((m) => !m.shrinkOnLoad && m.box.split('x').some((v) => Number(v) < 224)),

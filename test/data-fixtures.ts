@@ -69,7 +69,7 @@ const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch, torchvision, P
 export const torchvisionMissing: string | false = probe.status === 0 ? false : 'needs Debian python3-torchvision at /usr/bin/python3 (apt-get install python3-torchvision)';
 
 /** Runs scripts/data_reference.py; returns its JSON results and a reader for the per-case outputs. */
-export function torchvisionReference<R>(mode: 'crop' | 'train' | 'eval' | 'adjust' | 'augop' | 'autoaug' | 'space', cases: unknown[]): { results: R[]; output: (i: number) => Buffer } {
+export function torchvisionReference<R>(mode: 'crop' | 'train' | 'eval' | 'adjust' | 'augop' | 'autoaug' | 'space' | 'decode', cases: unknown[]): { results: R[]; output: (i: number) => Buffer } {
   const dir = tempDir(`ref-${mode}`);
   writeFileSync(join(dir, 'cases.json'), JSON.stringify(cases));
   const r = spawnSync('/usr/bin/python3', ['scripts/data_reference.py', mode, join(dir, 'cases.json'), dir], { encoding: 'utf8', maxBuffer: 64 << 20 });
@@ -192,4 +192,16 @@ export async function buildFixtureDataset(root = tempDir('dataset'), options: { 
   writeFileSync(p(SPECIAL.hidden), 'mac metadata');
   writeFileSync(p(SPECIAL.nonImage), 'labels were checked by hand');
   return root;
+}
+
+/** Runs `body` with HEADSTART_NATIVE_DECODE set to `value` ('0': the sharp path; pipelines read it per image). */
+export async function withNativeDecode<T>(value: '0' | '1', body: () => Promise<T>): Promise<T> {
+  const before = process.env.HEADSTART_NATIVE_DECODE;
+  process.env.HEADSTART_NATIVE_DECODE = value;
+  try {
+    return await body();
+  } finally {
+    if (before === undefined) delete process.env.HEADSTART_NATIVE_DECODE;
+    else process.env.HEADSTART_NATIVE_DECODE = before;
+  }
 }

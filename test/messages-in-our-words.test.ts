@@ -43,6 +43,11 @@ test('image decode failures: what is wrong with the file, the decoder message ke
   assert.match(describeDecodeFailure('VipsJpeg: Corrupt JPEG data\nWarning treated as error due to failOn setting'), /image data is damaged/);
   assert.match(describeDecodeFailure('Warning treated as error due to failOn setting'), /image data is damaged/);
   assert.doesNotMatch(describeDecodeFailure('Warning treated as error due to failOn setting'), LIBRARY_WORDS);
+  // libjpeg's messages (the native JPEG decoder).
+  for (const m of ['Premature end of JPEG file', 'Corrupt JPEG data: 300 extraneous bytes before marker 0xd9', 'Bogus marker length', 'Huffman table 0x01 was not defined']) {
+    assert.match(describeDecodeFailure(m), /truncated|damaged/, m);
+    assert.doesNotMatch(describeDecodeFailure(m), LIBRARY_WORDS, m);
+  }
 });
 
 test('weight, model and checkpoint files: named, with what they hold', async () => {

@@ -8,6 +8,8 @@
  *   `exactAugment`;
  * - eval: Resize(resizeSize) + CenterCrop(inputSize): torchvision's bytes exactly (libvips decodes
  *   the pixels the centre crop needs, PIL's resampler in JS resizes them).
+ * Where the native JPEG decoder is built (decode-native.ts), JPEGs take it on both: torchvision's
+ * bytes exactly, except shrink-on-load of training crops that shrink 6x or more.
  */
 import { z } from 'zod';
 import { parseOrThrow } from '../zod-issues.js';

@@ -12,6 +12,8 @@ const RULES: readonly [RegExp, string][] = [
   [/corrupt header|bad header|invalid header|not a .* file|improper call/i, 'its header is damaged'],
   [/corrupt|invalid|bad (huffman|marker|data)|crc/i, 'its image data is damaged'],
   [/warning treated as error/i, 'its image data is damaged (the decoder refuses files it would have to repair)'],
+  // libjpeg's own words (the native JPEG decoder): "Bogus marker length", "Huffman table 0x01 was not defined", ...
+  [/bogus|huffman|marker|quantization table|jpeg file structure|sampling factors|component/i, 'its image data is damaged'],
   [/too large|pixel limit|exceeds/i, 'it is larger than the decoder accepts'],
 ];
 

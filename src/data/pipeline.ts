@@ -10,6 +10,7 @@
 import { ConfigError, DataError } from '../errors.js';
 import { decodeGeometry, decodeImage, probeImage, type ImageInput, type ImageProbe, type NormalizedTarget } from './decode.js';
 import { canDecodeAugmented, decodeAugmented, usesShrinkOnLoad, type MappedPixels } from './decode-augmented.js';
+import { decodeNativeGeometry } from './decode-native.js';
 import type { RandomSource } from '../random.js';
 import { createRgbImage, type RgbImage } from './rgb-image.js';
 import { geometrySize, identityGeometry, type Geometry, type Size } from './transforms/geometry.js';
@@ -44,6 +45,7 @@ export interface PipelineOptions {
    * Let libvips do the downscale of a composed crop + resize in the decode call with its own
    * antialiased kernel (within ~0.3/255 of PIL's; the training transform sets it). Default
    * false: PIL's resampler in JS on the pixels libvips decoded, torchvision's bytes exactly.
+   * JPEGs that the native decoder takes (decode-native.ts) are resized exactly with or without it.
    */
   libvipsDownscale?: boolean;
 }
@@ -210,6 +212,13 @@ export class Pipeline {
   }
 
   private async decode(bytes: ImageInput, g: Geometry, probe: ImageProbe, name: string, into?: NormalizedTarget): Promise<Decoded> {
+    if (!this.exact && !this.fastAugment) {
+      // JPEGs through the native decoder where it is built: PIL's decode and resampler (and
+      // shrink-on-load where `shrinkOnLoad` allows), one call; undefined: take the sharp path.
+      const native = await decodeNativeGeometry(bytes, g, probe.format, probe.orientation, name, into, { shrinkOnLoad: this.shrinkOnLoad });
+      if (native === null) return { written: true };
+      if (native) return { image: native };
+    }
     // The libvips path: every crop it can take with `fastAugment`; with `shrinkOnLoad` only the
     // large JPEG crops that shrink-on-load decodes at a fraction of the cost (their tolerance is
     // stated in decode-augmented.ts); all others on the default path.
