@@ -33,7 +33,7 @@ test('--engine native fine-tunes ResNet18 for an epoch; config.json and the log 
   assert.equal(config(out).engine, 'native');
   assert.equal(config(out).engine_used, 'native');
   assert.ok(
-    logLines(out).some((m) => /training step: native oneDNN engine/.test(m)),
+    logLines(out).some((m) => /training step and val phase: native oneDNN engine/.test(m)),
     'the log names the native engine',
   );
 });

@@ -1,7 +1,8 @@
 /**
  * Fine-tuning: every epoch runs the training images (augmented) through the whole network
  * in one ONNX Runtime graph per step — forward, loss, gradients, BatchNorm statistics — and
- * the val images through an eval graph. Frozen parameters (--unfreeze-last) are embedded as
+ * the val images through an eval graph (on the native engine's eval plans where the engine choice,
+ * train-engine.ts, says so). Frozen parameters (--unfreeze-last) are embedded as
  * constants. With --mixup/--cutmix each training batch is mixed (src/data/mix-batch.ts) and its
  * cross-entropy coefficients mixed alike; train accuracy counts the dominant label of each
  * pair. Graphs have a fixed batch, so a smaller last batch gets its own graph, built
@@ -15,7 +16,7 @@ import { blockedConvLayout } from '../engine/blocked-layout.js';
 import { keyedRandom, type RandomSource } from '../random.js';
 import { buildInferenceGraph, buildTrainingGraph, IO } from '../graphs/network-graph.js';
 import os from 'node:os';
-import { NativeTrainingSession } from '../graphs/native-training-session.js';
+import { NativeEvalSession, NativeTrainingSession } from '../graphs/native-training-session.js';
 import { TrainingSession, type StepResult } from '../graphs/training-session.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import { crossEntropyCoefficients } from '../onnx/cross-entropy.js';
@@ -28,6 +29,7 @@ import { createRunOptimizer } from './run-optimizer.js';
 import { BN_PASS_EPOCH, checkProgressive, progressiveSize, RunningStatsAverage } from './progressive-resizing.js';
 import { ConfigError, EngineError } from '../errors.js';
 import { chooseTrainEngine } from './train-engine.js';
+import { profiled } from './phase-profile.js';
 
 /** A training step session of either engine (TrainingSession, NativeTrainingSession). */
 interface StepSession {
@@ -63,29 +65,33 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
   const B = config.batchSize;
   const load = a.batches ?? imageBatches;
   // Blocked-layout convolutions where this ONNX Runtime passes their self-test (CPU only).
-  const blocked = a.session.device === 'cuda' ? undefined : await blockedConvLayout();
+  const blocked = a.session.device === 'cuda' ? undefined : await profiled('finetune: blocked-layout probe', () => blockedConvLayout());
   const build = (batch: number, inputSize = a.inputSize, bnMomentum = config.bnMomentum) =>
     buildTrainingGraph(spec, { batch, numClasses, inputSize, trainable: a.trainable, constants: params, freezeBn: config.freezeBn, bnMomentum, blocked });
   // --engine: the native oneDNN step where asked (or, with auto, where built, self-tested and supported).
   const threads = a.session.threads ?? os.availableParallelism();
-  const engine = await chooseTrainEngine(config.engine ?? 'onnx', {
-    spec,
-    device: a.session.device ?? 'cpu',
-    batch: B,
-    numClasses,
-    inputSize: a.inputSize,
-    trainable: a.trainable,
-    freezeBn: config.freezeBn,
-    bnMomentum: config.bnMomentum,
-    threads,
-  });
+  const engine = await profiled('finetune: choose engine (compile + self-test)', () =>
+    chooseTrainEngine(config.engine ?? 'onnx', {
+      spec,
+      device: a.session.device ?? 'cpu',
+      batch: B,
+      numClasses,
+      inputSize: a.inputSize,
+      trainable: a.trainable,
+      freezeBn: config.freezeBn,
+      bnMomentum: config.bnMomentum,
+      threads,
+    }),
+  );
   const native = (batch: number, inputSize: number, bnMomentum: number): StepSession => {
     const s = NativeTrainingSession.create(spec, { batch, numClasses, inputSize, trainable: a.trainable, freezeBn: config.freezeBn, bnMomentum, threads }, params);
     if ('unsupported' in s) throw new EngineError('E_UNSUPPORTED_OP', `the native engine cannot run ${spec.name} at batch ${batch}, ${inputSize} px: ${s.unsupported}`, { hint: 'use --engine onnx' });
     return s;
   };
   const stepSession = async (batch: number, inputSize = a.inputSize, bnMomentum = config.bnMomentum): Promise<StepSession> =>
-    engine.engine === 'native' ? native(batch, inputSize, bnMomentum) : TrainingSession.create(build(batch, inputSize, bnMomentum), params, a.session);
+    profiled(`finetune: ${engine.engine} training session, batch ${batch}, ${inputSize} px`, () =>
+      engine.engine === 'native' ? native(batch, inputSize, bnMomentum) : TrainingSession.create(build(batch, inputSize, bnMomentum), params, a.session),
+    );
   const sessions = new SessionsByBatchSize<StepSession>((batch) => stepSession(batch));
   // The trainable parameters and running statistics, as the full-batch session reports them.
   const main = await sessions.get(B);
@@ -109,9 +115,29 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
   const changingNames = new Set([...main.trainable, ...main.running]);
   const changing: NamedTensors = new Map([...changingNames].map((n) => [n, params.get(n)!]));
   const frozen: NamedTensors = new Map([...params].filter(([n]) => !changingNames.has(n)));
-  const evalGraph = buildInferenceGraph(spec, { batch: -1, numClasses, inputSize: a.inputSize, constants: frozen });
-  const evalSession = await Session.create(evalGraph.bytes, { label: 'eval', ...a.session });
-  const evalFeeds = Object.fromEntries(evalGraph.fed.map((n) => [n, params.get(n)!]));
+  // The val phase: native eval plans (one per batch size, reading the live parameters) where the engine
+  // choice says so, else one ONNX Runtime eval session (any batch), built on first use.
+  const evalNative = engine.val === 'native';
+  const evalPlans = new SessionsByBatchSize<NativeEvalSession>((batch) =>
+    profiled(`finetune: native eval plan, batch ${batch}`, () => {
+      const s = NativeEvalSession.create(spec, { batch, numClasses, inputSize: a.inputSize, threads }, params);
+      if ('unsupported' in s) throw new EngineError('E_UNSUPPORTED_OP', `the native engine cannot run ${spec.name}'s eval graph at batch ${batch}: ${s.unsupported}`, { hint: 'use --engine onnx' });
+      return s;
+    }),
+  );
+  let onnxEval: Promise<{ session: Session; feeds: NamedTensors }> | null = null;
+  const onnxEvalSession = () =>
+    (onnxEval ??= profiled('finetune: ONNX eval graph and session', async () => {
+      const evalGraph = buildInferenceGraph(spec, { batch: -1, numClasses, inputSize: a.inputSize, constants: frozen });
+      const session = await Session.create(evalGraph.bytes, { label: 'eval', ...a.session });
+      return { session, feeds: new Map(evalGraph.fed.map((n) => [n, params.get(n)!])) };
+    }));
+  const evalLogits = async (images: Float32Array, n: number): Promise<Float32Array> => {
+    if (evalNative) return (await (await evalPlans.get(n)).run(images)).slice(0, n * numClasses);
+    const { session, feeds } = await onnxEvalSession();
+    const out = await session.run({ ...Object.fromEntries(feeds), [IO.images]: { dtype: 'float32', shape: [n, 3, a.inputSize, a.inputSize], data: images } }, [IO.logits]);
+    return out[IO.logits].data as Float32Array;
+  };
 
   const trainBatchCount = batchCount(a.train.length, B);
   const { optimizer, scheduler, groupNames } = createRunOptimizer(
@@ -153,8 +179,7 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
     valBatches: () => load(a.val, a.evalTransform, { batchSize: evalBatch, shuffle: false, seed: config.seed, epoch: 0, onSkip: a.onSkip }),
     async evalStep(batch) {
       const n = batch.labels.length;
-      const out = await evalSession.run({ ...evalFeeds, [IO.images]: { dtype: 'float32', shape: [n, 3, a.inputSize, a.inputSize], data: batch.images } }, [IO.logits]);
-      const logits = out[IO.logits].data as Float32Array;
+      const logits = await evalLogits(batch.images, n);
       return { loss: coefficientLoss(logits, crossEntropyCoefficients(batch.labels, numClasses, ce), numClasses), logits };
     },
     async afterTrainPhase(epoch) {
@@ -176,7 +201,8 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
       await sessions.release();
       await (stage as { sessions: SessionsByBatchSize<StepSession> } | null)?.sessions.release();
       await bnPass?.release();
-      await evalSession.release();
+      await evalPlans.release();
+      if (onnxEval) await (await onnxEval).session.release();
     },
   };
 }
