@@ -40,7 +40,7 @@ export interface TrainEngineContext {
  * undefined where nothing rules it out before the run. Cheap (no self-test, no data): train() checks it
  * before scanning the dataset.
  */
-export function nativeEngineBlocker(spec: ModelSpec, o: { device: 'cpu' | 'cuda'; inputSize: number; freezeBn: boolean }): ConfigError | EngineError | undefined {
+export function nativeEngineBlocker(spec: ModelSpec, o: { device: 'cpu' | 'cuda'; inputSize?: number; freezeBn: boolean }): ConfigError | EngineError | undefined {
   if (o.device !== 'cpu')
     return new ConfigError('E_INCOMPATIBLE_OPTIONS', `--engine native runs on the CPU, found --device ${o.device}`, { hint: 'drop --engine native (or use --engine onnx) with --device cuda' });
   const missing = nativePlanUnavailable();
