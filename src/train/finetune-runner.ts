@@ -127,13 +127,17 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
   // The val phase: native eval plans (one per batch size, reading the live parameters) where the engine
   // choice says so, else one ONNX Runtime eval session (any batch), built on first use.
   const evalNative = engine.val === 'native';
-  const evalPlans = new SessionsByBatchSize<NativeEvalSession>((batch) =>
-    profiled(`finetune: native eval plan, batch ${batch}`, () => {
-      const s = NativeEvalSession.create(spec, { batch, numClasses, inputSize: a.inputSize, threads }, params);
-      if ('unsupported' in s) throw new EngineError('E_UNSUPPORTED_OP', `the native engine cannot run ${spec.name}'s eval graph at batch ${batch}: ${s.unsupported}`, { hint: 'use --engine onnx' });
-      return s;
-    }),
-  );
+  // One native eval plan: eval-mode rows are independent (BatchNorm on running statistics), so a smaller
+  // last batch runs zero-padded through it rather than through a second plan (memory touched once).
+  const evalPlanBatch = Math.max(1, Math.min(NATIVE_EVAL_BATCH, a.val.length));
+  let evalPlan: Promise<{ session: NativeEvalSession; padded: Float32Array }> | null = null;
+  const nativeEvalPlan = () =>
+    (evalPlan ??= profiled(`finetune: native eval plan, batch ${evalPlanBatch}`, () => {
+      const session = NativeEvalSession.create(spec, { batch: evalPlanBatch, numClasses, inputSize: a.inputSize, threads }, params);
+      if ('unsupported' in session)
+        throw new EngineError('E_UNSUPPORTED_OP', `the native engine cannot run ${spec.name}'s eval graph at batch ${evalPlanBatch}: ${session.unsupported}`, { hint: 'use --engine onnx' });
+      return { session, padded: new Float32Array(evalPlanBatch * 3 * a.inputSize * a.inputSize) };
+    }));
   let onnxEval: Promise<{ session: Session; feeds: NamedTensors }> | null = null;
   const onnxEvalSession = () =>
     (onnxEval ??= profiled('finetune: ONNX eval graph and session', async () => {
@@ -142,7 +146,14 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
       return { session, feeds: new Map(evalGraph.fed.map((n) => [n, params.get(n)!])) };
     }));
   const evalLogits = async (images: Float32Array, n: number): Promise<Float32Array> => {
-    if (evalNative) return (await (await evalPlans.get(n)).run(images)).slice(0, n * numClasses);
+    if (evalNative) {
+      const { session, padded } = await nativeEvalPlan();
+      if (n === evalPlanBatch) return (await session.run(images)).slice();
+      const rows = n * 3 * a.inputSize * a.inputSize;
+      padded.set(images.subarray(0, rows));
+      padded.fill(0, rows);
+      return (await session.run(padded)).slice(0, n * numClasses);
+    }
     const { session, feeds } = await onnxEvalSession();
     const out = await session.run({ ...Object.fromEntries(feeds), [IO.images]: { dtype: 'float32', shape: [n, 3, a.inputSize, a.inputSize], data: images } }, [IO.logits]);
     return out[IO.logits].data as Float32Array;
@@ -156,7 +167,7 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
     trainBatchCount,
   );
   const ce = { labelSmoothing: config.labelSmoothing, classWeights: a.classWeights };
-  const evalBatch = evalNative ? NATIVE_EVAL_BATCH : Math.max(B, 32);
+  const evalBatch = evalNative ? evalPlanBatch : Math.max(B, 32);
   const mixing = { mixup: config.mixup ?? 0, cutmix: config.cutmix ?? 0 };
 
   return {
@@ -210,7 +221,7 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
       await sessions.release();
       await (stage as { sessions: SessionsByBatchSize<StepSession> } | null)?.sessions.release();
       await bnPass?.release();
-      await evalPlans.release();
+      if (evalPlan) await (await evalPlan).session.release();
       if (onnxEval) await (await onnxEval).session.release();
     },
   };
