@@ -95,7 +95,7 @@ async function valPhase(runner: ModeRunner): Promise<{ loss: number; correct: nu
 test('a short native fine-tune: its val phase on the native engine = the ONNX val phase on the same weights (loss, logits, accuracy)', { skip }, async () => {
   const spec = getModel('resnet18');
   const size = 32;
-  const root = await makeColourDataset({ train: 4, val: 3, size: 40 });
+  const root = await makeColourDataset({ train: 4, val: 6, size: 40 }); // 18 val images: a batch of 16, then 2 zero-padded through the same plan;
   const folder = await scanImageFolder(root);
   const { params } = await loadInitialParams(spec, { weights: 'none', numClasses: K, inputSize: size, seed: 2 });
   perturbBatchNorm(params, 3);
@@ -120,6 +120,7 @@ test('a short native fine-tune: its val phase on the native engine = the ONNX va
   try {
     assert.deepEqual([native.engine?.engine, native.engine?.val], ['native', 'native'], native.engine?.note);
     assert.deepEqual([onnx.engine?.engine, onnx.engine?.val], ['onnx', 'onnx']);
+    assert.equal(native.valBatchCount, 2, 'native val batches: 16, then 2 zero-padded through the same plan');
     const before = await valPhase(native);
     // Train a few native steps (the weights and running statistics move, in place, for both runners).
     let index = 0;
