@@ -20,7 +20,7 @@ import { getModel } from '../src/models/registry.js';
 import { trainableFilter } from '../src/models/trainable.js';
 import { Random } from '../src/random.js';
 import { createFinetuneRunner } from '../src/train/finetune-runner.js';
-import type { EvalStepResult, ModeRunner, RunnerBatch } from '../src/train/mode-runner.js';
+import type { EvalStepResult, ModeRunner } from '../src/train/mode-runner.js';
 import { parseTrainOptions, resolveTrainConfig } from '../src/train/options.js';
 import type { NamedTensors } from '../src/tensor.js';
 import { relError } from './rel-error.js';
@@ -87,7 +87,7 @@ async function valPhase(runner: ModeRunner): Promise<{ loss: number; correct: nu
       if (row.indexOf(Math.max(...row)) === batch.labels[i]) correct++;
       logits.push(...row);
     }
-    (batch as RunnerBatch).release();
+    batch.release();
   }
   return { loss, correct, logits };
 }
