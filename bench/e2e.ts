@@ -106,7 +106,7 @@ function torchRun(data: string, init: string, mode: 'finetune' | 'features', epo
   return JSON.parse(python(['bench/e2e_torch.py', 'train', data, init, mode, String(epochs), String(THREADS), String(WORKERS), String(SEED)]));
 }
 
-type PhaseSeconds = Record<'train' | 'val', number[]>;
+type PhaseSeconds = Record<'train' | 'val', number[]> & { engine?: string };
 
 async function headstartRun(data: string, init: string, mode: 'finetune' | 'features', epochs: number, out: string, batches?: BatchSource): Promise<{ result: TrainResult; phases: PhaseSeconds }> {
   log(`\n== headstart ${mode}, ${epochs} epoch(s), ${THREADS} thread(s)${batches ? ', in-memory synthetic batches (no loader)' : ''}`);
@@ -130,7 +130,10 @@ async function headstartRun(data: string, init: string, mode: 'finetune' | 'feat
     {
       listeners: [
         {
-          log: (e: { message: string }) => log(`headstart: ${e.message}`),
+          log: (e: { message: string }) => {
+            log(`headstart: ${e.message}`);
+            if (/^training step/.test(e.message)) phases.engine = e.message;
+          },
           phase_end: (e: { phase: string; seconds: number }) => {
             if (e.phase === 'train' || e.phase === 'val') phases[e.phase].push(e.seconds);
           },
@@ -254,6 +257,7 @@ async function main(): Promise<void> {
       `| features: ${FEATURES_EPOCHS}-epoch run, s | ${fmt(torchFx.seconds, 1)} | ${fmt(hsFx.seconds, 1)} (extract ${fmt(hsFx.featureCache?.seconds ?? 0, 1)}, epochs ${fmt(hFxEpochs, 1)}) | ${fmt(r2)} |`,
       `| features: best val acc | ${pct(torchFx.best_val_acc)} | ${pct(hsFx.bestValAcc)} | gap ${fmt(100 * (hsFx.bestValAcc - torchFx.best_val_acc), 1)} points |`,
       '',
+      `headstart fine-tune engines: ${hsFtPhases.engine ?? 'not reported'}`,
       `headstart fine-tune train() call: ${fmt(hsFt.seconds, 1)} s in all; evaluate(model.onnx) on val: ${pct(check.metrics.accuracy.estimate)} (kept epoch's val acc ${pct(hsFt.bestValAcc)})`,
       `load average (1 min) at start ${loadStart.toFixed(1)}, at end ${os.loadavg()[0].toFixed(1)}, on ${os.availableParallelism()} cores`,
     ];

@@ -5,7 +5,7 @@
  * keeps ONNX Runtime. The native runs are skipped where the addon is not built (npm run build:native).
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { nativePlanUnavailable } from '../src/engine/native-plan.js';
@@ -33,7 +33,7 @@ test('--engine native fine-tunes ResNet18 for an epoch; config.json and the log 
   assert.equal(config(out).engine, 'native');
   assert.equal(config(out).engine_used, 'native');
   assert.ok(
-    logLines(out).some((m) => /training step: native oneDNN engine/.test(m)),
+    logLines(out).some((m) => /training step and val phase: native oneDNN engine/.test(m)),
     'the log names the native engine',
   );
 });
@@ -61,4 +61,46 @@ test('--engine native with an op it lacks, or with the addon disabled: coded err
   } finally {
     delete process.env.HEADSTART_NATIVE_CONV;
   }
+});
+
+test('--engine native that cannot run fails before the dataset is scanned or the output folder claimed: the model, the reason, a hint', async () => {
+  const missing = join(await tempDir(), 'no-such-dataset');
+  const out = join(await tempDir(), 'run');
+  process.env.HEADSTART_NATIVE_CONV = '0';
+  try {
+    await assert.rejects(
+      train(missing, { ...base, engine: 'native', out }),
+      (err: unknown) =>
+        err instanceof HeadstartError &&
+        err.code === 'E_DEVICE' &&
+        /--engine native cannot run resnet18: .*HEADSTART_NATIVE_CONV=0/.test(err.message) &&
+        /npm run build:native/.test(err.hint ?? '') &&
+        /--engine auto/.test(err.hint ?? ''),
+    );
+  } finally {
+    delete process.env.HEADSTART_NATIVE_CONV;
+  }
+  await assert.rejects(
+    train(missing, { ...base, engine: 'native', device: 'cuda', out }),
+    (err: unknown) => err instanceof HeadstartError && err.code === 'E_INCOMPATIBLE_OPTIONS' && /--device cuda/.test(err.message),
+  );
+  // --mode features never runs the fine-tuning step: --engine native is no obstacle there (the missing dataset is).
+  process.env.HEADSTART_NATIVE_CONV = '0';
+  try {
+    await assert.rejects(
+      train(missing, { ...base, mode: 'features', engine: 'native', out: join(await tempDir(), 'features-run') }),
+      (err: unknown) => err instanceof HeadstartError && err.code !== 'E_DEVICE',
+    );
+  } finally {
+    delete process.env.HEADSTART_NATIVE_CONV;
+  }
+  assert.equal(existsSync(out), false, 'no output folder was created');
+});
+
+test('--engine native with a model whose op the native engine lacks fails before the dataset is scanned', { skip }, async () => {
+  const missing = join(await tempDir(), 'no-such-dataset');
+  await assert.rejects(
+    train(missing, { model: tinySpec, weights: 'none', mode: 'finetune', epochs: 1, threads: 1, engine: 'native', out: await tempDir() }),
+    (err: unknown) => err instanceof HeadstartError && err.code === 'E_UNSUPPORTED_OP' && /cannot run tiny_cnn: unsupported Conv .*bias/.test(err.message) && /--engine auto/.test(err.hint ?? ''),
+  );
 });

@@ -183,4 +183,10 @@ export class NativeEvalSession {
     );
     return this.logits;
   }
+
+  /** Frees the plan's buffers now (not at garbage collection); it cannot run afterwards. */
+  release(): Promise<void> {
+    this.plan.release();
+    return Promise.resolve();
+  }
 }

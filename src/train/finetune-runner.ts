@@ -1,7 +1,8 @@
 /**
  * Fine-tuning: every epoch runs the training images (augmented) through the whole network
  * in one ONNX Runtime graph per step — forward, loss, gradients, BatchNorm statistics — and
- * the val images through an eval graph. Frozen parameters (--unfreeze-last) are embedded as
+ * the val images through an eval graph (on the native engine's eval plans where the engine choice,
+ * train-engine.ts, says so). Frozen parameters (--unfreeze-last) are embedded as
  * constants. With --mixup/--cutmix each training batch is mixed (src/data/mix-batch.ts) and its
  * cross-entropy coefficients mixed alike; train accuracy counts the dominant label of each
  * pair. Graphs have a fixed batch, so a smaller last batch gets its own graph, built
@@ -15,7 +16,7 @@ import { blockedConvLayout } from '../engine/blocked-layout.js';
 import { keyedRandom, type RandomSource } from '../random.js';
 import { buildInferenceGraph, buildTrainingGraph, IO } from '../graphs/network-graph.js';
 import os from 'node:os';
-import { NativeTrainingSession } from '../graphs/native-training-session.js';
+import { NativeEvalSession, NativeTrainingSession } from '../graphs/native-training-session.js';
 import { TrainingSession, type StepResult } from '../graphs/training-session.js';
 import type { ModelSpec } from '../models/model-spec.js';
 import { crossEntropyCoefficients } from '../onnx/cross-entropy.js';
@@ -28,6 +29,7 @@ import { createRunOptimizer } from './run-optimizer.js';
 import { BN_PASS_EPOCH, checkProgressive, progressiveSize, RunningStatsAverage } from './progressive-resizing.js';
 import { ConfigError, EngineError } from '../errors.js';
 import { chooseTrainEngine } from './train-engine.js';
+import { profiled } from './phase-profile.js';
 
 /** A training step session of either engine (TrainingSession, NativeTrainingSession). */
 interface StepSession {
@@ -58,34 +60,47 @@ export interface FinetuneRunnerArgs {
   batches?: BatchSource;
 }
 
+/**
+ * The val batch on the native engine. A native plan keeps every activation of its batch in memory, and the
+ * first run of a plan pays for touching it (page faults: ~10 CPU-s for MobileNetV2's 2.4 GB at batch 32,
+ * 224 px, loaded); per image the eval forward costs about the same from batch 8 to 32 (MobileNetV2 10-10.6
+ * CPU-ms per image, ResNet18 24 / 22 / 21 at 8 / 16 / 32; loaded A/B). 16 keeps the plan small (1.4 GB
+ * MobileNetV2, 0.6 GB ResNet18) at no measurable cost per image.
+ */
+const NATIVE_EVAL_BATCH = 16;
+
 export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeRunner<ImageBatch>> {
   const { spec, params, numClasses, config } = a;
   const B = config.batchSize;
   const load = a.batches ?? imageBatches;
   // Blocked-layout convolutions where this ONNX Runtime passes their self-test (CPU only).
-  const blocked = a.session.device === 'cuda' ? undefined : await blockedConvLayout();
+  const blocked = a.session.device === 'cuda' ? undefined : await profiled('finetune: blocked-layout probe', () => blockedConvLayout());
   const build = (batch: number, inputSize = a.inputSize, bnMomentum = config.bnMomentum) =>
     buildTrainingGraph(spec, { batch, numClasses, inputSize, trainable: a.trainable, constants: params, freezeBn: config.freezeBn, bnMomentum, blocked });
   // --engine: the native oneDNN step where asked (or, with auto, where built, self-tested and supported).
   const threads = a.session.threads ?? os.availableParallelism();
-  const engine = await chooseTrainEngine(config.engine ?? 'onnx', {
-    spec,
-    device: a.session.device ?? 'cpu',
-    batch: B,
-    numClasses,
-    inputSize: a.inputSize,
-    trainable: a.trainable,
-    freezeBn: config.freezeBn,
-    bnMomentum: config.bnMomentum,
-    threads,
-  });
+  const engine = await profiled('finetune: choose engine (compile + self-test)', () =>
+    chooseTrainEngine(config.engine ?? 'onnx', {
+      spec,
+      device: a.session.device ?? 'cpu',
+      batch: B,
+      numClasses,
+      inputSize: a.inputSize,
+      trainable: a.trainable,
+      freezeBn: config.freezeBn,
+      bnMomentum: config.bnMomentum,
+      threads,
+    }),
+  );
   const native = (batch: number, inputSize: number, bnMomentum: number): StepSession => {
     const s = NativeTrainingSession.create(spec, { batch, numClasses, inputSize, trainable: a.trainable, freezeBn: config.freezeBn, bnMomentum, threads }, params);
     if ('unsupported' in s) throw new EngineError('E_UNSUPPORTED_OP', `the native engine cannot run ${spec.name} at batch ${batch}, ${inputSize} px: ${s.unsupported}`, { hint: 'use --engine onnx' });
     return s;
   };
   const stepSession = async (batch: number, inputSize = a.inputSize, bnMomentum = config.bnMomentum): Promise<StepSession> =>
-    engine.engine === 'native' ? native(batch, inputSize, bnMomentum) : TrainingSession.create(build(batch, inputSize, bnMomentum), params, a.session);
+    profiled(`finetune: ${engine.engine} training session, batch ${batch}, ${inputSize} px`, () =>
+      engine.engine === 'native' ? native(batch, inputSize, bnMomentum) : TrainingSession.create(build(batch, inputSize, bnMomentum), params, a.session),
+    );
   const sessions = new SessionsByBatchSize<StepSession>((batch) => stepSession(batch));
   // The trainable parameters and running statistics, as the full-batch session reports them.
   const main = await sessions.get(B);
@@ -109,9 +124,40 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
   const changingNames = new Set([...main.trainable, ...main.running]);
   const changing: NamedTensors = new Map([...changingNames].map((n) => [n, params.get(n)!]));
   const frozen: NamedTensors = new Map([...params].filter(([n]) => !changingNames.has(n)));
-  const evalGraph = buildInferenceGraph(spec, { batch: -1, numClasses, inputSize: a.inputSize, constants: frozen });
-  const evalSession = await Session.create(evalGraph.bytes, { label: 'eval', ...a.session });
-  const evalFeeds = Object.fromEntries(evalGraph.fed.map((n) => [n, params.get(n)!]));
+  // The val phase: native eval plans (one per batch size, reading the live parameters) where the engine
+  // choice says so, else one ONNX Runtime eval session (any batch), built on first use.
+  const evalNative = engine.val === 'native';
+  // One native eval plan: eval-mode rows are independent (BatchNorm on running statistics), so a smaller
+  // last batch runs zero-padded through it rather than through a second plan (memory touched once).
+  const evalPlanBatch = Math.max(1, Math.min(NATIVE_EVAL_BATCH, a.val.length));
+  let evalPlan: Promise<{ session: NativeEvalSession; padded: Float32Array }> | null = null;
+  const nativeEvalPlan = () =>
+    (evalPlan ??= profiled(`finetune: native eval plan, batch ${evalPlanBatch}`, () => {
+      const session = NativeEvalSession.create(spec, { batch: evalPlanBatch, numClasses, inputSize: a.inputSize, threads }, params);
+      if ('unsupported' in session)
+        throw new EngineError('E_UNSUPPORTED_OP', `the native engine cannot run ${spec.name}'s eval graph at batch ${evalPlanBatch}: ${session.unsupported}`, { hint: 'use --engine onnx' });
+      return { session, padded: new Float32Array(evalPlanBatch * 3 * a.inputSize * a.inputSize) };
+    }));
+  let onnxEval: Promise<{ session: Session; feeds: NamedTensors }> | null = null;
+  const onnxEvalSession = () =>
+    (onnxEval ??= profiled('finetune: ONNX eval graph and session', async () => {
+      const evalGraph = buildInferenceGraph(spec, { batch: -1, numClasses, inputSize: a.inputSize, constants: frozen });
+      const session = await Session.create(evalGraph.bytes, { label: 'eval', ...a.session });
+      return { session, feeds: new Map(evalGraph.fed.map((n) => [n, params.get(n)!])) };
+    }));
+  const evalLogits = async (images: Float32Array, n: number): Promise<Float32Array> => {
+    if (evalNative) {
+      const { session, padded } = await nativeEvalPlan();
+      if (n === evalPlanBatch) return (await session.run(images)).slice();
+      const rows = n * 3 * a.inputSize * a.inputSize;
+      padded.set(images.subarray(0, rows));
+      padded.fill(0, rows);
+      return (await session.run(padded)).slice(0, n * numClasses);
+    }
+    const { session, feeds } = await onnxEvalSession();
+    const out = await session.run({ ...Object.fromEntries(feeds), [IO.images]: { dtype: 'float32', shape: [n, 3, a.inputSize, a.inputSize], data: images } }, [IO.logits]);
+    return out[IO.logits].data as Float32Array;
+  };
 
   const trainBatchCount = batchCount(a.train.length, B);
   const { optimizer, scheduler, groupNames } = createRunOptimizer(
@@ -121,7 +167,7 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
     trainBatchCount,
   );
   const ce = { labelSmoothing: config.labelSmoothing, classWeights: a.classWeights };
-  const evalBatch = Math.max(B, 32);
+  const evalBatch = evalNative ? evalPlanBatch : Math.max(B, 32);
   const mixing = { mixup: config.mixup ?? 0, cutmix: config.cutmix ?? 0 };
 
   return {
@@ -153,8 +199,7 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
     valBatches: () => load(a.val, a.evalTransform, { batchSize: evalBatch, shuffle: false, seed: config.seed, epoch: 0, onSkip: a.onSkip }),
     async evalStep(batch) {
       const n = batch.labels.length;
-      const out = await evalSession.run({ ...evalFeeds, [IO.images]: { dtype: 'float32', shape: [n, 3, a.inputSize, a.inputSize], data: batch.images } }, [IO.logits]);
-      const logits = out[IO.logits].data as Float32Array;
+      const logits = await evalLogits(batch.images, n);
       return { loss: coefficientLoss(logits, crossEntropyCoefficients(batch.labels, numClasses, ce), numClasses), logits };
     },
     async afterTrainPhase(epoch) {
@@ -176,7 +221,8 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
       await sessions.release();
       await (stage as { sessions: SessionsByBatchSize<StepSession> } | null)?.sessions.release();
       await bnPass?.release();
-      await evalSession.release();
+      if (evalPlan) await (await evalPlan).session.release();
+      if (onnxEval) await (await onnxEval).session.release();
     },
   };
 }

@@ -56,7 +56,7 @@ export interface ModeRunner<B extends RunnerBatch = RunnerBatch> {
   afterTrainPhase?(epoch: number): Promise<void>;
   release(): Promise<void>;
   /** The engine of the training step, where there is a choice (fine-tuning: train-engine.ts), and why. */
-  readonly engine?: { engine: 'onnx' | 'native'; note: string };
+  readonly engine?: { engine: 'onnx' | 'native'; /** The val phase's engine (fine-tuning). */ val?: 'onnx' | 'native'; note: string };
 }
 
 export interface ValPredictions {

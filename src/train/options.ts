@@ -323,7 +323,7 @@ export const TrainOptionsSchema = z.strictObject({
   engine: z
     .enum(TRAIN_ENGINES)
     .default('auto')
-    .meta(g('run', 'fine-tuning step engine: native (oneDNN addon, npm run build:native; ResNets), onnx (ONNX Runtime), auto: native where built, self-tested and supported')),
+    .meta(g('run', 'fine-tune + val engine: native (oneDNN addon, npm run build:native; ResNets), onnx (ONNX Runtime), auto: native where built, self-tested and supported')),
   out: z
     .string()
     .min(1)

@@ -60,7 +60,7 @@ function startingWeightsNotes(spec: ModelSpec, init: InitialParams, seed: number
 }
 
 /** The model: a registered name, a ModelSpec, or an ONNX classifier file (bring your own backbone, src/models/onnx-backbone.ts). */
-function resolveSpec(o: ParsedTrainOptions): ModelSpec {
+export function resolveSpec(o: ParsedTrainOptions): ModelSpec {
   const model = requestedModel(o);
   if (typeof model !== 'string') return model;
   if (isOnnxModelPath(model)) return onnxBackboneSpec(model, { cut: o.cut, mean: o.mean, std: o.std, inputSize: o.inputSize, resizeSize: o.resizeSize });

@@ -32,7 +32,8 @@ import { checkResumable, loadResume, restoreRun, resumedConfig } from './resume.
 import { createRunContext } from './run-context.js';
 import { makeOutDir, removeIfEmpty } from './out-dir.js';
 import { writeHistoryFiles, writeRunOutputs } from './run-outputs.js';
-import { setUpRun, type RunSetup } from './run-setup.js';
+import { resolveSpec, setUpRun, type RunSetup } from './run-setup.js';
+import { nativeEngineBlocker } from './train-engine.js';
 import { claimOutputFolder, freshFolder } from './output-folder.js';
 import { describeTrust } from './describe-trust.js';
 import { ConfigError } from '../errors.js';
@@ -96,6 +97,11 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
   const { options: o, resumed } = await loadResume(parseTrainOptions(options), options ?? {});
   // Options that contradict each other fail now, before any data or weights are loaded.
   if (!resumed) resolveTrainConfig(o, o.mode === 'features' ? 'features' : 'finetune', '', '');
+  // --engine native where it cannot run (no addon, --device cuda, an op it lacks) fails now too (train-engine.ts).
+  if ((o.mode ?? RECIPES[o.recipe].mode) === 'finetune' && o.engine === 'native') {
+    const blocker = nativeEngineBlocker(resolveSpec(o), { device: o.device, inputSize: o.inputSize ?? undefined, freezeBn: o.freezeBn });
+    if (blocker) throw blocker;
+  }
   // An existing run folder is never overwritten without `overwrite` (checked before any work).
   if (!resumed && o.out !== undefined) await claimOutputFolder(o.out, { overwrite: o.overwrite, dataRoot });
   const bus = new EventBus(hooks.listeners);
