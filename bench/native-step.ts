@@ -15,8 +15,9 @@
  *   BENCH_CONV_ALGO=auto (that row with HEADSTART_NATIVE_CONV_ALGO=auto instead: direct or Winograd per
  *   convolution, whichever a timing probe at plan build finds faster; the plan build's time is printed),
  *   BENCH_MODEL (resnet18; mobilenet_v2 times torchvision's MobileNetV2 on all three, its head's dropout
- *   active with the same host-drawn masks on both headstart engines; PyTorch's peak RSS is measured for
- *   resnet18 only).
+ *   active with the same host-drawn masks on both headstart engines; efficientnet_b0 and mobilenet_v3_large
+ *   likewise — torchvision's EfficientNet also runs its stochastic depth in train mode, which headstart's
+ *   graphs leave out (src/models/efficientnet.ts); PyTorch's peak RSS is measured for resnet18 only).
  */
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';

@@ -17,6 +17,9 @@
 //   - an activation used twice (a residual block's input) accumulates its gradient with one in-place
 //     binary add; an Add passes its output gradient to both inputs without a copy.
 // The step runs on a libuv worker (a Promise in JS), on oneDNN's OpenMP team sized by the plan.
+// EfficientNet / MobileNetV3 (buildForwardExtra / buildBackwardExtra): eltwise sigmoid, SiLU, hard-swish
+// and linear (HardSigmoid = linear + clip), the squeeze-excitation product and a linear layer inside the
+// network; 1x1 convolutions with bias; depthwise weight gradients by a loop where oneDNN has no jit_dw kernel.
 //
 // JS API (the typed wrapper is src/engine/native-plan.ts):
 //   createPlan({ train, threads, tensors: Int32Array(4T), ops: Int32Array(REC*ops), opFloats:
@@ -53,9 +56,12 @@ using nf = dnnl::normalization_flags;
 using hsnative::Failure;
 using hsnative::guarded;
 
-enum OpType { CONV = 1, BN = 2, RELU = 3, MAXPOOL = 4, ADD = 5, GAP = 6, GEMM = 7, CLIP = 8 };
+enum OpType { CONV = 1, BN = 2, RELU = 3, MAXPOOL = 4, ADD = 5, GAP = 6, GEMM = 7, CLIP = 8, ELTWISE = 9, MUL = 10, FC = 11 };
+// ELTWISE: k selects the function (EltKind), the op's two floats are its alpha and beta.
+enum EltKind { E_SIGMOID = 1, E_SWISH = 2, E_HARDSWISH = 3, E_LINEAR = 4 };
 // One op record: type, in0, in1, out, w, p1, p2, p3, k, s, pt, pl, pb, pr, flags, groups.
-// Two floats per op: BatchNorm's eps and momentum; Clip's lower and upper bound.
+// Two floats per op: BatchNorm's eps and momentum; Clip's lower and upper bound; ELTWISE's alpha and beta.
+// CONV and FC: p1 is the bias parameter (or -1). MUL: in0 [N, C, H, W] times in1 [N, C, 1, 1] (squeeze-excitation).
 constexpr int REC = 16;
 // F_DROPOUT (on the classifier): its input features are multiplied by the mask runPlan receives.
 enum Flags { F_TRAINING = 1, F_RELU = 2, F_DROPOUT = 4 };
@@ -198,6 +204,8 @@ struct Plan {
   bool busy = false;
   bool released = false;
   algo preferredConvAlgo = algo::convolution_direct;
+  // MUL: its gate as the forward read it (plain [N, C, 1, 1]); FC: its input (plain).
+  std::unordered_map<int, memory> opInput;
   std::vector<algo> convAlgo;
   bool probeConvAlgo = false;  // HEADSTART_NATIVE_CONV_ALGO=auto: direct or Winograd per convolution, by timing
   bool shapeConvAlgo = true;   // the default (HEADSTART_NATIVE_CONV_ALGO unset or shape): winogradByShape
@@ -235,6 +243,11 @@ struct Plan {
   void build(const Op* list, size_t count);
   void buildForward(int index);
   void buildBackward(int index);
+  // The ops of EfficientNet / MobileNetV3 (ELTWISE, MUL, FC): false for any other type.
+  bool buildForwardExtra(int index);
+  bool buildBackwardExtra(int index);
+  // A depthwise convolution's weight gradient where oneDNN has no jit_dw kernel for it (5x5): false otherwise.
+  bool depthwiseWeightsGrad(int index, const std::string& onednnImpl);
   // Gradient contributions to tensor i: `writeTarget` gives the memory (in t[i].md) a primitive
   // should write its contribution into; `finishContribution` adds it to what was there.
   memory contributionTarget(int i);
@@ -313,7 +326,7 @@ void Plan::build(const Op* list, size_t count) {
     bool req = false;
     if (o.in0 >= 0 && t[o.in0].req) req = true;
     if (o.in1 >= 0 && t[o.in1].req) req = true;
-    if (wantsGrad(o.w) || ((o.type == BN || o.type == GEMM) && wantsGrad(o.p1))) req = true;
+    if (wantsGrad(o.w) || ((o.type == BN || o.type == GEMM || o.type == CONV || o.type == FC) && wantsGrad(o.p1))) req = true;
     t[o.out].req = train && req;
     t[o.out].producer = int(j);
   }
@@ -489,7 +502,13 @@ void Plan::buildForward(int j) {
       Tensor& in = t[o.in0];
       memory::dims wd = convWeightDims(o.groups, out.dims[1], in.dims[1], o.k);
       // HEADSTART_NATIVE_CONV_ALGO=winograd|auto asks oneDNN for Winograd where it has it (3x3 stride 1), else direct.
+      const bool bias = param(o.p1);
       auto makePd = [&](algo a) {
+        if (bias) {
+          dnnl::convolution_forward::desc d(prop, a, anyDesc(in.dims), anyDesc(wd), plainDesc({out.dims[1]}), anyDesc(out.dims), {o.s, o.s}, {o.pt, o.pl},
+                                            {o.pb, o.pr});
+          return dnnl::convolution_forward::primitive_desc(d, attr(), cpu());
+        }
         dnnl::convolution_forward::desc d(prop, a, anyDesc(in.dims), anyDesc(wd), anyDesc(out.dims), {o.s, o.s}, {o.pt, o.pl}, {o.pb, o.pr});
         return dnnl::convolution_forward::primitive_desc(d, attr(), cpu());
       };
@@ -516,6 +535,10 @@ void Plan::buildForward(int j) {
       out.md = pd.dst_desc();
       out.val = buf(out.md);
       add(fwd, S_CONV_FWD, dnnl::convolution_forward(pd), {{DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, out.val}});
+      if (bias) {
+        if (!paramMem[o.p1]) paramMem[o.p1] = memory(plainDesc({out.dims[1]}), cpu(), nullptr);
+        fwd.back().args[DNNL_ARG_BIAS] = paramMem[o.p1];
+      }
       break;
     }
     case BN: {
@@ -695,6 +718,7 @@ void Plan::buildForward(int j) {
       break;
     }
     default:
+      if (buildForwardExtra(j)) break;
       throw Failure{"E_BAD_ARGUMENT", "unknown op type " + std::to_string(o.type)};
   }
 }
@@ -704,6 +728,7 @@ void Plan::buildBackward(int j) {
   Tensor& out = t[o.out];
   if (!out.req) return;
   if (o.type != GEMM && out.state == Tensor::NONE) return;  // no gradient reaches it
+  if (buildBackwardExtra(j)) return;
   switch (o.type) {
     case GEMM: {
       Tensor& in = t[o.in0];
@@ -896,12 +921,21 @@ void Plan::buildBackward(int j) {
           contributeFrom(bwd, o.in0, dx);
         }
       }
-      if (wantsGrad(o.w)) {
+      const bool bias = param(o.p1);
+      if (wantsGrad(o.w) || wantsGrad(o.p1)) {
         auto makePd = [&](algo a) {
+          if (bias) {
+            dnnl::convolution_backward_weights::desc d(a, anyDesc(in.dims), anyDesc(wd), plainDesc({out.dims[1]}), anyDesc(out.dims), {o.s, o.s}, {o.pt, o.pl},
+                                                       {o.pb, o.pr});
+            return dnnl::convolution_backward_weights::primitive_desc(d, attr(), cpu(), fpd);
+          }
           dnnl::convolution_backward_weights::desc d(a, anyDesc(in.dims), anyDesc(wd), anyDesc(out.dims), {o.s, o.s}, {o.pt, o.pl}, {o.pb, o.pr});
           return dnnl::convolution_backward_weights::primitive_desc(d, attr(), cpu(), fpd);
         };
         auto pd = withDirectFallback(ca, makePd);
+        // oneDNN 2.6 has no jit_dw backward-weights for 5x5 (EfficientNet) or tiny maps: its gemm fallback
+        // reorders to plain layouts and runs per-channel GEMMs; a loop over the blocked layouts replaces it.
+        if (depthwiseWeightsGrad(j, std::string(pd.impl_info_str()))) break;
         noteScratch(pd);
         // Built while walking backwards: bwd-weights runs after bwd-data here, reading the same dy.
         memory x = in.val;
@@ -914,16 +948,296 @@ void Plan::buildBackward(int j) {
           dy = buf(pd.diff_dst_desc());
           reorder(bwd, S_REORDER_ACT, out.diff(), dy);
         }
-        if (!gradMem[o.w]) gradMem[o.w] = memory(convWeightPlain(wd), cpu(), nullptr);
-        memory dw = gradMem[o.w];
+        memory wGrad;  // the caller's gradient array, or (weight frozen, bias trained) a scratch buffer
+        if (wantsGrad(o.w)) {
+          if (!gradMem[o.w]) gradMem[o.w] = memory(convWeightPlain(wd), cpu(), nullptr);
+          wGrad = gradMem[o.w];
+        } else {
+          wGrad = memory(pd.diff_weights_desc(), cpu());
+        }
+        memory dw = wGrad;
         bool direct = pd.diff_weights_desc() == dw.get_desc();
         if (!direct) dw = buf(pd.diff_weights_desc());
         add(bwd, S_CONV_BWD_WEIGHTS, dnnl::convolution_backward_weights(pd), {{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_WEIGHTS, dw}});
-        if (!direct) reorder(bwd, S_REORDER_WEIGHTS, dw, gradMem[o.w]);
+        if (bias) {
+          if (wantsGrad(o.p1) && !gradMem[o.p1]) gradMem[o.p1] = memory(plainDesc({out.dims[1]}), cpu(), nullptr);
+          bwd.back().args[DNNL_ARG_DIFF_BIAS] = wantsGrad(o.p1) ? gradMem[o.p1] : memory(plainDesc({out.dims[1]}), cpu());
+        }
+        if (!direct) reorder(bwd, S_REORDER_WEIGHTS, dw, wGrad);
       }
       break;
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The ops of EfficientNet-B0 and MobileNetV3 (helper 10o): SiLU, sigmoid, hard-swish and a linear
+// map as oneDNN eltwise primitives (HardSigmoid is compiled to LINEAR + CLIP), the squeeze-excitation
+// product x * s with s [N, C, 1, 1] as a loop over the activation's blocked layout (its backward:
+// dx = dy * s, ds = sum over H, W of dy * x, in double), and a linear layer inside the network (FC,
+// MobileNetV3's classifier.0) as an inner product on plain [N, F].
+
+algo eltAlgo(int kind) {
+  switch (kind) {
+    case E_SIGMOID:
+      return algo::eltwise_logistic_use_dst_for_bwd;
+    case E_SWISH:
+      return algo::eltwise_swish;
+    case E_HARDSWISH:
+      return algo::eltwise_hardswish;
+    case E_LINEAR:
+      return algo::eltwise_linear;
+  }
+  throw Failure{"E_BAD_ARGUMENT", "unknown eltwise kind " + std::to_string(kind)};
+}
+
+// A 4-D layout with at most one inner block, on the channels: element (n, c, h, w) lives at
+// n*s[0] + (c/B)*s[1] + h*s[2] + w*s[3] + c%B (nchw: B = 1; nChw16c / nChw8c: B = 16 / 8).
+struct ChanLayout {
+  memory::dim s[4] = {0, 0, 0, 0};
+  memory::dim B = 1, Cp = 0;
+};
+
+bool chanLayout(const memory::desc& md, ChanLayout& L) {
+  const dnnl_memory_desc_t& d = md.data;
+  if (d.format_kind != dnnl_blocked || d.ndims != 4 || d.offset0 != 0) return false;
+  const auto& b = d.format_desc.blocking;
+  if (b.inner_nblks > 1 || (b.inner_nblks == 1 && (b.inner_idxs[0] != 1 || b.inner_blks[0] > 64))) return false;
+  for (int i = 0; i < 4; ++i) L.s[i] = b.strides[i];
+  L.B = b.inner_nblks ? b.inner_blks[0] : 1;
+  L.Cp = d.padded_dims[1];
+  return d.padded_dims[0] == d.dims[0] && d.padded_dims[2] == d.dims[2] && d.padded_dims[3] == d.dims[3] && L.Cp % L.B == 0;
+}
+
+// y = x * g[n, c] (g plain [N, C]); padded channels get 0.
+void scaleChannels(const float* x, const float* g, float* y, const ChanLayout& L, const memory::dims& d) {
+  const memory::dim N = d[0], C = d[1], H = d[2], W = d[3], B = L.B, nb = L.Cp / L.B;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (memory::dim n = 0; n < N; ++n)
+    for (memory::dim cb = 0; cb < nb; ++cb) {
+      float gl[64];
+      for (memory::dim i = 0; i < B; ++i) gl[i] = cb * B + i < C ? g[n * C + cb * B + i] : 0.f;
+      const memory::dim base = n * L.s[0] + cb * L.s[1];
+      for (memory::dim h = 0; h < H; ++h)
+        for (memory::dim w = 0; w < W; ++w) {
+          const memory::dim off = base + h * L.s[2] + w * L.s[3];
+          for (memory::dim i = 0; i < B; ++i) y[off + i] = x[off + i] * gl[i];
+        }
+    }
+}
+
+// dg[n, c] = sum over h, w of dy * x (dg plain [N, C]).
+void channelDots(const float* dy, const float* x, float* dg, const ChanLayout& L, const memory::dims& d) {
+  const memory::dim N = d[0], C = d[1], H = d[2], W = d[3], B = L.B, nb = L.Cp / L.B;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (memory::dim n = 0; n < N; ++n)
+    for (memory::dim cb = 0; cb < nb; ++cb) {
+      double acc[64] = {0};
+      const memory::dim base = n * L.s[0] + cb * L.s[1];
+      for (memory::dim h = 0; h < H; ++h)
+        for (memory::dim w = 0; w < W; ++w) {
+          const memory::dim off = base + h * L.s[2] + w * L.s[3];
+          for (memory::dim i = 0; i < B; ++i) acc[i] += double(dy[off + i]) * double(x[off + i]);
+        }
+      for (memory::dim i = 0; i < B; ++i)
+        if (cb * B + i < C) dg[n * C + cb * B + i] = float(acc[i]);
+    }
+}
+
+float* dataOf(const memory& m) { return static_cast<float*>(m.get_data_handle()); }
+
+bool Plan::buildForwardExtra(int j) {
+  const Op& o = ops[j];
+  Tensor& out = t[o.out];
+  auto prop = train ? pk::forward_training : pk::forward_inference;
+  switch (o.type) {
+    case ELTWISE: {
+      Tensor& in = t[o.in0];
+      dnnl::eltwise_forward::desc d(prop, eltAlgo(o.k), in.md, float(o.eps), float(o.momentum));
+      dnnl::eltwise_forward::primitive_desc pd(d, attr(), cpu());
+      noteScratch(pd);
+      out.md = pd.dst_desc();
+      out.val = buf(out.md);
+      add(fwd, S_ELTWISE_FWD, dnnl::eltwise_forward(pd), {{DNNL_ARG_SRC, in.val}, {DNNL_ARG_DST, out.val}});
+      return true;
+    }
+    case MUL: {
+      Tensor& x = t[o.in0];
+      Tensor& s = t[o.in1];
+      if (s.dims != memory::dims{x.dims[0], x.dims[1], 1, 1}) throw Failure{"E_BAD_ARGUMENT", "mul: the second input must be [N, C, 1, 1] (squeeze-excitation)"};
+      ChanLayout L;
+      if (!chanLayout(x.md, L)) throw Failure{"E_INTERNAL", "mul: the activation's layout has more than one inner block"};
+      memory g = valueAs(fwd, o.in1, plainDesc(s.dims));
+      out.md = x.md;
+      out.val = buf(out.md);
+      memory xv = x.val, yv = out.val;
+      memory::dims dims = x.dims;
+      addFn(fwd, S_ELTWISE_FWD, [xv, g, yv, L, dims]() { scaleChannels(dataOf(xv), dataOf(g), dataOf(yv), L, dims); }, {xv, g, yv});
+      opInput[j] = g;
+      return true;
+    }
+    case FC: {
+      Tensor& in = t[o.in0];
+      const memory::dim n = in.dims[0], f = in.dims[1] * in.dims[2] * in.dims[3], k = out.dims[1];
+      memory x = valueAs(fwd, o.in0, plainDesc(in.dims));
+      out.md = plainDesc(out.dims);
+      out.val = buf(out.md);
+      memory::desc xd({n, f}, dt::f32, tag::nc), yd({n, k}, dt::f32, tag::nc), wd({k, f}, dt::f32, tag::oi), bd({k}, dt::f32, tag::a);
+      if (!paramMem[o.w]) paramMem[o.w] = memory(wd, cpu(), nullptr);
+      const bool bias = param(o.p1);
+      if (bias && !paramMem[o.p1]) paramMem[o.p1] = memory(bd, cpu(), nullptr);
+      auto d = bias ? dnnl::inner_product_forward::desc(prop, xd, wd, bd, yd) : dnnl::inner_product_forward::desc(prop, xd, wd, yd);
+      dnnl::inner_product_forward::primitive_desc pd(d, attr(), cpu());
+      noteScratch(pd);
+      std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, view(xd, x)}, {DNNL_ARG_WEIGHTS, paramMem[o.w]}, {DNNL_ARG_DST, view(yd, out.val)}};
+      if (bias) args[DNNL_ARG_BIAS] = paramMem[o.p1];
+      add(fwd, S_HEAD_LOSS, dnnl::inner_product_forward(pd), args);
+      opInput[j] = x;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool Plan::buildBackwardExtra(int j) {
+  const Op& o = ops[j];
+  Tensor& out = t[o.out];
+  switch (o.type) {
+    case ELTWISE: {
+      Tensor& in = t[o.in0];
+      if (!in.req) return true;
+      const algo a = eltAlgo(o.k);
+      dnnl::eltwise_forward::desc fd(pk::forward_training, a, in.md, float(o.eps), float(o.momentum));
+      dnnl::eltwise_forward::primitive_desc fpd(fd, attr(), cpu());
+      dnnl::eltwise_backward::desc bd(a, out.md, in.md, float(o.eps), float(o.momentum));
+      dnnl::eltwise_backward::primitive_desc pd(bd, attr(), cpu(), fpd);
+      noteScratch(pd);
+      memory target = contributionTarget(o.in0);
+      if (target.get_desc() != in.md || out.md != in.md) throw Failure{"E_INTERNAL", "eltwise: layouts differ"};
+      const bool useDst = a == algo::eltwise_logistic_use_dst_for_bwd;
+      add(bwd, S_ELTWISE_BWD, dnnl::eltwise_backward(pd),
+          {{DNNL_ARG_DIFF_DST, out.diff()}, {useDst ? DNNL_ARG_DST : DNNL_ARG_SRC, useDst ? out.val : in.val}, {DNNL_ARG_DIFF_SRC, target}});
+      finishContribution(o.in0, target);
+      return true;
+    }
+    case MUL: {
+      Tensor& x = t[o.in0];
+      Tensor& s = t[o.in1];
+      ChanLayout L;
+      chanLayout(x.md, L);
+      memory dy = out.diff();
+      memory::dims dims = x.dims;
+      memory g = opInput[j];  // the gate, plain [N, C], as the forward read it
+      if (s.req) {
+        memory ds = buf(plainDesc(s.dims));
+        memory xv = x.val;
+        addFn(bwd, S_ELTWISE_BWD, [dy, xv, ds, L, dims]() { channelDots(dataOf(dy), dataOf(xv), dataOf(ds), L, dims); }, {dy, xv, ds});
+        contributeFrom(bwd, o.in1, ds);
+      }
+      if (x.req) {
+        memory target = contributionTarget(o.in0);
+        if (target.get_desc() != x.md || dy.get_desc() != x.md) throw Failure{"E_INTERNAL", "mul: layouts differ"};
+        addFn(bwd, S_ELTWISE_BWD, [dy, g, target, L, dims]() { scaleChannels(dataOf(dy), dataOf(g), dataOf(target), L, dims); }, {dy, g, target});
+        finishContribution(o.in0, target);
+      }
+      return true;
+    }
+    case FC: {
+      Tensor& in = t[o.in0];
+      const memory::dim n = in.dims[0], f = in.dims[1] * in.dims[2] * in.dims[3], k = out.dims[1];
+      const bool bias = param(o.p1);
+      memory::desc xd({n, f}, dt::f32, tag::nc), yd({n, k}, dt::f32, tag::nc), wd({k, f}, dt::f32, tag::oi), bd({k}, dt::f32, tag::a);
+      auto fd = bias ? dnnl::inner_product_forward::desc(pk::forward_training, xd, wd, bd, yd) : dnnl::inner_product_forward::desc(pk::forward_training, xd, wd, yd);
+      dnnl::inner_product_forward::primitive_desc fpd(fd, attr(), cpu());
+      memory dy = out.diff();
+      if (dy.get_desc() != out.md) throw Failure{"E_INTERNAL", "fc: gradient layout differs"};
+      memory dy2 = view(yd, dy);
+      if (wantsGrad(o.w) || wantsGrad(o.p1)) {
+        for (int p : {o.w, o.p1})
+          if (wantsGrad(p) && !gradMem[p]) gradMem[p] = memory(p == o.w ? wd : bd, cpu(), nullptr);
+        auto d = bias ? dnnl::inner_product_backward_weights::desc(xd, wd, bd, yd) : dnnl::inner_product_backward_weights::desc(xd, wd, yd);
+        dnnl::inner_product_backward_weights::primitive_desc pd(d, attr(), cpu(), fpd);
+        noteScratch(pd);
+        std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, view(xd, opInput[j])},
+                                                {DNNL_ARG_DIFF_DST, dy2},
+                                                {DNNL_ARG_DIFF_WEIGHTS, wantsGrad(o.w) ? gradMem[o.w] : buf(wd)}};
+        if (bias) args[DNNL_ARG_DIFF_BIAS] = wantsGrad(o.p1) ? gradMem[o.p1] : buf(bd);
+        add(bwd, S_HEAD_LOSS, dnnl::inner_product_backward_weights(pd), args);
+      }
+      if (in.req) {
+        dnnl::inner_product_backward_data::desc d(xd, wd, yd);
+        dnnl::inner_product_backward_data::primitive_desc pd(d, attr(), cpu(), fpd);
+        noteScratch(pd);
+        if (in.md == plainDesc(in.dims)) {
+          memory target = contributionTarget(o.in0);
+          add(bwd, S_HEAD_LOSS, dnnl::inner_product_backward_data(pd),
+              {{DNNL_ARG_DIFF_DST, dy2}, {DNNL_ARG_WEIGHTS, paramMem[o.w]}, {DNNL_ARG_DIFF_SRC, view(xd, target)}});
+          finishContribution(o.in0, target);
+        } else {
+          memory dx = buf(plainDesc(in.dims));
+          add(bwd, S_HEAD_LOSS, dnnl::inner_product_backward_data(pd),
+              {{DNNL_ARG_DIFF_DST, dy2}, {DNNL_ARG_WEIGHTS, paramMem[o.w]}, {DNNL_ARG_DIFF_SRC, view(xd, dx)}});
+          contributeFrom(bwd, o.in0, dx);
+        }
+      }
+      return true;
+    }
+  }
+  return false;
+}
+
+
+// dw[c, kh, kw] = sum over n, oh, ow of dy[n, c, oh, ow] * x[n, c, oh*s - pt + kh, ow*s - pl + kw] (dw plain
+// [C, 1, k, k]), summed in double; x and dy in blocked layouts with the same channel block.
+void depthwiseWeightLoop(const float* x, const float* dy, float* dw, const ChanLayout& Lx, const ChanLayout& Ly, const memory::dims& xd, const memory::dims& yd,
+                         int k, int s, int pt, int pl) {
+  const memory::dim N = xd[0], C = xd[1], H = xd[2], W = xd[3], OH = yd[2], OW = yd[3], B = Lx.B, nb = Lx.Cp / Lx.B;
+#pragma omp parallel for collapse(2) schedule(dynamic)
+  for (memory::dim cb = 0; cb < nb; ++cb)
+    for (int kh = 0; kh < k; ++kh) {
+      double acc[7 * 64];
+      std::fill(acc, acc + k * B, 0.0);
+      for (memory::dim n = 0; n < N; ++n)
+        for (memory::dim oh = 0; oh < OH; ++oh) {
+          const memory::dim ih = oh * s - pt + kh;
+          if (ih < 0 || ih >= H) continue;
+          const float* xr = x + n * Lx.s[0] + cb * Lx.s[1] + ih * Lx.s[2];
+          const float* yr = dy + n * Ly.s[0] + cb * Ly.s[1] + oh * Ly.s[2];
+          for (memory::dim ow = 0; ow < OW; ++ow) {
+            const float* yp = yr + ow * Ly.s[3];
+            for (int kw = 0; kw < k; ++kw) {
+              const memory::dim iw = ow * s - pl + kw;
+              if (iw < 0 || iw >= W) continue;
+              const float* xp = xr + iw * Lx.s[3];
+              double* a = acc + kw * B;
+              for (memory::dim i = 0; i < B; ++i) a[i] += double(yp[i]) * double(xp[i]);
+            }
+          }
+        }
+      for (memory::dim i = 0; i < B; ++i) {
+        const memory::dim c = cb * B + i;
+        if (c < C)
+          for (int kw = 0; kw < k; ++kw) dw[(c * k + kh) * k + kw] = float(acc[kw * B + i]);
+      }
+    }
+}
+
+bool Plan::depthwiseWeightsGrad(int j, const std::string& impl) {
+  const Op& o = ops[j];
+  Tensor& in = t[o.in0];
+  Tensor& out = t[o.out];
+  if (impl.find("jit_dw") != std::string::npos || getenv("HEADSTART_NATIVE_DW_ONEDNN")) return false;
+  if (o.groups != in.dims[1] || o.groups != out.dims[1] || param(o.p1) || !wantsGrad(o.w) || o.k > 7) return false;
+  ChanLayout Lx, Ly;
+  memory dy = out.diff();
+  if (!chanLayout(in.md, Lx) || !chanLayout(dy.get_desc(), Ly) || Lx.B != Ly.B || Lx.Cp != Ly.Cp) return false;
+  memory::dims wd = convWeightDims(o.groups, out.dims[1], in.dims[1], o.k);
+  if (!gradMem[o.w]) gradMem[o.w] = memory(convWeightPlain(wd), cpu(), nullptr);
+  memory x = in.val, dw = gradMem[o.w];
+  memory::dims xd = in.dims, yd = out.dims;
+  int k = o.k, s = o.s, pt = o.pt, pl = o.pl;
+  addFn(bwd, S_CONV_BWD_WEIGHTS, [x, dy, dw, Lx, Ly, xd, yd, k, s, pt, pl]() { depthwiseWeightLoop(dataOf(x), dataOf(dy), dataOf(dw), Lx, Ly, xd, yd, k, s, pt, pl); }, {x, dy, dw});
+  return true;
 }
 
 void Plan::run() {
@@ -1038,7 +1352,7 @@ napi_value CreatePlan_(napi_env env, napi_callback_info info) {
       list[j] = Op{r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], std::max(1, r[15]), opf[2 * j], opf[2 * j + 1]};
       int nT = int(plan->t.size());
       auto tensorOk = [&](int i) { return i >= 0 && i < nT; };
-      if (!tensorOk(r[1]) || !tensorOk(r[3]) || (r[0] == ADD && !tensorOk(r[2])) || r[3] == 0)
+      if (!tensorOk(r[1]) || !tensorOk(r[3]) || ((r[0] == ADD || r[0] == MUL) && !tensorOk(r[2])) || r[3] == 0)
         throw Failure{"E_BAD_ARGUMENT", "op " + std::to_string(j) + ": tensor id out of range"};
       for (int p : {r[4], r[5], r[6], r[7]})
         if (p >= int(np)) throw Failure{"E_BAD_ARGUMENT", "op " + std::to_string(j) + ": parameter id out of range"};
@@ -1195,6 +1509,7 @@ napi_value PlanRelease_(napi_env env, napi_callback_info info) {
     p->bwd.clear();
     p->t.clear();
     p->bnStats.clear();
+    p->opInput.clear();
     p->paramMem.clear();
     p->gradMem.clear();
     p->scratch = memory();

@@ -53,7 +53,7 @@ const x = (() => {
 })();
 const coeffs = crossEntropyCoefficients([0, 2], K);
 
-for (const model of ['resnet18', 'mobilenet_v2']) {
+for (const model of ['resnet18', 'mobilenet_v2', 'efficientnet_b0', 'mobilenet_v3_large']) {
   test(`${model}: buffers placed by liveness take a fraction of one-each; the step is bit-identical to unshared buffers' and when repeated`, { skip }, async () => {
     const session = setup(model);
     const st = session.stats();

@@ -104,3 +104,13 @@ test('--engine native with a model whose op the native engine lacks fails before
     (err: unknown) => err instanceof HeadstartError && err.code === 'E_UNSUPPORTED_OP' && /cannot run tiny_cnn: unsupported Conv .*bias/.test(err.message) && /--engine auto/.test(err.hint ?? ''),
   );
 });
+
+test('--engine auto fine-tunes efficientnet_b0 on the native engine (SiLU, squeeze-excitation, 5x5 depthwise)', { skip }, async () => {
+  const root = await makeColourDataset({ train: 6, val: 2, size: 36 });
+  const out = await tempDir();
+  // 64 px: at 32 px its last stages run on 1x1 maps and the val loss of this random-weight run is NaN on both engines.
+  const r = await train(root, { ...base, model: 'efficientnet_b0', inputSize: 64, out });
+  assert.ok(Number.isFinite(r.history.epochs[0].train_loss), `a finite train loss, found ${r.history.epochs[0].train_loss}`);
+  assert.equal(config(out).engine, 'auto');
+  assert.equal(config(out).engine_used, 'native');
+});

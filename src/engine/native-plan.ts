@@ -6,8 +6,11 @@
  * `compileNativePlan` reads an eval-mode forward graph built by NetBuilder (every parameter a graph
  * input named after it) and maps its nodes onto the executor's ops: Conv (grouped/depthwise too),
  * BatchNormalization (+ a following Relu fused), Relu, Clip (constant bounds: ReLU6), MaxPool, Add
- * (+ Relu fused), GlobalAveragePool, Flatten, Gemm (+ the head's dropout, its mask fed per step). Any
- * other op, or an attribute form the executor lacks, gives `{ unsupported: '<op>: why' }` so the
+ * (+ Relu fused), GlobalAveragePool, Flatten, Gemm (+ the head's dropout, its mask fed per step; a Gemm
+ * before the classifier, as MobileNetV3's classifier.0, is an inner product of its own), and for
+ * EfficientNet / MobileNetV3: Sigmoid, SiLU (x * Sigmoid(x), the Mul folded in), HardSwish, HardSigmoid
+ * (a linear map + Clip(0, 1)), the squeeze-excitation Mul [N, C, H, W] * [N, C, 1, 1] and its 1x1 convs
+ * with bias. Any other op, or an attribute form the executor lacks, gives `{ unsupported: '<op>: why' }` so the
  * caller keeps the ONNX Runtime engine: never a wrong answer.
  *
  * HEADSTART_NATIVE_CONV=0 hides the addon here too.
@@ -60,7 +63,9 @@ interface PlanAddon {
   planRelease(plan: object): void;
 }
 
-const OP = { Conv: 1, BatchNormalization: 2, Relu: 3, MaxPool: 4, Add: 5, GlobalAveragePool: 6, Gemm: 7, Clip: 8 } as const;
+const OP = { Conv: 1, BatchNormalization: 2, Relu: 3, MaxPool: 4, Add: 5, GlobalAveragePool: 6, Gemm: 7, Clip: 8, Eltwise: 9, Mul: 10, Fc: 11 } as const;
+/** An Eltwise op's function (the record's `k`); its two floats are alpha and beta. */
+const ELT = { Sigmoid: 1, Swish: 2, HardSwish: 3, Linear: 4 } as const;
 const REC = 16;
 const F_TRAINING = 1;
 const F_RELU = 2;
@@ -189,7 +194,8 @@ export function compileNativePlan(g: Graph, o: CompileNativePlanOptions): { plan
         const w = paramIn(n, 1);
         if (typeof x === 'string') return { unsupported: x };
         if (typeof w === 'string') return { unsupported: w };
-        if (n.inputs[2]) return { unsupported: `Conv \`${n.name}\`: a bias (torchvision's convolutions before BatchNorm have none)` };
+        const bias = n.inputs[2] ? paramIn(n, 2) : -1;
+        if (typeof bias === 'string') return { unsupported: bias };
         const groups = intAttr(n, 'group', 1);
         const cin = tensorDims[x][1];
         const cout = g.shape(n.outputs[0])[1];
@@ -199,7 +205,13 @@ export function compileNativePlan(g: Graph, o: CompileNativePlanOptions): { plan
         const d = intsAttr(n, 'dilations', [1, 1]);
         if (k.length !== 2 || k[0] !== k[1] || s[0] !== s[1] || d.some((v) => v !== 1)) return { unsupported: `Conv \`${n.name}\`: only square kernels and strides, no dilation` };
         const pads = intsAttr(n, 'pads', [0, 0, 0, 0]).map((v, i) => v + (pad ? pad.pads[i] : 0));
-        rec.splice(0, REC, OP.Conv, x, -1, -1, w, -1, -1, -1, k[0], s[0], pads[0], pads[1], pads[2], pads[3], 0, groups);
+        // The executor runs any biased conv, but only squeeze-excitation's 1x1 convs on pooled [N, C, 1, 1] maps are
+        // lowered: allowing every biased conv would move each network that has one (test nets, imported ONNX
+        // backbones exported in eval mode) onto the native engine under --engine auto, a change to make with the full
+        // test suite run.
+        if (bias !== -1 && !(k[0] === 1 && tensorDims[x][2] === 1 && tensorDims[x][3] === 1))
+          return { unsupported: `Conv \`${n.name}\`: a bias outside squeeze-excitation's 1x1 convolutions on [N, C, 1, 1] (torchvision's convolutions before BatchNorm have none)` };
+        rec.splice(0, REC, OP.Conv, x, -1, -1, w, bias, -1, -1, k[0], s[0], pads[0], pads[1], pads[2], pads[3], 0, groups);
         break;
       }
       case 'BatchNormalization': {
@@ -275,13 +287,43 @@ export function compileNativePlan(g: Graph, o: CompileNativePlanOptions): { plan
         if (typeof b === 'string') return { unsupported: b };
         if (intAttr(n, 'transB', 0) !== 1 || intAttr(n, 'transA', 0) !== 0 || floatAttr(n, 'alpha', 1) !== 1 || floatAttr(n, 'beta', 1) !== 1)
           return { unsupported: `Gemm \`${n.name}\`: only y = x W^T + b (transB=1)` };
-        if (n.outputs[0] !== o.logits) return { unsupported: `Gemm \`${n.name}\`: only the classifier` };
+        if (n.outputs[0] !== o.logits) {
+          // A linear layer inside the network (MobileNetV3's classifier.0): an inner product on plain [N, F].
+          rec.splice(0, REC, OP.Fc, x, -1, -1, w, b, -1, -1, 0, 0, 0, 0, 0, 0, 0, 1);
+          break;
+        }
         rec.splice(0, REC, OP.Gemm, x, -1, -1, w, b, -1, -1, 0, 0, 0, 0, 0, 0, o.train && o.dropout ? F_DROPOUT : 0, 1);
         logitsSeen = true;
         break;
       }
+      case 'Sigmoid':
+      case 'HardSwish':
+      case 'HardSigmoid':
+      case 'Mul': {
+        const lowered = lowerGateOp(g, n, consumers, tensorIn);
+        if ('unsupported' in lowered) return lowered;
+        if (lowered.skip) skipped.add(lowered.skip);
+        if (lowered.linear) {
+          // HardSigmoid = Clip(alpha x + beta, 0, 1): a Linear eltwise into a tensor of its own, then the Clip.
+          const mid = tensorDims.push(to4(g.shape(n.inputs[0]))) - 1;
+          records.push([OP.Eltwise, lowered.rec[1], -1, mid, -1, -1, -1, -1, ELT.Linear, 0, 0, 0, 0, 0, 0, 1]);
+          floats.push(...lowered.linear);
+          lowered.rec[1] = mid;
+        }
+        rec.splice(0, REC, ...lowered.rec);
+        [eps, second] = lowered.floats;
+        if (lowered.output) {
+          rec[3] = newTensor(lowered.output);
+          records.push(rec);
+          floats.push(eps, second);
+          continue;
+        }
+        break;
+      }
       default:
-        return { unsupported: `${n.op} (the native engine runs Conv (grouped and depthwise too), BatchNormalization, Relu, Clip, MaxPool, Add, GlobalAveragePool, Flatten, Gemm)` };
+        return {
+          unsupported: `${n.op} (the native engine runs Conv (grouped and depthwise too, with or without bias), BatchNormalization, Relu, Clip, MaxPool, Add, GlobalAveragePool, Flatten, Gemm, Sigmoid, SiLU (x * Sigmoid(x)), HardSwish, HardSigmoid, and the squeeze-excitation Mul [N, C, H, W] * [N, C, 1, 1])`,
+        };
     }
     const value = relu ? relu.outputs[0] : n.outputs[0];
     if (relu) skipped.add(relu);
@@ -309,6 +351,47 @@ export function compileNativePlan(g: Graph, o: CompileNativePlanOptions): { plan
       inputSize: [imageShape[2], imageShape[3]],
     },
   };
+}
+
+interface LoweredGateOp {
+  /** The op record, its output tensor id left to the caller (rec[3]). */
+  rec: number[];
+  floats: [number, number];
+  /** A node folded into this one (the Mul of a SiLU), not lowered on its own. */
+  skip?: Node;
+  /** The value this record produces when it is not the node's own output (a fused SiLU: the Mul's). */
+  output?: string;
+  /** HardSigmoid: the alpha and beta of the Linear eltwise that feeds the Clip(0, 1) in `rec`. */
+  linear?: [number, number];
+}
+
+/**
+ * Sigmoid (fused with its Mul into SiLU when the graph spells x * Sigmoid(x), as efficientnet.ts does),
+ * HardSwish, HardSigmoid, and the squeeze-excitation product Mul(s [N, C, 1, 1], x [N, C, H, W]).
+ */
+function lowerGateOp(g: Graph, n: Node, consumers: ReadonlyMap<string, Node[]>, tensorIn: (n: Node, k: number) => number | string): LoweredGateOp | { unsupported: string } {
+  const record = (type: number, a: number, b: number, kind: number): number[] => [type, a, b, -1, -1, -1, -1, -1, kind, 0, 0, 0, 0, 0, 0, 1];
+  if (n.op === 'Mul') {
+    const a = tensorIn(n, 0);
+    const b = tensorIn(n, 1);
+    if (typeof a === 'string') return { unsupported: a };
+    if (typeof b === 'string') return { unsupported: b };
+    const [sa, sb] = [g.shape(n.inputs[0]), g.shape(n.inputs[1])];
+    const gate = (s: readonly number[], x: readonly number[]) => s.length === 4 && x.length === 4 && s[0] === x[0] && s[1] === x[1] && s[2] === 1 && s[3] === 1 && x[2] * x[3] > 1;
+    if (gate(sa, sb)) return { rec: record(OP.Mul, b, a, 0), floats: [0, 0] };
+    if (gate(sb, sa)) return { rec: record(OP.Mul, a, b, 0), floats: [0, 0] };
+    return { unsupported: `Mul \`${n.name}\`: only x * Sigmoid(x) (SiLU) and the squeeze-excitation form [N, C, H, W] * [N, C, 1, 1], found [${sa}] * [${sb}]` };
+  }
+  const x = tensorIn(n, 0);
+  if (typeof x === 'string') return { unsupported: x };
+  if (n.op === 'HardSwish') return { rec: record(OP.Eltwise, x, -1, ELT.HardSwish), floats: [0, 0] };
+  if (n.op === 'HardSigmoid') return { rec: record(OP.Clip, x, -1, 0), floats: [0, 1], linear: [floatAttr(n, 'alpha', 0.2), floatAttr(n, 'beta', 0.5)] };
+  // Sigmoid: SiLU when its one consumer is Mul(x, Sigmoid(x)) (either order).
+  const c = consumers.get(n.outputs[0]) ?? [];
+  const mul = c.length === 1 && c[0].op === 'Mul' ? c[0] : undefined;
+  if (mul && mul.inputs.length === 2 && mul.inputs.includes(n.inputs[0]) && mul.inputs.includes(n.outputs[0]) && !g.outputs.some((v) => v.name === n.outputs[0]))
+    return { rec: record(OP.Eltwise, x, -1, ELT.Swish), floats: [1, 0], skip: mul, output: mul.outputs[0] };
+  return { rec: record(OP.Eltwise, x, -1, ELT.Sigmoid), floats: [0, 0] };
 }
 
 function loadAddon(env: NodeJS.ProcessEnv): { addon: PlanAddon } | { reason: string } {

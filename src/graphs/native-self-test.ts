@@ -1,6 +1,8 @@
 /**
  * The native engine's startup self-test: a small residual network (every op the native executor runs:
- * Conv, BatchNorm+ReLU, MaxPool, Add+ReLU, GlobalAveragePool, Flatten, Gemm) takes one training step on
+ * Conv, BatchNorm+ReLU, MaxPool, Add+ReLU, GlobalAveragePool, Flatten, Gemm; then EfficientNet's and
+ * MobileNetV3's: squeeze-excitation with conv biases, SiLU, Sigmoid, ReLU, HardSigmoid and the broadcast
+ * Mul, HardSwish, a linear layer inside the features) takes one training step on
  * the native engine and on ONNX Runtime from the same parameters and inputs; loss, logits, every
  * gradient and every running statistic must agree to 1e-3 (float32 with different summation orders
  * agree to ~1e-5 here; a broken build or a miscompiled kernel is far off). Run once per process.
@@ -10,6 +12,7 @@ import { IMAGENET_PREPROCESS_MODEL } from '../models/imagenet-preprocess.js';
 import { initParams } from '../models/init-params.js';
 import type { NetBuilder } from '../models/net-builder.js';
 import { crossEntropyCoefficients } from '../onnx/cross-entropy.js';
+import { silu } from '../onnx/ops/index.js';
 import { Random } from '../random.js';
 import type { NamedTensors } from '../tensor.js';
 import { NativeTrainingSession } from './native-training-session.js';
@@ -25,7 +28,14 @@ function features(b: NetBuilder, images: string): string {
   y = b.batchNorm2d(b.conv2d(y, 'block.conv2', 16, { kernel: 3, padding: 1 }), 'block.bn2');
   const shortcut = b.batchNorm2d(b.conv2d(x, 'block.downsample.0', 16, { kernel: 1, stride: 2 }), 'block.downsample.1');
   x = b.relu(b.g.op('Add', [y, shortcut]));
-  return b.g.op('Flatten', [b.g.op('GlobalAveragePool', [x])], { axis: 1 });
+  // EfficientNet's squeeze-excitation (SiLU inside, Sigmoid gate), then MobileNetV3's (ReLU, HardSigmoid).
+  let s = silu(b.g, b.conv2d(b.g.op('GlobalAveragePool', [x]), 'se.fc1', 4, { kernel: 1, bias: true }));
+  x = b.g.op('Mul', [b.g.op('Sigmoid', [b.conv2d(s, 'se.fc2', 16, { kernel: 1, bias: true })]), x]);
+  x = b.g.op('HardSwish', [x]);
+  s = b.relu(b.conv2d(b.g.op('GlobalAveragePool', [x]), 'se2.fc1', 4, { kernel: 1, bias: true }));
+  x = b.g.op('Mul', [b.g.op('HardSigmoid', [b.conv2d(s, 'se2.fc2', 16, { kernel: 1, bias: true })], { alpha: 1 / 6, beta: 0.5 }), x]);
+  // MobileNetV3's pre-logits linear layer + HardSwish.
+  return b.g.op('HardSwish', [b.linear(b.g.op('Flatten', [b.g.op('GlobalAveragePool', [x])], { axis: 1 }), 'pre', 16)]);
 }
 
 const SELF_TEST_SPEC: ModelSpec = {
@@ -35,7 +45,7 @@ const SELF_TEST_SPEC: ModelSpec = {
   featureDim: 16,
   head: { name: 'fc', dropout: 0 },
   bnMomentum: 0.1,
-  stages: ['conv1', 'bn1', 'block', 'fc'],
+  stages: ['conv1', 'bn1', 'block', 'se', 'se2', 'pre', 'fc'],
   preprocess: { ...IMAGENET_PREPROCESS_MODEL, inputSize: 32 },
   weights: [],
 };
