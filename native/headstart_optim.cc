@@ -69,20 +69,29 @@ void parallelFor(size_t n, F&& fn) {
   for (auto& w : workers) w.join();
 }
 
+// The kernels are compiled twice, for AVX2 and for the baseline, and the loader picks by CPU (GCC's
+// function multi-versioning): 4-wide double arithmetic where the CPU has it. Either rounds the same
+// (IEEE add/mul/div/sqrt, no FMA: -ffp-contract=off; -fno-math-errno only lets sqrt vectorise).
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(__clang__)
+#define HS_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define HS_CLONES
+#endif
+
 // JS's Math.max on two doubles: NaN if either is NaN.
 inline double jsMax(double a, double b) {
   if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<double>::quiet_NaN();
   return a > b ? a : b;
 }
 
-void sgdPlain(float* p, const float* g, double lr, double wd, size_t b, size_t e) {
+HS_CLONES void sgdPlain(float* p, const float* g, double lr, double wd, size_t b, size_t e) {
   for (size_t i = b; i < e; i++) {
     double pi = p[i];
     p[i] = static_cast<float>(pi - lr * (static_cast<double>(g[i]) + wd * pi));
   }
 }
 
-void sgdFirst(float* p, const float* g, float* buf, double lr, double wd, double mu, bool nesterov, size_t b, size_t e) {
+HS_CLONES void sgdFirst(float* p, const float* g, float* buf, double lr, double wd, double mu, bool nesterov, size_t b, size_t e) {
   const double k = nesterov ? 1 + mu : 1;
   for (size_t i = b; i < e; i++) {
     double pi = p[i];
@@ -92,7 +101,7 @@ void sgdFirst(float* p, const float* g, float* buf, double lr, double wd, double
   }
 }
 
-void sgdMomentum(float* p, const float* g, float* buf, double lr, double wd, double mu, double c, bool nesterov, size_t b, size_t e) {
+HS_CLONES void sgdMomentum(float* p, const float* g, float* buf, double lr, double wd, double mu, double c, bool nesterov, size_t b, size_t e) {
   if (nesterov) {
     for (size_t i = b; i < e; i++) {
       double pi = p[i];
@@ -115,7 +124,7 @@ struct AdamScalars {
   double b1, c1, b2, c2, l2, decay, stepSize, invBc2Sqrt, eps;
 };
 
-void adamRange(float* p, const float* g, float* m, float* v, float* vmax, const AdamScalars& s, size_t b, size_t e) {
+HS_CLONES void adamRange(float* p, const float* g, float* m, float* v, float* vmax, const AdamScalars& s, size_t b, size_t e) {
   if (vmax == nullptr) {
     for (size_t i = b; i < e; i++) {
       double pi = p[i];
