@@ -9,6 +9,7 @@
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 /** The addon's functions (arguments as sgd.ts / adam.ts pass them to their JS kernels). */
@@ -62,4 +63,13 @@ export function loadNativeOptim(env: NodeJS.ProcessEnv = process.env): { addon: 
 export function nativeOptimOrNull(env: NodeJS.ProcessEnv = process.env): NativeOptimAddon | null {
   const n = loadNativeOptim(env);
   return 'addon' in n ? n.addon : null;
+}
+
+/**
+ * Threads the native update may use (process-wide; no-op without the addon): the run's `--threads`,
+ * or by default the cores up to 4 (the update is memory-bound: more threads gain little).
+ */
+export function setNativeOptimThreads(threads: number | null | undefined, env: NodeJS.ProcessEnv = process.env): void {
+  const n = loadNativeOptim(env);
+  if ('addon' in n) n.addon.setThreads(threads ?? Math.min(os.availableParallelism(), 4));
 }
