@@ -182,5 +182,8 @@ const rows = VARIANTS.map((v) => {
 });
 console.table(rows);
 if (typeof torch === 'string') console.log(`torch: ${torch}`);
-else console.log(`torch 1.13 CPU, ${THREADS} thread(s), tuned malloc; ours: the JS loops on one thread, and the native update on ${THREADS} thread(s); "ours" in the last column is the native update where built`);
+else
+  console.log(
+    `torch 1.13 CPU, ${THREADS} thread(s), tuned malloc; ours: the JS loops on one thread, and the native update on ${THREADS} thread(s); "ours" in the last column is the native update where built`,
+  );
 console.log(`native update: ${'addon' in NATIVE ? NATIVE.file : NATIVE.reason}`);

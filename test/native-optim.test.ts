@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Adam, AdamW } from '../src/optim/adam.js';
-import { loadNativeOptim } from '../src/optim/native-optim.js';
+import { loadNativeOptim, type NativeOptimAddon } from '../src/optim/native-optim.js';
 import type { Optimizer, Param } from '../src/optim/optimizer.js';
 import { SGD } from '../src/optim/sgd.js';
 
@@ -97,14 +97,17 @@ test('native Adam and AdamW equal the JS loops bit for bit (amsgrad on and off, 
   ] as const) {
     for (const amsgrad of [false, true]) {
       for (const weightDecay of [0, 0.05]) {
-        compare(`${name} amsgrad ${amsgrad} wd ${weightDecay}`, (ps) => new Ctor([{ params: ps.slice(0, 2), lr: 3e-3 }, { params: ps.slice(2) }], { lr: 1e-2, betas: [0.85, 0.99], eps: 1e-6, amsgrad, weightDecay }));
+        compare(
+          `${name} amsgrad ${amsgrad} wd ${weightDecay}`,
+          (ps) => new Ctor([{ params: ps.slice(0, 2), lr: 3e-3 }, { params: ps.slice(2) }], { lr: 1e-2, betas: [0.85, 0.99], eps: 1e-6, amsgrad, weightDecay }),
+        );
       }
     }
   }
 });
 
 test('the native update splits a large tensor over threads with the same result', { skip }, () => {
-  const addon = (native as { addon: import('../src/optim/native-optim.js').NativeOptimAddon }).addon;
+  const addon = (native as { addon: NativeOptimAddon }).addon;
   const before = addon.getThreads();
   try {
     const n = 1_048_579;
@@ -129,13 +132,25 @@ test('the native update splits a large tensor over threads with the same result'
 });
 
 test('the native update rejects mismatched buffers before writing; HEADSTART_NATIVE_OPTIM=0 turns it off', { skip }, () => {
-  const addon = (native as { addon: import('../src/optim/native-optim.js').NativeOptimAddon }).addon;
+  const addon = (native as { addon: NativeOptimAddon }).addon;
   const p = random(10, 1, 1);
   const copy = new Float32Array(p);
-  assert.throws(() => addon.sgd(p, new Float32Array(9), null, 0.1, 0, 0, 1, false, false), (e: Error & { code?: string }) => e.code === 'E_SHAPE_MISMATCH' && /`grad` has 9 elements, the parameter has 10/.test(e.message));
-  assert.throws(() => addon.adam(p, new Float32Array(10), new Float32Array(10), new Float32Array(3), null, 0.9, 0.1, 0.999, 0.001, 0, 1, 1e-3, 1, 1e-8), (e: Error & { code?: string }) => e.code === 'E_SHAPE_MISMATCH' && /expAvgSq/.test(e.message));
-  assert.throws(() => addon.sgd(p, new Float64Array(10) as unknown as Float32Array, null, 0.1, 0, 0, 1, false, false), (e: Error & { code?: string }) => e.code === 'E_BAD_ARGUMENT');
-  assert.throws(() => addon.setThreads(0), (e: Error & { code?: string }) => e.code === 'E_BAD_ARGUMENT');
+  assert.throws(
+    () => addon.sgd(p, new Float32Array(9), null, 0.1, 0, 0, 1, false, false),
+    (e: Error & { code?: string }) => e.code === 'E_SHAPE_MISMATCH' && /`grad` has 9 elements, the parameter has 10/.test(e.message),
+  );
+  assert.throws(
+    () => addon.adam(p, new Float32Array(10), new Float32Array(10), new Float32Array(3), null, 0.9, 0.1, 0.999, 0.001, 0, 1, 1e-3, 1, 1e-8),
+    (e: Error & { code?: string }) => e.code === 'E_SHAPE_MISMATCH' && /expAvgSq/.test(e.message),
+  );
+  assert.throws(
+    () => addon.sgd(p, new Float64Array(10) as unknown as Float32Array, null, 0.1, 0, 0, 1, false, false),
+    (e: Error & { code?: string }) => e.code === 'E_BAD_ARGUMENT',
+  );
+  assert.throws(
+    () => addon.setThreads(0),
+    (e: Error & { code?: string }) => e.code === 'E_BAD_ARGUMENT',
+  );
   sameBits(p, copy, 'parameter after rejected calls');
   const off = loadNativeOptim({ HEADSTART_NATIVE_OPTIM: '0' });
   assert.ok('reason' in off && /HEADSTART_NATIVE_OPTIM=0/.test(off.reason));
