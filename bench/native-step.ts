@@ -18,6 +18,9 @@
  *   active with the same host-drawn masks on both headstart engines; efficientnet_b0 and mobilenet_v3_large
  *   likewise — torchvision's EfficientNet also runs its stochastic depth in train mode, which headstart's
  *   graphs leave out (src/models/efficientnet.ts); PyTorch's peak RSS is measured for resnet18 only).
+ * The SGD update after each step is timed apart (wall and CPU ms per step; the native optimiser update,
+ * native/headstart_optim.cc, on BENCH_THREADS threads where built, else the JS loops;
+ * HEADSTART_NATIVE_OPTIM=0 forces JS) and printed with its share of the native step.
  */
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
@@ -29,6 +32,7 @@ import { TrainingSession } from '../src/graphs/training-session.js';
 import { initParams } from '../src/models/init-params.js';
 import { getModel } from '../src/models/registry.js';
 import { crossEntropyCoefficients } from '../src/onnx/cross-entropy.js';
+import { loadNativeOptim, setNativeOptimThreads } from '../src/optim/native-optim.js';
 import { SGD } from '../src/optim/sgd.js';
 import { keyedRandom, Random, randomInt, type RandomSource } from '../src/random.js';
 import type { StepResult } from '../src/graphs/training-session.js';
@@ -66,6 +70,8 @@ interface Engine {
   step(): Promise<void>;
   /** Native only: the addon's ms per kind of work so far (names, cumulative ms, steps). */
   profile?: () => { names: string[]; ms: number[]; steps: number };
+  /** The optimiser update's cumulative wall and CPU ms, and steps. */
+  optim: { wall: number; cpu: number; steps: number };
 }
 
 type EngineKind = 'onnx' | 'native' | 'native-winograd';
@@ -96,12 +102,25 @@ async function makeEngine(kind: EngineKind): Promise<Engine> {
   }
   const sgd = new SGD([{ params: session.trainable.map((name) => ({ name, data: params.get(name)!.data as Float32Array })) }], { lr: 1e-3, momentum: 0.9 });
   let steps = 0;
+  const optim = { wall: 0, cpu: 0, steps: 0 };
   // Dropout masks (models with dropout): drawn per step from a keyed source, as the trainer does.
-  return { step: async () => sgd.step((await session.step(images, targets, keyedRandom(0, steps++))).grads), profile };
+  const step = async () => {
+    const grads = (await session.step(images, targets, keyedRandom(0, steps++))).grads;
+    const t = performance.now();
+    const c = cpuMs();
+    sgd.step(grads);
+    optim.cpu += cpuMs() - c;
+    optim.wall += performance.now() - t;
+    optim.steps++;
+  };
+  return { step, profile, optim };
 }
 
 /** The native step's ms per kind of work, summed over the timed steps only (warm-ups left out). */
 const nativeProfile = { ms: [] as number[], names: [] as string[], steps: 0 };
+/** The optimiser update after the native step, over the timed steps only. */
+const nativeOptim = { wall: 0, cpu: 0, steps: 0, stepWall: 0 };
+setNativeOptimThreads(threads);
 
 interface Timing {
   rate: number;
@@ -112,6 +131,7 @@ interface Timing {
 async function timeSteps(e: Engine): Promise<Timing> {
   for (let i = 0; i < warmups; i++) await e.step();
   const before = e.profile?.();
+  const optimBefore = { ...e.optim };
   const walls: number[] = [];
   const cpus: number[] = [];
   for (let i = 0; i < reps; i++) {
@@ -122,6 +142,10 @@ async function timeSteps(e: Engine): Promise<Timing> {
     cpus.push(cpuMs() - c);
   }
   if (before) {
+    nativeOptim.wall += e.optim.wall - optimBefore.wall;
+    nativeOptim.cpu += e.optim.cpu - optimBefore.cpu;
+    nativeOptim.steps += e.optim.steps - optimBefore.steps;
+    nativeOptim.stepWall += walls.reduce((a, b) => a + b, 0);
     const after = e.profile!();
     nativeProfile.names = after.names;
     nativeProfile.ms = after.ms.map((ms, i) => (nativeProfile.ms[i] ?? 0) + ms - before.ms[i]);
@@ -195,6 +219,10 @@ for (const k of ['onnx', 'native', ...(winograd ? (['native-winograd'] as const)
 }
 const kinds = nativeProfile.names.map((n, i) => [n, nativeProfile.ms[i] / nativeProfile.steps] as const).filter(([, ms]) => ms >= 0.05);
 console.log(`native step, wall ms per timed step by kind of work: ${kinds.map(([n, ms]) => `${n} ${ms.toFixed(1)}`).join(', ')}`);
+const optimKind = loadNativeOptim();
+console.log(
+  `optimiser update (SGD momentum 0.9, ${'addon' in optimKind ? `native, ${optimKind.addon.getThreads()} threads` : `JS: ${optimKind.reason}`}), per native step: wall ${(nativeOptim.wall / nativeOptim.steps).toFixed(1)} ms, CPU ${(nativeOptim.cpu / nativeOptim.steps).toFixed(1)} ms, ${((100 * nativeOptim.wall) / nativeOptim.stepWall).toFixed(1)}% of the step's wall time (step + update)`,
+);
 console.log(
   JSON.stringify({
     ...ratios,

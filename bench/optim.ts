@@ -1,9 +1,10 @@
 /**
  * Optimiser step time over ResNet18's 11.7M parameters (62 tensors, 1000-class head), ours vs
  * torch.optim 1.13 in the same run (scripts/optim_bench.py: single-tensor and foreach paths,
- * tuned malloc, 1 thread by default since our loops are single-threaded). Medians of
- * --steps timed steps after --warmup untimed ones (the first step allocates state), wall time
- * and CPU time (the machine is shared: CPU time is less disturbed by other processes).
+ * tuned malloc, 1 thread by default). Ours twice, alternating step by step on one optimiser: the JS
+ * loops and the native update (native/headstart_optim.cc, on --threads threads; bit-identical) when
+ * it is built. Medians of --steps timed steps after --warmup untimed ones (the first step allocates
+ * state), wall time and CPU time (the machine is shared: CPU time is less disturbed by other processes).
  *
  *   node --import tsx bench/optim.ts [--steps 7] [--warmup 2] [--threads 1] [--no-torch]
  */
@@ -12,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Adam, AdamW } from '../src/optim/adam.js';
+import { loadNativeOptim } from '../src/optim/native-optim.js';
 import type { Optimizer, Param } from '../src/optim/optimizer.js';
 import { SGD } from '../src/optim/sgd.js';
 
@@ -26,6 +28,8 @@ const { values: args } = parseArgs({
 const STEPS = Number(args.steps);
 const WARMUP = Number(args.warmup);
 const THREADS = Number(args.threads);
+const NATIVE = loadNativeOptim();
+if ('addon' in NATIVE) NATIVE.addon.setThreads(THREADS);
 
 /** torchvision resnet18's parameter shapes (convs have no bias; BN weight and bias). */
 function resnet18Shapes(): number[][] {
@@ -94,7 +98,7 @@ interface Times {
   cpu: number[];
 }
 
-function benchOurs(shapes: number[][]): Map<string, Times> {
+function benchOurs(shapes: number[][]): Map<string, { js: Times; native: Times | null }> {
   const params = shapes.map((s, i) => ({
     name: `p${i}`,
     data: fill(
@@ -104,21 +108,26 @@ function benchOurs(shapes: number[][]): Map<string, Times> {
     ),
   }));
   const grads = new Map(params.map((p, i) => [p.name, fill(p.data.length, 1000 + i, 2e-2)]));
-  const out = new Map<string, Times>();
+  const out = new Map<string, { js: Times; native: Times | null }>();
+  const addon = 'addon' in NATIVE ? NATIVE.addon : null;
   for (const v of VARIANTS) {
     const opt = v.make(params);
     for (let k = 0; k < WARMUP; k++) opt.step(grads);
-    const wall: number[] = [];
-    const cpu: number[] = [];
+    const js: Times = { wall: [], cpu: [] };
+    const native: Times = { wall: [], cpu: [] };
+    // A/B alternating on one optimiser (both kernels compute the same bits, so the state stays one run's).
     for (let k = 0; k < STEPS; k++) {
-      const c0 = process.cpuUsage();
-      const t0 = performance.now();
-      opt.step(grads);
-      wall.push((performance.now() - t0) / 1000);
-      const c = process.cpuUsage(c0);
-      cpu.push((c.user + c.system) / 1e6);
+      for (const [kernel, times] of [[null, js], ...(addon ? [[addon, native] as const] : [])] as const) {
+        (opt as Optimizer & { native: typeof addon }).native = kernel;
+        const c0 = process.cpuUsage();
+        const t0 = performance.now();
+        opt.step(grads);
+        times.wall.push((performance.now() - t0) / 1000);
+        const c = process.cpuUsage(c0);
+        times.cpu.push((c.user + c.system) / 1e6);
+      }
     }
-    out.set(v.name, { wall, cpu });
+    out.set(v.name, { js, native: addon ? native : null });
   }
   return out;
 }
@@ -152,14 +161,20 @@ const ms = (s: number) => `${(s * 1000).toFixed(1)} ms`;
 // Wall time, and CPU time (less sensitive to other processes on a shared machine).
 const cell = (t: Times) => `${ms(median(t.wall))} (cpu ${ms(median(t.cpu))})`;
 const rows = VARIANTS.map((v) => {
-  const o = ours.get(v.name)!;
-  if (typeof torch === 'string') return { variant: v.name, headstart: cell(o) };
+  const { js, native } = ours.get(v.name)!;
+  const o = native ?? js;
+  const mine = {
+    variant: v.name,
+    'headstart JS': cell(js),
+    [`headstart native (${THREADS} thr)`]: native ? cell(native) : 'not built',
+    'JS / native (cpu)': native ? `${(median(js.cpu) / median(native.cpu)).toFixed(2)}x` : '-',
+  };
+  if (typeof torch === 'string') return mine;
   const single = torch[`${v.name}/single`];
   const foreach = torch[`${v.name}/foreach`];
   const best = Math.min(median(single.wall), median(foreach.wall));
   return {
-    variant: v.name,
-    headstart: cell(o),
+    ...mine,
     'torch single-tensor': cell(single),
     'torch foreach': cell(foreach),
     'best torch / ours (wall)': `${(best / median(o.wall)).toFixed(2)}x`,
@@ -167,4 +182,8 @@ const rows = VARIANTS.map((v) => {
 });
 console.table(rows);
 if (typeof torch === 'string') console.log(`torch: ${torch}`);
-else console.log(`torch 1.13 CPU, ${THREADS} thread(s), tuned malloc; ours: one JS thread (plain loops over Float32Arrays)`);
+else
+  console.log(
+    `torch 1.13 CPU, ${THREADS} thread(s), tuned malloc; ours: the JS loops on one thread, and the native update on ${THREADS} thread(s); "ours" in the last column is the native update where built`,
+  );
+console.log(`native update: ${'addon' in NATIVE ? NATIVE.file : NATIVE.reason}`);

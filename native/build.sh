@@ -3,7 +3,8 @@
 # - native/build/headstart_dnnl.node: oneDNN convolutions and the all-native training step; needs
 #   Debian's libdnnl-dev (apt-get install -y g++ libdnnl-dev);
 # - native/build/headstart_image.node: the loader's JPEG decode + PIL resampler; needs Debian's
-#   libjpeg62-turbo-dev (apt-get install -y g++ libjpeg62-turbo-dev).
+#   libjpeg62-turbo-dev (apt-get install -y g++ libjpeg62-turbo-dev);
+# - native/build/headstart_optim.node: the optimisers' updates (SGD, Adam/AdamW) in C++; needs only g++.
 # Node's N-API headers come from the Node installation or the npm package node-api-headers. Nothing
 # is downloaded. Exits 1 with a message naming what is missing; with --if-possible it exits 0 after
 # that message instead (for an optional install hook: no compiler or no library means no addon, and
@@ -59,6 +60,20 @@ build_image() {
   echo "built native/build/headstart_image.node (libjpeg-turbo $(dpkg-query -W -f='${Version}' libjpeg62-turbo-dev 2>/dev/null || echo '?'))"
 }
 
+build_optim() {
+  # -ffp-contract=off, no fast-math: the updates must round exactly as the JS loops in src/optim (no fused
+  # multiply-add); -fno-math-errno only lets sqrt vectorise (errno is never read).
+  if ! "$CXX" -O3 -std=c++17 -fPIC -shared -pthread -fvisibility=hidden -ffp-contract=off -fno-math-errno -DNODE_GYP_MODULE_NAME=headstart_optim -I"$inc" \
+    headstart_optim.cc -o build/headstart_optim.node.tmp; then
+    echo "native/build.sh: compiling headstart_optim.cc failed" >&2
+    rm -f build/headstart_optim.node.tmp
+    return 1
+  fi
+  mv build/headstart_optim.node.tmp build/headstart_optim.node
+  echo "built native/build/headstart_optim.node"
+}
+
 build_dnnl || status=$missing
 build_image || status=$missing
+build_optim || status=$missing
 exit $status

@@ -73,7 +73,7 @@ abstract class AdamFamily extends ParamOptimizer<AdamHyper, AdamState> {
     const bc2Sqrt = Math.sqrt(1 - beta2 ** s.step);
     const stepSize = f32(group.lr / bc1);
     const wd = group.weightDecay;
-    adamKernel(
+    const args = [
       param.data,
       grad,
       s.expAvg,
@@ -88,7 +88,9 @@ abstract class AdamFamily extends ParamOptimizer<AdamHyper, AdamState> {
       stepSize,
       1 / f32(bc2Sqrt),
       f32(group.eps),
-    );
+    ] as const;
+    if (this.native) this.native.adam(...args);
+    else adamKernel(...args);
   }
 
   getMomentum(): number[] {

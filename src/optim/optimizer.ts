@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { ConfigError, TrainingError } from '../errors.js';
 import { describeZodIssues } from '../zod-issues.js';
+import { nativeOptimOrNull, type NativeOptimAddon } from './native-optim.js';
 import { parseOptions } from './parse-options.js';
 
 /** A trainable tensor, updated in place by `step`. */
@@ -73,6 +74,12 @@ export abstract class ParamOptimizer<H extends { lr: number }, S> implements Opt
   readonly paramGroups: ParamGroup<H>[];
   protected readonly state = new Map<string, S>();
   private readonly groupSchema: z.ZodType<H>;
+  /**
+   * The native update (native/headstart_optim.cc, bit-identical to the JS loops) when it is built and
+   * not disabled (`HEADSTART_NATIVE_OPTIM=0`); null runs the JS loops. Tests and benches set it to
+   * compare the two.
+   */
+  native: NativeOptimAddon | null = nativeOptimOrNull();
 
   /**
    * @param groups parameter groups; each one's hyperparameters override `defaults`

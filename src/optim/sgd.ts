@@ -61,8 +61,10 @@ export class SGD extends ParamOptimizer<SGDHyper, SGDState> {
   protected update(param: Param, grad: Float32Array, group: ParamGroup<SGDHyper>): void {
     const lr = f32(group.lr);
     const wd = f32(group.weightDecay);
+    const native = this.native;
     if (group.momentum === 0) {
-      sgdPlain(param.data, grad, lr, wd);
+      if (native) native.sgd(param.data, grad, null, lr, wd, 0, 1, false, false);
+      else sgdPlain(param.data, grad, lr, wd);
       return;
     }
     const mu = f32(group.momentum);
@@ -70,9 +72,12 @@ export class SGD extends ParamOptimizer<SGDHyper, SGDState> {
     if (s === undefined) {
       const buf = new Float32Array(param.data.length);
       this.state.set(param.name, { momentumBuffer: buf });
-      sgdMomentumFirst(param.data, grad, buf, lr, wd, mu, group.nesterov);
+      if (native) native.sgd(param.data, grad, buf, lr, wd, mu, 1, group.nesterov, true);
+      else sgdMomentumFirst(param.data, grad, buf, lr, wd, mu, group.nesterov);
     } else {
-      sgdMomentum(param.data, grad, s.momentumBuffer, lr, wd, mu, f32(1 - group.dampening), group.nesterov);
+      const c = f32(1 - group.dampening);
+      if (native) native.sgd(param.data, grad, s.momentumBuffer, lr, wd, mu, c, group.nesterov, false);
+      else sgdMomentum(param.data, grad, s.momentumBuffer, lr, wd, mu, c, group.nesterov);
     }
   }
 

@@ -8,6 +8,7 @@ import type { ModelSpec } from '../models/model-spec.js';
 import type { LrScheduler } from '../optim/lr-scheduler.js';
 import type { Optimizer, Param } from '../optim/optimizer.js';
 import { createOptimizer, type OptimizerConfigInput, type OptimizerGroup } from '../optim/optimizer-config.js';
+import { setNativeOptimThreads } from '../optim/native-optim.js';
 import { createScheduler } from '../optim/scheduler-config.js';
 import type { ResolvedTrainConfig } from './options.js';
 import { stageParamGroups } from './stage-lrs.js';
@@ -34,6 +35,8 @@ export function createRunOptimizer(c: ResolvedTrainConfig, spec: ModelSpec, para
     groupNames = two.map((g) => g.name);
   }
   const optimizer = createOptimizer(config, groups);
+  // The native optimiser update (when built) runs on the run's threads, as the training step does.
+  setNativeOptimThreads(c.threads);
   const scheduler = createScheduler(c.scheduler, optimizer, { stepsPerEpoch: Math.max(1, stepsPerEpoch), epochs: c.epochs });
   return { optimizer, scheduler, groupNames };
 }
