@@ -25,12 +25,12 @@
 #include <thread>
 #include <vector>
 
+#include "napi-guard.h"
+
 namespace {
 
-struct Failure {
-  std::string code;
-  std::string message;
-};
+using hsnative::Failure;
+using hsnative::guarded;
 
 int g_threads = 0;  // 0: not set yet (the default below)
 
@@ -209,18 +209,6 @@ bool boolean(napi_env env, napi_value v, const char* name) {
   bool b = false;
   if (napi_get_value_bool(env, v, &b) != napi_ok) throw Failure{"E_BAD_ARGUMENT", std::string("headstart_optim: `") + name + "` must be a boolean"};
   return b;
-}
-
-template <typename F>
-napi_value guarded(napi_env env, F&& body) {
-  try {
-    return body();
-  } catch (const Failure& f) {
-    napi_throw_error(env, f.code.c_str(), f.message.c_str());
-  } catch (const std::exception& e) {
-    napi_throw_error(env, "E_INTERNAL", e.what());
-  }
-  return nullptr;
 }
 
 napi_value undefinedValue(napi_env env) {
