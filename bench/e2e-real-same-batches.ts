@@ -108,7 +108,12 @@ async function main(tmp: string) {
     const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { engine_used?: string };
     const engineUsed = config.engine_used ?? 'onnx';
     log(`headstart (${engine ?? 'default'}): the step ran on the ${engineUsed} engine`);
-    runs.push({ engine: engine ?? 'default', engine_used: engineUsed, losses, epochs: r.history.epochs.map((e) => ({ train_loss: e.train_loss, train_acc: e.train_acc, val_loss: e.val_loss, val_acc: e.val_acc })) });
+    runs.push({
+      engine: engine ?? 'default',
+      engine_used: engineUsed,
+      losses,
+      epochs: r.history.epochs.map((e) => ({ train_loss: e.train_loss, train_acc: e.train_acc, val_loss: e.val_loss, val_acc: e.val_acc })),
+    });
   }
   const meta = {
     size: SIZE,
