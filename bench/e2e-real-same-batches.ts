@@ -14,7 +14,8 @@
  * --freeze-bn on both sides, E2E_THREADS, E2E_SEED, E2E_KEEP; E2E_REAL_FP64=1 also trains a float64
  * twin in lockstep, the yardstick for both float32 sides' drift, and prints each side's per-step loss
  * drift from it; E2E_ENGINE=auto|native|onnx, or a list such as native,onnx: one headstart run per
- * engine, all on the same batches, compared with the same PyTorch runs).
+ * engine, all on the same batches, compared with the same PyTorch runs; E2E_SAME_BATCHES_TORCH=0 skips
+ * PyTorch and prints headstart's per-step losses as JSON).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -132,6 +133,11 @@ async function main(tmp: string) {
   };
   const metaPath = join(tmp, 'same-batches.json');
   writeFileSync(metaPath, JSON.stringify(meta));
+  if (process.env.E2E_SAME_BATCHES_TORCH === '0') {
+    // headstart's side alone: its per-step losses, to set against an earlier run's PyTorch columns.
+    process.stdout.write(`${JSON.stringify({ headstart_runs: runs })}\n`);
+    return;
+  }
   const t = spawnSync(PYTHON, ['bench/e2e_torch_same_batches.py', metaPath], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
   if (t.status !== 0) throw new Error(`bench/e2e_torch_same_batches.py failed (exit ${t.status})`);
   process.stdout.write(t.stdout);
