@@ -19,6 +19,7 @@
  *   E2E_REAL_SIZE=224: the crop side on both sides (112 runs ~4x faster; the images are 28x28 upscaled)
  *   E2E_REAL_LR=0.001: SGD's lr on both sides (e.g. to try --freeze-bn at a lower rate)
  *   E2E_REAL_TORCH=0: skip PyTorch's fine-tuning run (headstart's side alone, e.g. more seeds of it; no gap)
+ *   E2E_ENGINE=auto|native|onnx: headstart's fine-tuning step engine (train()'s --engine; default auto)
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -30,6 +31,7 @@ import { train, type TrainResult } from '../src/train/train.js';
 import type { TrainOptions } from '../src/train/options.js';
 import { CLASSES, DEBIAN_SOURCE, readIdxImages, readIdxLabels } from '../scripts/make_embedded_dataset.js';
 import { writeOfflineWeights } from '../scripts/export_offline_weights.js';
+import { parseEngine } from './e2e-engine.js';
 
 const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const PYTHON = '/usr/bin/python3';
@@ -95,6 +97,7 @@ function torchSide(data: string, init: string, mode: string, epochs: number, thr
 
 async function headstartSide(data: string, init: string, label: string, epochs: number, threads: number, seed: number, out: string, extra: Partial<TrainOptions>): Promise<SideEpochs> {
   log(`\n== headstart ${label}, ${epochs} epoch(s)`);
+  const engine = parseEngine(process.env.E2E_ENGINE);
   const r: TrainResult = await train(
     data,
     {
@@ -110,6 +113,7 @@ async function headstartSide(data: string, init: string, label: string, epochs: 
       seed,
       out,
       cacheDir: join(out, 'feature-cache'),
+      ...(engine ? { engine } : {}),
       ...extra,
     },
     {

@@ -54,6 +54,10 @@ def main(meta_path):
         ref_opt = optim.SGD(ref.parameters(), lr=meta["lr"], momentum=0.9)
         ref_sched = lr_scheduler.StepLR(ref_opt, step_size=7, gamma=0.1)
     hs = meta["headstart"]
+    runs = meta.get("headstart_runs") or ([hs] if hs is not None else [])
+    for r in runs:
+        r.setdefault("engine_used", "headstart")
+    drift = {}
     epochs = []
     worst_rel = []
     for e, sizes in enumerate(meta["train_sizes"]):
@@ -110,9 +114,15 @@ def main(meta_path):
             for i, (a, b) in enumerate(zip(ours, step_losses)):
                 print(f"  {i + 1:3d} | {a:.5f} | {b:.5f} | {abs(a - b) / max(abs(b), 1e-6):.1e}", file=sys.stderr)
         else:
-            print(f"\nepoch {e + 1}: step | headstart loss | PyTorch fp32 | PyTorch fp64 | headstart - fp64 | fp32 - fp64 (rel.)", file=sys.stderr)
-            for i, (a, b, c) in enumerate(zip(ours, step_losses, ref_losses)):
-                print(f"  {i + 1:3d} | {a:.5f} | {b:.5f} | {c:.5f} | {abs(a - c) / c:.1e} | {abs(b - c) / c:.1e}", file=sys.stderr)
+            names = [f"headstart {r['engine_used']}" for r in runs]
+            print(f"\nepoch {e + 1}: step | {' | '.join(names)} | PyTorch fp32 | PyTorch fp64 | {' | '.join(n + ' - fp64' for n in names)} | fp32 - fp64 (rel.)", file=sys.stderr)
+            for i, c in enumerate(ref_losses):
+                ls = [r["losses"][e][i] for r in runs]
+                cells = " | ".join(f"{a:.5f}" for a in ls)
+                drifts = " | ".join(f"{abs(a - c) / c:.1e}" for a in ls)
+                print(f"  {i + 1:3d} | {cells} | {step_losses[i]:.5f} | {c:.5f} | {drifts} | {abs(step_losses[i] - c) / c:.1e}", file=sys.stderr)
+            for label, ls in [(n, r["losses"][e]) for n, r in zip(names, runs)] + [("PyTorch fp32", step_losses)]:
+                drift.setdefault(label, []).extend(abs(a - c) / c for a, c in zip(ls, ref_losses))
         rec = {
             "epoch": e + 1,
             "torch_train_loss": total_loss / seen,
@@ -126,6 +136,8 @@ def main(meta_path):
             "worst_step_loss_rel_diff": max(rel),
             "first_step_loss": [ours[0], step_losses[0]],
         }
+        if len(runs) > 1:
+            rec["hs_runs"] = [{"engine_used": r["engine_used"], **r["epochs"][e]} for r in runs]
         epochs.append(rec)
         print(
             f"epoch {e + 1}: train acc headstart {rec['hs_train_acc']:.3f} PyTorch {rec['torch_train_acc']:.3f}; "
@@ -133,7 +145,23 @@ def main(meta_path):
             f"val loss {rec['hs_val_loss']:.4f} vs {rec['torch_val_loss']:.4f}; worst step-loss rel. diff {max(rel):.1e}",
             flush=True,
         )
-    print(json.dumps({"same_batches": epochs, "torch": torch.__version__}))
+        for r in runs[1:]:
+            x = r["epochs"][e]
+            print(f"epoch {e + 1}: headstart {r['engine_used']}: train acc {x['train_acc']:.3f} val acc {x['val_acc']:.3f} val loss {x['val_loss']:.4f}", flush=True)
+    summary = {}
+    if drift:
+        # Per-step loss drift from the float64 twin (relative), over all steps, and over steps 7+ (after the first few, where it is tiny).
+        print("\nper-step loss drift from float64 (relative): side | median all steps | median steps 7+ | mean | max", flush=True)
+        for label, d in drift.items():
+            later = d[6:] if len(d) > 6 else d
+            summary[label] = {"median": float(np.median(d)), "median_from_7": float(np.median(later)), "mean": float(np.mean(d)), "max": float(np.max(d)), "steps": len(d)}
+            x = summary[label]
+            print(f"  {label} | {x['median']:.2e} | {x['median_from_7']:.2e} | {x['mean']:.2e} | {x['max']:.2e}", flush=True)
+        t32 = summary["PyTorch fp32"]["median_from_7"]
+        for label in summary:
+            if label != "PyTorch fp32":
+                print(f"  {label} / PyTorch fp32 (median steps 7+): {summary[label]['median_from_7'] / max(t32, 1e-12):.2f}", flush=True)
+    print(json.dumps({"same_batches": epochs, "loss_drift_from_fp64": summary, "torch": torch.__version__}))
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@
 
 #include "oneapi/dnnl/dnnl.hpp"
 #include "napi-guard.h"
+#include "bn-stats.h"
 
 namespace hsplan {
 
@@ -65,6 +66,13 @@ enum EltKind { E_SIGMOID = 1, E_SWISH = 2, E_HARDSWISH = 3, E_LINEAR = 4 };
 constexpr int REC = 16;
 // F_DROPOUT (on the classifier): its input features are multiplied by the mask runPlan receives.
 enum Flags { F_TRAINING = 1, F_RELU = 2, F_DROPOUT = 4 };
+
+// HEADSTART_NATIVE_BN_STATS=dnnl lets oneDNN sum the BatchNorm batch statistics in float (the
+// default sums them in double, bn-stats.h).
+static bool bnStatsDoubleWanted() {
+  const char* v = getenv("HEADSTART_NATIVE_BN_STATS");
+  return !(v && std::string(v) == "dnnl");
+}
 
 enum Stat {
   S_CONV_FWD,
@@ -547,6 +555,9 @@ void Plan::buildForward(int j) {
       nf flags = nf::use_scale | nf::use_shift;
       if (!batchStats) flags = flags | nf::use_global_stats;
       if (o.flags & F_RELU) flags = flags | nf::fuse_norm_relu;
+      // Batch statistics summed in double by us (bn-stats.h), then normalised by oneDNN with them.
+      const bool ownStats = batchStats && bnStatsDoubleWanted() && bnStatsLayoutSupported(in.md);
+      if (ownStats) flags = flags | nf::use_global_stats;
       dnnl::batch_normalization_forward::desc d(prop, in.md, float(o.eps), flags);
       dnnl::batch_normalization_forward::primitive_desc pd(d, attr(), cpu());
       noteScratch(pd);
@@ -569,6 +580,11 @@ void Plan::buildForward(int j) {
       bnStats[j] = {mean, var};
       if (train && (o.flags & F_RELU)) {
         args[DNNL_ARG_WORKSPACE] = buf(pd.workspace_desc());
+      }
+      if (ownStats) {
+        memory src = in.val;
+        // (timed with the running statistics: an S_BN_FWD entry must be a primitive, the backward looks its workspace up there)
+        addFn(fwd, S_RUNNING, [src, mean, var]() { bnStatsDouble(src, static_cast<float*>(mean.get_data_handle()), static_cast<float*>(var.get_data_handle())); });
       }
       add(fwd, S_BN_FWD, dnnl::batch_normalization_forward(pd), args);
       if (batchStats) {

@@ -56,7 +56,7 @@ import { relError } from './rel-error.js';
 
 const unavailable = nativePlanUnavailable();
 const skip = unavailable ?? false;
-const TOL = 2e-4;
+const TOL_DEFAULT = 2e-4;
 const spec = getModel('resnet18');
 const resnet18 = spec;
 const K = 5;
@@ -122,10 +122,13 @@ interface Case {
   seed: number;
   /** SGD's learning rate (BatchNorm in inference mode does not renormalise: a smaller one). */
   lr?: number;
+  /** This case's tolerance (default TOL). */
+  tol?: number;
 }
 
 async function compare(c: Case): Promise<void> {
   const { batch: B, size: S } = c;
+  const TOL = c.tol ?? TOL_DEFAULT;
   const spec = c.model ?? resnet18;
   const onnxParams = params(B, S, c.seed, spec, c.bnShift);
   const nativeParams = copy(onnxParams);
@@ -186,7 +189,10 @@ test('native step with frozen stages and --freeze-bn: the same trainable set, Ba
 });
 
 test('native step = ONNX step on MobileNetV2 (depthwise convs, ReLU6, residual Add, head dropout with the same mask): 2 SGD steps, eval logits', { skip }, async () => {
-  await compare({ name: 'mobilenet_v2 64px b4', model: getModel('mobilenet_v2'), batch: 4, size: 64, trainable: () => true, steps: 2, seed: 11, labelSmoothing: 0.1, bnShift: [1.7, 2.3] });
+  // 3e-4: since the native engine sums BatchNorm statistics in double (native/bn-stats.h) and the ONNX
+  // engine in float, step 2's features.1.conv.2.bias gradient differs by 2.1e-4 (with float sums on
+  // both sides this case passed at 2e-4); the float64 checks below hold the native step to the ONNX tolerance.
+  await compare({ name: 'mobilenet_v2 64px b4', model: getModel('mobilenet_v2'), batch: 4, size: 64, trainable: () => true, steps: 2, seed: 11, labelSmoothing: 0.1, bnShift: [1.7, 2.3], tol: 3e-4 });
   // The Keras twin: its ZeroPadding2D (a Pad op) folded into the stride-2 depthwise convs' pads.
   await compare({ name: 'mobilenet_v2_offline 64px b2', model: getModel('mobilenet_v2_offline'), batch: 2, size: 64, trainable: () => true, steps: 2, seed: 12, bnShift: [1.7, 2.3] });
 });
