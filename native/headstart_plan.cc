@@ -584,7 +584,7 @@ void Plan::buildForward(int j) {
       if (ownStats) {
         memory src = in.val;
         // (timed with the running statistics: an S_BN_FWD entry must be a primitive, the backward looks its workspace up there)
-        addFn(fwd, S_RUNNING, [src, mean, var]() { bnStatsDouble(src, static_cast<float*>(mean.get_data_handle()), static_cast<float*>(var.get_data_handle())); });
+        addFn(fwd, S_RUNNING, [src, mean, var]() { bnStatsDouble(src, static_cast<float*>(mean.get_data_handle()), static_cast<float*>(var.get_data_handle())); }, {src, mean, var});
       }
       add(fwd, S_BN_FWD, dnnl::batch_normalization_forward(pd), args);
       if (batchStats) {
