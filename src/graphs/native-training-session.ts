@@ -18,6 +18,7 @@ import { resolveBnMomentum } from '../models/bn-momentum.js';
 import { NetBuilder } from '../models/net-builder.js';
 import type { NamedTensors } from '../tensor.js';
 import { buildNetwork, IO } from './network-graph.js';
+import { suffixFromCut } from './suffix-from-cut.js';
 import type { StepResult } from './training-session.js';
 
 export interface NativeNetworkOptions {
@@ -33,6 +34,12 @@ export interface NativeNetworkOptions {
   bnMomentum?: number;
   /** oneDNN's OpenMP threads (default 1). */
   threads?: number;
+  /**
+   * Cached partial fine-tuning (--cache-frozen): the plan's input is this value of the eval-mode network
+   * (the frozen stages' output, [N, ...] as frozen-cut.ts caches it) instead of the images; it runs only the
+   * ops after it (suffix-from-cut.ts), with the same training policy as the whole network's plan.
+   */
+  cut?: string;
 }
 
 export interface NativeNetwork {
@@ -65,9 +72,11 @@ export function compileNativeNetwork(spec: ModelSpec, o: NativeNetworkOptions): 
   const g = new Graph();
   const images = g.input(IO.images, 'float32', [o.batch, 3, size, size]);
   const { logits } = buildNetwork(new NetBuilder(g, { mode: 'eval' }), spec, images, o.numClasses);
-  const compiled = compileNativePlan(g, {
+  const source = o.cut === undefined ? g : suffixFromCut(g, o.cut, images, logits);
+  if ('unsupported' in source) return source;
+  const compiled = compileNativePlan(source, {
     train,
-    images,
+    images: o.cut ?? images,
     logits,
     trainable: new Set(trainable),
     bnTraining: new Set(running),

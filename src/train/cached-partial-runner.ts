@@ -8,7 +8,14 @@
  * K augmented views), not a fresh augmentation every epoch.
  */
 import type { ResolvedTrainConfig } from './options.js';
-import { keyedRandom } from '../random.js';
+import os from 'node:os';
+import { keyedRandom, type RandomSource } from '../random.js';
+import { EngineError } from '../errors.js';
+import { NativeEvalSession, NativeTrainingSession } from '../graphs/native-training-session.js';
+import type { StepResult } from '../graphs/training-session.js';
+import { chooseTrainEngine, type TrainEngineChoice } from './train-engine.js';
+import { profiled } from './phase-profile.js';
+import { NATIVE_EVAL_BATCH } from './finetune-runner.js';
 import { fillDropoutMask } from '../graphs/dropout-mask.js';
 import { Session, type SessionOptions } from '../engine/session.js';
 import { IO, type TrainingGraph } from '../graphs/network-graph.js';
@@ -29,6 +36,10 @@ export interface CachedPartialRunnerArgs {
   params: NamedTensors;
   numClasses: number;
   cut: FrozenCut;
+  /** The parameters that train (--unfreeze-last), as buildFrozenCut was given. */
+  trainable: (name: string) => boolean;
+  /** The network's input side (the cut's shapes follow from it). */
+  inputSize: number;
   /** The cut values of every image (rows of `cut.dim` floats), from the feature cache. */
   activations: FeatureSet;
   config: ResolvedTrainConfig;
@@ -73,7 +84,7 @@ export async function cachedStep(
   dim: number,
   x: Float32Array,
   targets: Float32Array,
-  random?: ReturnType<typeof keyedRandom>,
+  random?: RandomSource,
   outputs?: Record<string, HostTensor>,
 ) {
   const n = graph.batch;
@@ -95,59 +106,146 @@ export async function cachedStep(
   };
 }
 
+/** A training step of either engine, fed a batch of cached rows. */
+interface CachedStepSession {
+  readonly trainable: readonly string[];
+  readonly running: readonly string[];
+  step(x: Float32Array, targets: Float32Array, random: RandomSource): Promise<StepResult>;
+  release(): Promise<void>;
+}
+
+/**
+ * The engines of the trainable stages: the choice of the uncached runner (train-engine.ts, same
+ * `--engine`, self-test and log line) for plans that start from the cut value. The native plan takes one
+ * input: a cut of several values (a residual skip path) keeps ONNX Runtime, saying why (`--engine native`:
+ * an error).
+ */
+async function chooseCachedEngine(a: CachedPartialRunnerArgs, threads: number): Promise<TrainEngineChoice> {
+  const { spec, config, cut } = a;
+  const requested = config.engine ?? 'onnx';
+  const what = '--cache-frozen: the trainable stages, fed the cached output of the frozen stages';
+  if (requested !== 'onnx' && (cut.cut.length !== 1 || cut.evalCut.length !== 1)) {
+    const why = `--cache-frozen cuts ${spec.name} at ${cut.cut.length} values (${cut.cut.map((c) => `[${c.shape}]`).join(', ')}); the native plan takes one input`;
+    if (requested === 'native')
+      throw new EngineError('E_UNSUPPORTED_OP', `--engine native cannot run ${spec.name} with --unfreeze-last ${config.unfreezeLast} --cache-frozen: ${why}`, {
+        hint: 'use --engine auto (ONNX Runtime runs the cached stages), or drop --cache-frozen',
+      });
+    return { engine: 'onnx', val: 'onnx', note: `training step and val phase: ONNX Runtime (--engine auto: the native engine is not used: ${why}); ${what}` };
+  }
+  const choice = await profiled('cached partial: choose engine (compile + self-test)', () =>
+    chooseTrainEngine(requested, {
+      spec,
+      device: a.session.device ?? 'cpu',
+      batch: config.batchSize,
+      numClasses: a.numClasses,
+      inputSize: a.inputSize,
+      trainable: a.trainable,
+      freezeBn: config.freezeBn,
+      bnMomentum: config.bnMomentum,
+      threads,
+      ...(requested === 'onnx' ? {} : { cut: cut.evalCut[0].name }),
+    }),
+  );
+  return { ...choice, note: `${choice.note}; ${what}` };
+}
+
 export async function createCachedPartialRunner(a: CachedPartialRunnerArgs): Promise<ModeRunner<CachedRowBatch>> {
   const { spec, params, numClasses, config, cut, activations } = a;
   const B = config.batchSize;
   const D = cut.dim;
-  const sessions = new SessionsByBatchSize(async (batch) => {
+  const threads = a.session.threads ?? os.availableParallelism();
+  const engine = await chooseCachedEngine(a, threads);
+  const native = engine.engine === 'native';
+  const cutName = native || engine.val === 'native' ? cut.evalCut[0].name : undefined;
+  const sessions = new SessionsByBatchSize<CachedStepSession>(async (batch) => {
+    if (native) {
+      const s = NativeTrainingSession.create(
+        spec,
+        { batch, numClasses, inputSize: a.inputSize, trainable: a.trainable, freezeBn: config.freezeBn, bnMomentum: config.bnMomentum, threads, cut: cutName },
+        params,
+      );
+      if ('unsupported' in s)
+        throw new EngineError('E_UNSUPPORTED_OP', `the native engine cannot run ${spec.name}'s trainable stages at batch ${batch}: ${s.unsupported}`, { hint: 'use --engine onnx' });
+      return s;
+    }
     const graph = cut.training(batch);
     const session = await Session.create(graph.bytes, { label: 'training (trainable stages)', ...a.session });
-    return { graph, session, outputs: cachedStepOutputs(graph, numClasses), release: () => session.release() };
+    const outputs = cachedStepOutputs(graph, numClasses);
+    return {
+      trainable: graph.trainable,
+      running: graph.running,
+      step: (x, targets, random) => cachedStep(session, graph, params, cut.cut, D, x, targets, random, outputs),
+      release: () => session.release(),
+    };
   });
   const N = activations.train.labels.length;
   const first = await sessions.get(Math.min(B, Math.max(1, N)));
-  const changingNames = new Set([...first.graph.trainable, ...first.graph.running]);
+  const changingNames = new Set([...first.trainable, ...first.running]);
   const changing: NamedTensors = new Map([...changingNames].map((n) => [n, params.get(n)!]));
-  const evalSession = await Session.create(cut.evalGraph.bytes, { label: 'eval (trainable stages)', ...a.session });
-  const evalShapes = new Map(cut.evalGraph.params.map((p) => [p.name, p.shape]));
+  const ce = { labelSmoothing: config.labelSmoothing, classWeights: a.classWeights };
+  const V = activations.val.labels.length;
+
+  // The val phase: one native eval plan (zero-padded last batch, as the uncached runner's), or the ONNX eval suffix (dynamic batch).
+  let evalLogits: (x: Float32Array, n: number) => Promise<Float32Array>;
+  let evalBatch: number;
+  let releaseEval: () => Promise<void>;
+  if (engine.val === 'native') {
+    evalBatch = Math.max(1, Math.min(NATIVE_EVAL_BATCH, V));
+    const session = NativeEvalSession.create(spec, { batch: evalBatch, numClasses, inputSize: a.inputSize, threads, cut: cutName }, params);
+    if ('unsupported' in session)
+      throw new EngineError('E_UNSUPPORTED_OP', `the native engine cannot run ${spec.name}'s trainable stages in eval mode: ${session.unsupported}`, { hint: 'use --engine onnx' });
+    const padded = new Float32Array(evalBatch * D);
+    evalLogits = async (x, n) => {
+      if (n === evalBatch) return (await session.run(x)).slice();
+      padded.set(x.subarray(0, n * D));
+      padded.fill(0, n * D);
+      return (await session.run(padded)).slice(0, n * numClasses);
+    };
+    releaseEval = () => session.release();
+  } else {
+    // The eval graph has a dynamic batch: larger val batches than the training batch, as the uncached runner's.
+    evalBatch = Math.max(B, 32);
+    const evalSession = await Session.create(cut.evalGraph.bytes, { label: 'eval (trainable stages)', ...a.session });
+    const evalShapes = new Map(cut.evalGraph.params.map((p) => [p.name, p.shape]));
+    evalLogits = async (x, n) => {
+      const feeds = cutFeeds(x, n, cut.evalCut, D);
+      for (const name of cut.evalGraph.fed) feeds[name] = { dtype: 'float32', shape: evalShapes.get(name)!, data: params.get(name)!.data };
+      return (await evalSession.run(feeds, [IO.logits]))[IO.logits].data as Float32Array;
+    };
+    releaseEval = () => evalSession.release();
+  }
 
   const trainBatchCount = batchCount(N, B);
   const { optimizer, scheduler, groupNames } = createRunOptimizer(
     config,
     spec,
-    first.graph.trainable.map((name) => ({ name, data: params.get(name)!.data as Float32Array })),
+    first.trainable.map((name) => ({ name, data: params.get(name)!.data as Float32Array })),
     trainBatchCount,
   );
-  const ce = { labelSmoothing: config.labelSmoothing, classWeights: a.classWeights };
-  // The eval graph has a dynamic batch: larger val batches than the training batch, as the uncached runner's.
-  const evalBatch = Math.max(B, 32);
 
   return {
+    engine,
     trainImages: N,
-    valImages: activations.val.labels.length,
+    valImages: V,
     trainBatchCount,
-    valBatchCount: batchCount(activations.val.labels.length, evalBatch),
+    valBatchCount: batchCount(V, evalBatch),
     optimizer,
     scheduler,
     changing,
     groupNames,
     trainBatches: (epoch) => trainRowBatches(activations.train, D, B, config.seed, epoch),
     async trainStep(batch, epoch, index) {
-      const { graph, session, outputs } = await sessions.get(batch.labels.length);
-      return cachedStep(session, graph, params, cut.cut, D, batch.x, crossEntropyCoefficients(batch.labels, numClasses, ce), keyedRandom(config.seed, epoch, index, 0xd2), outputs);
+      const session = await sessions.get(batch.labels.length);
+      return session.step(batch.x, crossEntropyCoefficients(batch.labels, numClasses, ce), keyedRandom(config.seed, epoch, index, 0xd2));
     },
     valBatches: () => valRowBatches(activations.val, D, evalBatch),
     async evalStep(batch) {
-      const n = batch.labels.length;
-      const feeds = cutFeeds(batch.x, n, cut.evalCut, D);
-      for (const name of cut.evalGraph.fed) feeds[name] = { dtype: 'float32', shape: evalShapes.get(name)!, data: params.get(name)!.data };
-      const out = await evalSession.run(feeds, [IO.logits]);
-      const logits = out[IO.logits].data as Float32Array;
+      const logits = await evalLogits(batch.x, batch.labels.length);
       return { loss: coefficientLoss(logits, crossEntropyCoefficients(batch.labels, numClasses, ce), numClasses), logits };
     },
     async release() {
       await sessions.release();
-      await evalSession.release();
+      await releaseEval();
     },
   };
 }

@@ -67,7 +67,7 @@ export interface FinetuneRunnerArgs {
  * CPU-ms per image, ResNet18 24 / 22 / 21 at 8 / 16 / 32; loaded A/B). 16 keeps the plan small (1.4 GB
  * MobileNetV2, 0.6 GB ResNet18) at no measurable cost per image.
  */
-const NATIVE_EVAL_BATCH = 16;
+export const NATIVE_EVAL_BATCH = 16;
 
 export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeRunner<ImageBatch>> {
   const { spec, params, numClasses, config } = a;

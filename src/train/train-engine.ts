@@ -32,6 +32,8 @@ export interface TrainEngineContext {
   freezeBn: boolean;
   bnMomentum: number;
   threads: number;
+  /** Cached partial fine-tuning: the plans start from this value (the frozen stages' cached output), not the images. */
+  cut?: string;
 }
 
 /**
@@ -73,7 +75,7 @@ export async function chooseTrainEngine(requested: (typeof TRAIN_ENGINES)[number
   const network = compileNativeNetwork(c.spec, { ...c, mode: 'train' });
   if ('unsupported' in network && strict)
     throw new EngineError('E_UNSUPPORTED_OP', `--engine native cannot run ${c.spec.name}: unsupported ${network.unsupported}`, { hint: 'use --engine onnx (or auto) for this model' });
-  const evalNetwork = compileNativeNetwork(c.spec, { batch: c.batch, numClasses: c.numClasses, inputSize: c.inputSize, threads: c.threads, mode: 'eval' });
+  const evalNetwork = compileNativeNetwork(c.spec, { batch: c.batch, numClasses: c.numClasses, inputSize: c.inputSize, threads: c.threads, mode: 'eval', cut: c.cut });
   if ('unsupported' in network && 'unsupported' in evalNetwork) return fallback(`${c.spec.name} has an op it lacks: ${network.unsupported}`);
   const failed = await nativeSelfTestFailure(c.threads);
   if (failed) {

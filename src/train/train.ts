@@ -225,7 +225,18 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
       featureCache = { path: f.path, hit: f.hit, seconds: f.seconds };
       featureKey = f.set.key;
       timings['frozen stages (cached)'] = f.seconds;
-      return createCachedPartialRunner({ spec: s.spec, params: s.params, numClasses: s.classes.length, cut, activations: f.set, config, classWeights, session: s.session });
+      return createCachedPartialRunner({
+        spec: s.spec,
+        params: s.params,
+        numClasses: s.classes.length,
+        cut,
+        trainable,
+        inputSize: s.preprocess.inputSize,
+        activations: f.set,
+        config,
+        classWeights,
+        session: s.session,
+      });
     }
     return createFinetuneRunner({
       spec: s.spec,
