@@ -5,7 +5,8 @@
  * run's seconds per epoch (the median of epochs 2.., so graph building and the one-off
  * extraction are left out; the cached run's extraction is shown on its own), the CPU seconds
  * of the process per epoch (all threads; a rough guide when the machine is shared), the train
- * and val phases' seconds, and best val accuracy. Target: >= 3x faster per epoch, same
+ * and val phases' seconds (wall and CPU), best val accuracy, and which engine ran each run's training
+ * step and val phase (its log line: native oneDNN under --engine auto where the addon is built). Target: >= 3x faster per epoch, same
  * accuracy within noise. ResNet18 starts from random weights here (no ImageNet download
  * offline): the speed is what counts; accuracy is compared between the two runs only.
  * CACHED_SEEDS=0,1,2 repeats both runs per seed (the speed is the first seed's; the accuracy
@@ -37,7 +38,11 @@ function epochMeter() {
   let epochCpu = 0;
   let phaseCpu = 0;
   let current = { cpu: 0, train: 0, val: 0, trainCpu: 0, valCpu: 0 };
+  const engine = { note: '' };
   const listener: TrainListener = {
+    log(e) {
+      if (/training step/.test(e.message)) engine.note = e.message;
+    },
     epoch_start() {
       epochCpu = cpuSeconds();
       current = { cpu: 0, train: 0, val: 0, trainCpu: 0, valCpu: 0 };
@@ -55,7 +60,7 @@ function epochMeter() {
       epochs.push(current);
     },
   };
-  return { listener, epochs };
+  return { listener, epochs, engine };
 }
 
 interface Run {
@@ -66,6 +71,10 @@ interface Run {
   best: number;
   extract: number | null;
   epochs: number[];
+  /** The run's engine line: which engine ran the training step and the val phase, and why. */
+  engine: string;
+  trainCpu: number;
+  valCpu: number;
 }
 
 const tmp = mkdtempSync(join(os.tmpdir(), 'headstart-bench-cached-'));
@@ -110,21 +119,27 @@ try {
         best: r.bestValAcc,
         extract: r.featureCache?.seconds ?? null,
         epochs: secs,
+        engine: meter.engine.note,
+        trainCpu: median(later(m.map((e) => e.trainCpu))),
+        valCpu: median(later(m.map((e) => e.valCpu))),
       });
+      log(`${label}: ${meter.engine.note}`);
       log(`${label}: epochs ${secs.map((s) => s.toFixed(1)).join(', ')} s; CPU ${m.map((e) => e.cpu.toFixed(1)).join(', ')} s; best val acc ${r.bestValAcc.toFixed(3)}`);
     }
   }
   const first = (label: string) => runs.get(`${label}@${seeds[0]}`)!;
   const [u, c] = [first(labels[0]), first(labels[1])];
   console.log(`\n${model} ${size}px, ${epochs} epochs, seed ${seeds[0]}, load average ${os.loadavg()[0].toFixed(2)} (timings count only on a quiet machine)`);
-  console.log(`| run | s per epoch (median of epochs 2..) | CPU s per epoch | train phase s | val phase s | one-off extraction s | best val acc |`);
+  console.log(`| run | s per epoch (median of epochs 2..) | CPU s per epoch | train phase s (CPU s) | val phase s (CPU s) | one-off extraction s | best val acc |`);
   console.log(`|---|---|---|---|---|---|---|`);
   for (const label of labels) {
     const r = first(label);
     console.log(
-      `| ${label} | ${r.perEpoch.toFixed(2)} | ${r.cpuPerEpoch.toFixed(2)} | ${r.train.toFixed(2)} | ${r.val.toFixed(2)} | ${r.extract === null ? '-' : r.extract.toFixed(1)} | ${r.best.toFixed(3)} |`,
+      `| ${label} | ${r.perEpoch.toFixed(2)} | ${r.cpuPerEpoch.toFixed(2)} | ${r.train.toFixed(2)} (${r.trainCpu.toFixed(2)}) | ${r.val.toFixed(2)} (${r.valCpu.toFixed(2)}) | ${r.extract === null ? '-' : r.extract.toFixed(1)} | ${r.best.toFixed(3)} |`,
     );
   }
+  console.log("\nengines (the runs' log lines):");
+  for (const label of labels) console.log(`- ${label}: ${first(label).engine || '(no engine line)'}`);
   const speedup = u.perEpoch / c.perEpoch;
   const cpuSpeedup = u.cpuPerEpoch / c.cpuPerEpoch;
   const gaps = seeds.map((s) => 100 * (runs.get(`${labels[1]}@${s}`)!.best - runs.get(`${labels[0]}@${s}`)!.best));

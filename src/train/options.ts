@@ -395,7 +395,7 @@ export const TrainOptionsSchema = z.strictObject({
     .meta(
       g(
         'model',
-        'with --unfreeze-last K: run the frozen stages once per image (per --feature-views view) and cache their output on disk, so each epoch runs only the last K stages (the training images are then the cached views, not a fresh augmentation per epoch)',
+        'with --unfreeze-last K: run the frozen stages once per image (per --feature-views view) and cache their output on disk, so each epoch runs only the last K stages, on the engine --engine picks (the training images are then the cached views, not a fresh augmentation per epoch)',
       ),
     ),
   unfreezeLr: z
