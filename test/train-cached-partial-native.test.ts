@@ -9,7 +9,8 @@
  * Tolerance: the native-vs-ONNX parity tests' (test/native-step.test.ts): relError <= 2e-4 for steps, 1e-4
  * for eval logits (test/train-native-eval.test.ts); float32 cache, 64 px. Seen (32 px, vs the ONNX cached step):
  * gradients 1.5e-5 to 5e-5, running statistics below 1e-6.
- * Skipped where the addon is not built (`npm run build:native`), except the multi-value cut case.
+ * Skipped where the addon is not built (`npm run build:native`), except the multi-value cut and the
+ * addon-disabled cases.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -235,4 +236,23 @@ test('a cut of several values (a residual skip path): --engine auto keeps ONNX R
     createCachedPartialRunner({ ...args, config: config('native') }),
     (err: unknown) => err instanceof HeadstartError && err.code === 'E_UNSUPPORTED_OP' && /2 values/.test(err.message),
   );
+});
+
+test('--engine auto with the native engine disabled (HEADSTART_NATIVE_CONV=0): the cached runner keeps ONNX Runtime and says why', async () => {
+  const spec = getModel('resnet18');
+  const s = await setup(spec, 7);
+  const split = (n: number) => ({ views: [new Float32Array(n * s.cut.dim)], labels: new Int32Array(n), paths: Array.from({ length: n }, (_, i) => `${i}`) });
+  const activations: FeatureSet = { key: 'test', dim: s.cut.dim, train: split(4), val: split(2), skipped: [] };
+  const saved = process.env.HEADSTART_NATIVE_CONV;
+  process.env.HEADSTART_NATIVE_CONV = '0';
+  try {
+    const r = await runnerFor(spec, s.params, s.cut, activations, s.trainable, 'auto');
+    assert.deepEqual([r.engine?.engine, r.engine?.val], ['onnx', 'onnx']);
+    assert.match(r.engine!.note, /ONNX Runtime \(--engine auto: the native engine is not used: HEADSTART_NATIVE_CONV=0.*--cache-frozen/);
+    await r.release();
+  } finally {
+    if (saved === undefined) delete process.env.HEADSTART_NATIVE_CONV;
+    else process.env.HEADSTART_NATIVE_CONV = saved;
+    await s.release();
+  }
 });
