@@ -228,7 +228,7 @@ test('a cut of several values (a residual skip path): --engine auto keeps ONNX R
   const auto = await createCachedPartialRunner({ ...args, config: config('auto') });
   try {
     assert.equal(auto.engine?.engine, 'onnx');
-    assert.match(auto.engine!.note, /ONNX Runtime \(--engine auto: .*cuts tiny_cnn at 2 values/);
+    assert.match(auto.engine.note, /ONNX Runtime \(--engine auto: .*cuts tiny_cnn at 2 values/);
   } finally {
     await auto.release();
   }

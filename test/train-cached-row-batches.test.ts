@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { trainRowBatches, type CachedRowBatch } from '../src/train/cached-row-batches.js';
+import { trainRowBatches } from '../src/train/cached-row-batches.js';
 
 const N = 13;
 const D = 5;
@@ -20,7 +20,7 @@ const rowOf = (path: string) => Number(path.slice(1));
 async function collect(release: 'none' | 'each' | 'twice'): Promise<{ rows: number[][]; xs: Float32Array[] }> {
   const rows: number[][] = [];
   const xs: Float32Array[] = [];
-  for await (const b of trainRowBatches(split, D, 4, 7, 2) as AsyncGenerator<CachedRowBatch>) {
+  for await (const b of trainRowBatches(split, D, 4, 7, 2)) {
     // Every row equals its sample's cached row, at the time the batch is used.
     b.paths.forEach((p, i) => assert.deepEqual([...b.x.subarray(i * D, (i + 1) * D)], [...split.views[0].subarray(rowOf(p) * D, (rowOf(p) + 1) * D)], `row of ${p}`));
     rows.push(b.paths.map(rowOf));
