@@ -14,12 +14,16 @@
  * runs) are the same work in both. By multiply-adds at 224 px (ResNet18 forward 1.82 G, layer4 forward
  * 0.41 G, layer4 backward 0.76 G per image; 200 train and 100 val images) an epoch is 698 G uncached
  * vs 275 G cached: 2.5x at most, before the uncached run's Winograd convolutions on the larger maps.
+ * A third run, `--unfreeze-last 1 --engine onnx` (first seed only; CACHED_ONNX_BASELINE=0 skips it), is the
+ * uncached run on ONNX Runtime — the engine every fine-tune step ran on when issue 13 set its target
+ * ("3x faster than today's --unfreeze-last 1"); the cached run's ratio to it is printed on its own line
+ * and as `epoch_speedup_vs_onnx`, next to the ratio to today's default (native) uncached run.
  * CACHED_SEEDS=0,1,2 repeats both runs per seed (the speed is the first seed's; the accuracy
  * gap is shown per seed and as a mean with the seeds' spread). Last line JSON
- * {"epoch_speedup": S, "cpu_speedup": S_cpu, "acc_gap": G} (G: mean over the seeds, points).
+ * {"epoch_speedup": S, "cpu_speedup": S_cpu, "acc_gap": G, "epoch_speedup_vs_onnx": S_onnx} (G: mean over the seeds, points).
  *
  * Environment: CACHED_EPOCHS=4  CACHED_TRAIN_PER_CLASS=50  CACHED_VAL_PER_CLASS=25  CACHED_SIZE=224
- *   CACHED_MODEL=resnet18  CACHED_SEEDS=0  E2E_THREADS
+ *   CACHED_MODEL=resnet18  CACHED_SEEDS=0  CACHED_ONNX_BASELINE=1  E2E_THREADS
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -91,10 +95,13 @@ try {
   const data = join(tmp, 'data');
   await makeFashionMnistFolder(data, { trainPerClass: env('CACHED_TRAIN_PER_CLASS', 50), valPerClass: env('CACHED_VAL_PER_CLASS', 25), size: 224 });
   const labels = ['--unfreeze-last 1', '--unfreeze-last 1 --cache-frozen'] as const;
+  const onnxLabel = '--unfreeze-last 1 --engine onnx';
+  const withOnnx = process.env.CACHED_ONNX_BASELINE !== '0';
   const runs = new Map<string, Run>();
   for (const seed of seeds) {
-    for (const label of labels) {
+    for (const label of [...labels, ...(withOnnx && seed === seeds[0] ? [onnxLabel] : [])]) {
       const cacheFrozen = label.endsWith('--cache-frozen');
+      const onnx = label === onnxLabel;
       log(`\n== ${model} ${label}, ${epochs} epochs, seed ${seed}`);
       const meter = epochMeter();
       const r = await train(
@@ -109,8 +116,9 @@ try {
           inputSize: size,
           threads: env('E2E_THREADS', os.availableParallelism()),
           seed,
-          out: join(tmp, `${cacheFrozen ? 'cached' : 'uncached'}-${seed}`),
+          out: join(tmp, `${cacheFrozen ? 'cached' : onnx ? 'uncached-onnx' : 'uncached'}-${seed}`),
           cacheDir: join(tmp, 'cache'),
+          ...(onnx ? { engine: 'onnx' as const } : {}),
         },
         { listeners: [meter.listener] },
       );
@@ -137,14 +145,15 @@ try {
   console.log(`\n${model} ${size}px, ${epochs} epochs, seed ${seeds[0]}, load average ${os.loadavg()[0].toFixed(2)} (timings count only on a quiet machine)`);
   console.log(`| run | s per epoch (median of epochs 2..) | CPU s per epoch | train phase s (CPU s) | val phase s (CPU s) | one-off extraction s | best val acc |`);
   console.log(`|---|---|---|---|---|---|---|`);
-  for (const label of labels) {
+  const shown = [...labels, ...(withOnnx ? [onnxLabel] : [])];
+  for (const label of shown) {
     const r = first(label);
     console.log(
       `| ${label} | ${r.perEpoch.toFixed(2)} | ${r.cpuPerEpoch.toFixed(2)} | ${r.train.toFixed(2)} (${r.trainCpu.toFixed(2)}) | ${r.val.toFixed(2)} (${r.valCpu.toFixed(2)}) | ${r.extract === null ? '-' : r.extract.toFixed(1)} | ${r.best.toFixed(3)} |`,
     );
   }
   console.log("\nengines (the runs' log lines):");
-  for (const label of labels) console.log(`- ${label}: ${first(label).engine || '(no engine line)'}`);
+  for (const label of shown) console.log(`- ${label}: ${first(label).engine || '(no engine line)'}`);
   const speedup = u.perEpoch / c.perEpoch;
   const cpuSpeedup = u.cpuPerEpoch / c.cpuPerEpoch;
   const gaps = seeds.map((s) => 100 * (runs.get(`${labels[1]}@${s}`)!.best - runs.get(`${labels[0]}@${s}`)!.best));
@@ -157,7 +166,16 @@ try {
   console.log(
     `\nper-epoch speedup ${speedup.toFixed(2)}x wall (target >= 3), ${cpuSpeedup.toFixed(2)}x CPU; accuracy gap ${gap.toFixed(1)} points (cached - uncached${seeds.length > 1 ? `, mean of ${seeds.length} seeds, sd ${sd.toFixed(1)}` : ''})`,
   );
-  console.log(JSON.stringify({ epoch_speedup: Number(speedup.toFixed(3)), cpu_speedup: Number(cpuSpeedup.toFixed(3)), acc_gap: Number(gap.toFixed(2)) }));
+  const vsOnnx = withOnnx ? first(onnxLabel).perEpoch / c.perEpoch : null;
+  if (vsOnnx !== null) console.log(`per-epoch speedup against the uncached run on ONNX Runtime (--engine onnx, the engine of the issue's baseline): ${vsOnnx.toFixed(2)}x wall`);
+  console.log(
+    JSON.stringify({
+      epoch_speedup: Number(speedup.toFixed(3)),
+      cpu_speedup: Number(cpuSpeedup.toFixed(3)),
+      acc_gap: Number(gap.toFixed(2)),
+      epoch_speedup_vs_onnx: vsOnnx === null ? null : Number(vsOnnx.toFixed(3)),
+    }),
+  );
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }
