@@ -124,6 +124,8 @@ interface Case {
   lr?: number;
   /** This case's tolerance (default TOL). */
   tol?: number;
+  /** Stochastic depth's rate (default: the model's). */
+  stochasticDepth?: number;
 }
 
 async function compare(c: Case): Promise<void> {
@@ -132,9 +134,10 @@ async function compare(c: Case): Promise<void> {
   const spec = c.model ?? resnet18;
   const onnxParams = params(B, S, c.seed, spec, c.bnShift);
   const nativeParams = copy(onnxParams);
-  const graph = buildTrainingGraph(spec, { batch: B, numClasses: K, inputSize: S, trainable: c.trainable, freezeBn: c.freezeBn, bnMomentum: c.bnMomentum });
+  const o = { batch: B, numClasses: K, inputSize: S, trainable: c.trainable, freezeBn: c.freezeBn, bnMomentum: c.bnMomentum, stochasticDepth: c.stochasticDepth };
+  const graph = buildTrainingGraph(spec, o);
   const onnx = await TrainingSession.create(graph, onnxParams, { threads: 1 });
-  const native = NativeTrainingSession.create(spec, { batch: B, numClasses: K, inputSize: S, trainable: c.trainable, freezeBn: c.freezeBn, bnMomentum: c.bnMomentum, threads: 1 }, nativeParams);
+  const native = NativeTrainingSession.create(spec, { ...o, threads: 1 }, nativeParams);
   if ('unsupported' in native) assert.fail(`${spec.name} should be supported: ${native.unsupported}`);
   assert.deepEqual([...native.trainable].sort(), [...graph.trainable].sort(), 'the same parameters train');
   assert.deepEqual([...native.running].sort(), [...graph.running].sort(), 'the same running statistics update');
@@ -299,8 +302,8 @@ test('native step and native eval = torchvision (ResNet18, MobileNetV2, Efficien
     assert.ok(evalDiff <= 1e-4, `${name}: eval logits differ from torch fp32 by ${evalDiff.toExponential(2)}`);
 
     const params = copy(matchStateDict(expected, await loadSafetensors(path.join(dir, `${name}.train-state.safetensors`)), { strict: true }).tensors);
-    // The reference's train step has dropout off (random masks cannot be matched), as test/models-parity.test.ts.
-    const trainModel = { ...model, head: { ...model.head, dropout: 0 } };
+    // The reference's train step has dropout and stochastic depth off (random masks), as test/models-parity.test.ts.
+    const trainModel = { ...model, head: { ...model.head, dropout: 0 }, stochasticDepth: 0 };
     const session = NativeTrainingSession.create(trainModel, { batch: BATCH, numClasses: CLASSES, inputSize: SIZE, trainable: () => true, threads: 2 }, params);
     if ('unsupported' in session) assert.fail(session.unsupported);
     const step: StepResult = await session.step(x, crossEntropyCoefficients(ref.labels, CLASSES));
