@@ -46,7 +46,7 @@ import torch.nn.functional as F
 import torchvision
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from models_reference import no_randomness, randomise, rel_error, sample, write_safetensors  # noqa: E402
+from models_reference import applied_stochastic_depth, check_masks, feed_masks, no_randomness, randomise, rel_error, sample, write_safetensors  # noqa: E402
 from mobilenet_v2_offline_twin import twin  # noqa: E402
 
 torch.set_num_threads(2)
@@ -59,39 +59,6 @@ def build(name, classes):
     if builder is None or not callable(builder):
         return None
     return builder(num_classes=classes)
-
-
-def applied_stochastic_depth(model):
-    """Block name -> p of every StochasticDepth torchvision applies in train mode (residual blocks, p > 0)."""
-    blocks = {}
-    for name, m in model.named_modules():
-        if isinstance(m, torchvision.ops.StochasticDepth) and m.p > 0:
-            block = name.rsplit(".", 1)[0]
-            if getattr(model.get_submodule(block), "use_res_connect", True):
-                blocks[block] = m.p
-    return blocks
-
-
-def check_masks(expected, masks, steps, batch):
-    if set(expected) != set(masks):
-        sys.exit(f"stochastic depth masks for blocks {sorted(masks)}, torchvision applies it in {sorted(expected)}")
-    for block, p in expected.items():
-        keep = 1.0 / (1.0 - p)
-        rows = masks[block]
-        if len(rows) != steps or any(len(r) != batch for r in rows):
-            sys.exit(f"{block}: expected {steps} masks of {batch} values")
-        bad = [v for r in rows for v in r if not (v == 0 or abs(v - keep) <= 1e-6 * keep)]
-        if bad:
-            sys.exit(f"{block}: mask value {bad[0]} is neither 0 nor 1/(1-p) = {keep} (torchvision's p = {p})")
-
-
-def feed_masks(net, masks, step, dtype):
-    """Each StochasticDepth multiplies by its block's given mask of this step (row mode)."""
-    for name, m in net.named_modules():
-        block = name.rsplit(".", 1)[0]
-        if isinstance(m, torchvision.ops.StochasticDepth) and block in masks:
-            rows = torch.tensor(masks[block][step], dtype=dtype).view(-1, 1, 1, 1)
-            m.forward = lambda x, rows=rows: x * rows
 
 
 def run(model, dtype, inputs, labels, eval_input, steps, lr, param_names, running_names, frozen_bn=False, masks=None):
