@@ -21,6 +21,8 @@ import { initParams } from '../src/models/init-params.js';
 import { getModel } from '../src/models/registry.js';
 import { crossEntropyCoefficients } from '../src/onnx/cross-entropy.js';
 import { Random } from '../src/random.js';
+import { parseTrainOptions, resolveTrainConfig } from '../src/train/options.js';
+import { ConfigError } from '../src/errors.js';
 import type { NamedTensors } from '../src/tensor.js';
 import { relError } from './rel-error.js';
 
@@ -72,6 +74,19 @@ test('efficientnet_b0 training graph: a row mask [N, 1, 1, 1] per residual block
   );
   // A model without stochastic depth has none, whatever the option says.
   assert.deepEqual(buildTrainingGraph(getModel('mobilenet_v2'), { ...options, stochasticDepth: 0.5 }).masks.map((m) => m.name), ['dropout_mask:0']);
+});
+
+test('--stochastic-depth: the model\'s rate unless given (0 turns it off), recorded in the resolved config; 0 <= X < 1', () => {
+  const resolved = (o: object, model = spec) => resolveTrainConfig(parseTrainOptions(o), 'finetune', model.name, 'none', model.bnMomentum, model.stochasticDepth).stochasticDepth;
+  assert.equal(resolved({}), 0.2);
+  assert.equal(resolved({ stochasticDepth: 0 }), 0);
+  assert.equal(resolved({ stochasticDepth: 0.5 }), 0.5);
+  assert.equal(resolved({}, getModel('resnet18')), 0);
+  for (const bad of [-0.1, 1, 'x'])
+    assert.throws(
+      () => parseTrainOptions({ stochasticDepth: bad }),
+      (e: unknown) => e instanceof ConfigError && e.code === 'E_BAD_OPTION' && /stochasticDepth|stochastic-depth/.test(e.message),
+    );
 });
 
 test('eval graphs (model.onnx) do not change with stochastic depth', () => {

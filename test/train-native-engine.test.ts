@@ -113,4 +113,6 @@ test('--engine auto fine-tunes efficientnet_b0 on the native engine (SiLU, squee
   assert.ok(Number.isFinite(r.history.epochs[0].train_loss), `a finite train loss, found ${r.history.epochs[0].train_loss}`);
   assert.equal(config(out).engine, 'auto');
   assert.equal(config(out).engine_used, 'native');
+  // Its stochastic depth (torchvision's 0.2) ran: the resolved rate is recorded.
+  assert.equal(config(out).stochasticDepth, 0.2);
 });
