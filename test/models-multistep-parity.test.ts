@@ -89,7 +89,10 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The training graph of a case (head dropout off, as the reference: its mask covers no torch module to feed). */
 const trainingGraph = (c: (typeof cases)[number]) =>
-  buildTrainingGraph({ ...c.spec, head: { ...c.spec.head, dropout: 0 } }, { batch: BATCH, numClasses: CLASSES, inputSize: sizeOf(c.spec.name), trainable: () => true, bnMomentum: momentumOf.get(c.spec.name)!, freezeBn: c.frozen });
+  buildTrainingGraph(
+    { ...c.spec, head: { ...c.spec.head, dropout: 0 } },
+    { batch: BATCH, numClasses: CLASSES, inputSize: sizeOf(c.spec.name), trainable: () => true, bnMomentum: momentumOf.get(c.spec.name)!, freezeBn: c.frozen },
+  );
 /** Step s's masks come from this keyed source, here and in the steps below. */
 const maskSource = (s: number) => keyedRandom(17, s);
 /** Stochastic depth's row masks per block, per step, as the steps will draw them; undefined for a model without. */
@@ -160,8 +163,13 @@ for (const c of cases) {
     const graph = trainingGraph(c);
     if (masked) {
       // Stochastic depth is on, and it dropped some branches: the masks matter to this comparison.
-      assert.ok(graph.masks.every((m) => m.name.startsWith('stochastic_depth:') && m.shape.join() === `${BATCH},1,1,1`), 'only row masks');
-      const drops = Object.values(masked.masks).flat(2).filter((v) => v === 0).length;
+      assert.ok(
+        graph.masks.every((m) => m.name.startsWith('stochastic_depth:') && m.shape.join() === `${BATCH},1,1,1`),
+        'only row masks',
+      );
+      const drops = Object.values(masked.masks)
+        .flat(2)
+        .filter((v) => v === 0).length;
       assert.ok(drops > 0, 'some residual branches are dropped over the steps');
       t.diagnostic(`stochastic depth: ${graph.masks.length} blocks, ${drops} of ${graph.masks.length * STEPS * BATCH} branch rows dropped`);
     }

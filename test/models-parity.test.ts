@@ -88,17 +88,26 @@ for (const spec of models) {
   const rows = Object.fromEntries(masks.map((m) => [m.name.replace(/^stochastic_depth:/, ''), [[...fillDropoutMask(new Float32Array(m.shape[0]), m.ratio, random)]]]));
   const file = path.join(dir, `${spec.name}.masks.json`);
   writeFileSync(file, JSON.stringify(rows));
-  maskFiles.set(spec.name, { file, drops: Object.values(rows).flat(2).filter((v) => v === 0).length });
+  maskFiles.set(spec.name, {
+    file,
+    drops: Object.values(rows)
+      .flat(2)
+      .filter((v) => v === 0).length,
+  });
 }
 
 // One python run writes every model's reference (torch's import dominates a per-model run).
 let refs = new Map<string, ModelRef>();
 let scriptError: string | undefined;
 if (!noTorch) {
-  const run = spawnSync('/usr/bin/python3', ['scripts/models_reference.py', dir, `${SIZE}`, `${BATCH}`, `${CLASSES}`, '0', ...models.map((m) => m.name + (maskFiles.has(m.name) ? `+${maskFiles.get(m.name)!.file}` : ''))], {
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-  });
+  const run = spawnSync(
+    '/usr/bin/python3',
+    ['scripts/models_reference.py', dir, `${SIZE}`, `${BATCH}`, `${CLASSES}`, '0', ...models.map((m) => m.name + (maskFiles.has(m.name) ? `+${maskFiles.get(m.name)!.file}` : ''))],
+    {
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    },
+  );
   if (run.status !== 0) scriptError = run.stderr;
   else refs = new Map((JSON.parse(run.stdout).models as ModelRef[]).map((m) => [m.name, m]));
 }

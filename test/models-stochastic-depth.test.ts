@@ -73,10 +73,13 @@ test('efficientnet_b0 training graph: a row mask [N, 1, 1, 1] per residual block
     ['stochastic_depth:features.6.1', 'stochastic_depth:features.6.2', 'stochastic_depth:features.6.3', 'dropout_mask:3'],
   );
   // A model without stochastic depth has none, whatever the option says.
-  assert.deepEqual(buildTrainingGraph(getModel('mobilenet_v2'), { ...options, stochasticDepth: 0.5 }).masks.map((m) => m.name), ['dropout_mask:0']);
+  assert.deepEqual(
+    buildTrainingGraph(getModel('mobilenet_v2'), { ...options, stochasticDepth: 0.5 }).masks.map((m) => m.name),
+    ['dropout_mask:0'],
+  );
 });
 
-test('--stochastic-depth: the model\'s rate unless given (0 turns it off), recorded in the resolved config; 0 <= X < 1', () => {
+test("--stochastic-depth: the model's rate unless given (0 turns it off), recorded in the resolved config; 0 <= X < 1", () => {
   const resolved = (o: object, model = spec) => resolveTrainConfig(parseTrainOptions(o), 'finetune', model.name, 'none', model.bnMomentum, model.stochasticDepth).stochasticDepth;
   assert.equal(resolved({}), 0.2);
   assert.equal(resolved({ stochasticDepth: 0 }), 0);
@@ -111,9 +114,16 @@ async function onnxStep(graph: TrainingGraph, params: NamedTensors, cut?: string
 function assertCut(grads: ReadonlyMap<string, Float32Array>, engine: string): void {
   const inBlock = [...grads].filter(([n]) => n.startsWith(`${CUT}.`));
   assert.ok(inBlock.length > 0);
-  for (const [n, g] of inBlock) assert.ok(g.every((v) => v === 0), `${engine}: ${n} gets a gradient through a branch whose mask is 0`);
+  for (const [n, g] of inBlock)
+    assert.ok(
+      g.every((v) => v === 0),
+      `${engine}: ${n} gets a gradient through a branch whose mask is 0`,
+    );
   const next = grads.get('features.4.2.block.0.0.weight')!;
-  assert.ok(next.some((v) => v !== 0), `${engine}: the next block still trains`);
+  assert.ok(
+    next.some((v) => v !== 0),
+    `${engine}: the next block still trains`,
+  );
 }
 
 test('ONNX step: all-ones masks = the step without stochastic depth; a block masked to 0 gets no gradient', async () => {
@@ -145,7 +155,8 @@ test('native plan: all-ones row masks = the plan without stochastic depth; a blo
     const logits = new Float32Array(B * K);
     const args = [x, coeffs, net.plan.params.map((n) => own.get(n)!.data as Float32Array), grads, logits, loss, null] as const;
     await plan.run(...args, rows);
-    if (rows) await assert.rejects(plan.run(...args, null), (e: Error & { code?: string }) => e.code === 'E_BAD_ARGUMENT' || /rowMasks/.test(e.message), 'a plan with row masks refuses a step without them');
+    if (rows)
+      await assert.rejects(plan.run(...args, null), (e: Error & { code?: string }) => e.code === 'E_BAD_ARGUMENT' || /rowMasks/.test(e.message), 'a plan with row masks refuses a step without them');
     plan.release();
     return { loss: loss[0], grads: new Map(net.plan.params.flatMap((n, i) => (grads[i] ? [[n, grads[i]]] : []))) };
   };

@@ -236,7 +236,10 @@ test('native step = ONNX step on EfficientNet-B0 with stochastic depth (row mask
   const net = compileNativeNetwork(model, { batch: c.batch, numClasses: K, inputSize: c.size, mode: 'train', trainable, stochasticDepth: c.stochasticDepth });
   if ('unsupported' in net) assert.fail(net.unsupported);
   const rows = partial.masks.filter((m) => m.name.startsWith('stochastic_depth:')).map((m) => ({ name: m.name, ratio: m.ratio }));
-  assert.deepEqual(rows.map((m) => m.name), ['stochastic_depth:features.6.1', 'stochastic_depth:features.6.2', 'stochastic_depth:features.6.3']);
+  assert.deepEqual(
+    rows.map((m) => m.name),
+    ['stochastic_depth:features.6.1', 'stochastic_depth:features.6.2', 'stochastic_depth:features.6.3'],
+  );
   assert.deepEqual(net.rowMasks, rows);
 });
 

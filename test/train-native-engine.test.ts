@@ -16,7 +16,7 @@ import { makeColourDataset, tempDir, tinySpec } from './train-fixtures.js';
 const skip = nativePlanUnavailable() ?? false;
 const base = { model: 'resnet18', weights: 'none', mode: 'finetune', epochs: 1, batchSize: 4, inputSize: 32, lr: 0.01, threads: 1 } as const;
 
-const config = (out: string) => JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { engine: string; engine_used?: string };
+const config = (out: string) => JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { engine: string; engine_used?: string; stochasticDepth?: number };
 const logLines = (out: string) =>
   readFileSync(join(out, 'events.jsonl'), 'utf8')
     .split('\n')

@@ -527,14 +527,7 @@ function resolveScheduler(o: ParsedTrainOptions, mode: ConcreteMode, lr: number,
 }
 
 /** The full configuration for a concrete mode: the recipe's values, overridden by explicit options. */
-export function resolveTrainConfig(
-  o: ParsedTrainOptions,
-  mode: ConcreteMode,
-  modelName: string,
-  weightsSource: string,
-  modelBnMomentum?: number,
-  modelStochasticDepth?: number,
-): ResolvedTrainConfig {
+export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, modelName: string, weightsSource: string, modelBnMomentum?: number, modelStochasticDepth?: number): ResolvedTrainConfig {
   const r = RECIPES[o.recipe];
   if (mode === 'features' && o.unfreezeLast !== undefined && o.unfreezeLast > 0) {
     throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `--unfreeze-last ${o.unfreezeLast} contradicts --mode features (only the new classifier trains)`, {
