@@ -16,8 +16,9 @@
  *   convolution, whichever a timing probe at plan build finds faster; the plan build's time is printed),
  *   BENCH_MODEL (resnet18; mobilenet_v2 times torchvision's MobileNetV2 on all three, its head's dropout
  *   active with the same host-drawn masks on both headstart engines; efficientnet_b0 and mobilenet_v3_large
- *   likewise — torchvision's EfficientNet also runs its stochastic depth in train mode, which headstart's
- *   graphs leave out (src/models/efficientnet.ts); PyTorch's peak RSS is measured for resnet18 only).
+ *   likewise — efficientnet_b0's stochastic depth (0.2, row mode) runs in train mode on all three: torchvision's
+ *   own draws, and on both headstart engines the row masks drawn per step from the keyed source (the native
+ *   step's ROWSCALE ops, in the "relu/add" rows of its breakdown); PyTorch's peak RSS is measured for resnet18 only).
  * The SGD update after each step is timed apart (wall and CPU ms per step; the native optimiser update,
  * native/headstart_optim.cc, on BENCH_THREADS threads where built, else the JS loops;
  * HEADSTART_NATIVE_OPTIM=0 forces JS) and printed with its share of the native step.

@@ -25,7 +25,8 @@
 //   createPlan({ train, threads, tensors: Int32Array(4T), ops: Int32Array(REC*ops), opFloats:
 //               Float64Array(2*ops), paramSizes: Int32Array, trainable: Int32Array }) -> plan
 //   runPlan(plan, images, coefficients|null, params[], grads[] (Float32Array|null), logits, loss,
-//           dropoutMask|null ([N, F], for a plan whose classifier has F_DROPOUT)) -> Promise
+//           dropoutMask|null ([N, F], for a plan whose classifier has F_DROPOUT),
+//           rowMasks|null (the ROWSCALE ops' per-sample factors, N each, at their offsets k)) -> Promise
 //   planStats(plan) -> { names: string[], ms: number[], steps }, planReset(plan), planRelease(plan)
 #include <node_api.h>
 #include <omp.h>
@@ -57,12 +58,14 @@ using nf = dnnl::normalization_flags;
 using hsnative::Failure;
 using hsnative::guarded;
 
-enum OpType { CONV = 1, BN = 2, RELU = 3, MAXPOOL = 4, ADD = 5, GAP = 6, GEMM = 7, CLIP = 8, ELTWISE = 9, MUL = 10, FC = 11 };
+enum OpType { CONV = 1, BN = 2, RELU = 3, MAXPOOL = 4, ADD = 5, GAP = 6, GEMM = 7, CLIP = 8, ELTWISE = 9, MUL = 10, FC = 11, ROWSCALE = 12 };
 // ELTWISE: k selects the function (EltKind), the op's two floats are its alpha and beta.
 enum EltKind { E_SIGMOID = 1, E_SWISH = 2, E_HARDSWISH = 3, E_LINEAR = 4 };
 // One op record: type, in0, in1, out, w, p1, p2, p3, k, s, pt, pl, pb, pr, flags, groups.
 // Two floats per op: BatchNorm's eps and momentum; Clip's lower and upper bound; ELTWISE's alpha and beta.
 // CONV and FC: p1 is the bias parameter (or -1). MUL: in0 [N, C, H, W] times in1 [N, C, 1, 1] (squeeze-excitation).
+// ROWSCALE: in0 [N, ...] times a per-sample factor m[n] = rowMasks[k + n] fed at each step (stochastic depth's
+// row mask, 0 or 1/(1-p)); backward dx = dy * m[n], no gradient for the mask.
 constexpr int REC = 16;
 // F_DROPOUT (on the classifier): its input features are multiplied by the mask runPlan receives.
 enum Flags { F_TRAINING = 1, F_RELU = 2, F_DROPOUT = 4 };
@@ -204,6 +207,9 @@ struct Plan {
   bool dropout = false;
   memory featDropped;
   float* mask = nullptr;
+  // ROWSCALE ops' masks: the caller's array of rowMaskLen floats (each op reads N of them from its offset k).
+  float* rowMask = nullptr;
+  size_t rowMaskLen = 0;
   std::vector<float> dlogits;
   // BatchNorm batch statistics (training mode), per op.
   std::unordered_map<int, std::pair<memory, memory>> bnStats;
@@ -338,6 +344,11 @@ void Plan::build(const Op* list, size_t count) {
     t[o.out].req = train && req;
     t[o.out].producer = int(j);
   }
+  for (const Op& o : ops)
+    if (o.type == ROWSCALE) {
+      if (o.k < 0) throw Failure{"E_BAD_ARGUMENT", "rowscale: negative mask offset"};
+      rowMaskLen = std::max(rowMaskLen, size_t(o.k) + size_t(t[o.in0].dims[0]));
+    }
   imagesUser = memory(plainDesc(t[0].dims), cpu(), nullptr);
   t[0].md = plainDesc(t[0].dims);
   t[0].val = imagesUser;
@@ -1062,6 +1073,26 @@ void channelDots(const float* dy, const float* x, float* dg, const ChanLayout& L
 
 float* dataOf(const memory& m) { return static_cast<float*>(m.get_data_handle()); }
 
+// y[n, ...] = x[n, ...] * m[n] over a layout with the batch outermost (`per` floats per sample, padding included).
+void scaleRows(const float* x, const float* m, float* y, memory::dim N, memory::dim per) {
+  constexpr memory::dim CHUNK = 4096;
+  const memory::dim chunks = (per + CHUNK - 1) / CHUNK;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (memory::dim n = 0; n < N; ++n)
+    for (memory::dim c = 0; c < chunks; ++c) {
+      const float f = m[n];
+      const memory::dim end = std::min(per, (c + 1) * CHUNK);
+      for (memory::dim i = n * per + c * CHUNK; i < n * per + end; ++i) y[i] = x[i] * f;
+    }
+}
+
+// Floats per sample of a layout whose batch dimension is outermost and dense, or 0 for any other.
+memory::dim rowFloats(const memory::desc& md, memory::dim N) {
+  ChanLayout L;
+  if (!chanLayout(md, L) || N < 1 || md.get_size() != size_t(N) * size_t(L.s[0]) * sizeof(float)) return 0;
+  return L.s[0];
+}
+
 bool Plan::buildForwardExtra(int j) {
   const Op& o = ops[j];
   Tensor& out = t[o.out];
@@ -1090,6 +1121,17 @@ bool Plan::buildForwardExtra(int j) {
       memory::dims dims = x.dims;
       addFn(fwd, S_ELTWISE_FWD, [xv, g, yv, L, dims]() { scaleChannels(dataOf(xv), dataOf(g), dataOf(yv), L, dims); }, {xv, g, yv});
       opInput[j] = g;
+      return true;
+    }
+    case ROWSCALE: {
+      Tensor& x = t[o.in0];
+      const memory::dim n = x.dims[0], per = rowFloats(x.md, n);
+      if (per == 0) throw Failure{"E_INTERNAL", "rowscale: the activation's layout does not keep each sample contiguous"};
+      out.md = x.md;
+      out.val = buf(out.md);
+      memory xv = x.val, yv = out.val;
+      const size_t off = size_t(o.k);
+      addFn(fwd, S_ELTWISE_FWD, [this, xv, yv, n, per, off]() { scaleRows(dataOf(xv), rowMask + off, dataOf(yv), n, per); }, {xv, yv});
       return true;
     }
     case FC: {
@@ -1156,6 +1198,18 @@ bool Plan::buildBackwardExtra(int j) {
         addFn(bwd, S_ELTWISE_BWD, [dy, g, target, L, dims]() { scaleChannels(dataOf(dy), dataOf(g), dataOf(target), L, dims); }, {dy, g, target});
         finishContribution(o.in0, target);
       }
+      return true;
+    }
+    case ROWSCALE: {
+      Tensor& x = t[o.in0];
+      if (!x.req) return true;
+      memory dy = out.diff();
+      memory target = contributionTarget(o.in0);
+      if (target.get_desc() != x.md || dy.get_desc() != x.md) throw Failure{"E_INTERNAL", "rowscale: layouts differ"};
+      const memory::dim n = x.dims[0], per = rowFloats(x.md, n);
+      const size_t off = size_t(o.k);
+      addFn(bwd, S_ELTWISE_BWD, [this, dy, target, n, per, off]() { scaleRows(dataOf(dy), rowMask + off, dataOf(target), n, per); }, {dy, target});
+      finishContribution(o.in0, target);
       return true;
     }
     case FC: {
@@ -1417,10 +1471,10 @@ void completeWork(napi_env env, napi_status, void* data) {
   delete w;
 }
 
-// runPlan(plan, images, coefficients|null, params[], grads[], logits, loss, dropoutMask|null) -> Promise<void>
+// runPlan(plan, images, coefficients|null, params[], grads[], logits, loss, dropoutMask|null, rowMasks|null) -> Promise<void>
 napi_value RunPlan_(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
-    auto a = argv(env, info, 8);
+    auto a = argv(env, info, 9);
     Plan* p = planOf(env, a[0]);
     if (p->busy) throw Failure{"E_ENGINE_RUN", "this plan is already running a step (await the previous one)"};
     if (p->released) throw Failure{"E_ENGINE_RUN", "this plan was released"};
@@ -1464,6 +1518,10 @@ napi_value RunPlan_(napi_env env, napi_callback_info info) {
     if (p->dropout && len != size_t(p->N) * p->F)
       throw Failure{"E_SHAPE_MISMATCH", "dropoutMask: expected " + std::to_string(size_t(p->N) * p->F) + " values, found " + std::to_string(len)};
     if (p->mask) keep(a[7]);
+    p->rowMask = typed<float>(env, a[8], napi_float32_array, &len, "rowMasks", p->rowMaskLen == 0);
+    if (p->rowMaskLen && len != p->rowMaskLen)
+      throw Failure{"E_SHAPE_MISMATCH", "rowMasks: expected " + std::to_string(p->rowMaskLen) + " values, found " + std::to_string(len)};
+    if (p->rowMask) keep(a[8]);
     napi_value promise, name;
     CHECK(napi_create_promise(env, &w->deferred, &promise));
     CHECK(napi_create_string_utf8(env, "headstart-native-step", NAPI_AUTO_LENGTH, &name));

@@ -11,9 +11,12 @@ parameters, and writes to OUT_DIR:
 Prints one JSON object on stdout: per model its loss values, labels, sampled names, and
 torch float32's own error against float64 (or a skip reason when torchvision has no model
 of that name). Dropout and stochastic depth are set to 0 for the train step (random masks
-cannot be matched). Run with Debian's /usr/bin/python3 (python3-torch, torchvision).
+cannot be matched), except that NAME+MASKS.json runs stochastic depth with the row masks
+headstart drew for the step ({"<block>": [[mask of each sample]]}; checked against torchvision's
+own blocks and p first, as scripts/models_multistep_reference.py does). Run with Debian's
+/usr/bin/python3 (python3-torch, torchvision).
 
-usage: models_reference.py OUT_DIR SIZE BATCH CLASSES SEED NAME...
+usage: models_reference.py OUT_DIR SIZE BATCH CLASSES SEED NAME[+MASKS]...
 """
 import copy
 import json
@@ -116,9 +119,44 @@ def rel_error(ours, ref):
     return (ours.double() - ref).abs().max().item() / scale
 
 
-def train_step(model, dtype, x, y, names, bn_names):
+def applied_stochastic_depth(model):
+    """Block name -> p of every StochasticDepth torchvision applies in train mode (residual blocks, p > 0)."""
+    blocks = {}
+    for name, m in model.named_modules():
+        if isinstance(m, torchvision.ops.StochasticDepth) and m.p > 0:
+            block = name.rsplit(".", 1)[0]
+            if getattr(model.get_submodule(block), "use_res_connect", True):
+                blocks[block] = m.p
+    return blocks
+
+
+def check_masks(expected, masks, steps, batch):
+    if set(expected) != set(masks):
+        sys.exit(f"stochastic depth masks for blocks {sorted(masks)}, torchvision applies it in {sorted(expected)}")
+    for block, p in expected.items():
+        keep = 1.0 / (1.0 - p)
+        rows = masks[block]
+        if len(rows) != steps or any(len(r) != batch for r in rows):
+            sys.exit(f"{block}: expected {steps} masks of {batch} values")
+        bad = [v for r in rows for v in r if not (v == 0 or abs(v - keep) <= 1e-6 * keep)]
+        if bad:
+            sys.exit(f"{block}: mask value {bad[0]} is neither 0 nor 1/(1-p) = {keep} (torchvision's p = {p})")
+
+
+def feed_masks(net, masks, step, dtype):
+    """Each StochasticDepth multiplies by its block's given mask of this step (row mode)."""
+    for name, m in net.named_modules():
+        block = name.rsplit(".", 1)[0]
+        if isinstance(m, torchvision.ops.StochasticDepth) and block in masks:
+            rows = torch.tensor(masks[block][step], dtype=dtype).view(-1, 1, 1, 1)
+            m.forward = lambda x, rows=rows: x * rows
+
+
+def train_step(model, dtype, x, y, names, bn_names, masks=None):
     net = copy.deepcopy(model).to(dtype)
     no_randomness(net)
+    if masks:
+        feed_masks(net, masks, 0, dtype)
     net.train()
     loss = F.cross_entropy(net(x.to(dtype)), y)
     loss.backward()
@@ -134,12 +172,14 @@ def sample(names, fractions):
     return sorted({names[min(n - 1, int(f * (n - 1)))] for f in fractions}, key=names.index)
 
 
-def reference(name, out_dir, size, batch, classes, seed):
+def reference(name, out_dir, size, batch, classes, seed, masks=None):
     builder = getattr(torchvision.models, name, None)
     if builder is None or not callable(builder):
         return {"name": name, "skip": f"torchvision {torchvision.__version__} has no model `{name}`"}
     torch.manual_seed(seed)
     model = builder(num_classes=classes)
+    if masks is not None:
+        check_masks(applied_stochastic_depth(model), masks, 1, batch)
     trained = copy.deepcopy(model)
     g = torch.Generator().manual_seed(seed + 2)
     x = torch.randn(batch, 3, size, size, generator=g)
@@ -160,9 +200,9 @@ def reference(name, out_dir, size, batch, classes, seed):
     names += [n for n in param_names[-2:] if n not in names]
     bn_names = sample([n for n, _ in model.named_buffers() if n.endswith("running_mean") or n.endswith("running_var")], [0, 0.5, 1.0])
     t0 = time.time()
-    loss64, grads64, running64 = train_step(trained, torch.float64, x, y, names, bn_names)
+    loss64, grads64, running64 = train_step(trained, torch.float64, x, y, names, bn_names, masks)
     t1 = time.time()
-    loss32, grads32, running32 = train_step(trained, torch.float32, x, y, names, bn_names)
+    loss32, grads32, running32 = train_step(trained, torch.float32, x, y, names, bn_names, masks)
     print(f"{name}: float64 step {t1 - t0:.1f} s, float32 step {time.time() - t1:.1f} s", file=sys.stderr)
 
     ref = {"input": x, "logits_eval32": logits32, "logits_eval64": logits64}
@@ -190,7 +230,14 @@ def reference(name, out_dir, size, batch, classes, seed):
 
 def main():
     out_dir, size, batch, classes, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-    results = [reference(n, out_dir, size, batch, classes, seed) for n in sys.argv[6:]]
+    results = []
+    for arg in sys.argv[6:]:
+        name, *masks_file = arg.split("+", 1)
+        masks = None
+        if masks_file:
+            with open(masks_file[0]) as f:
+                masks = json.load(f)
+        results.append(reference(name, out_dir, size, batch, classes, seed, masks))
     json.dump({"torch": torch.__version__, "torchvision": torchvision.__version__, "models": results}, sys.stdout)
 
 

@@ -1,16 +1,18 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { Session } from '../src/engine/session.js';
 import { buildInferenceGraph, buildTrainingGraph, IO } from '../src/graphs/network-graph.js';
+import { fillDropoutMask } from '../src/graphs/dropout-mask.js';
 import { TrainingSession } from '../src/graphs/training-session.js';
 import { resolveBnMomentum } from '../src/models/bn-momentum.js';
 import { listModels } from '../src/models/registry.js';
 import { crossEntropyCoefficients } from '../src/onnx/cross-entropy.js';
 import { SGD } from '../src/optim/sgd.js';
+import { keyedRandom } from '../src/random.js';
 import type { NamedTensors } from '../src/tensor.js';
 import { loadSafetensors } from '../src/weights/safetensors.js';
 import { matchStateDict } from '../src/weights/load-state.js';
@@ -26,6 +28,14 @@ import { relError } from './rel-error.js';
  * with torch float64 (scripts/models_multistep_reference.py). One train-mode step cannot catch
  * an error in the running statistics (they feed no output of that step); these comparisons do,
  * the eval-mode logits most directly (issue 9).
+ * A model with stochastic depth (EfficientNet-B0, torchvision's 0.2) trains with it on: before the
+ * reference runs, the row masks each step's keyed source draws are computed here (graph.masks, in the
+ * order TrainingSession draws them) and handed to the script, which checks them against torchvision's
+ * own schedule (the same blocks, every value 0 or 1/(1-p) with torchvision's p) and makes each
+ * StochasticDepth multiply by them; the steps here pass the same keyed sources. (At 16 px over 20 steps
+ * this model's fp32 drift is large: 39% of the tolerance with the right masks, 100% with each step given the
+ * next step's masks; the sensitive check of the masks is the single step of test/models-parity.test.ts, which
+ * such a mismatch fails by orders of magnitude.)
  * Tolerance (DESIGN.md): our relative error at most max(1e-4, 5 x torch fp32's own), torch's
  * own being that tensor's error or, if larger, the median over the model's compared tensors.
  * Inputs 16x16 (32x32 for the Keras network and ResNet18, see OWN_SIZE), batch 4 (every stage keeps >= 4 values per channel for BatchNorm; the float64
@@ -80,13 +90,45 @@ const key = (c: { spec: { name: string }; frozen: boolean }) => (c.frozen ? `${c
 const dir = mkdtempSync(path.join(os.tmpdir(), 'headstart-multistep-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+/** The training graph of a case (head dropout off, as the reference: its mask covers no torch module to feed). */
+const trainingGraph = (c: (typeof cases)[number]) =>
+  buildTrainingGraph(
+    { ...c.spec, head: { ...c.spec.head, dropout: 0 } },
+    { batch: BATCH, numClasses: CLASSES, inputSize: sizeOf(c.spec.name), trainable: () => true, bnMomentum: momentumOf.get(c.spec.name)!, freezeBn: c.frozen },
+  );
+/** Step s's masks come from this keyed source, here and in the steps below. */
+const maskSource = (s: number) => keyedRandom(17, s);
+/** Stochastic depth's row masks per block, per step, as the steps will draw them; undefined for a model without. */
+function stochasticDepthMasks(c: (typeof cases)[number]): Record<string, number[][]> | undefined {
+  const masks = trainingGraph(c).masks;
+  if (masks.length === 0) return undefined;
+  const out: Record<string, number[][]> = Object.fromEntries(masks.map((m) => [m.name.replace(/^stochastic_depth:/, ''), []]));
+  for (let s = 0; s < STEPS; s++) {
+    const random = maskSource(s);
+    for (const m of masks) out[m.name.replace(/^stochastic_depth:/, '')].push([...fillDropoutMask(new Float32Array(m.shape[0]), m.ratio, random)]);
+  }
+  return out;
+}
+const maskFiles = new Map<string, { file: string; masks: Record<string, number[][]> }>();
+for (const c of cases) {
+  const masks = stochasticDepthMasks(c);
+  if (!masks) continue;
+  const file = path.join(dir, `${key(c)}.masks.json`);
+  writeFileSync(file, JSON.stringify(masks));
+  maskFiles.set(key(c), { file, masks });
+}
+
 let refs = new Map<string, MultiStepRef>();
 let scriptError: string | undefined;
 if (!noTorch) {
   const args = [dir, SIZE, BATCH, CLASSES, 0, STEPS, LR].map(String);
   const run = spawnSync(
     '/usr/bin/python3',
-    ['scripts/models_multistep_reference.py', ...args, ...cases.map((c) => `${c.spec.name}=${c.frozen ? 'frozen' : momentumOf.get(c.spec.name)}@${sizeOf(c.spec.name)}`)],
+    [
+      'scripts/models_multistep_reference.py',
+      ...args,
+      ...cases.map((c) => `${c.spec.name}=${c.frozen ? 'frozen' : momentumOf.get(c.spec.name)}@${sizeOf(c.spec.name)}${maskFiles.has(key(c)) ? `+${maskFiles.get(key(c))!.file}` : ''}`),
+    ],
     {
       encoding: 'utf8',
       maxBuffer: 64 << 20,
@@ -105,7 +147,8 @@ for (const c of cases) {
   const ref = refs.get(key(c));
   const skip = noTorch || (ref?.skip ? `${spec.name} has no PyTorch counterpart: ${ref.skip}` : false);
 
-  const what = frozen ? 'BatchNorm frozen (--freeze-bn)' : 'train-mode BatchNorm';
+  const masked = maskFiles.get(key(c));
+  const what = (frozen ? 'BatchNorm frozen (--freeze-bn)' : 'train-mode BatchNorm') + (masked ? ` and stochastic depth (torchvision's, fed the masks headstart draws)` : '');
   test(`${spec.name}: ${STEPS} SGD steps with ${what}, then running statistics, weights and eval logits match PyTorch`, { skip }, async (t) => {
     assert.equal(scriptError, undefined, `scripts/models_multistep_reference.py failed: ${scriptError}`);
     assert.ok(ref, `no reference for ${spec.name}`);
@@ -120,8 +163,19 @@ for (const c of cases) {
     const inputs = reference.get('inputs')!.data as Float32Array;
     const perStep = BATCH * 3 * SIZE * SIZE;
 
-    const trainSpec = { ...spec, head: { ...spec.head, dropout: 0 } };
-    const graph = buildTrainingGraph(trainSpec, { batch: BATCH, numClasses: CLASSES, inputSize: SIZE, trainable: () => true, bnMomentum: momentum, freezeBn: frozen });
+    const graph = trainingGraph(c);
+    if (masked) {
+      // Stochastic depth is on, and it dropped some branches: the masks matter to this comparison.
+      assert.ok(
+        graph.masks.every((m) => m.name.startsWith('stochastic_depth:') && m.shape.join() === `${BATCH},1,1,1`),
+        'only row masks',
+      );
+      const drops = Object.values(masked.masks)
+        .flat(2)
+        .filter((v) => v === 0).length;
+      assert.ok(drops > 0, 'some residual branches are dropped over the steps');
+      t.diagnostic(`stochastic depth: ${graph.masks.length} blocks, ${drops} of ${graph.masks.length * STEPS * BATCH} branch rows dropped`);
+    }
     const expected = new Map(graph.params.map((p) => [p.name, p.shape]));
     const params = copyOf(matchStateDict(expected, await loadSafetensors(path.join(dir, `${key(c)}.multistep-state.safetensors`)), { strict: true }).tensors);
     const training = await TrainingSession.create(graph, params, { threads: 2 });
@@ -129,7 +183,7 @@ for (const c of cases) {
     const optimizer = new SGD([{ params: graph.trainable.map((name) => ({ name, data: params.get(name)!.data as Float32Array })) }], { lr: LR, momentum: 0.9 });
     const losses: number[] = [];
     for (let s = 0; s < STEPS; s++) {
-      const r = await training.step(inputs.slice(s * perStep, (s + 1) * perStep), crossEntropyCoefficients(ref.labels[s], CLASSES));
+      const r = await training.step(inputs.slice(s * perStep, (s + 1) * perStep), crossEntropyCoefficients(ref.labels[s], CLASSES), maskSource(s));
       optimizer.step(r.grads);
       losses.push(r.loss);
     }

@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { Session } from '../src/engine/session.js';
 import { buildInferenceGraph, buildTrainingGraph, IO } from '../src/graphs/network-graph.js';
+import { fillDropoutMask } from '../src/graphs/dropout-mask.js';
 import { TrainingSession } from '../src/graphs/training-session.js';
+import { keyedRandom } from '../src/random.js';
 import { listModels } from '../src/models/registry.js';
 import { crossEntropyCoefficients } from '../src/onnx/cross-entropy.js';
 import type { NamedTensors } from '../src/tensor.js';
@@ -30,6 +32,9 @@ import { relError } from './rel-error.js';
  * from torch fp32, train-step errors <= 2e-4 (at most ~55% of the tolerance); a wrong
  * gradient rule gives errors of order 1.
  * Inputs are 64x64 (every architecture here ends in global pooling), batch 2, 5 classes.
+ * A model with stochastic depth (EfficientNet-B0) takes its step with it on: the row masks the step's keyed
+ * source draws (graph.masks, in TrainingSession's order) go to the script, which checks them against
+ * torchvision's blocks and p and makes each StochasticDepth multiply by them.
  */
 
 const SIZE = 64;
@@ -70,14 +75,39 @@ const models = listModels();
 const dir = mkdtempSync(path.join(os.tmpdir(), 'headstart-models-parity-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+/** The training step's graph (head dropout off, as the reference). */
+const trainingGraph = (spec: (typeof models)[number]) =>
+  buildTrainingGraph({ ...spec, head: { ...spec.head, dropout: 0 } }, { batch: BATCH, numClasses: CLASSES, inputSize: SIZE, trainable: () => true });
+/** The step's masks come from this keyed source (key 1: it drops a branch of EfficientNet-B0 at batch 2). */
+const maskSource = () => keyedRandom(1);
+const maskFiles = new Map<string, { file: string; drops: number }>();
+for (const spec of models) {
+  if (!spec.stochasticDepth) continue;
+  const masks = trainingGraph(spec).masks;
+  const random = maskSource();
+  const rows = Object.fromEntries(masks.map((m) => [m.name.replace(/^stochastic_depth:/, ''), [[...fillDropoutMask(new Float32Array(m.shape[0]), m.ratio, random)]]]));
+  const file = path.join(dir, `${spec.name}.masks.json`);
+  writeFileSync(file, JSON.stringify(rows));
+  maskFiles.set(spec.name, {
+    file,
+    drops: Object.values(rows)
+      .flat(2)
+      .filter((v) => v === 0).length,
+  });
+}
+
 // One python run writes every model's reference (torch's import dominates a per-model run).
 let refs = new Map<string, ModelRef>();
 let scriptError: string | undefined;
 if (!noTorch) {
-  const run = spawnSync('/usr/bin/python3', ['scripts/models_reference.py', dir, `${SIZE}`, `${BATCH}`, `${CLASSES}`, '0', ...models.map((m) => m.name)], {
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-  });
+  const run = spawnSync(
+    '/usr/bin/python3',
+    ['scripts/models_reference.py', dir, `${SIZE}`, `${BATCH}`, `${CLASSES}`, '0', ...models.map((m) => m.name + (maskFiles.has(m.name) ? `+${maskFiles.get(m.name)!.file}` : ''))],
+    {
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    },
+  );
   if (run.status !== 0) scriptError = run.stderr;
   else refs = new Map((JSON.parse(run.stdout).models as ModelRef[]).map((m) => [m.name, m]));
 }
@@ -117,13 +147,18 @@ for (const spec of models) {
       `eval logits differ from torch fp32 by ${evalDiff.toExponential(2)} > 1e-4 (from fp64: ${evalDiff64.toExponential(2)}; torch fp32 from fp64: ${ref.torch32.logits_eval.toExponential(2)})`,
     );
 
-    // One train-mode step (dropout off, as in the reference), every parameter trainable, on
-    // the kink-safe draw of the BatchNorm affine parameters (scripts/models_reference.py).
-    const trainSpec = { ...spec, head: { ...spec.head, dropout: 0 } };
-    const graph = buildTrainingGraph(trainSpec, { batch: BATCH, numClasses: CLASSES, inputSize: SIZE, trainable: () => true });
+    // One train-mode step (dropout off, as in the reference; stochastic depth with the masks the
+    // reference was given), every parameter trainable, on the kink-safe draw of the BatchNorm
+    // affine parameters (scripts/models_reference.py).
+    const graph = trainingGraph(spec);
+    const masked = maskFiles.get(spec.name);
+    if (masked) {
+      assert.ok(masked.drops > 0, 'the masks drop a branch');
+      t.diagnostic(`stochastic depth: ${graph.masks.length} row masks, ${masked.drops} branch row(s) dropped`);
+    } else assert.deepEqual(graph.masks, []);
     const params = copyOf(matchStateDict(expected, await loadSafetensors(path.join(dir, `${spec.name}.train-state.safetensors`)), { strict: true }).tensors);
     const training = await TrainingSession.create(graph, params, { threads: 2 });
-    const step = await training.step(images, crossEntropyCoefficients(ref.labels, CLASSES));
+    const step = await training.step(images, crossEntropyCoefficients(ref.labels, CLASSES), maskSource());
     await training.release();
 
     const failures: string[] = [];

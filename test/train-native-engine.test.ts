@@ -16,7 +16,7 @@ import { makeColourDataset, tempDir, tinySpec } from './train-fixtures.js';
 const skip = nativePlanUnavailable() ?? false;
 const base = { model: 'resnet18', weights: 'none', mode: 'finetune', epochs: 1, batchSize: 4, inputSize: 32, lr: 0.01, threads: 1 } as const;
 
-const config = (out: string) => JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { engine: string; engine_used?: string };
+const config = (out: string) => JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { engine: string; engine_used?: string; stochasticDepth?: number };
 const logLines = (out: string) =>
   readFileSync(join(out, 'events.jsonl'), 'utf8')
     .split('\n')
@@ -113,4 +113,6 @@ test('--engine auto fine-tunes efficientnet_b0 on the native engine (SiLU, squee
   assert.ok(Number.isFinite(r.history.epochs[0].train_loss), `a finite train loss, found ${r.history.epochs[0].train_loss}`);
   assert.equal(config(out).engine, 'auto');
   assert.equal(config(out).engine_used, 'native');
+  // Its stochastic depth (torchvision's 0.2) ran: the resolved rate is recorded.
+  assert.equal(config(out).stochasticDepth, 0.2);
 });

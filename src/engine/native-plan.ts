@@ -10,7 +10,8 @@
  * before the classifier, as MobileNetV3's classifier.0, is an inner product of its own), and for
  * EfficientNet / MobileNetV3: Sigmoid, SiLU (x * Sigmoid(x), the Mul folded in), HardSwish, HardSigmoid
  * (a linear map + Clip(0, 1)), the squeeze-excitation Mul [N, C, H, W] * [N, C, 1, 1] and its 1x1 convs
- * with bias. Any other op, or an attribute form the executor lacks, gives `{ unsupported: '<op>: why' }` so the
+ * with bias, and stochastic depth's Mul [N, C, H, W] * mask [N, 1, 1, 1] (a row-mask input named in
+ * `rowMasks`, its values fed per step). Any other op, or an attribute form the executor lacks, gives `{ unsupported: '<op>: why' }` so the
  * caller keeps the ONNX Runtime engine: never a wrong answer.
  *
  * HEADSTART_NATIVE_CONV=0 hides the addon here too.
@@ -57,13 +58,14 @@ interface PlanAddon {
     logits: Float32Array,
     loss: Float64Array,
     dropoutMask: Float32Array | null,
+    rowMasks: Float32Array | null,
   ): Promise<void>;
   planStats(plan: object): NativePlanStats;
   planReset(plan: object): void;
   planRelease(plan: object): void;
 }
 
-const OP = { Conv: 1, BatchNormalization: 2, Relu: 3, MaxPool: 4, Add: 5, GlobalAveragePool: 6, Gemm: 7, Clip: 8, Eltwise: 9, Mul: 10, Fc: 11 } as const;
+const OP = { Conv: 1, BatchNormalization: 2, Relu: 3, MaxPool: 4, Add: 5, GlobalAveragePool: 6, Gemm: 7, Clip: 8, Eltwise: 9, Mul: 10, Fc: 11, RowScale: 12 } as const;
 /** An Eltwise op's function (the record's `k`); its two floats are alpha and beta. */
 const ELT = { Sigmoid: 1, Swish: 2, HardSwish: 3, Linear: 4 } as const;
 const REC = 16;
@@ -88,6 +90,11 @@ export interface CompileNativePlanOptions {
   threads: number;
   /** Train plans: the classifier's input features are multiplied by a mask [N, F] fed at each step (inverted dropout). */
   dropout?: boolean;
+  /**
+   * Train plans: graph inputs [N, 1, 1, 1] that multiply an activation per sample (stochastic depth's row
+   * masks), in the order of the caller's row-mask array: mask i is its values [i*N, (i+1)*N).
+   */
+  rowMasks?: readonly string[];
 }
 
 /** A compiled plan: the arrays for the addon and the parameter names in its order. */
@@ -300,6 +307,16 @@ export function compileNativePlan(g: Graph, o: CompileNativePlanOptions): { plan
       case 'HardSwish':
       case 'HardSigmoid':
       case 'Mul': {
+        const row = o.train && n.op === 'Mul' ? (o.rowMasks ?? []).indexOf(n.inputs[1]) : -1;
+        if (row >= 0) {
+          const x = tensorIn(n, 0);
+          if (typeof x === 'string') return { unsupported: x };
+          const ms = g.shape(n.inputs[1]);
+          if (ms.length !== 4 || ms[0] !== imageShape[0] || ms.slice(1).some((d) => d !== 1) || tensorDims[x][0] !== imageShape[0])
+            return { unsupported: `Mul \`${n.name}\`: a row mask of shape [${ms}] (only [N, 1, 1, 1] on an [N, ...] activation)` };
+          rec.splice(0, REC, OP.RowScale, x, -1, -1, -1, -1, -1, -1, row * imageShape[0], 0, 0, 0, 0, 0, 0, 1);
+          break;
+        }
         const lowered = lowerGateOp(g, n, consumers, tensorIn);
         if ('unsupported' in lowered) return lowered;
         if (lowered.skip) skipped.add(lowered.skip);
@@ -322,7 +339,7 @@ export function compileNativePlan(g: Graph, o: CompileNativePlanOptions): { plan
       }
       default:
         return {
-          unsupported: `${n.op} (the native engine runs Conv (grouped and depthwise too, with or without bias), BatchNormalization, Relu, Clip, MaxPool, Add, GlobalAveragePool, Flatten, Gemm, Sigmoid, SiLU (x * Sigmoid(x)), HardSwish, HardSigmoid, and the squeeze-excitation Mul [N, C, H, W] * [N, C, 1, 1])`,
+          unsupported: `${n.op} (the native engine runs Conv (grouped and depthwise too, with or without bias), BatchNormalization, Relu, Clip, MaxPool, Add, GlobalAveragePool, Flatten, Gemm, Sigmoid, SiLU (x * Sigmoid(x)), HardSwish, HardSigmoid, the squeeze-excitation Mul [N, C, H, W] * [N, C, 1, 1], and stochastic depth's row-mask Mul)`,
         };
     }
     const value = relu ? relu.outputs[0] : n.outputs[0];
@@ -442,7 +459,9 @@ export class NativePlan {
   /**
    * One step: forward (and, for a training plan, the loss and backward). `params` and `grads` follow
    * `compiled.params` (grads: a Float32Array where the parameter trains, else null); running
-   * statistics are updated in place in `params`. Resolves when every output is written.
+   * statistics are updated in place in `params`. `dropoutMask`: the head's [N, F] (a plan compiled with
+   * `dropout`); `rowMasks`: the `rowMasks` inputs' values, N per mask, in their order. Resolves when every
+   * output is written.
    */
   async run(
     images: Float32Array,
@@ -452,9 +471,10 @@ export class NativePlan {
     logits: Float32Array,
     loss: Float64Array,
     dropoutMask: Float32Array | null = null,
+    rowMasks: Float32Array | null = null,
   ): Promise<void> {
     try {
-      await this.addon.runPlan(this.handle, images, coefficients, params, grads, logits, loss, dropoutMask);
+      await this.addon.runPlan(this.handle, images, coefficients, params, grads, logits, loss, dropoutMask, rowMasks);
     } catch (err) {
       throw engineError(err, 'running a step');
     }

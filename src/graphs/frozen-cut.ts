@@ -149,6 +149,7 @@ function trainingIR(spec: ModelSpec, o: TrainingGraphOptions) {
     freezeBn: o.freezeBn,
     bnMomentum: o.bnMomentum ?? resolveBnMomentum(spec.bnMomentum, undefined).momentum,
     constants: o.constants,
+    stochasticDepth: o.stochasticDepth ?? spec.stochasticDepth ?? 0,
   });
   const { logits } = buildNetwork(b, spec, images, o.numClasses);
   const trainable = appendTrainingOutputs(g, b, logits, o);

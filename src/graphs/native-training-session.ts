@@ -4,8 +4,9 @@
  * inference mode) and cross-entropy coefficients as the ONNX training graph (network-graph.ts), with
  * the same `step` as TrainingSession. `createNativeTrainingSession` returns `{ unsupported }` when the
  * network has an op the native executor lacks, so the caller keeps the ONNX engine. The head's dropout
- * takes the same host-drawn mask as the ONNX training graph (dropout-mask.ts), so for the same random
- * source both engines compute the same step.
+ * and stochastic depth's row masks (EfficientNet) take the same host-drawn masks as the ONNX training
+ * graph (dropout-mask.ts), drawn in the same order, so for the same random source both engines compute
+ * the same step.
  */
 import { EngineError } from '../errors.js';
 import type { RandomSource } from '../random.js';
@@ -40,6 +41,8 @@ export interface NativeNetworkOptions {
    * ops after it (suffix-from-cut.ts), with the same training policy as the whole network's plan.
    */
   cut?: string;
+  /** Stochastic depth's rate (--stochastic-depth; 0: none); default the spec's, as the ONNX training graph. */
+  stochasticDepth?: number;
 }
 
 export interface NativeNetwork {
@@ -50,6 +53,8 @@ export interface NativeNetwork {
   running: string[];
   /** The head's dropout (train plans): its ratio and mask shape [N, F], as the ONNX graph's mask input. */
   dropout?: { ratio: number; shape: number[] };
+  /** Stochastic depth's row masks (train plans), [N, 1, 1, 1] each, in the order they are drawn (before the head's). */
+  rowMasks?: { name: string; ratio: number }[];
 }
 
 /** Compiles a model into a native plan, or says what the native executor lacks. */
@@ -59,11 +64,17 @@ export function compileNativeNetwork(spec: ModelSpec, o: NativeNetworkOptions): 
   // The training policy, decided exactly as for the ONNX training graph: which parameters train,
   // which BatchNorm layers use batch statistics, whether there is dropout.
   const tg = new Graph();
-  const tb = new NetBuilder(tg, { mode: 'train', trainable: o.trainable, freezeBn: o.freezeBn, bnMomentum: momentum });
+  const stochasticDepth = o.stochasticDepth ?? spec.stochasticDepth ?? 0;
+  const tb = new NetBuilder(tg, { mode: 'train', trainable: o.trainable, freezeBn: o.freezeBn, bnMomentum: momentum, stochasticDepth });
   buildNetwork(tb, spec, tg.input(IO.images, 'float32', [o.batch, 3, size, size]), o.numClasses);
   const train = o.mode === 'train';
-  if (train && tb.masks.length > 1) return { unsupported: `Dropout: ${tb.masks.length} dropout layers (only the head's, before the classifier)` };
-  const mask = train ? tb.masks[0] : undefined;
+  // Row masks [N, 1, 1, 1] (stochastic depth) are drawn first, in block order; then the head's dropout mask, if any.
+  const isRow = (m: { shape: number[] }) => m.shape.length === 4 && m.shape[0] === o.batch && m.shape.slice(1).every((d) => d === 1);
+  const rows = train ? tb.masks.filter(isRow) : [];
+  const others = train ? tb.masks.filter((m) => !isRow(m)) : [];
+  if (others.length > 1 || (others.length === 1 && tb.masks.at(-1) !== others[0]))
+    return { unsupported: `Dropout: ${others.length} dropout layers (only the head's, before the classifier, and stochastic depth's row masks)` };
+  const mask = others[0];
   if (mask && (mask.shape.length !== 2 || mask.shape[0] !== o.batch || mask.shape[1] !== spec.featureDim))
     return { unsupported: `Dropout: a mask of shape [${mask.shape}] (only the head's, [batch, ${spec.featureDim}])` };
   const trainable = train ? tb.trainableParams() : [];
@@ -71,7 +82,7 @@ export function compileNativeNetwork(spec: ModelSpec, o: NativeNetworkOptions): 
   // The topology, from the eval-mode graph: every parameter is a graph input named after it.
   const g = new Graph();
   const images = g.input(IO.images, 'float32', [o.batch, 3, size, size]);
-  const { logits } = buildNetwork(new NetBuilder(g, { mode: 'eval' }), spec, images, o.numClasses);
+  const { logits } = buildNetwork(new NetBuilder(g, { mode: 'eval', rowMasks: rows }), spec, images, o.numClasses);
   const source = o.cut === undefined ? g : suffixFromCut(g, o.cut, images, logits);
   if ('unsupported' in source) return source;
   const compiled = compileNativePlan(source, {
@@ -83,9 +94,16 @@ export function compileNativeNetwork(spec: ModelSpec, o: NativeNetworkOptions): 
     bnMomentum: momentum,
     threads: o.threads ?? 1,
     dropout: mask !== undefined,
+    rowMasks: rows.map((m) => m.name),
   });
   if ('unsupported' in compiled) return compiled;
-  return { plan: compiled.plan, trainable, running, ...(mask ? { dropout: { ratio: mask.ratio, shape: [...mask.shape] } } : {}) };
+  return {
+    plan: compiled.plan,
+    trainable,
+    running,
+    ...(mask ? { dropout: { ratio: mask.ratio, shape: [...mask.shape] } } : {}),
+    ...(rows.length ? { rowMasks: rows.map((m) => ({ name: m.name, ratio: m.ratio })) } : {}),
+  };
 }
 
 /**
@@ -103,6 +121,8 @@ export class NativeTrainingSession {
   private readonly logits: Float32Array;
   private readonly loss = new Float64Array(1);
   private readonly dropout?: { ratio: number; mask: Float32Array };
+  /** Stochastic depth: every row mask's values, N per mask, and each mask's drop probability. */
+  private readonly rowMasks?: { ratios: number[]; values: Float32Array };
 
   private constructor(
     private readonly plan: NativePlan,
@@ -110,6 +130,7 @@ export class NativeTrainingSession {
     params: NamedTensors,
   ) {
     if (network.dropout) this.dropout = { ratio: network.dropout.ratio, mask: new Float32Array(network.dropout.shape[0] * network.dropout.shape[1]) };
+    if (network.rowMasks) this.rowMasks = { ratios: network.rowMasks.map((m) => m.ratio), values: new Float32Array(network.rowMasks.length * network.plan.batch) };
     this.trainable = network.trainable;
     this.running = network.running;
     this.batch = network.plan.batch;
@@ -136,15 +157,19 @@ export class NativeTrainingSession {
   }
 
   /**
-   * One training step (same contract as TrainingSession.step): `random` draws the head's dropout mask
-   * exactly as TrainingSession does, so the same source gives both engines the same mask.
+   * One training step (same contract as TrainingSession.step): `random` draws the stochastic-depth row
+   * masks, then the head's dropout mask, exactly as TrainingSession does (the graph's mask order), so the
+   * same source gives both engines the same masks.
    */
   async step(images: Float32Array, targets: Float32Array, random?: RandomSource): Promise<StepResult> {
-    if (this.dropout) {
-      if (!random) throw new EngineError('E_BAD_ARGUMENT', 'This network has dropout: pass a seeded random source to step()', { hint: 'e.g. keyedRandom(seed, epoch, batch)' });
-      fillDropoutMask(this.dropout.mask, this.dropout.ratio, random);
+    if ((this.dropout || this.rowMasks) && !random)
+      throw new EngineError('E_BAD_ARGUMENT', 'This network has dropout or stochastic depth: pass a seeded random source to step()', { hint: 'e.g. keyedRandom(seed, epoch, batch)' });
+    if (this.rowMasks && random) {
+      const n = this.batch;
+      this.rowMasks.ratios.forEach((p, i) => fillDropoutMask(this.rowMasks!.values.subarray(i * n, (i + 1) * n), p, random));
     }
-    await this.plan.run(images, targets, this.paramData, this.gradData, this.logits, this.loss, this.dropout?.mask ?? null);
+    if (this.dropout && random) fillDropoutMask(this.dropout.mask, this.dropout.ratio, random);
+    await this.plan.run(images, targets, this.paramData, this.gradData, this.logits, this.loss, this.dropout?.mask ?? null, this.rowMasks?.values ?? null);
     return { loss: this.loss[0], logits: this.logits, grads: this.grads };
   }
 

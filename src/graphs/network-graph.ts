@@ -31,6 +31,8 @@ export interface TrainingGraphOptions extends NetworkGraphOptions {
    * src/engine/blocked-layout.ts decides, after a self-test). Default: plain ONNX ops.
    */
   blocked?: BlockedConvOptions;
+  /** Stochastic depth's rate (--stochastic-depth; 0: none); default the spec's (EfficientNet's 0.2), else 0. */
+  stochasticDepth?: number;
 }
 
 /** Input and output names of graphs headstart builds. */
@@ -94,6 +96,7 @@ export function buildTrainingGraph(spec: ModelSpec, options: TrainingGraphOption
     freezeBn: options.freezeBn,
     bnMomentum: options.bnMomentum ?? resolveBnMomentum(spec.bnMomentum, undefined).momentum,
     constants: options.constants,
+    stochasticDepth: options.stochasticDepth ?? spec.stochasticDepth ?? 0,
   });
   const { logits } = buildNetwork(b, spec, images, options.numClasses);
   const trainable = appendTrainingOutputs(g, b, logits, options);

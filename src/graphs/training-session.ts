@@ -62,12 +62,13 @@ export class TrainingSession {
   /**
    * One training step. The returned gradients and logits are buffers this session reuses:
    * consume them (optimiser step, metrics) before the next call. `random` draws the dropout
-   * masks (needed when the network has dropout).
+   * masks (needed when the network has dropout or stochastic depth).
    */
   async step(images: Float32Array, targets: Float32Array, random?: RandomSource): Promise<StepResult> {
     const b = this.graph.batch;
     for (const m of this.graph.masks) {
-      if (!random) throw new EngineError('E_BAD_ARGUMENT', 'This training graph has dropout: pass a seeded random source to step()', { hint: 'e.g. keyedRandom(seed, epoch, batch)' });
+      if (!random)
+        throw new EngineError('E_BAD_ARGUMENT', 'This training graph has dropout or stochastic depth: pass a seeded random source to step()', { hint: 'e.g. keyedRandom(seed, epoch, batch)' });
       const t = (this.feeds[m.name] ??= { dtype: 'float32', shape: m.shape, data: new Float32Array(m.shape.reduce((x, y) => x * y, 1)) });
       fillDropoutMask(t.data as Float32Array, m.ratio, random);
     }

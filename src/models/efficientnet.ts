@@ -11,12 +11,11 @@ import type { ModelSpec } from './model-spec.js';
  * `classifier.1` is the head (after dropout 0.2). BatchNorm: torch defaults (eps 1e-5,
  * momentum 0.1) for B0 in torchvision 0.14.
  *
- * Stochastic depth: torchvision drops each residual branch per sample with a probability
- * rising to 0.2 * k / 16 in training. It is identity in eval mode, which this graph matches.
- * In training graphs it is NOT applied (training behaves as stochastic_depth_prob = 0): a
- * random per-sample mask would need a seeded mask fed from the host at every step, which
- * the training session does not provide. This only changes regularisation, not the maths
- * of the gradient for a given mask.
+ * Stochastic depth: as torchvision, each residual branch (block k of the 16, counted over all
+ * blocks) is dropped per sample with probability `stochasticDepth` * k / 16 in training (row mode,
+ * the kept rows scaled by 1/(1 - p)): the spec's 0.2, or the --stochastic-depth option. The masks are
+ * graph inputs drawn on the host from the step's keyed source (NetBuilder.stochasticDepth); identity
+ * in eval mode, so inference graphs and model.onnx have none.
  */
 
 /** [expand ratio, kernel, stride, input, output, layers], as torchvision (width 1.0, depth 1.0). */
@@ -45,7 +44,8 @@ function squeezeExcite(b: NetBuilder, x: string, name: string, squeeze: number):
   return b.g.op('Mul', [s, x]);
 }
 
-function mbConv(b: NetBuilder, x: string, name: string, expandRatio: number, kernel: number, stride: number, out: number): string {
+/** `depth`: the block's index over all blocks / their count (its stochastic-depth share). */
+function mbConv(b: NetBuilder, x: string, name: string, expandRatio: number, kernel: number, stride: number, out: number, depth: number): string {
   const inp = b.g.shape(x)[1];
   const expanded = makeDivisible(inp * expandRatio, 8);
   let h = x;
@@ -54,14 +54,16 @@ function mbConv(b: NetBuilder, x: string, name: string, expandRatio: number, ker
   h = convBnAct(b, h, `${name}.block.${i++}`, expanded, kernel, true, stride, expanded);
   h = squeezeExcite(b, h, `${name}.block.${i++}`, Math.max(1, Math.floor(inp / 4)));
   h = convBnAct(b, h, `${name}.block.${i}`, out, 1, false);
-  return stride === 1 && inp === out ? b.g.op('Add', [h, x]) : h;
+  return stride === 1 && inp === out ? b.g.op('Add', [b.stochasticDepth(h, name, depth), x]) : h;
 }
 
 /** Pooled 1280-d features; the caller adds the head `classifier.1`. */
 function efficientnetB0Features(b: NetBuilder, images: string): string {
   let x = convBnAct(b, images, 'features.0', makeDivisible(32, 8), 3, true, 2);
+  const blocks = EFFICIENTNET_B0_SETTING.reduce((sum, setting) => sum + setting[5], 0);
+  let block = 0;
   EFFICIENTNET_B0_SETTING.forEach(([t, k, s, , out, n], stage) => {
-    for (let i = 0; i < n; i++) x = mbConv(b, x, `features.${stage + 1}.${i}`, t, k, i === 0 ? s : 1, makeDivisible(out, 8));
+    for (let i = 0; i < n; i++) x = mbConv(b, x, `features.${stage + 1}.${i}`, t, k, i === 0 ? s : 1, makeDivisible(out, 8), block++ / blocks);
   });
   x = convBnAct(b, x, `features.${EFFICIENTNET_B0_SETTING.length + 1}`, 4 * 320, 1, true);
   return b.g.op('Flatten', [b.g.op('GlobalAveragePool', [x])], { axis: 1 });
@@ -74,6 +76,8 @@ export const efficientnetB0: ModelSpec = {
   featureDim: 1280,
   head: { name: 'classifier.1', dropout: 0.2 },
   bnMomentum: 0.1,
+  // torchvision's efficientnet_b0(stochastic_depth_prob=0.2).
+  stochasticDepth: 0.2,
   // features.0 stem, features.1..7 the seven MBConv stages, features.8 the last 1x1 conv.
   stages: [...Array.from({ length: EFFICIENTNET_B0_SETTING.length + 2 }, (_, i) => `features.${i}`), 'classifier.1'],
   // torchvision's EfficientNet_B0_Weights transform: Resize(256, bicubic), CenterCrop(224).

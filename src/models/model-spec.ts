@@ -42,6 +42,12 @@ export interface ModelSpec {
    * running statistics then adapt at the recipe's rate (src/models/bn-momentum.ts).
    */
   bnMomentum?: number;
+  /**
+   * Stochastic depth's rate in training (torchvision's `stochastic_depth_prob`: EfficientNet's 0.2): the
+   * residual branches the architecture marks (NetBuilder.stochasticDepth) are dropped per sample with a
+   * probability rising with depth to nearly this rate. Absent: none. The --stochastic-depth option overrides it.
+   */
+  stochasticDepth?: number;
   /** Downloadable weight files (torchvision's, ...), first one the default. */
   weights: WeightSource[];
   /**

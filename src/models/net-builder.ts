@@ -33,6 +33,18 @@ export interface NetBuildOptions {
    * the others are graph inputs fed at every run.
    */
   constants?: NamedTensors;
+  /**
+   * Stochastic depth's rate (torchvision's `stochastic_depth_prob`): in a training graph a residual branch
+   * at relative depth d (0 <= d < 1) is dropped per sample with probability rate * d (see stochasticDepth).
+   * Default 0 (none).
+   */
+  stochasticDepth?: number;
+  /**
+   * An eval-mode graph that still multiplies these blocks' branches by their row-mask inputs (the masks a
+   * training builder declared, by name): the native engine's topology of a training step (its BatchNorm
+   * policy is given apart). Inference graphs never set it.
+   */
+  rowMasks?: readonly DropoutMaskInput[];
 }
 
 export interface DropoutMaskInput {
@@ -61,7 +73,10 @@ export class NetBuilder {
   readonly runningUpdates = new Map<string, string>();
   /** Parameters that are graph inputs (fed at every run), in declaration order. */
   readonly fed: string[] = [];
-  /** Dropout mask inputs of a training graph, fed from the host (see engine/dropout-mask.ts). */
+  /**
+   * Dropout mask inputs of a training graph, fed from the host (graphs/dropout-mask.ts), in the order the
+   * host draws them: the stochastic-depth row masks [N, 1, 1, 1] of the blocks, input to output, then the head's.
+   */
   readonly masks: DropoutMaskInput[] = [];
   private readonly trainableFn: (name: string) => boolean;
 
@@ -156,6 +171,27 @@ export class NetBuilder {
     const name = `dropout_mask:${this.masks.length}`;
     const shape = this.g.shape(x);
     this.masks.push({ name, shape: [...shape], ratio: p });
+    return this.g.op('Mul', [x, this.g.input(name, 'float32', shape)]);
+  }
+
+  /**
+   * Stochastic depth in row mode (torchvision.ops.StochasticDepth(p, 'row')) on a residual branch `x` of the
+   * block whose parameters are named `<scope>.*`, at relative depth `depth` (torchvision's EfficientNet: block
+   * index / block count): in a training graph each sample's branch is kept with probability 1 - p and then
+   * scaled by 1/(1 - p), p = stochasticDepth * depth, through a mask [N, 1, 1, 1] drawn by the host like the
+   * dropout masks. Identity in eval mode, for p = 0, and in a block none of whose parameters train: headstart
+   * runs frozen layers in eval mode (as their BatchNorm), where torchvision would still drop their branches.
+   */
+  stochasticDepth(x: string, scope: string, depth: number): string {
+    const name = `stochastic_depth:${scope}`;
+    if (!this.training) {
+      const fed = this.options.rowMasks?.find((m) => m.name === name);
+      return fed ? this.g.op('Mul', [x, this.g.input(name, 'float32', fed.shape)]) : x;
+    }
+    const p = (this.options.stochasticDepth ?? 0) * depth;
+    if (p <= 0 || !this.params.some((q) => q.name.startsWith(`${scope}.`) && this.isTrainable(q.name))) return x;
+    const shape = [this.g.shape(x)[0], 1, 1, 1];
+    this.masks.push({ name, shape, ratio: p });
     return this.g.op('Mul', [x, this.g.input(name, 'float32', shape)]);
   }
 

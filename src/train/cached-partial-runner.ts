@@ -142,6 +142,7 @@ async function chooseCachedEngine(a: CachedPartialRunnerArgs, threads: number): 
       trainable: a.trainable,
       freezeBn: config.freezeBn,
       bnMomentum: config.bnMomentum,
+      stochasticDepth: config.stochasticDepth ?? 0,
       threads,
       ...(requested === 'onnx' ? {} : { cut: cut.evalCut[0].name }),
     }),
@@ -161,7 +162,17 @@ export async function createCachedPartialRunner(a: CachedPartialRunnerArgs): Pro
     if (native) {
       const s = NativeTrainingSession.create(
         spec,
-        { batch, numClasses, inputSize: a.inputSize, trainable: a.trainable, freezeBn: config.freezeBn, bnMomentum: config.bnMomentum, threads, cut: cutName },
+        {
+          batch,
+          numClasses,
+          inputSize: a.inputSize,
+          trainable: a.trainable,
+          freezeBn: config.freezeBn,
+          bnMomentum: config.bnMomentum,
+          threads,
+          cut: cutName,
+          stochasticDepth: config.stochasticDepth ?? 0,
+        },
         params,
       );
       if ('unsupported' in s)

@@ -75,8 +75,10 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
   const load = a.batches ?? imageBatches;
   // Blocked-layout convolutions where this ONNX Runtime passes their self-test (CPU only).
   const blocked = a.session.device === 'cuda' ? undefined : await profiled('finetune: blocked-layout probe', () => blockedConvLayout());
+  // Older config files have none: those runs trained without stochastic depth.
+  const stochasticDepth = config.stochasticDepth ?? 0;
   const build = (batch: number, inputSize = a.inputSize, bnMomentum = config.bnMomentum) =>
-    buildTrainingGraph(spec, { batch, numClasses, inputSize, trainable: a.trainable, constants: params, freezeBn: config.freezeBn, bnMomentum, blocked });
+    buildTrainingGraph(spec, { batch, numClasses, inputSize, trainable: a.trainable, constants: params, freezeBn: config.freezeBn, bnMomentum, blocked, stochasticDepth });
   // --engine: the native oneDNN step where asked (or, with auto, where built, self-tested and supported).
   const threads = a.session.threads ?? os.availableParallelism();
   const engine = await profiled('finetune: choose engine (compile + self-test)', () =>
@@ -89,11 +91,12 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
       trainable: a.trainable,
       freezeBn: config.freezeBn,
       bnMomentum: config.bnMomentum,
+      stochasticDepth,
       threads,
     }),
   );
   const native = (batch: number, inputSize: number, bnMomentum: number): StepSession => {
-    const s = NativeTrainingSession.create(spec, { batch, numClasses, inputSize, trainable: a.trainable, freezeBn: config.freezeBn, bnMomentum, threads }, params);
+    const s = NativeTrainingSession.create(spec, { batch, numClasses, inputSize, trainable: a.trainable, freezeBn: config.freezeBn, bnMomentum, threads, stochasticDepth }, params);
     if ('unsupported' in s) throw new EngineError('E_UNSUPPORTED_OP', `the native engine cannot run ${spec.name} at batch ${batch}, ${inputSize} px: ${s.unsupported}`, { hint: 'use --engine onnx' });
     return s;
   };

@@ -238,6 +238,18 @@ export const TrainOptionsSchema = z.strictObject({
     .max(1)
     .optional()
     .meta(g('model', "BatchNorm momentum (torch's convention) while fine-tuning: default the model's own, or the recipe's 0.1 for an imported model", { placeholder: 'X' })),
+  stochasticDepth: z
+    .number()
+    .min(0)
+    .lt(1)
+    .optional()
+    .meta(
+      g(
+        'model',
+        "stochastic depth while fine-tuning: each residual branch is dropped per sample with a probability rising with depth to nearly X, as torchvision trains (default the model's: efficientnet_b0 0.2, others none; 0: off; frozen stages never)",
+        { placeholder: 'X' },
+      ),
+    ),
   inputSize: z.int().min(8).max(1024).optional().meta(g('model', "crop side fed to the network (default: the model's, e.g. 224); smaller is faster, less accurate")),
   cut: z
     .string()
@@ -430,6 +442,8 @@ export interface ResolvedTrainConfig {
   freezeBn: boolean;
   /** BatchNorm momentum (torch's convention) of the fine-tuning run (src/models/bn-momentum.ts). */
   bnMomentum: number;
+  /** Stochastic depth's rate while fine-tuning (the model's, or --stochastic-depth; 0: none); absent in older config files (none). */
+  stochasticDepth?: number;
   unfreezeLast: number | null;
   valSplit: number;
   seed: number;
@@ -513,7 +527,7 @@ function resolveScheduler(o: ParsedTrainOptions, mode: ConcreteMode, lr: number,
 }
 
 /** The full configuration for a concrete mode: the recipe's values, overridden by explicit options. */
-export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, modelName: string, weightsSource: string, modelBnMomentum?: number): ResolvedTrainConfig {
+export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, modelName: string, weightsSource: string, modelBnMomentum?: number, modelStochasticDepth?: number): ResolvedTrainConfig {
   const r = RECIPES[o.recipe];
   if (mode === 'features' && o.unfreezeLast !== undefined && o.unfreezeLast > 0) {
     throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `--unfreeze-last ${o.unfreezeLast} contradicts --mode features (only the new classifier trains)`, {
@@ -577,6 +591,7 @@ export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, mo
     classWeights: o.classWeights ?? null,
     freezeBn: o.freezeBn,
     bnMomentum: resolveBnMomentum(modelBnMomentum, o.bnMomentum, r.bnMomentum).momentum,
+    stochasticDepth: o.stochasticDepth ?? modelStochasticDepth ?? 0,
     unfreezeLast: o.unfreezeLast ?? null,
     valSplit: o.valSplit,
     seed: o.seed,

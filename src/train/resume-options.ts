@@ -34,7 +34,22 @@ interface Change {
 function changedOnResume(given: Readonly<Record<string, unknown>>, o: ParsedTrainOptions, c: ResolvedTrainConfig): Change[] {
   const changes: Change[] = [];
   const has = (k: string) => given[k] !== undefined;
-  const plain = ['recipe', 'seed', 'valSplit', 'featureViews', 'labelSmoothing', 'batchSize', 'lr', 'backboneLr', 'unfreezeLast', 'inputSize', 'classWeights', 'bnMomentum', 'weights'] as const;
+  const plain = [
+    'recipe',
+    'seed',
+    'valSplit',
+    'featureViews',
+    'labelSmoothing',
+    'batchSize',
+    'lr',
+    'backboneLr',
+    'unfreezeLast',
+    'inputSize',
+    'classWeights',
+    'bnMomentum',
+    'stochasticDepth',
+    'weights',
+  ] as const;
   for (const k of plain) {
     if (!has(k)) continue;
     const stored = c[k] ?? null;

@@ -31,6 +31,8 @@ export interface TrainEngineContext {
   trainable: (name: string) => boolean;
   freezeBn: boolean;
   bnMomentum: number;
+  /** Stochastic depth's rate (the run's resolved --stochastic-depth). */
+  stochasticDepth?: number;
   threads: number;
   /** Cached partial fine-tuning: the plans start from this value (the frozen stages' cached output), not the images. */
   cut?: string;

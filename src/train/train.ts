@@ -120,12 +120,16 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
   const lrAuto = !resumed && o.lr === 'auto' ? await autoLr(s, o, mode, bus, hooks, onSkip, chosen) : undefined;
   const config = resumed
     ? resumedConfig(resumed, o)
-    : { ...resolveTrainConfig(lrAuto ? { ...o, lr: lrAuto.lr } : o, mode, s.spec.name, s.weightsLabel, s.spec.bnMomentum), ...(lrAuto ? { lrFind: lrAuto } : {}) };
+    : { ...resolveTrainConfig(lrAuto ? { ...o, lr: lrAuto.lr } : o, mode, s.spec.name, s.weightsLabel, s.spec.bnMomentum, s.spec.stochasticDepth), ...(lrAuto ? { lrFind: lrAuto } : {}) };
   if (mode === 'finetune' && !config.freezeBn) {
     const message = resumed
       ? `BatchNorm momentum ${config.bnMomentum} (torch convention), as the run was started with`
       : describeBnMomentum(s.spec.name, resolveBnMomentum(s.spec.bnMomentum, o.bnMomentum, RECIPES[o.recipe].bnMomentum));
     await bus.emit('log', { level: 'info', message });
+  }
+  if (mode === 'finetune' && (config.stochasticDepth ?? 0) > 0) {
+    const why = o.stochasticDepth !== undefined ? 'as --stochastic-depth asks' : `${s.spec.name}'s own, as torchvision trains it; --stochastic-depth 0 turns it off`;
+    await bus.emit('log', { level: 'info', message: `stochastic depth ${config.stochasticDepth} (residual branches of the trained stages dropped per sample), ${why}` });
   }
   if (resumed && config.epochs <= resumed.state.epoch) {
     await bus.emit('log', { level: 'warn', message: `the checkpoint already holds ${resumed.state.epoch} of ${config.epochs} epochs; pass a larger --epochs to train more` });
@@ -219,6 +223,7 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
         constants: s.params,
         freezeBn: config.freezeBn,
         bnMomentum: config.bnMomentum,
+        stochasticDepth: config.stochasticDepth ?? 0,
       });
       const id = `frozen-stages:${config.unfreezeLast}${config.freezeBn ? ':freeze-bn' : ''}`;
       const f = await extractFeatures(s, o, emitPhase, hooks, s.folder, augmentPreset(o.augment) !== 'none' ? config.featureViews : 0, onSkip, { id, graph: cut.prefix });
