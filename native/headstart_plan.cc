@@ -1610,9 +1610,18 @@ napi_value PlanReset_(napi_env env, napi_callback_info info) {
 
 }  // namespace hsplan
 
+// The plan interface's version (op kinds, record layout, runPlan's arguments). src/engine/native-plan.ts
+// refuses an addon whose planAbi differs (built from older sources: the JS side would send op kinds or
+// arguments it does not know) and says to rebuild it, so --engine auto falls back instead of failing a run.
+// Bump it with any change to that interface.
+static const int kPlanAbi = 2;
+
 // Called from headstart_dnnl.cc's module init: adds the plan functions to the addon's exports.
 void RegisterPlanExports(napi_env env, napi_value exports) {
+  napi_value abi;
+  napi_create_int32(env, kPlanAbi, &abi);
   napi_property_descriptor props[] = {
+      {"planAbi", nullptr, nullptr, nullptr, nullptr, abi, napi_enumerable, nullptr},
       {"createPlan", nullptr, hsplan::CreatePlan_, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"runPlan", nullptr, hsplan::RunPlan_, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"planStats", nullptr, hsplan::PlanStats_, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

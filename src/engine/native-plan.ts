@@ -47,7 +47,11 @@ export interface NativePlanStats {
   winogradConvs: number;
 }
 
+/** The plan interface's version this code speaks (kPlanAbi in native/headstart_plan.cc; an addon built from other sources is refused). */
+const NATIVE_PLAN_ABI = 2;
+
 interface PlanAddon {
+  planAbi: number;
   createPlan(plan: PlanArrays): object;
   runPlan(
     plan: object,
@@ -411,14 +415,22 @@ function lowerGateOp(g: Graph, n: Node, consumers: ReadonlyMap<string, Node[]>, 
   return { rec: record(OP.Eltwise, x, -1, ELT.Sigmoid), floats: [0, 0] };
 }
 
+/** Why a loaded addon cannot run this code's plans (it predates the plan executor, or was built from other sources), or undefined. */
+export function planAddonProblem(addon: { createPlan?: unknown; planAbi?: unknown }, file: string): string | undefined {
+  if (typeof addon.createPlan !== 'function') return `the native addon ${file} predates the plan executor (rebuild it: npm run build:native)`;
+  if (addon.planAbi !== NATIVE_PLAN_ABI)
+    return `the native addon ${file} was built from other sources (plan interface ${typeof addon.planAbi === 'number' ? addon.planAbi : 1}, this version needs ${NATIVE_PLAN_ABI}): rebuild it: npm run build:native`;
+  return undefined;
+}
+
 function loadAddon(env: NodeJS.ProcessEnv): { addon: PlanAddon } | { reason: string } {
   if (env.HEADSTART_NATIVE_CONV === '0') return { reason: 'HEADSTART_NATIVE_CONV=0 disables the native addon' };
   const file = nativeAddonFile();
   if (!file) return { reason: 'the native addon is not built (run `npm run build:native`; it needs g++ and Debian libdnnl-dev)' };
   try {
     const addon = createRequire(import.meta.url)(file) as Partial<PlanAddon>;
-    if (typeof addon.createPlan !== 'function') return { reason: `the native addon ${file} predates the plan executor (rebuild it: npm run build:native)` };
-    return { addon: addon as PlanAddon };
+    const problem = planAddonProblem(addon, file);
+    return problem ? { reason: problem } : { addon: addon as PlanAddon };
   } catch (err) {
     return { reason: `the native addon ${file} failed to load: ${(err as Error).message} (rebuild it: npm run build:native)` };
   }
