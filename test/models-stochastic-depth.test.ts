@@ -80,11 +80,17 @@ test('efficientnet_b0 training graph: a row mask [N, 1, 1, 1] per residual block
 });
 
 test("--stochastic-depth: the model's rate unless given (0 turns it off), recorded in the resolved config; 0 <= X < 1", () => {
-  const resolved = (o: object, model = spec) => resolveTrainConfig(parseTrainOptions(o), 'finetune', model.name, 'none', model.bnMomentum, model.stochasticDepth).stochasticDepth;
+  const resolved = (o: object, model = spec) => resolveTrainConfig(parseTrainOptions(o), 'finetune', model.name, 'none', model.bnMomentum, model.stochasticDepth ?? null).stochasticDepth;
   assert.equal(resolved({}), 0.2);
   assert.equal(resolved({ stochasticDepth: 0 }), 0);
   assert.equal(resolved({ stochasticDepth: 0.5 }), 0.5);
   assert.equal(resolved({}, getModel('resnet18')), 0);
+  assert.equal(resolved({ stochasticDepth: 0 }, getModel('resnet18')), 0);
+  // A model without stochastic-depth blocks: a positive rate would drop nothing, so it is refused, not ignored.
+  assert.throws(
+    () => resolved({ stochasticDepth: 0.2 }, getModel('resnet18')),
+    (e: unknown) => e instanceof ConfigError && e.code === 'E_INCOMPATIBLE_OPTIONS' && /resnet18 has no stochastic-depth blocks/.test(e.message),
+  );
   for (const bad of [-0.1, 1, 'x'])
     assert.throws(
       () => parseTrainOptions({ stochasticDepth: bad }),

@@ -66,7 +66,7 @@ async function sweepLr(
   chosen: Pick<ChosenMode, 'features'> = {},
   sweep: z.input<typeof LrRangeTestOptionsSchema> = {},
 ): Promise<LrFindSweep> {
-  const config = { ...resolveTrainConfig(o, mode, s.spec.name, s.weightsLabel, s.spec.bnMomentum, s.spec.stochasticDepth), scheduler: { type: 'none' as const } };
+  const config = { ...resolveTrainConfig(o, mode, s.spec.name, s.weightsLabel, s.spec.bnMomentum, s.spec.stochasticDepth ?? null), scheduler: { type: 'none' as const } };
   const headOnly = mode === 'features' || config.freeze !== null;
   let runner: ModeRunner;
   if (headOnly) {

@@ -527,11 +527,24 @@ function resolveScheduler(o: ParsedTrainOptions, mode: ConcreteMode, lr: number,
 }
 
 /** The full configuration for a concrete mode: the recipe's values, overridden by explicit options. */
-export function resolveTrainConfig(o: ParsedTrainOptions, mode: ConcreteMode, modelName: string, weightsSource: string, modelBnMomentum?: number, modelStochasticDepth?: number): ResolvedTrainConfig {
+export function resolveTrainConfig(
+  o: ParsedTrainOptions,
+  mode: ConcreteMode,
+  modelName: string,
+  weightsSource: string,
+  modelBnMomentum?: number,
+  modelStochasticDepth?: number | null,
+): ResolvedTrainConfig {
   const r = RECIPES[o.recipe];
   if (mode === 'features' && o.unfreezeLast !== undefined && o.unfreezeLast > 0) {
     throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `--unfreeze-last ${o.unfreezeLast} contradicts --mode features (only the new classifier trains)`, {
       hint: 'use --mode finetune with --unfreeze-last, or drop --unfreeze-last',
+    });
+  }
+  // null: the model is known and has no stochastic-depth blocks (undefined: not known yet, as in the early checks).
+  if ((o.stochasticDepth ?? 0) > 0 && modelStochasticDepth === null) {
+    throw new ConfigError('E_INCOMPATIBLE_OPTIONS', `--stochastic-depth ${o.stochasticDepth}: ${modelName} has no stochastic-depth blocks, so nothing would be dropped`, {
+      hint: 'drop --stochastic-depth for this model (efficientnet_b0 trains with it, as torchvision does)',
     });
   }
   if (mode === 'features' && o.progressive) {

@@ -120,7 +120,7 @@ export async function train(dataRoot: string, options?: TrainOptions, hooks: Tra
   const lrAuto = !resumed && o.lr === 'auto' ? await autoLr(s, o, mode, bus, hooks, onSkip, chosen) : undefined;
   const config = resumed
     ? resumedConfig(resumed, o)
-    : { ...resolveTrainConfig(lrAuto ? { ...o, lr: lrAuto.lr } : o, mode, s.spec.name, s.weightsLabel, s.spec.bnMomentum, s.spec.stochasticDepth), ...(lrAuto ? { lrFind: lrAuto } : {}) };
+    : { ...resolveTrainConfig(lrAuto ? { ...o, lr: lrAuto.lr } : o, mode, s.spec.name, s.weightsLabel, s.spec.bnMomentum, s.spec.stochasticDepth ?? null), ...(lrAuto ? { lrFind: lrAuto } : {}) };
   if (mode === 'finetune' && !config.freezeBn) {
     const message = resumed
       ? `BatchNorm momentum ${config.bnMomentum} (torch convention), as the run was started with`
