@@ -35,6 +35,7 @@ import type { FeatureSet } from '../src/train/feature-cache.js';
 import type { ModeRunner } from '../src/train/mode-runner.js';
 import { parseTrainOptions, resolveTrainConfig } from '../src/train/options.js';
 import { train } from '../src/train/train.js';
+import { perturbBatchNorm } from './perturb-batch-norm.js';
 import { relError } from './rel-error.js';
 import { makeColourDataset, tempDir, tinySpec } from './train-fixtures.js';
 
@@ -44,16 +45,6 @@ const EVAL_TOL = 1e-4;
 const K = 3;
 const B = 4;
 const S = 64;
-
-/** Non-trivial BatchNorm running statistics (the frozen stages' inference-mode BatchNorm reads them). */
-function perturbBatchNorm(params: NamedTensors, seed: number): void {
-  const r = new Random(seed);
-  for (const [name, t] of params) {
-    const d = t.data as Float32Array;
-    if (name.endsWith('running_mean')) d.forEach((_, i) => (d[i] = r.uniform(-0.2, 0.2)));
-    else if (name.endsWith('running_var')) d.forEach((_, i) => (d[i] = r.uniform(0.5, 2)));
-  }
-}
 
 async function setup(spec: ModelSpec, seed: number) {
   const init = await loadInitialParams(spec, { weights: 'none', numClasses: K, inputSize: S, seed });

@@ -22,23 +22,13 @@ import { Random } from '../src/random.js';
 import { createFinetuneRunner } from '../src/train/finetune-runner.js';
 import type { EvalStepResult, ModeRunner } from '../src/train/mode-runner.js';
 import { parseTrainOptions, resolveTrainConfig } from '../src/train/options.js';
-import type { NamedTensors } from '../src/tensor.js';
+import { perturbBatchNorm } from './perturb-batch-norm.js';
 import { relError } from './rel-error.js';
 import { makeColourDataset } from './train-fixtures.js';
 
 const skip = nativePlanUnavailable() ?? false;
 const TOL = 1e-4;
 const K = 3;
-
-/** Non-trivial BatchNorm affine values and running statistics (eval mode reads them). */
-function perturbBatchNorm(params: NamedTensors, seed: number): void {
-  const r = new Random(seed);
-  for (const [name, t] of params) {
-    const d = t.data as Float32Array;
-    if (name.endsWith('running_mean')) d.forEach((_, i) => (d[i] = r.uniform(-0.2, 0.2)));
-    else if (name.endsWith('running_var')) d.forEach((_, i) => (d[i] = r.uniform(0.5, 2)));
-  }
-}
 
 for (const [model, size] of [
   ['resnet18', 64],
