@@ -189,6 +189,11 @@ export class NativeEvalSession {
   private readonly paramData: Float32Array[];
   private readonly loss = new Float64Array(1);
   readonly logits: Float32Array;
+  private readonly batch: number;
+  private readonly numClasses: number;
+  /** Floats per input row (the plan's input is tensor 0: [N, C, H, W]). */
+  private readonly rowSize: number;
+  private padded?: Float32Array;
 
   private constructor(
     private readonly plan: NativePlan,
@@ -196,7 +201,11 @@ export class NativeEvalSession {
     params: NamedTensors,
   ) {
     this.paramData = network.plan.params.map((name) => params.get(name)!.data as Float32Array);
-    this.logits = new Float32Array(network.plan.batch * network.plan.numClasses);
+    this.batch = network.plan.batch;
+    this.numClasses = network.plan.numClasses;
+    const [, c, h, w] = network.plan.arrays.tensors;
+    this.rowSize = c * h * w;
+    this.logits = new Float32Array(this.batch * this.numClasses);
   }
 
   static create(spec: ModelSpec, options: Omit<NativeNetworkOptions, 'mode' | 'trainable' | 'freezeBn' | 'bnMomentum'>, params: NamedTensors): NativeEvalSession | { unsupported: string } {
@@ -216,6 +225,20 @@ export class NativeEvalSession {
       this.loss,
     );
     return this.logits;
+  }
+
+  /**
+   * The logits of the first `n` rows of `rows` (n <= the plan's batch), as a new array. Eval-mode rows are
+   * independent (BatchNorm on running statistics), so a smaller last batch runs zero-padded through this
+   * one plan rather than through a second one (memory touched once).
+   */
+  async logitsOf(rows: Float32Array, n: number): Promise<Float32Array> {
+    if (n === this.batch) return (await this.run(rows)).slice();
+    const used = n * this.rowSize;
+    this.padded ??= new Float32Array(this.batch * this.rowSize);
+    this.padded.set(rows.subarray(0, used));
+    this.padded.fill(0, used);
+    return (await this.run(this.padded)).slice(0, n * this.numClasses);
   }
 
   /** Frees the plan's buffers now (not at garbage collection); it cannot run afterwards. */

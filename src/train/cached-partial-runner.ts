@@ -205,13 +205,7 @@ export async function createCachedPartialRunner(a: CachedPartialRunnerArgs): Pro
     const session = NativeEvalSession.create(spec, { batch: evalBatch, numClasses, inputSize: a.inputSize, threads, cut: cutName }, params);
     if ('unsupported' in session)
       throw new EngineError('E_UNSUPPORTED_OP', `the native engine cannot run ${spec.name}'s trainable stages in eval mode: ${session.unsupported}`, { hint: 'use --engine onnx' });
-    const padded = new Float32Array(evalBatch * D);
-    evalLogits = async (x, n) => {
-      if (n === evalBatch) return (await session.run(x)).slice();
-      padded.set(x.subarray(0, n * D));
-      padded.fill(0, n * D);
-      return (await session.run(padded)).slice(0, n * numClasses);
-    };
+    evalLogits = (x, n) => session.logitsOf(x, n);
     releaseEval = () => session.release();
   } else {
     // The eval graph has a dynamic batch: larger val batches than the training batch, as the uncached runner's.

@@ -130,16 +130,15 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
   // The val phase: native eval plans (one per batch size, reading the live parameters) where the engine
   // choice says so, else one ONNX Runtime eval session (any batch), built on first use.
   const evalNative = engine.val === 'native';
-  // One native eval plan: eval-mode rows are independent (BatchNorm on running statistics), so a smaller
-  // last batch runs zero-padded through it rather than through a second plan (memory touched once).
+  // One native eval plan; a smaller last batch runs zero-padded through it (NativeEvalSession.logitsOf).
   const evalPlanBatch = Math.max(1, Math.min(NATIVE_EVAL_BATCH, a.val.length));
-  let evalPlan: Promise<{ session: NativeEvalSession; padded: Float32Array }> | null = null;
+  let evalPlan: Promise<NativeEvalSession> | null = null;
   const nativeEvalPlan = () =>
     (evalPlan ??= profiled(`finetune: native eval plan, batch ${evalPlanBatch}`, () => {
       const session = NativeEvalSession.create(spec, { batch: evalPlanBatch, numClasses, inputSize: a.inputSize, threads }, params);
       if ('unsupported' in session)
         throw new EngineError('E_UNSUPPORTED_OP', `the native engine cannot run ${spec.name}'s eval graph at batch ${evalPlanBatch}: ${session.unsupported}`, { hint: 'use --engine onnx' });
-      return { session, padded: new Float32Array(evalPlanBatch * 3 * a.inputSize * a.inputSize) };
+      return session;
     }));
   let onnxEval: Promise<{ session: Session; feeds: NamedTensors }> | null = null;
   const onnxEvalSession = () =>
@@ -150,12 +149,7 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
     }));
   const evalLogits = async (images: Float32Array, n: number): Promise<Float32Array> => {
     if (evalNative) {
-      const { session, padded } = await nativeEvalPlan();
-      if (n === evalPlanBatch) return (await session.run(images)).slice();
-      const rows = n * 3 * a.inputSize * a.inputSize;
-      padded.set(images.subarray(0, rows));
-      padded.fill(0, rows);
-      return (await session.run(padded)).slice(0, n * numClasses);
+      return (await nativeEvalPlan()).logitsOf(images, n);
     }
     const { session, feeds } = await onnxEvalSession();
     const out = await session.run({ ...Object.fromEntries(feeds), [IO.images]: { dtype: 'float32', shape: [n, 3, a.inputSize, a.inputSize], data: images } }, [IO.logits]);
@@ -224,7 +218,7 @@ export async function createFinetuneRunner(a: FinetuneRunnerArgs): Promise<ModeR
       await sessions.release();
       await (stage as { sessions: SessionsByBatchSize<StepSession> } | null)?.sessions.release();
       await bnPass?.release();
-      if (evalPlan) await (await evalPlan).session.release();
+      if (evalPlan) await (await evalPlan).release();
       if (onnxEval) await (await onnxEval).session.release();
     },
   };
